@@ -1,0 +1,39 @@
+# onair — the two commands.
+#   make demo   build and run the whole pipeline, print where to watch
+#   make test   install what tests need, then run every test
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: demo test build lint unit e2e bench clean
+
+demo:
+	scripts/setup.sh runtime
+	$(CARGO) build --release -p onair
+	./target/release/onair demo
+
+build:
+	$(CARGO) build -p onair
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --workspace
+
+e2e: build
+	.venv/bin/python -m pytest -q tests/e2e
+
+test:
+	scripts/setup.sh test
+	$(MAKE) lint
+	$(MAKE) unit
+	$(MAKE) e2e
+
+bench:
+	scripts/setup.sh test
+	$(CARGO) build --release -p onair
+	.venv/bin/python bench/transport.py
+
+clean:
+	$(CARGO) clean

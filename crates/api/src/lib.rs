@@ -1,0 +1,214 @@
+//! onair's HTTP front: the AWS-compatible API on one port.
+//!
+//! Every API request is verified with SigV4 ([`sigv4`]) against the server's
+//! credentials, then routed by path to a service: MediaConnect (`/v1/…`,
+//! `/tags/{arn}` for MediaConnect ARNs). Paths are split on `/` *before*
+//! percent-decoding, so ARNs with `/` (`%2F`) stay one label. A path prefix in
+//! the client's endpoint URL (`http://host:port/onair`) is skipped.
+
+pub mod error;
+pub mod mediaconnect;
+pub mod sigv4;
+
+use std::sync::Arc;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use control::ControlPlane;
+use percent_encoding::percent_decode_str;
+
+pub use error::ApiError;
+
+/// The largest request body accepted (CloudWatch batches are the biggest).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// One API key pair.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub cp: Arc<ControlPlane>,
+    pub credentials: Credentials,
+}
+
+/// The router: every path falls to the AWS dispatcher.
+pub fn router(state: AppState) -> Router {
+    Router::new().fallback(dispatch).with_state(state)
+}
+
+/// A request as the services see it, after authentication.
+pub struct ApiRequest {
+    pub method: Method,
+    /// Path segments after any prefix, percent-decoded one by one.
+    pub segments: Vec<String>,
+    /// Decoded query pairs, in order.
+    pub query: Vec<(String, String)>,
+    pub body: bytes::Bytes,
+    /// The region and service of the SigV4 credential scope.
+    pub region: String,
+    pub service: String,
+}
+
+impl ApiRequest {
+    pub fn query(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn query_all(&self, key: &str) -> Vec<&str> {
+        self.query
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The body as JSON; an empty body reads as `{}`.
+    pub fn json(&self) -> Result<serde_json::Value, ApiError> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(serde_json::json!({}));
+        }
+        serde_json::from_slice(&self.body)
+            .map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))
+    }
+}
+
+fn decode(s: &str) -> String {
+    percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+fn parse_query(raw: &str) -> Vec<(String, String)> {
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(&k.replace('+', " ")), decode(&v.replace('+', " ")))
+        })
+        .collect()
+}
+
+/// The first segment of each service's routes; anything before is a prefix.
+const ROOTS: &[&str] = &["v1", "tags", "onair"];
+
+async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut resp = handle(state, req)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-amzn-RequestId", v);
+    }
+    resp
+}
+
+async fn handle(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let (parts, body) = req.into_parts();
+    let body = to_bytes(Body::new(body), MAX_BODY)
+        .await
+        .map_err(|e| ApiError::bad_request(format!("cannot read request body: {e}")))?;
+    let raw_path = parts.uri.path().to_string();
+    let raw_query = parts.uri.query().unwrap_or("").to_string();
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let signed = sigv4::SignedRequest {
+        method: parts.method.as_str(),
+        raw_path: &raw_path,
+        raw_query: &raw_query,
+        headers: &headers,
+        body: &body,
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let creds = &state.credentials;
+    let auth = sigv4::verify(&signed, now, |key| {
+        (key == creds.access_key_id).then(|| creds.secret_access_key.clone())
+    })
+    .map_err(|e| {
+        let code = match e {
+            sigv4::SigError::Missing => "MissingAuthenticationTokenException",
+            sigv4::SigError::UnknownKey(_) => "UnrecognizedClientException",
+            sigv4::SigError::Skew(..) => "InvalidSignatureException",
+            sigv4::SigError::Malformed(_) => "IncompleteSignatureException",
+            sigv4::SigError::Mismatch => "InvalidSignatureException",
+        };
+        ApiError::forbidden(code, e.to_string())
+    })?;
+
+    let raw_segments: Vec<&str> = raw_path.split('/').filter(|s| !s.is_empty()).collect();
+    let start = raw_segments
+        .iter()
+        .position(|s| ROOTS.contains(s))
+        .unwrap_or(0);
+    let api = ApiRequest {
+        method: parts.method.clone(),
+        segments: raw_segments.iter().skip(start).map(|s| decode(s)).collect(),
+        query: parse_query(&raw_query),
+        body,
+        region: auth.region,
+        service: auth.service,
+    };
+    let first = api.segments.first().map(String::as_str);
+    match first {
+        Some("v1") => mediaconnect::handle(&state.cp, &api).await,
+        Some("onair") => onair_stats(&state.cp, &api),
+        Some("tags") => {
+            let arn_service = api
+                .segments
+                .get(1)
+                .and_then(|a| control::arn::Arn::parse(a))
+                .map(|a| a.service.to_string());
+            match arn_service.as_deref().unwrap_or(api.service.as_str()) {
+                "mediaconnect" => mediaconnect::handle(&state.cp, &api).await,
+                other => Err(ApiError::bad_request(format!(
+                    "onair does not implement tagging for service '{other}' yet"
+                ))),
+            }
+        }
+        _ => Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "UnknownOperationException",
+            format!(
+                "onair does not implement {} {} (signed for service '{}')",
+                parts.method, raw_path, api.service
+            ),
+        )),
+    }
+}
+
+/// `GET /onair/flows/{flowArn}/stats`: the live engine statistics of a flow
+/// (onair's own route, used by `onair flows status`).
+fn onair_stats(cp: &ControlPlane, req: &ApiRequest) -> Result<Response, ApiError> {
+    let seg: Vec<&str> = req.segments.iter().map(String::as_str).collect();
+    match (&req.method, seg.as_slice()) {
+        (&Method::GET, ["onair", "flows", arn, "stats"]) => {
+            cp.flow_record(arn)?;
+            let stats = cp
+                .engine_stats(arn)
+                .ok_or_else(|| ApiError::not_found(format!("flow is not running: {arn}")))?;
+            let body = serde_json::to_value(stats)
+                .map_err(|e| ApiError::bad_request(format!("stats: {e}")))?;
+            Ok(axum::Json(body).into_response())
+        }
+        _ => Err(ApiError::not_found(format!(
+            "no onair route {} /{}",
+            req.method,
+            seg.join("/")
+        ))),
+    }
+}

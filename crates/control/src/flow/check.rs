@@ -1,0 +1,111 @@
+//! Whole-flow rules that no single member can check: unique names, ingest
+//! ports unique across every flow, limits, and failover references.
+
+use std::collections::HashSet;
+
+use super::model::{Desired, FailoverMode, Flow, FlowRecord, Protocol, Source};
+use crate::error::{ControlError, Result};
+
+/// MediaConnect's limit of outputs per flow.
+pub const MAX_OUTPUTS: usize = 50;
+/// A flow has one source, or two for failover / 2022-7 merge.
+pub const MAX_SOURCES: usize = 2;
+
+/// The UDP ports a source listens on: rtp-fec adds column (+2) and row (+4) FEC.
+pub fn source_ports(s: &Source) -> Vec<u16> {
+    match s.transport.protocol {
+        Protocol::RtpFec => vec![s.ingest_port, s.ingest_port + 2, s.ingest_port + 4],
+        Protocol::Rtp | Protocol::Udp => vec![s.ingest_port],
+    }
+}
+
+pub fn check(flow: &Flow, others: &[FlowRecord]) -> Result<()> {
+    let sources = flow.all_sources();
+    if sources.len() > MAX_SOURCES {
+        return Err(ControlError::bad(format!(
+            "sources: a flow has at most {MAX_SOURCES} sources, got {}",
+            sources.len()
+        )));
+    }
+    if flow.outputs.len() > MAX_OUTPUTS {
+        return Err(ControlError::bad(format!(
+            "outputs: a flow has at most {MAX_OUTPUTS} outputs, got {}",
+            flow.outputs.len()
+        )));
+    }
+    let mut names = HashSet::new();
+    for s in &sources {
+        if !names.insert(s.name.as_str()) {
+            return Err(ControlError::bad(format!(
+                "sources: the name '{}' is used by two sources of this flow",
+                s.name
+            )));
+        }
+    }
+    let mut names = HashSet::new();
+    for o in &flow.outputs {
+        if !names.insert(o.name.as_str()) {
+            return Err(ControlError::bad(format!(
+                "outputs: the name '{}' is used by two outputs of this flow",
+                o.name
+            )));
+        }
+    }
+    check_ports(flow, &sources, others)?;
+    check_failover(flow, &sources)
+}
+
+fn check_ports(flow: &Flow, sources: &[&Source], others: &[FlowRecord]) -> Result<()> {
+    let mut taken: Vec<(u16, String, String)> = Vec::new();
+    for other in others {
+        if other.flow.flow_arn == flow.flow_arn || other.desired == Desired::Deleted {
+            continue;
+        }
+        for s in other.flow.all_sources() {
+            for p in source_ports(s) {
+                taken.push((p, s.name.clone(), other.flow.name.clone()));
+            }
+        }
+    }
+    for s in sources {
+        for p in source_ports(s) {
+            if let Some((_, by, of)) = taken.iter().find(|(q, _, _)| *q == p) {
+                return Err(ControlError::bad(format!(
+                    "ingestPort: port {p} of source '{}' is already used by source '{by}' of flow '{of}'",
+                    s.name
+                )));
+            }
+            taken.push((p, s.name.clone(), flow.name.clone()));
+        }
+    }
+    Ok(())
+}
+
+fn check_failover(flow: &Flow, sources: &[&Source]) -> Result<()> {
+    let Some(cfg) = &flow.source_failover_config else {
+        return Ok(());
+    };
+    if let Some(primary) = cfg
+        .source_priority
+        .as_ref()
+        .and_then(|p| p.primary_source.as_ref())
+    {
+        if !sources.iter().any(|s| &s.name == primary) {
+            return Err(ControlError::bad(format!(
+                "sourceFailoverConfig.sourcePriority.primarySource: no source of this flow is named '{primary}'"
+            )));
+        }
+    }
+    if cfg.failover_mode == FailoverMode::Merge {
+        if let Some(s) = sources
+            .iter()
+            .find(|s| s.transport.protocol == Protocol::Udp)
+        {
+            return Err(ControlError::bad(format!(
+                "sourceFailoverConfig.failoverMode: MERGE needs RTP sequence numbers; source '{}' uses udp (use rtp or rtp-fec)",
+                s.name
+            )));
+        }
+    }
+    Ok(())
+}

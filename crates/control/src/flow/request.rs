@@ -1,0 +1,478 @@
+//! Turning MediaConnect request bodies into flow parts, member by member.
+//!
+//! Each reader takes the existing part (for the `Update…` operations) so an
+//! update changes only what it names. Members of the AWS model that onair does
+//! not implement are refused by name (see [`crate::fields`]).
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use super::model::{
+    EnabledState, FailoverConfig, FailoverMode, Output, Protocol, Source, SourcePriority, Transport,
+};
+use crate::error::{ControlError, Result};
+use crate::fields::Fields;
+
+/// Protocols in the AWS model that onair does not carry yet.
+const NOT_YET: &[&str] = &[
+    "zixi-push",
+    "zixi-pull",
+    "rist",
+    "st2110-jpegxs",
+    "cdi",
+    "srt-listener",
+    "srt-caller",
+    "fujitsu-qos",
+    "ndi-speed-hq",
+    "rtmp-push",
+];
+
+/// Server settings a request reader needs.
+pub struct Context<'a> {
+    /// The address encoders send to, reported as `ingestIp`.
+    pub ingest_ip: &'a str,
+}
+
+fn protocol(f: &mut Fields, key: &'static str) -> Result<Option<Protocol>> {
+    let Some(raw) = f.string(key)? else {
+        return Ok(None);
+    };
+    match raw.as_str() {
+        "rtp" => Ok(Some(Protocol::Rtp)),
+        "rtp-fec" => Ok(Some(Protocol::RtpFec)),
+        "udp" => Ok(Some(Protocol::Udp)),
+        other if NOT_YET.contains(&other) => Err(ControlError::bad(format!(
+            "{}: onair does not implement protocol '{other}' yet (supported: rtp, rtp-fec, udp)",
+            f.at(key)
+        ))),
+        other => Err(ControlError::bad(format!(
+            "{}: '{other}' is not a valid protocol (one of rtp, rtp-fec, udp, {})",
+            f.at(key),
+            NOT_YET.join(", ")
+        ))),
+    }
+}
+
+fn port(f: &mut Fields, key: &'static str, proto: Protocol) -> Result<Option<u16>> {
+    let Some(p) = f.int(key)? else {
+        return Ok(None);
+    };
+    // rtp-fec also uses port+2 (column FEC) and port+4 (row FEC).
+    let top = if proto == Protocol::RtpFec {
+        65531
+    } else {
+        65535
+    };
+    if !(1..=top).contains(&p) {
+        return Err(ControlError::bad(format!(
+            "{}: {p} is out of range (1-{top}{})",
+            f.at(key),
+            if proto == Protocol::RtpFec {
+                "; rtp-fec also uses port+2 and port+4"
+            } else {
+                ""
+            }
+        )));
+    }
+    Ok(Some(p as u16))
+}
+
+fn cidr(path: &str, raw: &str) -> Result<()> {
+    raw.parse::<IpNet>().map(|_| ()).map_err(|_| {
+        ControlError::bad(format!(
+            "{path}: '{raw}' is not a valid CIDR block (e.g. 203.0.113.0/24)"
+        ))
+    })
+}
+
+fn enabled_state(f: &mut Fields, key: &'static str) -> Result<Option<EnabledState>> {
+    f.enumeration(key, &["ENABLED", "DISABLED"], |s| match s {
+        "ENABLED" => Some(EnabledState::Enabled),
+        "DISABLED" => Some(EnabledState::Disabled),
+        _ => None,
+    })
+}
+
+/// Reads a `SetSourceRequest` (create) or `UpdateFlowSourceRequest` (update,
+/// with `existing`). `arn` is the source ARN to give a new source.
+pub fn source(
+    value: &serde_json::Value,
+    path: &str,
+    ctx: &Context,
+    existing: Option<&Source>,
+    new_arn: impl FnOnce(&str) -> String,
+) -> Result<Source> {
+    let mut f = Fields::new(path, value)?;
+    let name = match existing {
+        Some(s) => s.name.clone(),
+        None => {
+            let name = f.required_string("name")?;
+            if name.is_empty() {
+                return Err(ControlError::bad(format!(
+                    "{}: must not be empty",
+                    f.at("name")
+                )));
+            }
+            name
+        }
+    };
+    let proto = match (protocol(&mut f, "protocol")?, existing) {
+        (Some(p), _) => p,
+        (None, Some(s)) => s.transport.protocol,
+        (None, None) => {
+            return Err(ControlError::bad(format!(
+                "{}: is required",
+                f.at("protocol")
+            )))
+        }
+    };
+    let ingest_port = match (port(&mut f, "ingestPort", proto)?, existing) {
+        (Some(p), _) => p,
+        (None, Some(s)) => s.ingest_port,
+        (None, None) => {
+            return Err(ControlError::bad(format!(
+                "{}: is required for protocol {}",
+                f.at("ingestPort"),
+                proto.as_str()
+            )))
+        }
+    };
+    let whitelist_cidr = match f.string("whitelistCidr")? {
+        Some(c) => {
+            cidr(&f.at("whitelistCidr"), &c)?;
+            Some(c)
+        }
+        None => existing.and_then(|s| s.whitelist_cidr.clone()),
+    };
+    let max_bitrate = match f.int("maxBitrate")? {
+        Some(b) if b <= 0 => {
+            return Err(ControlError::bad(format!(
+                "{}: must be a positive number of bits per second",
+                f.at("maxBitrate")
+            )))
+        }
+        Some(b) => Some(b),
+        None => existing.and_then(|s| s.transport.max_bitrate),
+    };
+    let description = f
+        .string("description")?
+        .or_else(|| existing.and_then(|s| s.description.clone()));
+    let tags = match existing {
+        Some(s) => s.tags.clone(),
+        None => f.string_map("sourceTags")?.unwrap_or_default(),
+    };
+    f.finish()?;
+    Ok(Source {
+        source_arn: match existing {
+            Some(s) => s.source_arn.clone(),
+            None => new_arn(&name),
+        },
+        name,
+        description,
+        ingest_ip: ctx.ingest_ip.to_string(),
+        ingest_port,
+        whitelist_cidr,
+        transport: Transport {
+            protocol: proto,
+            max_bitrate,
+            cidr_allow_list: None,
+        },
+        tags,
+    })
+}
+
+/// Reads an `AddOutputRequest` (create) or `UpdateFlowOutputRequest`.
+pub fn output(
+    value: &serde_json::Value,
+    path: &str,
+    existing: Option<&Output>,
+    new_arn: impl FnOnce(&str) -> String,
+) -> Result<Output> {
+    let mut f = Fields::new(path, value)?;
+    let name = match existing {
+        Some(o) => o.name.clone(),
+        None => {
+            let name = f.required_string("name")?;
+            if name.is_empty() {
+                return Err(ControlError::bad(format!(
+                    "{}: must not be empty",
+                    f.at("name")
+                )));
+            }
+            name
+        }
+    };
+    let proto = match (protocol(&mut f, "protocol")?, existing) {
+        (Some(p), _) => p,
+        (None, Some(o)) => o.transport.protocol,
+        (None, None) => {
+            return Err(ControlError::bad(format!(
+                "{}: is required",
+                f.at("protocol")
+            )))
+        }
+    };
+    let destination = match (f.string("destination")?, existing) {
+        (Some(d), _) => {
+            if d.parse::<IpAddr>().is_err() {
+                return Err(ControlError::bad(format!(
+                    "{}: '{d}' is not an IP address",
+                    f.at("destination")
+                )));
+            }
+            d
+        }
+        (None, Some(o)) => o.destination.clone(),
+        (None, None) => {
+            return Err(ControlError::bad(format!(
+                "{}: is required for protocol {}",
+                f.at("destination"),
+                proto.as_str()
+            )))
+        }
+    };
+    let port = match (port(&mut f, "port", proto)?, existing) {
+        (Some(p), _) => p,
+        (None, Some(o)) => o.port,
+        (None, None) => {
+            return Err(ControlError::bad(format!(
+                "{}: is required for protocol {}",
+                f.at("port"),
+                proto.as_str()
+            )))
+        }
+    };
+    if let Some(list) = f.string_list("cidrAllowList")? {
+        if !list.is_empty() {
+            return Err(ControlError::bad(format!(
+                "{}: applies only to listener protocols; {} outputs send to a destination",
+                f.at("cidrAllowList"),
+                proto.as_str()
+            )));
+        }
+    }
+    let output_status = enabled_state(&mut f, "outputStatus")?
+        .or(existing.map(|o| o.output_status))
+        .unwrap_or(EnabledState::Enabled);
+    let description = f
+        .string("description")?
+        .or_else(|| existing.and_then(|o| o.description.clone()));
+    let tags = match existing {
+        Some(o) => o.tags.clone(),
+        None => f.string_map("outputTags")?.unwrap_or_default(),
+    };
+    f.finish()?;
+    Ok(Output {
+        output_arn: match existing {
+            Some(o) => o.output_arn.clone(),
+            None => new_arn(&name),
+        },
+        name,
+        description,
+        destination,
+        port,
+        transport: Transport {
+            protocol: proto,
+            max_bitrate: None,
+            cidr_allow_list: None,
+        },
+        output_status,
+        tags,
+    })
+}
+
+/// MediaConnect's limits for `recoveryWindow`, in milliseconds.
+pub const RECOVERY_WINDOW_MS: std::ops::RangeInclusive<i64> = 100..=15_000;
+/// MediaConnect's default `recoveryWindow`.
+pub const DEFAULT_RECOVERY_WINDOW_MS: i64 = 200;
+
+/// Reads a `FailoverConfig` / `UpdateFailoverConfig`, on top of `existing`.
+pub fn failover(
+    value: &serde_json::Value,
+    path: &str,
+    existing: Option<&FailoverConfig>,
+) -> Result<FailoverConfig> {
+    let mut f = Fields::new(path, value)?;
+    let mode = f
+        .enumeration("failoverMode", &["MERGE", "FAILOVER"], |s| match s {
+            "MERGE" => Some(FailoverMode::Merge),
+            "FAILOVER" => Some(FailoverMode::Failover),
+            _ => None,
+        })?
+        .or(existing.map(|c| c.failover_mode))
+        .unwrap_or(FailoverMode::Failover);
+    let recovery_window = match f.int("recoveryWindow")? {
+        Some(w) if !RECOVERY_WINDOW_MS.contains(&w) => {
+            return Err(ControlError::bad(format!(
+                "{}: {w} ms is out of range ({}-{} ms)",
+                f.at("recoveryWindow"),
+                RECOVERY_WINDOW_MS.start(),
+                RECOVERY_WINDOW_MS.end()
+            )))
+        }
+        Some(w) => w,
+        None => existing.map_or(DEFAULT_RECOVERY_WINDOW_MS, |c| c.recovery_window),
+    };
+    let source_priority = match f.object("sourcePriority")? {
+        Some(mut p) => {
+            let primary = p.string("primarySource")?;
+            p.finish()?;
+            Some(SourcePriority {
+                primary_source: primary,
+            })
+        }
+        None => existing.and_then(|c| c.source_priority.clone()),
+    };
+    let state = enabled_state(&mut f, "state")?
+        .or(existing.map(|c| c.state))
+        .unwrap_or(EnabledState::Enabled);
+    f.finish()?;
+    Ok(FailoverConfig {
+        failover_mode: mode,
+        recovery_window,
+        source_priority,
+        state,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx() -> Context<'static> {
+        Context {
+            ingest_ip: "127.0.0.1",
+        }
+    }
+
+    fn src(v: serde_json::Value) -> Result<Source> {
+        source(&v, "source", &ctx(), None, |n| format!("arn:{n}"))
+    }
+
+    #[test]
+    fn reads_the_recipe_source() {
+        let s = src(
+            json!({"name": "PrimarySource", "protocol": "rtp", "ingestPort": 5000,
+            "whitelistCidr": "0.0.0.0/0", "description": "Primary encoder input"}),
+        )
+        .unwrap();
+        assert_eq!(s.name, "PrimarySource");
+        assert_eq!(s.ingest_port, 5000);
+        assert_eq!(s.ingest_ip, "127.0.0.1");
+        assert_eq!(s.source_arn, "arn:PrimarySource");
+        assert_eq!(s.transport.protocol, Protocol::Rtp);
+    }
+
+    #[test]
+    fn bad_sources_name_the_member() {
+        let cases = [
+            (
+                json!({"name": "a", "protocol": "zixi-push", "ingestPort": 1}),
+                "source.protocol: onair does not implement protocol 'zixi-push'",
+            ),
+            (
+                json!({"name": "a", "protocol": "carrier-pigeon", "ingestPort": 1}),
+                "source.protocol: 'carrier-pigeon' is not a valid protocol",
+            ),
+            (
+                json!({"name": "a", "protocol": "rtp"}),
+                "source.ingestPort: is required",
+            ),
+            (
+                json!({"name": "a", "protocol": "rtp", "ingestPort": 70000}),
+                "source.ingestPort: 70000 is out of range",
+            ),
+            (
+                json!({"name": "a", "protocol": "rtp-fec", "ingestPort": 65534}),
+                "source.ingestPort: 65534 is out of range (1-65531; rtp-fec",
+            ),
+            (
+                json!({"name": "a", "protocol": "rtp", "ingestPort": 1, "whitelistCidr": "10.0.0.300/8"}),
+                "source.whitelistCidr: '10.0.0.300/8' is not a valid CIDR",
+            ),
+            (
+                json!({"name": "a", "protocol": "rtp", "ingestPort": 1, "maxBitrate": 0}),
+                "source.maxBitrate: must be a positive",
+            ),
+            (
+                json!({"name": "a", "protocol": "rtp", "ingestPort": 1, "minLatency": 100}),
+                "source.minLatency: onair does not support this member",
+            ),
+            (
+                json!({"protocol": "rtp", "ingestPort": 1}),
+                "source.name: is required",
+            ),
+        ];
+        for (body, want) in cases {
+            let err = src(body.clone()).unwrap_err().to_string();
+            assert!(err.starts_with(want), "{body}: got {err:?}, want {want:?}");
+        }
+    }
+
+    #[test]
+    fn update_changes_only_what_it_names() {
+        let s =
+            src(json!({"name": "a", "protocol": "rtp", "ingestPort": 5000, "maxBitrate": 1000}))
+                .unwrap();
+        let u = source(
+            &json!({"ingestPort": 6000}),
+            "",
+            &ctx(),
+            Some(&s),
+            |_| unreachable!(),
+        )
+        .unwrap();
+        assert_eq!(u.ingest_port, 6000);
+        assert_eq!(u.transport.max_bitrate, Some(1000));
+        assert_eq!(u.source_arn, s.source_arn);
+    }
+
+    #[test]
+    fn outputs_need_an_ip_destination() {
+        let o = |v| output(&v, "outputs[0]", None, |n: &str| n.to_string());
+        let ok =
+            o(json!({"name": "ML", "protocol": "rtp-fec", "destination": "0.0.0.0", "port": 5002}))
+                .unwrap();
+        assert_eq!(ok.output_status, EnabledState::Enabled);
+        let err =
+            o(json!({"name": "ML", "protocol": "rtp", "destination": "example.com", "port": 5002}))
+                .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "outputs[0].destination: 'example.com' is not an IP address"
+        );
+        let err = o(json!({"name": "ML", "protocol": "udp", "destination": "127.0.0.1", "port": 1, "cidrAllowList": ["10.0.0.0/8"]})).unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("outputs[0].cidrAllowList: applies only to listener"));
+    }
+
+    #[test]
+    fn failover_defaults_and_limits() {
+        let c = failover(
+            &json!({"failoverMode": "MERGE"}),
+            "sourceFailoverConfig",
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.recovery_window, 200);
+        assert_eq!(c.state, EnabledState::Enabled);
+        let err =
+            failover(&json!({"recoveryWindow": 5}), "sourceFailoverConfig", None).unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("sourceFailoverConfig.recoveryWindow: 5 ms is out of range"));
+        let err = failover(
+            &json!({"failoverMode": "BOTH"}),
+            "sourceFailoverConfig",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "sourceFailoverConfig.failoverMode: 'BOTH' is not one of MERGE, FAILOVER"
+        );
+    }
+}

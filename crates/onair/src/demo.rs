@@ -1,0 +1,216 @@
+//! `onair demo`: the transport half of the recipe on one box.
+//!
+//! Starts the server, creates a primary and a backup flow (recipe steps 1-3:
+//! RTP sources on 5000/5001, rtp-fec outputs on 5002/5003, plus a plain UDP
+//! monitor output each), starts two test encoders (ffmpeg test patterns with a
+//! 1 kHz tone on the primary, 600 Hz on the backup) and prints how to watch.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde_json::json;
+use tokio::process::{Child, Command};
+
+use crate::serve::{self, ServeArgs};
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Address of the HTTP port.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Where the demo keeps its resources.
+    #[arg(long, default_value = "onair-demo-data")]
+    pub data_dir: PathBuf,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long)]
+    pub seconds: Option<u64>,
+}
+
+struct DemoFlow {
+    name: &'static str,
+    ingest: u16,
+    fec_out: u16,
+    monitor: u16,
+    tone_hz: u32,
+    pattern: &'static str,
+}
+
+const FLOWS: [DemoFlow; 2] = [
+    DemoFlow {
+        name: "demo-primary",
+        ingest: 5000,
+        fec_out: 5002,
+        monitor: 5020,
+        tone_hz: 1000,
+        pattern: "testsrc2",
+    },
+    DemoFlow {
+        name: "demo-backup",
+        ingest: 5001,
+        fec_out: 5003,
+        monitor: 5021,
+        tone_hz: 600,
+        pattern: "smptehdbars",
+    },
+];
+
+fn encoder(f: &DemoFlow) -> anyhow::Result<Child> {
+    Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-re"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("{}=size=640x360:rate=25", f.pattern),
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("sine=frequency={}:sample_rate=48000", f.tone_hz),
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-tune",
+            "zerolatency",
+            "-b:v",
+            "1500k",
+        ])
+        .args([
+            "-g",
+            "50",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-f",
+            "rtp_mpegts",
+        ])
+        .arg(format!("rtp://127.0.0.1:{}", f.ingest))
+        .kill_on_drop(true)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .context("cannot start ffmpeg as the test encoder (install ffmpeg; `make demo` does)")
+}
+
+fn api<T>(r: control::Result<T>) -> anyhow::Result<T> {
+    r.map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
+    if std::process::Command::new("ffmpeg")
+        .arg("-version")
+        .output()
+        .is_err()
+    {
+        bail!(
+            "the demo needs ffmpeg as its test encoder: run `make demo`, or apt-get install ffmpeg"
+        );
+    }
+    let serve_args = ServeArgs {
+        listen: args.listen,
+        data_dir: args.data_dir.clone(),
+        ingest_ip: Some("127.0.0.1".parse()?),
+        ingest_bind: "127.0.0.1".parse()?,
+        access_key_id: None,
+        secret_access_key: None,
+        region: "us-east-1".into(),
+    };
+    let server = serve::start(&serve_args).await?;
+    let cp = server.cp.clone();
+    let exports = serve::exports(&server, "us-east-1");
+    let endpoint = server.endpoint.clone();
+    let serving = tokio::spawn(serve::run(server));
+
+    // A fresh pair of flows each run.
+    for rec in api(cp.flow_records())? {
+        if FLOWS.iter().any(|f| f.name == rec.flow.name) {
+            let _ = cp.stop_flow(&rec.flow.flow_arn);
+            control::supervisor::reconcile(&cp).await;
+            api(cp.delete_flow(&rec.flow.flow_arn))?;
+        }
+    }
+    control::supervisor::reconcile(&cp).await;
+    let mut arns = Vec::new();
+    for f in &FLOWS {
+        let body = json!({
+            "name": f.name,
+            "availabilityZone": if f.ingest == 5000 { "us-east-1a" } else { "us-east-1b" },
+            "source": { "name": format!("{}-source", f.name), "protocol": "rtp", "ingestPort": f.ingest, "whitelistCidr": "127.0.0.0/8" },
+            "outputs": [
+                { "name": "MediaLiveOutput", "protocol": "rtp-fec", "destination": "127.0.0.1", "port": f.fec_out },
+                { "name": "monitor", "protocol": "udp", "destination": "127.0.0.1", "port": f.monitor }
+            ]
+        });
+        let created = api(cp.create_flow("us-east-1", &body))?;
+        let arn = created["flow"]["flowArn"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        api(cp.start_flow(&arn))?;
+        arns.push(arn);
+    }
+    control::supervisor::reconcile(&cp).await;
+    let mut encoders = Vec::new();
+    for f in &FLOWS {
+        encoders.push(encoder(f)?);
+    }
+
+    println!("\nonair demo is running: API at {endpoint}\n");
+    for (f, arn) in FLOWS.iter().zip(&arns) {
+        println!(
+            "  {:<13} ingest rtp://127.0.0.1:{}  ({} Hz tone)  {arn}",
+            f.name, f.ingest, f.tone_hz
+        );
+        println!(
+            "  {:<13} watch: ffplay udp://127.0.0.1:{}   (rtp-fec output on 127.0.0.1:{})",
+            "", f.monitor, f.fec_out
+        );
+    }
+    println!("\nDrive it with the aws CLI after pasting:\n\n{exports}");
+    println!("  aws mediaconnect list-flows");
+    println!(
+        "  onair flows status --data-dir {}\n",
+        args.data_dir.display()
+    );
+
+    let deadline = args
+        .seconds
+        .map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
+    loop {
+        let tick = tokio::time::sleep(Duration::from_secs(10));
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = tick => {}
+            _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => break,
+        }
+        for arn in &arns {
+            if let Some(stats) = cp.engine_stats(arn) {
+                for s in &stats.sources {
+                    println!(
+                        "{:<26} {:>6.2} Mb/s  {:>8} packets  {} CC errors",
+                        s.name,
+                        s.bitrate_bps as f64 / 1e6,
+                        s.packets,
+                        s.ts.continuity_errors
+                    );
+                }
+            }
+        }
+    }
+    for mut e in encoders {
+        let _ = e.kill().await;
+    }
+    for arn in &arns {
+        let _ = cp.stop_flow(arn);
+    }
+    control::supervisor::reconcile(&cp).await;
+    serving.abort();
+    println!("demo stopped");
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! `onair`: self-hosted live event broadcasting in one binary.
+
+mod client;
+mod credentials;
+mod demo;
+mod serve;
+mod status;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "onair",
+    version,
+    about = "Self-hosted live event broadcasting: MediaConnect-style flows with an AWS-compatible API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server: AWS-compatible API, supervisor and engines on one port.
+    Serve(serve::ServeArgs),
+    /// Run a self-contained demo: two test encoders into a primary and a backup flow.
+    Demo(demo::DemoArgs),
+    /// Inspect flows on a running server.
+    Flows {
+        #[command(subcommand)]
+        command: FlowsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum FlowsCommand {
+    /// Every flow with the live health of its sources and outputs.
+    Status(status::ClientArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ONAIR_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::main(args).await,
+            Command::Demo(args) => demo::main(args).await,
+            Command::Flows {
+                command: FlowsCommand::Status(args),
+            } => status::main(args).await,
+        }
+    })
+}

@@ -1,0 +1,131 @@
+//! `onair serve`: the API, the supervisor and every engine in one process.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::credentials;
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address of the one HTTP port: AWS API, origin, metrics, dashboard.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "ONAIR_LISTEN")]
+    pub listen: SocketAddr,
+    /// Where resources and credentials are kept.
+    #[arg(long, default_value = "onair-data", env = "ONAIR_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// The address reported as a source's ingestIp, where encoders send
+    /// (default: the listen address, or this host's primary address when
+    /// listening on all interfaces).
+    #[arg(long, env = "ONAIR_INGEST_IP")]
+    pub ingest_ip: Option<IpAddr>,
+    /// Local address ingest sockets bind to.
+    #[arg(long, default_value = "0.0.0.0", env = "ONAIR_INGEST_BIND")]
+    pub ingest_bind: IpAddr,
+    /// API access key id (default: generated at first start, kept in the data dir).
+    #[arg(long, env = "ONAIR_ACCESS_KEY_ID")]
+    pub access_key_id: Option<String>,
+    /// API secret access key.
+    #[arg(long, env = "ONAIR_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub secret_access_key: Option<String>,
+    /// Region shown in the printed exports (any region is accepted).
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+}
+
+/// This host's primary address: the source address of a route to a public
+/// address (a connected UDP socket sends nothing).
+fn primary_ip() -> Option<IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9").ok()?;
+    s.local_addr().ok().map(|a| a.ip())
+}
+
+/// A started server: the control plane and the bound listener.
+pub struct Server {
+    pub cp: Arc<control::ControlPlane>,
+    pub creds: credentials::Stored,
+    pub listener: tokio::net::TcpListener,
+    pub endpoint: String,
+}
+
+pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create data dir {}", args.data_dir.display()))?;
+    let (creds, created) = credentials::load(
+        &args.data_dir,
+        args.access_key_id.clone(),
+        args.secret_access_key.clone(),
+    )?;
+    let ingest_ip = args.ingest_ip.unwrap_or_else(|| {
+        if args.listen.ip().is_unspecified() {
+            primary_ip().unwrap_or(args.listen.ip())
+        } else {
+            args.listen.ip()
+        }
+    });
+    let settings = control::Settings {
+        account_id: creds.account_id.clone(),
+        ingest_ip: ingest_ip.to_string(),
+        ingest_bind: args.ingest_bind,
+    };
+    let cp = control::ControlPlane::open(&args.data_dir, settings)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (use --listen ADDR:PORT)", args.listen))?;
+    let local = listener.local_addr()?;
+    let endpoint = format!("http://{local}");
+    if created {
+        println!(
+            "Generated API credentials in {}/credentials.json",
+            args.data_dir.display()
+        );
+    }
+    Ok(Server {
+        cp,
+        creds,
+        listener,
+        endpoint,
+    })
+}
+
+/// The lines a user pastes into a shell to drive onair with the aws CLI.
+pub fn exports(server: &Server, region: &str) -> String {
+    format!(
+        "export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\nexport AWS_DEFAULT_REGION={region}\nexport AWS_REGION={region}\nexport AWS_ENDPOINT_URL={}\n",
+        server.creds.access_key_id, server.creds.secret_access_key, server.endpoint
+    )
+}
+
+/// Runs the supervisor and the HTTP server until the process ends.
+pub async fn run(server: Server) -> anyhow::Result<()> {
+    tokio::spawn(control::supervisor::run(server.cp.clone()));
+    let state = api::AppState {
+        cp: server.cp.clone(),
+        credentials: api::Credentials {
+            access_key_id: server.creds.access_key_id.clone(),
+            secret_access_key: server.creds.secret_access_key.clone(),
+        },
+    };
+    let app = api::router(state);
+    axum_serve(server.listener, app).await
+}
+
+async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) -> anyhow::Result<()> {
+    axum::serve(listener, app)
+        .await
+        .context("HTTP server failed")
+}
+
+pub async fn main(args: ServeArgs) -> anyhow::Result<()> {
+    let server = start(&args).await?;
+    println!("onair is serving the AWS API on {}", server.endpoint);
+    println!("To use the aws CLI, boto3 or any AWS SDK with it, paste:\n");
+    print!("{}", exports(&server, &args.region));
+    println!();
+    run(server).await
+}

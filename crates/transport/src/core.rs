@@ -1,0 +1,546 @@
+//! The flow engine without I/O: datagrams and time in, datagrams to send out.
+//!
+//! Per source: whitelist, `maxBitrate`, RTP parsing, 2022-1 FEC repair and a
+//! reorder buffer, then TR 101 290 on the repaired stream. Then the flow
+//! chooses what goes on air — the single source, the FAILOVER selection, or
+//! the 2022-7 merge of both — and every released datagram is sent once to
+//! each enabled output with the flow's own RTP numbering (lost packets leave
+//! a gap in it, so receivers see the loss).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use media::tr101290::Analyzer;
+
+use crate::failover::Selector;
+use crate::fec::{FecDecoder, FecEncoder};
+use crate::merge::{Merger, Pushed};
+use crate::ratelimit::TokenBucket;
+use crate::rtp::{self, RtpPacket};
+use crate::{
+    FailoverMode, FlowConfig, FlowStats, OutputConfig, OutputProtocol, OutputStats, SourceConfig,
+    SourceProtocol, SourceStats,
+};
+
+/// Which of a source's ports a datagram arrived on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Port {
+    Media,
+    /// 2022-1 column FEC (media port + 2).
+    FecColumn,
+    /// 2022-1 row FEC (media port + 4).
+    FecRow,
+}
+
+/// A datagram to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// Index of the output in the current output list.
+    pub output: usize,
+    pub destination: SocketAddr,
+    pub data: Bytes,
+}
+
+/// How long an RTP source waits for a reordered packet.
+const REORDER_WINDOW: Duration = Duration::from_millis(50);
+const REORDER_PACKETS: u64 = 16;
+/// How long an rtp-fec source waits for FEC before the matrix is known.
+const FEC_WINDOW: Duration = Duration::from_millis(1000);
+/// A source that delivered nothing for this long is reported disconnected.
+const CONNECTED_WITHIN: Duration = Duration::from_secs(1);
+const TS_PACKET: usize = media::ts::PACKET_SIZE;
+
+/// Whether a payload is whole MPEG-TS packets.
+fn is_ts(payload: &[u8]) -> bool {
+    !payload.is_empty()
+        && payload.len().is_multiple_of(TS_PACKET)
+        && payload
+            .chunks(TS_PACKET)
+            .all(|p| p.first() == Some(&media::ts::SYNC_BYTE))
+}
+
+#[derive(Debug, Default)]
+struct Meter {
+    bytes: u64,
+    at_last_tick: u64,
+    last_tick: Option<Duration>,
+    bps: u64,
+}
+
+impl Meter {
+    fn tick(&mut self, now: Duration) {
+        if let Some(last) = self.last_tick {
+            let dt = now.saturating_sub(last).as_secs_f64();
+            if dt > 0.0 {
+                self.bps = ((self.bytes - self.at_last_tick) as f64 * 8.0 / dt) as u64;
+            }
+        }
+        self.last_tick = Some(now);
+        self.at_last_tick = self.bytes;
+    }
+}
+
+struct Source {
+    cfg: SourceConfig,
+    fec: Option<FecDecoder>,
+    reorder: Option<Merger>,
+    bucket: Option<TokenBucket>,
+    ts: Analyzer,
+    stats: SourceStats,
+    meter: Meter,
+    last_packet: Option<Duration>,
+}
+
+impl Source {
+    fn new(cfg: SourceConfig) -> Self {
+        let reorder = match cfg.protocol {
+            SourceProtocol::Udp => None,
+            SourceProtocol::Rtp => {
+                let mut m = Merger::new(1, REORDER_WINDOW);
+                m.set_max_reorder(Some(REORDER_PACKETS));
+                Some(m)
+            }
+            SourceProtocol::RtpFec => Some(Merger::new(1, FEC_WINDOW)),
+        };
+        Self {
+            fec: (cfg.protocol == SourceProtocol::RtpFec).then(FecDecoder::new),
+            reorder,
+            bucket: cfg.max_bitrate.filter(|b| *b > 0).map(TokenBucket::new),
+            ts: Analyzer::new(),
+            stats: SourceStats {
+                name: cfg.name.clone(),
+                ..SourceStats::default()
+            },
+            meter: Meter::default(),
+            last_packet: None,
+            cfg,
+        }
+    }
+
+    fn allowed(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.cfg.allow.is_empty() || self.cfg.allow.iter().any(|n| n.contains(&ip))
+    }
+}
+
+struct Output {
+    cfg: OutputConfig,
+    fec: Option<FecEncoder>,
+    stats: OutputStats,
+    meter: Meter,
+}
+
+impl Output {
+    fn new(cfg: OutputConfig, ssrc: u32) -> Self {
+        let fec = match cfg.protocol {
+            OutputProtocol::RtpFec { cols, rows } => Some(FecEncoder::new(cols, rows, ssrc)),
+            _ => None,
+        };
+        Self {
+            stats: OutputStats {
+                id: cfg.id.clone(),
+                ..OutputStats::default()
+            },
+            fec,
+            cfg,
+            meter: Meter::default(),
+        }
+    }
+}
+
+enum Mode {
+    Single,
+    Merge(Merger),
+    Failover(Selector),
+}
+
+pub struct FlowCore {
+    sources: Vec<Source>,
+    mode: Mode,
+    outputs: Vec<Output>,
+    ssrc: u32,
+    egress_seq: u16,
+    flow_ts: Analyzer,
+    transmits: Vec<Transmit>,
+    tap: Option<Vec<Bytes>>,
+}
+
+impl FlowCore {
+    /// `ssrc` identifies the flow's outgoing RTP streams.
+    pub fn new(cfg: FlowConfig, ssrc: u32) -> Self {
+        let sources: Vec<Source> = cfg.sources.into_iter().map(Source::new).collect();
+        let mode = match cfg.failover.map(|f| f.mode) {
+            Some(FailoverMode::Merge { recovery_window }) if sources.len() > 1 => {
+                Mode::Merge(Merger::new(sources.len(), recovery_window))
+            }
+            Some(FailoverMode::Failover { primary }) if sources.len() > 1 => {
+                let p = primary.and_then(|n| sources.iter().position(|s| s.cfg.name == n));
+                Mode::Failover(Selector::new(sources.len(), p))
+            }
+            _ => Mode::Single,
+        };
+        Self {
+            sources,
+            mode,
+            outputs: cfg
+                .outputs
+                .into_iter()
+                .map(|o| Output::new(o, ssrc))
+                .collect(),
+            ssrc,
+            egress_seq: (ssrc >> 16) as u16,
+            flow_ts: Analyzer::new(),
+            transmits: Vec::new(),
+            tap: None,
+        }
+    }
+
+    /// Keep released payloads for [`FlowCore::take_tap`] (a live consumer).
+    pub fn set_tap(&mut self, on: bool) {
+        if on != self.tap.is_some() {
+            self.tap = on.then(Vec::new);
+        }
+    }
+
+    pub fn take_tap(&mut self) -> Vec<Bytes> {
+        self.tap.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Datagrams to send, in order.
+    pub fn drain_transmits(&mut self) -> std::vec::Drain<'_, Transmit> {
+        self.transmits.drain(..)
+    }
+
+    /// Replaces the outputs. Outputs whose id, protocol and destination are
+    /// unchanged keep their counters and FEC state, so they see no glitch.
+    pub fn set_outputs(&mut self, outputs: Vec<OutputConfig>) {
+        let mut old = std::mem::take(&mut self.outputs);
+        for cfg in outputs {
+            let kept = old.iter().position(|o| {
+                o.cfg.id == cfg.id
+                    && o.cfg.protocol == cfg.protocol
+                    && o.cfg.destination == cfg.destination
+            });
+            let out = match kept {
+                Some(i) => {
+                    let mut o = old.swap_remove(i);
+                    o.cfg.enabled = cfg.enabled;
+                    o
+                }
+                None => Output::new(cfg, self.ssrc),
+            };
+            self.outputs.push(out);
+        }
+    }
+
+    /// A datagram arrived on a source's port from `from`.
+    pub fn on_datagram(
+        &mut self,
+        now: Duration,
+        source: usize,
+        port: Port,
+        from: SocketAddr,
+        data: &[u8],
+    ) {
+        let Some(src) = self.sources.get_mut(source) else {
+            return;
+        };
+        if !src.allowed(from.ip()) {
+            src.stats.dropped_not_allowed += 1;
+            return;
+        }
+        if port != Port::Media {
+            let rebuilt = match src.fec.as_mut() {
+                Some(fec) => {
+                    let r = fec.on_fec(data);
+                    if let (Some((l, d)), Some(reorder)) = (fec.matrix(), src.reorder.as_mut()) {
+                        // Column FEC of a matrix arrives during the next one:
+                        // past that no repair can come.
+                        let (l, d) = (u64::from(l), u64::from(d));
+                        reorder.set_max_reorder(Some(2 * l * d + l + 8));
+                    }
+                    r
+                }
+                None => Vec::new(),
+            };
+            for d in rebuilt {
+                self.on_rtp(now, source, &d, true);
+            }
+            self.drain_source(now, source);
+            return;
+        }
+        if let Some(b) = src.bucket.as_mut() {
+            if !b.admit(now, data.len()) {
+                src.stats.dropped_over_bitrate += 1;
+                return;
+            }
+        }
+        src.stats.packets += 1;
+        src.stats.bytes += data.len() as u64;
+        src.meter.bytes += data.len() as u64;
+        src.last_packet = Some(now);
+        match src.cfg.protocol {
+            SourceProtocol::Udp => {
+                if !is_ts(data) {
+                    src.stats.malformed += 1;
+                    return;
+                }
+                let payload = Bytes::copy_from_slice(data);
+                src.ts.feed(now, &payload);
+                self.on_air(now, source, None, payload, 0);
+            }
+            SourceProtocol::Rtp | SourceProtocol::RtpFec => {
+                let rebuilt = self.on_rtp(now, source, data, false);
+                for d in rebuilt {
+                    self.on_rtp(now, source, &d, true);
+                }
+                self.drain_source(now, source);
+            }
+        }
+    }
+
+    /// Takes an RTP media datagram into a source's reorder buffer; returns
+    /// datagrams FEC rebuilt thanks to it.
+    fn on_rtp(
+        &mut self,
+        now: Duration,
+        source: usize,
+        data: &[u8],
+        recovered: bool,
+    ) -> Vec<Vec<u8>> {
+        let Some(src) = self.sources.get_mut(source) else {
+            return Vec::new();
+        };
+        let pkt = match RtpPacket::parse(data) {
+            Ok(p) if is_ts(p.payload) => p,
+            _ => {
+                if !recovered {
+                    src.stats.malformed += 1;
+                }
+                return Vec::new();
+            }
+        };
+        let Some(reorder) = src.reorder.as_mut() else {
+            return Vec::new();
+        };
+        let pushed = reorder.push(now, 0, pkt.seq, Bytes::copy_from_slice(pkt.payload));
+        if recovered && pushed == Pushed::Accepted {
+            src.stats.fec_recovered += 1;
+        }
+        match (&mut src.fec, recovered) {
+            (Some(fec), false) => fec.on_media(data),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Releases what a source's reorder buffer has ready.
+    fn drain_source(&mut self, now: Duration, source: usize) {
+        loop {
+            let Some(src) = self.sources.get_mut(source) else {
+                return;
+            };
+            let Some(r) = src.reorder.as_mut().and_then(|m| m.pop(now)) else {
+                return;
+            };
+            src.stats.not_recovered += r.lost_before;
+            src.ts.feed(now, &r.payload);
+            self.on_air(now, source, Some(r.seq), r.payload, r.lost_before);
+        }
+    }
+
+    /// A source's repaired, in-order datagram: decide whether it goes out.
+    fn on_air(
+        &mut self,
+        now: Duration,
+        source: usize,
+        seq: Option<u16>,
+        payload: Bytes,
+        lost: u64,
+    ) {
+        match &mut self.mode {
+            Mode::Single => self.emit(now, payload, lost),
+            Mode::Failover(sel) => {
+                if sel.on_packet(now, source) {
+                    self.emit(now, payload, lost);
+                }
+            }
+            Mode::Merge(m) => match seq {
+                Some(seq) => {
+                    m.push(now, source, seq, payload);
+                    self.drain_merge(now);
+                }
+                None => self.emit(now, payload, 0),
+            },
+        }
+    }
+
+    fn drain_merge(&mut self, now: Duration) {
+        loop {
+            let Mode::Merge(m) = &mut self.mode else {
+                return;
+            };
+            let Some(r) = m.pop(now) else { return };
+            self.emit(now, r.payload, r.lost_before);
+        }
+    }
+
+    /// Sends one datagram's payload to every enabled output.
+    fn emit(&mut self, now: Duration, payload: Bytes, lost_before: u64) {
+        self.egress_seq = self.egress_seq.wrapping_add(lost_before as u16);
+        let seq = self.egress_seq;
+        self.egress_seq = self.egress_seq.wrapping_add(1);
+        self.flow_ts.feed(now, &payload);
+        if let Some(tap) = self.tap.as_mut() {
+            tap.push(payload.clone());
+        }
+        let timestamp = (now.as_micros() as u64 * rtp::CLOCK_HZ / 1_000_000) as u32;
+        let mut rtp_datagram: Option<Bytes> = None;
+        for (i, out) in self
+            .outputs
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, o)| o.cfg.enabled)
+        {
+            let data = match out.cfg.protocol {
+                OutputProtocol::Udp => payload.clone(),
+                OutputProtocol::Rtp | OutputProtocol::RtpFec { .. } => rtp_datagram
+                    .get_or_insert_with(|| {
+                        let mut b = BytesMut::with_capacity(rtp::HEADER_LEN + payload.len());
+                        let mut h = Vec::with_capacity(rtp::HEADER_LEN);
+                        rtp::write_header(&mut h, rtp::PT_MP2T, seq, timestamp, self.ssrc);
+                        b.put_slice(&h);
+                        b.put_slice(&payload);
+                        b.freeze()
+                    })
+                    .clone(),
+            };
+            out.stats.packets += 1;
+            out.stats.bytes += data.len() as u64;
+            out.meter.bytes += data.len() as u64;
+            if let Some(fec) = out.fec.as_mut() {
+                let f = fec.push(&data);
+                let dest = out.cfg.destination;
+                for (bytes, offset) in f
+                    .columns
+                    .into_iter()
+                    .map(|c| (c, 2))
+                    .chain(f.rows.into_iter().map(|r| (r, 4)))
+                {
+                    out.stats.fec_packets += 1;
+                    let mut d = dest;
+                    d.set_port(dest.port().saturating_add(offset));
+                    self.transmits.push(Transmit {
+                        output: i,
+                        destination: d,
+                        data: Bytes::from(bytes),
+                    });
+                }
+            }
+            self.transmits.push(Transmit {
+                output: i,
+                destination: out.cfg.destination,
+                data,
+            });
+        }
+    }
+
+    /// The kernel refused a datagram for `output`.
+    pub fn send_failed(&mut self, output: usize) {
+        if let Some(o) = self.outputs.get_mut(output) {
+            o.stats.send_errors += 1;
+        }
+    }
+
+    /// Gives up gaps whose wait is over and re-evaluates the failover choice.
+    pub fn on_timeout(&mut self, now: Duration) {
+        for i in 0..self.sources.len() {
+            self.drain_source(now, i);
+        }
+        self.drain_merge(now);
+        if let Mode::Failover(sel) = &mut self.mode {
+            sel.evaluate(now);
+        }
+    }
+
+    /// The earliest time `on_timeout` has work to do.
+    pub fn deadline(&self) -> Option<Duration> {
+        let sources = self
+            .sources
+            .iter()
+            .filter_map(|s| s.reorder.as_ref()?.deadline());
+        let merge = match &self.mode {
+            Mode::Merge(m) => m.deadline(),
+            _ => None,
+        };
+        sources.chain(merge).min()
+    }
+
+    /// Periodic bookkeeping (about once a second): rates and TS timers.
+    pub fn tick(&mut self, now: Duration) {
+        for s in &mut self.sources {
+            s.meter.tick(now);
+            s.ts.handle_timeout(now);
+        }
+        for o in &mut self.outputs {
+            o.meter.tick(now);
+        }
+        self.flow_ts.handle_timeout(now);
+        self.on_timeout(now);
+    }
+
+    pub fn stats(&self, now: Duration) -> FlowStats {
+        let active = match &self.mode {
+            Mode::Single => Some(0),
+            Mode::Failover(sel) => Some(sel.active()),
+            Mode::Merge(_) => None,
+        };
+        let sources = self
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let mut st = s.stats.clone();
+                st.bitrate_bps = s.meter.bps;
+                if let Some(f) = &s.fec {
+                    st.fec_packets = f.stats().fec_packets;
+                }
+                st.connected = s
+                    .last_packet
+                    .is_some_and(|t| now.saturating_sub(t) < CONNECTED_WITHIN);
+                st.selected = match active {
+                    Some(a) => a == i,
+                    None => st.connected,
+                };
+                st.ts = s.ts.stats();
+                st
+            })
+            .collect();
+        FlowStats {
+            sources,
+            outputs: self
+                .outputs
+                .iter()
+                .map(|o| OutputStats {
+                    bitrate_bps: o.meter.bps,
+                    ..o.stats.clone()
+                })
+                .collect(),
+            active_source: active
+                .and_then(|a| self.sources.get(a))
+                .map(|s| s.cfg.name.clone()),
+            failover_switches: match &self.mode {
+                Mode::Failover(sel) => sel.switches(),
+                _ => 0,
+            },
+            merge: match &self.mode {
+                Mode::Merge(m) => Some(m.stats().clone()),
+                _ => None,
+            },
+            flow_ts: self.flow_ts.stats(),
+        }
+    }
+}

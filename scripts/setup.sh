@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what onair needs to build, run its demo and run its tests on a
+# Debian machine: system packages through apt-get (only those missing), then
+# a Python venv (.venv) with the aws CLI, boto3 and pytest from PyPI.
+#   scripts/setup.sh runtime   # build + demo
+#   scripts/setup.sh test      # everything the tests need
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-test}
+
+runtime_pkgs=(ffmpeg pkg-config build-essential)
+test_pkgs=(ffmpeg srt-tools iproute2 python3 python3-venv)
+
+want=("${runtime_pkgs[@]}")
+[ "$what" = test ] && want+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]} with apt-get"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo is not installed; install Rust (https://rustup.rs) or 'apt-get install cargo'" >&2
+  exit 1
+fi
+
+if [ "$what" = test ]; then
+  py=python3
+  if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating .venv with the aws CLI and boto3"
+    $py -m venv .venv
+  fi
+  if ! .venv/bin/python -c 'import boto3, pytest' 2>/dev/null || [ ! -x .venv/bin/aws ] \
+     || ! cmp -s tests/requirements.txt .venv/.requirements 2>/dev/null; then
+    .venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
+    cp tests/requirements.txt .venv/.requirements
+  fi
+fi
