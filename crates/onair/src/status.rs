@@ -88,8 +88,17 @@ pub async fn main(args: ClientArgs) -> anyhow::Result<()> {
         }
         check(code, &stats)?;
         println!(
-            "  {:<20} {:>4} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8} {:>6}",
-            "SOURCE", "SEL", "Mb/s", "PACKETS", "DROPPED", "FEC-REC", "LOST", "CC-ERR", "PAT"
+            "  {:<20} {:>4} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
+            "SOURCE",
+            "SEL",
+            "Mb/s",
+            "PACKETS",
+            "DROPPED",
+            "FEC",
+            "FEC-REC",
+            "LOST",
+            "CC-ERR",
+            "PAT"
         );
         for s in stats
             .get("sources")
@@ -99,7 +108,7 @@ pub async fn main(args: ClientArgs) -> anyhow::Result<()> {
         {
             let ts = s.get("ts").cloned().unwrap_or(Value::Null);
             println!(
-                "  {:<20} {:>4} {:>10.2} {:>10} {:>8} {:>8} {:>8} {:>8} {:>6}",
+                "  {:<20} {:>4} {:>10.2} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
                 s.get("name").and_then(Value::as_str).unwrap_or_default(),
                 if s.get("selected").and_then(Value::as_bool).unwrap_or(false) {
                     "*"
@@ -109,6 +118,7 @@ pub async fn main(args: ClientArgs) -> anyhow::Result<()> {
                 n(&s, "bitrate_bps") as f64 / 1e6,
                 n(&s, "packets"),
                 n(&s, "dropped_not_allowed") + n(&s, "dropped_over_bitrate") + n(&s, "malformed"),
+                n(&s, "fec_packets"),
                 n(&s, "fec_recovered"),
                 n(&s, "not_recovered"),
                 n(&ts, "continuity_errors"),

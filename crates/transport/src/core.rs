@@ -544,3 +544,276 @@ impl FlowCore {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::{FailoverConfig, OutputConfig};
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    fn addr(ip: [u8; 4], port: u16) -> SocketAddr {
+        SocketAddr::from((ip, port))
+    }
+
+    fn source(name: &str, protocol: SourceProtocol, port: u16) -> SourceConfig {
+        SourceConfig {
+            name: name.into(),
+            protocol,
+            bind: addr([127, 0, 0, 1], port),
+            allow: Vec::new(),
+            max_bitrate: None,
+        }
+    }
+
+    fn output(id: &str, protocol: OutputProtocol, port: u16) -> OutputConfig {
+        OutputConfig {
+            id: id.into(),
+            protocol,
+            destination: addr([127, 0, 0, 1], port),
+            enabled: true,
+        }
+    }
+
+    /// A datagram of 7 TS packets on PID 0x100 with continuity counters
+    /// following `n`, so the TS analyzers can see any loss or duplicate.
+    fn ts_payload(n: u64) -> Vec<u8> {
+        let mut b = Vec::with_capacity(7 * 188);
+        for k in 0..7u64 {
+            let cc = ((n * 7 + k) % 16) as u8;
+            b.extend_from_slice(&[0x47, 0x01, 0x00, 0x10 | cc]);
+            b.extend(std::iter::repeat_n((n % 251) as u8, 184));
+        }
+        b
+    }
+
+    fn rtp_datagram(seq: u16, n: u64) -> Vec<u8> {
+        let mut b = Vec::new();
+        rtp::write_header(&mut b, rtp::PT_MP2T, seq, n as u32 * 900, 7);
+        b.extend_from_slice(&ts_payload(n));
+        b
+    }
+
+    #[test]
+    fn senders_outside_the_whitelist_are_dropped_and_counted() {
+        let mut s = source("in", SourceProtocol::Udp, 5000);
+        s.allow = vec!["10.0.0.0/8".parse().unwrap()];
+        let cfg = FlowConfig {
+            sources: vec![s],
+            outputs: vec![output("o", OutputProtocol::Udp, 6000)],
+            failover: None,
+        };
+        let mut core = FlowCore::new(cfg, 1);
+        core.on_datagram(
+            ms(0),
+            0,
+            Port::Media,
+            addr([192, 168, 1, 1], 9),
+            &ts_payload(0),
+        );
+        assert_eq!(core.drain_transmits().count(), 0);
+        core.on_datagram(
+            ms(1),
+            0,
+            Port::Media,
+            addr([10, 1, 2, 3], 9),
+            &ts_payload(1),
+        );
+        assert_eq!(core.drain_transmits().count(), 1);
+        let st = core.stats(ms(2));
+        assert_eq!(
+            (st.sources[0].dropped_not_allowed, st.sources[0].packets),
+            (1, 1)
+        );
+    }
+
+    #[test]
+    fn datagrams_that_are_not_ts_never_reach_an_output() {
+        let cfg = FlowConfig {
+            sources: vec![source("in", SourceProtocol::Rtp, 5000)],
+            outputs: vec![output("o", OutputProtocol::Udp, 6000)],
+            failover: None,
+        };
+        let mut core = FlowCore::new(cfg, 1);
+        let from = addr([127, 0, 0, 1], 9);
+        core.on_datagram(ms(0), 0, Port::Media, from, &ts_payload(0)); // raw TS to an RTP source
+        let mut cut = rtp_datagram(1, 1);
+        cut.truncate(cut.len() - 10); // a broken TS packet
+        core.on_datagram(ms(1), 0, Port::Media, from, &cut);
+        assert_eq!(core.drain_transmits().count(), 0);
+        assert_eq!(core.stats(ms(2)).sources[0].malformed, 2);
+    }
+
+    /// Two rtp sources in MERGE mode, 5 % independent loss on each, jitter:
+    /// the output carries every packet that reached either path, in order,
+    /// once, and its TS has no continuity errors.
+    #[test]
+    fn merge_with_independent_loss_gives_a_clean_output() {
+        let cfg = FlowConfig {
+            sources: vec![
+                source("a", SourceProtocol::Rtp, 5000),
+                source("b", SourceProtocol::Rtp, 5010),
+            ],
+            outputs: vec![output("o", OutputProtocol::Rtp, 6000)],
+            failover: Some(FailoverConfig {
+                mode: FailoverMode::Merge {
+                    recovery_window: ms(200),
+                },
+            }),
+        };
+        let mut core = FlowCore::new(cfg, 1);
+        let mut rng = StdRng::seed_from_u64(11);
+        let from = addr([127, 0, 0, 1], 9);
+        let mut arrivals = Vec::new();
+        let count = 6000u64;
+        for n in 0..count {
+            let seq = (60_000 + n) as u16;
+            for path in 0..2usize {
+                let edge = n < 10 || n + 10 >= count;
+                if !edge && rng.gen_bool(0.05) {
+                    continue;
+                }
+                let t = n * 1000 + path as u64 * 2000 + rng.gen_range(0..1500);
+                arrivals.push((t, path, seq, n));
+            }
+        }
+        arrivals.sort();
+        let mut out = Vec::new();
+        for (t_us, path, seq, n) in arrivals {
+            let now = Duration::from_micros(t_us);
+            core.on_timeout(now);
+            core.on_datagram(now, path, Port::Media, from, &rtp_datagram(seq, n));
+            out.extend(core.drain_transmits().map(|t| t.data));
+        }
+        core.on_timeout(Duration::from_secs(3600));
+        out.extend(core.drain_transmits().map(|t| t.data));
+        let st = core.stats(Duration::from_secs(3600));
+        let merge = st.merge.unwrap();
+        // Both paths lost the same packet sometimes (p = 0.25 %); nothing else.
+        assert_eq!(out.len() as u64 + merge.lost, count);
+        assert!(merge.lost < 40, "{merge:?}");
+        // Output RTP numbering is continuous except where both paths lost.
+        let seqs: Vec<u16> = out
+            .iter()
+            .map(|d| RtpPacket::parse(d).unwrap().seq)
+            .collect();
+        let gaps: u64 = seqs
+            .windows(2)
+            .map(|w| u64::from(w[1].wrapping_sub(w[0]) - 1))
+            .sum();
+        assert_eq!(gaps, merge.lost);
+        if merge.lost == 0 {
+            assert_eq!(st.flow_ts.continuity_errors, 0);
+        }
+        assert_eq!(
+            st.flow_ts.continuity_errors,
+            merge.lost.min(st.flow_ts.continuity_errors)
+        );
+        // Each path alone would have had losses.
+        assert!(
+            st.sources.iter().all(|s| s.not_recovered > 100),
+            "{:?}",
+            st.sources
+        );
+    }
+
+    #[test]
+    fn failover_switches_to_the_backup_when_the_primary_stops() {
+        let cfg = FlowConfig {
+            sources: vec![
+                source("main", SourceProtocol::Udp, 5000),
+                source("backup", SourceProtocol::Udp, 5010),
+            ],
+            outputs: vec![output("o", OutputProtocol::Udp, 6000)],
+            failover: Some(FailoverConfig {
+                mode: FailoverMode::Failover {
+                    primary: Some("main".into()),
+                },
+            }),
+        };
+        let mut core = FlowCore::new(cfg, 1);
+        let from = addr([127, 0, 0, 1], 9);
+        let mut sent_from = Vec::new();
+        for t in (0..4000u64).step_by(10) {
+            let now = ms(t);
+            core.on_timeout(now);
+            if t < 2000 {
+                core.on_datagram(now, 0, Port::Media, from, &ts_payload(t));
+                sent_from.extend(core.drain_transmits().map(|_| (t, 0)));
+            }
+            core.on_datagram(now, 1, Port::Media, from, &ts_payload(t + 1));
+            sent_from.extend(core.drain_transmits().map(|_| (t, 1)));
+        }
+        assert!(sent_from.iter().all(|&(t, s)| if t < 2000 {
+            s == 0
+        } else {
+            t >= 1990 + 500 && s == 1
+        }));
+        assert_eq!(
+            core.stats(ms(4000)).active_source.as_deref(),
+            Some("backup")
+        );
+    }
+
+    #[test]
+    fn unchanged_outputs_keep_their_state_when_others_change() {
+        let cfg = FlowConfig {
+            sources: vec![source("in", SourceProtocol::Udp, 5000)],
+            outputs: vec![output(
+                "a",
+                OutputProtocol::RtpFec { cols: 5, rows: 5 },
+                6000,
+            )],
+            failover: None,
+        };
+        let mut core = FlowCore::new(cfg, 1);
+        let from = addr([127, 0, 0, 1], 9);
+        for n in 0..10 {
+            core.on_datagram(ms(n), 0, Port::Media, from, &ts_payload(n));
+        }
+        core.drain_transmits().for_each(drop);
+        core.set_outputs(vec![
+            output("a", OutputProtocol::RtpFec { cols: 5, rows: 5 }, 6000),
+            output("b", OutputProtocol::Udp, 6010),
+        ]);
+        core.on_datagram(ms(20), 0, Port::Media, from, &ts_payload(10));
+        let st = core.stats(ms(21));
+        assert_eq!(
+            st.outputs
+                .iter()
+                .map(|o| (o.id.as_str(), o.packets))
+                .collect::<Vec<_>>(),
+            vec![("a", 11), ("b", 1)]
+        );
+        core.set_outputs(vec![output("b", OutputProtocol::Udp, 6010)]);
+        assert_eq!(core.stats(ms(22)).outputs[0].packets, 1);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_datagrams_never_panic_and_only_ts_leaves(
+            input in proptest::collection::vec((0u8..6, proptest::collection::vec(proptest::num::u8::ANY, 0..1400)), 0..40)
+        ) {
+            let cfg = FlowConfig {
+                sources: vec![source("a", SourceProtocol::RtpFec, 5000), source("b", SourceProtocol::Udp, 5010)],
+                outputs: vec![output("o", OutputProtocol::RtpFec { cols: 4, rows: 4 }, 6000)],
+                failover: Some(FailoverConfig { mode: FailoverMode::Failover { primary: None } }),
+            };
+            let mut core = FlowCore::new(cfg, 1);
+            for (i, (sel, data)) in input.iter().enumerate() {
+                let port = [Port::Media, Port::FecColumn, Port::FecRow][usize::from(sel % 3)];
+                core.on_datagram(ms(i as u64), usize::from(sel / 3), port, addr([127, 0, 0, 1], 9), data);
+                core.on_timeout(ms(i as u64));
+                for t in core.drain_transmits() {
+                    let media = t.destination.port() == 6000;
+                    proptest::prop_assert!(!media || is_ts(RtpPacket::parse(&t.data).unwrap().payload));
+                }
+            }
+        }
+    }
+}
