@@ -60,6 +60,11 @@ fn is_ts(payload: &[u8]) -> bool {
             .all(|p| p.first() == Some(&media::ts::SYNC_BYTE))
 }
 
+/// Whether a datagram is RTCP (RFC 3550 packet types 200–204).
+fn is_rtcp(data: &[u8]) -> bool {
+    matches!((data.first(), data.get(1)), (Some(b0), Some(200..=204)) if b0 >> 6 == 2)
+}
+
 #[derive(Debug, Default)]
 struct Meter {
     bytes: u64,
@@ -271,6 +276,11 @@ impl FlowCore {
                 self.on_rtp(now, source, &d, true);
             }
             self.drain_source(now, source);
+            return;
+        }
+        if src.cfg.protocol != SourceProtocol::Udp && is_rtcp(data) {
+            // RTP senders put RTCP on port+1, which is often the next
+            // flow's ingest port (the recipe uses 5000 and 5001): ignore it.
             return;
         }
         if let Some(b) = src.bucket.as_mut() {
@@ -642,6 +652,7 @@ mod tests {
         let mut core = FlowCore::new(cfg, 1);
         let from = addr([127, 0, 0, 1], 9);
         core.on_datagram(ms(0), 0, Port::Media, from, &ts_payload(0)); // raw TS to an RTP source
+        core.on_datagram(ms(0), 0, Port::Media, from, &[0x80, 200, 0, 6, 0, 0, 0, 7]); // RTCP: ignored
         let mut cut = rtp_datagram(1, 1);
         cut.truncate(cut.len() - 10); // a broken TS packet
         core.on_datagram(ms(1), 0, Port::Media, from, &cut);

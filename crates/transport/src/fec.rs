@@ -6,7 +6,7 @@
 //! other loss, repeatedly, as repairs free further rows and columns.
 //!
 //! The layout matches what ffmpeg's `prompeg` protocol sends and expects, so
-//! `-f rtp_mpegts 'rtp://host:port?fec=prompeg=l=5:d=5'` is a valid encoder.
+//! `-f rtp_mpegts -fec prompeg=l=5:d=5 rtp://host:port` is a valid encoder.
 
 use std::collections::{BTreeMap, VecDeque};
 
