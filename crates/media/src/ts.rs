@@ -3,6 +3,10 @@
 //! [`TsPacket::parse`] borrows one 188-byte packet and splits it into header, adaptation
 //! field and payload; [`write_packet`] builds one, stuffing with `0xFF` in the adaptation
 //! field so the payload ends exactly at byte 188.
+//!
+//! Why not `mpeg2ts-reader`: it demultiplexes only, and onair also writes
+//! packets (FEC and test tooling now, the segmenter's muxer later) and wants one
+//! packet type for both directions, with property tests that round-trip them.
 
 use std::fmt;
 

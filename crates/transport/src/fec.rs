@@ -7,6 +7,11 @@
 //!
 //! The layout matches what ffmpeg's `prompeg` protocol sends and expects, so
 //! `-f rtp_mpegts -fec prompeg=l=5:d=5 rtp://host:port` is a valid encoder.
+//!
+//! Why not `smpte2022-1-fec`: it decodes only (outputs need an encoder), it
+//! passes packets on out of order and leaves reordering and the give-up policy
+//! to the caller, while here repair, reordering and 2022-7 merging share one
+//! sequence space and one wait budget. Its last release is from 2021.
 
 use std::collections::{BTreeMap, VecDeque};
 

@@ -1,4 +1,8 @@
 //! RTP (RFC 3550) packets carrying MPEG-TS (payload type 33, RFC 2250).
+//!
+//! `rtp-rs` would parse this too; the parser is kept here (60 lines) because
+//! the FEC decoder rebuilds the very header fields 2022-1 protects and writes
+//! RTP headers for outputs, and one small type for both directions is simpler.
 
 use thiserror::Error;
 

@@ -22,6 +22,12 @@
 //!
 //! Timers (1.3, 1.5, 1.6) run only while in sync and start when sync is acquired. Sections
 //! are read from single-section tables with current_next_indicator set.
+//!
+//! Why not `dvb-conformance`: it was evaluated first. It covers more (priority
+//! 2 and 3), but its API broke through five major versions between June and
+//! August 2026 (6.4 to 10.0) and it brings a DVB SI stack; the priority-1 checks
+//! a flow needs are small, property-tested here, and report running counters
+//! rather than per-packet events. Worth revisiting for priority 2/3 monitoring.
 
 mod sync;
 #[cfg(test)]
