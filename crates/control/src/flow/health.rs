@@ -14,35 +14,34 @@ pub fn messages(rec: &FlowRecord, stats: Option<&FlowStats>) -> Vec<String> {
     }
     let Some(stats) = stats else { return out };
     for s in &stats.sources {
+        let declared = rec
+            .flow
+            .all_sources()
+            .into_iter()
+            .find(|x| x.name == s.name);
         if !s.connected {
             out.push(format!(
                 "Source '{}' is not receiving any packets on {}:{}",
                 s.name,
-                rec.flow
-                    .all_sources()
-                    .iter()
-                    .find(|x| x.name == s.name)
-                    .map_or("?".to_string(), |x| x.ingest_ip.clone()),
-                rec.flow
-                    .all_sources()
-                    .iter()
-                    .find(|x| x.name == s.name)
-                    .map_or(0, |x| x.ingest_port),
+                declared.map_or("?", |x| x.ingest_ip.as_str()),
+                declared.map_or(0, |x| x.ingest_port),
             ));
-            continue;
+        } else {
+            if !s.ts.in_sync {
+                out.push(format!(
+                    "Source '{}': TS sync loss (no 0x47 sync bytes)",
+                    s.name
+                ));
+            }
+            if s.ts.in_sync && !s.ts.pat_present {
+                out.push(format!("Source '{}': PAT missing (TR 101 290 1.3)", s.name));
+            }
+            if s.ts.in_sync && s.ts.pat_present && !s.ts.pmt_present {
+                out.push(format!("Source '{}': PMT missing (TR 101 290 1.5)", s.name));
+            }
         }
-        if !s.ts.in_sync {
-            out.push(format!(
-                "Source '{}': TS sync loss (no 0x47 sync bytes)",
-                s.name
-            ));
-        }
-        if s.ts.in_sync && !s.ts.pat_present {
-            out.push(format!("Source '{}': PAT missing (TR 101 290 1.3)", s.name));
-        }
-        if s.ts.in_sync && s.ts.pat_present && !s.ts.pmt_present {
-            out.push(format!("Source '{}': PMT missing (TR 101 290 1.5)", s.name));
-        }
+        // Counters since start: they explain a silent source too (everything
+        // dropped by the allow-list looks like nothing arriving).
         if s.ts.continuity_errors > 0 {
             out.push(format!(
                 "Source '{}': {} continuity counter errors since start (TR 101 290 1.4)",
@@ -57,8 +56,12 @@ pub fn messages(rec: &FlowRecord, stats: Option<&FlowStats>) -> Vec<String> {
         }
         if s.dropped_not_allowed > 0 {
             out.push(format!(
-                "Source '{}': {} packets dropped from senders outside whitelistCidr",
-                s.name, s.dropped_not_allowed
+                "Source '{}': {} packets dropped from senders outside whitelistCidr {}",
+                s.name,
+                s.dropped_not_allowed,
+                declared
+                    .and_then(|x| x.whitelist_cidr.as_deref())
+                    .unwrap_or("")
             ));
         }
         if s.malformed > 0 {
@@ -66,11 +69,7 @@ pub fn messages(rec: &FlowRecord, stats: Option<&FlowStats>) -> Vec<String> {
                 "Source '{}': {} datagrams that are not {} carrying whole MPEG-TS packets were dropped",
                 s.name,
                 s.malformed,
-                rec.flow
-                    .all_sources()
-                    .iter()
-                    .find(|x| x.name == s.name)
-                    .map_or("the expected protocol".to_string(), |x| x.transport.protocol.as_str().to_string()),
+                declared.map_or("the expected protocol", |x| x.transport.protocol.as_str()),
             ));
         }
         if s.dropped_over_bitrate > 0 {
