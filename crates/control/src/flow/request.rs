@@ -94,6 +94,32 @@ fn enabled_state(f: &mut Fields, key: &'static str) -> Result<Option<EnabledStat
     })
 }
 
+/// The `name` member of a new source or output (an update keeps the name).
+fn name_or_existing(f: &mut Fields, existing: Option<&str>) -> Result<String> {
+    if let Some(name) = existing {
+        return Ok(name.to_string());
+    }
+    let name = f.required_string("name")?;
+    if name.is_empty() {
+        return Err(ControlError::bad(format!(
+            "{}: must not be empty",
+            f.at("name")
+        )));
+    }
+    Ok(name)
+}
+
+/// The `protocol` member: required when creating, optional when updating.
+fn protocol_or_existing(f: &mut Fields, existing: Option<Protocol>) -> Result<Protocol> {
+    match (protocol(f, "protocol")?, existing) {
+        (Some(p), _) | (None, Some(p)) => Ok(p),
+        (None, None) => Err(ControlError::bad(format!(
+            "{}: is required",
+            f.at("protocol")
+        ))),
+    }
+}
+
 /// Reads a `SetSourceRequest` (create) or `UpdateFlowSourceRequest` (update,
 /// with `existing`). `arn` is the source ARN to give a new source.
 pub fn source(
@@ -104,29 +130,8 @@ pub fn source(
     new_arn: impl FnOnce(&str) -> String,
 ) -> Result<Source> {
     let mut f = Fields::new(path, value)?;
-    let name = match existing {
-        Some(s) => s.name.clone(),
-        None => {
-            let name = f.required_string("name")?;
-            if name.is_empty() {
-                return Err(ControlError::bad(format!(
-                    "{}: must not be empty",
-                    f.at("name")
-                )));
-            }
-            name
-        }
-    };
-    let proto = match (protocol(&mut f, "protocol")?, existing) {
-        (Some(p), _) => p,
-        (None, Some(s)) => s.transport.protocol,
-        (None, None) => {
-            return Err(ControlError::bad(format!(
-                "{}: is required",
-                f.at("protocol")
-            )))
-        }
-    };
+    let name = name_or_existing(&mut f, existing.map(|s| s.name.as_str()))?;
+    let proto = protocol_or_existing(&mut f, existing.map(|s| s.transport.protocol))?;
     let ingest_port = match (port(&mut f, "ingestPort", proto)?, existing) {
         (Some(p), _) => p,
         (None, Some(s)) => s.ingest_port,
@@ -190,29 +195,8 @@ pub fn output(
     new_arn: impl FnOnce(&str) -> String,
 ) -> Result<Output> {
     let mut f = Fields::new(path, value)?;
-    let name = match existing {
-        Some(o) => o.name.clone(),
-        None => {
-            let name = f.required_string("name")?;
-            if name.is_empty() {
-                return Err(ControlError::bad(format!(
-                    "{}: must not be empty",
-                    f.at("name")
-                )));
-            }
-            name
-        }
-    };
-    let proto = match (protocol(&mut f, "protocol")?, existing) {
-        (Some(p), _) => p,
-        (None, Some(o)) => o.transport.protocol,
-        (None, None) => {
-            return Err(ControlError::bad(format!(
-                "{}: is required",
-                f.at("protocol")
-            )))
-        }
-    };
+    let name = name_or_existing(&mut f, existing.map(|o| o.name.as_str()))?;
+    let proto = protocol_or_existing(&mut f, existing.map(|o| o.transport.protocol))?;
     let destination = match (f.string("destination")?, existing) {
         (Some(d), _) => {
             if d.parse::<IpAddr>().is_err() {
