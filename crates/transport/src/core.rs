@@ -403,7 +403,11 @@ impl FlowCore {
         self.egress_seq = self.egress_seq.wrapping_add(lost_before as u16);
         let seq = self.egress_seq;
         self.egress_seq = self.egress_seq.wrapping_add(1);
-        self.flow_ts.feed(now, &payload);
+        if !matches!(self.mode, Mode::Single) {
+            // With one source the output is that source's repaired stream,
+            // already analysed; see `stats`.
+            self.flow_ts.feed(now, &payload);
+        }
         if let Some(tap) = self.tap.as_mut() {
             tap.push(payload.clone());
         }
@@ -456,6 +460,10 @@ impl FlowCore {
                 data,
             });
         }
+    }
+
+    pub fn enabled_outputs(&self) -> usize {
+        self.outputs.iter().filter(|o| o.cfg.enabled).count()
     }
 
     /// The kernel refused a datagram for `output`.
@@ -550,7 +558,10 @@ impl FlowCore {
                 Mode::Merge(m) => Some(m.stats().clone()),
                 _ => None,
             },
-            flow_ts: self.flow_ts.stats(),
+            flow_ts: match (&self.mode, self.sources.first()) {
+                (Mode::Single, Some(s)) => s.ts.stats(),
+                _ => self.flow_ts.stats(),
+            },
         }
     }
 }

@@ -1,22 +1,28 @@
-//! The tokio layer of a flow: binds the sockets, feeds datagrams and time to
-//! a [`FlowCore`] and sends what it produces. One task per flow owns the
-//! core; one task per ingest socket receives. Sending never waits: a
-//! datagram the kernel will not take is counted against its output, so a
-//! slow destination cannot hold up the others.
+//! The I/O layer of a flow: binds the sockets, feeds datagrams and time to a
+//! [`FlowCore`] and sends what it produces.
+//!
+//! Each flow runs on a thread of its own with a single-threaded tokio
+//! runtime that owns the core and every ingest socket. When any socket is
+//! readable it drains all of them in batches, then sends; a wake-up costs one
+//! context switch, and a busy flow never delays another. Sending never
+//! waits: a datagram the kernel will not take is counted against its output,
+//! so a slow destination cannot hold up the others. With many outputs the
+//! sends are spread over "lanes" (one thread per further core), because then
+//! the kernel's per-datagram work, not onair's, is what fills a core.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::core::{FlowCore, Port};
+use crate::core::{FlowCore, Port, Transmit};
 use crate::{FlowConfig, FlowStats, OutputConfig, SourceProtocol};
 
 /// Kernel buffer asked for on every socket: bursts of a 100 Mb/s stream fit.
@@ -24,8 +30,16 @@ const SOCKET_BUFFER: usize = 8 << 20;
 const MAX_DATAGRAM: usize = 65_536;
 /// How often rates, TS timers and the published statistics are refreshed.
 const TICK: Duration = Duration::from_millis(250);
-/// Datagrams queued between the receive tasks and the flow task.
-const QUEUE: usize = 8192;
+/// Datagrams taken from one socket before the others get a turn.
+const BATCH: usize = 64;
+/// Sends fan out over lanes once a flow has this many enabled outputs.
+const FAN_OUT_FROM: usize = 4;
+/// Above this many datagrams a second, the flow pauses briefly after each
+/// round so that the next wake-up finds several datagrams: waking once per
+/// datagram costs more CPU than the forwarding itself. The pause bounds the
+/// latency it adds.
+const COALESCE_ABOVE_PER_SEC: u64 = 4000;
+const COALESCE_PAUSE: Duration = Duration::from_micros(700);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -33,30 +47,81 @@ pub enum TransportError {
     Bind { addr: SocketAddr, source: io::Error },
     #[error("cannot open a sending socket: {0}")]
     Send(io::Error),
+    #[error("cannot start the flow's thread: {0}")]
+    Thread(io::Error),
     #[error("a flow needs at least one source")]
     NoSource,
 }
 
-fn bind(addr: SocketAddr) -> Result<UdpSocket, TransportError> {
-    let err = |source| TransportError::Bind { addr, source };
-    let socket =
-        Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP)).map_err(err)?;
+/// A non-blocking UDP socket with large kernel buffers.
+fn bind(addr: SocketAddr) -> io::Result<StdUdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     // Best effort: the kernel caps these at net.core.[rw]mem_max.
     let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
     let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
     if addr.is_ipv6() {
         let _ = socket.set_only_v6(false);
     }
-    socket.set_nonblocking(true).map_err(err)?;
-    socket.bind(&addr.into()).map_err(err)?;
-    UdpSocket::from_std(socket.into()).map_err(err)
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
 }
 
-struct Inbound {
+/// A pair of sending sockets (IPv4, and IPv6 where the host has it).
+struct Sender {
+    v4: StdUdpSocket,
+    v6: Option<StdUdpSocket>,
+}
+
+impl Sender {
+    fn open() -> Result<Self, TransportError> {
+        let v4 = bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0))
+            .map_err(TransportError::Send)?;
+        // IPv6 destinations are rare; a host without IPv6 still runs v4 flows.
+        let v6 = bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)).ok();
+        Ok(Self { v4, v6 })
+    }
+
+    /// Sends without waiting; false if the kernel refused the datagram.
+    fn send(&self, t: &Transmit) -> bool {
+        let sock = match (t.destination, &self.v6) {
+            (SocketAddr::V6(_), Some(v6)) => v6,
+            _ => &self.v4,
+        };
+        sock.send_to(&t.data, t.destination).is_ok()
+    }
+}
+
+/// A sending thread with its own sockets, fed batches of transmits. It ends
+/// when its flow drops the batch channel.
+struct Lane {
+    batches: std_mpsc::Sender<Vec<Transmit>>,
+}
+
+impl Lane {
+    fn start(failures: std_mpsc::Sender<usize>) -> Result<Self, TransportError> {
+        let sender = Sender::open()?;
+        let (batches, rx) = std_mpsc::channel::<Vec<Transmit>>();
+        std::thread::Builder::new()
+            .name("onair-flow-lane".into())
+            .spawn(move || {
+                while let Ok(batch) = rx.recv() {
+                    for t in &batch {
+                        if !sender.send(t) {
+                            let _ = failures.send(t.output);
+                        }
+                    }
+                }
+            })
+            .map_err(TransportError::Thread)?;
+        Ok(Self { batches })
+    }
+}
+
+struct Ingest<S> {
+    sock: S,
     source: usize,
     port: Port,
-    from: SocketAddr,
-    data: Bytes,
 }
 
 enum Command {
@@ -64,13 +129,12 @@ enum Command {
     Stop(oneshot::Sender<()>),
 }
 
-/// A running flow. Dropping it without [`FlowHandle::stop`] also stops it.
+/// A running flow. Dropping it without [`FlowHandle::stop`] also stops it
+/// (its thread notices and ends).
 pub struct FlowHandle {
     commands: mpsc::UnboundedSender<Command>,
     stats: Arc<Mutex<FlowStats>>,
     tap: broadcast::Sender<Bytes>,
-    task: Option<JoinHandle<()>>,
-    receivers: Vec<JoinHandle<()>>,
 }
 
 impl FlowHandle {
@@ -94,29 +158,11 @@ impl FlowHandle {
         self.tap.subscribe()
     }
 
-    /// Stops the flow and waits until its sockets are closed.
-    pub async fn stop(mut self) {
-        for r in self.receivers.drain(..) {
-            r.abort();
-            let _ = r.await;
-        }
+    /// Stops the flow; returns once its ingest sockets are closed.
+    pub async fn stop(self) {
         let (tx, rx) = oneshot::channel();
         if self.commands.send(Command::Stop(tx)).is_ok() {
             let _ = rx.await;
-        }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
-    }
-}
-
-impl Drop for FlowHandle {
-    fn drop(&mut self) {
-        for r in &self.receivers {
-            r.abort();
-        }
-        if let Some(t) = &self.task {
-            t.abort();
         }
     }
 }
@@ -127,48 +173,53 @@ pub async fn start_flow(cfg: FlowConfig) -> Result<FlowHandle, TransportError> {
     if cfg.sources.is_empty() {
         return Err(TransportError::NoSource);
     }
-    let mut sockets = Vec::new();
+    let mut ingests = Vec::new();
     for (i, s) in cfg.sources.iter().enumerate() {
-        sockets.push((i, Port::Media, bind(s.bind)?));
+        let mut ports = vec![(Port::Media, 0)];
         if s.protocol == SourceProtocol::RtpFec {
-            for (port, offset) in [(Port::FecColumn, 2), (Port::FecRow, 4)] {
-                let mut a = s.bind;
-                a.set_port(s.bind.port().saturating_add(offset));
-                sockets.push((i, port, bind(a)?));
-            }
+            ports.extend([(Port::FecColumn, 2), (Port::FecRow, 4)]);
+        }
+        for (port, offset) in ports {
+            let mut addr = s.bind;
+            addr.set_port(s.bind.port().saturating_add(offset));
+            let sock = bind(addr).map_err(|source| TransportError::Bind { addr, source })?;
+            ingests.push(Ingest {
+                sock,
+                source: i,
+                port,
+            });
         }
     }
-    let send_v4 = bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0))
-        .map_err(|e| TransportError::Send(io::Error::other(e.to_string())))?;
-    // IPv6 destinations are rare; a host without IPv6 still runs v4 flows.
-    let send_v6 = bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)).ok();
+    let sender = Sender::open()?;
+    let (fail_tx, fail_rx) = std_mpsc::channel();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let lanes = (1..cores)
+        .map(|_| Lane::start(fail_tx.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
 
-    let (in_tx, in_rx) = mpsc::channel::<Inbound>(QUEUE);
-    let receivers = sockets
-        .into_iter()
-        .map(|(source, port, sock)| tokio::spawn(receive(sock, source, port, in_tx.clone())))
-        .collect();
-    drop(in_tx);
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (tap, _) = broadcast::channel(1024);
-    let ssrc = rand_ssrc();
-    let core = FlowCore::new(cfg, ssrc);
+    let core = FlowCore::new(cfg, rand_ssrc());
     let stats = Arc::new(Mutex::new(core.stats(Duration::ZERO)));
-    let task = tokio::spawn(run(
-        core,
-        in_rx,
-        cmd_rx,
-        stats.clone(),
-        tap.clone(),
-        send_v4,
-        send_v6,
-    ));
+    let io = Io {
+        sender,
+        lanes,
+        failures: fail_rx,
+        stats: stats.clone(),
+        tap: tap.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(TransportError::Thread)?;
+    std::thread::Builder::new()
+        .name("onair-flow".into())
+        .spawn(move || runtime.block_on(run(core, ingests, cmd_rx, io)))
+        .map_err(TransportError::Thread)?;
     Ok(FlowHandle {
         commands: cmd_tx,
         stats,
         tap,
-        task: Some(task),
-        receivers,
     })
 }
 
@@ -180,100 +231,151 @@ fn rand_ssrc() -> u32 {
     nanos ^ 0x5A5A_0000 ^ std::process::id()
 }
 
-async fn receive(sock: UdpSocket, source: usize, port: Port, tx: mpsc::Sender<Inbound>) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    loop {
-        match sock.recv_from(&mut buf).await {
-            Ok((n, from)) => {
-                let data = Bytes::copy_from_slice(buf.get(..n).unwrap_or_default());
-                if tx
-                    .send(Inbound {
-                        source,
-                        port,
-                        from,
-                        data,
-                    })
-                    .await
-                    .is_err()
+/// Resolves when any ingest socket has something to read.
+async fn readable(ingests: &[Ingest<UdpSocket>]) {
+    std::future::poll_fn(|cx| {
+        for i in ingests {
+            if i.sock.poll_recv_ready(cx).is_ready() {
+                return Poll::Ready(());
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// What the flow's loop sends through and publishes to.
+struct Io {
+    sender: Sender,
+    lanes: Vec<Lane>,
+    failures: std_mpsc::Receiver<usize>,
+    stats: Arc<Mutex<FlowStats>>,
+    tap: broadcast::Sender<Bytes>,
+}
+
+impl Io {
+    fn publish(&self, core: &FlowCore, now: Duration) {
+        if let Ok(mut s) = self.stats.lock() {
+            *s = core.stats(now);
+        }
+    }
+
+    /// Sends everything the core produced, and hands out the tap.
+    fn flush(&self, core: &mut FlowCore) {
+        let transmits: Vec<Transmit> = core.drain_transmits().collect();
+        if !self.lanes.is_empty() && core.enabled_outputs() >= FAN_OUT_FROM {
+            // Output i goes to lane i % (lanes + 1); "lane" 0 is this thread.
+            let ways = self.lanes.len() + 1;
+            let mut per_lane: Vec<Vec<Transmit>> = vec![Vec::new(); self.lanes.len()];
+            for t in transmits {
+                match (t.output % ways)
+                    .checked_sub(1)
+                    .and_then(|l| per_lane.get_mut(l))
                 {
-                    return;
+                    Some(batch) => batch.push(t),
+                    None => {
+                        if !self.sender.send(&t) {
+                            core.send_failed(t.output);
+                        }
+                    }
                 }
             }
-            // ICMP port-unreachable from an earlier send and the like.
-            Err(e) => {
-                tracing::debug!("receive on {:?}: {e}", sock.local_addr());
-                tokio::time::sleep(Duration::from_millis(1)).await;
+            for (lane, batch) in self.lanes.iter().zip(per_lane) {
+                if !batch.is_empty() {
+                    let _ = lane.batches.send(batch);
+                }
             }
+        } else {
+            for t in &transmits {
+                if !self.sender.send(t) {
+                    core.send_failed(t.output);
+                }
+            }
+        }
+        while let Ok(o) = self.failures.try_recv() {
+            core.send_failed(o);
+        }
+        for payload in core.take_tap() {
+            let _ = self.tap.send(payload);
         }
     }
 }
 
 async fn run(
     mut core: FlowCore,
-    mut inbound: mpsc::Receiver<Inbound>,
+    ingests: Vec<Ingest<StdUdpSocket>>,
     mut commands: mpsc::UnboundedReceiver<Command>,
-    stats: Arc<Mutex<FlowStats>>,
-    tap: broadcast::Sender<Bytes>,
-    send_v4: UdpSocket,
-    send_v6: Option<UdpSocket>,
+    io: Io,
 ) {
+    let mut sockets = Vec::with_capacity(ingests.len());
+    for i in ingests {
+        match UdpSocket::from_std(i.sock) {
+            Ok(sock) => sockets.push(Ingest {
+                sock,
+                source: i.source,
+                port: i.port,
+            }),
+            Err(e) => tracing::error!("flow socket cannot be registered: {e}"),
+        }
+    }
     let origin = Instant::now();
     let now = || origin.elapsed();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut batch = Vec::with_capacity(64);
-    loop {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    // Datagrams received in the current and the previous 100 ms window.
+    let (mut window_start, mut in_window, mut last_window) = (now(), 0u64, 0u64);
+    let stopped = loop {
         let deadline = core.deadline().map(|d| origin + d);
         tokio::select! {
-            n = inbound.recv_many(&mut batch, 64) => {
-                if n == 0 {
-                    return;
-                }
-                core.set_tap(tap.receiver_count() > 0);
+            () = readable(&sockets) => {
+                core.set_tap(io.tap.receiver_count() > 0);
                 let t = now();
-                for d in batch.drain(..) {
-                    core.on_datagram(t, d.source, d.port, d.from, &d.data);
+                for i in &sockets {
+                    for _ in 0..BATCH {
+                        match i.sock.try_recv_from(&mut buf) {
+                            Ok((n, from)) => {
+                                in_window += 1;
+                                core.on_datagram(t, i.source, i.port, from, buf.get(..n).unwrap_or_default());
+                            }
+                            // WouldBlock: drained. Other errors are ICMP
+                            // reports of earlier sends; nothing to do.
+                            Err(_) => break,
+                        }
+                    }
+                }
+                if t.saturating_sub(window_start) >= Duration::from_millis(100) {
+                    (window_start, last_window, in_window) = (t, in_window, 0);
+                }
+                if last_window * 10 > COALESCE_ABOVE_PER_SEC {
+                    io.flush(&mut core);
+                    // This thread serves only this flow, so blocking it is
+                    // the cheapest way to let datagrams gather.
+                    std::thread::sleep(COALESCE_PAUSE);
                 }
             }
             cmd = commands.recv() => match cmd {
                 Some(Command::SetOutputs(o, done)) => {
                     core.set_outputs(o);
-                    if let Ok(mut s) = stats.lock() {
-                        *s = core.stats(now());
-                    }
+                    io.publish(&core, now());
                     let _ = done.send(());
                 }
-                Some(Command::Stop(done)) => {
-                    let _ = done.send(());
-                    return;
-                }
-                None => return,
+                Some(Command::Stop(done)) => break Some(done),
+                None => break None,
             },
             _ = tick.tick() => {
                 let t = now();
                 core.tick(t);
-                if let Ok(mut s) = stats.lock() {
-                    *s = core.stats(t);
-                }
+                io.publish(&core, t);
             }
-            _ = sleep_until(deadline) => core.on_timeout(now()),
+            () = sleep_until(deadline) => core.on_timeout(now()),
         }
-        let mut failed = Vec::new();
-        for t in core.drain_transmits() {
-            let sock = match (t.destination, &send_v6) {
-                (SocketAddr::V6(_), Some(v6)) => v6,
-                _ => &send_v4,
-            };
-            if sock.try_send_to(&t.data, t.destination).is_err() {
-                failed.push(t.output);
-            }
-        }
-        for o in failed {
-            core.send_failed(o);
-        }
-        for payload in core.take_tap() {
-            let _ = tap.send(payload);
-        }
+        io.flush(&mut core);
+    };
+    // Close the ingest ports before saying so: a restart may rebind them.
+    drop(sockets);
+    if let Some(done) = stopped {
+        let _ = done.send(());
     }
 }
 

@@ -1,0 +1,682 @@
+#!/usr/bin/env python3
+"""Transport benchmark: onair flows against srt-live-transmit, UDP in, UDP out.
+
+    make bench                     # or: .venv/bin/python bench/transport.py
+    bench/transport.py --duration 5 --cases 20x1   # a quick look
+
+For every case ({20, 100} Mb/s x {1, 10} outputs) the same MPEG-TS traffic,
+paced by bench/load (onair-load), goes through
+  - an onair flow (udp source, N udp outputs), configured with the aws CLI, and
+  - srt-live-transmit udp -> udp (one instance per output, each fed its own
+    copy by the load tool, since srt-live-transmit has a single output).
+It measures the relay processes' CPU (utime+stime from /proc/PID/stat), the
+added latency and the loss seen by the load tool, prints a table, writes
+bench/results.json and regenerates the results section of docs/BENCHMARKS.md.
+
+Standard library only. Every wait is bounded; a full run takes about 3 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = ROOT / "target" / "release"
+AWS = ROOT / ".venv" / "bin" / "aws"
+CACHE = ROOT / "bench" / "results"  # gitignored: generated TS files, logs
+RESULTS = ROOT / "bench" / "results.json"
+DOC = ROOT / "docs" / "BENCHMARKS.md"
+BEGIN, END = "<!-- BEGIN RESULTS (bench/transport.py) -->", "<!-- END RESULTS -->"
+
+RATES = (20, 100)  # Mb/s of TS (mux rate)
+OUTPUTS = (1, 10)
+TICK = os.sysconf("SC_CLK_TCK")
+ONAIR_BIN = Path(os.environ.get("ONAIR_BIN", TARGET / "onair"))  # override: another build
+ACCESS_KEY, SECRET_KEY = "AKIAONAIRBENCH000001", "onair-bench-secret-not-for-production"
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def run(cmd: list[str], timeout: float, env: dict | None = None, check: bool = True) -> str:
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd[:4]))}... failed ({p.returncode}):\n{p.stderr[-3000:]}")
+    return p.stdout
+
+
+# ---------------------------------------------------------------- system facts
+
+def proc_cpu_s(pid: int) -> float:
+    """utime + stime of a process (all its threads, live and exited), seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / TICK
+
+
+def ctx_switches(pids: list[int]) -> tuple[int, int]:
+    """(voluntary, involuntary) context switches of every live thread."""
+    vol = invol = 0
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                for line in (task / "status").read_text().splitlines():
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        vol += int(line.split()[1])
+                    elif line.startswith("nonvoluntary_ctxt_switches:"):
+                        invol += int(line.split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    return vol, invol
+
+
+def machine_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    return sum(v[:8]) - idle, sum(v[:8])
+
+
+def udp_rx_queue() -> dict[int, int]:
+    """Per local UDP port: bytes waiting in the socket's receive queue."""
+    q: dict[int, int] = {}
+    with open("/proc/net/udp") as f:
+        next(f)
+        for line in f:
+            cols = line.split()
+            port = int(cols[1].rsplit(":", 1)[1], 16)
+            q[port] = q.get(port, 0) + int(cols[4].split(":")[1], 16)
+    return q
+
+
+def udp_drops() -> dict[int, int]:
+    """Per local UDP port: datagrams the kernel dropped (socket buffer full)."""
+    drops: dict[int, int] = {}
+    for name in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(name) as f:
+                next(f)
+                for line in f:
+                    cols = line.split()
+                    port = int(cols[1].rsplit(":", 1)[1], 16)
+                    drops[port] = drops.get(port, 0) + int(cols[-1])
+        except OSError:
+            pass
+    return drops
+
+
+def snmp_udp() -> dict[str, int]:
+    with open("/proc/net/snmp") as f:
+        rows = [l.split() for l in f if l.startswith("Udp:")]
+    return dict(zip(rows[0][1:], map(int, rows[1][1:])))
+
+
+def free_port(kind=socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_ports(n: int, taken: set[int]) -> list[int]:
+    out: list[int] = []
+    for _ in range(200):
+        if len(out) == n:
+            break
+        p = free_port()
+        # Keep away from onair's rtp-fec neighbours and from each other.
+        if p not in taken and p < 65000:
+            taken.add(p)
+            out.append(p)
+    if len(out) != n:
+        raise RuntimeError("could not find free UDP ports")
+    return out
+
+
+def machine() -> dict:
+    model = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem_kb = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+
+    def sysctl(name: str) -> int | None:
+        try:
+            return int(Path("/proc/sys/" + name.replace(".", "/")).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def first_line(cmd: list[str]) -> str:
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+            return (out.stdout + out.stderr).strip().splitlines()[0]
+        except (OSError, subprocess.SubprocessError, IndexError):
+            return "?"
+
+    srt_ver = "?"
+    try:
+        dpkg = run(["dpkg-query", "-W", "-f=${Version}", "srt-tools"], 10, check=False)
+        srt_ver = dpkg.strip() or "?"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {
+        "nproc": int(run(["nproc"], 10).strip()),
+        "cpu_model": model,
+        "mem_gib": round(mem_kb / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "net.core.rmem_max": sysctl("net.core.rmem_max"),
+        "net.core.rmem_default": sysctl("net.core.rmem_default"),
+        "net.core.wmem_max": sysctl("net.core.wmem_max"),
+        "clk_tck": TICK,
+        "srt_tools": srt_ver,
+        "ffmpeg": first_line(["ffmpeg", "-version"]),
+        "rustc": first_line(["rustc", "--version"]),
+    }
+
+
+# ---------------------------------------------------------------- preparation
+
+def check_tools(need_srt: bool, need_onair: bool) -> None:
+    missing = []
+    if not shutil.which("ffmpeg"):
+        missing.append("ffmpeg")
+    if need_srt and not shutil.which("srt-live-transmit"):
+        missing.append("srt-live-transmit (apt-get install srt-tools)")
+    if need_onair and not AWS.exists():
+        missing.append(f"{AWS} (scripts/setup.sh test)")
+    if missing:
+        sys.exit("bench: missing " + ", ".join(missing) + "; run scripts/setup.sh test")
+
+
+def build(need_onair: bool) -> None:
+    pkgs = ["-p", "onair-load"] + (["-p", "onair"] if need_onair else [])
+    log(f"cargo build --release {' '.join(pkgs)}")
+    p = subprocess.run(["cargo", "build", "--release", *pkgs], cwd=ROOT, timeout=1800)
+    if p.returncode != 0:
+        sys.exit("bench: cargo build failed (use --relays srt to measure srt-live-transmit alone)")
+
+
+def ts_file(mbps: int) -> Path:
+    """A 4 s 720p25 H.264 test pattern muxed at exactly `mbps` (looped by the sender)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"testsrc2-720p25-{mbps}M.ts"
+    if path.exists() and path.stat().st_size > 1_000_000:
+        return path
+    video = int(mbps * 0.8)
+    log(f"ffmpeg: generating {path.name}")
+    run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25",
+         "-t", "4", "-c:v", "libx264", "-preset", "ultrafast",
+         "-b:v", f"{video}M", "-minrate", f"{video}M", "-maxrate", f"{video}M",
+         "-bufsize", f"{video // 2}M", "-x264-params", "nal-hrd=cbr",
+         "-muxrate", f"{mbps}M", "-f", "mpegts", str(path)], timeout=120)
+    return path
+
+
+# ---------------------------------------------------------------- relays
+
+def stop_proc(p: subprocess.Popen) -> None:
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=5)
+
+
+class Onair:
+    def __init__(self, workdir: Path):
+        self.port = free_port(socket.SOCK_STREAM)
+        self.data = workdir / "onair-data"
+        self.logf = open(CACHE / "onair.log", "w")
+        env = dict(os.environ, ONAIR_ACCESS_KEY_ID=ACCESS_KEY, ONAIR_SECRET_ACCESS_KEY=SECRET_KEY)
+        self.proc = subprocess.Popen(
+            [str(ONAIR_BIN), "serve", "--listen", f"127.0.0.1:{self.port}",
+             "--data-dir", str(self.data), "--ingest-ip", "127.0.0.1", "--ingest-bind", "127.0.0.1"],
+            stdout=self.logf, stderr=self.logf, env=env, cwd=workdir)
+        self.env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+                        AWS_DEFAULT_REGION="eu-west-3", AWS_ENDPOINT_URL=f"http://127.0.0.1:{self.port}",
+                        AWS_PAGER="", AWS_MAX_ATTEMPTS="2")
+        deadline = time.monotonic() + 20
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"onair serve exited ({self.proc.returncode}); see {CACHE / 'onair.log'}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("onair serve did not open its port within 20 s")
+                time.sleep(0.1)
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.proc.pid]
+
+    def aws(self, *args: str, timeout: float = 60) -> dict:
+        out = run([str(AWS), "mediaconnect", *args, "--output", "json"], timeout, env=self.env)
+        return json.loads(out) if out.strip() else {}
+
+    def describe_status(self, arn: str) -> str:
+        return self.aws("describe-flow", "--flow-arn", arn)["Flow"]["Status"]
+
+    def start_flow(self, name: str, ingest: int, outs: list[int]) -> str:
+        req = {
+            "Name": name,
+            "AvailabilityZone": "eu-west-3a",
+            "Source": {"Name": "load", "Protocol": "udp", "IngestPort": ingest,
+                       "WhitelistCidr": "127.0.0.0/8", "Description": "onair-load"},
+            "Outputs": [{"Name": f"out{i}", "Protocol": "udp", "Destination": "127.0.0.1", "Port": p}
+                        for i, p in enumerate(outs)],
+        }
+        arn = self.aws("create-flow", "--cli-input-json", json.dumps(req))["Flow"]["FlowArn"]
+        self.aws("start-flow", "--flow-arn", arn)
+        self.aws("wait", "flow-active", "--flow-arn", arn, timeout=90)
+        return arn
+
+    def remove_flow(self, arn: str) -> None:
+        self.aws("stop-flow", "--flow-arn", arn)
+        deadline = time.monotonic() + 30
+        while self.describe_status(arn) != "STANDBY":
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"flow {arn} did not reach STANDBY within 30 s")
+            time.sleep(0.3)
+        self.aws("delete-flow", "--flow-arn", arn)
+
+    def close(self) -> None:
+        stop_proc(self.proc)
+        self.logf.close()
+
+
+class SrtRelays:
+    """One srt-live-transmit per output: udp://:IN -> udp://127.0.0.1:OUT."""
+
+    def __init__(self, ins: list[int], outs: list[int]):
+        self.procs = []
+        for i, o in zip(ins, outs):
+            self.procs.append(subprocess.Popen(
+                ["srt-live-transmit", "-q", f"udp://:{i}", f"udp://127.0.0.1:{o}"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        # Ready when every input port is bound (bounded).
+        deadline = time.monotonic() + 10
+        while not set(ins) <= set(udp_drops()):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
+                self.close()
+                raise RuntimeError("srt-live-transmit did not bind its input ports")
+            time.sleep(0.05)
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    def close(self) -> None:
+        for p in self.procs:
+            stop_proc(p)
+
+
+# ---------------------------------------------------------------- measuring
+
+def wait_quiet(max_wait: float, threshold_pct: float = 25.0) -> float:
+    """Waits (at most max_wait s) until the machine is mostly idle; returns the
+    last busy percentage seen. Other work on the machine (a build) skews CPU
+    and latency numbers."""
+    deadline = time.monotonic() + max_wait
+    while True:
+        b0 = machine_busy()
+        time.sleep(0.5)
+        b1 = machine_busy()
+        pct = 100.0 * (b1[0] - b0[0]) / max(1, b1[1] - b0[1])
+        if pct < threshold_pct or time.monotonic() > deadline:
+            if pct >= threshold_pct:
+                log(f"warning: machine still {pct:.0f} % busy before measuring")
+            return pct
+
+
+def cpu_of(pids: list[int]) -> float:
+    return sum(proc_cpu_s(p) for p in pids)
+
+
+def idle_rate(pids: list[int], seconds: float) -> float:
+    """CPU-seconds per second the relay burns with no traffic."""
+    c0, t0 = cpu_of(pids), time.monotonic()
+    time.sleep(seconds)
+    return (cpu_of(pids) - c0) / (time.monotonic() - t0)
+
+
+def load(file: Path, mbps: int, dests: list[int], recvs: list[int], paired: bool,
+         duration: float, drain_ms: int, max_drain_ms: int, pids: list[int]) -> dict:
+    cmd = [str(TARGET / "onair-load"), "--file", str(file), "--bitrate", str(mbps * 1_000_000),
+           "--duration", str(duration), "--drain-ms", str(drain_ms),
+           "--max-drain-ms", str(max_drain_ms)]
+    for d in dests:
+        cmd += ["--dest", f"127.0.0.1:{d}"]
+    for r in recvs:
+        cmd += ["--recv", f"127.0.0.1:{r}"]
+    if paired:
+        cmd.append("--paired")
+    drops0, snmp0, busy0 = udp_drops(), snmp_udp(), machine_busy()
+    self0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    x0 = ctx_switches(pids)
+    c0, t0 = cpu_of(pids), time.monotonic()
+    # Sample the relay's ingest queue while the load runs: a backlog there
+    # means the relay does not read fast enough.
+    rxq_max = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            q = udp_rx_queue()
+            rxq_max[0] = max(rxq_max[0], max((q.get(d, 0) for d in dests), default=0))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + max_drain_ms / 1000 + 30)
+    finally:
+        done.set()
+        sampler.join(timeout=2)
+    c1, t1 = cpu_of(pids), time.monotonic()
+    x1 = ctx_switches(pids)
+    self1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    drops1, snmp1, busy1 = udp_drops(), snmp_udp(), machine_busy()
+    if p.returncode != 0:
+        raise RuntimeError(f"onair-load failed: {p.stderr[-2000:]}")
+    rep = json.loads(p.stdout)
+    rep["window_s"] = t1 - t0
+    rep["relay_cpu_s"] = c1 - c0
+    rep["relay_ctx_switches"] = (x1[0] - x0[0]) + (x1[1] - x0[1])
+    rep["relay_ctx_switches_involuntary"] = x1[1] - x0[1]
+    rep["load_tool_cpu_s"] = (self1.ru_utime + self1.ru_stime) - (self0.ru_utime + self0.ru_stime)
+    rep["machine_busy_pct"] = 100.0 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1])
+    # CPU used by everything else on the machine (other builds, the kernel's
+    # own threads): contamination to watch, not part of any result.
+    rep["other_cpu_s"] = (busy1[0] - busy0[0]) / TICK - rep["relay_cpu_s"] - rep["load_tool_cpu_s"]
+    rep["relay_ingest_rxq_max_bytes"] = rxq_max[0]
+    rep["relay_input_drops"] = sum(drops1.get(d, 0) - drops0.get(d, 0) for d in dests)
+    rep["probe_socket_drops"] = sum(drops1.get(r, 0) - drops0.get(r, 0) for r in recvs)
+    rep["udp_rcvbuf_errors"] = snmp1.get("RcvbufErrors", 0) - snmp0.get("RcvbufErrors", 0)
+    rep["udp_sndbuf_errors"] = snmp1.get("SndbufErrors", 0) - snmp0.get("SndbufErrors", 0)
+    return rep
+
+
+def summarize(relay: str, mbps: int, n: int, rep: dict, idle: float, subtract_idle: bool) -> dict:
+    outs = rep["outputs"]
+    sent = sum(rep["sender"]["datagrams_per_dest"][o["dest_index"]] for o in outs)
+    received = sum(o["received"] for o in outs)
+    lost = sum(o["lost"] for o in outs)
+    with_data = [o for o in outs if o["received"]]
+    lat = lambda k: [o["latency"][k] for o in with_data]  # noqa: E731
+    net = rep["relay_cpu_s"] - (idle * rep["window_s"] if subtract_idle else 0.0)
+    forwarded_mb = mbps * n * rep["sender"]["elapsed_s"]  # Mb/s x outputs x seconds
+    return {
+        "relay": relay,
+        "mbps": mbps,
+        "outputs": n,
+        "window_s": round(rep["window_s"], 3),
+        "send_s": round(rep["sender"]["elapsed_s"], 3),
+        "drain_s": round(rep["drain_s"], 3),
+        "achieved_mbps": round(rep["sender"]["achieved_bps"] / 1e6, 3),
+        "relay_cpu_s": round(rep["relay_cpu_s"], 3),
+        "idle_cpu_per_s": round(idle, 5),
+        "idle_subtracted": subtract_idle,
+        "relay_cpu_net_s": round(net, 3),
+        "forwarded_mb": round(forwarded_mb, 1),
+        "cpu_s_per_mbps_s": net / forwarded_mb if forwarded_mb else None,
+        "sent": sent,
+        "received": received,
+        "lost": lost,
+        "loss_pct": 100.0 * lost / sent if sent else None,
+        "duplicates": sum(o["duplicates"] for o in outs),
+        "reordered": sum(o["reordered"] for o in outs),
+        "unmatched": sum(o["unmatched"] for o in outs),
+        "outputs_silent": sum(1 for o in outs if not o["received"]),
+        # p50: median over outputs of each output's p50; p99 and max: worst output.
+        "p50_us": statistics.median(lat("p50_us")) if with_data else None,
+        "p99_us": max(lat("p99_us")) if with_data else None,
+        "p999_us": max(lat("p999_us")) if with_data else None,
+        "max_us": max(lat("max_us")) if with_data else None,
+        "over_10ms": sum(o["over_10ms"] for o in outs),
+        "relay_input_drops": rep["relay_input_drops"],
+        "probe_socket_drops": rep["probe_socket_drops"],
+        "relay_ingest_rxq_max_bytes": rep["relay_ingest_rxq_max_bytes"],
+        "relay_ctx_switches": rep["relay_ctx_switches"],
+        "relay_ctx_switches_involuntary": rep["relay_ctx_switches_involuntary"],
+        "send_errors": sum(rep["sender"]["send_errors_per_dest"]),
+        "late_sends_over_1ms": rep["sender"]["late_over_1ms"],
+        "load_tool_cpu_s": round(rep["load_tool_cpu_s"], 3),
+        "machine_busy_pct": round(rep["machine_busy_pct"], 1),
+        "other_cpu_s": round(rep["other_cpu_s"], 2),
+        "rcvbuf_bytes": min((o["rcvbuf_bytes"] for o in outs), default=0),
+        "sndbuf_bytes": rep["sender"]["sndbuf_bytes"],
+        "per_output": [{k: o[k] for k in ("addr", "received", "lost", "duplicates", "reordered",
+                                          "latency", "over_10ms", "per_second")} for o in outs],
+    }
+
+
+def case_onair(srv: Onair, file: Path, mbps: int, n: int, args, taken: set[int]) -> dict:
+    ingest, *outs = free_ports(n + 1, taken)
+    arn = srv.start_flow(f"bench-{mbps}M-{n}out-{ingest}", ingest, outs)
+    try:
+        time.sleep(0.5)
+        busy = wait_quiet(args.quiet_wait)
+        idle = idle_rate(srv.pids, args.idle)
+        rep = load(file, mbps, [ingest], outs, False, args.duration, args.drain_ms, args.max_drain_ms, srv.pids)
+    finally:
+        try:
+            srv.remove_flow(arn)
+        except (RuntimeError, subprocess.SubprocessError) as e:
+            log(f"warning: could not remove flow: {e}")
+    return summarize("onair", mbps, n, rep, idle, True) | {"busy_before_pct": round(busy, 1)}
+
+
+def case_srt(file: Path, mbps: int, n: int, args, taken: set[int]) -> dict:
+    ins = free_ports(n, taken)
+    outs = free_ports(n, taken)
+    relays = SrtRelays(ins, outs)
+    try:
+        time.sleep(0.3)
+        busy = wait_quiet(args.quiet_wait)
+        idle = idle_rate(relays.pids, args.idle)
+        rep = load(file, mbps, ins, outs, True, args.duration, args.drain_ms, args.max_drain_ms, relays.pids)
+    finally:
+        relays.close()
+    return summarize("srt-live-transmit", mbps, n, rep, idle, False) | {"busy_before_pct": round(busy, 1)}
+
+
+# ---------------------------------------------------------------- reporting
+
+def fmt(v, spec: str = ".0f", none: str = "—") -> str:
+    return none if v is None else format(v, spec)
+
+
+def cpu_us_per_mb(r: dict):
+    v = r.get("cpu_s_per_mbps_s")
+    return None if v is None else v * 1e6
+
+
+def cpu_us_per_mb_both_idle(r: dict):
+    """As cpu_us_per_mb, with the relay's idle rate subtracted whatever the relay."""
+    if not r.get("forwarded_mb"):
+        return None
+    net = r["relay_cpu_s"] - r["idle_cpu_per_s"] * r["window_s"]
+    return net / r["forwarded_mb"] * 1e6
+
+
+def ratio(a, b):
+    return None if a is None or b is None or b <= 0 else a / b
+
+
+def tables(results: list[dict]) -> str:
+    lines = [
+        "| rate | outputs | relay | CPU µs per Mb forwarded | relay CPU s (net) | loss | p50 µs | p99 µs | max µs | machine busy |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['mbps']} Mb/s | {r['outputs']} | {r['relay']} | {fmt(cpu_us_per_mb(r), '.1f')} "
+            f"| {fmt(r['relay_cpu_net_s'], '.2f')} | {fmt(r['loss_pct'], '.3f')} % ({r['lost']}/{r['sent']}) "
+            f"| {fmt(r['p50_us'])} | {fmt(r['p99_us'])} | {fmt(r['max_us'])} | {fmt(r['machine_busy_pct'], '.0f')} % |")
+    lines += [
+        "",
+        "Ratios onair / srt-live-transmit (< 1: onair uses less, or is faster):",
+        "",
+        "| rate | outputs | CPU per Mb | CPU per Mb, idle subtracted from both | p50 latency | p99 latency | loss onair | loss srt-live-transmit |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    by = {(r["relay"], r["mbps"], r["outputs"]): r for r in results}
+    for mbps in RATES:
+        for n in OUTPUTS:
+            a, b = by.get(("onair", mbps, n)), by.get(("srt-live-transmit", mbps, n))
+            if not a or not b:
+                continue
+            lines.append(
+                f"| {mbps} Mb/s | {n} | {fmt(ratio(cpu_us_per_mb(a), cpu_us_per_mb(b)), '.2f')} "
+                f"| {fmt(ratio(cpu_us_per_mb_both_idle(a), cpu_us_per_mb_both_idle(b)), '.2f')} "
+                f"| {fmt(ratio(a['p50_us'], b['p50_us']), '.3f')} | {fmt(ratio(a['p99_us'], b['p99_us']), '.3f')} "
+                f"| {fmt(a['loss_pct'], '.3f')} % | {fmt(b['loss_pct'], '.3f')} % |")
+    return "\n".join(lines)
+
+
+def write_doc(doc: dict) -> None:
+    m = doc["machine"]
+    body = "\n".join([
+        BEGIN,
+        "",
+        f"Run of {doc['started']} ({doc['duration_s']:g} s of traffic per case, "
+        f"idle baseline {doc['idle_s']:g} s), on {m['nproc']} × {m['cpu_model']}, "
+        f"{m['mem_gib']} GiB, Linux {m['kernel']}, net.core.rmem_max = {m['net.core.rmem_max']}, "
+        f"srt-tools {m['srt_tools']}. Raw numbers: `bench/results.json`.",
+        "",
+        tables(doc["results"]),
+        "",
+        "Drops by the kernel on the relays' ingest sockets during the traffic window "
+        "(from `/proc/net/udp`), and on the load tool's receive sockets:",
+        "",
+        "| rate | outputs | relay | relay ingest drops | relay ingest queue max (KiB) | relay context switches (involuntary) | load-tool socket drops | relay idle CPU (ms/s) | load tool CPU s | other processes CPU s (approx.) |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        *[f"| {r['mbps']} Mb/s | {r['outputs']} | {r['relay']} | {r['relay_input_drops']} "
+          f"| {r['relay_ingest_rxq_max_bytes'] // 1024} | {r['relay_ctx_switches']} ({r['relay_ctx_switches_involuntary']}) "
+          f"| {r['probe_socket_drops']} | {r['idle_cpu_per_s'] * 1000:.1f} | {r['load_tool_cpu_s']:.2f} "
+          f"| {max(0.0, r['other_cpu_s']):.1f} |"
+          for r in doc["results"]],
+        "",
+        END,
+    ])
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\n## Results\n\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + body + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + body + "\n"
+    DOC.write_text(text)
+
+
+# ---------------------------------------------------------------- main
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=10.0, help="seconds of traffic per case (default 10)")
+    ap.add_argument("--idle", type=float, default=5.0, help="seconds of the idle CPU baseline (default 5)")
+    ap.add_argument("--drain-ms", type=int, default=500,
+                    help="after sending, stop receiving once nothing arrived for this long (default 500)")
+    ap.add_argument("--max-drain-ms", type=int, default=5000,
+                    help="...or after this long in any case; later datagrams count as lost (default 5000)")
+    ap.add_argument("--quiet-wait", type=float, default=10.0,
+                    help="before each case, wait up to this many seconds for other load to settle")
+    ap.add_argument("--relays", default="onair,srt", help="comma list of onair, srt (default both)")
+    ap.add_argument("--cases", default="", help="comma list like 20x1,100x10 (default all four)")
+    ap.add_argument("--skip-build", action="store_true")
+    ap.add_argument("--no-doc", action="store_true", help="do not rewrite docs/BENCHMARKS.md")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--render-only", action="store_true",
+                    help="measure nothing: print and write the doc from an existing --out file")
+    args = ap.parse_args()
+    if args.render_only:
+        doc = json.loads(args.out.read_text())
+        print(tables(doc["results"]))
+        if not args.no_doc:
+            write_doc(doc)
+        return 0
+
+    relays = {r.strip() for r in args.relays.split(",") if r.strip()}
+    if not relays <= {"onair", "srt"}:
+        ap.error("--relays takes onair and/or srt")
+    cases = [(m, n) for m in RATES for n in OUTPUTS]
+    if args.cases:
+        cases = [tuple(int(x) for x in c.split("x")) for c in args.cases.split(",")]
+    check_tools("srt" in relays, "onair" in relays)
+    if not args.skip_build:
+        build("onair" in relays)
+    started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    t_start = time.monotonic()
+    files = {m: ts_file(m) for m in sorted({m for m, _ in cases})}
+    results: list[dict] = []
+    taken: set[int] = set()
+    with tempfile.TemporaryDirectory(prefix="onair-bench-") as tmp:
+        srv = Onair(Path(tmp)) if "onair" in relays else None
+        try:
+            for mbps, n in cases:
+                if srv:
+                    log(f"onair: {mbps} Mb/s, {n} output(s)")
+                    results.append(case_onair(srv, files[mbps], mbps, n, args, taken))
+                    log(f"  -> {brief(results[-1])}")
+                if "srt" in relays:
+                    log(f"srt-live-transmit: {mbps} Mb/s, {n} output(s)")
+                    results.append(case_srt(files[mbps], mbps, n, args, taken))
+                    log(f"  -> {brief(results[-1])}")
+        finally:
+            if srv:
+                srv.close()
+    doc = {
+        "started": started,
+        "wall_s": round(time.monotonic() - t_start, 1),
+        "duration_s": args.duration,
+        "idle_s": args.idle,
+        "machine": machine(),
+        "method": {
+            "datagram": "7 x 188-byte TS packets, raw UDP; the 7th replaced by a probe null packet",
+            "cpu": "utime+stime of the relay processes over the traffic window; onair minus its idle rate x window",
+            "cpu_s_per_mbps_s": "relay CPU-seconds / (input Mb/s x outputs x seconds sent)",
+            "srt_live_transmit": "one instance per output, each fed its own copy by the load tool",
+        },
+        "results": results,
+    }
+    args.out.write_text(json.dumps(doc, indent=2) + "\n")
+    print(tables(results))
+    print(f"\nwrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}"
+          f" in {doc['wall_s']} s")
+    if not args.no_doc:
+        write_doc(doc)
+        print(f"updated {DOC.relative_to(ROOT)}")
+    return 0
+
+
+def brief(r: dict) -> str:
+    return (f"cpu {fmt(cpu_us_per_mb(r), '.1f')} µs/Mb, loss {fmt(r['loss_pct'], '.3f')} %, "
+            f"p50 {fmt(r['p50_us'])} µs, p99 {fmt(r['p99_us'])} µs, max {fmt(r['max_us'])} µs, "
+            f"ingest drops {r['relay_input_drops']}, ingest queue max {r['relay_ingest_rxq_max_bytes']} B, busy {r['machine_busy_pct']:.0f} %")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
