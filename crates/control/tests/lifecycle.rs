@@ -150,3 +150,33 @@ async fn output_changes_apply_to_a_running_flow() {
     control::supervisor::reconcile(&cp).await;
     assert_eq!(cp.engine_stats(&arn).unwrap().outputs.len(), 1);
 }
+
+#[tokio::test]
+async fn fifty_outputs_run_and_a_fifty_first_is_refused() {
+    let cp = ControlPlane::with_store(control::Store::in_memory().unwrap(), settings());
+    let outputs: Vec<_> = (0..50)
+        .map(|i| json!({"name": format!("out{i}"), "protocol": "udp", "destination": "127.0.0.1", "port": 40000 + i}))
+        .collect();
+    let body = json!({
+        "name": "wide",
+        "source": {"name": "src", "protocol": "udp", "ingestPort": free_port()},
+        "outputs": outputs,
+    });
+    let arn = cp.create_flow("us-east-1", &body).unwrap()["flow"]["flowArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    cp.start_flow(&arn).unwrap();
+    control::supervisor::reconcile(&cp).await;
+    assert_eq!(status(&cp, &arn), FlowStatus::Active);
+    assert_eq!(cp.engine_stats(&arn).unwrap().outputs.len(), 50);
+    let err = cp
+        .add_flow_outputs(&arn, &json!({"outputs": [{"name": "one-more", "protocol": "udp", "destination": "127.0.0.1", "port": 41000}]}))
+        .unwrap_err();
+    assert!(
+        matches!(err, ControlError::BadRequest(ref m) if m.contains("50")),
+        "{err:?}"
+    );
+    cp.stop_flow(&arn).unwrap();
+    control::supervisor::reconcile(&cp).await;
+}

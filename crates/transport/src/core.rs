@@ -816,6 +816,32 @@ mod tests {
         assert_eq!(core.stats(ms(22)).outputs[0].packets, 1);
     }
 
+    #[test]
+    fn a_datagram_reaches_all_fifty_outputs_once() {
+        let outputs = (0..50u16)
+            .map(|i| output(&format!("o{i}"), OutputProtocol::Udp, 6000 + i))
+            .collect();
+        let cfg = FlowConfig {
+            sources: vec![source("in", SourceProtocol::Udp, 5000)],
+            outputs,
+            failover: None,
+        };
+        let mut core = FlowCore::new(cfg, 1);
+        core.on_datagram(
+            ms(0),
+            0,
+            Port::Media,
+            addr([127, 0, 0, 1], 9),
+            &ts_payload(0),
+        );
+        let mut ports: Vec<u16> = core
+            .drain_transmits()
+            .map(|t| t.destination.port())
+            .collect();
+        ports.sort_unstable();
+        assert_eq!(ports, (6000..6050).collect::<Vec<_>>());
+    }
+
     proptest::proptest! {
         #[test]
         fn arbitrary_datagrams_never_panic_and_only_ts_leaves(
