@@ -8,6 +8,8 @@
 
 pub mod error;
 pub mod mediaconnect;
+pub mod medialive;
+pub mod mediapackage;
 pub mod sigv4;
 
 use std::sync::Arc;
@@ -97,7 +99,14 @@ fn parse_query(raw: &str) -> Vec<(String, String)> {
 }
 
 /// The first segment of each service's routes; anything before is a prefix.
-const ROOTS: &[&str] = &["v1", "tags", "onair"];
+const ROOTS: &[&str] = &[
+    "v1",
+    "tags",
+    "onair",
+    "prod",
+    "channels",
+    "origin_endpoints",
+];
 
 async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
@@ -167,6 +176,8 @@ async fn handle(state: AppState, req: Request) -> Result<Response, ApiError> {
     match first {
         Some("v1") => mediaconnect::handle(&state.cp, &api).await,
         Some("onair") => onair_stats(&state.cp, &api),
+        Some("prod") => medialive::handle(&state.cp, &api).await,
+        Some("channels" | "origin_endpoints") => mediapackage::handle(&state.cp, &api).await,
         Some("tags") => {
             let arn_service = api
                 .segments
@@ -175,20 +186,28 @@ async fn handle(state: AppState, req: Request) -> Result<Response, ApiError> {
                 .map(|a| a.service.to_string());
             match arn_service.as_deref().unwrap_or(api.service.as_str()) {
                 "mediaconnect" => mediaconnect::handle(&state.cp, &api).await,
+                "mediapackage" => mediapackage::handle(&state.cp, &api).await,
                 other => Err(ApiError::bad_request(format!(
                     "onair does not implement tagging for service '{other}' yet"
                 ))),
             }
         }
-        _ => Err(ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
-            "UnknownOperationException",
-            format!(
-                "onair does not implement {} {} (signed for service '{}')",
-                parts.method, raw_path, api.service
-            ),
-        )),
+        _ => Err(unknown_operation(&api)),
     }
+}
+
+/// 404 for a route no service implements.
+pub(crate) fn unknown_operation(req: &ApiRequest) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "UnknownOperationException",
+        format!(
+            "onair does not implement {} /{} (signed for service '{}')",
+            req.method,
+            req.segments.join("/"),
+            req.service
+        ),
+    )
 }
 
 /// `GET /onair/flows/{flowArn}/stats`: the live engine statistics of a flow

@@ -13,6 +13,8 @@ pub mod arn;
 pub mod error;
 pub mod fields;
 pub mod flow;
+pub mod live;
+pub mod packaging;
 pub mod store;
 pub mod supervisor;
 

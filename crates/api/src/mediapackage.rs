@@ -1,0 +1,11 @@
+//! MediaPackage v1 routes (restJson1, `/channels`, `/origin_endpoints`,
+//! `/tags/{arn}` for MediaPackage ARNs).
+
+use axum::response::Response;
+use control::ControlPlane;
+
+use crate::{ApiError, ApiRequest};
+
+pub async fn handle(_cp: &ControlPlane, req: &ApiRequest) -> Result<Response, ApiError> {
+    Err(crate::unknown_operation(req))
+}
