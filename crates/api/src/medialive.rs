@@ -1,10 +1,120 @@
 //! MediaLive routes (restJson1, `/prod/…`).
+//!
+//! | method | path | operation |
+//! |---|---|---|
+//! | POST, GET | /prod/inputs | CreateInput, ListInputs |
+//! | GET, DELETE | /prod/inputs/{inputId} | DescribeInput, DeleteInput |
+//! | POST, GET | /prod/channels | CreateChannel, ListChannels |
+//! | GET, PUT, DELETE | /prod/channels/{channelId} | DescribeChannel, UpdateChannel, DeleteChannel |
+//! | POST | /prod/channels/{channelId}/start, /stop | StartChannel, StopChannel |
+//! | POST | /prod/batch/start, /prod/batch/stop | BatchStart, BatchStop |
+//! | POST, GET, DELETE | /prod/tags/{resource-arn} | CreateTags, ListTagsForResource, DeleteTags |
+//!
+//! Create/UpdateChannel validation failures are 422
+//! `UnprocessableEntityException` with `validationErrors`.
 
-use axum::response::Response;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use control::live::LiveError;
 use control::ControlPlane;
+use serde_json::{json, Value};
 
 use crate::{ApiError, ApiRequest};
 
-pub async fn handle(_cp: &ControlPlane, req: &ApiRequest) -> Result<Response, ApiError> {
-    Err(crate::unknown_operation(req))
+fn reply(status: StatusCode, body: Value) -> Result<Response, ApiError> {
+    Ok((status, axum::Json(body)).into_response())
+}
+
+/// A 422 UnprocessableEntityException (or the control error's mapping).
+pub fn live_error(e: LiveError) -> ApiError {
+    match e {
+        LiveError::Control(c) => c.into(),
+        LiveError::Unprocessable(errors) => {
+            let mut err = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "UnprocessableEntityException",
+                LiveError::message(&errors),
+            );
+            err.extra = Some(json!({ "validationErrors": errors }));
+            err
+        }
+    }
+}
+
+pub async fn handle(cp: &ControlPlane, req: &ApiRequest) -> Result<Response, ApiError> {
+    let seg: Vec<&str> = req.segments.iter().map(String::as_str).collect();
+    let m = &req.method;
+    match (m, seg.as_slice()) {
+        (&Method::POST, ["prod", "inputs"]) => reply(
+            StatusCode::CREATED,
+            cp.create_input(&req.region, &req.json()?)?,
+        ),
+        (&Method::GET, ["prod", "inputs"]) => reply(
+            StatusCode::OK,
+            cp.list_inputs(req.query("maxResults"), req.query("nextToken"))?,
+        ),
+        (&Method::GET, ["prod", "inputs", id]) => reply(StatusCode::OK, cp.describe_input(id)?),
+        (&Method::DELETE, ["prod", "inputs", id]) => reply(StatusCode::OK, cp.delete_input(id)?),
+        (&Method::POST, ["prod", "channels"]) => reply(
+            StatusCode::CREATED,
+            cp.create_channel(&req.region, &req.json()?)
+                .map_err(live_error)?,
+        ),
+        (&Method::GET, ["prod", "channels"]) => reply(
+            StatusCode::OK,
+            cp.list_channels(req.query("maxResults"), req.query("nextToken"))?,
+        ),
+        (&Method::GET, ["prod", "channels", id]) => reply(StatusCode::OK, cp.describe_channel(id)?),
+        (&Method::PUT, ["prod", "channels", id]) => reply(
+            StatusCode::OK,
+            cp.update_channel(id, &req.json()?).map_err(live_error)?,
+        ),
+        (&Method::DELETE, ["prod", "channels", id]) => {
+            reply(StatusCode::OK, cp.delete_channel(id)?)
+        }
+        (&Method::POST, ["prod", "channels", id, "start"]) => {
+            reply(StatusCode::OK, cp.start_channel(id)?)
+        }
+        (&Method::POST, ["prod", "channels", id, "stop"]) => {
+            reply(StatusCode::OK, cp.stop_channel(id)?)
+        }
+        (&Method::POST, ["prod", "batch", "start"]) => {
+            reply(StatusCode::OK, cp.batch_channels(&req.json()?, true)?)
+        }
+        (&Method::POST, ["prod", "batch", "stop"]) => {
+            reply(StatusCode::OK, cp.batch_channels(&req.json()?, false)?)
+        }
+        (&Method::GET, ["prod", "tags", arn]) => reply(
+            StatusCode::OK,
+            json!({ "tags": cp.change_live_tags(arn, |_| {})? }),
+        ),
+        (&Method::POST, ["prod", "tags", arn]) => {
+            let body = req.json()?;
+            let tags = body
+                .get("tags")
+                .and_then(Value::as_object)
+                .ok_or_else(|| ApiError::bad_request("tags: is required (a map of strings)"))?;
+            let mut pairs = Vec::new();
+            for (k, v) in tags {
+                let v = v
+                    .as_str()
+                    .ok_or_else(|| ApiError::bad_request(format!("tags.{k}: expected a string")))?;
+                pairs.push((k.clone(), v.to_string()));
+            }
+            cp.change_live_tags(arn, |t| t.extend(pairs.iter().cloned()))?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        (&Method::DELETE, ["prod", "tags", arn]) => {
+            let keys = req.query_all("tagKeys");
+            if keys.is_empty() {
+                return Err(ApiError::bad_request("tagKeys: is required"));
+            }
+            cp.change_live_tags(arn, |t| t.retain(|k, _| !keys.contains(&k.as_str())))?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        _ => Err(ApiError::bad_request(format!(
+            "onair does not implement MediaLive operation {m} /{}",
+            seg.join("/")
+        ))),
+    }
 }

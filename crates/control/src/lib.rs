@@ -34,6 +34,9 @@ pub struct Settings {
     pub ingest_ip: String,
     /// The local address ingest sockets bind to.
     pub ingest_bind: IpAddr,
+    /// Public base URL of the HTTP port (`http://host:port`, no trailing
+    /// `/`): MediaPackage ingest and origin URLs are built on it.
+    pub base_url: String,
 }
 
 impl Default for Settings {
@@ -42,6 +45,7 @@ impl Default for Settings {
             account_id: "000000000000".into(),
             ingest_ip: "127.0.0.1".into(),
             ingest_bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            base_url: "http://127.0.0.1:8080".into(),
         }
     }
 }

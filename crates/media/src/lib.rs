@@ -28,6 +28,8 @@
     clippy::indexing_slicing
 )]
 
+pub mod h264;
+pub mod pes;
 pub mod psi;
 pub mod tr101290;
 pub mod ts;

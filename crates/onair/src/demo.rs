@@ -119,6 +119,7 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
         ingest_bind: "127.0.0.1".parse()?,
         access_key_id: None,
         secret_access_key: None,
+        public_url: None,
         region: "us-east-1".into(),
     };
     let server = serve::start(&serve_args).await?;

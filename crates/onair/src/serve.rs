@@ -31,6 +31,10 @@ pub struct ServeArgs {
     /// API secret access key.
     #[arg(long, env = "ONAIR_SECRET_ACCESS_KEY", hide_env_values = true)]
     pub secret_access_key: Option<String>,
+    /// Base URL clients reach the HTTP port at, for MediaPackage ingest and
+    /// origin URLs (default: http://INGEST_IP:PORT).
+    #[arg(long, env = "ONAIR_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Region shown in the printed exports (any region is accepted).
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
@@ -67,17 +71,22 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
             args.listen.ip()
         }
     });
-    let settings = control::Settings {
-        account_id: creds.account_id.clone(),
-        ingest_ip: ingest_ip.to_string(),
-        ingest_bind: args.ingest_bind,
-    };
-    let cp = control::ControlPlane::open(&args.data_dir, settings)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {} (use --listen ADDR:PORT)", args.listen))?;
     let local = listener.local_addr()?;
+    let base_url = match &args.public_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => format!("http://{}", SocketAddr::new(ingest_ip, local.port())),
+    };
+    let settings = control::Settings {
+        account_id: creds.account_id.clone(),
+        ingest_ip: ingest_ip.to_string(),
+        ingest_bind: args.ingest_bind,
+        base_url,
+    };
+    let cp = control::ControlPlane::open(&args.data_dir, settings)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let endpoint = format!("http://{local}");
     if created {
         println!(

@@ -1,2 +1,113 @@
-//! MediaLive resources: inputs and channels (their documents, validation and
-//! lifecycle). The channel engine is not part of this module.
+//! MediaLive resources: inputs and channels — their documents, validation and
+//! the lifecycle states the AWS waiters poll.
+//!
+//! There is no channel engine yet (it is later work, crate `live`): a started
+//! channel encodes nothing. Transitional states are therefore *computed on
+//! read* from the stored state and the time it was entered ([`ChannelRecord::state_at`]):
+//! `CREATING` reads as `IDLE` after [`CREATE_MS`], `STARTING` as `RUNNING`
+//! after [`START_MS`], `STOPPING` as `IDLE` after [`STOP_MS`], `DELETING` as
+//! `DELETED` after [`DELETE_MS`]; a `DELETED` channel stays describable for
+//! [`KEEP_DELETED_MS`], then is `NotFoundException`. When the engine exists,
+//! the supervisor will drive `STARTING → RUNNING` instead of the clock.
+//!
+//! Inputs are `DETACHED` until a channel attaches them (`ATTACHED`), and
+//! `DELETED` (still describable for [`KEEP_DELETED_MS`]) after DeleteInput.
+//!
+//! Errors: a request member that is malformed for CreateInput is a
+//! `BadRequest` (400, as the model lists for that operation); Create/Update
+//! Channel problems are [`LiveError::Unprocessable`] (422 with
+//! `validationErrors[{elementPath, errorMessage}]`).
+
+pub mod channel;
+pub mod check;
+pub mod input;
+pub mod model;
+pub mod shape;
+
+use std::ops::RangeInclusive;
+
+use rand::Rng;
+
+use crate::error::ControlError;
+
+pub use model::{ChannelRecord, InputRecord};
+
+pub const INPUT_KIND: &str = "medialive-input";
+pub const CHANNEL_KIND: &str = "medialive-channel";
+
+/// How long a channel reads as `CREATING`.
+pub const CREATE_MS: i64 = 1_000;
+/// How long a channel reads as `STARTING` (the engine will drive this later).
+pub const START_MS: i64 = 2_000;
+/// How long a channel reads as `STOPPING`.
+pub const STOP_MS: i64 = 1_000;
+/// How long a channel reads as `DELETING`.
+pub const DELETE_MS: i64 = 1_000;
+/// How long a deleted channel or input stays describable as `DELETED`.
+pub const KEEP_DELETED_MS: i64 = 5 * 60 * 1_000;
+
+/// UDP ports allocated to RTP_PUSH / UDP_PUSH inputs: two per input (one per
+/// pipeline), even numbers only so RTP's RTCP (port + 1) never collides.
+/// A candidate for [`crate::Settings`] once that is configurable.
+pub const PUSH_PORTS: RangeInclusive<u16> = 5100..=5999;
+
+/// One entry of a 422's `validationErrors`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationError {
+    pub element_path: String,
+    pub error_message: String,
+}
+
+impl ValidationError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ValidationError {
+            element_path: path.into(),
+            error_message: message.into(),
+        }
+    }
+}
+
+/// A MediaLive operation's failure.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LiveError {
+    Control(ControlError),
+    /// 422 UnprocessableEntityException with its validation errors.
+    Unprocessable(Vec<ValidationError>),
+}
+
+impl LiveError {
+    /// The 422 message: the first error, and how many more there are.
+    pub fn message(errors: &[ValidationError]) -> String {
+        match errors {
+            [] => "the request is not valid".into(),
+            [one] => format!("{}: {}", one.element_path, one.error_message),
+            [one, rest @ ..] => format!(
+                "{}: {} (and {} more validation errors)",
+                one.element_path,
+                one.error_message,
+                rest.len()
+            ),
+        }
+    }
+}
+
+impl From<ControlError> for LiveError {
+    fn from(e: ControlError) -> Self {
+        LiveError::Control(e)
+    }
+}
+
+pub type LiveResult<T> = std::result::Result<T, LiveError>;
+
+/// A 7-digit numeric id, like MediaLive's.
+pub(crate) fn numeric_id() -> String {
+    rand::thread_rng()
+        .gen_range(1_000_000..10_000_000)
+        .to_string()
+}
+
+/// `arn:aws:medialive:<region>:<account>:<kind>:<id>`
+pub fn arn(region: &str, account: &str, kind: &str, id: &str) -> String {
+    format!("arn:aws:medialive:{region}:{account}:{kind}:{id}")
+}

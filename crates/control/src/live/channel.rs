@@ -1,0 +1,455 @@
+//! MediaLive channels: Create/Describe/List/Update/Start/Stop/Delete and
+//! BatchStart/BatchStop. States are computed on read (see [`super`]); no
+//! engine runs yet.
+
+use serde_json::{json, Map, Value};
+
+use super::model::{ChannelRecord, InputRecord};
+use super::{
+    arn, check, numeric_id, shape, LiveError, LiveResult, ValidationError, CHANNEL_KIND, INPUT_KIND,
+};
+use crate::error::{ControlError, Result};
+use crate::flow::now_ms;
+use crate::ControlPlane;
+
+impl ControlPlane {
+    /// A channel that exists now (deleted channels read until they expire).
+    pub fn live_channel_record(&self, id: &str) -> Result<ChannelRecord> {
+        self.store
+            .get::<ChannelRecord>(CHANNEL_KIND, id)?
+            .filter(|r| !r.gone_at(now_ms()))
+            .ok_or_else(|| ControlError::NotFound(format!("channel not found: {id}")))
+    }
+
+    pub(crate) fn save_live_channel(&self, rec: &ChannelRecord) -> Result<()> {
+        self.store.put(CHANNEL_KIND, &rec.id, rec.created_ms, rec)
+    }
+
+    fn render_live_channel(&self, rec: &ChannelRecord, full: bool) -> Value {
+        rec.render(now_ms(), &self.settings.ingest_ip, full)
+    }
+
+    /// Validates channel members: the model's structure, then references.
+    /// `channel_id` is the channel being updated (its own inputs may stay).
+    fn validate_channel(
+        &self,
+        shape_name: &str,
+        body: &Value,
+        settings: &Map<String, Value>,
+        channel_id: Option<&str>,
+    ) -> LiveResult<()> {
+        let mut errors: Vec<ValidationError> = Vec::new();
+        shape::validate(shape_name, body, "", &mut errors);
+        if !errors.is_empty() {
+            return Err(LiveError::Unprocessable(errors));
+        }
+        let now = now_ms();
+        let input_ok = |id: &str| -> Option<String> {
+            match self.store.get::<InputRecord>(INPUT_KIND, id) {
+                Ok(Some(r)) if r.deleted_ms.is_none() => r
+                    .attached_channels
+                    .iter()
+                    .find(|c| Some(c.as_str()) != channel_id)
+                    .map(|c| format!("input {id} is already attached to channel {c}")),
+                Ok(Some(r)) if !r.gone_at(now) => Some(format!("input {id} is deleted")),
+                Ok(_) => Some(format!("no input with id {id}")),
+                Err(e) => Some(format!("cannot read input {id}: {e}")),
+            }
+        };
+        let errors = check::references(settings, &input_ok);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(LiveError::Unprocessable(errors))
+        }
+    }
+
+    /// Sets `attachedChannels` of the inputs: `channel_id` leaves `from` and
+    /// joins `to`.
+    fn reattach(&self, channel_id: &str, from: &[String], to: &[String]) -> Result<()> {
+        for id in from.iter().chain(to) {
+            let Some(mut rec) = self.store.get::<InputRecord>(INPUT_KIND, id)? else {
+                continue;
+            };
+            rec.attached_channels.retain(|c| c != channel_id);
+            if to.contains(id) {
+                rec.attached_channels.push(channel_id.to_string());
+            }
+            self.save_input(&rec)?;
+        }
+        Ok(())
+    }
+
+    /// CreateChannel.
+    pub fn create_channel(&self, region: &str, body: &Value) -> LiveResult<Value> {
+        let mut settings = body.as_object().cloned().ok_or_else(|| {
+            LiveError::Control(ControlError::bad("request body: expected an object"))
+        })?;
+        let tags = take_tags(&mut settings)?;
+        let request_id = settings
+            .remove("requestId")
+            .and_then(|v| v.as_str().map(str::to_string));
+        settings.retain(|_, v| !v.is_null());
+        let _w = self.write_lock()?;
+        let others: Vec<ChannelRecord> = self.store.list(CHANNEL_KIND)?;
+        if let Some(same) = request_id
+            .as_ref()
+            .and_then(|r| others.iter().find(|o| o.request_id.as_ref() == Some(r)))
+        {
+            return Ok(json!({ "channel": self.render_live_channel(same, true) }));
+        }
+        self.validate_channel("CreateChannelRequest", body, &settings, None)?;
+        let mut id = numeric_id();
+        while others.iter().any(|o| o.id == id) {
+            id = numeric_id();
+        }
+        let now = now_ms();
+        let rec = ChannelRecord {
+            arn: arn(region, &self.settings.account_id, "channel", &id),
+            id: id.clone(),
+            settings,
+            tags,
+            entered: "CREATING".into(),
+            entered_ms: now,
+            created_ms: now,
+            request_id,
+        };
+        self.save_live_channel(&rec)?;
+        self.reattach(&id, &[], &rec.input_ids())?;
+        Ok(json!({ "channel": self.render_live_channel(&rec, true) }))
+    }
+
+    /// DescribeChannel (the Channel fields, flattened).
+    pub fn describe_channel(&self, id: &str) -> Result<Value> {
+        Ok(self.render_live_channel(&self.live_channel_record(id)?, true))
+    }
+
+    /// ListChannels (ChannelSummary: no encoderSettings, no pipelineDetails).
+    pub fn list_channels(
+        &self,
+        max_results: Option<&str>,
+        next_token: Option<&str>,
+    ) -> Result<Value> {
+        let now = now_ms();
+        let all: Vec<ChannelRecord> = self
+            .store
+            .list::<ChannelRecord>(CHANNEL_KIND)?
+            .into_iter()
+            .filter(|r| r.state_at(now) != "DELETED")
+            .collect();
+        let (page, next) = super::input::page(&all, max_results, next_token)?;
+        let mut out = json!({
+            "channels": page.iter().map(|r| self.render_live_channel(r, false)).collect::<Vec<_>>()
+        });
+        if let Some(n) = next {
+            out["nextToken"] = json!(n);
+        }
+        Ok(out)
+    }
+
+    /// UpdateChannel: only while IDLE; members given replace the stored ones.
+    pub fn update_channel(&self, id: &str, body: &Value) -> LiveResult<Value> {
+        let _w = self.write_lock()?;
+        let mut rec = self.live_channel_record(id)?;
+        let state = rec.state_at(now_ms());
+        if state != "IDLE" {
+            return Err(ControlError::Conflict(format!(
+                "channel {id} is {state}; it can be updated only while IDLE"
+            ))
+            .into());
+        }
+        let given = body.as_object().cloned().ok_or_else(|| {
+            LiveError::Control(ControlError::bad("request body: expected an object"))
+        })?;
+        let mut settings = rec.settings.clone();
+        for (k, v) in given {
+            if v.is_null() {
+                continue;
+            }
+            settings.insert(k, v);
+        }
+        self.validate_channel("UpdateChannelRequest", body, &settings, Some(id))?;
+        let before = rec.input_ids();
+        rec.settings = settings;
+        self.save_live_channel(&rec)?;
+        self.reattach(id, &before, &rec.input_ids())?;
+        Ok(json!({ "channel": self.render_live_channel(&rec, true) }))
+    }
+
+    /// Moves a channel into `to` if its state now is one of `from`.
+    fn transition(&self, id: &str, from: &[&str], to: &str, op: &str) -> Result<ChannelRecord> {
+        let _w = self.write_lock()?;
+        let mut rec = self.live_channel_record(id)?;
+        let state = rec.state_at(now_ms());
+        if !from.contains(&state) {
+            return Err(ControlError::Conflict(format!(
+                "channel {id} is {state}; {op} needs it {}",
+                from.join(" or ")
+            )));
+        }
+        rec.entered = to.into();
+        rec.entered_ms = now_ms();
+        self.save_live_channel(&rec)?;
+        if to == "DELETING" {
+            self.reattach(id, &rec.input_ids(), &[])?;
+        }
+        Ok(rec)
+    }
+
+    /// StartChannel: `STARTING`, then `RUNNING` (by the clock until the
+    /// engine drives it).
+    pub fn start_channel(&self, id: &str) -> Result<Value> {
+        let rec = self.transition(id, &["IDLE"], "STARTING", "StartChannel")?;
+        Ok(self.render_live_channel(&rec, true))
+    }
+
+    /// StopChannel: `STOPPING`, then `IDLE`.
+    pub fn stop_channel(&self, id: &str) -> Result<Value> {
+        let rec = self.transition(id, &["STARTING", "RUNNING"], "STOPPING", "StopChannel")?;
+        Ok(self.render_live_channel(&rec, true))
+    }
+
+    /// DeleteChannel: `DELETING`, then `DELETED`; its inputs are detached.
+    pub fn delete_channel(&self, id: &str) -> Result<Value> {
+        let rec = self.transition(id, &["IDLE", "CREATE_FAILED"], "DELETING", "DeleteChannel")?;
+        Ok(self.render_live_channel(&rec, true))
+    }
+
+    /// BatchStart (`start`) or BatchStop.
+    pub fn batch_channels(&self, body: &Value, start: bool) -> Result<Value> {
+        let mut f = crate::fields::Fields::new("", body)?;
+        let ids = f.string_list("channelIds")?.unwrap_or_default();
+        if f.string_list("multiplexIds")?
+            .is_some_and(|m| !m.is_empty())
+        {
+            return Err(ControlError::bad(
+                "multiplexIds: onair does not implement multiplexes yet",
+            ));
+        }
+        f.finish()?;
+        let mut successful = Vec::new();
+        let mut failed = Vec::new();
+        for id in ids {
+            let result = if start {
+                self.start_channel(&id)
+            } else {
+                self.stop_channel(&id)
+            };
+            match result {
+                Ok(ch) => successful.push(json!({
+                    "arn": ch["arn"], "id": id, "state": ch["state"]
+                })),
+                Err(e) => {
+                    let code = match e {
+                        ControlError::NotFound(_) => "NotFoundException",
+                        ControlError::Conflict(_) => "ConflictException",
+                        ControlError::BadRequest(_) => "BadRequestException",
+                        ControlError::Internal(_) => "InternalServerErrorException",
+                    };
+                    let arn = self
+                        .live_channel_record(&id)
+                        .map(|r| r.arn)
+                        .unwrap_or_default();
+                    failed.push(json!({
+                        "arn": arn, "id": id, "code": code, "message": e.to_string()
+                    }));
+                }
+            }
+        }
+        Ok(json!({ "successful": successful, "failed": failed }))
+    }
+}
+
+/// Removes and checks the `tags` member (a map of strings).
+fn take_tags(
+    settings: &mut Map<String, Value>,
+) -> LiveResult<std::collections::BTreeMap<String, String>> {
+    let mut tags = std::collections::BTreeMap::new();
+    match settings.remove("tags") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(m)) => {
+            for (k, v) in m {
+                let Value::String(s) = v else {
+                    return Err(LiveError::Unprocessable(vec![ValidationError::new(
+                        format!("tags.{k}"),
+                        "expected a string",
+                    )]));
+                };
+                tags.insert(k, s);
+            }
+        }
+        Some(_) => {
+            return Err(LiveError::Unprocessable(vec![ValidationError::new(
+                "tags",
+                "expected a map of strings",
+            )]))
+        }
+    }
+    Ok(tags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Settings, Store};
+
+    fn cp() -> std::sync::Arc<ControlPlane> {
+        ControlPlane::with_store(Store::in_memory().unwrap(), Settings::default())
+    }
+
+    fn push_input(cp: &ControlPlane) -> String {
+        let v = cp
+            .create_input("us-west-2", &json!({"name": "in", "type": "RTP_PUSH"}))
+            .unwrap();
+        v["input"]["id"].as_str().unwrap().to_string()
+    }
+
+    fn channel(input: &str, backup: &str) -> Value {
+        json!({
+            "name": "ch",
+            "roleArn": "arn:aws:iam::000000000000:role/ml",
+            "channelClass": "SINGLE_PIPELINE",
+            "inputAttachments": [
+                {"inputAttachmentName": "primary", "inputId": input,
+                 "automaticInputFailoverSettings": {"secondaryInputId": backup},
+                 "inputSettings": {"audioSelectors": [{"name": "default"}]}},
+                {"inputAttachmentName": "backup", "inputId": backup,
+                 "inputSettings": {"audioSelectors": [{"name": "default"}]}}
+            ],
+            "destinations": [{"id": "mp", "mediaPackageSettings": [{"channelId": "pkg"}]}],
+            "encoderSettings": {
+                "timecodeConfig": {"source": "SYSTEMCLOCK"},
+                "audioDescriptions": [{"name": "a1", "audioSelectorName": "default",
+                    "codecSettings": {"aacSettings": {"bitrate": 128000.0}}}],
+                "videoDescriptions": [{"name": "v720", "width": 1280, "height": 720,
+                    "codecSettings": {"h264Settings": {"bitrate": 2000000, "gopSize": 90.0}}}],
+                "outputGroups": [{
+                    "outputGroupSettings": {"mediaPackageGroupSettings": {"destination": {"destinationRefId": "mp"}}},
+                    "outputs": [{"outputName": "720p", "videoDescriptionName": "v720",
+                        "audioDescriptionNames": ["a1"],
+                        "outputSettings": {"mediaPackageOutputSettings": {}}}]
+                }]
+            }
+        })
+    }
+
+    fn paths(e: LiveError) -> Vec<String> {
+        match e {
+            LiveError::Unprocessable(v) => v.into_iter().map(|e| e.element_path).collect(),
+            other => panic!("expected 422, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_channel_attaches_its_inputs() {
+        let cp = cp();
+        let (a, b) = (push_input(&cp), push_input(&cp));
+        let ch = cp.create_channel("us-west-2", &channel(&a, &b)).unwrap();
+        assert_eq!(ch["channel"]["state"], "CREATING");
+        let id = ch["channel"]["id"].as_str().unwrap().to_string();
+        assert_eq!(cp.describe_input(&a).unwrap()["state"], "ATTACHED");
+        assert!(matches!(
+            cp.delete_input(&b),
+            Err(ControlError::Conflict(_))
+        ));
+        // StartChannel needs IDLE; the channel is still CREATING.
+        assert!(matches!(
+            cp.start_channel(&id),
+            Err(ControlError::Conflict(_))
+        ));
+    }
+
+    #[test]
+    fn an_input_serves_one_channel() {
+        let cp = cp();
+        let (a, b, c) = (push_input(&cp), push_input(&cp), push_input(&cp));
+        cp.create_channel("us-west-2", &channel(&a, &b)).unwrap();
+        assert_eq!(
+            paths(
+                cp.create_channel("us-west-2", &channel(&c, &b))
+                    .unwrap_err()
+            ),
+            vec!["inputAttachments[1].inputId"]
+        );
+        assert_eq!(cp.describe_input(&c).unwrap()["state"], "DETACHED");
+    }
+
+    #[test]
+    fn dangling_video_description_is_named() {
+        let cp = cp();
+        let (a, b) = (push_input(&cp), push_input(&cp));
+        let mut body = channel(&a, &b);
+        body["encoderSettings"]["outputGroups"][0]["outputs"][0]["videoDescriptionName"] =
+            json!("v1080");
+        assert_eq!(
+            paths(cp.create_channel("us-west-2", &body).unwrap_err()),
+            vec!["encoderSettings.outputGroups[0].outputs[0].videoDescriptionName"]
+        );
+    }
+
+    #[test]
+    fn missing_input_is_named() {
+        let cp = cp();
+        let a = push_input(&cp);
+        let mut body = channel(&a, "9999999");
+        body["inputAttachments"][0]["automaticInputFailoverSettings"] = Value::Null;
+        assert_eq!(
+            paths(cp.create_channel("us-west-2", &body).unwrap_err()),
+            vec!["inputAttachments[1].inputId"]
+        );
+    }
+
+    #[test]
+    fn bad_secondary_input_is_named() {
+        let cp = cp();
+        let (a, b, c) = (push_input(&cp), push_input(&cp), push_input(&cp));
+        let mut body = channel(&a, &b);
+        body["inputAttachments"][0]["automaticInputFailoverSettings"]["secondaryInputId"] =
+            json!(c);
+        assert_eq!(
+            paths(cp.create_channel("us-west-2", &body).unwrap_err()),
+            vec!["inputAttachments[0].automaticInputFailoverSettings.secondaryInputId"]
+        );
+    }
+
+    #[test]
+    fn unknown_member_is_named() {
+        let cp = cp();
+        let (a, b) = (push_input(&cp), push_input(&cp));
+        let mut body = channel(&a, &b);
+        body["encoderSettings"]["videoDescriptions"][0]["codecSettings"]["h264Settings"]["turbo"] =
+            json!(true);
+        assert_eq!(
+            paths(cp.create_channel("us-west-2", &body).unwrap_err()),
+            vec!["encoderSettings.videoDescriptions[0].codecSettings.h264Settings.turbo"]
+        );
+    }
+
+    #[test]
+    fn bitrate_minimum_and_destination_ref() {
+        let cp = cp();
+        let (a, b) = (push_input(&cp), push_input(&cp));
+        let mut body = channel(&a, &b);
+        body["encoderSettings"]["videoDescriptions"][0]["codecSettings"]["h264Settings"]
+            ["bitrate"] = json!(10);
+        assert_eq!(
+            paths(cp.create_channel("us-west-2", &body).unwrap_err()),
+            vec!["encoderSettings.videoDescriptions[0].codecSettings.h264Settings.bitrate"]
+        );
+        let mut body = channel(&a, &b);
+        body["destinations"][0]["id"] = json!("elsewhere");
+        assert_eq!(
+            paths(cp.create_channel("us-west-2", &body).unwrap_err()),
+            vec!["encoderSettings.outputGroups[0].outputGroupSettings.mediaPackageGroupSettings.destination.destinationRefId"]
+        );
+    }
+
+    #[test]
+    fn unsupported_input_type_is_refused_by_name() {
+        let cp = cp();
+        let e = cp
+            .create_input("us-west-2", &json!({"type": "RTMP_PUSH"}))
+            .unwrap_err();
+        assert!(e.to_string().contains("RTMP_PUSH"), "{e}");
+    }
+}

@@ -1,0 +1,589 @@
+//! Cuts an MPEG-TS program into independently decodable segments on IDR frames.
+//!
+//! [`Segmenter`] is fed transport stream bytes with [`push`](Segmenter::push) (whole UDP
+//! datagrams or any other chunking: partial packets are carried over) and hands out
+//! finished [`Segment`]s from [`poll_segment`](Segmenter::poll_segment). It learns the
+//! program from the PAT and PMT (the first H.264 stream, type 0x1B, is the video; the
+//! first AAC stream, type 0x0F, the audio), reassembles the video PES packets and cuts
+//! before the first IDR access unit whose PTS is at least `target_duration` after the
+//! segment's start. Every segment begins with a fresh PAT and PMT, then the packet that
+//! starts the IDR's PES, so a player can start decoding at any segment.
+//!
+//! Invariants: memory is bounded (a segment is cut at the next access unit once it
+//! passes `max_duration` or `max_bytes`, even without an IDR); packets before the first
+//! IDR are dropped; 33-bit PTS wrap is unwrapped with [`Timestamp::extend`]; a PTS jump of
+//! more than [`MAX_PTS_JUMP`] ticks (or [`mark_discontinuity`](Segmenter::mark_discontinuity))
+//! ends the segment and flags the next one as a discontinuity.
+//!
+//! ```
+//! use std::time::Duration;
+//! use package::segmenter::{Segmenter, SegmenterConfig};
+//!
+//! let mut segmenter = Segmenter::new(SegmenterConfig::new(Duration::from_secs(2))).unwrap();
+//! segmenter.push(&[0x47; 0]); // bytes of one datagram
+//! segmenter.flush(); // end of stream: the open segment is finished
+//! while let Some(segment) = segmenter.poll_segment() {
+//!     println!("#{} {:.3} s, {} bytes", segment.sequence, segment.duration_secs(), segment.data.len());
+//! }
+//! ```
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bytes::Bytes;
+use media::h264;
+use media::pes::{PesAssembler, PesPacket, Timestamp, CLOCK_HZ};
+use media::psi::{Pat, Pmt, Section, SectionAssembler, TABLE_ID_PAT, TABLE_ID_PMT};
+use media::ts::{write_packet, Pid, TsHeader, TsPacket, PACKET_SIZE, SYNC_BYTE};
+use time::OffsetDateTime;
+
+use crate::Error;
+
+/// PMT stream_type of H.264 video (ISO/IEC 13818-1 Table 2-34).
+pub const STREAM_TYPE_H264: u8 = 0x1B;
+/// PMT stream_type of AAC audio in ADTS.
+pub const STREAM_TYPE_AAC: u8 = 0x0F;
+/// A PTS step larger than this (10 s, either way) is a discontinuity, not a gap.
+pub const MAX_PTS_JUMP: i64 = 10 * CLOCK_HZ as i64;
+/// Segments ready for the caller before the oldest is dropped.
+const MAX_READY: usize = 16;
+
+/// How the [`Segmenter`] cuts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmenterConfig {
+    /// A segment ends at the first IDR at least this long after its start.
+    pub target_duration: Duration,
+    /// A segment this long is cut at the next access unit even without an IDR.
+    pub max_duration: Duration,
+    /// A segment this large is cut at the next access unit even without an IDR.
+    pub max_bytes: usize,
+}
+
+impl SegmenterConfig {
+    /// Cuts at `target_duration`, forced at four times that or 64 MiB.
+    pub fn new(target_duration: Duration) -> Self {
+        Self {
+            target_duration,
+            max_duration: target_duration.saturating_mul(4),
+            max_bytes: 64 << 20,
+        }
+    }
+}
+
+/// One finished segment: TS packets from a cut point to the next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// Counts segments from 0 across the life of the segmenter.
+    pub sequence: u64,
+    /// Duration in 90 kHz ticks, from the start PTS to the next segment's start PTS.
+    pub duration_ticks: u64,
+    /// Unwrapped PTS of the first access unit.
+    pub start_pts: i64,
+    /// Timestamps or encoding parameters changed before this segment (RFC 8216 §4.3.2.3).
+    pub discontinuity: bool,
+    /// Wall-clock time of the first sample, if the caller gave one.
+    pub program_date_time: Option<OffsetDateTime>,
+    /// Begins with an IDR (false only for segments forced by size or duration).
+    pub starts_with_idr: bool,
+    /// The TS packets: PAT, PMT, then the program's packets.
+    pub data: Bytes,
+}
+
+impl Segment {
+    /// Duration in seconds.
+    pub fn duration_secs(&self) -> f64 {
+        self.duration_ticks as f64 / CLOCK_HZ as f64
+    }
+
+    /// Duration as a [`Duration`].
+    pub fn duration(&self) -> Duration {
+        ticks_to_duration(self.duration_ticks)
+    }
+}
+
+/// Converts 90 kHz ticks to a [`Duration`].
+pub fn ticks_to_duration(ticks: u64) -> Duration {
+    Duration::from_secs(ticks / CLOCK_HZ)
+        + Duration::from_nanos((ticks % CLOCK_HZ) * 1_000_000_000 / CLOCK_HZ)
+}
+
+fn duration_to_ticks(d: Duration) -> i64 {
+    let ticks = d.as_nanos().saturating_mul(u128::from(CLOCK_HZ)) / 1_000_000_000;
+    i64::try_from(ticks).unwrap_or(i64::MAX)
+}
+
+/// The program being segmented.
+#[derive(Clone, Debug)]
+struct Program {
+    pmt_pid: Pid,
+    pmt: Pmt,
+    video: Pid,
+    audio: Option<Pid>,
+}
+
+impl Program {
+    fn carries(&self, pid: Pid) -> bool {
+        pid == self.pmt.pcr_pid || self.pmt.streams.iter().any(|s| s.pid == pid)
+    }
+}
+
+/// The segment being filled.
+#[derive(Debug)]
+struct Open {
+    sequence: u64,
+    start_pts: i64,
+    max_pts: i64,
+    discontinuity: bool,
+    program_date_time: Option<OffsetDateTime>,
+    starts_with_idr: bool,
+    data: Vec<u8>,
+}
+
+/// Counters of what the segmenter dropped or could not read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SegmenterStats {
+    /// Packets that did not parse (bad sync, reserved fields).
+    pub bad_packets: u64,
+    /// Bytes skipped to find packet sync.
+    pub skipped_bytes: u64,
+    /// Packets dropped before the first IDR or after a discontinuity.
+    pub dropped_packets: u64,
+    /// Segments cut without an IDR (over `max_duration` or `max_bytes`).
+    pub forced_cuts: u64,
+    /// Finished segments dropped because the caller did not poll.
+    pub dropped_segments: u64,
+}
+
+/// Sans-IO HLS segmenter; see the [module docs](self).
+#[derive(Debug)]
+pub struct Segmenter {
+    config: SegmenterConfig,
+    target_ticks: i64,
+    max_ticks: i64,
+    carry: Vec<u8>,
+    pat_asm: SectionAssembler,
+    pmt_asm: SectionAssembler,
+    pmt_pid: Option<Pid>,
+    transport_stream_id: u16,
+    program: Option<Program>,
+    video_asm: PesAssembler,
+    video_cc: Option<u8>,
+    /// Packets since the start of the video PES being collected.
+    pending: Vec<u8>,
+    /// Wall clock when the pending PES started.
+    pending_wall: Option<OffsetDateTime>,
+    wall_clock: Option<OffsetDateTime>,
+    open: Option<Open>,
+    last_pts: Option<i64>,
+    frame_ticks: i64,
+    discontinuity: bool,
+    next_sequence: u64,
+    previous: Option<(Option<OffsetDateTime>, u64)>,
+    pat_cc: u8,
+    pmt_cc: u8,
+    ready: VecDeque<Segment>,
+    stats: SegmenterStats,
+}
+
+impl Segmenter {
+    /// A segmenter waiting for a PAT; fails if `target_duration` is zero or
+    /// `max_duration` is shorter than it.
+    pub fn new(config: SegmenterConfig) -> Result<Self, Error> {
+        if config.target_duration.is_zero() {
+            return Err(Error::InvalidConfig("target duration is zero"));
+        }
+        if config.max_duration < config.target_duration {
+            return Err(Error::InvalidConfig(
+                "max duration is shorter than target duration",
+            ));
+        }
+        Ok(Self {
+            config,
+            target_ticks: duration_to_ticks(config.target_duration),
+            max_ticks: duration_to_ticks(config.max_duration),
+            carry: Vec::new(),
+            pat_asm: SectionAssembler::new(),
+            pmt_asm: SectionAssembler::new(),
+            pmt_pid: None,
+            transport_stream_id: 1,
+            program: None,
+            video_asm: PesAssembler::new(),
+            video_cc: None,
+            pending: Vec::new(),
+            pending_wall: None,
+            wall_clock: None,
+            open: None,
+            last_pts: None,
+            frame_ticks: 0,
+            discontinuity: false,
+            next_sequence: 0,
+            previous: None,
+            pat_cc: 0,
+            pmt_cc: 0,
+            ready: VecDeque::new(),
+            stats: SegmenterStats::default(),
+        })
+    }
+
+    /// The configuration this segmenter cuts with.
+    pub fn config(&self) -> &SegmenterConfig {
+        &self.config
+    }
+
+    /// Sets the wall-clock time of the bytes pushed next. The first segment (and the
+    /// first after a discontinuity) takes its program date-time from it; later ones
+    /// continue from the previous segment's date-time plus its duration.
+    pub fn set_wall_clock(&mut self, now: OffsetDateTime) {
+        self.wall_clock = Some(now);
+    }
+
+    /// Ends the open segment at the next IDR and flags the one after as a discontinuity
+    /// (call when the source switches, e.g. on input failover).
+    pub fn mark_discontinuity(&mut self) {
+        self.discontinuity = true;
+    }
+
+    /// Feeds transport stream bytes; partial packets at the end are kept for the next call.
+    pub fn push(&mut self, data: &[u8]) {
+        let mut buf = std::mem::take(&mut self.carry);
+        buf.extend_from_slice(data);
+        let mut rest = &buf[..];
+        loop {
+            match rest.iter().position(|&b| b == SYNC_BYTE) {
+                Some(0) => {}
+                Some(skip) => {
+                    self.stats.skipped_bytes += skip as u64;
+                    rest = rest.get(skip..).unwrap_or(&[]);
+                }
+                None => {
+                    self.stats.skipped_bytes += rest.len() as u64;
+                    rest = &[];
+                }
+            }
+            let Some((packet, after)) = rest.split_at_checked(PACKET_SIZE) else {
+                break;
+            };
+            // A lone 0x47 in the middle of a packet is not sync: require the next one.
+            if after.first().is_some_and(|&b| b != SYNC_BYTE) {
+                self.stats.skipped_bytes += 1;
+                rest = rest.get(1..).unwrap_or(&[]);
+                continue;
+            }
+            self.packet(packet);
+            rest = after;
+        }
+        self.carry = rest.to_vec();
+    }
+
+    /// End of stream: finishes the last access unit and the open segment.
+    pub fn flush(&mut self) {
+        self.video_asm.flush();
+        while let Some(pes) = self.video_asm.pop() {
+            self.video_pes(&pes);
+        }
+        if let Some(open) = self.open.as_mut() {
+            open.data.append(&mut self.pending);
+        }
+        self.pending.clear();
+        let end = self
+            .open
+            .as_ref()
+            .map(|o| o.max_pts.saturating_add(self.frame_ticks));
+        if let Some(end) = end {
+            self.close(end);
+        }
+        self.video_cc = None;
+    }
+
+    /// Takes the oldest finished segment.
+    pub fn poll_segment(&mut self) -> Option<Segment> {
+        self.ready.pop_front()
+    }
+
+    /// What was dropped so far.
+    pub fn stats(&self) -> SegmenterStats {
+        self.stats
+    }
+
+    fn packet(&mut self, bytes: &[u8]) {
+        let Ok(packet) = TsPacket::parse(bytes) else {
+            self.stats.bad_packets += 1;
+            return;
+        };
+        let pid = packet.header.pid;
+        if pid == Pid::PAT {
+            self.pat_asm.push_packet(&packet);
+            while let Some(section) = self.pat_asm.pop() {
+                self.pat(&section);
+            }
+            return;
+        }
+        if Some(pid) == self.pmt_pid {
+            self.pmt_asm.push_packet(&packet);
+            while let Some(section) = self.pmt_asm.pop() {
+                self.pmt(&section);
+            }
+            return;
+        }
+        let Some(program) = &self.program else {
+            return;
+        };
+        if !program.carries(pid) {
+            return;
+        }
+        if pid == program.video {
+            self.video_packet(&packet, bytes);
+        } else {
+            self.pending.extend_from_slice(bytes);
+        }
+        if self.pending.len() > self.config.max_bytes {
+            // No video access unit ends (the video stopped): drop rather than grow.
+            self.stats.dropped_packets += (self.pending.len() / PACKET_SIZE) as u64;
+            self.pending.clear();
+            self.video_asm.reset();
+        }
+    }
+
+    fn pat(&mut self, section: &[u8]) {
+        let Ok(section) = Section::parse(section) else {
+            return;
+        };
+        if section.table_id != TABLE_ID_PAT {
+            return;
+        }
+        let Ok(pat) = Pat::parse(&section) else {
+            return;
+        };
+        let pmt_pid = pat.programs.iter().find(|(n, _)| *n != 0).map(|p| p.1);
+        self.transport_stream_id = pat.transport_stream_id;
+        if pmt_pid != self.pmt_pid {
+            self.pmt_pid = pmt_pid;
+            self.pmt_asm.reset();
+        }
+    }
+
+    fn pmt(&mut self, section: &[u8]) {
+        let Ok(section) = Section::parse(section) else {
+            return;
+        };
+        if section.table_id != TABLE_ID_PMT {
+            return;
+        }
+        let Ok(pmt) = Pmt::parse(&section) else {
+            return;
+        };
+        let Some(pmt_pid) = self.pmt_pid else {
+            return;
+        };
+        let find = |t: u8| {
+            pmt.streams
+                .iter()
+                .find(|s| s.stream_type == t)
+                .map(|s| s.pid)
+        };
+        let Some(video) = find(STREAM_TYPE_H264) else {
+            return;
+        };
+        let audio = find(STREAM_TYPE_AAC);
+        if let Some(old) = &self.program {
+            if old.pmt == pmt && old.pmt_pid == pmt_pid {
+                return;
+            }
+            if old.video != video || old.audio != audio {
+                // Other streams: what was collected cannot be continued.
+                self.flush();
+                self.video_asm.reset();
+                self.last_pts = None;
+                self.discontinuity = true;
+            }
+        }
+        self.program = Some(Program {
+            pmt_pid,
+            pmt,
+            video,
+            audio,
+        });
+    }
+
+    fn video_packet(&mut self, packet: &TsPacket<'_>, bytes: &[u8]) {
+        let header = packet.header;
+        if header.has_payload {
+            let expected = self.video_cc.map(|cc| (cc + 1) & 0x0F);
+            if expected.is_some_and(|e| e != header.cc && !packet.discontinuity) {
+                self.video_asm.reset();
+            }
+            self.video_cc = Some(header.cc);
+        }
+        let Some(payload) = packet.payload else {
+            self.pending.extend_from_slice(bytes);
+            return;
+        };
+        self.video_asm.push(header.pusi, payload);
+        while let Some(pes) = self.video_asm.pop() {
+            self.video_pes(&pes);
+        }
+        if header.pusi {
+            // The completed PES and what came with it were placed; a new one starts here.
+            self.place_pending_tail();
+            self.pending_wall = self.wall_clock;
+        }
+        self.pending.extend_from_slice(bytes);
+    }
+
+    /// Packets collected while no video PES was open go to the open segment, if any.
+    fn place_pending_tail(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        match self.open.as_mut() {
+            Some(open) => open.data.append(&mut self.pending),
+            None => {
+                self.stats.dropped_packets += (self.pending.len() / PACKET_SIZE) as u64;
+                self.pending.clear();
+            }
+        }
+    }
+
+    /// A video PES is complete; `self.pending` holds its packets and those interleaved.
+    fn video_pes(&mut self, pes: &PesPacket) {
+        let Some(ts) = pes.header.pts.or(pes.header.dts) else {
+            self.place_pending_tail();
+            return;
+        };
+        let pts = match self.last_pts {
+            Some(last) => ts.extend(last),
+            None => Timestamp::value(ts) as i64,
+        };
+        if let Some(last) = self.last_pts {
+            let step = pts.saturating_sub(last);
+            if step.abs() > MAX_PTS_JUMP {
+                let end = self
+                    .open
+                    .as_ref()
+                    .map(|o| o.max_pts.saturating_add(self.frame_ticks));
+                if let Some(end) = end {
+                    self.close(end);
+                }
+                self.discontinuity = true;
+            } else if step > 0 && (self.frame_ticks == 0 || step < self.frame_ticks) {
+                self.frame_ticks = step;
+            }
+        }
+        self.last_pts = Some(pts);
+        let idr = h264::is_idr(&pes.payload);
+        let pending_bytes = self.pending.len();
+        let cut = match &self.open {
+            None => idr,
+            Some(open) => {
+                let elapsed = pts.saturating_sub(open.start_pts);
+                let on_idr = idr && (elapsed >= self.target_ticks || self.discontinuity);
+                let forced = elapsed >= self.max_ticks
+                    || open.data.len().saturating_add(pending_bytes) > self.config.max_bytes;
+                if forced && !on_idr {
+                    self.stats.forced_cuts += 1;
+                }
+                on_idr || forced
+            }
+        };
+        if cut {
+            self.close(pts);
+            self.start(pts, idr);
+        } else {
+            if let Some(open) = self.open.as_mut() {
+                open.max_pts = open.max_pts.max(pts);
+            }
+            self.place_pending_tail();
+        }
+    }
+
+    fn start(&mut self, pts: i64, idr: bool) {
+        let discontinuity = std::mem::take(&mut self.discontinuity);
+        let program_date_time = match self.previous {
+            Some((Some(pdt), ticks)) if !discontinuity => {
+                let d = ticks_to_duration(ticks);
+                Some(pdt + d)
+            }
+            _ => self.pending_wall.or(self.wall_clock),
+        };
+        let mut data = self.psi_packets();
+        data.append(&mut self.pending);
+        self.open = Some(Open {
+            sequence: self.next_sequence,
+            start_pts: pts,
+            max_pts: pts,
+            discontinuity: discontinuity && self.next_sequence > 0,
+            program_date_time,
+            starts_with_idr: idr,
+            data,
+        });
+        self.next_sequence += 1;
+    }
+
+    fn close(&mut self, end_pts: i64) {
+        let Some(open) = self.open.take() else {
+            return;
+        };
+        let duration_ticks = u64::try_from(end_pts.saturating_sub(open.start_pts)).unwrap_or(0);
+        self.previous = Some((open.program_date_time, duration_ticks));
+        if self.ready.len() >= MAX_READY {
+            self.ready.pop_front();
+            self.stats.dropped_segments += 1;
+        }
+        self.ready.push_back(Segment {
+            sequence: open.sequence,
+            duration_ticks,
+            start_pts: open.start_pts,
+            discontinuity: open.discontinuity,
+            program_date_time: open.program_date_time,
+            starts_with_idr: open.starts_with_idr,
+            data: Bytes::from(open.data),
+        });
+    }
+
+    /// A PAT naming only our program and the PMT, as TS packets.
+    fn psi_packets(&mut self) -> Vec<u8> {
+        let Some(program) = &self.program else {
+            return Vec::new();
+        };
+        let pat = Pat {
+            transport_stream_id: self.transport_stream_id,
+            version: 0,
+            programs: vec![(program.pmt.program_number, program.pmt_pid)],
+        };
+        let mut out = Vec::new();
+        let pmt_pid = program.pmt_pid;
+        let pmt_section = program.pmt.to_section_bytes();
+        section_packets(
+            Pid::PAT,
+            &pat.to_section_bytes(),
+            &mut self.pat_cc,
+            &mut out,
+        );
+        section_packets(pmt_pid, &pmt_section, &mut self.pmt_cc, &mut out);
+        out
+    }
+}
+
+/// Writes one PSI section as TS packets (pointer_field 0, 0xFF stuffing after it).
+fn section_packets(pid: Pid, section: &[u8], cc: &mut u8, out: &mut Vec<u8>) {
+    let body = PACKET_SIZE - 4;
+    let mut payload = Vec::with_capacity(section.len() + body);
+    payload.push(0);
+    payload.extend_from_slice(section);
+    let padded = payload.len().div_ceil(body) * body;
+    payload.resize(padded, 0xFF);
+    for (i, chunk) in payload.chunks(body).enumerate() {
+        let header = TsHeader {
+            pusi: i == 0,
+            pid,
+            has_payload: true,
+            cc: *cc,
+            ..TsHeader::default()
+        };
+        let mut packet = [0u8; PACKET_SIZE];
+        if write_packet(&header, None, chunk, &mut packet).is_ok() {
+            out.extend_from_slice(&packet);
+            *cc = (*cc + 1) & 0x0F;
+        }
+    }
+}
