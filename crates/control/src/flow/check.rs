@@ -19,7 +19,10 @@ pub fn source_ports(s: &Source) -> Vec<u16> {
     }
 }
 
-pub fn check(flow: &Flow, others: &[FlowRecord]) -> Result<()> {
+/// Ports held outside flows (MediaLive push inputs), with who holds them.
+pub type Reserved = [(u16, String)];
+
+pub fn check(flow: &Flow, others: &[FlowRecord], reserved: &Reserved) -> Result<()> {
     let sources = flow.all_sources();
     if sources.len() > MAX_SOURCES {
         return Err(ControlError::bad(format!(
@@ -51,11 +54,16 @@ pub fn check(flow: &Flow, others: &[FlowRecord]) -> Result<()> {
             )));
         }
     }
-    check_ports(flow, &sources, others)?;
+    check_ports(flow, &sources, others, reserved)?;
     check_failover(flow, &sources)
 }
 
-fn check_ports(flow: &Flow, sources: &[&Source], others: &[FlowRecord]) -> Result<()> {
+fn check_ports(
+    flow: &Flow,
+    sources: &[&Source],
+    others: &[FlowRecord],
+    reserved: &Reserved,
+) -> Result<()> {
     let mut taken: Vec<(u16, String, String)> = Vec::new();
     for other in others {
         if other.flow.flow_arn == flow.flow_arn || other.desired == Desired::Deleted {
@@ -69,6 +77,12 @@ fn check_ports(flow: &Flow, sources: &[&Source], others: &[FlowRecord]) -> Resul
     }
     for s in sources {
         for p in source_ports(s) {
+            if let Some((_, holder)) = reserved.iter().find(|(q, _)| *q == p) {
+                return Err(ControlError::bad(format!(
+                    "ingestPort: port {p} of source '{}' is already used by {holder}",
+                    s.name
+                )));
+            }
             if let Some((_, by, of)) = taken.iter().find(|(q, _, _)| *q == p) {
                 return Err(ControlError::bad(format!(
                     "ingestPort: port {p} of source '{}' is already used by source '{by}' of flow '{of}'",

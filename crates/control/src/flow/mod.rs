@@ -62,7 +62,7 @@ impl ControlPlane {
         let mut rec = self.flow_record(flow_arn)?;
         let out = change(&mut rec)?;
         let others = self.flow_records()?;
-        check::check(&rec.flow, &others)?;
+        check::check(&rec.flow, &others, &self.push_input_ports()?)?;
         self.save_flow(&rec)?;
         drop(_w);
         self.wake();
@@ -192,7 +192,7 @@ impl ControlPlane {
                 dup.flow.flow_arn
             )));
         }
-        check::check(&rec.flow, &others)?;
+        check::check(&rec.flow, &others, &self.push_input_ports()?)?;
         self.save_flow(&rec)?;
         Ok(json!({ "flow": rec.flow }))
     }

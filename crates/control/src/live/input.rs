@@ -47,6 +47,20 @@ fn allocate(n: usize, taken: &HashSet<u16>) -> Option<Vec<u16>> {
 
 impl ControlPlane {
     /// An input that exists now (deleted inputs read until they expire).
+    /// UDP ports held by push inputs that are not deleted, and by whom, so
+    /// that flows do not take them.
+    pub fn push_input_ports(&self) -> Result<Vec<(u16, String)>> {
+        let inputs: Vec<InputRecord> = self.store.list(INPUT_KIND)?;
+        Ok(inputs
+            .iter()
+            .filter(|i| i.deleted_ms.is_none())
+            .flat_map(|i| {
+                let holder = format!("MediaLive input '{}' ({})", i.name, i.id);
+                i.ports().into_iter().map(move |p| (p, holder.clone()))
+            })
+            .collect())
+    }
+
     pub fn input_record(&self, id: &str) -> Result<InputRecord> {
         self.store
             .get::<InputRecord>(INPUT_KIND, id)?
