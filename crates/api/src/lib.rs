@@ -3,13 +3,16 @@
 //! Every API request is verified with SigV4 ([`sigv4`]) against the server's
 //! credentials, then routed by path to a service: MediaConnect (`/v1/…`,
 //! `/tags/{arn}` for MediaConnect ARNs). Paths are split on `/` *before*
-//! percent-decoding, so ARNs with `/` (`%2F`) stay one label. A path prefix in
+//! percent-decoding, so ARNs with `/` (`%2F`) stay one label. MediaPackage HLS
+//! ingest (`/in/v2/…`) and origin (`/out/v1/…`) paths are routed to [`origin`]
+//! before SigV4, as they are not AWS API calls. A path prefix in
 //! the client's endpoint URL (`http://host:port/onair`) is skipped.
 
 pub mod error;
 pub mod mediaconnect;
 pub mod medialive;
 pub mod mediapackage;
+pub mod origin;
 pub mod sigv4;
 
 use std::sync::Arc;
@@ -38,6 +41,8 @@ pub struct Credentials {
 pub struct AppState {
     pub cp: Arc<ControlPlane>,
     pub credentials: Credentials,
+    /// MediaPackage HLS ingest and origin store ([`origin`]).
+    pub origin: origin::OriginStore,
 }
 
 /// The router: every path falls to the AWS dispatcher.
@@ -110,9 +115,12 @@ const ROOTS: &[&str] = &[
 
 async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let mut resp = handle(state, req)
-        .await
-        .unwrap_or_else(IntoResponse::into_response);
+    // HLS ingest (Basic auth) and origin GETs (public) are not AWS calls: no SigV4.
+    let result = match origin::route(req.uri().path()) {
+        Some(path) => origin::handle(state.cp.clone(), state.origin.clone(), path, req).await,
+        None => handle(state, req).await,
+    };
+    let mut resp = result.unwrap_or_else(IntoResponse::into_response);
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-amzn-RequestId", v);
     }

@@ -119,12 +119,15 @@ pub async fn run(server: Server) -> anyhow::Result<()> {
             access_key_id: server.creds.access_key_id.clone(),
             secret_access_key: server.creds.secret_access_key.clone(),
         },
+        origin: Default::default(),
     };
     let app = api::router(state);
     axum_serve(server.listener, app).await
 }
 
 async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) -> anyhow::Result<()> {
+    // The peer address is what origin endpoint whitelists match.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .await
         .context("HTTP server failed")

@@ -31,6 +31,7 @@
 )]
 
 pub mod hls;
+pub mod origin;
 pub mod segmenter;
 
 /// Why a packaging component refused its configuration.

@@ -1,0 +1,562 @@
+//! MediaPackage HLS ingest and origin on the API port. These are not AWS API calls:
+//! they are routed before SigV4 verification.
+//!
+//! | method | path | what |
+//! |---|---|---|
+//! | PUT, POST | /in/v2/{channelId}/{ingestEndpointId}/{file…} | an encoder pushes HLS (HTTP Basic auth with the ingest endpoint's username and password) |
+//! | DELETE | /in/v2/{channelId}/{ingestEndpointId}/{file…} | accepted and ignored (ffmpeg `delete_segments`) |
+//! | GET, HEAD | /out/v1/{channelId}/{endpointId}/{manifestName}.m3u8 | multivariant playlist |
+//! | GET, HEAD | /out/v1/{channelId}/{endpointId}/{manifestName}_1.m3u8 | media playlist |
+//! | GET, HEAD | /out/v1/{channelId}/{endpointId}/{manifestName}_1_{seq}.ts | segment |
+//!
+//! Origin GETs are public, limited by the endpoint's `whitelist` (CIDRs matched
+//! against the TCP peer address) and refused with 403 when `origination` is `DENY`.
+//! The store is [`package::origin::Origin`] behind one mutex, never held across an
+//! `.await`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use control::packaging::model::{EndpointRecord, Origination, PlaylistType as ModelPlaylistType};
+use control::ControlPlane;
+use package::hls::PlaylistType;
+use package::origin::{EndpointConfig, Origin, OriginFile, MAX_INGEST_BODY};
+
+use crate::ApiError;
+
+/// The origin store shared by every request.
+pub type OriginStore = Arc<Mutex<Origin>>;
+
+/// Which side of the origin a path is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// `/in/v2/…`: encoder ingest.
+    Ingest,
+    /// `/out/v1/…`: player GETs.
+    Out,
+}
+
+/// A parsed ingest or origin path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OriginPath {
+    pub side: Side,
+    pub channel_id: String,
+    pub endpoint_id: String,
+    /// The rest of the path after the endpoint id, `/`-joined.
+    pub file: String,
+}
+
+/// Recognises `…/in/v2/{ch}/{ep}/{file…}` and `…/out/v1/{ch}/{ep}/{file}` (any prefix
+/// before `in`/`out`, as behind a proxy with a path prefix).
+pub fn route(path: &str) -> Option<OriginPath> {
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let start = segs
+        .windows(2)
+        .position(|w| matches!(w, ["in", "v2"] | ["out", "v1"]))?;
+    let side = if segs.get(start) == Some(&"in") {
+        Side::Ingest
+    } else {
+        Side::Out
+    };
+    let rest = segs.get(start + 2..)?;
+    let [channel_id, endpoint_id, file @ ..] = rest else {
+        return None;
+    };
+    if file.is_empty() || file.iter().any(|s| *s == "." || *s == "..") {
+        return None;
+    }
+    if side == Side::Out && file.len() != 1 {
+        return None;
+    }
+    Some(OriginPath {
+        side,
+        channel_id: (*channel_id).to_owned(),
+        endpoint_id: (*endpoint_id).to_owned(),
+        file: file.join("/"),
+    })
+}
+
+/// Handles an ingest or origin request.
+///
+/// Ingest runs in its own task: ffmpeg's HTTP client half-closes the connection after
+/// the last chunk of a PUT without waiting for the response, and hyper then drops the
+/// request future, which would lose the segment if it were still reading the body.
+pub async fn handle(
+    cp: Arc<ControlPlane>,
+    store: OriginStore,
+    path: OriginPath,
+    req: Request,
+) -> Result<Response, ApiError> {
+    match path.side {
+        Side::Ingest => tokio::spawn(async move { ingest(&cp, &store, path, req).await })
+            .await
+            .unwrap_or_else(|e| {
+                Err(ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalServerErrorException",
+                    format!("ingest task failed: {e}"),
+                ))
+            }),
+        Side::Out => serve(&cp, &store, path, &req),
+    }
+}
+
+fn unauthorized(message: &str) -> Response {
+    let mut resp =
+        ApiError::new(StatusCode::UNAUTHORIZED, "UnauthorizedException", message).into_response();
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"onair ingest\""),
+    );
+    resp
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "PayloadTooLargeException",
+        format!("ingest bodies are limited to {MAX_INGEST_BODY} bytes"),
+    )
+}
+
+async fn ingest(
+    cp: &ControlPlane,
+    store: &OriginStore,
+    path: OriginPath,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = req.into_parts();
+    if !matches!(parts.method, Method::PUT | Method::POST | Method::DELETE) {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowedException",
+            "ingest accepts PUT, POST and DELETE",
+        ));
+    }
+    // Not found and bad credentials look the same to an unauthenticated client.
+    let channel = cp.packaging_channel(&path.channel_id).ok();
+    let endpoint = channel.as_ref().and_then(|c| {
+        c.channel
+            .hls_ingest
+            .ingest_endpoints
+            .iter()
+            .find(|e| e.id == path.endpoint_id)
+    });
+    let Some(endpoint) = endpoint else {
+        return Ok(unauthorized("unknown ingest endpoint or wrong credentials"));
+    };
+    let authorized = basic_auth(&parts.headers)
+        .is_some_and(|(u, p)| u == endpoint.username && p == endpoint.password);
+    if !authorized {
+        return Ok(unauthorized("unknown ingest endpoint or wrong credentials"));
+    }
+    if parts.method == Method::DELETE {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_INGEST_BODY) {
+        return Err(too_large());
+    }
+    let body = to_bytes(Body::new(body), MAX_INGEST_BODY)
+        .await
+        .map_err(|_| too_large())?;
+    let endpoints: Vec<EndpointConfig> = cp
+        .origin_endpoints()?
+        .iter()
+        .filter(|r| r.endpoint.channel_id == path.channel_id)
+        .map(endpoint_config)
+        .collect();
+    let channel_ids: Vec<String> = cp
+        .packaging_channels()?
+        .into_iter()
+        .map(|c| c.channel.id)
+        .collect();
+    let now = time::OffsetDateTime::now_utc();
+    let outcome = {
+        let mut origin = store.lock().unwrap_or_else(|e| e.into_inner());
+        origin.retain_channels(&channel_ids.iter().map(String::as_str).collect::<Vec<_>>());
+        origin.ingest(
+            &path.channel_id,
+            &path.endpoint_id,
+            &path.file,
+            &body,
+            &endpoints,
+            now,
+        )
+    };
+    tracing::debug!(channel = %path.channel_id, file = %path.file, ?outcome, "ingest");
+    Ok(StatusCode::CREATED.into_response())
+}
+
+/// The packaging settings of an origin endpoint record.
+pub fn endpoint_config(rec: &EndpointRecord) -> EndpointConfig {
+    let e = &rec.endpoint;
+    let hls = &e.hls_package;
+    let secs = |s: i64| Duration::from_secs(u64::try_from(s).unwrap_or(0));
+    EndpointConfig {
+        id: e.id.clone(),
+        manifest_name: e.manifest_name.clone(),
+        segment_duration: secs(hls.segment_duration_seconds).max(Duration::from_secs(1)),
+        window: secs(hls.playlist_window_seconds),
+        startover: secs(e.startover_window_seconds),
+        playlist_type: match hls.playlist_type {
+            ModelPlaylistType::None => PlaylistType::Live,
+            ModelPlaylistType::Event => PlaylistType::Event,
+            ModelPlaylistType::Vod => PlaylistType::Vod,
+        },
+        program_date_time_interval: (hls.program_date_time_interval_seconds > 0)
+            .then(|| secs(hls.program_date_time_interval_seconds)),
+        time_delay: secs(e.time_delay_seconds),
+    }
+}
+
+fn serve(
+    cp: &ControlPlane,
+    store: &OriginStore,
+    path: OriginPath,
+    req: &Request,
+) -> Result<Response, ApiError> {
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowedException",
+            "the origin serves GET and HEAD",
+        ));
+    }
+    let not_found = || ApiError::not_found(format!("no such origin object: {}", path.file));
+    let rec = cp
+        .origin_endpoint(&path.endpoint_id)
+        .map_err(|_| not_found())?;
+    if rec.endpoint.channel_id != path.channel_id {
+        return Err(not_found());
+    }
+    if rec.endpoint.origination == Origination::Deny {
+        return Err(ApiError::forbidden(
+            "ForbiddenException",
+            "origination is DENY for this endpoint",
+        ));
+    }
+    if !rec.endpoint.whitelist.is_empty() {
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let allowed =
+            peer.is_some_and(|ip| rec.endpoint.whitelist.iter().any(|c| cidr_contains(c, ip)));
+        if !allowed {
+            return Err(ApiError::forbidden(
+                "ForbiddenException",
+                "the client address is not in the endpoint's whitelist",
+            ));
+        }
+    }
+    let file = Origin::parse_file(&rec.endpoint.manifest_name, &path.file).ok_or_else(not_found)?;
+    let now = time::OffsetDateTime::now_utc();
+    let mut origin = store.lock().unwrap_or_else(|e| e.into_inner());
+    let (body, content_type, cache) = match file {
+        OriginFile::Multivariant => {
+            let text = origin
+                .multivariant(&path.channel_id, &path.endpoint_id, now)
+                .ok_or_else(not_found)?;
+            let target = origin
+                .media_playlist(&path.channel_id, &path.endpoint_id, now)
+                .map_or(2, |p| p.1);
+            (bytes::Bytes::from(text), PLAYLIST, playlist_cache(target))
+        }
+        OriginFile::Media => {
+            let (text, target) = origin
+                .media_playlist(&path.channel_id, &path.endpoint_id, now)
+                .ok_or_else(not_found)?;
+            (bytes::Bytes::from(text), PLAYLIST, playlist_cache(target))
+        }
+        OriginFile::Segment(seq) => {
+            let data = origin
+                .segment(&path.channel_id, &path.endpoint_id, seq, now)
+                .ok_or_else(not_found)?;
+            (data, "video/mp2t", "max-age=86400".to_owned())
+        }
+    };
+    drop(origin);
+    let mut resp = if req.method() == Method::HEAD {
+        let len = body.len();
+        let mut r = Response::new(Body::empty());
+        if let Ok(v) = HeaderValue::from_str(&len.to_string()) {
+            r.headers_mut().insert(header::CONTENT_LENGTH, v);
+        }
+        r
+    } else {
+        Response::new(Body::from(body))
+    };
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&cache) {
+        headers.insert(header::CACHE_CONTROL, v);
+    }
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    Ok(resp)
+}
+
+const PLAYLIST: &str = "application/vnd.apple.mpegurl";
+
+/// Playlists may be cached for half a target duration (at least one second).
+fn playlist_cache(target: u64) -> String {
+    format!("max-age={}", (target / 2).max(1))
+}
+
+/// `Authorization: Basic base64(user:password)` (RFC 7617).
+fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(base64_decode(token.trim())?).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+/// Standard base64 with optional padding (RFC 4648 §4); `None` on any other byte.
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(u32::from(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        }))
+    };
+    let s = s.trim_end_matches('=');
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.bytes() {
+        acc = (acc << 6) | value(c)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(u8::try_from((acc >> bits) & 0xFF).ok()?);
+        }
+    }
+    (bits < 6).then_some(out)
+}
+
+/// Whether `ip` is in `cidr` (`10.0.0.0/8`, `2001:db8::/32`, or a bare address).
+fn cidr_contains(cidr: &str, ip: IpAddr) -> bool {
+    let (addr, len) = cidr.split_once('/').unwrap_or((cidr, ""));
+    let Ok(net) = addr.trim().parse::<IpAddr>() else {
+        return false;
+    };
+    let ip = match (net, ip) {
+        (IpAddr::V4(_), IpAddr::V6(v6)) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        _ => ip,
+    };
+    let (net, ip, max) = match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) => (u128::from(u32::from(n)), u128::from(u32::from(i)), 32),
+        (IpAddr::V6(n), IpAddr::V6(i)) => (u128::from(n), u128::from(i), 128),
+        _ => return false,
+    };
+    let len: u32 = if len.is_empty() {
+        max
+    } else {
+        match len.trim().parse() {
+            Ok(l) if l <= max => l,
+            _ => return false,
+        }
+    };
+    if len == 0 {
+        return true;
+    }
+    let shift = max - len;
+    (net >> shift) == (ip >> shift)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        let p = route("/in/v2/ch1/ep1/channel.m3u8").unwrap();
+        assert_eq!(p.side, Side::Ingest);
+        assert_eq!(
+            (p.channel_id.as_str(), p.file.as_str()),
+            ("ch1", "channel.m3u8")
+        );
+        assert_eq!(
+            route("/prefix/out/v1/ch/ep/index.m3u8").unwrap().side,
+            Side::Out
+        );
+        assert_eq!(route("/in/v2/ch/ep/v0/seg1.ts").unwrap().file, "v0/seg1.ts");
+        assert!(route("/out/v1/ch/ep/a/b.ts").is_none());
+        assert!(route("/in/v2/ch/ep").is_none());
+        assert!(route("/in/v2/ch/ep/../x.ts").is_none());
+        assert!(route("/channels").is_none());
+    }
+
+    #[test]
+    fn base64() {
+        assert_eq!(base64_decode("dXNlcjpwYXNz").unwrap(), b"user:pass");
+        assert_eq!(base64_decode("YQ==").unwrap(), b"a");
+        assert_eq!(base64_decode("YWI=").unwrap(), b"ab");
+        assert!(base64_decode("Y").is_none());
+        assert!(base64_decode("a*b=").is_none());
+    }
+
+    #[test]
+    fn basic_header() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic dXNlcjpwOmFzcw=="),
+        );
+        assert_eq!(basic_auth(&h), Some(("user".into(), "p:ass".into())));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer x"));
+        assert_eq!(basic_auth(&h), None);
+    }
+
+    #[test]
+    fn cidrs() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(cidr_contains("10.0.0.0/8", ip("10.1.2.3")));
+        assert!(!cidr_contains("10.0.0.0/8", ip("11.1.2.3")));
+        assert!(cidr_contains("127.0.0.1", ip("127.0.0.1")));
+        assert!(cidr_contains("0.0.0.0/0", ip("8.8.8.8")));
+        assert!(cidr_contains("127.0.0.0/8", ip("::ffff:127.0.0.1")));
+        assert!(cidr_contains("2001:db8::/32", ip("2001:db8::1")));
+        assert!(!cidr_contains("10.0.0.0/33", ip("10.0.0.1")));
+        assert!(!cidr_contains("garbage", ip("10.0.0.1")));
+    }
+
+    mod http {
+        use super::super::*;
+        use crate::{router, AppState, Credentials};
+        use control::{Settings, Store};
+        use tower::ServiceExt;
+
+        fn state() -> AppState {
+            let cp = ControlPlane::with_store(Store::in_memory().unwrap(), Settings::default());
+            cp.create_package_channel("us-west-2", &serde_json::json!({"id": "live"}))
+                .unwrap();
+            AppState {
+                cp,
+                credentials: Credentials {
+                    access_key_id: "AKIDTEST".into(),
+                    secret_access_key: "secret".into(),
+                },
+                origin: OriginStore::default(),
+            }
+        }
+
+        fn b64(s: &str) -> String {
+            const ALPHABET: &[u8] =
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            let mut out = String::new();
+            for chunk in s.as_bytes().chunks(3) {
+                let n = chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+                for i in 0..=chunk.len() {
+                    out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+                }
+            }
+            while !out.len().is_multiple_of(4) {
+                out.push('=');
+            }
+            out
+        }
+
+        async fn put(state: &AppState, path: &str, auth: Option<&str>) -> Response {
+            let mut req = Request::builder().method("PUT").uri(path);
+            if let Some(auth) = auth {
+                req = req.header("Authorization", format!("Basic {}", b64(auth)));
+            }
+            let req = req.body(Body::from("#EXTM3U\n")).unwrap();
+            router(state.clone()).oneshot(req).await.unwrap()
+        }
+
+        #[tokio::test]
+        async fn ingest_needs_the_endpoint_credentials() {
+            let state = state();
+            let ep = state
+                .cp
+                .packaging_channel("live")
+                .unwrap()
+                .channel
+                .hls_ingest
+                .ingest_endpoints[0]
+                .clone();
+            let path = format!("/in/v2/live/{}/channel.m3u8", ep.id);
+            let good = format!("{}:{}", ep.username, ep.password);
+            let wrong = format!("{}:nope", ep.username);
+            for auth in [None, Some(wrong.as_str()), Some("x:y")] {
+                let resp = put(&state, &path, auth).await;
+                assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+                assert!(resp.headers().contains_key(header::WWW_AUTHENTICATE));
+                assert!(!state.origin.lock().unwrap().has_channel("live"));
+            }
+            let other = put(&state, "/in/v2/live/unknown/channel.m3u8", Some(&good)).await;
+            assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
+            let resp = put(&state, &path, Some(&good)).await;
+            assert_eq!(resp.status(), StatusCode::CREATED);
+            assert!(state.origin.lock().unwrap().has_channel("live"));
+            // No SigV4 needed, and no origin content yet: 404 (not 403).
+            let get = Request::builder()
+                .uri("/out/v1/live/none/index.m3u8")
+                .body(Body::empty())
+                .unwrap();
+            let resp = router(state.clone()).oneshot(get).await.unwrap();
+            assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+        }
+
+        #[tokio::test]
+        async fn ingest_bodies_are_bounded() {
+            let state = state();
+            let ep = state
+                .cp
+                .packaging_channel("live")
+                .unwrap()
+                .channel
+                .hls_ingest
+                .ingest_endpoints[1]
+                .clone();
+            let auth = format!("Basic {}", b64(&format!("{}:{}", ep.username, ep.password)));
+            let send = |len: usize| {
+                let req = Request::builder()
+                    .method("PUT")
+                    .uri(format!("/in/v2/live/{}/channel0.ts", ep.id))
+                    .header("Authorization", auth.clone())
+                    .body(Body::from(vec![0u8; len]))
+                    .unwrap();
+                router(state.clone()).oneshot(req)
+            };
+            // Larger than the API's 16 MiB limit, within the ingest limit.
+            assert_eq!(send(20 << 20).await.unwrap().status(), StatusCode::CREATED);
+            assert_eq!(
+                send(MAX_INGEST_BODY + 1).await.unwrap().status(),
+                StatusCode::PAYLOAD_TOO_LARGE
+            );
+        }
+
+        #[test]
+        fn b64_helper_round_trips() {
+            for s in ["a", "ab", "abc", "user:pass"] {
+                assert_eq!(base64_decode(&b64(s)).unwrap(), s.as_bytes());
+            }
+        }
+    }
+}

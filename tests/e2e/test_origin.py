@@ -1,0 +1,151 @@
+"""MediaPackage HLS ingest and origin with real peers.
+
+A packaging channel and an HLS origin endpoint are made with the aws CLI;
+ffmpeg pushes ~10 s of a test signal to the channel's ingest URL with
+`-f hls -method PUT` and the ingest credentials as an `Authorization: Basic`
+header (`-headers`): ffmpeg 5.1's HLS muxer does not turn URL userinfo into
+Basic auth — it sends `Expect: 100-continue` without credentials, gets the
+401 challenge and drops the upload while still exiting 0). The endpoint URL then serves
+a multivariant playlist, a media playlist re-cut at the endpoint's segment
+duration and TS segments that ffprobe decodes as H.264 + AAC.
+"""
+
+import base64
+import re
+import subprocess
+import urllib.error
+import urllib.request
+
+from conftest import needs_ffmpeg, wait_for
+
+HLS = (
+    "AdMarkers=NONE,IncludeIframeOnlyStream=false,PlaylistType=NONE,PlaylistWindowSeconds=12,"
+    "ProgramDateTimeIntervalSeconds=0,SegmentDurationSeconds=2,"
+    "StreamSelection={MaxVideoBitsPerSecond=2147483647,MinVideoBitsPerSecond=0,StreamOrder=ORIGINAL}"
+)
+
+
+def get(url, timeout=10):
+    """(status, headers, body) of a GET, whatever the status."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def put(url, body, auth=None):
+    req = urllib.request.Request(url, data=body, method="PUT")
+    if auth:
+        req.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def setup(server, cid):
+    ch = server.aws("mediapackage", "create-channel", "--id", cid)
+    ingest = ch["HlsIngest"]["IngestEndpoints"][0]
+    ep = server.aws("mediapackage", "create-origin-endpoint", "--channel-id", cid, "--id", f"{cid}-hls",
+                    "--hls-package", HLS)
+    return ingest, ep["Url"]
+
+
+def check_media_playlist(text):
+    assert text.startswith("#EXTM3U\n"), text
+    target = int(re.search(r"#EXT-X-TARGETDURATION:(\d+)", text).group(1))
+    assert re.search(r"#EXT-X-MEDIA-SEQUENCE:\d+", text), text
+    extinfs = [float(x) for x in re.findall(r"#EXTINF:([\d.]+),", text)]
+    assert extinfs, text
+    assert all(round(d) <= target for d in extinfs), text
+    return extinfs
+
+
+@needs_ffmpeg
+def test_ffmpeg_push_is_served_by_the_endpoint(server):
+    ingest, url = setup(server, "live")
+    base = url.rsplit("/", 1)[0]
+    token = base64.b64encode(f"{ingest['Username']}:{ingest['Password']}".encode()).decode()
+    enc = server.popen(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
+         "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
+         "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000",
+         "-t", "10", "-c:v", "libx264", "-preset", "veryfast", "-g", "50", "-keyint_min", "50",
+         "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ar", "48000",
+         "-f", "hls", "-hls_time", "2", "-method", "PUT", "-headers", f"Authorization: Basic {token}\r\n",
+         ingest["Url"] + ".m3u8"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    _, err = enc.communicate(timeout=60)
+    assert enc.returncode == 0, f"ffmpeg failed: {err.decode(errors='replace')}\n{server.log_tail()}"
+
+    status, headers, body = wait_for(lambda: (r := get(url))[0] == 200 and r, 10, what="the multivariant playlist")
+    assert headers["Content-Type"] == "application/vnd.apple.mpegurl"
+    assert re.fullmatch(r"max-age=\d+", headers["Cache-Control"]), headers["Cache-Control"]
+    master = body.decode()
+    assert master.startswith("#EXTM3U\n"), master
+    inf = re.search(r"#EXT-X-STREAM-INF:(.*)\n(.*)\n", master)
+    assert inf, master
+    attrs, media_uri = inf.group(1), inf.group(2)
+    assert re.search(r"(^|,)BANDWIDTH=\d+", attrs), attrs
+    assert "AVERAGE-BANDWIDTH=" in attrs, attrs
+    assert "RESOLUTION=640x360" in attrs, attrs
+    assert re.search(r'CODECS="avc1\.[0-9A-F]{6},mp4a\.40\.2"', attrs), attrs
+    assert media_uri == "index_1.m3u8", master
+
+    status, headers, body = get(f"{base}/{media_uri}")
+    assert status == 200
+    assert headers["Content-Type"] == "application/vnd.apple.mpegurl"
+    assert re.fullmatch(r"max-age=\d+", headers["Cache-Control"]), headers["Cache-Control"]
+    media = body.decode()
+    extinfs = check_media_playlist(media)
+    # Re-cut at 2 s on the encoder's 2 s GOPs; the last GOP is flushed by EXT-X-ENDLIST.
+    assert 8.0 <= sum(extinfs) <= 10.5, media
+    segments = [l for l in media.splitlines() if l and not l.startswith("#")]
+    assert all(re.fullmatch(r"index_1_\d+\.ts", s) for s in segments), media
+
+    status, headers, body = get(f"{base}/{segments[-1]}")
+    assert status == 200 and len(body) % 188 == 0 and body[0] == 0x47
+    assert headers["Content-Type"] == "video/mp2t"
+    assert headers["Cache-Control"] == "max-age=86400"
+    assert get(f"{base}/index_1_999999.ts")[0] == 404
+
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height,sample_rate",
+         "-of", "csv=p=0", url], capture_output=True, text=True, timeout=60,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert "h264,640,360" in probe.stdout, probe.stdout
+    assert "aac,48000" in probe.stdout, probe.stdout
+
+
+def test_wrong_credentials_are_refused_and_nothing_is_stored(server):
+    ingest, url = setup(server, "guarded")
+    seg_url = ingest["Url"].rsplit("/", 1)[0] + "/channel0.ts"
+    ts = bytes([0x47]) + bytes(187)
+    assert put(seg_url, ts) == 401
+    assert put(seg_url, ts, auth=f"{ingest['Username']}:wrong") == 401
+    assert put(seg_url, ts, auth=f"nobody:{ingest['Password']}") == 401
+    other = ingest["Url"].replace("/guarded/", "/nochannel/").rsplit("/", 1)[0] + "/channel0.ts"
+    assert put(other, ts, auth=f"{ingest['Username']}:{ingest['Password']}") == 401
+    assert get(url)[0] == 404
+    # The right credentials are accepted (an undecodable body yields no segment yet).
+    assert put(seg_url, ts, auth=f"{ingest['Username']}:{ingest['Password']}") == 201
+    assert get(url)[0] == 404
+
+
+def test_unknown_endpoint_and_denied_origination(server):
+    _, url = setup(server, "known")
+    base = url.rsplit("/", 2)[0]
+    assert get(f"{base}/known-nope/index.m3u8")[0] == 404
+    assert get(url.replace("/known/", "/other/"))[0] == 404
+    assert get(url.replace("index.m3u8", "other.m3u8"))[0] == 404
+    server.aws("mediapackage", "update-origin-endpoint", "--id", "known-hls", "--origination", "DENY")
+    assert get(url)[0] == 403
+    server.aws("mediapackage", "update-origin-endpoint", "--id", "known-hls", "--origination", "ALLOW",
+               "--whitelist", "10.0.0.0/8")
+    assert get(url)[0] == 403
+    server.aws("mediapackage", "update-origin-endpoint", "--id", "known-hls", "--whitelist", "127.0.0.0/8")
+    assert get(url)[0] == 404  # allowed, but nothing ingested yet
