@@ -8,7 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-test}
 
-runtime_pkgs=(ffmpeg pkg-config build-essential)
+# The FFmpeg -dev packages and libclang are for building ffmpeg-next (crates/live): its
+# -sys crate runs bindgen (libclang) over Debian's FFmpeg 5.1 headers and links avcodec,
+# avformat, avutil, swscale and swresample (avfilter/avdevice are not used).
+runtime_pkgs=(ffmpeg pkg-config build-essential
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libclang-dev)
 test_pkgs=(ffmpeg srt-tools iproute2 python3 python3-venv)
 
 want=("${runtime_pkgs[@]}")

@@ -51,3 +51,33 @@ def test_recipe_generates_a_suffix(server):
     assert p.returncode == 0, f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}"
     names = [f["Name"] for f in server.client().list_flows()["Flows"]]
     assert len(names) == 2 and all(len(n.rsplit("-", 1)[1]) == 6 for n in names), names
+
+
+def test_recipe_steps_4_to_10(server):
+    """Steps 4-8 and 10 after steps 1-3: MediaPackage channel, MediaLive
+    inputs and channel from the recipe's own configuration, the HLS origin
+    endpoint, and the start of the whole pipeline with the CLI's waiters."""
+    p = run_script(server, RANDOM_SUFFIX="e2e410")
+    assert p.returncode == 0, f"steps-1-3.sh: {p.stderr}"
+    p = subprocess.run(["bash", str(SCRIPT.with_name("steps-4-10.sh"))], capture_output=True, text=True,
+                       env={**server.env, "RANDOM_SUFFIX": "e2e410",
+                            "PATH": os.path.dirname(AWS) + os.pathsep + server.env.get("PATH", "")},
+                       timeout=180, stdin=subprocess.DEVNULL, cwd=server.tmp)
+    assert p.returncode == 0, f"steps-4-10.sh exited {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
+    for line in ("✅ Created MediaPackage channel: arn:aws:mediapackage:", "✅ Created MediaLive inputs: ",
+                 "✅ Created MediaLive channel: ", "✅ Created MediaPackage HLS endpoint: http://",
+                 "✅ Broadcasting pipeline is now active", "Primary flow ingest endpoint: 127.0.0.1:5000"):
+        assert line in p.stdout, p.stdout
+
+    env = {**server.env}
+    out = subprocess.run([str(AWS), "medialive", "list-channels", "--output", "json"], capture_output=True,
+                         text=True, env=env, timeout=60, check=True).stdout
+    import json
+    channels = json.loads(out)["Channels"]
+    assert [c["Name"] for c in channels] == ["live-event-channel-e2e410"]
+    assert channels[0]["State"] == "RUNNING"
+    assert sorted(a["InputAttachmentName"] for a in channels[0]["InputAttachments"]) == ["backup-input", "primary-input"]
+    url = subprocess.run([str(AWS), "mediapackage", "describe-origin-endpoint", "--id", "live-event-package-e2e410-hls",
+                          "--query", "Url", "--output", "text"], capture_output=True, text=True, env=env,
+                         timeout=60, check=True).stdout.strip()
+    assert url == f"{server.endpoint}/out/v1/live-event-package-e2e410/live-event-package-e2e410-hls/index.m3u8"

@@ -1,0 +1,307 @@
+#!/usr/bin/env bash
+# Steps 4-8 and 10 of the "Live Event Broadcasting with Elemental
+# MediaConnect" recipe (MediaPackage channel, MediaLive inputs, channel
+# configuration, channel, HLS origin endpoint, start), runnable with the real
+# aws CLI against AWS or against `onair serve`, after steps-1-3.sh with the
+# same RANDOM_SUFFIX:
+#
+#   export RANDOM_SUFFIX=abc123
+#   examples/recipe/steps-1-3.sh && examples/recipe/steps-4-10.sh
+#
+# Step 9 (CloudWatch alarms) is left out until onair implements CloudWatch.
+# Only the recipe's client-side defects are fixed; README.md lists them.
+set -euo pipefail
+
+export AWS_REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-$(aws configure get region || true)}}"
+if [ -z "${AWS_REGION}" ] || [ -z "${RANDOM_SUFFIX:-}" ]; then
+    echo "steps-4-10: set AWS_REGION (or AWS_DEFAULT_REGION) and the RANDOM_SUFFIX used for steps 1-3" >&2
+    exit 1
+fi
+if [ -z "${AWS_ACCOUNT_ID:-}" ]; then
+    AWS_ACCOUNT_ID="$(aws sts get-caller-identity --query Account --output text 2>/dev/null || true)"
+fi
+export AWS_ACCOUNT_ID="${AWS_ACCOUNT_ID:-000000000000}"
+
+export FLOW_NAME_PRIMARY="live-event-primary-${RANDOM_SUFFIX}"
+export FLOW_NAME_BACKUP="live-event-backup-${RANDOM_SUFFIX}"
+export MEDIALIVE_CHANNEL_NAME="live-event-channel-${RANDOM_SUFFIX}"
+export MEDIAPACKAGE_CHANNEL_ID="live-event-package-${RANDOM_SUFFIX}"
+export IAM_ROLE_NAME="MediaLiveAccessRole-${RANDOM_SUFFIX}"
+
+# From the preparation: the role MediaLive assumes. onair has no IAM yet (it
+# stores roleArn as given), so without the role the ARN it would have is used.
+export MEDIALIVE_ROLE_ARN="$(aws iam get-role --role-name "${IAM_ROLE_NAME}" \
+    --query Role.Arn --output text 2>/dev/null \
+    || echo "arn:aws:iam::${AWS_ACCOUNT_ID}:role/${IAM_ROLE_NAME}")"
+
+# From steps 1-2.
+export PRIMARY_FLOW_ARN=$(aws mediaconnect list-flows \
+    --query "Flows[?Name=='${FLOW_NAME_PRIMARY}'].FlowArn" --output text)
+export BACKUP_FLOW_ARN=$(aws mediaconnect list-flows \
+    --query "Flows[?Name=='${FLOW_NAME_BACKUP}'].FlowArn" --output text)
+
+# ---------------------------------------------------------------- Step 4
+
+# Create MediaPackage channel for content distribution
+aws mediapackage create-channel \
+    --id "${MEDIAPACKAGE_CHANNEL_ID}" \
+    --description "Live event broadcasting channel"
+
+# Get MediaPackage channel details
+export MEDIAPACKAGE_CHANNEL_ARN=$(aws mediapackage describe-channel \
+    --id "${MEDIAPACKAGE_CHANNEL_ID}" \
+    --query Arn --output text)
+
+# Get HLS ingest endpoints
+export MEDIAPACKAGE_INGEST_URL=$(aws mediapackage describe-channel \
+    --id "${MEDIAPACKAGE_CHANNEL_ID}" \
+    --query 'HlsIngest.IngestEndpoints[0].Url' \
+    --output text)
+
+export MEDIAPACKAGE_INGEST_USERNAME=$(aws mediapackage describe-channel \
+    --id "${MEDIAPACKAGE_CHANNEL_ID}" \
+    --query 'HlsIngest.IngestEndpoints[0].Username' \
+    --output text)
+
+export MEDIAPACKAGE_INGEST_PASSWORD=$(aws mediapackage describe-channel \
+    --id "${MEDIAPACKAGE_CHANNEL_ID}" \
+    --query 'HlsIngest.IngestEndpoints[0].Password' \
+    --output text)
+
+echo "✅ Created MediaPackage channel: ${MEDIAPACKAGE_CHANNEL_ARN}"
+
+# ---------------------------------------------------------------- Step 5
+
+# Create primary MediaLive input
+aws medialive create-input \
+    --name "${FLOW_NAME_PRIMARY}-input" \
+    --type MEDIACONNECT \
+    --media-connect-flows FlowArn="${PRIMARY_FLOW_ARN}" \
+    --role-arn "${MEDIALIVE_ROLE_ARN}"
+
+# Get primary input ID
+export PRIMARY_INPUT_ID=$(aws medialive list-inputs \
+    --query "Inputs[?Name=='${FLOW_NAME_PRIMARY}-input'].Id" \
+    --output text)
+
+# Create backup MediaLive input
+aws medialive create-input \
+    --name "${FLOW_NAME_BACKUP}-input" \
+    --type MEDIACONNECT \
+    --media-connect-flows FlowArn="${BACKUP_FLOW_ARN}" \
+    --role-arn "${MEDIALIVE_ROLE_ARN}"
+
+# Get backup input ID
+export BACKUP_INPUT_ID=$(aws medialive list-inputs \
+    --query "Inputs[?Name=='${FLOW_NAME_BACKUP}-input'].Id" \
+    --output text)
+
+echo "✅ Created MediaLive inputs: ${PRIMARY_INPUT_ID}, ${BACKUP_INPUT_ID}"
+
+# ---------------------------------------------------------------- Step 6
+
+# Create channel configuration JSON
+cat > /tmp/medialive-channel-config.json << EOF2
+{
+    "Name": "${MEDIALIVE_CHANNEL_NAME}",
+    "RoleArn": "${MEDIALIVE_ROLE_ARN}",
+    "InputAttachments": [
+        {
+            "InputAttachmentName": "primary-input",
+            "InputId": "${PRIMARY_INPUT_ID}",
+            "InputSettings": {
+                "AudioSelectors": [
+                    {
+                        "Name": "default",
+                        "SelectorSettings": {
+                            "AudioPidSelection": {
+                                "Pid": 256
+                            }
+                        }
+                    }
+                ],
+                "VideoSelector": {
+                    "SelectorSettings": {
+                        "VideoSelectorProgramId": {
+                            "ProgramId": 1
+                        }
+                    }
+                }
+            }
+        },
+        {
+            "InputAttachmentName": "backup-input",
+            "InputId": "${BACKUP_INPUT_ID}",
+            "InputSettings": {
+                "AudioSelectors": [
+                    {
+                        "Name": "default",
+                        "SelectorSettings": {
+                            "AudioPidSelection": {
+                                "Pid": 256
+                            }
+                        }
+                    }
+                ],
+                "VideoSelector": {
+                    "SelectorSettings": {
+                        "VideoSelectorProgramId": {
+                            "ProgramId": 1
+                        }
+                    }
+                }
+            }
+        }
+    ],
+    "Destinations": [
+        {
+            "Id": "mediapackage-destination",
+            "MediaPackageSettings": [
+                {
+                    "ChannelId": "${MEDIAPACKAGE_CHANNEL_ID}"
+                }
+            ]
+        }
+    ],
+    "EncoderSettings": {
+        "TimecodeConfig": {
+            "Source": "EMBEDDED"
+        },
+        "AudioDescriptions": [
+            {
+                "AudioSelectorName": "default",
+                "CodecSettings": {
+                    "AacSettings": {
+                        "Bitrate": 128000,
+                        "CodingMode": "CODING_MODE_2_0",
+                        "InputType": "BROADCASTER_MIXED_AD",
+                        "Profile": "LC",
+                        "SampleRate": 48000
+                    }
+                },
+                "Name": "audio_1"
+            }
+        ],
+        "VideoDescriptions": [
+            {
+                "CodecSettings": {
+                    "H264Settings": {
+                        "Bitrate": 2000000,
+                        "FramerateControl": "SPECIFIED",
+                        "FramerateDenominator": 1,
+                        "FramerateNumerator": 30,
+                        "GopBReference": "DISABLED",
+                        "GopClosedCadence": 1,
+                        "GopNumBFrames": 2,
+                        "GopSize": 90,
+                        "GopSizeUnits": "FRAMES",
+                        "Level": "H264_LEVEL_4_1",
+                        "LookAheadRateControl": "MEDIUM",
+                        "MaxBitrate": 2000000,
+                        "NumRefFrames": 3,
+                        "ParControl": "INITIALIZE_FROM_SOURCE",
+                        "Profile": "MAIN",
+                        "RateControlMode": "CBR",
+                        "Syntax": "DEFAULT"
+                    }
+                },
+                "Height": 720,
+                "Name": "video_720p30",
+                "RespondToAfd": "NONE",
+                "Sharpness": 50,
+                "Width": 1280
+            }
+        ],
+        "OutputGroups": [
+            {
+                "Name": "mediapackage-output-group",
+                "OutputGroupSettings": {
+                    "MediaPackageGroupSettings": {
+                        "Destination": {
+                            "DestinationRefId": "mediapackage-destination"
+                        }
+                    }
+                },
+                "Outputs": [
+                    {
+                        "AudioDescriptionNames": ["audio_1"],
+                        "OutputName": "720p30",
+                        "OutputSettings": {
+                            "MediaPackageOutputSettings": {}
+                        },
+                        "VideoDescriptionName": "video_720p30"
+                    }
+                ]
+            }
+        ]
+    },
+    "InputSpecification": {
+        "Codec": "AVC",
+        "Resolution": "HD",
+        "MaximumBitrate": "MAX_10_MBPS"
+    }
+}
+EOF2
+
+echo "✅ Created MediaLive channel configuration"
+
+# ---------------------------------------------------------------- Step 7
+
+# Create the MediaLive channel
+aws medialive create-channel \
+    --cli-input-json file:///tmp/medialive-channel-config.json
+
+# Get channel ID
+export MEDIALIVE_CHANNEL_ID=$(aws medialive list-channels \
+    --query "Channels[?Name=='${MEDIALIVE_CHANNEL_NAME}'].Id" \
+    --output text)
+
+# Wait for channel to be in IDLE state
+echo "Waiting for MediaLive channel to be ready..."
+aws medialive wait channel-created \
+    --channel-id "${MEDIALIVE_CHANNEL_ID}"
+
+echo "✅ Created MediaLive channel: ${MEDIALIVE_CHANNEL_ID}"
+
+# ---------------------------------------------------------------- Step 8
+
+# Create HLS origin endpoint
+aws mediapackage create-origin-endpoint \
+    --channel-id "${MEDIAPACKAGE_CHANNEL_ID}" \
+    --id "${MEDIAPACKAGE_CHANNEL_ID}-hls" \
+    --description "HLS endpoint for live event broadcasting" \
+    --hls-package AdMarkers=NONE,IncludeIframeOnlyStream=false,PlaylistType=EVENT,PlaylistWindowSeconds=60,ProgramDateTimeIntervalSeconds=0,SegmentDurationSeconds=6,'StreamSelection={MaxVideoBitsPerSecond=2147483647,MinVideoBitsPerSecond=0,StreamOrder=ORIGINAL}'
+
+# Get endpoint URL
+export HLS_ENDPOINT_URL=$(aws mediapackage describe-origin-endpoint \
+    --id "${MEDIAPACKAGE_CHANNEL_ID}-hls" \
+    --query Url --output text)
+
+echo "✅ Created MediaPackage HLS endpoint: ${HLS_ENDPOINT_URL}"
+
+# ---------------------------------------------------------------- Step 10
+
+# Start MediaConnect flows
+aws mediaconnect start-flow \
+    --flow-arn "${PRIMARY_FLOW_ARN}"
+
+aws mediaconnect start-flow \
+    --flow-arn "${BACKUP_FLOW_ARN}"
+
+# Start MediaLive channel
+aws medialive start-channel \
+    --channel-id "${MEDIALIVE_CHANNEL_ID}"
+
+# Wait for channel to start
+echo "Waiting for MediaLive channel to start..."
+aws medialive wait channel-running \
+    --channel-id "${MEDIALIVE_CHANNEL_ID}"
+
+echo "✅ Broadcasting pipeline is now active"
+echo "Primary flow ingest endpoint: $(aws mediaconnect describe-flow \
+    --flow-arn "${PRIMARY_FLOW_ARN}" \
+    --query 'Flow.Source.IngestIp' --output text):5000"
+echo "Backup flow ingest endpoint: $(aws mediaconnect describe-flow \
+    --flow-arn "${BACKUP_FLOW_ARN}" \
+    --query 'Flow.Source.IngestIp' --output text):5001"
+echo "HLS playback URL: ${HLS_ENDPOINT_URL}"
