@@ -3,8 +3,9 @@
 Inputs (RTP_PUSH, MEDIACONNECT), a channel built from recipe step 6 (with the
 two fixes the real CLI needs: `SelectorSettings.VideoSelectorProgramId` and
 `TimecodeConfig`, plus the automatic input failover the recipe intends), and
-its lifecycle through the CLI's own waiters. No media flows yet: the channel
-engine is later work, so RUNNING is reached by the control plane alone.
+its lifecycle through the CLI's own waiters. No media flows here: the channel
+engine starts with no input delivering and the channel is RUNNING anyway (as
+on AWS, which reports input loss); test_channel.py carries media through.
 Responses are checked against botocore's MediaLive model (tests/e2e/models/).
 """
 

@@ -15,22 +15,20 @@
 //! `.await`.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use control::packaging::model::{EndpointRecord, Origination, PlaylistType as ModelPlaylistType};
+use control::packaging::model::Origination;
 use control::ControlPlane;
-use package::hls::PlaylistType;
 use package::origin::{EndpointConfig, Origin, OriginFile, MAX_INGEST_BODY};
 
 use crate::ApiError;
 
-/// The origin store shared by every request.
-pub type OriginStore = Arc<Mutex<Origin>>;
+/// The origin store shared by every request and the channel engines.
+pub use control::OriginStore;
 
 /// Which side of the origin a path is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,26 +196,7 @@ async fn ingest(
 }
 
 /// The packaging settings of an origin endpoint record.
-pub fn endpoint_config(rec: &EndpointRecord) -> EndpointConfig {
-    let e = &rec.endpoint;
-    let hls = &e.hls_package;
-    let secs = |s: i64| Duration::from_secs(u64::try_from(s).unwrap_or(0));
-    EndpointConfig {
-        id: e.id.clone(),
-        manifest_name: e.manifest_name.clone(),
-        segment_duration: secs(hls.segment_duration_seconds).max(Duration::from_secs(1)),
-        window: secs(hls.playlist_window_seconds),
-        startover: secs(e.startover_window_seconds),
-        playlist_type: match hls.playlist_type {
-            ModelPlaylistType::None => PlaylistType::Live,
-            ModelPlaylistType::Event => PlaylistType::Event,
-            ModelPlaylistType::Vod => PlaylistType::Vod,
-        },
-        program_date_time_interval: (hls.program_date_time_interval_seconds > 0)
-            .then(|| secs(hls.program_date_time_interval_seconds)),
-        time_delay: secs(e.time_delay_seconds),
-    }
-}
+pub use control::live::engine::endpoint_config;
 
 fn serve(
     cp: &ControlPlane,

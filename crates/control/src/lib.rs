@@ -23,6 +23,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use error::{ControlError, Result};
+
+/// The MediaPackage origin store, shared by HTTP ingest, the origin GETs and
+/// the channel engines (in-process ingest).
+pub type OriginStore = Arc<Mutex<package::origin::Origin>>;
 pub use store::Store;
 
 /// Server-wide settings.
@@ -53,6 +57,8 @@ impl Default for Settings {
 pub struct ControlPlane {
     pub store: Store,
     pub settings: Settings,
+    /// The origin store every packaging channel's media goes to.
+    pub origin: OriginStore,
     write: Mutex<()>,
     pub(crate) engines: tokio::sync::Mutex<supervisor::Engines>,
     pub(crate) wake: tokio::sync::Notify,
@@ -77,6 +83,7 @@ impl ControlPlane {
         Arc::new(ControlPlane {
             store,
             settings,
+            origin: OriginStore::default(),
             write: Mutex::new(()),
             engines: tokio::sync::Mutex::new(supervisor::Engines::default()),
             wake: tokio::sync::Notify::new(),

@@ -1,5 +1,5 @@
-//! The supervisor: makes the running flow engines match the stored desired
-//! state.
+//! The supervisor: makes the running flow and channel engines match the
+//! stored desired state (channels: [`crate::live::engine`]).
 //!
 //! It is woken after every committed change and also ticks once a second, so
 //! a flow that failed to start (a port held by another program) is retried.
@@ -36,6 +36,17 @@ pub(crate) struct Running {
 pub(crate) struct Engines {
     running: HashMap<String, Running>,
     failed_at: HashMap<String, Instant>,
+    pub(crate) channels: crate::live::engine::Channels,
+}
+
+impl Engines {
+    /// A new subscription to a running flow's tap.
+    pub(crate) fn tap(
+        &self,
+        flow_arn: &str,
+    ) -> Option<tokio::sync::broadcast::Receiver<bytes::Bytes>> {
+        self.running.get(flow_arn).map(|r| r.handle.subscribe())
+    }
 }
 
 /// Runs the reconcile loop until the process ends.
@@ -49,7 +60,7 @@ pub async fn run(cp: Arc<ControlPlane>) {
     }
 }
 
-/// One pass over every flow.
+/// One pass over every flow, then every channel.
 pub async fn reconcile(cp: &ControlPlane) {
     let records = match cp.flow_records() {
         Ok(r) => r,
@@ -75,6 +86,7 @@ pub async fn reconcile(cp: &ControlPlane) {
     for rec in records {
         reconcile_flow(cp, &mut engines, rec).await;
     }
+    crate::live::engine::reconcile(cp, &mut engines).await;
 }
 
 async fn reconcile_flow(cp: &ControlPlane, engines: &mut Engines, rec: FlowRecord) {

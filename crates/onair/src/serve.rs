@@ -119,7 +119,7 @@ pub async fn run(server: Server) -> anyhow::Result<()> {
             access_key_id: server.creds.access_key_id.clone(),
             secret_access_key: server.creds.secret_access_key.clone(),
         },
-        origin: Default::default(),
+        origin: server.cp.origin.clone(),
     };
     let app = api::router(state);
     axum_serve(server.listener, app).await

@@ -52,6 +52,8 @@ use crate::segmenter::{Segment, Segmenter, SegmenterConfig, STREAM_TYPE_AAC, STR
 
 /// The largest ingest body (one playlist or segment) a driver should accept.
 pub const MAX_INGEST_BODY: usize = 32 << 20;
+/// The segment name [`Origin::ingest_ts`] files in-process TS under.
+const IN_PROCESS_SEGMENT: &str = "in-process.ts";
 /// An active ingest endpoint that delivered nothing for this long gives way to the other.
 pub const INGEST_STALE_AFTER: Duration = Duration::from_secs(10);
 
@@ -295,6 +297,21 @@ impl Origin {
         channel.last_segment = Some(name.to_owned());
         channel.flush_if_ended(now);
         Ingested::Segment
+    }
+
+    /// In-process ingest: `ts` (whole 188-byte packets, best cut before an IDR access
+    /// unit) from an encoder in this process, as if `source` had PUT it as a segment to an
+    /// ingest endpoint of `channel_id`. Runs what [`Origin::ingest`] does with a segment:
+    /// the same redundant-ingest rule (per `source`), the same per-endpoint re-cutting.
+    pub fn ingest_ts(
+        &mut self,
+        channel_id: &str,
+        source: &str,
+        ts: &[u8],
+        endpoints: &[EndpointConfig],
+        now: OffsetDateTime,
+    ) -> Ingested {
+        self.ingest(channel_id, source, IN_PROCESS_SEGMENT, ts, endpoints, now)
     }
 
     /// Whether `channel_id` has ingested anything accepted (a segment or playlist).
@@ -662,6 +679,22 @@ mod tests {
             .filter_map(|l| l.strip_prefix("#EXTINF:"))
             .map(|l| l.trim_end_matches(',').parse().unwrap())
             .collect()
+    }
+
+    #[test]
+    fn in_process_ts_is_packaged_like_pushed_segments() {
+        let mut origin = Origin::default();
+        let eps = [endpoint(2, 60)];
+        for (i, chunk) in encoder_segments(12).iter().enumerate() {
+            let t = 2 * u64::try_from(i).unwrap();
+            assert_eq!(
+                origin.ingest_ts("ch", "medialive", chunk, &eps, at(t)),
+                Ingested::Segment
+            );
+        }
+        let playlist = origin.media_playlist("ch", "ep", at(12)).unwrap().0;
+        assert!(extinfs(&playlist).len() >= 4, "{playlist}");
+        assert!(origin.segment("ch", "ep", 0, at(12)).is_some());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! MediaLive channels: Create/Describe/List/Update/Start/Stop/Delete and
-//! BatchStart/BatchStop. States are computed on read (see [`super`]); no
-//! engine runs yet.
+//! BatchStart/BatchStop. The supervisor runs the engine of a started channel
+//! ([`super::engine`]); other states are computed on read (see [`super`]).
 
 use serde_json::{json, Map, Value};
 
@@ -113,6 +113,7 @@ impl ControlPlane {
             entered_ms: now,
             created_ms: now,
             request_id,
+            active_input: None,
         };
         self.save_live_channel(&rec)?;
         self.reattach(&id, &[], &rec.input_ids())?;
@@ -189,15 +190,17 @@ impl ControlPlane {
         }
         rec.entered = to.into();
         rec.entered_ms = now_ms();
+        rec.active_input = None;
         self.save_live_channel(&rec)?;
+        self.wake();
         if to == "DELETING" {
             self.reattach(id, &rec.input_ids(), &[])?;
         }
         Ok(rec)
     }
 
-    /// StartChannel: `STARTING`, then `RUNNING` (by the clock until the
-    /// engine drives it).
+    /// StartChannel: `STARTING`, then `RUNNING` once the supervisor has the
+    /// channel engine up.
     pub fn start_channel(&self, id: &str) -> Result<Value> {
         let rec = self.transition(id, &["IDLE"], "STARTING", "StartChannel")?;
         Ok(self.render_live_channel(&rec, true))

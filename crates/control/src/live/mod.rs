@@ -1,14 +1,15 @@
 //! MediaLive resources: inputs and channels — their documents, validation and
 //! the lifecycle states the AWS waiters poll.
 //!
-//! There is no channel engine yet (it is later work, crate `live`): a started
-//! channel encodes nothing. Transitional states are therefore *computed on
-//! read* from the stored state and the time it was entered ([`ChannelRecord::state_at`]):
-//! `CREATING` reads as `IDLE` after [`CREATE_MS`], `STARTING` as `RUNNING`
-//! after [`START_MS`], `STOPPING` as `IDLE` after [`STOP_MS`], `DELETING` as
-//! `DELETED` after [`DELETE_MS`]; a `DELETED` channel stays describable for
-//! [`KEEP_DELETED_MS`], then is `NotFoundException`. When the engine exists,
-//! the supervisor will drive `STARTING → RUNNING` instead of the clock.
+//! `STARTING` is left by the supervisor ([`engine`]): `RUNNING` once the
+//! channel engine has opened its encoders, `IDLE` if the engine cannot run
+//! the configuration. The other transitional states are *computed on read*
+//! from the stored state and the time it was entered ([`ChannelRecord::state_at`]):
+//! `CREATING` reads as `IDLE` after [`CREATE_MS`], `STOPPING` as `IDLE` after
+//! [`STOP_MS`], `DELETING` as `DELETED` after [`DELETE_MS`]; a `DELETED`
+//! channel stays describable for [`KEEP_DELETED_MS`], then is
+//! `NotFoundException`. The supervisor drops the engine of a channel that is
+//! neither `STARTING` nor `RUNNING`.
 //!
 //! Inputs are `DETACHED` until a channel attaches them (`ATTACHED`), and
 //! `DELETED` (still describable for [`KEEP_DELETED_MS`]) after DeleteInput.
@@ -20,9 +21,12 @@
 
 pub mod channel;
 pub mod check;
+pub mod encoder;
+pub mod engine;
 pub mod input;
 pub mod model;
 pub mod shape;
+pub mod switch;
 
 use std::ops::RangeInclusive;
 
@@ -37,8 +41,6 @@ pub const CHANNEL_KIND: &str = "medialive-channel";
 
 /// How long a channel reads as `CREATING`.
 pub const CREATE_MS: i64 = 1_000;
-/// How long a channel reads as `STARTING` (the engine will drive this later).
-pub const START_MS: i64 = 2_000;
 /// How long a channel reads as `STOPPING`.
 pub const STOP_MS: i64 = 1_000;
 /// How long a channel reads as `DELETING`.

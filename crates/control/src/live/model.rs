@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{CREATE_MS, DELETE_MS, KEEP_DELETED_MS, START_MS, STOP_MS};
+use super::{CREATE_MS, DELETE_MS, KEEP_DELETED_MS, STOP_MS};
 
 /// A push input's listening address, as DescribeInput reports it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -99,11 +99,16 @@ pub struct ChannelRecord {
     pub id: String,
     pub settings: Map<String, Value>,
     pub tags: BTreeMap<String, String>,
-    /// CREATING, STARTING, STOPPING or DELETING: the state entered last.
+    /// CREATING, STARTING, RUNNING, STOPPING, DELETING or IDLE: the state
+    /// entered last. The supervisor moves STARTING to RUNNING (engine up) or
+    /// back to IDLE (a configuration the engine cannot run).
     pub entered: String,
     pub entered_ms: i64,
     pub created_ms: i64,
     pub request_id: Option<String>,
+    /// The input attachment the engine feeds from, while running (none: the first).
+    #[serde(default)]
+    pub active_input: Option<String>,
 }
 
 impl ChannelRecord {
@@ -112,8 +117,8 @@ impl ChannelRecord {
         let elapsed = now_ms - self.entered_ms;
         match self.entered.as_str() {
             "CREATING" if elapsed < CREATE_MS => "CREATING",
-            "STARTING" if elapsed < START_MS => "STARTING",
-            "STARTING" => "RUNNING",
+            "STARTING" => "STARTING",
+            "RUNNING" => "RUNNING",
             "STOPPING" if elapsed < STOP_MS => "STOPPING",
             "DELETING" if elapsed < DELETE_MS => "DELETING",
             "DELETING" => "DELETED",
@@ -172,12 +177,13 @@ impl ChannelRecord {
             }
         }
         if full {
-            let active = self
-                .settings
-                .get("inputAttachments")
-                .and_then(|l| l.get(0))
-                .and_then(|a| a.get("inputAttachmentName"))
-                .cloned();
+            let active = self.active_input.clone().map(Value::String).or_else(|| {
+                self.settings
+                    .get("inputAttachments")
+                    .and_then(|l| l.get(0))
+                    .and_then(|a| a.get("inputAttachmentName"))
+                    .cloned()
+            });
             let details: Vec<Value> = if running {
                 (0..pipelines)
                     .map(|i| {
@@ -213,6 +219,7 @@ mod tests {
             entered_ms: at,
             created_ms: 0,
             request_id: None,
+            active_input: None,
         }
     }
 
@@ -221,9 +228,10 @@ mod tests {
         let c = rec("CREATING", 10_000);
         assert_eq!(c.state_at(10_000), "CREATING");
         assert_eq!(c.state_at(10_000 + CREATE_MS), "IDLE");
+        // STARTING lasts until the supervisor has the engine up.
         let s = rec("STARTING", 0);
-        assert_eq!(s.state_at(START_MS - 1), "STARTING");
-        assert_eq!(s.state_at(START_MS), "RUNNING");
+        assert_eq!(s.state_at(60_000), "STARTING");
+        assert_eq!(rec("RUNNING", 0).state_at(1), "RUNNING");
         let s = rec("STOPPING", 0);
         assert_eq!(s.state_at(1), "STOPPING");
         assert_eq!(s.state_at(STOP_MS), "IDLE");
@@ -236,10 +244,10 @@ mod tests {
 
     #[test]
     fn summary_has_no_encoder_settings() {
-        let mut c = rec("STARTING", 0);
+        let mut c = rec("RUNNING", 0);
         c.settings
             .insert("encoderSettings".into(), json!({"videoDescriptions": []}));
-        let full = c.render(START_MS, "10.0.0.1", true);
+        let full = c.render(1, "10.0.0.1", true);
         assert_eq!(full["state"], "RUNNING");
         assert_eq!(full["pipelinesRunningCount"], 2);
         assert!(full.get("encoderSettings").is_some());

@@ -1,0 +1,437 @@
+//! From a stored channel's settings (wire names, as validated) to what the channel
+//! engine runs: the [`live::TranscodeConfig`], the input attachments to watch and the
+//! MediaPackage channel to feed. Pure: no I/O, tested inline.
+//!
+//! One output group with `mediaPackageGroupSettings` is run; each of its outputs
+//! contributes its video description (one rendition each) and the first output's first
+//! audio description. Anything the engine cannot honour is an error naming the setting,
+//! so the channel does not pretend to run it.
+
+use std::time::Duration;
+
+use live::demux::Selection;
+use live::{AudioSettings, Profile, RateControl, TranscodeConfig, VideoSettings};
+use media::ts::Pid;
+use serde_json::Value;
+
+/// What the engine of one channel runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub transcode: TranscodeConfig,
+    /// The MediaPackage channel id the output group delivers to.
+    pub package_channel: String,
+    /// The first input attachment.
+    pub primary: Attachment,
+    /// The attachment named by `automaticInputFailoverSettings.secondaryInputId`.
+    pub secondary: Option<Attachment>,
+    /// Failover: the primary is lost after this much silence.
+    pub loss_threshold: Duration,
+    /// Failover: the primary must be back this long before it is used again.
+    pub error_clear: Duration,
+    /// `inputPreference` is PRIMARY_INPUT_PREFERRED (default: EQUAL_INPUT_PREFERENCE).
+    pub prefer_primary: bool,
+}
+
+/// An input attachment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    pub name: String,
+    pub input_id: String,
+}
+
+fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, k| v.get(k))
+}
+
+fn num(v: &Value, key: &str) -> Option<f64> {
+    v.get(key).and_then(Value::as_f64)
+}
+
+fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+fn uint(v: &Value, key: &str) -> Option<u32> {
+    num(v, key).map(|n| n.max(0.0).round() as u32)
+}
+
+/// The engine plan of a channel's settings, or why the engine cannot run it.
+pub fn plan(settings: &serde_json::Map<String, Value>) -> Result<Plan, String> {
+    let root = Value::Object(settings.clone());
+    let attachments = root
+        .get("inputAttachments")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let attachment = |a: &Value| -> Option<Attachment> {
+        Some(Attachment {
+            name: text(a, "inputAttachmentName").unwrap_or_default().into(),
+            input_id: text(a, "inputId")?.into(),
+        })
+    };
+    let first = attachments
+        .first()
+        .ok_or("inputAttachments: the channel has no input")?;
+    let primary = attachment(first).ok_or("inputAttachments[0].inputId is missing")?;
+    let failover = first.get("automaticInputFailoverSettings");
+    let secondary = failover
+        .and_then(|f| text(f, "secondaryInputId"))
+        .map(|id| {
+            attachments
+                .iter()
+                .filter_map(attachment)
+                .find(|a| a.input_id == id)
+                .unwrap_or(Attachment {
+                    name: String::new(),
+                    input_id: id.into(),
+                })
+        });
+    let loss_ms = failover
+        .and_then(|f| f.get("failoverConditions"))
+        .and_then(Value::as_array)
+        .and_then(|l| {
+            l.iter().find_map(|c| {
+                get(
+                    c,
+                    &[
+                        "failoverConditionSettings",
+                        "inputLossSettings",
+                        "inputLossThresholdMsec",
+                    ],
+                )
+                .and_then(Value::as_f64)
+            })
+        })
+        .unwrap_or(1000.0);
+    let clear_ms = failover
+        .and_then(|f| num(f, "errorClearTimeMsec"))
+        .unwrap_or(0.0);
+
+    let enc = root
+        .get("encoderSettings")
+        .ok_or("encoderSettings is missing")?;
+    let groups = enc
+        .get("outputGroups")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let (gi, group) = groups
+        .iter()
+        .enumerate()
+        .find(|(_, g)| get(g, &["outputGroupSettings", "mediaPackageGroupSettings"]).is_some())
+        .ok_or("encoderSettings.outputGroups: onair runs MediaPackage output groups only")?;
+    let dest = get(
+        group,
+        &[
+            "outputGroupSettings",
+            "mediaPackageGroupSettings",
+            "destination",
+            "destinationRefId",
+        ],
+    )
+    .and_then(Value::as_str)
+    .ok_or_else(|| format!("encoderSettings.outputGroups[{gi}]: no destinationRefId"))?;
+    let package_channel = root
+        .get("destinations")
+        .and_then(Value::as_array)
+        .and_then(|l| l.iter().find(|d| text(d, "id") == Some(dest)))
+        .and_then(|d| d.get("mediaPackageSettings"))
+        .and_then(|m| m.get(0))
+        .and_then(|m| text(m, "channelId"))
+        .ok_or_else(|| format!("destination {dest}: no mediaPackageSettings channelId"))?
+        .to_string();
+
+    let outputs = group
+        .get("outputs")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let find = |list: &str, name: &str| -> Option<(usize, Value)> {
+        enc.get(list)
+            .and_then(Value::as_array)?
+            .iter()
+            .enumerate()
+            .find(|(_, d)| text(d, "name") == Some(name))
+            .map(|(i, d)| (i, d.clone()))
+    };
+    let mut video = Vec::new();
+    let mut audio = Vec::new();
+    let mut audio_selector = None;
+    for out in &outputs {
+        if let Some(name) = text(out, "videoDescriptionName") {
+            let (i, d) = find("videoDescriptions", name)
+                .ok_or_else(|| format!("no videoDescription named {name}"))?;
+            video.push(video_settings(
+                &d,
+                &format!("encoderSettings.videoDescriptions[{i}]"),
+            )?);
+        }
+        if audio.is_empty() {
+            if let Some(name) = out
+                .get("audioDescriptionNames")
+                .and_then(|l| l.get(0))
+                .and_then(Value::as_str)
+            {
+                let (i, d) = find("audioDescriptions", name)
+                    .ok_or_else(|| format!("no audioDescription named {name}"))?;
+                audio.push(audio_settings(
+                    &d,
+                    &format!("encoderSettings.audioDescriptions[{i}]"),
+                )?);
+                audio_selector = text(&d, "audioSelectorName").map(str::to_string);
+            }
+        }
+    }
+    if video.is_empty() {
+        return Err(format!(
+            "encoderSettings.outputGroups[{gi}]: no output has a videoDescriptionName"
+        ));
+    }
+    let settings_of_first = first.get("inputSettings");
+    let program = settings_of_first
+        .and_then(|s| {
+            get(
+                s,
+                &[
+                    "videoSelector",
+                    "selectorSettings",
+                    "videoSelectorProgramId",
+                    "programId",
+                ],
+            )
+        })
+        .and_then(Value::as_u64)
+        .and_then(|p| u16::try_from(p).ok());
+    let audio_pid = audio_selector.and_then(|name| {
+        settings_of_first?
+            .get("audioSelectors")?
+            .as_array()?
+            .iter()
+            .find(|s| text(s, "name") == Some(name.as_str()))
+            .and_then(|s| get(s, &["selectorSettings", "audioPidSelection", "pid"]))
+            .and_then(Value::as_u64)
+            .and_then(|p| u16::try_from(p).ok())
+            .map(Pid)
+    });
+    Ok(Plan {
+        transcode: TranscodeConfig {
+            selection: Selection { program, audio_pid },
+            video,
+            audio,
+        },
+        package_channel,
+        primary,
+        secondary,
+        loss_threshold: Duration::from_millis(loss_ms.max(0.0) as u64),
+        error_clear: Duration::from_millis(clear_ms.max(0.0) as u64),
+        prefer_primary: failover.and_then(|f| text(f, "inputPreference"))
+            == Some("PRIMARY_INPUT_PREFERRED"),
+    })
+}
+
+/// One `videoDescription` with `h264Settings`.
+pub fn video_settings(d: &Value, path: &str) -> Result<VideoSettings, String> {
+    let width = uint(d, "width").ok_or_else(|| format!("{path}.width: onair needs a width"))?;
+    let height = uint(d, "height").ok_or_else(|| format!("{path}.height: onair needs a height"))?;
+    if width < 2 || height < 2 || width % 2 == 1 || height % 2 == 1 {
+        return Err(format!(
+            "{path}: width and height must be even, got {width}x{height}"
+        ));
+    }
+    let h = get(d, &["codecSettings", "h264Settings"])
+        .ok_or_else(|| format!("{path}.codecSettings: onair encodes h264Settings only"))?;
+    let path = format!("{path}.codecSettings.h264Settings");
+    let framerate = match (
+        uint(h, "framerateNumerator"),
+        uint(h, "framerateDenominator"),
+    ) {
+        (Some(n), Some(d)) if n > 0 && d > 0 => (n, d),
+        (None, None) => (30, 1),
+        _ => {
+            return Err(format!(
+                "{path}.framerateNumerator/Denominator: both must be positive"
+            ))
+        }
+    };
+    let rate_control = match text(h, "rateControlMode").unwrap_or("CBR") {
+        "CBR" => RateControl::Cbr,
+        "VBR" => RateControl::Vbr,
+        other => {
+            return Err(format!(
+                "{path}.rateControlMode: {other} is not implemented"
+            ))
+        }
+    };
+    let bitrate = uint(h, "bitrate").unwrap_or(match rate_control {
+        RateControl::Cbr | RateControl::Vbr => 2_000_000,
+    });
+    let fps = f64::from(framerate.0) / f64::from(framerate.1);
+    let gop = num(h, "gopSize").unwrap_or(90.0);
+    let gop_size = match text(h, "gopSizeUnits").unwrap_or("FRAMES") {
+        "FRAMES" => gop.round(),
+        "SECONDS" => (gop * fps).round(),
+        other => return Err(format!("{path}.gopSizeUnits: {other} is not known")),
+    }
+    .max(1.0) as u32;
+    let profile = match text(h, "profile").unwrap_or("MAIN") {
+        "BASELINE" => Profile::Baseline,
+        "MAIN" => Profile::Main,
+        "HIGH" => Profile::High,
+        other => return Err(format!("{path}.profile: {other} is not implemented")),
+    };
+    let level = match text(h, "level").unwrap_or("H264_LEVEL_AUTO") {
+        "H264_LEVEL_AUTO" => None,
+        l => {
+            let digits = l
+                .strip_prefix("H264_LEVEL_")
+                .ok_or_else(|| format!("{path}.level: {l} is not known"))?;
+            Some(match digits.split_once('_') {
+                Some((major, minor)) => format!("{major}.{minor}"),
+                None => format!("{digits}.0"),
+            })
+        }
+    };
+    let b_frames = uint(h, "gopNumBFrames").unwrap_or(2);
+    Ok(VideoSettings {
+        width,
+        height,
+        framerate,
+        bitrate,
+        max_bitrate: uint(h, "maxBitrate"),
+        buf_size: uint(h, "bufSize"),
+        rate_control,
+        gop_size,
+        b_frames: if profile == Profile::Baseline {
+            0
+        } else {
+            b_frames
+        },
+        ref_frames: uint(h, "numRefFrames"),
+        profile,
+        level,
+        scene_change_detect: text(h, "sceneChangeDetect") == Some("ENABLED"),
+        preset: "veryfast".into(),
+    })
+}
+
+/// One `audioDescription` with `aacSettings`.
+pub fn audio_settings(d: &Value, path: &str) -> Result<AudioSettings, String> {
+    let a = get(d, &["codecSettings", "aacSettings"])
+        .ok_or_else(|| format!("{path}.codecSettings: onair encodes aacSettings only"))?;
+    let path = format!("{path}.codecSettings.aacSettings");
+    let channels = match text(a, "codingMode").unwrap_or("CODING_MODE_2_0") {
+        "CODING_MODE_1_0" => 1,
+        "CODING_MODE_2_0" => 2,
+        other => return Err(format!("{path}.codingMode: {other} is not implemented")),
+    };
+    if let Some(p) = text(a, "profile").filter(|p| *p != "LC") {
+        return Err(format!("{path}.profile: {p} is not implemented (LC only)"));
+    }
+    Ok(AudioSettings {
+        bitrate: uint(a, "bitrate").unwrap_or(192_000),
+        sample_rate: uint(a, "sampleRate").unwrap_or(48_000),
+        channels,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn channel() -> serde_json::Map<String, Value> {
+        json!({
+            "inputAttachments": [
+                {"inputAttachmentName": "primary", "inputId": "111",
+                 "automaticInputFailoverSettings": {"secondaryInputId": "222",
+                    "inputPreference": "PRIMARY_INPUT_PREFERRED",
+                    "errorClearTimeMsec": 3000,
+                    "failoverConditions": [{"failoverConditionSettings":
+                        {"inputLossSettings": {"inputLossThresholdMsec": 500}}}]},
+                 "inputSettings": {
+                    "audioSelectors": [{"name": "default",
+                        "selectorSettings": {"audioPidSelection": {"pid": 256}}}],
+                    "videoSelector": {"selectorSettings": {"videoSelectorProgramId": {"programId": 1}}}}},
+                {"inputAttachmentName": "backup", "inputId": "222"}
+            ],
+            "destinations": [{"id": "mp", "mediaPackageSettings": [{"channelId": "pkg"}]}],
+            "encoderSettings": {
+                "audioDescriptions": [{"name": "a1", "audioSelectorName": "default",
+                    "codecSettings": {"aacSettings": {"bitrate": 128000.0, "sampleRate": 48000.0,
+                        "codingMode": "CODING_MODE_2_0"}}}],
+                "videoDescriptions": [{"name": "v", "width": 640, "height": 360,
+                    "codecSettings": {"h264Settings": {"bitrate": 800000, "rateControlMode": "CBR",
+                        "gopSize": 2.0, "gopSizeUnits": "SECONDS", "gopNumBFrames": 1,
+                        "numRefFrames": 2, "profile": "HIGH", "level": "H264_LEVEL_3_1",
+                        "framerateNumerator": 25, "framerateDenominator": 1,
+                        "bufSize": 1600000, "maxBitrate": 800000}}}],
+                "outputGroups": [{
+                    "outputGroupSettings": {"mediaPackageGroupSettings": {"destination": {"destinationRefId": "mp"}}},
+                    "outputs": [{"outputName": "360p", "videoDescriptionName": "v",
+                        "audioDescriptionNames": ["a1"]}]
+                }]
+            }
+        })
+        .as_object()
+        .cloned()
+        .unwrap()
+    }
+
+    #[test]
+    fn maps_h264_and_aac_settings() {
+        let p = plan(&channel()).unwrap();
+        assert_eq!(p.package_channel, "pkg");
+        assert_eq!(p.primary.name, "primary");
+        assert_eq!(p.secondary.as_ref().unwrap().name, "backup");
+        assert_eq!(p.loss_threshold, Duration::from_millis(500));
+        assert_eq!(p.error_clear, Duration::from_millis(3000));
+        assert!(p.prefer_primary);
+        assert_eq!(p.transcode.selection.program, Some(1));
+        assert_eq!(p.transcode.selection.audio_pid, Some(Pid(256)));
+        let v = &p.transcode.video[0];
+        assert_eq!((v.width, v.height, v.framerate), (640, 360, (25, 1)));
+        assert_eq!(
+            (v.bitrate, v.max_bitrate, v.buf_size),
+            (800_000, Some(800_000), Some(1_600_000))
+        );
+        assert_eq!(v.rate_control, RateControl::Cbr);
+        assert_eq!(v.gop_size, 50);
+        assert_eq!((v.b_frames, v.ref_frames), (1, Some(2)));
+        assert_eq!(v.profile, Profile::High);
+        assert_eq!(v.level.as_deref(), Some("3.1"));
+        assert_eq!(
+            p.transcode.audio,
+            vec![AudioSettings {
+                bitrate: 128_000,
+                sample_rate: 48_000,
+                channels: 2
+            }]
+        );
+    }
+
+    #[test]
+    fn settings_the_engine_lacks_are_refused_by_name() {
+        let mut c = channel();
+        c["encoderSettings"]["videoDescriptions"][0]["codecSettings"]["h264Settings"]
+            ["rateControlMode"] = json!("QVBR");
+        let e = plan(&c).unwrap_err();
+        assert!(e.contains("rateControlMode: QVBR"), "{e}");
+        let mut c = channel();
+        c["encoderSettings"]["audioDescriptions"][0]["codecSettings"]["aacSettings"]
+            ["codingMode"] = json!("CODING_MODE_5_1");
+        assert!(plan(&c).unwrap_err().contains("codingMode"));
+        let mut c = channel();
+        c["encoderSettings"]["outputGroups"][0]["outputGroupSettings"] =
+            json!({"udpGroupSettings": {}});
+        assert!(plan(&c).unwrap_err().contains("MediaPackage"));
+    }
+
+    #[test]
+    fn levels_and_frame_gops() {
+        let d = json!({"width": 320, "height": 180, "codecSettings": {"h264Settings": {
+            "level": "H264_LEVEL_4", "gopSize": 60.0, "profile": "BASELINE", "gopNumBFrames": 3}}});
+        let v = video_settings(&d, "v").unwrap();
+        assert_eq!(v.level.as_deref(), Some("4.0"));
+        assert_eq!((v.gop_size, v.b_frames, v.framerate), (60, 0, (30, 1)));
+    }
+}
