@@ -34,6 +34,7 @@ bench:
 	scripts/setup.sh test
 	$(CARGO) build --release -p onair
 	.venv/bin/python bench/transport.py
+	.venv/bin/python bench/transcode.py
 
 clean:
 	$(CARGO) clean
