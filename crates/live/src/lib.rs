@@ -81,9 +81,12 @@ pub enum Error {
     Thread(String),
 }
 
-/// Initialises FFmpeg (idempotent) and quiets its logging to errors.
+/// Initialises FFmpeg (idempotent) and silences its own logging below fatal
+/// errors: a live decoder joining a stream mid-GOP logs an error per slice
+/// until the next IDR, which is expected and would flood the server's log.
+/// Failures that matter come back as `Result`s and counters instead.
 pub fn init() -> Result<(), Error> {
     ffmpeg_next::init()?;
-    ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Error);
+    ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Fatal);
     Ok(())
 }

@@ -1,9 +1,11 @@
-//! `onair demo`: the transport half of the recipe on one box.
+//! `onair demo`: the recipe's media path on one box.
 //!
 //! Starts the server, creates a primary and a backup flow (recipe steps 1-3:
 //! RTP sources on 5000/5001, rtp-fec outputs on 5002/5003, plus a plain UDP
 //! monitor output each), starts two test encoders (ffmpeg test patterns with a
-//! 1 kHz tone on the primary, 600 Hz on the backup) and prints how to watch.
+//! 1 kHz tone on the primary, 600 Hz on the backup), then a MediaPackage
+//! channel with an HLS endpoint and a MediaLive channel that takes both flows
+//! with automatic input failover (steps 4-8, 10), and prints where to watch.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -98,6 +100,119 @@ fn encoder(f: &DemoFlow) -> anyhow::Result<Child> {
         .context("cannot start ffmpeg as the test encoder (install ffmpeg; `make demo` does)")
 }
 
+/// Steps 4-8 and 10 in-process: a MediaPackage channel with an HLS endpoint,
+/// a MEDIACONNECT input per flow and a channel with automatic input failover
+/// from the primary to the backup. Returns the HLS URL.
+async fn pipeline(cp: &control::ControlPlane, flows: &[String]) -> anyhow::Result<String> {
+    const PACKAGE: &str = "demo-package";
+    const CHANNEL: &str = "demo-channel";
+    // Leftovers of an earlier run go first.
+    if let Ok(list) = cp.list_channels(None, None) {
+        for ch in list["channels"].as_array().into_iter().flatten() {
+            if ch["name"] == CHANNEL {
+                let id = ch["id"].as_str().unwrap_or_default();
+                let _ = cp.stop_channel(id);
+                control::supervisor::reconcile(cp).await;
+                let _ = cp.delete_channel(id);
+                control::supervisor::reconcile(cp).await;
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await; // DELETING -> DELETED detaches inputs
+    if let Ok(list) = cp.list_inputs(None, None) {
+        for i in list["inputs"].as_array().into_iter().flatten() {
+            if i["name"].as_str().is_some_and(|n| n.starts_with("demo-")) {
+                let _ = cp.delete_input(i["id"].as_str().unwrap_or_default());
+            }
+        }
+    }
+    let _ = cp.delete_origin_endpoint("demo-hls");
+    let _ = cp.delete_package_channel(PACKAGE);
+
+    api(cp.create_package_channel(
+        "us-east-1",
+        &json!({"id": PACKAGE, "description": "onair demo"}),
+    ))?;
+    let endpoint = api(cp.create_origin_endpoint(
+        "us-east-1",
+        &json!({
+            "channelId": PACKAGE,
+            "id": "demo-hls",
+            "hlsPackage": {"segmentDurationSeconds": 2, "playlistWindowSeconds": 30, "playlistType": "NONE"}
+        }),
+    ))?;
+    let mut inputs = Vec::new();
+    for (f, arn) in FLOWS.iter().zip(flows) {
+        let input = api(cp.create_input(
+            "us-east-1",
+            &json!({"name": format!("{}-input", f.name), "type": "MEDIACONNECT", "mediaConnectFlows": [{"flowArn": arn}]}),
+        ))?;
+        inputs.push(
+            input["input"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    let (primary, backup) = match inputs.as_slice() {
+        [p, b] => (p.clone(), b.clone()),
+        _ => bail!("the demo needs two inputs"),
+    };
+    let audio = json!({"audioSelectors": [{"name": "default"}]});
+    let body = json!({
+        "name": CHANNEL,
+        "channelClass": "SINGLE_PIPELINE",
+        "inputAttachments": [
+            {
+                "inputAttachmentName": "primary",
+                "inputId": primary,
+                "inputSettings": audio,
+                "automaticInputFailoverSettings": {
+                    "secondaryInputId": backup,
+                    "inputPreference": "PRIMARY_INPUT_PREFERRED",
+                    "errorClearTimeMsec": 3000,
+                    "failoverConditions": [{"failoverConditionSettings": {"inputLossSettings": {"inputLossThresholdMsec": 1000}}}]
+                }
+            },
+            {"inputAttachmentName": "backup", "inputId": backup, "inputSettings": audio}
+        ],
+        "destinations": [{"id": "mp", "mediaPackageSettings": [{"channelId": PACKAGE}]}],
+        "encoderSettings": {
+            "timecodeConfig": {"source": "SYSTEMCLOCK"},
+            "audioDescriptions": [{
+                "name": "audio", "audioSelectorName": "default",
+                "codecSettings": {"aacSettings": {"bitrate": 128000, "sampleRate": 48000, "codingMode": "CODING_MODE_2_0", "profile": "LC"}}
+            }],
+            "videoDescriptions": [{
+                "name": "video", "width": 640, "height": 360,
+                "codecSettings": {"h264Settings": {
+                    "bitrate": 1200000, "rateControlMode": "CBR", "framerateControl": "SPECIFIED",
+                    "framerateNumerator": 25, "framerateDenominator": 1, "gopSize": 2, "gopSizeUnits": "SECONDS",
+                    "gopNumBFrames": 0, "profile": "MAIN", "level": "H264_LEVEL_3_1"
+                }}
+            }],
+            "outputGroups": [{
+                "outputGroupSettings": {"mediaPackageGroupSettings": {"destination": {"destinationRefId": "mp"}}},
+                "outputs": [{
+                    "outputName": "main", "videoDescriptionName": "video", "audioDescriptionNames": ["audio"],
+                    "outputSettings": {"mediaPackageOutputSettings": {}}
+                }]
+            }]
+        }
+    });
+    let created = cp
+        .create_channel("us-east-1", &body)
+        .map_err(|e| anyhow::anyhow!("demo channel: {e:?}"))?;
+    let id = created["channel"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    tokio::time::sleep(Duration::from_millis(1200)).await; // CREATING -> IDLE
+    api(cp.start_channel(&id))?;
+    control::supervisor::reconcile(cp).await;
+    Ok(endpoint["url"].as_str().unwrap_or_default().to_string())
+}
+
 fn api<T>(r: control::Result<T>) -> anyhow::Result<T> {
     r.map_err(|e| anyhow::anyhow!("{e}"))
 }
@@ -161,6 +276,7 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
     for f in &FLOWS {
         encoders.push(encoder(f)?);
     }
+    let hls_url = pipeline(&cp, &arns).await?;
 
     println!("\nonair demo is running: API at {endpoint}\n");
     for (f, arn) in FLOWS.iter().zip(&arns) {
@@ -173,6 +289,9 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
             "", f.monitor, f.fec_out
         );
     }
+    println!("\n  HLS (channel with input failover, 640x360): {hls_url}");
+    println!("  watch: ffplay {hls_url}   (or VLC, Safari; the first segments take ~10 s)");
+    println!("  failover: stop the primary encoder (1000 Hz) and the tone turns to 600 Hz");
     println!("\nDrive it with the aws CLI after pasting:\n\n{exports}");
     println!("  aws mediaconnect list-flows");
     println!(
