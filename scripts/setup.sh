@@ -13,7 +13,10 @@ what=${1:-test}
 # avformat, avutil, swscale and swresample (avfilter/avdevice are not used).
 runtime_pkgs=(ffmpeg pkg-config build-essential
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libclang-dev)
-test_pkgs=(ffmpeg srt-tools iproute2 python3 python3-venv)
+test_pkgs=(ffmpeg srt-tools iproute2 python3 python3-venv chromium)
+# The browser player (web/) takes hls.js, and its test playwright-core, from the npm
+# registry through web/package-lock.json; Node and npm come from Debian when missing.
+command -v npm >/dev/null 2>&1 || runtime_pkgs+=(nodejs npm)
 
 want=("${runtime_pkgs[@]}")
 [ "$what" = test ] && want+=("${test_pkgs[@]}")
@@ -27,6 +30,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules ]; then
+  echo "setup: installing web/ packages with npm ci"
+  npm ci --prefix web --no-audit --no-fund
+  touch web/node_modules
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -5,7 +5,8 @@
 //! `/tags/{arn}` for MediaConnect ARNs). Paths are split on `/` *before*
 //! percent-decoding, so ARNs with `/` (`%2F`) stay one label. MediaPackage HLS
 //! ingest (`/in/v2/…`) and origin (`/out/v1/…`) paths are routed to [`origin`]
-//! before SigV4, as they are not AWS API calls. A path prefix in
+//! before SigV4, as they are not AWS API calls; so is the browser player
+//! (`/player`, [`player`]). A path prefix in
 //! the client's endpoint URL (`http://host:port/onair`) is skipped.
 
 pub mod error;
@@ -13,6 +14,7 @@ pub mod mediaconnect;
 pub mod medialive;
 pub mod mediapackage;
 pub mod origin;
+pub mod player;
 pub mod sigv4;
 
 use std::sync::Arc;
@@ -43,6 +45,8 @@ pub struct AppState {
     pub credentials: Credentials,
     /// MediaPackage HLS ingest and origin store ([`origin`]).
     pub origin: origin::OriginStore,
+    /// Where the browser player's `web/` directory is ([`player`]).
+    pub web_dir: std::path::PathBuf,
 }
 
 /// The router: every path falls to the AWS dispatcher.
@@ -115,10 +119,14 @@ const ROOTS: &[&str] = &[
 
 async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
-    // HLS ingest (Basic auth) and origin GETs (public) are not AWS calls: no SigV4.
-    let result = match origin::route(req.uri().path()) {
-        Some(path) => origin::handle(state.cp.clone(), state.origin.clone(), path, req).await,
-        None => handle(state, req).await,
+    // HLS ingest (Basic auth), origin GETs and the player (public) are not AWS calls: no SigV4.
+    let result = if let Some(asset) = player::route(req.uri().path()) {
+        Ok(player::handle(&state.web_dir, asset, req.method()).await)
+    } else {
+        match origin::route(req.uri().path()) {
+            Some(path) => origin::handle(state.cp.clone(), state.origin.clone(), path, req).await,
+            None => handle(state, req).await,
+        }
     };
     let mut resp = result.unwrap_or_else(IntoResponse::into_response);
     if let Ok(v) = HeaderValue::from_str(&request_id) {

@@ -437,6 +437,7 @@ mod tests {
                     secret_access_key: "secret".into(),
                 },
                 origin: OriginStore::default(),
+                web_dir: "web".into(),
             }
         }
 

@@ -28,6 +28,9 @@ pub struct DemoArgs {
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long)]
     pub seconds: Option<u64>,
+    /// The repository's `web/` directory, for the browser player's hls.js.
+    #[arg(long, default_value = "web", env = "ONAIR_WEB_DIR")]
+    pub web_dir: PathBuf,
 }
 
 struct DemoFlow {
@@ -58,46 +61,52 @@ const FLOWS: [DemoFlow; 2] = [
     },
 ];
 
-fn encoder(f: &DemoFlow) -> anyhow::Result<Child> {
-    Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-re"])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("{}=size=640x360:rate=25", f.pattern),
-        ])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("sine=frequency={}:sample_rate=48000", f.tone_hz),
-        ])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-tune",
-            "zerolatency",
-            "-b:v",
-            "1500k",
-        ])
-        .args([
-            "-g",
-            "50",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "128k",
-            "-f",
-            "rtp_mpegts",
-        ])
-        .arg(format!("rtp://127.0.0.1:{}", f.ingest))
-        .kill_on_drop(true)
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .context("cannot start ffmpeg as the test encoder (install ffmpeg; `make demo` does)")
+/// A test encoder for `f`. With a run time, the encoder stops by itself a
+/// little after it, so it cannot outlive the demo even if the demo is killed
+/// without a chance to clean up.
+fn encoder(f: &DemoFlow, seconds: Option<u64>) -> anyhow::Result<Child> {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-loglevel", "error", "-re"]);
+    if let Some(s) = seconds {
+        cmd.args(["-t", &(s + 5).to_string()]);
+    }
+    cmd.args([
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("{}=size=640x360:rate=25", f.pattern),
+    ])
+    .args([
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("sine=frequency={}:sample_rate=48000", f.tone_hz),
+    ])
+    .args([
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-tune",
+        "zerolatency",
+        "-b:v",
+        "1500k",
+    ])
+    .args([
+        "-g",
+        "50",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+        "-f",
+        "rtp_mpegts",
+    ])
+    .arg(format!("rtp://127.0.0.1:{}", f.ingest))
+    .kill_on_drop(true)
+    .stdin(std::process::Stdio::null())
+    .spawn()
+    .context("cannot start ffmpeg as the test encoder (install ffmpeg; `make demo` does)")
 }
 
 /// Steps 4-8 and 10 in-process: a MediaPackage channel with an HLS endpoint,
@@ -213,6 +222,17 @@ async fn pipeline(cp: &control::ControlPlane, flows: &[String]) -> anyhow::Resul
     Ok(endpoint["url"].as_str().unwrap_or_default().to_string())
 }
 
+/// SIGTERM (`kill`, `timeout`, a supervisor): stop like Ctrl-C, so that the
+/// encoders are stopped with the demo instead of feeding the next run.
+async fn terminated() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
 fn api<T>(r: control::Result<T>) -> anyhow::Result<T> {
     r.map_err(|e| anyhow::anyhow!("{e}"))
 }
@@ -235,6 +255,7 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
         access_key_id: None,
         secret_access_key: None,
         public_url: None,
+        web_dir: args.web_dir.clone(),
         region: "us-east-1".into(),
     };
     let server = serve::start(&serve_args).await?;
@@ -274,7 +295,7 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
     control::supervisor::reconcile(&cp).await;
     let mut encoders = Vec::new();
     for f in &FLOWS {
-        encoders.push(encoder(f)?);
+        encoders.push(encoder(f, args.seconds)?);
     }
     let hls_url = pipeline(&cp, &arns).await?;
 
@@ -290,6 +311,7 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
         );
     }
     println!("\n  HLS (channel with input failover, 640x360): {hls_url}");
+    println!("  browser: {endpoint}/player?src={hls_url}");
     println!("  watch: ffplay {hls_url}   (or VLC, Safari; the first segments take ~10 s)");
     println!("  failover: stop the primary encoder (1000 Hz) and the tone turns to 600 Hz");
     println!("\nDrive it with the aws CLI after pasting:\n\n{exports}");
@@ -306,6 +328,7 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
         let tick = tokio::time::sleep(Duration::from_secs(10));
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
+            _ = terminated() => break,
             _ = tick => {}
             _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => break,
         }

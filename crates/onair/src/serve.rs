@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// origin URLs (default: http://INGEST_IP:PORT).
     #[arg(long, env = "ONAIR_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// The repository's `web/` directory: /player serves hls.js from its
+    /// node_modules (`npm ci` in web/).
+    #[arg(long, default_value = "web", env = "ONAIR_WEB_DIR")]
+    pub web_dir: PathBuf,
     /// Region shown in the printed exports (any region is accepted).
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
@@ -54,6 +58,7 @@ pub struct Server {
     pub creds: credentials::Stored,
     pub listener: tokio::net::TcpListener,
     pub endpoint: String,
+    pub web_dir: PathBuf,
 }
 
 pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
@@ -99,6 +104,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
         creds,
         listener,
         endpoint,
+        web_dir: args.web_dir.clone(),
     })
 }
 
@@ -120,6 +126,7 @@ pub async fn run(server: Server) -> anyhow::Result<()> {
             secret_access_key: server.creds.secret_access_key.clone(),
         },
         origin: server.cp.origin.clone(),
+        web_dir: server.web_dir.clone(),
     };
     let app = api::router(state);
     axum_serve(server.listener, app).await
