@@ -68,6 +68,23 @@ pub struct ApiRequest {
 }
 
 impl ApiRequest {
+    /// The `tags` map of a TagResource body (MediaConnect, MediaLive), as
+    /// key/value pairs; errors name the member.
+    pub fn tag_pairs(&self) -> Result<Vec<(String, String)>, ApiError> {
+        let body = self.json()?;
+        let tags = body
+            .get("tags")
+            .and_then(serde_json::Value::as_object)
+            .ok_or_else(|| ApiError::bad_request("tags: is required (a map of strings)"))?;
+        tags.iter()
+            .map(|(k, v)| {
+                v.as_str()
+                    .map(|v| (k.clone(), v.to_string()))
+                    .ok_or_else(|| ApiError::bad_request(format!("tags.{k}: expected a string")))
+            })
+            .collect()
+    }
+
     pub fn query(&self, key: &str) -> Option<&str> {
         self.query
             .iter()

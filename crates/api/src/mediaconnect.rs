@@ -80,18 +80,7 @@ pub async fn handle(cp: &ControlPlane, req: &ApiRequest) -> Result<Response, Api
             reply(StatusCode::OK, json!({ "tags": cp.flow_tags(arn)? }))
         }
         (&Method::POST, ["tags", arn]) => {
-            let body = req.json()?;
-            let tags = body
-                .get("tags")
-                .and_then(Value::as_object)
-                .ok_or_else(|| ApiError::bad_request("tags: is required (a map of strings)"))?;
-            let mut pairs = Vec::new();
-            for (k, v) in tags {
-                let v = v
-                    .as_str()
-                    .ok_or_else(|| ApiError::bad_request(format!("tags.{k}: expected a string")))?;
-                pairs.push((k.clone(), v.to_string()));
-            }
+            let pairs = req.tag_pairs()?;
             cp.change_flow_tags(arn, |t| t.extend(pairs.iter().cloned()))?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }

@@ -289,23 +289,7 @@ pub(crate) fn page<'a, T>(
     max_results: Option<&str>,
     next_token: Option<&str>,
 ) -> Result<(&'a [T], Option<String>)> {
-    let max = match max_results {
-        None => 1000,
-        Some(m) => match m.parse::<usize>() {
-            Ok(n) if (1..=1000).contains(&n) => n,
-            _ => {
-                return Err(ControlError::bad(format!(
-                    "maxResults: '{m}' is not an integer in 1-1000"
-                )))
-            }
-        },
-    };
-    let start = match next_token {
-        None | Some("") => 0,
-        Some(t) => t.parse::<usize>().map_err(|_| {
-            ControlError::bad(format!("nextToken: '{t}' is not a token onair issued"))
-        })?,
-    };
+    let (start, max) = crate::flow::page_args(max_results, next_token)?;
     let start = start.min(all.len());
     let end = (start + max).min(all.len());
     let next = (end < all.len()).then(|| end.to_string());
