@@ -300,18 +300,21 @@ impl Origin {
     }
 
     /// In-process ingest: `ts` (whole 188-byte packets, best cut before an IDR access
-    /// unit) from an encoder in this process, as if `source` had PUT it as a segment to an
-    /// ingest endpoint of `channel_id`. Runs what [`Origin::ingest`] does with a segment:
-    /// the same redundant-ingest rule (per `source`), the same per-endpoint re-cutting.
+    /// unit) of rendition `stream` from an encoder in this process, as if `source` had PUT
+    /// it as a segment of that rendition to an ingest endpoint of `channel_id`. Runs what
+    /// [`Origin::ingest`] does with a segment: the same redundant-ingest rule (per
+    /// `source`), the same per-endpoint re-cutting.
     pub fn ingest_ts(
         &mut self,
         channel_id: &str,
         source: &str,
+        stream: &str,
         ts: &[u8],
         endpoints: &[EndpointConfig],
         now: OffsetDateTime,
     ) -> Ingested {
-        self.ingest(channel_id, source, IN_PROCESS_SEGMENT, ts, endpoints, now)
+        let name = format!("{stream}/{IN_PROCESS_SEGMENT}");
+        self.ingest(channel_id, source, &name, ts, endpoints, now)
     }
 
     /// Whether `channel_id` has ingested anything accepted (a segment or playlist).
@@ -688,7 +691,7 @@ mod tests {
         for (i, chunk) in encoder_segments(12).iter().enumerate() {
             let t = 2 * u64::try_from(i).unwrap();
             assert_eq!(
-                origin.ingest_ts("ch", "medialive", chunk, &eps, at(t)),
+                origin.ingest_ts("ch", "medialive", "0", chunk, &eps, at(t)),
                 Ingested::Segment
             );
         }

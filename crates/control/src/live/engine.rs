@@ -17,22 +17,19 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::Bytes;
 use live::{Packet, Track, Transcoder};
 use media::mux::{MuxStream, TsMuxer, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264};
 use media::ts::Pid;
 use package::hls::PlaylistType;
 use package::origin::EndpointConfig;
-use tokio::net::UdpSocket;
-use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-use super::encoder::{plan, Attachment, Plan};
-use super::model::{ChannelRecord, InputRecord};
-use super::switch::{InputSwitch, Side};
-use super::{CHANNEL_KIND, INPUT_KIND};
+use super::encoder::{plan, Plan};
+use super::feed::feeder;
+use super::model::ChannelRecord;
+use super::CHANNEL_KIND;
 use crate::flow::now_ms;
 use crate::packaging::model::{EndpointRecord, PlaylistType as ModelPlaylistType};
 use crate::supervisor::Engines;
@@ -47,11 +44,11 @@ const MAX_CHUNK: usize = 8 << 20;
 
 /// A running channel engine.
 pub(crate) struct Running {
-    plan: Plan,
-    transcoder: Arc<Transcoder>,
+    pub(crate) plan: Plan,
+    pub(crate) transcoder: Arc<Transcoder>,
     endpoints: Arc<Mutex<Vec<EndpointConfig>>>,
     feeder: Option<JoinHandle<()>>,
-    on_secondary: Arc<AtomicBool>,
+    pub(crate) on_secondary: Arc<AtomicBool>,
     reported_secondary: bool,
 }
 
@@ -157,162 +154,6 @@ async fn start(cp: &ControlPlane, rec: &ChannelRecord) -> Result<Running, String
     })
 }
 
-/// Where an input's datagrams come from.
-enum Source {
-    Tap(broadcast::Receiver<Bytes>),
-    Socket {
-        socket: UdpSocket,
-        rtp: bool,
-    },
-    /// Not available now (a flow that is not running): never delivers.
-    Absent,
-}
-
-impl Source {
-    /// The next datagram of whole TS packets; `None` once the source is gone.
-    async fn recv(&mut self, buf: &mut [u8]) -> Option<Vec<u8>> {
-        match self {
-            Source::Tap(rx) => loop {
-                match rx.recv().await {
-                    Ok(b) => return Some(b.to_vec()),
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
-            },
-            Source::Socket { socket, rtp } => loop {
-                let Ok((n, _)) = socket.recv_from(buf).await else {
-                    return None;
-                };
-                let data = buf.get(..n)?;
-                let payload = if *rtp { rtp_payload(data) } else { Some(data) };
-                if let Some(p) = payload.filter(|p| !p.is_empty()) {
-                    return Some(p.to_vec());
-                }
-            },
-            Source::Absent => std::future::pending().await,
-        }
-    }
-}
-
-/// The payload of an RTP packet (RFC 3550 §5.1), or the datagram itself when it
-/// already starts with a TS sync byte.
-fn rtp_payload(d: &[u8]) -> Option<&[u8]> {
-    if d.first() == Some(&0x47) {
-        return Some(d);
-    }
-    let first = *d.first()?;
-    if first >> 6 != 2 {
-        return None;
-    }
-    let csrc = usize::from(first & 0x0F);
-    let mut at = 12 + 4 * csrc;
-    if first & 0x10 != 0 {
-        let ext: [u8; 2] = d.get(at + 2..at + 4)?.try_into().ok()?;
-        at += 4 + 4 * usize::from(u16::from_be_bytes(ext));
-    }
-    let mut payload = d.get(at..)?;
-    if first & 0x20 != 0 {
-        let pad = usize::from(*payload.last()?);
-        payload = payload.get(..payload.len().checked_sub(pad)?)?;
-    }
-    Some(payload)
-}
-
-/// The source of an input now.
-async fn source(cp: &ControlPlane, engines: &Engines, input_id: &str) -> Source {
-    let Ok(Some(input)) = cp.store.get::<InputRecord>(INPUT_KIND, input_id) else {
-        return Source::Absent;
-    };
-    match input.input_type.as_str() {
-        "MEDIACONNECT" => input
-            .media_connect_flows
-            .iter()
-            .find_map(|f| engines.tap(&f.flow_arn))
-            .map_or(Source::Absent, Source::Tap),
-        "RTP_PUSH" | "UDP_PUSH" => {
-            let Some(port) = input.ports().first().copied() else {
-                return Source::Absent;
-            };
-            match UdpSocket::bind((cp.settings.ingest_bind, port)).await {
-                Ok(socket) => Source::Socket {
-                    socket,
-                    rtp: input.input_type == "RTP_PUSH",
-                },
-                Err(e) => {
-                    tracing::warn!(input = %input_id, "cannot listen on port {port}: {e}");
-                    Source::Absent
-                }
-            }
-        }
-        _ => Source::Absent,
-    }
-}
-
-/// Starts the task that feeds a channel's transcoder from its inputs.
-async fn feeder(cp: &ControlPlane, engines: &Engines, channel_id: &str) -> Option<JoinHandle<()>> {
-    let running = engines.channels.get(channel_id)?;
-    let plan = running.plan.clone();
-    let primary = source(cp, engines, &plan.primary.input_id).await;
-    let secondary = match &plan.secondary {
-        Some(Attachment { input_id, .. }) => Some(source(cp, engines, input_id).await),
-        None => None,
-    };
-    let transcoder = running.transcoder.clone();
-    let on_secondary = running.on_secondary.clone();
-    Some(tokio::spawn(feed(
-        transcoder,
-        primary,
-        secondary,
-        plan,
-        on_secondary,
-    )))
-}
-
-async fn feed(
-    transcoder: Arc<Transcoder>,
-    mut primary: Source,
-    secondary: Option<Source>,
-    plan: Plan,
-    on_secondary: Arc<AtomicBool>,
-) {
-    let mut switch = InputSwitch::new(
-        plan.loss_threshold,
-        plan.error_clear,
-        plan.prefer_primary,
-        Instant::now(),
-    );
-    let has_secondary = secondary.is_some();
-    let mut secondary = secondary.unwrap_or(Source::Absent);
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    let (mut a, mut b) = (vec![0u8; 65_536], vec![0u8; 65_536]);
-    loop {
-        let (side, data) = tokio::select! {
-            d = primary.recv(&mut a) => (Side::Primary, d),
-            d = secondary.recv(&mut b) => (Side::Secondary, d),
-            _ = tick.tick() => {
-                if has_secondary {
-                    switch.on_tick(Instant::now());
-                    on_secondary.store(switch.active() == Side::Secondary, Ordering::Relaxed);
-                }
-                continue;
-            }
-        };
-        // A source that went away (its flow stopped): the supervisor starts a
-        // new feeder on its next pass.
-        let Some(data) = data else { return };
-        let feed = if has_secondary {
-            let pass = switch.on_datagram(side, Instant::now());
-            on_secondary.store(switch.active() == Side::Secondary, Ordering::Relaxed);
-            pass
-        } else {
-            side == Side::Primary
-        };
-        if feed {
-            transcoder.push(data);
-        }
-    }
-}
-
 /// Muxes a channel's encoded packets (first video and first audio rendition)
 /// and hands the TS to the origin, one chunk per video GOP. Runs on the
 /// transcoder thread.
@@ -381,7 +222,7 @@ impl Packager {
         }
         let now = time::OffsetDateTime::now_utc();
         let mut origin = self.origin.lock().unwrap_or_else(|e| e.into_inner());
-        let outcome = origin.ingest_ts(&self.channel, SOURCE, &chunk, &endpoints, now);
+        let outcome = origin.ingest_ts(&self.channel, SOURCE, "0", &chunk, &endpoints, now);
         tracing::trace!(channel = %self.channel, ?outcome, "in-process ingest");
     }
 }
@@ -434,19 +275,3 @@ pub fn endpoint_config(rec: &EndpointRecord) -> EndpointConfig {
 
 /// Engines of running channels, by channel id.
 pub(crate) type Channels = HashMap<String, Running>;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rtp_payloads() {
-        let ts = [0x47u8; 188];
-        assert_eq!(rtp_payload(&ts), Some(&ts[..]));
-        let mut rtp = vec![0x80, 33, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1];
-        rtp.extend_from_slice(&ts);
-        assert_eq!(rtp_payload(&rtp), Some(&ts[..]));
-        assert_eq!(rtp_payload(&[0x80, 33]), None);
-        assert_eq!(rtp_payload(&[0x00; 20]), None);
-    }
-}

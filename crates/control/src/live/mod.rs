@@ -21,8 +21,10 @@
 
 pub mod channel;
 pub mod check;
+pub mod codec;
 pub mod encoder;
 pub mod engine;
+pub mod feed;
 pub mod input;
 pub mod model;
 pub mod shape;
