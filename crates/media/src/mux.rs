@@ -67,15 +67,25 @@ impl TsMuxer {
     /// A muxer for program 1 (PMT on PID 0x1000) carrying `streams`; the PCR goes on
     /// `streams[pcr_stream]` (usually the video stream).
     pub fn new(streams: &[MuxStream], pcr_stream: usize) -> Self {
-        let pmt_pid = Pid(0x1000);
+        Self::with_program(streams, pcr_stream, 1, Pid(0x1000))
+    }
+
+    /// A muxer for program `program_number` with its PMT on `pmt_pid`; otherwise as
+    /// [`TsMuxer::new`].
+    pub fn with_program(
+        streams: &[MuxStream],
+        pcr_stream: usize,
+        program_number: u16,
+        pmt_pid: Pid,
+    ) -> Self {
         let pcr_pid = streams.get(pcr_stream).map_or(Pid::NULL, |s| s.pid);
         let pat = Pat {
             transport_stream_id: 1,
             version: 0,
-            programs: vec![(1, pmt_pid)],
+            programs: vec![(program_number, pmt_pid)],
         };
         let pmt = Pmt {
-            program_number: 1,
+            program_number,
             version: 0,
             pcr_pid,
             program_info: Vec::new(),

@@ -57,10 +57,21 @@ impl ControlPlane {
             }
         };
         let errors = check::references(settings, &input_ok);
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(LiveError::Unprocessable(errors))
+        if !errors.is_empty() {
+            return Err(LiveError::Unprocessable(errors));
+        }
+        // What the engine would refuse at start is refused now, by element path.
+        match super::encoder::plan(settings) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let (path, message) = match e.split_once(": ") {
+                    Some((p, m)) if !p.contains(' ') => (p.to_owned(), m.to_owned()),
+                    _ => (String::new(), e),
+                };
+                Err(LiveError::Unprocessable(vec![ValidationError::new(
+                    path, message,
+                )]))
+            }
         }
     }
 

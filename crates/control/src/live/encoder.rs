@@ -1,11 +1,9 @@
 //! From a stored channel's settings (wire names, as validated) to what the channel
 //! engine runs: the [`live::TranscodeConfig`], the input attachments to watch and the
-//! MediaPackage channel to feed. Pure: no I/O, tested inline.
+//! output groups ([`super::groups`]). Pure: no I/O, tested inline.
 //!
-//! One output group with `mediaPackageGroupSettings` is run; each of its outputs
-//! contributes its video description (one rendition each) and the first output's first
-//! audio description. Anything the engine cannot honour is an error naming the setting,
-//! so the channel does not pretend to run it.
+//! Anything the engine cannot honour is an error naming the setting, so the channel
+//! does not pretend to run it.
 
 use std::time::Duration;
 
@@ -18,8 +16,8 @@ use serde_json::Value;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
     pub transcode: TranscodeConfig,
-    /// The MediaPackage channel id the output group delivers to.
-    pub package_channel: String,
+    /// The output groups: what each output muxes and where it goes.
+    pub groups: Vec<GroupPlan>,
     /// The first input attachment.
     pub primary: Attachment,
     /// The attachment named by `automaticInputFailoverSettings.secondaryInputId`.
@@ -32,6 +30,16 @@ pub struct Plan {
     pub prefer_primary: bool,
 }
 
+impl Plan {
+    /// The MediaPackage channels the output groups deliver to.
+    pub fn package_channels(&self) -> impl Iterator<Item = &str> {
+        self.groups.iter().filter_map(|g| match &g.delivery {
+            Delivery::MediaPackage { channel } => Some(channel.as_str()),
+            _ => None,
+        })
+    }
+}
+
 /// An input attachment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attachment {
@@ -39,7 +47,8 @@ pub struct Attachment {
     pub input_id: String,
 }
 
-use super::codec::{audio_settings, get, num, text, video_settings};
+use super::codec::{get, num, text};
+use super::groups::{outputs, Delivery, GroupPlan};
 
 /// The engine plan of a channel's settings, or why the engine cannot run it.
 pub fn plan(settings: &serde_json::Map<String, Value>) -> Result<Plan, String> {
@@ -93,86 +102,8 @@ pub fn plan(settings: &serde_json::Map<String, Value>) -> Result<Plan, String> {
         .and_then(|f| num(f, "errorClearTimeMsec"))
         .unwrap_or(0.0);
 
-    let enc = root
-        .get("encoderSettings")
-        .ok_or("encoderSettings is missing")?;
-    let groups = enc
-        .get("outputGroups")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let (gi, group) = groups
-        .iter()
-        .enumerate()
-        .find(|(_, g)| get(g, &["outputGroupSettings", "mediaPackageGroupSettings"]).is_some())
-        .ok_or("encoderSettings.outputGroups: onair runs MediaPackage output groups only")?;
-    let dest = get(
-        group,
-        &[
-            "outputGroupSettings",
-            "mediaPackageGroupSettings",
-            "destination",
-            "destinationRefId",
-        ],
-    )
-    .and_then(Value::as_str)
-    .ok_or_else(|| format!("encoderSettings.outputGroups[{gi}]: no destinationRefId"))?;
-    let package_channel = root
-        .get("destinations")
-        .and_then(Value::as_array)
-        .and_then(|l| l.iter().find(|d| text(d, "id") == Some(dest)))
-        .and_then(|d| d.get("mediaPackageSettings"))
-        .and_then(|m| m.get(0))
-        .and_then(|m| text(m, "channelId"))
-        .ok_or_else(|| format!("destination {dest}: no mediaPackageSettings channelId"))?
-        .to_string();
-
-    let outputs = group
-        .get("outputs")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let find = |list: &str, name: &str| -> Option<(usize, Value)> {
-        enc.get(list)
-            .and_then(Value::as_array)?
-            .iter()
-            .enumerate()
-            .find(|(_, d)| text(d, "name") == Some(name))
-            .map(|(i, d)| (i, d.clone()))
-    };
-    let mut video = Vec::new();
-    let mut audio = Vec::new();
-    let mut audio_selector = None;
-    for out in &outputs {
-        if let Some(name) = text(out, "videoDescriptionName") {
-            let (i, d) = find("videoDescriptions", name)
-                .ok_or_else(|| format!("no videoDescription named {name}"))?;
-            video.push(video_settings(
-                &d,
-                &format!("encoderSettings.videoDescriptions[{i}]"),
-            )?);
-        }
-        if audio.is_empty() {
-            if let Some(name) = out
-                .get("audioDescriptionNames")
-                .and_then(|l| l.get(0))
-                .and_then(Value::as_str)
-            {
-                let (i, d) = find("audioDescriptions", name)
-                    .ok_or_else(|| format!("no audioDescription named {name}"))?;
-                audio.push(audio_settings(
-                    &d,
-                    &format!("encoderSettings.audioDescriptions[{i}]"),
-                )?);
-                audio_selector = text(&d, "audioSelectorName").map(str::to_string);
-            }
-        }
-    }
-    if video.is_empty() {
-        return Err(format!(
-            "encoderSettings.outputGroups[{gi}]: no output has a videoDescriptionName"
-        ));
-    }
+    let outputs = outputs(&root)?;
+    let audio_selector = outputs.audio_selector.clone();
     let settings_of_first = first.get("inputSettings");
     let program = settings_of_first
         .and_then(|s| {
@@ -202,10 +133,10 @@ pub fn plan(settings: &serde_json::Map<String, Value>) -> Result<Plan, String> {
     Ok(Plan {
         transcode: TranscodeConfig {
             selection: Selection { program, audio_pid },
-            video,
-            audio,
+            video: outputs.video,
+            audio: outputs.audio,
         },
-        package_channel,
+        groups: outputs.groups,
         primary,
         secondary,
         loss_threshold: Duration::from_millis(loss_ms.max(0.0) as u64),
@@ -218,6 +149,7 @@ pub fn plan(settings: &serde_json::Map<String, Value>) -> Result<Plan, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::live::codec::video_settings;
     use live::{AudioSettings, Profile, RateControl};
     use serde_json::json;
 
@@ -250,6 +182,7 @@ mod tests {
                 "outputGroups": [{
                     "outputGroupSettings": {"mediaPackageGroupSettings": {"destination": {"destinationRefId": "mp"}}},
                     "outputs": [{"outputName": "360p", "videoDescriptionName": "v",
+                        "outputSettings": {"mediaPackageOutputSettings": {}},
                         "audioDescriptionNames": ["a1"]}]
                 }]
             }
@@ -262,7 +195,7 @@ mod tests {
     #[test]
     fn maps_h264_and_aac_settings() {
         let p = plan(&channel()).unwrap();
-        assert_eq!(p.package_channel, "pkg");
+        assert_eq!(p.package_channels().collect::<Vec<_>>(), ["pkg"]);
         assert_eq!(p.primary.name, "primary");
         assert_eq!(p.secondary.as_ref().unwrap().name, "backup");
         assert_eq!(p.loss_threshold, Duration::from_millis(500));
@@ -304,8 +237,8 @@ mod tests {
         assert!(plan(&c).unwrap_err().contains("codingMode"));
         let mut c = channel();
         c["encoderSettings"]["outputGroups"][0]["outputGroupSettings"] =
-            json!({"udpGroupSettings": {}});
-        assert!(plan(&c).unwrap_err().contains("MediaPackage"));
+            json!({"archiveGroupSettings": {}});
+        assert!(plan(&c).unwrap_err().contains("udpGroupSettings"));
     }
 
     #[test]

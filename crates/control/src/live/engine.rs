@@ -1,8 +1,7 @@
 //! The channel supervisor step: runs a [`live::Transcoder`] for every channel
 //! whose desired state is running, feeds it from its input (a MediaConnect
 //! flow's in-process tap, or the UDP port of an RTP_PUSH / UDP_PUSH input),
-//! muxes its packets with [`TsMuxer`] and hands the TS to the origin store for
-//! the MediaPackage channel of the output group ([`Origin::ingest_ts`]).
+//! and delivers its packets to the output groups ([`super::deliver`]).
 //!
 //! Driving contract: [`reconcile`] is called by the supervisor on every pass
 //! with the engines lock held. A channel that entered `STARTING` becomes
@@ -11,21 +10,18 @@
 //! configuration the engine cannot run sends the channel back to `IDLE` with a
 //! warning naming the setting. `STOPPING` / `DELETING` channels lose their
 //! engine on the next pass.
-//!
-//! [`Origin::ingest_ts`]: package::origin::Origin::ingest_ts
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use live::{Packet, Track, Transcoder};
-use media::mux::{MuxStream, TsMuxer, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264};
-use media::ts::Pid;
+use live::Transcoder;
 use package::hls::PlaylistType;
 use package::origin::EndpointConfig;
 use tokio::task::JoinHandle;
 
+use super::deliver::{Deliver, DeliveryStats, Endpoints};
 use super::encoder::{plan, Plan};
 use super::feed::feeder;
 use super::model::ChannelRecord;
@@ -33,20 +29,20 @@ use super::CHANNEL_KIND;
 use crate::flow::now_ms;
 use crate::packaging::model::{EndpointRecord, PlaylistType as ModelPlaylistType};
 use crate::supervisor::Engines;
-use crate::{ControlPlane, OriginStore};
+use crate::ControlPlane;
 
 /// Datagrams that may wait for the transcoder thread before new ones are dropped.
 const QUEUE: usize = 4096;
-/// The ingest source name the origin sees for in-process channel output.
-const SOURCE: &str = "medialive";
-/// TS buffered without a video key frame before it is handed over anyway.
-const MAX_CHUNK: usize = 8 << 20;
 
 /// A running channel engine.
 pub(crate) struct Running {
     pub(crate) plan: Plan,
     pub(crate) transcoder: Arc<Transcoder>,
-    endpoints: Arc<Mutex<Vec<EndpointConfig>>>,
+    endpoints: Endpoints,
+    /// Delivery counters of the output groups.
+    pub(crate) delivery: Arc<DeliveryStats>,
+    /// The delivery problems already logged.
+    reported_delivery: [u64; 3],
     feeder: Option<JoinHandle<()>>,
     pub(crate) on_secondary: Arc<AtomicBool>,
     reported_secondary: bool,
@@ -98,10 +94,17 @@ pub(crate) async fn reconcile(cp: &ControlPlane, engines: &mut Engines) {
         let Some(running) = engines.channels.get(&rec.id) else {
             continue;
         };
-        let eps: Vec<EndpointConfig> = endpoint_records
-            .iter()
-            .filter(|r| r.endpoint.channel_id == running.plan.package_channel)
-            .map(endpoint_config)
+        let eps: HashMap<String, Vec<EndpointConfig>> = running
+            .plan
+            .package_channels()
+            .map(|channel| {
+                let list = endpoint_records
+                    .iter()
+                    .filter(|r| r.endpoint.channel_id == channel)
+                    .map(endpoint_config)
+                    .collect();
+                (channel.to_owned(), list)
+            })
             .collect();
         *running.endpoints.lock().unwrap_or_else(|e| e.into_inner()) = eps;
         let needs_feeder = running.feeder.as_ref().is_none_or(JoinHandle::is_finished);
@@ -112,6 +115,22 @@ pub(crate) async fn reconcile(cp: &ControlPlane, engines: &mut Engines) {
             }
         }
         if let Some(running) = engines.channels.get_mut(&rec.id) {
+            let d = &running.delivery;
+            let now = [
+                d.hls_dropped.load(Ordering::Relaxed),
+                d.hls_failed.load(Ordering::Relaxed),
+                d.udp_errors.load(Ordering::Relaxed),
+            ];
+            if now != running.reported_delivery {
+                running.reported_delivery = now;
+                tracing::warn!(
+                    channel = %rec.id,
+                    hls_dropped = now[0],
+                    hls_failed = now[1],
+                    udp_errors = now[2],
+                    "output delivery problems"
+                );
+            }
             let now_secondary = running.on_secondary.load(Ordering::Relaxed);
             if now_secondary != running.reported_secondary {
                 running.reported_secondary = now_secondary;
@@ -130,16 +149,18 @@ pub(crate) async fn reconcile(cp: &ControlPlane, engines: &mut Engines) {
 /// Opens the encoders of a channel.
 async fn start(cp: &ControlPlane, rec: &ChannelRecord) -> Result<Running, String> {
     let plan = plan(&rec.settings)?;
-    let endpoints = Arc::new(Mutex::new(Vec::new()));
-    let mut packager = Packager::new(
-        cp.origin.clone(),
-        endpoints.clone(),
-        plan.package_channel.clone(),
-        !plan.transcode.audio.is_empty(),
-    );
+    let endpoints: Endpoints = Arc::new(Mutex::new(HashMap::new()));
+    let delivery = Arc::new(DeliveryStats::default());
+    let mut deliver = Deliver::new(
+        &plan,
+        &cp.origin,
+        &endpoints,
+        &tokio::runtime::Handle::current(),
+        &delivery,
+    )?;
     let config = plan.transcode.clone();
     let transcoder = tokio::task::spawn_blocking(move || {
-        Transcoder::spawn(config, QUEUE, move |p| packager.packet(p))
+        Transcoder::spawn(config, QUEUE, move |p| deliver.packet(&p))
     })
     .await
     .map_err(|e| format!("transcoder start: {e}"))?
@@ -148,83 +169,12 @@ async fn start(cp: &ControlPlane, rec: &ChannelRecord) -> Result<Running, String
         plan,
         transcoder: Arc::new(transcoder),
         endpoints,
+        delivery,
+        reported_delivery: [0; 3],
         feeder: None,
         on_secondary: Arc::new(AtomicBool::new(false)),
         reported_secondary: false,
     })
-}
-
-/// Muxes a channel's encoded packets (first video and first audio rendition)
-/// and hands the TS to the origin, one chunk per video GOP. Runs on the
-/// transcoder thread.
-struct Packager {
-    muxer: TsMuxer,
-    chunk: Vec<u8>,
-    origin: OriginStore,
-    endpoints: Arc<Mutex<Vec<EndpointConfig>>>,
-    channel: String,
-}
-
-impl Packager {
-    fn new(
-        origin: OriginStore,
-        endpoints: Arc<Mutex<Vec<EndpointConfig>>>,
-        channel: String,
-        audio: bool,
-    ) -> Self {
-        let mut streams = vec![MuxStream {
-            pid: Pid(0x100),
-            stream_type: STREAM_TYPE_H264,
-            stream_id: 0xE0,
-        }];
-        if audio {
-            streams.push(MuxStream {
-                pid: Pid(0x101),
-                stream_type: STREAM_TYPE_AAC_ADTS,
-                stream_id: 0xC0,
-            });
-        }
-        Self {
-            muxer: TsMuxer::new(&streams, 0),
-            chunk: Vec::new(),
-            origin,
-            endpoints,
-            channel,
-        }
-    }
-
-    fn packet(&mut self, p: Packet) {
-        let stream = match p.track {
-            Track::Video(0) => 0,
-            Track::Audio(0) => 1,
-            _ => return,
-        };
-        if stream == 0 && p.key && !self.chunk.is_empty() || self.chunk.len() > MAX_CHUNK {
-            self.hand_over();
-        }
-        if let Err(e) = self
-            .muxer
-            .write(stream, p.pts, p.dts, p.key, &p.data, &mut self.chunk)
-        {
-            tracing::debug!(channel = %self.channel, "mux: {e}");
-        }
-    }
-
-    fn hand_over(&mut self) {
-        let chunk = std::mem::take(&mut self.chunk);
-        let endpoints = self
-            .endpoints
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if endpoints.is_empty() {
-            return;
-        }
-        let now = time::OffsetDateTime::now_utc();
-        let mut origin = self.origin.lock().unwrap_or_else(|e| e.into_inner());
-        let outcome = origin.ingest_ts(&self.channel, SOURCE, "0", &chunk, &endpoints, now);
-        tracing::trace!(channel = %self.channel, ?outcome, "in-process ingest");
-    }
 }
 
 /// Moves a channel from `from` to `to` (and names its active input), unless

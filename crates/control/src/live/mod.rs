@@ -22,11 +22,14 @@
 pub mod channel;
 pub mod check;
 pub mod codec;
+pub mod deliver;
 pub mod encoder;
 pub mod engine;
 pub mod feed;
+pub mod groups;
 pub mod input;
 pub mod model;
+pub mod put;
 pub mod shape;
 pub mod switch;
 

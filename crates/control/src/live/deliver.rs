@@ -1,0 +1,602 @@
+//! Delivering a channel's encoded renditions: every output of every output group
+//! muxes its video and audio renditions into its own transport stream
+//! ([`TsMuxer`]) and hands it to its group's destination:
+//!
+//! - MediaPackage: one chunk per GOP to [`Origin::ingest_ts`] as variant `"{n}"`
+//!   (the output's index in its group), in process;
+//! - HLS PUT: GOPs are gathered into segments of `segmentLength` (cut on IDR), and
+//!   a task per group PUTs each segment, then the output's media playlist, then
+//!   the main playlist ([`push_hls`]);
+//! - UDP: 7-packet datagrams as the muxer fills them, RTP-wrapped (and with
+//!   SMPTE 2022-1 FEC on port + 2 / + 4) for `rtp://`.
+//!
+//! [`Deliver::packet`] runs on the transcoder thread and never blocks on the
+//! network: HTTP work goes to a bounded queue (a full queue drops the segment and
+//! counts it), UDP sends are non-blocking.
+//!
+//! [`Origin::ingest_ts`]: package::origin::Origin::ingest_ts
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{ToSocketAddrs, UdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use live::{Packet, Track, VideoSettings};
+use media::mux::{MuxStream, TsMuxer, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264};
+use media::ts::{Pid, PACKET_SIZE};
+use package::hls::{MediaPlaylist, MultivariantPlaylist, PlaylistSegment, PlaylistType, Variant};
+use package::origin::EndpointConfig;
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+use transport::fec::FecEncoder;
+
+use super::encoder::Plan;
+use super::groups::{Delivery, HlsPush, OutputPlan, TsLayout};
+use super::put::put;
+use crate::OriginStore;
+
+/// The ingest source name the origin sees for in-process channel output.
+const SOURCE: &str = "medialive";
+/// TS buffered without a video key frame before it is handed over anyway.
+const MAX_CHUNK: usize = 8 << 20;
+/// Segments that may wait for an HLS group's HTTP task before new ones are dropped.
+const HLS_QUEUE: usize = 64;
+/// TS packets per UDP datagram (1316 bytes, the usual MTU-safe payload).
+const PACKETS_PER_DATAGRAM: usize = 7;
+/// The MPEG-2 TS payload type of RTP (RFC 3551).
+const PT_MP2T: u8 = 33;
+
+/// Origin endpoints of the packaging channels a channel feeds, by channel id; the
+/// supervisor refreshes it on every pass.
+pub type Endpoints = Arc<Mutex<HashMap<String, Vec<EndpointConfig>>>>;
+
+/// Counters of a channel's delivery.
+#[derive(Debug, Default)]
+pub struct DeliveryStats {
+    /// HLS segments dropped because the group's HTTP task was behind.
+    pub hls_dropped: AtomicU64,
+    /// HLS files whose PUT failed after every retry.
+    pub hls_failed: AtomicU64,
+    /// UDP datagrams the socket refused.
+    pub udp_errors: AtomicU64,
+}
+
+/// The muxers and sinks of one channel. See the [module docs](self).
+pub struct Deliver {
+    outputs: Vec<OutputMux>,
+}
+
+struct OutputMux {
+    muxer: TsMuxer,
+    chunk: Vec<u8>,
+    /// Video rendition index, then audio rendition indexes, in stream order.
+    video: usize,
+    audio: Vec<usize>,
+    /// PTS of the IDR that starts `chunk`.
+    chunk_pts: Option<i64>,
+    sink: Sink,
+}
+
+enum Sink {
+    MediaPackage {
+        origin: OriginStore,
+        endpoints: Endpoints,
+        channel: String,
+        stream: String,
+    },
+    Hls {
+        tx: mpsc::Sender<HlsSegment>,
+        output: usize,
+        segment: Vec<u8>,
+        start: Option<i64>,
+        length: i64,
+        sequence: u64,
+        stats: Arc<DeliveryStats>,
+    },
+    Udp(UdpOut),
+}
+
+/// One finished HLS segment of one output.
+struct HlsSegment {
+    output: usize,
+    sequence: u64,
+    duration: Duration,
+    data: Bytes,
+    wall_clock: OffsetDateTime,
+}
+
+struct UdpOut {
+    socket: UdpSocket,
+    fec_sockets: Option<(UdpSocket, UdpSocket)>,
+    rtp: bool,
+    fec: Option<FecEncoder>,
+    row_fec: bool,
+    seq: u16,
+    ssrc: u32,
+    started: Instant,
+    stats: Arc<DeliveryStats>,
+}
+
+impl Deliver {
+    /// Opens the sinks of `plan`'s output groups. HLS groups get their HTTP task on
+    /// `runtime`; UDP destinations are resolved and bound now.
+    pub fn new(
+        plan: &Plan,
+        origin: &OriginStore,
+        endpoints: &Endpoints,
+        runtime: &tokio::runtime::Handle,
+        stats: &Arc<DeliveryStats>,
+    ) -> Result<Self, String> {
+        let mut outputs = Vec::new();
+        for group in &plan.groups {
+            let hls_tx = match &group.delivery {
+                Delivery::Hls(push) => {
+                    let (tx, rx) = mpsc::channel(HLS_QUEUE);
+                    let videos: Vec<VideoSettings> = group
+                        .outputs
+                        .iter()
+                        .filter_map(|o| plan.transcode.video.get(o.video).cloned())
+                        .collect();
+                    runtime.spawn(push_hls(
+                        push.clone(),
+                        group.outputs.clone(),
+                        videos,
+                        rx,
+                        stats.clone(),
+                    ));
+                    Some((tx, push.segment_length))
+                }
+                _ => None,
+            };
+            for (n, out) in group.outputs.iter().enumerate() {
+                let sink = match &group.delivery {
+                    Delivery::MediaPackage { channel } => Sink::MediaPackage {
+                        origin: origin.clone(),
+                        endpoints: endpoints.clone(),
+                        channel: channel.clone(),
+                        stream: n.to_string(),
+                    },
+                    Delivery::Hls(_) => {
+                        let Some((tx, length)) = hls_tx.clone() else {
+                            continue;
+                        };
+                        Sink::Hls {
+                            tx,
+                            output: n,
+                            segment: Vec::new(),
+                            start: None,
+                            length: i64::try_from(length.as_millis() * 90).unwrap_or(i64::MAX),
+                            sequence: 1,
+                            stats: stats.clone(),
+                        }
+                    }
+                    Delivery::Udp => Sink::Udp(UdpOut::open(out, stats)?),
+                };
+                outputs.push(OutputMux::new(out, sink));
+            }
+        }
+        Ok(Self { outputs })
+    }
+
+    /// Takes one encoded packet (on the transcoder thread).
+    pub fn packet(&mut self, p: &Packet) {
+        for out in &mut self.outputs {
+            out.packet(p);
+        }
+    }
+}
+
+impl OutputMux {
+    fn new(plan: &OutputPlan, sink: Sink) -> Self {
+        let TsLayout {
+            program_number,
+            pmt_pid,
+            video_pid,
+            audio_pid,
+        } = plan.ts;
+        let mut streams = vec![MuxStream {
+            pid: video_pid,
+            stream_type: STREAM_TYPE_H264,
+            stream_id: 0xE0,
+        }];
+        let mut next_audio = audio_pid.0;
+        for i in 0..plan.audio.len() {
+            while next_audio == video_pid.0 || next_audio == pmt_pid.0 {
+                next_audio += 1;
+            }
+            streams.push(MuxStream {
+                pid: Pid(next_audio),
+                stream_type: STREAM_TYPE_AAC_ADTS,
+                stream_id: 0xC0 + u8::try_from(i.min(31)).unwrap_or(0),
+            });
+            next_audio += 1;
+        }
+        Self {
+            muxer: TsMuxer::with_program(&streams, 0, program_number, pmt_pid),
+            chunk: Vec::new(),
+            video: plan.video,
+            audio: plan.audio.clone(),
+            chunk_pts: None,
+            sink,
+        }
+    }
+
+    fn packet(&mut self, p: &Packet) {
+        let stream = match p.track {
+            Track::Video(v) if v == self.video => 0,
+            Track::Audio(a) => match self.audio.iter().position(|&x| x == a) {
+                Some(i) => i + 1,
+                None => return,
+            },
+            Track::Video(_) => return,
+        };
+        let per_gop = !matches!(self.sink, Sink::Udp(_));
+        if per_gop && stream == 0 && p.key {
+            if !self.chunk.is_empty() {
+                self.hand_over(Some(p.pts));
+            }
+            self.chunk_pts = Some(p.pts);
+        } else if self.chunk.len() > MAX_CHUNK {
+            self.hand_over(None);
+        }
+        if let Err(e) = self
+            .muxer
+            .write(stream, p.pts, p.dts, p.key, &p.data, &mut self.chunk)
+        {
+            tracing::debug!("mux: {e}");
+        }
+        if let Sink::Udp(udp) = &mut self.sink {
+            let whole = self.chunk.len() / (PACKET_SIZE * PACKETS_PER_DATAGRAM)
+                * (PACKET_SIZE * PACKETS_PER_DATAGRAM);
+            for datagram in self
+                .chunk
+                .get(..whole)
+                .unwrap_or_default()
+                .chunks(PACKET_SIZE * PACKETS_PER_DATAGRAM)
+            {
+                udp.send(datagram);
+            }
+            self.chunk.drain(..whole);
+        }
+    }
+
+    /// Hands the buffered chunk (a GOP, or a piece of one) to the sink; `next_key`
+    /// is the PTS of the IDR that follows it.
+    fn hand_over(&mut self, next_key: Option<i64>) {
+        let chunk = std::mem::take(&mut self.chunk);
+        match &mut self.sink {
+            Sink::MediaPackage {
+                origin,
+                endpoints,
+                channel,
+                stream,
+            } => {
+                let endpoints = endpoints
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(channel.as_str())
+                    .cloned()
+                    .unwrap_or_default();
+                if endpoints.is_empty() {
+                    return;
+                }
+                let now = OffsetDateTime::now_utc();
+                let mut origin = origin.lock().unwrap_or_else(|e| e.into_inner());
+                let outcome = origin.ingest_ts(channel, SOURCE, stream, &chunk, &endpoints, now);
+                tracing::trace!(channel = %channel, ?outcome, "in-process ingest");
+            }
+            Sink::Hls {
+                tx,
+                output,
+                segment,
+                start,
+                length,
+                sequence,
+                stats,
+            } => {
+                // `chunk` starts with the IDR at `chunk_pts` (or continues a long
+                // GOP); what came before the first IDR is not decodable.
+                let Some(chunk_pts) = self.chunk_pts else {
+                    return;
+                };
+                if segment.is_empty() {
+                    *start = Some(chunk_pts);
+                }
+                segment.extend_from_slice(&chunk);
+                let (Some(begin), Some(end)) = (*start, next_key) else {
+                    return;
+                };
+                if end - begin < *length {
+                    return;
+                }
+                let ticks = u64::try_from(end - begin).unwrap_or(0);
+                let done = HlsSegment {
+                    output: *output,
+                    sequence: *sequence,
+                    duration: Duration::from_micros(ticks * 100 / 9),
+                    data: Bytes::from(std::mem::take(segment)),
+                    wall_clock: OffsetDateTime::now_utc(),
+                };
+                *sequence += 1;
+                tracing::trace!(output = *output, sequence = done.sequence, "HLS segment");
+                if tx.try_send(done).is_err() {
+                    stats.hls_dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Sink::Udp(_) => {}
+        }
+    }
+}
+
+impl UdpOut {
+    fn open(plan: &OutputPlan, stats: &Arc<DeliveryStats>) -> Result<Self, String> {
+        let target = plan
+            .udp
+            .as_ref()
+            .ok_or_else(|| format!("output {}: no UDP destination", plan.name))?;
+        let to = target
+            .address
+            .to_socket_addrs()
+            .map_err(|e| format!("output {}: {}: {e}", plan.name, target.address))?
+            .next()
+            .ok_or_else(|| format!("output {}: {} has no address", plan.name, target.address))?;
+        let bind = if to.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+        let connected = |port_offset: u16| -> Result<UdpSocket, String> {
+            let socket = UdpSocket::bind(bind).map_err(|e| format!("udp bind: {e}"))?;
+            let mut addr = to;
+            addr.set_port(to.port().wrapping_add(port_offset));
+            socket
+                .connect(addr)
+                .map_err(|e| format!("udp {addr}: {e}"))?;
+            socket
+                .set_nonblocking(true)
+                .map_err(|e| format!("udp: {e}"))?;
+            Ok(socket)
+        };
+        let ssrc = rand::random();
+        Ok(Self {
+            socket: connected(0)?,
+            fec_sockets: match target.fec {
+                Some(_) => Some((connected(2)?, connected(4)?)),
+                None => None,
+            },
+            rtp: target.rtp,
+            fec: target.fec.map(|(l, d, _)| FecEncoder::new(l, d, ssrc)),
+            row_fec: target.fec.is_some_and(|(_, _, row)| row),
+            seq: rand::random(),
+            ssrc,
+            started: Instant::now(),
+            stats: stats.clone(),
+        })
+    }
+
+    fn send(&mut self, ts: &[u8]) {
+        if !self.rtp {
+            self.send_on(None, ts);
+            return;
+        }
+        let mut datagram = Vec::with_capacity(12 + ts.len());
+        let clock = (self.started.elapsed().as_micros() * 9 / 100) as u32;
+        transport::rtp::write_header(&mut datagram, PT_MP2T, self.seq, clock, self.ssrc);
+        datagram.extend_from_slice(ts);
+        self.seq = self.seq.wrapping_add(1);
+        self.send_on(None, &datagram);
+        if let Some(fec) = self.fec.as_mut() {
+            let out = fec.push(&datagram);
+            for c in &out.columns {
+                self.send_on(Some(false), c);
+            }
+            if self.row_fec {
+                for r in &out.rows {
+                    self.send_on(Some(true), r);
+                }
+            }
+        }
+    }
+
+    /// Sends on the media socket (`None`), the column FEC (`Some(false)`) or the row
+    /// FEC socket (`Some(true)`).
+    fn send_on(&self, fec: Option<bool>, datagram: &[u8]) {
+        let socket = match (fec, &self.fec_sockets) {
+            (None, _) | (_, None) => &self.socket,
+            (Some(false), Some((column, _))) => column,
+            (Some(true), Some((_, row))) => row,
+        };
+        if socket.send(datagram).is_err() {
+            self.stats.udp_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What an HLS group's task knows of one output.
+struct HlsOutputState {
+    modifier: String,
+    /// The newest segments: (sequence, duration, bytes, wall clock).
+    window: VecDeque<(u64, Duration, usize, OffsetDateTime)>,
+    peak: u64,
+    codecs: Vec<String>,
+    resolution: Option<(u32, u32)>,
+    frame_rate: f64,
+}
+
+/// The file name part of the group's destination path (`/a/b/channel` → `channel`).
+fn file_stem(base_path: &str) -> &str {
+    base_path.rsplit('/').next().unwrap_or(base_path)
+}
+
+/// The HTTP task of an HLS output group: PUTs each segment, then the output's media
+/// playlist, then (when it changed) the main playlist.
+async fn push_hls(
+    push: HlsPush,
+    outputs: Vec<OutputPlan>,
+    videos: Vec<VideoSettings>,
+    mut rx: mpsc::Receiver<HlsSegment>,
+    stats: Arc<DeliveryStats>,
+) {
+    let mut state: Vec<HlsOutputState> = outputs
+        .iter()
+        .zip(&videos)
+        .map(|(o, v)| HlsOutputState {
+            modifier: o.name_modifier.clone(),
+            window: VecDeque::new(),
+            peak: 0,
+            codecs: Vec::new(),
+            resolution: None,
+            frame_rate: f64::from(v.framerate.0) / f64::from(v.framerate.1.max(1)),
+        })
+        .collect();
+    let base = push.target.base_path.clone();
+    let stem = file_stem(&base).to_owned();
+    let mut last_main = String::new();
+    let mut failures_logged = 0u32;
+    let mut started = false;
+    while let Some(segment) = rx.recv().await {
+        tracing::trace!(output = segment.output, "HLS segment to PUT");
+        let Some(out) = state.get_mut(segment.output) else {
+            continue;
+        };
+        if out.codecs.is_empty() {
+            if let Some(info) = package::origin::probe(&segment.data) {
+                out.codecs = info.codecs;
+                out.resolution = info.resolution;
+            }
+        }
+        let secs = segment.duration.as_secs_f64().max(0.001);
+        out.peak = out
+            .peak
+            .max((segment.data.len() as f64 * 8.0 / secs) as u64);
+        let file = format!("{base}{}_{:05}.ts", out.modifier, segment.sequence);
+        let mut ok = send(&push, &file, &segment.data, "video/MP2T").await;
+        if ok.is_ok() {
+            out.window.push_back((
+                segment.sequence,
+                segment.duration,
+                segment.data.len(),
+                segment.wall_clock,
+            ));
+            while out.window.len() > push.index_n {
+                out.window.pop_front();
+            }
+            let media = media_playlist(&push, &stem, out);
+            let path = format!("{base}{}.m3u8", out.modifier);
+            ok = send(
+                &push,
+                &path,
+                media.as_bytes(),
+                "application/vnd.apple.mpegurl",
+            )
+            .await;
+        }
+        if ok.is_ok() && state.iter().all(|o| !o.window.is_empty()) {
+            let main = main_playlist(&push, &stem, &state);
+            if main != last_main {
+                ok = send(
+                    &push,
+                    &format!("{base}.m3u8"),
+                    main.as_bytes(),
+                    "application/vnd.apple.mpegurl",
+                )
+                .await;
+                if ok.is_ok() {
+                    last_main = main;
+                }
+            }
+        }
+        if ok.is_ok() && !started {
+            started = true;
+            tracing::info!(
+                "HLS output to http://{}{base}.m3u8 started",
+                push.target.authority
+            );
+        }
+        if let Err(e) = ok {
+            stats.hls_failed.fetch_add(1, Ordering::Relaxed);
+            if failures_logged < 10 {
+                failures_logged += 1;
+                tracing::warn!("HLS output to {}: {e}", push.target.authority);
+            }
+        }
+    }
+}
+
+/// One PUT with the group's retries.
+async fn send(push: &HlsPush, path: &str, body: &[u8], content_type: &str) -> Result<(), String> {
+    let mut attempt = 0;
+    loop {
+        match put(
+            &push.target,
+            path,
+            body,
+            content_type,
+            Duration::from_secs(10),
+        )
+        .await
+        {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt >= push.retries => return Err(e),
+            Err(_) => {
+                attempt += 1;
+                tokio::time::sleep(push.retry_interval).await;
+            }
+        }
+    }
+}
+
+fn media_playlist(push: &HlsPush, stem: &str, out: &HlsOutputState) -> String {
+    let first = out.window.front().map_or(1, |s| s.0);
+    MediaPlaylist {
+        target_duration: push.segment_length.as_secs().max(1),
+        media_sequence: first,
+        discontinuity_sequence: 0,
+        playlist_type: PlaylistType::Live,
+        end_list: false,
+        program_date_time_interval: push.program_date_time,
+        segments: out
+            .window
+            .iter()
+            .map(|&(sequence, duration, _, wall_clock)| PlaylistSegment {
+                uri: format!("{stem}{}_{sequence:05}.ts", out.modifier),
+                duration,
+                discontinuity: false,
+                program_date_time: Some(wall_clock),
+            })
+            .collect(),
+    }
+    .render()
+}
+
+fn main_playlist(push: &HlsPush, stem: &str, outputs: &[HlsOutputState]) -> String {
+    MultivariantPlaylist {
+        variants: outputs
+            .iter()
+            .map(|o| {
+                let (bytes, secs) = o
+                    .window
+                    .iter()
+                    .fold((0usize, 0f64), |(b, s), w| (b + w.2, s + w.1.as_secs_f64()));
+                Variant {
+                    uri: format!("{stem}{}.m3u8", o.modifier),
+                    bandwidth: o.peak,
+                    average_bandwidth: (secs > 0.0).then(|| (bytes as f64 * 8.0 / secs) as u64),
+                    resolution: o.resolution.filter(|_| push.resolution),
+                    codecs: o.codecs.clone(),
+                    frame_rate: Some(o.frame_rate),
+                }
+            })
+            .collect(),
+    }
+    .render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems() {
+        assert_eq!(file_stem("/in/v2/a/b/channel"), "channel");
+        assert_eq!(file_stem("/main"), "main");
+    }
+}

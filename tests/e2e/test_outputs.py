@@ -1,0 +1,146 @@
+"""Channel output groups other than MediaPackage, through the real aws CLI:
+HLS pushed with HTTP PUT (here to an onair MediaPackage ingest endpoint, as a
+MediaLive channel would push to MediaPackage v1), and TS over UDP / RTP with
+SMPTE 2022-1 FEC, read back by ffmpeg."""
+import json
+import re
+
+from conftest import REGION, needs_ffmpeg, wait_for
+from mediatools import encoder, probe, read, rtp_url, udp_url
+from test_channel import ROLE, get
+
+HLS = "PlaylistType=NONE,PlaylistWindowSeconds=30,SegmentDurationSeconds=2"
+
+
+def video(name, width, height, bitrate):
+    return {
+        "Name": name, "Width": width, "Height": height,
+        "CodecSettings": {"H264Settings": {
+            "Bitrate": bitrate, "RateControlMode": "CBR", "FramerateControl": "SPECIFIED",
+            "FramerateNumerator": 25, "FramerateDenominator": 1, "GopSize": 1,
+            "GopSizeUnits": "SECONDS", "GopNumBFrames": 0, "Profile": "MAIN"}},
+    }
+
+
+def channel(input_id, destinations, groups, videos):
+    return {
+        "Name": "outputs", "RoleArn": ROLE, "ChannelClass": "SINGLE_PIPELINE",
+        "InputAttachments": [{"InputAttachmentName": "camera", "InputId": input_id,
+                              "InputSettings": {"AudioSelectors": [{"Name": "default"}]}}],
+        "Destinations": destinations,
+        "EncoderSettings": {
+            "TimecodeConfig": {"Source": "SYSTEMCLOCK"},
+            "AudioDescriptions": [{"Name": "audio", "AudioSelectorName": "default",
+                                   "CodecSettings": {"AacSettings": {"Bitrate": 96000, "SampleRate": 48000}}}],
+            "VideoDescriptions": videos,
+            "OutputGroups": groups,
+        },
+    }
+
+
+def camera_input(server, ports):
+    port = ports()
+    flow = server.aws(
+        "mediaconnect", "create-flow", "--name", "cam", "--availability-zone", f"{REGION}a",
+        "--source", f"Name=cam-source,Protocol=rtp,IngestPort={port},WhitelistCidr=127.0.0.0/8",
+    )["Flow"]["FlowArn"]
+    server.aws("mediaconnect", "start-flow", "--flow-arn", flow)
+    encoder(server, f"rtp://127.0.0.1:{port}", log_name="camera")
+    return server.aws("medialive", "create-input", "--name", "cam-input", "--type", "MEDIACONNECT",
+                      "--media-connect-flows", f"FlowArn={flow}", "--role-arn", ROLE)["Input"]["Id"]
+
+
+def run(server, tmp_path, config):
+    cfg = tmp_path / "channel.json"
+    cfg.write_text(json.dumps(config))
+    cid = server.aws("medialive", "create-channel", "--cli-input-json", f"file://{cfg}")["Channel"]["Id"]
+    server.aws("medialive", "wait", "channel-created", "--channel-id", cid, timeout=30)
+    server.aws("medialive", "start-channel", "--channel-id", cid)
+    server.aws("medialive", "wait", "channel-running", "--channel-id", cid, timeout=30)
+    return cid
+
+
+@needs_ffmpeg
+def test_hls_group_pushes_to_a_mediapackage_ingest_endpoint(server, ports, tmp_path):
+    ingest = server.aws("mediapackage", "create-channel", "--id", "pushed")["HlsIngest"]["IngestEndpoints"][0]
+    url = server.aws("mediapackage", "create-origin-endpoint", "--channel-id", "pushed",
+                     "--id", "pushed-hls", "--hls-package", HLS)["Url"]
+    config = channel(
+        camera_input(server, ports),
+        [{"Id": "hls", "Settings": [{"Url": ingest["Url"], "Username": ingest["Username"],
+                                     "PasswordParam": ingest["Password"]}]}],
+        [{"OutputGroupSettings": {"HlsGroupSettings": {
+            "Destination": {"DestinationRefId": "hls"}, "SegmentLength": 2, "IndexNSegments": 5,
+            "HlsCdnSettings": {"HlsBasicPutSettings": {"NumRetries": 2, "ConnectionRetryInterval": 1}}}},
+          "Outputs": [
+              {"OutputName": "hi", "VideoDescriptionName": "hi", "AudioDescriptionNames": ["audio"],
+               "OutputSettings": {"HlsOutputSettings": {"NameModifier": "_hi", "HlsSettings": {
+                   "StandardHlsSettings": {"M3u8Settings": {}}}}}},
+              {"OutputName": "lo", "VideoDescriptionName": "lo", "AudioDescriptionNames": ["audio"],
+               "OutputSettings": {"HlsOutputSettings": {"NameModifier": "_lo", "HlsSettings": {
+                   "StandardHlsSettings": {"M3u8Settings": {}}}}}}]}],
+        [video("hi", 480, 270, 700000), video("lo", 320, 180, 300000)],
+    )
+    run(server, tmp_path, config)
+
+    def multivariant():
+        status, body = get(url)
+        return status == 200 and body.decode()
+
+    try:
+        text = wait_for(multivariant, 30, interval=0.5, what="the endpoint's multivariant playlist")
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{server.log_tail(60)}") from None
+    assert "RESOLUTION=" in text, text
+    streams = probe(url)
+    sizes = {(s["width"], s["height"]) for s in streams if s["codec_type"] == "video"}
+    assert (480, 270) in sizes or (320, 180) in sizes, streams
+    assert any(s["codec_name"] == "aac" for s in streams), streams
+    assert "output delivery problems" not in server.log_tail(200)
+
+
+@needs_ffmpeg
+def test_udp_group_sends_ts_and_rtp_with_fec(server, ports, tmp_path):
+    udp_port, rtp_port = ports(), ports()
+    config = channel(
+        camera_input(server, ports),
+        [{"Id": "udp", "Settings": [{"Url": f"udp://127.0.0.1:{udp_port}"}]},
+         {"Id": "rtp", "Settings": [{"Url": f"rtp://127.0.0.1:{rtp_port}"}]}],
+        [{"OutputGroupSettings": {"UdpGroupSettings": {}},
+          "Outputs": [
+              {"OutputName": "udp", "VideoDescriptionName": "v", "AudioDescriptionNames": ["audio"],
+               "OutputSettings": {"UdpOutputSettings": {
+                   "Destination": {"DestinationRefId": "udp"},
+                   "ContainerSettings": {"M2tsSettings": {"ProgramNum": 3, "VideoPid": "0x100"}}}}},
+              {"OutputName": "rtp", "VideoDescriptionName": "v", "AudioDescriptionNames": ["audio"],
+               "OutputSettings": {"UdpOutputSettings": {
+                   "Destination": {"DestinationRefId": "rtp"},
+                   "ContainerSettings": {"M2tsSettings": {}},
+                   "FecOutputSettings": {"ColumnDepth": 5, "RowLength": 5, "IncludeFec": "COLUMN_AND_ROW"}}}}]}],
+        [video("v", 640, 360, 1000000)],
+    )
+    run(server, tmp_path, config)
+    for url in (udp_url(udp_port), rtp_url(rtp_port)):
+        result = read(url, seconds=3)
+        result.assert_clean_av()
+        assert re.search(r"\[0x100\]|0x100", result.log) or url.startswith("rtp"), result.describe()
+
+
+@needs_ffmpeg
+def test_unimplemented_output_settings_are_refused_at_create(server, tmp_path):
+    input_id = server.aws("medialive", "create-input", "--name", "push", "--type", "RTP_PUSH")["Input"]["Id"]
+    config = channel(
+        input_id,
+        [{"Id": "udp", "Settings": [{"Url": "udp://127.0.0.1:9"}]}],
+        [{"OutputGroupSettings": {"UdpGroupSettings": {}},
+          "Outputs": [{"OutputName": "udp", "VideoDescriptionName": "v",
+                       "OutputSettings": {"UdpOutputSettings": {
+                           "Destination": {"DestinationRefId": "udp"}, "BufferMsec": 1000,
+                           "ContainerSettings": {"M2tsSettings": {}}}}}]}],
+        [video("v", 640, 360, 1000000)],
+    )
+    cfg = tmp_path / "channel.json"
+    cfg.write_text(json.dumps(config))
+    out = server.aws_run("medialive", "create-channel", "--cli-input-json", f"file://{cfg}")
+    assert out.returncode != 0
+    assert "bufferMsec" in out.stderr, out.stderr
