@@ -419,7 +419,27 @@ impl ControlPlane {
     }
 
     /// DeleteFlow: a running flow must be stopped first.
+    ///
+    /// As in AWS, a flow that MediaLive inputs still name can be deleted; channels
+    /// attached to those inputs see it as input loss. The deletion is logged with
+    /// the inputs it leaves dangling.
     pub fn delete_flow(&self, flow_arn: &str) -> Result<Value> {
+        let users: Vec<String> = self
+            .store
+            .list::<crate::live::InputRecord>(crate::live::INPUT_KIND)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|i| i.deleted_ms.is_none())
+            .filter(|i| i.media_connect_flows.iter().any(|f| f.flow_arn == flow_arn))
+            .map(|i| i.id)
+            .collect();
+        if !users.is_empty() {
+            tracing::warn!(
+                flow = flow_arn,
+                inputs = ?users,
+                "deleting a flow that MediaLive inputs still use: their channels lose this input"
+            );
+        }
         self.modify_flow(flow_arn, |rec| {
             if rec.desired == Desired::Running {
                 return Err(ControlError::bad(format!(
