@@ -10,6 +10,7 @@ import itertools
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -326,6 +327,57 @@ def server(tmp_path):
         yield srv
     finally:
         srv.close()
+
+
+class Demo:
+    """`onair demo` on a free port, started by the `demo` fixture: `hls` is its
+    printed HLS URL, `player` its browser URL, `log()` what it printed so far."""
+
+    HLS_LINE = re.compile(r"HLS \(channel with input failover, 640x360\): (\S+)")
+
+    def __init__(self, tmp: Path, env=None):
+        self.port = _free_tcp_port()
+        self._log = open(tmp / "demo.log", "w+")
+        self.proc = subprocess.Popen(
+            [str(BIN), "demo", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(tmp / "data"),
+             "--seconds", "90"],
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        self.hls = self.player = None
+        deadline = time.monotonic() + 40
+        while self.player is None and time.monotonic() < deadline and self.proc.poll() is None:
+            time.sleep(0.5)
+            text = self.log()
+            found = self.HLS_LINE.search(text)
+            self.hls = found and found.group(1)
+            found = re.search(r"browser: (\S+)", text)
+            self.player = found and found.group(1)
+        assert self.hls and self.player, f"demo printed no URLs (exit {self.proc.poll()}):\n{self.log()[-3000:]}"
+
+    def log(self):
+        self._log.seek(0)
+        return self._log.read()
+
+    def media_playlist(self):
+        return self.hls.rsplit("/", 1)[0] + "/index_1.m3u8"
+
+    def close(self):
+        """SIGTERM, as a user's Ctrl-C or service manager would; the demo stops its
+        encoders before it exits."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self._log.close()
+
+
+@pytest.fixture
+def demo(tmp_path):
+    d = Demo(tmp_path, env=dict(os.environ, ONAIR_WEB_DIR=str(REPO / "web")))
+    try:
+        yield d
+    finally:
+        d.close()
 
 
 @pytest.fixture

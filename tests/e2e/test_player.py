@@ -7,13 +7,12 @@ import os
 import re
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from conftest import BIN, REPO, _free_tcp_port, needs_ffmpeg, wait_for
+from conftest import REPO, needs_ffmpeg, wait_for
 
 CHROMIUM = os.environ.get("ONAIR_CHROMIUM", "/usr/bin/chromium")
 WEB = REPO / "web"
@@ -27,59 +26,34 @@ needs_chromium = pytest.mark.skipif(
 
 @needs_ffmpeg
 @needs_chromium
-def test_browser_player_plays_the_demo_channel(tmp_path):
+def test_browser_player_plays_the_demo_channel(demo):
     assert (WEB / "node_modules" / "hls.js" / "dist" / "hls.min.js").is_file() and (
         WEB / "node_modules" / "playwright-core").is_dir(), "run `npm ci` in web/ (scripts/setup.sh does)"
-    port = _free_tcp_port()
-    log = open(tmp_path / "demo.log", "w+")
-    env = dict(os.environ, ONAIR_WEB_DIR=str(WEB))
-    demo = subprocess.Popen([str(BIN), "demo", "--listen", f"127.0.0.1:{port}", "--data-dir", str(tmp_path / "data"),
-                             "--seconds", "90"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            env=env)
-    try:
-        player = hls = None
-        deadline = time.monotonic() + 40
-        while player is None and time.monotonic() < deadline and demo.poll() is None:
-            time.sleep(0.5)
-            log.seek(0)
-            text = log.read()
-            found = re.search(r"HLS \(channel with input failover, 640x360\): (\S+)", text)
-            hls = found and found.group(1)
-            found = re.search(r"browser: (\S+)", text)
-            player = found and found.group(1)
-        log.seek(0)
-        assert player, f"demo printed no browser URL (exit {demo.poll()}):\n{log.read()[-3000:]}"
-        assert player == f"http://127.0.0.1:{port}/player?src={hls}"
+    port, hls, player = demo.port, demo.hls, demo.player
+    assert player == f"http://127.0.0.1:{port}/player?src={hls}"
 
-        # The page and hls.js come without SigV4.
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/player/hls.min.js", timeout=5) as r:
-            assert r.headers["Content-Type"].startswith("text/javascript") and len(r.read()) > 100_000
+    # The page and hls.js come without SigV4.
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/player/hls.min.js", timeout=5) as r:
+        assert r.headers["Content-Type"].startswith("text/javascript") and len(r.read()) > 100_000
 
-        def segments():
-            try:
-                with urllib.request.urlopen(hls.rsplit("/", 1)[0] + "/index_1.m3u8", timeout=5) as r:
-                    return len(re.findall(r"\.ts$", r.read().decode(), re.MULTILINE)) >= 2
-            except (urllib.error.URLError, OSError):
-                return False
-
-        wait_for(segments, 40, interval=0.5, what="two segments in the demo's HLS playlist")
-        run = subprocess.run(["node", str(REPO / "tests" / "e2e" / "player_check.mjs"), player, str(SECONDS), CHROMIUM],
-                             capture_output=True, text=True, timeout=SECONDS + 60)
-        assert run.returncode == 0, f"player_check failed:\n{run.stdout}\n{run.stderr[-3000:]}"
-        report = json.loads(run.stdout.strip().splitlines()[-1])
-        start, end = report["start"], report["end"]
-        assert report["codecs"]["avc1"], f"this Chromium has no H.264 in Media Source Extensions: {report}"
-        assert start["engine"] and start["engine"].startswith("hls.js"), report
-        fatal = [e for e in end["errors"] if e["fatal"]]
-        assert not fatal, f"fatal player errors: {report}"
-        advanced = end["currentTime"] - start["currentTime"]
-        assert advanced >= SECONDS - 5, f"played {advanced:.1f} s of {SECONDS} s: {report}"
-        assert end["stalls"] - start["stalls"] <= 1, f"stalled {end['stalls'] - start['stalls']} times: {report}"
-        assert end["playing"], report
-    finally:
-        demo.terminate()
+    def segments():
         try:
-            demo.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            demo.kill()
-        log.close()
+            with urllib.request.urlopen(demo.media_playlist(), timeout=5) as r:
+                return len(re.findall(r"\.ts$", r.read().decode(), re.MULTILINE)) >= 2
+        except (urllib.error.URLError, OSError):
+            return False
+
+    wait_for(segments, 40, interval=0.5, what="two segments in the demo's HLS playlist")
+    run = subprocess.run(["node", str(REPO / "tests" / "e2e" / "player_check.mjs"), player, str(SECONDS), CHROMIUM],
+                         capture_output=True, text=True, timeout=SECONDS + 60)
+    assert run.returncode == 0, f"player_check failed:\n{run.stdout}\n{run.stderr[-3000:]}"
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    start, end = report["start"], report["end"]
+    assert report["codecs"]["avc1"], f"this Chromium has no H.264 in Media Source Extensions: {report}"
+    assert start["engine"] and start["engine"].startswith("hls.js"), report
+    fatal = [e for e in end["errors"] if e["fatal"]]
+    assert not fatal, f"fatal player errors: {report}"
+    advanced = end["currentTime"] - start["currentTime"]
+    assert advanced >= SECONDS - 5, f"played {advanced:.1f} s of {SECONDS} s: {report}"
+    assert end["stalls"] - start["stalls"] <= 1, f"stalled {end['stalls'] - start['stalls']} times: {report}"
+    assert end["playing"], report
