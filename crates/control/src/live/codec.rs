@@ -8,6 +8,8 @@ use live::settings::{
 use live::{AudioSettings, Profile, RateControl, VideoSettings};
 use serde_json::Value;
 
+use super::ValidationError;
+
 pub(crate) fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(v, |v, k| v.get(k))
 }
@@ -347,14 +349,12 @@ pub fn audio_settings(d: &Value, path: &str) -> Result<AudioSettings, String> {
             format!("{f} is not implemented: onair carries AAC in ADTS (NONE)"),
         );
     }
-    if let Some(t) = text(a, "inputType").filter(|t| *t != "NORMAL") {
-        return refuse(
-            "inputType",
-            format!(
-                "{t} is not implemented: onair does not signal broadcaster-mixed audio \
-                 description (NORMAL only)"
-            ),
-        );
+    match text(a, "inputType") {
+        // BROADCASTER_MIXED_AD: the input is already mixed, so the encode is the same as
+        // NORMAL. The output does not signal audio_type 3 yet (docs/LIVE.md); it stays
+        // accepted because the recipe's channel (examples/recipe) sets it.
+        None | Some("NORMAL" | "BROADCASTER_MIXED_AD") => {}
+        Some(other) => return refuse("inputType", format!("{other} is not known")),
     }
     let sample_rate = match num(a, "sampleRate") {
         None => 48_000,
@@ -385,4 +385,222 @@ pub fn audio_settings(d: &Value, path: &str) -> Result<AudioSettings, String> {
         sample_rate,
         channels,
     })
+}
+
+/// Runs [`video_settings`] / [`audio_settings`] on every description of a channel's
+/// `encoderSettings`, so CreateChannel and UpdateChannel refuse what StartChannel could
+/// not run. One error per description, its element path the member at fault.
+pub fn check(encoder_settings: Option<&Value>) -> Vec<ValidationError> {
+    let mut errors = Vec::new();
+    let Some(enc) = encoder_settings else {
+        return errors;
+    };
+    let list = |key: &str| -> Vec<Value> {
+        enc.get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut push = |e: String| errors.push(split_error(&e));
+    for (i, d) in list("videoDescriptions").iter().enumerate() {
+        if let Err(e) = video_settings(d, &format!("encoderSettings.videoDescriptions[{i}]")) {
+            push(e);
+        }
+    }
+    for (i, d) in list("audioDescriptions").iter().enumerate() {
+        if let Err(e) = audio_settings(d, &format!("encoderSettings.audioDescriptions[{i}]")) {
+            push(e);
+        }
+    }
+    errors
+}
+
+/// `"a.b[0].c: message"` as a validation error (element path, message).
+fn split_error(e: &str) -> ValidationError {
+    match e.split_once(": ") {
+        Some((path, message)) if !path.contains(' ') => ValidationError::new(path, message),
+        _ => ValidationError::new("encoderSettings", e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn video(h264: Value) -> Result<VideoSettings, String> {
+        video_settings(
+            &json!({"width": 640, "height": 360, "codecSettings": {"h264Settings": h264}}),
+            "v",
+        )
+    }
+
+    fn audio(aac: Value) -> Result<AudioSettings, String> {
+        audio_settings(&json!({"codecSettings": {"aacSettings": aac}}), "a")
+    }
+
+    #[test]
+    fn aws_defaults() {
+        let v = video(json!({})).unwrap();
+        assert_eq!(v.framerate_control, FramerateControl::FromSource);
+        assert_eq!((v.framerate, v.gop_size), ((30, 1), 90));
+        assert!(v.scene_change_detect);
+        assert_eq!(v.adaptive_quantization, AdaptiveQuantization::Auto);
+        assert!(v.spatial_aq && v.temporal_aq && v.cabac);
+        assert!(!v.b_reference && !v.b_adaptive);
+        assert_eq!(v.look_ahead, LookAhead::Medium);
+        assert_eq!(v.par, Par::FromSource);
+        assert_eq!(v.rate_control, RateControl::Cbr);
+        let a = audio(json!({})).unwrap();
+        assert_eq!((a.bitrate, a.sample_rate, a.channels), (192_000, 48_000, 2));
+    }
+
+    #[test]
+    fn maps_every_h264_member() {
+        let v = video(json!({
+            "rateControlMode": "QVBR", "qvbrQualityLevel": 8, "maxBitrate": 3000000,
+            "bufSize": 6000000, "bufFillPct": 50, "adaptiveQuantization": "HIGHER",
+            "spatialAq": "DISABLED", "temporalAq": "ENABLED", "flickerAq": "DISABLED",
+            "lookAheadRateControl": "HIGH", "sceneChangeDetect": "DISABLED",
+            "gopClosedCadence": 1, "gopBReference": "ENABLED", "subgopLength": "DYNAMIC",
+            "minIInterval": 0, "entropyEncoding": "CAVLC", "slices": 4,
+            "parControl": "SPECIFIED", "parNumerator": 4, "parDenominator": 3,
+            "framerateControl": "INITIALIZE_FROM_SOURCE", "gopSize": 2.5,
+            "gopSizeUnits": "SECONDS", "scanType": "PROGRESSIVE", "syntax": "DEFAULT",
+            "profile": "HIGH", "level": "H264_LEVEL_4_1", "numRefFrames": 3, "gopNumBFrames": 3
+        }))
+        .unwrap();
+        assert_eq!(v.rate_control, RateControl::Qvbr { quality: 8 });
+        assert_eq!(
+            (v.max_bitrate, v.buf_size),
+            (Some(3_000_000), Some(6_000_000))
+        );
+        assert_eq!(v.buf_fill_pct, Some(50));
+        assert_eq!(v.adaptive_quantization, AdaptiveQuantization::Higher);
+        assert!(!v.spatial_aq && v.temporal_aq);
+        assert_eq!(v.look_ahead, LookAhead::High);
+        assert!(!v.scene_change_detect && v.b_reference && v.b_adaptive && !v.cabac);
+        assert_eq!((v.slices, v.par), (Some(4), Par::Specified(4, 3)));
+        assert_eq!(v.framerate_control, FramerateControl::FromSource);
+        assert_eq!((v.gop_ms, v.gop_size), (Some(2500), 75));
+        assert_eq!((v.b_frames, v.ref_frames), (3, Some(3)));
+        let v = video(json!({"framerateNumerator": 25, "framerateDenominator": 1})).unwrap();
+        assert_eq!(v.framerate_control, FramerateControl::Specified);
+        let v = video(json!({"adaptiveQuantization": "OFF"})).unwrap();
+        assert!(!v.spatial_aq && !v.temporal_aq);
+        let v = video(json!({"profile": "BASELINE"})).unwrap();
+        assert!(!v.cabac);
+    }
+
+    #[test]
+    fn refuses_by_name_what_it_cannot_encode() {
+        for (h264, member) in [
+            (
+                json!({"rateControlMode": "QVBR", "qvbrQualityLevel": 7}),
+                "maxBitrate",
+            ),
+            (
+                json!({"rateControlMode": "QVBR", "maxBitrate": 2000000}),
+                "rateControlMode",
+            ),
+            (
+                json!({"rateControlMode": "QVBR", "maxBitrate": 2000000, "qvbrQualityLevel": 7,
+                    "bitrate": 1000000}),
+                "bitrate",
+            ),
+            (json!({"rateControlMode": "MULTIPLEX"}), "rateControlMode"),
+            (json!({"qvbrQualityLevel": 7}), "qvbrQualityLevel"),
+            (
+                json!({"bitrate": 1000000, "maxBitrate": 2000000}),
+                "maxBitrate",
+            ),
+            (
+                json!({"rateControlMode": "VBR", "bitrate": 3000000, "maxBitrate": 2000000}),
+                "maxBitrate",
+            ),
+            (json!({"flickerAq": "ENABLED"}), "flickerAq"),
+            (
+                json!({"adaptiveQuantization": "OFF", "spatialAq": "ENABLED"}),
+                "spatialAq",
+            ),
+            (
+                json!({"adaptiveQuantization": "OFF", "temporalAq": "ENABLED"}),
+                "temporalAq",
+            ),
+            (json!({"gopClosedCadence": 0}), "gopClosedCadence"),
+            (json!({"gopClosedCadence": 2}), "gopClosedCadence"),
+            (json!({"minIInterval": 5}), "minIInterval"),
+            (json!({"scanType": "INTERLACED"}), "scanType"),
+            (json!({"syntax": "RP2027"}), "syntax"),
+            (json!({"profile": "HIGH_10BIT"}), "profile"),
+            (
+                json!({"profile": "BASELINE", "entropyEncoding": "CABAC"}),
+                "entropyEncoding",
+            ),
+            (json!({"slices": 24}), "slices"),
+            (
+                json!({"parControl": "SPECIFIED"}),
+                "parNumerator/parDenominator",
+            ),
+            (json!({"parNumerator": 4}), "parNumerator/parDenominator"),
+            (
+                json!({"parControl": "INITIALIZE_FROM_SOURCE", "parNumerator": 4, "parDenominator": 3}),
+                "parNumerator/parDenominator",
+            ),
+            (json!({"framerateControl": "SPECIFIED"}), "framerateControl"),
+            (json!({"gopSize": 2.5}), "gopSize"),
+        ] {
+            let e = video(h264.clone()).unwrap_err();
+            let want = format!("v.codecSettings.h264Settings.{member}: ");
+            assert!(e.starts_with(&want), "{h264}: {e}");
+        }
+    }
+
+    #[test]
+    fn aac_members_are_mapped_or_refused() {
+        let a = audio(
+            json!({"bitrate": 64000, "sampleRate": 44100, "codingMode": "CODING_MODE_1_0",
+            "rateControlMode": "CBR", "spec": "MPEG4", "rawFormat": "NONE", "inputType": "NORMAL",
+            "profile": "LC"}),
+        )
+        .unwrap();
+        assert_eq!((a.bitrate, a.sample_rate, a.channels), (64_000, 44_100, 1));
+        for (aac, member) in [
+            (json!({"rateControlMode": "VBR"}), "rateControlMode"),
+            (json!({"vbrQuality": "HIGH"}), "vbrQuality"),
+            (json!({"spec": "MPEG2"}), "spec"),
+            (json!({"rawFormat": "LATM_LOAS"}), "rawFormat"),
+            (json!({"sampleRate": 22000}), "sampleRate"),
+            (json!({"bitrate": 1000}), "bitrate"),
+            (json!({"bitrate": 900000}), "bitrate"),
+            (json!({"profile": "HEV1"}), "profile"),
+            (json!({"codingMode": "CODING_MODE_5_1"}), "codingMode"),
+        ] {
+            let e = audio(aac.clone()).unwrap_err();
+            let want = format!("a.codecSettings.aacSettings.{member}: ");
+            assert!(e.starts_with(&want), "{aac}: {e}");
+        }
+    }
+
+    #[test]
+    fn check_names_the_element_of_every_description() {
+        let enc = json!({
+            "videoDescriptions": [
+                {"name": "ok", "width": 640, "height": 360, "codecSettings": {"h264Settings": {}}},
+                {"name": "bad", "width": 640, "height": 360,
+                 "codecSettings": {"h264Settings": {"scanType": "INTERLACED"}}}
+            ],
+            "audioDescriptions": [{"name": "a", "codecSettings": {"aacSettings": {"spec": "MPEG2"}}}]
+        });
+        let e = check(Some(&enc));
+        let paths: Vec<&str> = e.iter().map(|e| e.element_path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "encoderSettings.videoDescriptions[1].codecSettings.h264Settings.scanType",
+                "encoderSettings.audioDescriptions[0].codecSettings.aacSettings.spec"
+            ]
+        );
+        assert!(e[0].error_message.contains("PROGRESSIVE"));
+    }
 }
