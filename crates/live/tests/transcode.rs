@@ -8,6 +8,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use live::demux::{LanguageSelection, Selection};
 use live::{
     AudioSettings, Packet, Profile, RateControl, Track, TranscodeConfig, Transcoder, VideoSettings,
 };
@@ -512,4 +513,96 @@ fn frame_rate_and_aspect_ratio_come_from_the_source() {
     assert!((123..=127).contains(&frames), "{frames} frames");
     let keys: Vec<bool> = frame_types(&path).iter().map(|f| f.1).collect();
     assert!(keys.iter().enumerate().all(|(n, k)| *k == (n % 50 == 0)));
+}
+
+/// The dominant frequency of an ADTS stream, by zero crossings of its decoded samples.
+fn tone_hz(adts: &[u8]) -> f64 {
+    let path = tmp("tone.aac");
+    std::fs::write(&path, adts).unwrap();
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&path)
+        .args(["-f", "f32le", "-ac", "1", "-ar", "48000", "-"])
+        .output()
+        .unwrap();
+    let samples: Vec<f32> = out
+        .stdout
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .skip(4800) // the encoder's start-up
+        .collect();
+    let crossings = samples
+        .windows(2)
+        .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
+        .count();
+    crossings as f64 / 2.0 / (samples.len() as f64 / 48_000.0)
+}
+
+#[test]
+fn selects_the_audio_stream_by_language() {
+    let Some(input) = make(
+        "languages",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=1000:sample_rate=48000",
+            "-map",
+            "0",
+            "-map",
+            "1",
+            "-map",
+            "2",
+            "-t",
+            "3",
+            "-c:v",
+            "libx264",
+            "-c:a",
+            "aac",
+            "-metadata:s:a:0",
+            "language=eng",
+            "-metadata:s:a:1",
+            "language=spa",
+        ],
+    ) else {
+        return;
+    };
+    let audio = |code: &[u8; 3], strict: bool| -> Vec<u8> {
+        let config = TranscodeConfig {
+            selection: Selection {
+                audio_language: Some(LanguageSelection {
+                    code: *code,
+                    strict,
+                }),
+                ..Selection::default()
+            },
+            video: vec![],
+            audio: vec![AAC],
+        };
+        let (packets, _) = transcode(&input, config);
+        packets
+            .iter()
+            .filter(|p| p.track == Track::Audio(0))
+            .flat_map(|p| p.data.clone())
+            .collect()
+    };
+    let spa = tone_hz(&audio(b"spa", true));
+    let eng = tone_hz(&audio(b"eng", false));
+    let loose = tone_hz(&audio(b"fre", false));
+    eprintln!("spa {spa:.0} Hz, eng {eng:.0} Hz, fre LOOSE {loose:.0} Hz");
+    assert!((spa - 1000.0).abs() < 20.0, "spa: {spa} Hz");
+    assert!((eng - 440.0).abs() < 20.0, "eng: {eng} Hz");
+    assert!((loose - 440.0).abs() < 20.0, "LOOSE fallback: {loose} Hz");
+    assert!(
+        audio(b"fre", true).is_empty(),
+        "STRICT without French: no audio"
+    );
 }

@@ -59,7 +59,7 @@ impl ControlPlane {
         };
         let mut errors = check::references(settings, &input_ok);
         // What the engine cannot encode is refused now, not when StartChannel fails.
-        errors.extend(codec::check(settings.get("encoderSettings")));
+        errors.extend(codec::check(settings));
         if errors.is_empty() {
             Ok(())
         } else {

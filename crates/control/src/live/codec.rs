@@ -2,11 +2,12 @@
 //! the rendition settings the engine encodes with. A setting the encoder cannot
 //! honour is an error naming its element path.
 
+use live::demux::LanguageSelection;
 use live::settings::{
     aac_bitrate_range, AdaptiveQuantization, FramerateControl, LookAhead, Par, AAC_SAMPLE_RATES,
 };
 use live::{AudioSettings, Profile, RateControl, VideoSettings};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::ValidationError;
 
@@ -387,27 +388,84 @@ pub fn audio_settings(d: &Value, path: &str) -> Result<AudioSettings, String> {
     })
 }
 
-/// Runs [`video_settings`] / [`audio_settings`] on every description of a channel's
-/// `encoderSettings`, so CreateChannel and UpdateChannel refuse what StartChannel could
-/// not run. One error per description, its element path the member at fault.
-pub fn check(encoder_settings: Option<&Value>) -> Vec<ValidationError> {
-    let mut errors = Vec::new();
-    let Some(enc) = encoder_settings else {
-        return errors;
+/// One `audioSelectors[]` entry: the language selection it asks for, if any. PID and
+/// language selection are what onair's MPEG-TS inputs have; `audioTrackSelection` and
+/// `audioHlsRenditionSelection` (MP4/HLS inputs) are refused.
+pub fn audio_selection(selector: &Value, path: &str) -> Result<Option<LanguageSelection>, String> {
+    let Some(s) = selector.get("selectorSettings") else {
+        return Ok(None);
     };
-    let list = |key: &str| -> Vec<Value> {
-        enc.get(key)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
+    let path = format!("{path}.selectorSettings");
+    for member in ["audioTrackSelection", "audioHlsRenditionSelection"] {
+        if s.get(member).is_some_and(|v| !v.is_null()) {
+            return Err(format!(
+                "{path}.{member}: is not implemented: onair inputs are MPEG-TS, select audio by \
+                 audioPidSelection or audioLanguageSelection"
+            ));
+        }
+    }
+    let Some(lang) = s.get("audioLanguageSelection").filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    if s.get("audioPidSelection").is_some_and(|v| !v.is_null()) {
+        return Err(format!(
+            "{path}: give audioPidSelection or audioLanguageSelection, not both"
+        ));
+    }
+    let path = format!("{path}.audioLanguageSelection");
+    let code = text(lang, "languageCode").unwrap_or_default();
+    let code: [u8; 3] = match code.as_bytes() {
+        &[a, b, c] if code.bytes().all(|b| b.is_ascii_alphabetic()) => [a, b, c],
+        _ => {
+            return Err(format!(
+                "{path}.languageCode: '{code}' is not a three-letter ISO 639-2 code"
+            ))
+        }
+    };
+    let strict = match text(lang, "languageSelectionPolicy").unwrap_or("LOOSE") {
+        "LOOSE" => false,
+        "STRICT" => true,
+        other => {
+            return Err(format!(
+                "{path}.languageSelectionPolicy: {other} is not known"
+            ))
+        }
+    };
+    Ok(Some(LanguageSelection { code, strict }))
+}
+
+/// Runs [`video_settings`] / [`audio_settings`] on every description of a channel's
+/// `encoderSettings` and [`audio_selection`] on every audio selector of its input
+/// attachments, so CreateChannel and UpdateChannel refuse what StartChannel could not
+/// run. One error per description or selector, its element path the member at fault.
+pub fn check(settings: &Map<String, Value>) -> Vec<ValidationError> {
+    let mut errors = Vec::new();
+    let list = |v: Option<&Value>| -> Vec<Value> {
+        v.and_then(Value::as_array).cloned().unwrap_or_default()
     };
     let mut push = |e: String| errors.push(split_error(&e));
-    for (i, d) in list("videoDescriptions").iter().enumerate() {
+    for (i, a) in list(settings.get("inputAttachments")).iter().enumerate() {
+        let selectors = list(get(a, &["inputSettings", "audioSelectors"]));
+        for (j, s) in selectors.iter().enumerate() {
+            let path = format!("inputAttachments[{i}].inputSettings.audioSelectors[{j}]");
+            if let Err(e) = audio_selection(s, &path) {
+                push(e);
+            }
+        }
+    }
+    let enc = settings.get("encoderSettings");
+    for (i, d) in list(enc.and_then(|e| e.get("videoDescriptions")))
+        .iter()
+        .enumerate()
+    {
         if let Err(e) = video_settings(d, &format!("encoderSettings.videoDescriptions[{i}]")) {
             push(e);
         }
     }
-    for (i, d) in list("audioDescriptions").iter().enumerate() {
+    for (i, d) in list(enc.and_then(|e| e.get("audioDescriptions")))
+        .iter()
+        .enumerate()
+    {
         if let Err(e) = audio_settings(d, &format!("encoderSettings.audioDescriptions[{i}]")) {
             push(e);
         }
@@ -592,15 +650,65 @@ mod tests {
             ],
             "audioDescriptions": [{"name": "a", "codecSettings": {"aacSettings": {"spec": "MPEG2"}}}]
         });
-        let e = check(Some(&enc));
+        let settings = json!({"encoderSettings": enc, "inputAttachments": [
+            {"inputSettings": {"audioSelectors": [
+                {"name": "pid", "selectorSettings": {"audioPidSelection": {"pid": 257}}},
+                {"name": "track", "selectorSettings": {"audioTrackSelection": {"tracks": [{"track": 1}]}}}
+            ]}}
+        ]});
+        let e = check(settings.as_object().unwrap());
         let paths: Vec<&str> = e.iter().map(|e| e.element_path.as_str()).collect();
         assert_eq!(
             paths,
             [
+                "inputAttachments[0].inputSettings.audioSelectors[1].selectorSettings.audioTrackSelection",
                 "encoderSettings.videoDescriptions[1].codecSettings.h264Settings.scanType",
                 "encoderSettings.audioDescriptions[0].codecSettings.aacSettings.spec"
             ]
         );
-        assert!(e[0].error_message.contains("PROGRESSIVE"));
+        assert!(e[1].error_message.contains("PROGRESSIVE"));
+    }
+
+    #[test]
+    fn audio_selection_by_language() {
+        let sel = |s: Value| audio_selection(&json!({"name": "x", "selectorSettings": s}), "s");
+        assert_eq!(
+            sel(json!({"audioLanguageSelection": {"languageCode": "spa"}})),
+            Ok(Some(LanguageSelection {
+                code: *b"spa",
+                strict: false
+            }))
+        );
+        assert_eq!(
+            sel(json!({"audioLanguageSelection": {"languageCode": "ENG",
+                "languageSelectionPolicy": "STRICT"}})),
+            Ok(Some(LanguageSelection {
+                code: *b"ENG",
+                strict: true
+            }))
+        );
+        assert_eq!(sel(json!({"audioPidSelection": {"pid": 256}})), Ok(None));
+        for (s, at) in [
+            (
+                json!({"audioLanguageSelection": {"languageCode": "english"}}),
+                "s.selectorSettings.audioLanguageSelection.languageCode: ",
+            ),
+            (
+                json!({"audioLanguageSelection": {"languageCode": "en1"}}),
+                "s.selectorSettings.audioLanguageSelection.languageCode: ",
+            ),
+            (
+                json!({"audioLanguageSelection": {"languageCode": "eng"},
+                    "audioPidSelection": {"pid": 256}}),
+                "s.selectorSettings: ",
+            ),
+            (
+                json!({"audioHlsRenditionSelection": {"groupId": "g", "name": "n"}}),
+                "s.selectorSettings.audioHlsRenditionSelection: ",
+            ),
+        ] {
+            let e = sel(s.clone()).unwrap_err();
+            assert!(e.starts_with(at), "{s}: {e}");
+        }
     }
 }

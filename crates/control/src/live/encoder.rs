@@ -201,7 +201,11 @@ pub fn plan(settings: &serde_json::Map<String, Value>) -> Result<Plan, String> {
     });
     Ok(Plan {
         transcode: TranscodeConfig {
-            selection: Selection { program, audio_pid },
+            selection: Selection {
+                program,
+                audio_pid,
+                ..Selection::default()
+            },
             video,
             audio,
         },
