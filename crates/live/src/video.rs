@@ -116,6 +116,7 @@ impl VideoRendition {
                 .ok()
                 .zip(u32::try_from(sar.denominator()).ok())
                 .filter(|(n, d)| *n > 0 && *d > 0);
+            // (0, 0) marks "seen, unsignalled" so later pictures are not asked again.
             self.source_sar.get_or_insert((0, 0));
         }
         let scaled = self.scale(picture)?;
@@ -294,19 +295,18 @@ impl VideoRendition {
     }
 }
 
-/// The frame rate of pictures with these 90 kHz timestamps (in any order): the mean of
-/// the intervals within two ticks of the shortest one (so dropped pictures do not count),
-/// snapped to a standard rate when within one tick, else as measured (to 1/1000 fps).
-/// `None` with fewer than two distinct timestamps.
+/// The frame rate of pictures with these 90 kHz timestamps, in presentation (decode output)
+/// order: the mean of the forward intervals within two ticks of the shortest one (so
+/// dropped pictures and timeline jumps do not count), snapped to a standard rate when
+/// within one tick, else as measured (to 1/1000 fps). `None` without a forward interval.
 pub fn measure_framerate(pts: &[i64]) -> Option<(u32, u32)> {
-    let mut sorted = pts.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let deltas: Vec<i64> = sorted
-        .windows(2)
-        .filter_map(|w| w.get(1).zip(w.first()).map(|(b, a)| b - a))
+    let deltas: Vec<i64> = pts
+        .iter()
+        .zip(pts.iter().skip(1))
+        .map(|(a, b)| b - a)
+        .filter(|d| *d > 0)
         .collect();
-    let min = deltas.iter().copied().filter(|d| *d > 0).min()?;
+    let min = deltas.iter().copied().min()?;
     let frames: Vec<i64> = deltas.iter().copied().filter(|d| *d <= min + 2).collect();
     let mean = frames.iter().sum::<i64>() as f64 / frames.len().max(1) as f64;
     let snapped = STANDARD_RATES.iter().copied().find(|(n, d)| {
@@ -551,10 +551,11 @@ mod tests {
         assert_eq!(measure_framerate(&at(3000.0, 8)), Some((30, 1)));
         assert_eq!(measure_framerate(&at(3753.75, 8)), Some((24_000, 1001)));
         assert_eq!(measure_framerate(&at(1501.5, 8)), Some((60_000, 1001)));
-        // A dropped picture and presentation order shuffled: still 50 fps.
+        // A dropped picture and a jump back in time: still 50 fps.
         let mut pts = at(1800.0, 8);
         pts.remove(3);
-        pts.swap(0, 4);
+        pts[5] -= 900_000;
+        pts[6] -= 900_000;
         assert_eq!(measure_framerate(&pts), Some((50, 1)));
         // Not a standard rate: as measured, to 1/1000 fps (12.5 fps).
         assert_eq!(measure_framerate(&at(7200.0, 4)), Some((25, 2)));
