@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
 use live::transcode::Pipeline;
-use live::{AudioSettings, Packet, Profile, RateControl, Track, TranscodeConfig, VideoSettings};
+use live::{AudioSettings, Packet, Profile, Track, TranscodeConfig, VideoSettings};
 use media::mux::{MuxStream, TsMuxer, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264};
 use media::ts::Pid;
 use serde_json::{json, Value};
@@ -68,20 +68,19 @@ fn rung(
     Rung {
         name,
         settings: VideoSettings {
-            width,
-            height,
-            framerate: (30, 1),
-            bitrate,
             max_bitrate: Some(bitrate),
             buf_size: Some(bitrate),
-            rate_control: RateControl::Cbr,
             gop_size,
             b_frames: 2,
-            ref_frames: None,
             profile,
-            level: None,
             scene_change_detect: false,
+            // The bench's ffmpeg command line mirrors x264's preset defaults.
+            b_reference: true,
+            b_adaptive: true,
+            look_ahead: live::settings::LookAhead::Low,
+            adaptive_quantization: live::settings::AdaptiveQuantization::High,
             preset: preset.to_string(),
+            ..VideoSettings::new(width, height, (30, 1), bitrate)
         },
     }
 }

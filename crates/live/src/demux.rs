@@ -4,9 +4,15 @@
 //! packet is kept for the next call) and take [`Access`] units back. It follows the PAT to
 //! the selected program's PMT (the first program unless told otherwise), picks the first
 //! H.264 stream (stream_type 0x1B) and the first AAC ADTS stream (0x0F) — or the audio PID
-//! asked for — and rebuilds their PES packets with [`media::pes::PesAssembler`]. PTS and DTS
-//! are unwrapped from 33 bits onto one 64-bit timeline per stream with
-//! [`media::pes::Timestamp::extend`].
+//! asked for, or the AAC stream whose ISO 639 language descriptor carries the language asked
+//! for ([`LanguageSelection`]) — and rebuilds their PES packets with
+//! [`media::pes::PesAssembler`]. PTS and DTS are unwrapped from 33 bits onto one 64-bit
+//! timeline per stream with [`media::pes::Timestamp::extend`].
+//!
+//! Audio selection is redone on every PMT: a PID selection follows its PID; a language
+//! selection takes the first AAC stream in that language, and when there is none, LOOSE
+//! keeps the AAC stream it has (or takes the first one) while STRICT takes none (no audio
+//! until the language is back, as MediaLive's `languageSelectionPolicy` says).
 
 use std::collections::VecDeque;
 
@@ -37,13 +43,27 @@ pub struct Access {
     pub data: Vec<u8>,
 }
 
-/// What to take from the input (MediaLive `videoSelector` / `audioSelectors` by PID).
+/// What to take from the input (MediaLive `videoSelector` / `audioSelectors` by PID or
+/// language).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Selection {
     /// program_number to decode; `None` takes the first program of the PAT.
     pub program: Option<u16>,
-    /// Audio PID; `None` takes the first AAC stream of the program.
+    /// Audio PID; `None` takes the first AAC stream of the program (or the language's).
     pub audio_pid: Option<Pid>,
+    /// Audio by ISO 639 language (`audioLanguageSelection`); ignored when `audio_pid` is
+    /// set.
+    pub audio_language: Option<LanguageSelection>,
+}
+
+/// MediaLive `audioLanguageSelection`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LanguageSelection {
+    /// Three-letter ISO 639-2 code (`languageCode`), compared without ASCII case.
+    pub code: [u8; 3],
+    /// `languageSelectionPolicy` STRICT: no other language ever; LOOSE (false): fall back
+    /// to another AAC stream.
+    pub strict: bool,
 }
 
 #[derive(Debug, Default)]
@@ -194,14 +214,27 @@ impl Demuxer {
             .iter()
             .find(|s| s.stream_type == STREAM_TYPE_H264)
             .map(|s| s.pid);
-        let audio = match self.selection.audio_pid {
-            Some(pid) => pmt.streams.iter().find(|s| s.pid == pid),
-            None => pmt
-                .streams
+        let aac = || {
+            pmt.streams
                 .iter()
-                .find(|s| s.stream_type == STREAM_TYPE_AAC_ADTS),
-        }
-        .map(|s| s.pid);
+                .filter(|s| s.stream_type == STREAM_TYPE_AAC_ADTS)
+        };
+        let audio = match (self.selection.audio_pid, self.selection.audio_language) {
+            (Some(pid), _) => pmt.streams.iter().find(|s| s.pid == pid).map(|s| s.pid),
+            (None, Some(lang)) => aac()
+                .find(|s| s.languages().iter().any(|l| l.is(&lang.code)))
+                .map(|s| s.pid)
+                .or_else(|| {
+                    if lang.strict {
+                        return None;
+                    }
+                    aac()
+                        .find(|s| Some(s.pid) == self.audio.pid)
+                        .or_else(|| aac().next())
+                        .map(|s| s.pid)
+                }),
+            (None, None) => aac().next().map(|s| s.pid),
+        };
         if self.video.pid != video {
             self.video = Track {
                 pid: video,
@@ -314,6 +347,7 @@ mod tests {
         let mut d = Demuxer::new(Selection {
             program: Some(1),
             audio_pid: Some(Pid(0x102)),
+            ..Selection::default()
         });
         d.push(&ts);
         d.flush();
@@ -344,6 +378,77 @@ mod tests {
         d.flush();
         assert_eq!(drain(&mut d).len(), 2);
         assert_eq!(d.errors(), 1);
+    }
+
+    /// Two AAC streams (PIDs 0x101 "eng", 0x102 "spa") whose PES carry [1] and [2]: the
+    /// muxer's PMT packets are swapped for one with ISO 639 language descriptors.
+    fn two_languages() -> Vec<u8> {
+        let mut mux = TsMuxer::new(&streams(&[0x101, 0x102]), 0);
+        let mut ts = Vec::new();
+        for i in 0..3 {
+            mux.write(1, i * 1920, i * 1920, false, &[1], &mut ts)
+                .unwrap();
+            mux.write(2, i * 1920, i * 1920, false, &[2], &mut ts)
+                .unwrap();
+        }
+        let lang = |code: &[u8; 3]| vec![0x0A, 4, code[0], code[1], code[2], 0];
+        let pmt = media::psi::Pmt {
+            program_number: 1,
+            version: 0,
+            pcr_pid: Pid(0x100),
+            program_info: vec![],
+            streams: streams(&[0x101, 0x102])
+                .iter()
+                .zip([vec![], lang(b"eng"), lang(b"spa")])
+                .map(|(s, es_info)| media::psi::PmtStream {
+                    stream_type: s.stream_type,
+                    pid: s.pid,
+                    es_info,
+                })
+                .collect(),
+        }
+        .to_section_bytes();
+        for p in ts.chunks_mut(188) {
+            if TsPacket::parse(p).unwrap().header.pid == Pid(0x1000) {
+                let cc = p[3] & 0x0F;
+                let mut packet = vec![0x47, 0x50, 0x00, 0x10 | cc, 0x00];
+                packet.extend_from_slice(&pmt);
+                packet.resize(188, 0xFF);
+                p.copy_from_slice(&packet);
+            }
+        }
+        ts
+    }
+
+    fn audio_bytes(selection: Selection) -> Vec<u8> {
+        let mut d = Demuxer::new(selection);
+        d.push(&two_languages());
+        d.flush();
+        assert_eq!(d.errors(), 0);
+        drain(&mut d).into_iter().flat_map(|a| a.data).collect()
+    }
+
+    #[test]
+    fn selects_audio_by_language() {
+        let by = |code: &[u8; 3], strict| Selection {
+            audio_language: Some(LanguageSelection {
+                code: *code,
+                strict,
+            }),
+            ..Selection::default()
+        };
+        assert_eq!(audio_bytes(by(b"spa", false)), [2, 2, 2]);
+        assert_eq!(audio_bytes(by(b"SPA", true)), [2, 2, 2]);
+        assert_eq!(audio_bytes(by(b"eng", true)), [1, 1, 1]);
+        // No French: LOOSE takes the first AAC stream, STRICT none.
+        assert_eq!(audio_bytes(by(b"fre", false)), [1, 1, 1]);
+        assert_eq!(audio_bytes(by(b"fre", true)), Vec::<u8>::new());
+        // A PID selection wins over a language.
+        let pid = Selection {
+            audio_pid: Some(Pid(0x102)),
+            ..by(b"eng", true)
+        };
+        assert_eq!(audio_bytes(pid), [2, 2, 2]);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use live::demux::{LanguageSelection, Selection};
 use live::{
     AudioSettings, Packet, Profile, RateControl, Track, TranscodeConfig, Transcoder, VideoSettings,
 };
@@ -59,20 +60,12 @@ fn fixture(name: &str) -> Option<Vec<u8>> {
 
 fn video(width: u32, height: u32, bitrate: u32, profile: Profile) -> VideoSettings {
     VideoSettings {
-        width,
-        height,
-        framerate: (30, 1),
-        bitrate,
-        max_bitrate: None,
         buf_size: Some(bitrate),
-        rate_control: RateControl::Cbr,
         gop_size: 60,
         b_frames: 2,
-        ref_frames: None,
         profile,
-        level: None,
         scene_change_detect: false,
-        preset: "veryfast".into(),
+        ..VideoSettings::new(width, height, (30, 1), bitrate)
     }
 }
 
@@ -283,6 +276,7 @@ fn one_decode_feeds_a_two_rung_ladder() {
         video: vec![
             VideoSettings {
                 level: Some("3.1".into()),
+                b_reference: true,
                 ..video(1280, 720, 3_000_000, Profile::High)
             },
             VideoSettings {
@@ -315,4 +309,300 @@ fn one_decode_feeds_a_two_rung_ladder() {
             assert_eq!(stream(&p, "video")["has_b_frames"].as_u64(), Some(0));
         }
     }
+}
+
+/// Runs ffmpeg with `args` (inputs, filters, codecs) into a TS file; returns its bytes.
+fn make(name: &str, args: &[&str]) -> Option<Vec<u8>> {
+    if !have("ffmpeg") || !have("ffprobe") {
+        eprintln!("SKIP: ffmpeg/ffprobe not installed (scripts/setup.sh test installs them)");
+        return None;
+    }
+    let path = tmp(&format!("{name}-input.ts"));
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y"])
+        .args(args)
+        .args(["-f", "mpegts"])
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "ffmpeg could not make {name}");
+    Some(std::fs::read(path).unwrap())
+}
+
+/// 5 s of 640x360p30 cutting between testsrc2 and smptebars every 0.6 / 0.7 s (off the
+/// GOP cadence), with a 1 kHz tone.
+fn scene_cuts(name: &str) -> Option<Vec<u8>> {
+    make(
+        name,
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=30[a];smptebars=size=640x360:rate=30[b];\
+             [a][b]overlay=enable='lt(mod(t,1.3),0.6)'",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=1000:sample_rate=48000",
+            "-t",
+            "5",
+            "-c:v",
+            "libx264",
+            "-g",
+            "30",
+            "-c:a",
+            "aac",
+        ],
+    )
+}
+
+/// (pict_type, key_frame) of every video frame, in presentation order.
+fn frame_types(path: &Path) -> Vec<(String, bool)> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v",
+            "-show_frames",
+            "-of",
+            "json",
+        ])
+        .args(["-show_entries", "frame=pict_type,key_frame"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["pict_type"].as_str().unwrap_or("?").to_string(),
+                f["key_frame"].as_u64() == Some(1),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn scene_cuts_add_i_frames_but_never_move_idrs() {
+    let Some(input) = scene_cuts("scenes") else {
+        return;
+    };
+    let rung = |w, h, bitrate| VideoSettings {
+        gop_size: 30,
+        b_frames: 2,
+        scene_change_detect: true,
+        ..VideoSettings::new(w, h, (30, 1), bitrate)
+    };
+    let config = TranscodeConfig {
+        video: vec![rung(640, 360, 1_200_000), rung(320, 180, 400_000)],
+        audio: vec![AAC],
+        ..TranscodeConfig::default()
+    };
+    let (packets, _) = transcode(&input, config);
+    let mut scene_i_frames = 0;
+    for v in 0..2 {
+        let path = tmp(&format!("scenes{v}.ts"));
+        mux(&packets, v, &path);
+        let frames = frame_types(&path);
+        assert!(frames.len() >= 148, "{} frames", frames.len());
+        for (n, (kind, key)) in frames.iter().enumerate() {
+            // An IDR exactly on every 30th frame, in every rendition.
+            assert_eq!(
+                *key,
+                n % 30 == 0,
+                "rendition {v} frame {n}: {kind} key={key}"
+            );
+            if !key && kind == "I" {
+                scene_i_frames += 1;
+            }
+        }
+    }
+    eprintln!("{scene_i_frames} scene-cut I-frames");
+    assert!(scene_i_frames > 0, "no scene cut was detected");
+}
+
+#[test]
+fn qvbr_stays_under_max_bitrate_and_spends_less_when_it_can() {
+    let Some(input) = scene_cuts("qvbr") else {
+        return;
+    };
+    let qvbr = |quality, max: u32| VideoSettings {
+        rate_control: RateControl::Qvbr { quality },
+        max_bitrate: Some(max),
+        buf_size: Some(max),
+        gop_size: 30,
+        ..VideoSettings::new(640, 360, (30, 1), 0)
+    };
+    let config = TranscodeConfig {
+        video: vec![qvbr(10, 600_000), qvbr(1, 4_000_000)],
+        audio: vec![],
+        ..TranscodeConfig::default()
+    };
+    let (packets, _) = transcode(&input, config);
+    let bits = |v: usize, from: i64, to: i64| -> f64 {
+        let first = packets.iter().map(|p| p.dts).min().unwrap();
+        packets
+            .iter()
+            .filter(|p| p.track == Track::Video(v) && (from..to).contains(&(p.dts - first)))
+            .map(|p| p.data.len() as f64 * 8.0)
+            .sum()
+    };
+    // Quality 10 wants far more than 600 kb/s: the VBV caps it. Over any 1 s window the
+    // bits are at most one second of maxrate plus the buffer (1 s here).
+    let total = bits(0, 0, 5 * 90_000) / SECONDS;
+    eprintln!("QVBR 10 capped at 600 kb/s: {total:.0} b/s");
+    assert!(total <= 600_000.0 * 1.05, "{total} b/s");
+    assert!(total >= 600_000.0 * 0.6, "{total} b/s: the cap should bind");
+    for s in 0..4 {
+        let w = bits(0, s * 90_000, (s + 1) * 90_000);
+        assert!(w <= 2.0 * 600_000.0, "second {s}: {w} bits");
+    }
+    // Quality 1 on the same picture needs a fraction of its 4 Mb/s cap.
+    let low = bits(1, 0, 5 * 90_000) / SECONDS;
+    eprintln!("QVBR 1 under 4 Mb/s: {low:.0} b/s");
+    assert!(low < 4_000_000.0 * 0.5, "{low} b/s");
+}
+
+#[test]
+fn frame_rate_and_aspect_ratio_come_from_the_source() {
+    let Some(input) = make(
+        "source25",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=720x576:rate=25,setsar=16/11",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=1000:sample_rate=48000",
+            "-t",
+            "5",
+            "-c:v",
+            "libx264",
+            "-g",
+            "25",
+            "-c:a",
+            "aac",
+        ],
+    ) else {
+        return;
+    };
+    let config = TranscodeConfig {
+        video: vec![VideoSettings {
+            framerate_control: live::settings::FramerateControl::FromSource,
+            par: live::settings::Par::FromSource,
+            gop_ms: Some(2000),
+            ..VideoSettings::new(360, 288, (30, 1), 500_000)
+        }],
+        audio: vec![AAC],
+        ..TranscodeConfig::default()
+    };
+    let (packets, _) = transcode(&input, config);
+    let path = tmp("source25.ts");
+    mux(&packets, 0, &path);
+    let p = probe(&path);
+    let v = stream(&p, "video");
+    assert_eq!(v["r_frame_rate"], "25/1");
+    assert_eq!(v["sample_aspect_ratio"], "16:11");
+    let frames: u64 = v["nb_read_frames"].as_str().unwrap().parse().unwrap();
+    assert!((123..=127).contains(&frames), "{frames} frames");
+    let keys: Vec<bool> = frame_types(&path).iter().map(|f| f.1).collect();
+    assert!(keys.iter().enumerate().all(|(n, k)| *k == (n % 50 == 0)));
+}
+
+/// The dominant frequency of an ADTS stream, by zero crossings of its decoded samples.
+fn tone_hz(adts: &[u8]) -> f64 {
+    let path = tmp("tone.aac");
+    std::fs::write(&path, adts).unwrap();
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&path)
+        .args(["-f", "f32le", "-ac", "1", "-ar", "48000", "-"])
+        .output()
+        .unwrap();
+    let samples: Vec<f32> = out
+        .stdout
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .skip(4800) // the encoder's start-up
+        .collect();
+    let crossings = samples
+        .windows(2)
+        .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
+        .count();
+    crossings as f64 / 2.0 / (samples.len() as f64 / 48_000.0)
+}
+
+#[test]
+fn selects_the_audio_stream_by_language() {
+    let Some(input) = make(
+        "languages",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=1000:sample_rate=48000",
+            "-map",
+            "0",
+            "-map",
+            "1",
+            "-map",
+            "2",
+            "-t",
+            "3",
+            "-c:v",
+            "libx264",
+            "-c:a",
+            "aac",
+            "-metadata:s:a:0",
+            "language=eng",
+            "-metadata:s:a:1",
+            "language=spa",
+        ],
+    ) else {
+        return;
+    };
+    let audio = |code: &[u8; 3], strict: bool| -> Vec<u8> {
+        let config = TranscodeConfig {
+            selection: Selection {
+                audio_language: Some(LanguageSelection {
+                    code: *code,
+                    strict,
+                }),
+                ..Selection::default()
+            },
+            video: vec![],
+            audio: vec![AAC],
+        };
+        let (packets, _) = transcode(&input, config);
+        packets
+            .iter()
+            .filter(|p| p.track == Track::Audio(0))
+            .flat_map(|p| p.data.clone())
+            .collect()
+    };
+    let spa = tone_hz(&audio(b"spa", true));
+    let eng = tone_hz(&audio(b"eng", false));
+    let loose = tone_hz(&audio(b"fre", false));
+    eprintln!("spa {spa:.0} Hz, eng {eng:.0} Hz, fre LOOSE {loose:.0} Hz");
+    assert!((spa - 1000.0).abs() < 20.0, "spa: {spa} Hz");
+    assert!((eng - 440.0).abs() < 20.0, "eng: {eng} Hz");
+    assert!((loose - 440.0).abs() < 20.0, "LOOSE fallback: {loose} Hz");
+    assert!(
+        audio(b"fre", true).is_empty(),
+        "STRICT without French: no audio"
+    );
 }

@@ -6,7 +6,8 @@ use serde_json::{json, Map, Value};
 
 use super::model::{ChannelRecord, InputRecord};
 use super::{
-    arn, check, numeric_id, shape, LiveError, LiveResult, ValidationError, CHANNEL_KIND, INPUT_KIND,
+    arn, check, codec, numeric_id, shape, LiveError, LiveResult, ValidationError, CHANNEL_KIND,
+    INPUT_KIND,
 };
 use crate::error::{ControlError, Result};
 use crate::flow::now_ms;
@@ -56,11 +57,13 @@ impl ControlPlane {
                 Err(e) => Some(format!("cannot read input {id}: {e}")),
             }
         };
-        let errors = check::references(settings, &input_ok);
+        let mut errors = check::references(settings, &input_ok);
+        // What the engine cannot encode is refused now, not when StartChannel fails.
+        errors.extend(codec::check(settings));
         if !errors.is_empty() {
             return Err(LiveError::Unprocessable(errors));
         }
-        // What the engine would refuse at start is refused now, by element path.
+        // Output groups and everything else the engine plans, by element path.
         match super::encoder::plan(settings) {
             Ok(_) => Ok(()),
             Err(e) => {
@@ -455,6 +458,46 @@ mod tests {
         assert_eq!(
             paths(cp.create_channel("us-west-2", &body).unwrap_err()),
             vec!["encoderSettings.outputGroups[0].outputGroupSettings.mediaPackageGroupSettings.destination.destinationRefId"]
+        );
+    }
+
+    #[test]
+    fn settings_the_encoder_cannot_honour_are_refused_at_create_and_update() {
+        let cp = cp();
+        let (a, b) = (push_input(&cp), push_input(&cp));
+        let h264 = "encoderSettings.videoDescriptions[0].codecSettings.h264Settings";
+        let mut body = channel(&a, &b);
+        body["encoderSettings"]["videoDescriptions"][0]["codecSettings"]["h264Settings"]
+            ["scanType"] = json!("INTERLACED");
+        body["encoderSettings"]["audioDescriptions"][0]["codecSettings"]["aacSettings"]
+            ["rateControlMode"] = json!("VBR");
+        let e = cp.create_channel("us-west-2", &body).unwrap_err();
+        let LiveError::Unprocessable(errors) = e else {
+            panic!("expected 422, got {e:?}");
+        };
+        assert_eq!(errors[0].element_path, format!("{h264}.scanType"));
+        assert!(errors[0].error_message.contains("INTERLACED"));
+        assert_eq!(
+            errors[1].element_path,
+            "encoderSettings.audioDescriptions[0].codecSettings.aacSettings.rateControlMode"
+        );
+        // Nothing was created or attached.
+        assert_eq!(cp.describe_input(&a).unwrap()["state"], "DETACHED");
+
+        let ch = cp.create_channel("us-west-2", &channel(&a, &b)).unwrap();
+        let id = ch["channel"]["id"].as_str().unwrap().to_string();
+        let mut rec = cp.live_channel_record(&id).unwrap();
+        rec.entered = "IDLE".into();
+        cp.save_live_channel(&rec).unwrap();
+        let mut enc = channel(&a, &b)["encoderSettings"].clone();
+        enc["videoDescriptions"][0]["codecSettings"]["h264Settings"]["rateControlMode"] =
+            json!("QVBR");
+        assert_eq!(
+            paths(
+                cp.update_channel(&id, &json!({"encoderSettings": enc}))
+                    .unwrap_err()
+            ),
+            vec![format!("{h264}.maxBitrate")]
         );
     }
 

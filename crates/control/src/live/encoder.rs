@@ -47,7 +47,7 @@ pub struct Attachment {
     pub input_id: String,
 }
 
-use super::codec::{get, num, text};
+use super::codec::{audio_selection, get, num, text};
 use super::groups::{outputs, Delivery, GroupPlan};
 
 /// The engine plan of a channel's settings, or why the engine cannot run it.
@@ -119,20 +119,33 @@ pub fn plan(settings: &serde_json::Map<String, Value>) -> Result<Plan, String> {
         })
         .and_then(Value::as_u64)
         .and_then(|p| u16::try_from(p).ok());
-    let audio_pid = audio_selector.and_then(|name| {
+    let selector = audio_selector.and_then(|name| {
         settings_of_first?
             .get("audioSelectors")?
             .as_array()?
             .iter()
-            .find(|s| text(s, "name") == Some(name.as_str()))
-            .and_then(|s| get(s, &["selectorSettings", "audioPidSelection", "pid"]))
-            .and_then(Value::as_u64)
-            .and_then(|p| u16::try_from(p).ok())
-            .map(Pid)
+            .enumerate()
+            .find(|(_, s)| text(s, "name") == Some(name.as_str()))
     });
+    let audio_pid = selector
+        .and_then(|(_, s)| get(s, &["selectorSettings", "audioPidSelection", "pid"]))
+        .and_then(Value::as_u64)
+        .and_then(|p| u16::try_from(p).ok())
+        .map(Pid);
+    let audio_language = match selector {
+        Some((i, s)) => audio_selection(
+            s,
+            &format!("inputAttachments[0].inputSettings.audioSelectors[{i}]"),
+        )?,
+        None => None,
+    };
     Ok(Plan {
         transcode: TranscodeConfig {
-            selection: Selection { program, audio_pid },
+            selection: Selection {
+                program,
+                audio_pid,
+                audio_language,
+            },
             video: outputs.video,
             audio: outputs.audio,
         },

@@ -90,6 +90,10 @@ const ONLY: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "AudioSelectorSettings",
+        &["audioLanguageSelection", "audioPidSelection"],
+    ),
+    (
         "H264Settings",
         &[
             "adaptiveQuantization",

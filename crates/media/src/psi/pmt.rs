@@ -12,6 +12,13 @@ pub struct PmtStream {
     pub es_info: Vec<u8>,
 }
 
+impl PmtStream {
+    /// The ISO 639 languages of this stream's ES_info descriptors (§2.6.18), in order.
+    pub fn languages(&self) -> Vec<super::descriptor::Language> {
+        super::descriptor::languages(&self.es_info)
+    }
+}
+
 /// Program map table (§2.4.4.8): the streams that make up one program.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Pmt {
@@ -151,7 +158,10 @@ mod tests {
         let bytes = pmt.to_section_bytes();
         assert_eq!(&bytes[..3], &[0x02, 0xB0, 0x1D]);
         let section = Section::parse(&bytes).unwrap();
-        assert_eq!(Pmt::parse(&section).unwrap(), pmt);
+        let parsed = Pmt::parse(&section).unwrap();
+        assert_eq!(parsed, pmt);
+        assert!(parsed.streams[0].languages().is_empty());
+        assert_eq!(parsed.streams[1].languages()[0].code, *b"eng");
     }
 
     #[test]
