@@ -1,7 +1,8 @@
-//! PSI section, PAT, PMT and section assembly on arbitrary bytes.
+//! PSI section, PAT, PMT, descriptor loops and section assembly on arbitrary bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use media::psi::descriptor::{descriptors, languages};
 use media::psi::{Pat, Pmt, Section, SectionAssembler};
 
 fn check_section(bytes: &[u8]) {
@@ -18,6 +19,11 @@ fn check_section(bytes: &[u8]) {
         );
     }
     if let Ok(pmt) = Pmt::parse(&section) {
+        for stream in &pmt.streams {
+            // Descriptor loops end, whatever their bytes.
+            assert!(descriptors(&stream.es_info).count() <= stream.es_info.len());
+            let _ = languages(&stream.es_info);
+        }
         let again = pmt.to_section_bytes();
         assert!(Section::parse(&again).and_then(|s| Pmt::parse(&s)).is_ok());
     }
@@ -25,6 +31,7 @@ fn check_section(bytes: &[u8]) {
 
 fuzz_target!(|data: &[u8]| {
     check_section(data);
+    let _ = languages(data);
 
     // Assembler: the input is a run of [flags, len, payload...] records.
     let mut assembler = SectionAssembler::new();
