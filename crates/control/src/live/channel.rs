@@ -60,6 +60,7 @@ impl ControlPlane {
         let mut errors = check::references(settings, &input_ok);
         // What the engine cannot encode is refused now, not when StartChannel fails.
         errors.extend(codec::check(settings));
+        errors.extend(super::members::check(settings));
         if !errors.is_empty() {
             return Err(LiveError::Unprocessable(errors));
         }

@@ -138,18 +138,27 @@ pub struct UdpTarget {
 /// Members of `v` outside `allowed` are refused by name; an allowed member with a
 /// value list accepts only those values. `v` not an object passes.
 pub(crate) fn only(v: &Value, path: &str, allowed: &[(&str, &[&str])]) -> Result<(), String> {
+    match refused(v, path, allowed).into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Every member [`only`] refuses, as `"path.member: why"`.
+pub(crate) fn refused(v: &Value, path: &str, allowed: &[(&str, &[&str])]) -> Vec<String> {
     let Some(map) = v.as_object() else {
-        return Ok(());
+        return Vec::new();
     };
+    let mut errors = Vec::new();
     for (key, value) in map {
         if value.is_null() {
             continue;
         }
         match allowed.iter().find(|(k, _)| k == key) {
-            None => return Err(format!("{path}.{key}: onair does not implement {key} yet")),
+            None => errors.push(format!("{path}.{key}: onair does not implement {key} yet")),
             Some((_, values)) if !values.is_empty() => {
                 if let Some(s) = value.as_str().filter(|s| !values.contains(s)) {
-                    return Err(format!(
+                    errors.push(format!(
                         "{path}.{key}: onair implements {} only, not {s}",
                         values.join(" / ")
                     ));
@@ -158,7 +167,7 @@ pub(crate) fn only(v: &Value, path: &str, allowed: &[(&str, &[&str])]) -> Result
             Some(_) => {}
         }
     }
-    Ok(())
+    errors
 }
 
 /// The plan of every output group; see the [module docs](self).

@@ -28,6 +28,7 @@ pub mod engine;
 pub mod feed;
 pub mod groups;
 pub mod input;
+pub mod members;
 pub mod model;
 pub mod put;
 pub mod shape;
