@@ -34,6 +34,7 @@ pub mod loss;
 pub mod settings;
 pub mod transcode;
 pub mod video;
+pub mod watch;
 
 pub use loss::{InputLossConfig, LossImage};
 pub use settings::{AudioSettings, Profile, RateControl, VideoSettings};

@@ -7,12 +7,12 @@
 //! audio description. Anything the engine cannot honour is an error naming the setting,
 //! so the channel does not pretend to run it.
 
-use std::time::Duration;
-
 use live::demux::Selection;
 use live::TranscodeConfig;
 use media::ts::Pid;
 use serde_json::Value;
+
+use super::failover::Failover;
 
 /// What the engine of one channel runs.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,12 +24,8 @@ pub struct Plan {
     pub primary: Attachment,
     /// The attachment named by `automaticInputFailoverSettings.secondaryInputId`.
     pub secondary: Option<Attachment>,
-    /// Failover: the primary is lost after this much silence.
-    pub loss_threshold: Duration,
-    /// Failover: the primary must be back this long before it is used again.
-    pub error_clear: Duration,
-    /// `inputPreference` is PRIMARY_INPUT_PREFERRED (default: EQUAL_INPUT_PREFERENCE).
-    pub prefer_primary: bool,
+    /// Failover conditions and input loss behaviour.
+    pub failover: Failover,
 }
 
 /// An input attachment.
@@ -39,7 +35,7 @@ pub struct Attachment {
     pub input_id: String,
 }
 
-use super::codec::{audio_settings, get, num, text, video_settings};
+use super::codec::{audio_settings, get, text, video_settings};
 
 /// The engine plan of a channel's settings, or why the engine cannot run it.
 pub fn plan(settings: &serde_json::Map<String, Value>) -> Result<Plan, String> {
@@ -59,39 +55,7 @@ pub fn plan(settings: &serde_json::Map<String, Value>) -> Result<Plan, String> {
         .first()
         .ok_or("inputAttachments: the channel has no input")?;
     let primary = attachment(first).ok_or("inputAttachments[0].inputId is missing")?;
-    let failover = first.get("automaticInputFailoverSettings");
-    let secondary = failover
-        .and_then(|f| text(f, "secondaryInputId"))
-        .map(|id| {
-            attachments
-                .iter()
-                .filter_map(attachment)
-                .find(|a| a.input_id == id)
-                .unwrap_or(Attachment {
-                    name: String::new(),
-                    input_id: id.into(),
-                })
-        });
-    let loss_ms = failover
-        .and_then(|f| f.get("failoverConditions"))
-        .and_then(Value::as_array)
-        .and_then(|l| {
-            l.iter().find_map(|c| {
-                get(
-                    c,
-                    &[
-                        "failoverConditionSettings",
-                        "inputLossSettings",
-                        "inputLossThresholdMsec",
-                    ],
-                )
-                .and_then(Value::as_f64)
-            })
-        })
-        .unwrap_or(1000.0);
-    let clear_ms = failover
-        .and_then(|f| num(f, "errorClearTimeMsec"))
-        .unwrap_or(0.0);
+    let (secondary, failover) = super::failover::plan(&root, first, &attachments)?;
 
     let enc = root
         .get("encoderSettings")
@@ -208,10 +172,7 @@ pub fn plan(settings: &serde_json::Map<String, Value>) -> Result<Plan, String> {
         package_channel,
         primary,
         secondary,
-        loss_threshold: Duration::from_millis(loss_ms.max(0.0) as u64),
-        error_clear: Duration::from_millis(clear_ms.max(0.0) as u64),
-        prefer_primary: failover.and_then(|f| text(f, "inputPreference"))
-            == Some("PRIMARY_INPUT_PREFERRED"),
+        failover,
     })
 }
 
@@ -220,6 +181,7 @@ mod tests {
     use super::*;
     use live::{AudioSettings, Profile, RateControl};
     use serde_json::json;
+    use std::time::Duration;
 
     fn channel() -> serde_json::Map<String, Value> {
         json!({
@@ -265,9 +227,9 @@ mod tests {
         assert_eq!(p.package_channel, "pkg");
         assert_eq!(p.primary.name, "primary");
         assert_eq!(p.secondary.as_ref().unwrap().name, "backup");
-        assert_eq!(p.loss_threshold, Duration::from_millis(500));
-        assert_eq!(p.error_clear, Duration::from_millis(3000));
-        assert!(p.prefer_primary);
+        assert_eq!(p.failover.loss_threshold, Duration::from_millis(500));
+        assert_eq!(p.failover.error_clear, Duration::from_millis(3000));
+        assert!(p.failover.prefer_primary);
         assert_eq!(p.transcode.selection.program, Some(1));
         assert_eq!(p.transcode.selection.audio_pid, Some(Pid(256)));
         let v = &p.transcode.video[0];

@@ -24,6 +24,7 @@ pub mod check;
 pub mod codec;
 pub mod encoder;
 pub mod engine;
+pub mod failover;
 pub mod feed;
 pub mod input;
 pub mod model;
