@@ -11,8 +11,11 @@
 //! default 1000 ms) and `audioSilenceSettings` (the named selector's audio
 //! below −50 dBFS or absent for `audioSilenceThresholdMsec`, default 1000 ms).
 //!
-//! Input loss behaviour: the loss threshold is the failover condition's
-//! `inputLossThresholdMsec` when there is one, else 1000 ms; `repeatFrameMsec`
+//! Input loss behaviour: the engine fills after the failover condition's
+//! `inputLossThresholdMsec` (default 1000 ms) without a picture — plus
+//! [`SWITCH_GRACE`] when there is a secondary input, so a failover that brings
+//! pictures back is not filled (the engine then bridges the gap without
+//! adding media time, as before); `repeatFrameMsec`
 //! defaults to 1000, `blackFrameMsec` to 10000, the image to COLOR `000000`.
 //! A slate must be a local PNG/JPEG file (a path or a `file://` URI).
 //!
@@ -69,6 +72,11 @@ pub struct Failover {
     pub input_loss: InputLossConfig,
 }
 
+/// With a secondary input, how much longer than the failover loss threshold
+/// the engine waits for pictures before it fills: the switch and the other
+/// input's first IDR picture (GOPs up to about 2 s).
+pub const SWITCH_GRACE: Duration = Duration::from_millis(2000);
+
 const CONDITION: &str = "inputAttachments[0].automaticInputFailoverSettings.failoverConditions";
 const BEHAVIOR: &str = "encoderSettings.globalConfiguration.inputLossBehavior";
 
@@ -120,7 +128,9 @@ pub fn plan(
         None => None,
         Some(s) => {
             let selector = text(s, "audioSelectorName").unwrap_or_default().to_string();
-            let pid_of = |a: Option<&Value>| -> Result<Option<Pid>, String> {
+            // The primary must have the selector; a secondary without it is
+            // watched on its first AAC stream.
+            let pid_of = |a: Option<&Value>, required: bool| -> Result<Option<Pid>, String> {
                 let Some(a) = a else { return Ok(None) };
                 let selectors = get(a, &["inputSettings", "audioSelectors"])
                     .and_then(Value::as_array)
@@ -131,14 +141,17 @@ pub fn plan(
                 }
                 let found = selectors
                     .iter()
-                    .find(|s| text(s, "name") == Some(selector.as_str()))
-                    .ok_or_else(|| {
-                        format!(
-                            "{CONDITION}.audioSilenceSettings.audioSelectorName: input attachment \
+                    .find(|s| text(s, "name") == Some(selector.as_str()));
+                if found.is_none() && !required {
+                    return Ok(None);
+                }
+                let found = found.ok_or_else(|| {
+                    format!(
+                        "{CONDITION}.audioSilenceSettings.audioSelectorName: input attachment \
                              {} has no audio selector named {selector}",
-                            text(a, "inputAttachmentName").unwrap_or_default()
-                        )
-                    })?;
+                        text(a, "inputAttachmentName").unwrap_or_default()
+                    )
+                })?;
                 Ok(
                     get(found, &["selectorSettings", "audioPidSelection", "pid"])
                         .and_then(Value::as_u64)
@@ -147,14 +160,21 @@ pub fn plan(
                 )
             };
             Some(SilenceCondition {
-                pids: [pid_of(Some(first))?, pid_of(secondary_value)?],
+                pids: [pid_of(Some(first), true)?, pid_of(secondary_value, false)?],
                 selector,
                 after: ms(num(s, "audioSilenceThresholdMsec"), 1000),
             })
         }
     };
     let loss_threshold = ms(loss_ms, 1000);
-    let input_loss = input_loss(root, loss_threshold)?;
+    // With a secondary, the channel's input is lost only if the switch did not
+    // bring pictures back: give it the switch time and the other input's
+    // first IDR picture before filling.
+    let fill_after = match &secondary {
+        Some(_) => loss_threshold + SWITCH_GRACE,
+        None => loss_threshold,
+    };
+    let input_loss = input_loss(root, fill_after)?;
     Ok((
         secondary,
         Failover {
@@ -327,11 +347,11 @@ mod tests {
         let s = f.silence.unwrap();
         assert_eq!(s.pids, [Some(Pid(258)), None]);
         assert_eq!(s.after, Duration::from_secs(1));
-        // Input loss behaviour defaults, with the failover loss threshold.
+        // Input loss behaviour defaults; the fill waits for the failover too.
         assert_eq!(
             f.input_loss,
             InputLossConfig {
-                threshold: Duration::from_millis(500),
+                threshold: Duration::from_millis(2500),
                 ..InputLossConfig::default()
             }
         );
@@ -345,7 +365,11 @@ mod tests {
             json!([]),
         );
         let l = run(&c).unwrap().1.input_loss;
-        assert_eq!(l.threshold, Duration::from_secs(1));
+        assert_eq!(
+            l.threshold,
+            Duration::from_secs(3),
+            "1 s + the switch grace"
+        );
         assert_eq!(l.repeat, Duration::ZERO);
         assert_eq!(l.black, Duration::from_millis(INFINITE_MS));
         assert_eq!(l.image, LossImage::Color([255, 128, 0]));
