@@ -457,7 +457,19 @@ impl Transcoder {
                         return Err(e);
                     }
                 };
-                let result = run(&mut pipeline, &rx, &state, &mut sink);
+                // A panic (in FFmpeg glue or the sink) ends the engine like an
+                // error does, with its message kept for the supervisor's log.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run(&mut pipeline, &rx, &state, &mut sink)
+                }))
+                .unwrap_or_else(|panic| {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    Err(Error::Thread(format!("transcoder panicked: {what}")))
+                });
                 if let Err(e) = &result {
                     let _ = state.error.set(e.to_string());
                 }
