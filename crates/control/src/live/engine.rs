@@ -183,10 +183,22 @@ async fn restart_if_dead(cp: &ControlPlane, engines: &mut Engines, rec: &Channel
         restarts = health.engine_restarts,
         "channel engine died, restarting it: {reason}"
     );
-    engines.channels.remove(&rec.id);
+    let mut reported_secondary = false;
+    if let Some(mut old) = engines.channels.remove(&rec.id) {
+        reported_secondary = old.reported_secondary;
+        // Wait for the old feeder to be gone: it may hold the input's UDP
+        // port, which the new feeder binds.
+        if let Some(f) = old.feeder.take() {
+            f.abort();
+            let _ = f.await;
+        }
+    }
     match start(cp, rec).await {
         Ok(mut fresh) => {
             fresh.health = health;
+            // The new engine starts on the primary: report it if the
+            // channel said otherwise.
+            fresh.reported_secondary = reported_secondary;
             engines.channels.insert(rec.id.clone(), fresh);
             true
         }
