@@ -184,3 +184,171 @@ def test_input_failover_follows_the_encoders(server, ports, tmp_path):
     port, tone, _ = encoders["primary"]
     encoder(server, f"rtp://127.0.0.1:{port}", tone=tone, log_name="primary-again")
     wait_for(lambda: active() == "camera", 15, interval=0.5, what="the primary input to be active again")
+
+
+# ------------------------------------------------ input loss and failover conditions
+
+def send(server, port, video="testsrc2=size=640x360:rate=25", audio="sine=frequency=1000",
+         log_name="encoder"):
+    """Like mediatools.encoder, with the lavfi video and audio sources given:
+    RTP/MPEG-TS in real time to 127.0.0.1:port. Ended by the server fixture."""
+    log = open(server.tmp / f"{log_name}.log", "ab")
+    return server.popen(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning", "-re",
+         "-f", "lavfi", "-i", video, "-f", "lavfi", "-i", audio,
+         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25",
+         "-c:a", "aac", "-f", "rtp_mpegts", f"rtp://127.0.0.1:{port}"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+
+
+def flow_input(server, name, port):
+    """A started MediaConnect flow on `port` and a MediaLive input of it."""
+    flow = server.aws(
+        "mediaconnect", "create-flow", "--name", name, "--availability-zone", f"{REGION}a",
+        "--source", f"Name={name}-source,Protocol=rtp,IngestPort={port},WhitelistCidr=127.0.0.0/8",
+    )["Flow"]["FlowArn"]
+    server.aws("mediaconnect", "start-flow", "--flow-arn", flow)
+    return server.aws("medialive", "create-input", "--name", f"{name}-input", "--type", "MEDIACONNECT",
+                      "--media-connect-flows", f"FlowArn={flow}", "--role-arn", ROLE)["Input"]["Id"]
+
+
+def run_channel(server, tmp_path, config):
+    """Creates and starts the channel and an HLS endpoint; returns (channel id, media playlist URL)."""
+    server.aws("mediapackage", "create-channel", "--id", "e2e-pkg")
+    url = server.aws("mediapackage", "create-origin-endpoint", "--channel-id", "e2e-pkg",
+                     "--id", "e2e-pkg-hls", "--hls-package", HLS)["Url"]
+    cfg = tmp_path / "channel.json"
+    cfg.write_text(json.dumps(config))
+    cid = server.aws("medialive", "create-channel", "--cli-input-json", f"file://{cfg}")["Channel"]["Id"]
+    server.aws("medialive", "wait", "channel-created", "--channel-id", cid, timeout=30)
+    server.aws("medialive", "start-channel", "--channel-id", cid)
+    server.aws("medialive", "wait", "channel-running", "--channel-id", cid, timeout=30)
+    return cid, url.rsplit("/", 1)[0] + "/index_1.m3u8"
+
+
+def with_backup(config, primary_id, backup_id, condition):
+    config["InputAttachments"][0]["AutomaticInputFailoverSettings"] = {
+        "SecondaryInputId": backup_id, "InputPreference": "PRIMARY_INPUT_PREFERRED",
+        "ErrorClearTimeMsec": 2000,
+        "FailoverConditions": [
+            {"FailoverConditionSettings": {"InputLossSettings": {"InputLossThresholdMsec": 1000}}},
+            {"FailoverConditionSettings": condition},
+        ],
+    }
+    config["InputAttachments"].append({
+        "InputAttachmentName": "backup", "InputId": backup_id,
+        "InputSettings": {"AudioSelectors": [{"Name": "default"}]},
+    })
+    return config
+
+
+def segment_after(media_url, seen, timeout=20):
+    """The URL of the first segment newer than the segment named `seen` (and its name)."""
+    def newer():
+        seg_url, name = newest_segment(media_url)
+        return name != seen and (seg_url, name)
+    return wait_for(newer, timeout, interval=0.3, what=f"a segment after {seen}")
+
+
+def luma_and_peak(seg_url):
+    """(average luma YAVG, max_volume dB) of one segment, from ffmpeg's
+    signalstats and volumedetect."""
+    p = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-i", seg_url,
+         "-vf", "signalstats,metadata=print:key=lavfi.signalstats.YAVG", "-af", "volumedetect",
+         "-f", "null", "-"],
+        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    yavg = [float(v) for v in re.findall(r"lavfi\.signalstats\.YAVG=([\d.]+)", p.stderr)]
+    peak = re.search(r"max_volume: (-?[\d.]+|-inf) dB", p.stderr)
+    assert yavg and peak, p.stderr[-2000:]
+    return max(yavg), float(peak.group(1))
+
+
+@needs_ffmpeg
+def test_output_goes_on_through_input_loss_and_continues(server, ports, tmp_path):
+    """Every encoder stops: the playlist keeps advancing with black, silent
+    segments; the primary comes back: its tone returns, with no discontinuity."""
+    from mediatools import tone_hz
+
+    port = ports()
+    camera = send(server, port, log_name="camera")
+    config = channel_config(flow_input(server, "cam", port))
+    config["EncoderSettings"]["GlobalConfiguration"] = {
+        "InputLossBehavior": {"RepeatFrameMsec": 500, "BlackFrameMsec": 1000000},
+    }
+    cid, media_url = run_channel(server, tmp_path, config)
+    first = wait_for(lambda: newest_segment(media_url), 25, interval=0.5, what="a first segment")[1]
+    seg_url, name = segment_after(media_url, first)
+    assert abs(tone_hz(seg_url, seconds=1.5) - 1000) < 60
+
+    server.kill_child(camera)
+    # The segment being cut when the input went holds some of it; the two after it are fill.
+    seg_url, name = segment_after(media_url, name, timeout=15)
+    seg_url, name = segment_after(media_url, name, timeout=15)
+    seg_url, name = segment_after(media_url, name, timeout=15)
+    yavg, peak = luma_and_peak(seg_url)
+    assert yavg <= 20, f"fill video is not black: YAVG {yavg}"
+    assert peak <= -60, f"fill audio is not silent: max_volume {peak} dB"
+    seg_url, name = segment_after(media_url, name, timeout=15)
+    assert luma_and_peak(seg_url)[0] <= 20
+
+    send(server, port, log_name="camera-again")
+
+    def tone_back():
+        seg_url, newest = newest_segment(media_url)
+        return newest != name and abs(tone_hz(seg_url, seconds=1.5) - 1000) < 60
+    wait_for(tone_back, 30, interval=0.5, what="the camera's tone in a new segment")
+    status, body = get(media_url)
+    assert status == 200
+    # (#EXT-X-DISCONTINUITY-SEQUENCE in the header is fine: no tag between segments.)
+    assert not re.search(r"^#EXT-X-DISCONTINUITY\s*$", body.decode(), re.MULTILINE), body.decode()
+
+
+def failover_to_backup(server, ports, tmp_path, primary, condition):
+    """Primary sends `primary` (video, audio sources), the backup testsrc2 and
+    2000 Hz; with `condition`, the channel's segments end up carrying the
+    backup's tone."""
+    from mediatools import tone_hz
+
+    ids = {}
+    for name, (video, audio) in (("primary", primary),
+                                 ("backup", ("testsrc2=size=640x360:rate=25", "sine=frequency=2000"))):
+        port = ports()
+        send(server, port, video=video, audio=audio, log_name=name)
+        ids[name] = flow_input(server, name, port)
+    config = with_backup(channel_config(ids["primary"]), ids["primary"], ids["backup"], condition)
+    cid, media_url = run_channel(server, tmp_path, config)
+
+    def active():
+        return server.aws("medialive", "describe-channel", "--channel-id", cid)["PipelineDetails"][0][
+            "ActiveInputAttachmentName"]
+
+    wait_for(lambda: active() == "backup", 25, interval=0.5, what="the backup input to be active")
+    first = wait_for(lambda: newest_segment(media_url), 25, interval=0.5, what="a first segment")[1]
+    # The segment after the next holds only backup media.
+    _, name = segment_after(media_url, first)
+
+    def backup_tone():
+        seg_url, newest = newest_segment(media_url)
+        return newest != name and abs(tone_hz(seg_url, seconds=1.5) - 2000) < 100
+    wait_for(backup_tone, 20, interval=0.5, what="the backup's tone in a new segment")
+    assert active() == "backup"
+
+
+@needs_ffmpeg
+def test_black_primary_fails_over_to_the_backup(server, ports, tmp_path):
+    failover_to_backup(
+        server, ports, tmp_path, ("color=black:size=640x360:rate=25", "sine=frequency=1000"),
+        {"VideoBlackSettings": {"BlackDetectThreshold": 0.1, "VideoBlackThresholdMsec": 1000}},
+    )
+
+
+@needs_ffmpeg
+def test_silent_primary_fails_over_to_the_backup(server, ports, tmp_path):
+    failover_to_backup(
+        server, ports, tmp_path, ("testsrc2=size=640x360:rate=25", "anullsrc=r=48000:cl=stereo"),
+        {"AudioSilenceSettings": {"AudioSelectorName": "default", "AudioSilenceThresholdMsec": 1000}},
+    )

@@ -30,10 +30,13 @@
 pub mod adts;
 pub mod audio;
 pub mod demux;
+pub mod loss;
 pub mod settings;
 pub mod transcode;
 pub mod video;
+pub mod watch;
 
+pub use loss::{InputLossConfig, LossImage};
 pub use settings::{AudioSettings, Profile, RateControl, VideoSettings};
 pub use transcode::{Stats, TranscodeConfig, Transcoder};
 

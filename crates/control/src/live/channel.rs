@@ -61,6 +61,7 @@ impl ControlPlane {
         // What the engine cannot encode is refused now, not when StartChannel fails.
         errors.extend(codec::check(settings));
         errors.extend(super::members::check(settings));
+        errors.extend(super::failover::validate(settings));
         if !errors.is_empty() {
             return Err(LiveError::Unprocessable(errors));
         }

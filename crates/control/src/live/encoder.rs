@@ -5,12 +5,12 @@
 //! Anything the engine cannot honour is an error naming the setting, so the channel
 //! does not pretend to run it.
 
-use std::time::Duration;
-
 use live::demux::Selection;
 use live::TranscodeConfig;
 use media::ts::Pid;
 use serde_json::Value;
+
+use super::failover::Failover;
 
 /// What the engine of one channel runs.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,12 +22,8 @@ pub struct Plan {
     pub primary: Attachment,
     /// The attachment named by `automaticInputFailoverSettings.secondaryInputId`.
     pub secondary: Option<Attachment>,
-    /// Failover: the primary is lost after this much silence.
-    pub loss_threshold: Duration,
-    /// Failover: the primary must be back this long before it is used again.
-    pub error_clear: Duration,
-    /// `inputPreference` is PRIMARY_INPUT_PREFERRED (default: EQUAL_INPUT_PREFERENCE).
-    pub prefer_primary: bool,
+    /// Failover conditions and input loss behaviour.
+    pub failover: Failover,
 }
 
 impl Plan {
@@ -47,7 +43,7 @@ pub struct Attachment {
     pub input_id: String,
 }
 
-use super::codec::{audio_selection, get, num, text};
+use super::codec::{audio_selection, get, text};
 use super::groups::{outputs, Delivery, GroupPlan};
 
 /// The engine plan of a channel's settings, or why the engine cannot run it.
@@ -68,39 +64,7 @@ pub fn plan(settings: &serde_json::Map<String, Value>) -> Result<Plan, String> {
         .first()
         .ok_or("inputAttachments: the channel has no input")?;
     let primary = attachment(first).ok_or("inputAttachments[0].inputId is missing")?;
-    let failover = first.get("automaticInputFailoverSettings");
-    let secondary = failover
-        .and_then(|f| text(f, "secondaryInputId"))
-        .map(|id| {
-            attachments
-                .iter()
-                .filter_map(attachment)
-                .find(|a| a.input_id == id)
-                .unwrap_or(Attachment {
-                    name: String::new(),
-                    input_id: id.into(),
-                })
-        });
-    let loss_ms = failover
-        .and_then(|f| f.get("failoverConditions"))
-        .and_then(Value::as_array)
-        .and_then(|l| {
-            l.iter().find_map(|c| {
-                get(
-                    c,
-                    &[
-                        "failoverConditionSettings",
-                        "inputLossSettings",
-                        "inputLossThresholdMsec",
-                    ],
-                )
-                .and_then(Value::as_f64)
-            })
-        })
-        .unwrap_or(1000.0);
-    let clear_ms = failover
-        .and_then(|f| num(f, "errorClearTimeMsec"))
-        .unwrap_or(0.0);
+    let (secondary, failover) = super::failover::plan(&root, first, &attachments)?;
 
     let outputs = outputs(&root)?;
     let audio_selector = outputs.audio_selector.clone();
@@ -152,10 +116,7 @@ pub fn plan(settings: &serde_json::Map<String, Value>) -> Result<Plan, String> {
         groups: outputs.groups,
         primary,
         secondary,
-        loss_threshold: Duration::from_millis(loss_ms.max(0.0) as u64),
-        error_clear: Duration::from_millis(clear_ms.max(0.0) as u64),
-        prefer_primary: failover.and_then(|f| text(f, "inputPreference"))
-            == Some("PRIMARY_INPUT_PREFERRED"),
+        failover,
     })
 }
 
@@ -165,6 +126,7 @@ mod tests {
     use crate::live::codec::video_settings;
     use live::{AudioSettings, Profile, RateControl};
     use serde_json::json;
+    use std::time::Duration;
 
     fn channel() -> serde_json::Map<String, Value> {
         json!({
@@ -211,9 +173,9 @@ mod tests {
         assert_eq!(p.package_channels().collect::<Vec<_>>(), ["pkg"]);
         assert_eq!(p.primary.name, "primary");
         assert_eq!(p.secondary.as_ref().unwrap().name, "backup");
-        assert_eq!(p.loss_threshold, Duration::from_millis(500));
-        assert_eq!(p.error_clear, Duration::from_millis(3000));
-        assert!(p.prefer_primary);
+        assert_eq!(p.failover.loss_threshold, Duration::from_millis(500));
+        assert_eq!(p.failover.error_clear, Duration::from_millis(3000));
+        assert!(p.failover.prefer_primary);
         assert_eq!(p.transcode.selection.program, Some(1));
         assert_eq!(p.transcode.selection.audio_pid, Some(Pid(256)));
         let v = &p.transcode.video[0];

@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 
 use super::deliver::{Deliver, DeliveryStats, Endpoints};
 use super::encoder::{plan, Plan};
-use super::feed::feeder;
+use super::feed::{feeder, InputFlags};
 use super::model::ChannelRecord;
 use super::CHANNEL_KIND;
 use crate::flow::now_ms;
@@ -46,6 +46,36 @@ pub(crate) struct Running {
     feeder: Option<JoinHandle<()>>,
     pub(crate) on_secondary: Arc<AtomicBool>,
     reported_secondary: bool,
+    /// Black / silent per input, as the feeder's input watchers see them.
+    pub(crate) input_flags: Arc<InputFlags>,
+    /// Refreshed on every supervisor pass.
+    pub(crate) health: ChannelHealth,
+}
+
+/// A channel's health as of the last supervisor pass, for status and metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChannelHealth {
+    /// The input attachment fed now.
+    pub active_input: String,
+    /// The engine is filling an input loss (inputLossBehavior).
+    pub input_loss: bool,
+    /// Per input attachment (primary, then secondary): name, black, silent.
+    /// The flags are only watched with a black / silence failover condition.
+    pub inputs: Vec<InputHealth>,
+    /// Datagrams the engine dropped because it was behind (all restarts).
+    pub dropped_datagrams: u64,
+    /// Times the engine died and was restarted.
+    pub engine_restarts: u64,
+    /// Dropped datagrams of engines that were replaced.
+    dropped_before: u64,
+}
+
+/// One input's failover conditions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InputHealth {
+    pub name: String,
+    pub black: bool,
+    pub silent: bool,
 }
 
 impl Drop for Running {
@@ -90,6 +120,9 @@ pub(crate) async fn reconcile(cp: &ControlPlane, engines: &mut Engines) {
                     continue;
                 }
             }
+        }
+        if !restart_if_dead(cp, engines, rec).await {
+            continue;
         }
         let Some(running) = engines.channels.get(&rec.id) else {
             continue;
@@ -142,8 +175,112 @@ pub(crate) async fn reconcile(cp: &ControlPlane, engines: &mut Engines) {
                 tracing::info!(channel = %rec.id, active = ?name, "input switched");
                 set_entered(cp, &rec.id, "RUNNING", "RUNNING", name);
             }
+            refresh_health(&rec.id, running);
         }
     }
+}
+
+/// Restarts the engine of `rec` if its transcoder thread ended (logged with
+/// the reason, counted in [`ChannelHealth::engine_restarts`]). False if the
+/// channel has no engine now (a restart that failed sends it to `IDLE`).
+async fn restart_if_dead(cp: &ControlPlane, engines: &mut Engines, rec: &ChannelRecord) -> bool {
+    let Some(running) = engines.channels.get(&rec.id) else {
+        return false;
+    };
+    if running.transcoder.is_alive() {
+        return true;
+    }
+    let reason = running
+        .transcoder
+        .error()
+        .unwrap_or_else(|| "the engine thread ended".into());
+    let mut health = running.health.clone();
+    health.engine_restarts += 1;
+    health.dropped_before = health.dropped_datagrams;
+    tracing::error!(
+        channel = %rec.id,
+        restarts = health.engine_restarts,
+        "channel engine died, restarting it: {reason}"
+    );
+    let mut reported_secondary = false;
+    if let Some(mut old) = engines.channels.remove(&rec.id) {
+        reported_secondary = old.reported_secondary;
+        // Wait for the old feeder to be gone: it may hold the input's UDP
+        // port, which the new feeder binds.
+        if let Some(f) = old.feeder.take() {
+            f.abort();
+            let _ = f.await;
+        }
+    }
+    match start(cp, rec).await {
+        Ok(mut fresh) => {
+            fresh.health = health;
+            // The new engine starts on the primary: report it if the
+            // channel said otherwise.
+            fresh.reported_secondary = reported_secondary;
+            engines.channels.insert(rec.id.clone(), fresh);
+            true
+        }
+        Err(e) => {
+            tracing::warn!(channel = %rec.id, "channel engine cannot restart, back to IDLE: {e}");
+            set_entered(cp, &rec.id, "RUNNING", "IDLE", None);
+            false
+        }
+    }
+}
+
+/// Reads the engine's and the watchers' state into [`Running::health`];
+/// logs input loss and black / silent inputs starting and ending.
+fn refresh_health(channel: &str, running: &mut Running) {
+    let plan = &running.plan;
+    let secondary = running.on_secondary.load(Ordering::Relaxed);
+    let mut names = vec![plan.primary.name.clone()];
+    names.extend(plan.secondary.as_ref().map(|a| a.name.clone()));
+    let inputs: Vec<InputHealth> = names
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| InputHealth {
+            name,
+            black: running
+                .input_flags
+                .black
+                .get(i)
+                .is_some_and(|b| b.load(Ordering::Relaxed)),
+            silent: running
+                .input_flags
+                .silent
+                .get(i)
+                .is_some_and(|b| b.load(Ordering::Relaxed)),
+        })
+        .collect();
+    let was = &running.health;
+    let now = ChannelHealth {
+        active_input: inputs
+            .get(usize::from(secondary))
+            .map(|i| i.name.clone())
+            .unwrap_or_default(),
+        input_loss: running.transcoder.input_loss(),
+        dropped_datagrams: was.dropped_before + running.transcoder.dropped(),
+        inputs,
+        ..was.clone()
+    };
+    if now.input_loss != was.input_loss {
+        if now.input_loss {
+            tracing::info!(channel, "input loss started: filling the output");
+        } else {
+            tracing::info!(channel, "input loss ended");
+        }
+    }
+    for (i, input) in now.inputs.iter().enumerate() {
+        let before = was.inputs.get(i).cloned().unwrap_or_default();
+        if input.black != before.black {
+            tracing::info!(channel, input = %input.name, black = input.black, "video black condition");
+        }
+        if input.silent != before.silent {
+            tracing::info!(channel, input = %input.name, silent = input.silent, "audio silence condition");
+        }
+    }
+    running.health = now;
 }
 
 /// Opens the encoders of a channel.
@@ -159,8 +296,9 @@ async fn start(cp: &ControlPlane, rec: &ChannelRecord) -> Result<Running, String
         &delivery,
     )?;
     let config = plan.transcode.clone();
+    let loss = plan.failover.input_loss.clone();
     let transcoder = tokio::task::spawn_blocking(move || {
-        Transcoder::spawn(config, QUEUE, move |p| deliver.packet(&p))
+        Transcoder::spawn_with(config, Some(loss), QUEUE, move |p| deliver.packet(&p))
     })
     .await
     .map_err(|e| format!("transcoder start: {e}"))?
@@ -174,6 +312,8 @@ async fn start(cp: &ControlPlane, rec: &ChannelRecord) -> Result<Running, String
         feeder: None,
         on_secondary: Arc::new(AtomicBool::new(false)),
         reported_secondary: false,
+        input_flags: Arc::default(),
+        health: ChannelHealth::default(),
     })
 }
 

@@ -2,12 +2,19 @@
 //! MediaConnect flow's in-process tap, or the UDP port of an RTP_PUSH /
 //! UDP_PUSH input) and the task that passes the active input's datagrams to the
 //! transcoder, as [`InputSwitch`] decides.
+//!
+//! With a black-video or audio-silence failover condition, every input (the
+//! standby too) also feeds a [`live::watch::Watcher`] — its own thread behind
+//! a drop-not-block queue — whose flags go into the switch every tick and into
+//! [`InputFlags`] for the channel's health.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use live::demux::Selection;
+use live::watch::{WatchConfig, Watcher};
 use live::Transcoder;
 use tokio::net::UdpSocket;
 use tokio::sync::broadcast;
@@ -15,7 +22,7 @@ use tokio::task::JoinHandle;
 
 use super::encoder::{Attachment, Plan};
 use super::model::InputRecord;
-use super::switch::{InputSwitch, Side};
+use super::switch::{Condition, InputSwitch, Side};
 use super::INPUT_KIND;
 use crate::supervisor::Engines;
 use crate::ControlPlane;
@@ -111,6 +118,43 @@ async fn source(cp: &ControlPlane, engines: &Engines, input_id: &str) -> Source 
     }
 }
 
+/// Datagrams that may wait for an input watcher before new ones are dropped.
+const WATCH_QUEUE: usize = 2048;
+
+/// What the input watchers see, per input (0 primary, 1 secondary), for the
+/// channel's health.
+#[derive(Debug, Default)]
+pub(crate) struct InputFlags {
+    pub(crate) black: [AtomicBool; 2],
+    pub(crate) silent: [AtomicBool; 2],
+}
+
+/// The watcher of each input, when a black or silence condition is set.
+fn watchers(plan: &Plan) -> [Option<Watcher>; 2] {
+    let f = &plan.failover;
+    if plan.secondary.is_none() || (f.black.is_none() && f.silence.is_none()) {
+        return [None, None];
+    }
+    let watcher = |i: usize| {
+        let config = WatchConfig {
+            selection: Selection {
+                program: plan.transcode.selection.program,
+                audio_pid: f
+                    .silence
+                    .as_ref()
+                    .and_then(|s| s.pids.get(i).copied().flatten()),
+                audio_language: plan.transcode.selection.audio_language,
+            },
+            black: f.black.as_ref().map(|b| (b.threshold, b.after)),
+            silence: f.silence.as_ref().map(|s| s.after),
+        };
+        Watcher::spawn(config, WATCH_QUEUE)
+            .inspect_err(|e| tracing::warn!("input watcher cannot start: {e}"))
+            .ok()
+    };
+    [watcher(0), watcher(1)]
+}
+
 /// Starts the task that feeds a channel's transcoder from its inputs.
 pub(crate) async fn feeder(
     cp: &ControlPlane,
@@ -126,12 +170,14 @@ pub(crate) async fn feeder(
     };
     let transcoder = running.transcoder.clone();
     let on_secondary = running.on_secondary.clone();
+    let flags = running.input_flags.clone();
     Some(tokio::spawn(feed(
         transcoder,
         primary,
         secondary,
         plan,
         on_secondary,
+        flags,
     )))
 }
 
@@ -141,13 +187,15 @@ async fn feed(
     secondary: Option<Source>,
     plan: Plan,
     on_secondary: Arc<AtomicBool>,
+    flags: Arc<InputFlags>,
 ) {
     let mut switch = InputSwitch::new(
-        plan.loss_threshold,
-        plan.error_clear,
-        plan.prefer_primary,
+        plan.failover.loss_threshold,
+        plan.failover.error_clear,
+        plan.failover.prefer_primary,
         Instant::now(),
     );
+    let watchers = watchers(&plan);
     let has_secondary = secondary.is_some();
     let mut secondary = secondary.unwrap_or(Source::Absent);
     let mut tick = tokio::time::interval(Duration::from_millis(100));
@@ -158,7 +206,22 @@ async fn feed(
             d = secondary.recv(&mut b) => (Side::Secondary, d),
             _ = tick.tick() => {
                 if has_secondary {
-                    switch.on_tick(Instant::now());
+                    let now = Instant::now();
+                    for (i, (side, w)) in [Side::Primary, Side::Secondary]
+                        .into_iter()
+                        .zip(&watchers)
+                        .enumerate()
+                    {
+                        let Some(w) = w else { continue };
+                        let (black, silent) = (w.black(), w.silent());
+                        switch.set_condition(side, Condition::Black, black);
+                        switch.set_condition(side, Condition::Silent, silent);
+                        if let (Some(b), Some(s)) = (flags.black.get(i), flags.silent.get(i)) {
+                            b.store(black, Ordering::Relaxed);
+                            s.store(silent, Ordering::Relaxed);
+                        }
+                    }
+                    switch.on_tick(now);
                     on_secondary.store(switch.active() == Side::Secondary, Ordering::Relaxed);
                 }
                 continue;
@@ -167,6 +230,9 @@ async fn feed(
         // A source that went away (its flow stopped): the supervisor starts a
         // new feeder on its next pass.
         let Some(data) = data else { return };
+        if let Some(Some(w)) = watchers.get(usize::from(side == Side::Secondary)) {
+            w.push(data.clone());
+        }
         let feed = if has_secondary {
             let pass = switch.on_datagram(side, Instant::now());
             on_secondary.store(switch.active() == Side::Secondary, Ordering::Relaxed);

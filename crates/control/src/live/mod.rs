@@ -25,6 +25,7 @@ pub mod codec;
 pub mod deliver;
 pub mod encoder;
 pub mod engine;
+pub mod failover;
 pub mod feed;
 pub mod groups;
 pub mod input;

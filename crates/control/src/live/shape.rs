@@ -71,6 +71,34 @@ const ONLY: &[(&str, &[&str])] = &[
             "logLevel",
         ],
     ),
+    (
+        "GlobalConfiguration",
+        &[
+            "inputEndAction",
+            "inputLossBehavior",
+            "outputLockingMode",
+            "outputTimingSource",
+            "supportLowFramerateInputs",
+        ],
+    ),
+    (
+        "InputLossBehavior",
+        &[
+            "blackFrameMsec",
+            "inputLossImageColor",
+            "inputLossImageSlate",
+            "inputLossImageType",
+            "repeatFrameMsec",
+        ],
+    ),
+    (
+        "FailoverConditionSettings",
+        &[
+            "audioSilenceSettings",
+            "inputLossSettings",
+            "videoBlackSettings",
+        ],
+    ),
     ("VideoCodecSettings", &["h264Settings"]),
     ("AudioCodecSettings", &["aacSettings"]),
     (

@@ -1,13 +1,18 @@
 //! Automatic input failover between a channel's primary and secondary input
-//! (`automaticInputFailoverSettings` with `inputLossSettings`). Sans-IO: fed
-//! "a datagram arrived on this input" and the time; it says whether to pass the
-//! datagram on.
+//! (`automaticInputFailoverSettings`). Sans-IO: fed "a datagram arrived on
+//! this input", "this input is / is no longer black / silent" (from the input
+//! watchers, `live::watch`) and the time; it says whether to pass a datagram
+//! on.
 //!
-//! The active input is lost after `loss_threshold` without a datagram; the
-//! other one is then fed if it is delivering. With `PRIMARY_INPUT_PREFERRED`
-//! the primary is used again once it has delivered continuously (no gap over
-//! `loss_threshold`) for `error_clear`; with `EQUAL_INPUT_PREFERENCE` the
-//! channel stays on whichever input works.
+//! An input is *failing* while it has delivered no datagram for
+//! `loss_threshold` (`inputLossSettings`), or a watcher reports a condition
+//! on it ([`Condition::Black`] for `videoBlackSettings`,
+//! [`Condition::Silent`] for `audioSilenceSettings`; the watcher applies
+//! their thresholds). A failing active input is left for the other one if
+//! that one is healthy (delivering, no condition). With
+//! `PRIMARY_INPUT_PREFERRED` the primary is used again once it has been
+//! healthy without a break for `error_clear`; with `EQUAL_INPUT_PREFERENCE`
+//! the channel stays on whichever input works.
 
 use std::time::{Duration, Instant};
 
@@ -34,6 +39,15 @@ impl Side {
     }
 }
 
+/// A failover condition a watcher reports on an input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Condition {
+    /// Black video for `videoBlackThresholdMsec`.
+    Black,
+    /// Audio silent or absent for `audioSilenceThresholdMsec`.
+    Silent,
+}
+
 /// The failover state of one channel. See the [module docs](self).
 #[derive(Debug)]
 pub struct InputSwitch {
@@ -41,9 +55,11 @@ pub struct InputSwitch {
     error_clear: Duration,
     prefer_primary: bool,
     active: Side,
-    /// Per side: the last datagram, and since when it has delivered without a gap.
+    /// Per side: the last datagram, and since when it has been healthy.
     last: [Option<Instant>; 2],
     since: [Option<Instant>; 2],
+    /// Per side: black, silent.
+    conditions: [[bool; 2]; 2],
     started: Instant,
 }
 
@@ -61,7 +77,48 @@ impl InputSwitch {
             active: Side::Primary,
             last: [None; 2],
             since: [None; 2],
+            conditions: [[false; 2]; 2],
             started: now,
+        }
+    }
+
+    /// True if `side` is delivering and no condition is reported on it.
+    pub fn healthy(&self, side: Side, now: Instant) -> bool {
+        self.alive(side, now)
+            && !self
+                .conditions
+                .get(side.index())
+                .is_some_and(|c| c.iter().any(|&on| on))
+    }
+
+    /// Call with a watcher's view of `side` (every tick: repeats are
+    /// harmless), then [`on_tick`](Self::on_tick) once both sides are set, so
+    /// a switch never sees one side updated and the other not.
+    pub fn set_condition(&mut self, side: Side, condition: Condition, on: bool) {
+        let c = match condition {
+            Condition::Black => 0,
+            Condition::Silent => 1,
+        };
+        if let Some(flag) = self
+            .conditions
+            .get_mut(side.index())
+            .and_then(|s| s.get_mut(c))
+        {
+            *flag = on;
+        }
+    }
+
+    /// Keeps `since` (healthy without a break) up to date for both sides.
+    fn update_health(&mut self, now: Instant) {
+        for side in [Side::Primary, Side::Secondary] {
+            let healthy = self.healthy(side, now);
+            if let Some(s) = self.since.get_mut(side.index()) {
+                match (healthy, *s) {
+                    (true, None) => *s = Some(now),
+                    (false, Some(_)) => *s = None,
+                    _ => {}
+                }
+            }
         }
     }
 
@@ -77,43 +134,44 @@ impl InputSwitch {
 
     /// Call when a datagram arrived on `side`; true if it is to be fed.
     pub fn on_datagram(&mut self, side: Side, now: Instant) -> bool {
-        let i = side.index();
+        // A datagram after a gap: the input's healthy time starts again.
         if !self.alive(side, now) {
-            if let Some(s) = self.since.get_mut(i) {
-                *s = Some(now);
+            if let Some(s) = self.since.get_mut(side.index()) {
+                *s = None;
             }
         }
-        if let Some(l) = self.last.get_mut(i) {
+        if let Some(l) = self.last.get_mut(side.index()) {
             *l = Some(now);
         }
         self.on_tick(now);
-        let back_for = self
+        side == self.active
+    }
+
+    /// Call periodically (every 100 ms or so): leaves a failing input for a
+    /// healthy one, and goes back to a preferred primary that has cleared.
+    pub fn on_tick(&mut self, now: Instant) {
+        self.update_health(now);
+        let active = self.active;
+        let last = self
+            .last
+            .get(active.index())
+            .copied()
+            .flatten()
+            .unwrap_or(self.started);
+        let lost = now.duration_since(last) > self.loss_threshold;
+        let delivered = self.last.get(active.index()).copied().flatten().is_some();
+        let failing = lost || (delivered && !self.healthy(active, now));
+        if failing && self.healthy(active.other(), now) {
+            self.active = active.other();
+        }
+        let primary_clear = self
             .since
             .first()
             .copied()
             .flatten()
-            .map(|t| now.duration_since(t));
-        if self.prefer_primary
-            && self.active == Side::Secondary
-            && side == Side::Primary
-            && back_for.is_some_and(|d| d >= self.error_clear)
-        {
+            .is_some_and(|t| now.duration_since(t) >= self.error_clear);
+        if self.prefer_primary && self.active == Side::Secondary && primary_clear {
             self.active = Side::Primary;
-        }
-        side == self.active
-    }
-
-    /// Call periodically (every 100 ms or so): leaves a silent input for a
-    /// delivering one.
-    pub fn on_tick(&mut self, now: Instant) {
-        let last = self
-            .last
-            .get(self.active.index())
-            .copied()
-            .flatten()
-            .unwrap_or(self.started);
-        if now.duration_since(last) > self.loss_threshold && self.alive(self.active.other(), now) {
-            self.active = self.active.other();
         }
     }
 }
@@ -181,5 +239,87 @@ mod tests {
         assert!(s.on_datagram(Side::Primary, ms(t0, 10)));
         s.on_tick(ms(t0, 2000));
         assert_eq!(s.active(), Side::Primary);
+    }
+
+    /// Both inputs deliver every 40 ms from 0 to `end` ms, with a watcher
+    /// report applied at each step by `report(t)`; returns the active side
+    /// after each step.
+    fn drive(
+        s: &mut InputSwitch,
+        t0: Instant,
+        from: u64,
+        end: u64,
+        mut report: impl FnMut(&mut InputSwitch),
+    ) -> Vec<(u64, Side)> {
+        let mut seen = Vec::new();
+        let mut t = from;
+        while t < end {
+            s.on_datagram(Side::Primary, ms(t0, t));
+            s.on_datagram(Side::Secondary, ms(t0, t + 1));
+            report(s);
+            s.on_tick(ms(t0, t + 2));
+            seen.push((t, s.active()));
+            t += 40;
+        }
+        seen
+    }
+
+    #[test]
+    fn black_primary_fails_over_and_comes_back_after_error_clear() {
+        let t0 = Instant::now();
+        let mut s = InputSwitch::new(
+            Duration::from_millis(1000),
+            Duration::from_millis(2000),
+            true,
+            t0,
+        );
+        drive(&mut s, t0, 0, 1000, |_| {});
+        assert_eq!(s.active(), Side::Primary);
+        // The primary's watcher reports black at 1 s (it has applied
+        // videoBlackThresholdMsec): the switch is immediate.
+        let seen = drive(&mut s, t0, 1000, 4000, |s| {
+            s.set_condition(Side::Primary, Condition::Black, true)
+        });
+        assert!(seen.iter().all(|(_, side)| *side == Side::Secondary));
+        // Picture again from 4 s: back to the primary 2 s later.
+        let seen = drive(&mut s, t0, 4000, 7000, |s| {
+            s.set_condition(Side::Primary, Condition::Black, false)
+        });
+        let back = seen
+            .iter()
+            .find(|(_, side)| *side == Side::Primary)
+            .unwrap()
+            .0;
+        assert!((6000..=6080).contains(&back), "back at {back}");
+    }
+
+    #[test]
+    fn no_switch_when_both_inputs_fail_and_equal_preference_stays() {
+        let t0 = Instant::now();
+        let mut s = InputSwitch::new(Duration::from_millis(1000), Duration::ZERO, false, t0);
+        // Both silent: the channel stays where it is.
+        let seen = drive(&mut s, t0, 0, 2000, |s| {
+            s.set_condition(Side::Primary, Condition::Silent, true);
+            s.set_condition(Side::Secondary, Condition::Silent, true);
+        });
+        assert!(seen.iter().all(|(_, side)| *side == Side::Primary));
+        // The secondary's audio returns: it takes over, and keeps the channel
+        // after the primary's audio returns too (equal preference).
+        drive(&mut s, t0, 2000, 3000, |s| {
+            s.set_condition(Side::Primary, Condition::Silent, true);
+            s.set_condition(Side::Secondary, Condition::Silent, false);
+        });
+        assert_eq!(s.active(), Side::Secondary);
+        drive(&mut s, t0, 3000, 6000, |s| {
+            s.set_condition(Side::Primary, Condition::Silent, false);
+        });
+        assert_eq!(s.active(), Side::Secondary);
+        // A black secondary sends it back to the (healthy) primary.
+        drive(&mut s, t0, 6000, 6100, |s| {
+            s.set_condition(Side::Secondary, Condition::Black, true);
+        });
+        assert_eq!(s.active(), Side::Primary);
+        assert!(s.healthy(Side::Primary, ms(t0, 6100)));
+        assert!(!s.healthy(Side::Secondary, ms(t0, 6100)));
     }
 }
