@@ -2,26 +2,55 @@
 //!
 //! The model: an encoder pushes HLS to a packaging channel's ingest endpoint (ffmpeg
 //! `-f hls -method PUT` PUTs `channel.m3u8` and segments `channel0.ts`, `channel1.ts`, …
-//! next to it). The driver hands every PUT body to [`Origin::ingest`] with the channel's
-//! current origin endpoints ([`EndpointConfig`]) and the wall clock. Each ingested TS
-//! segment is fed to one [`Segmenter`] per origin endpoint, which re-cuts it on IDR
-//! frames at that endpoint's segment duration into a [`Rendition`], so every endpoint
-//! serves its own playlists whatever the encoder's segmenting. The driver serves
-//! [`Origin::multivariant`], [`Origin::media_playlist`] and [`Origin::segment`].
+//! next to it; with `-var_stream_map` one playlist and one segment series per
+//! variant). The driver hands every PUT body to [`Origin::ingest`] with the channel's
+//! current origin endpoints ([`EndpointConfig`]) and the wall clock; an encoder in this
+//! process hands TS chunks to [`Origin::ingest_ts`] instead, one call per rendition
+//! chunk. Every *stream* of the channel (a series of segments of one variant) becomes
+//! one variant of every origin endpoint: the endpoint feeds it to its own
+//! [`Segmenter`], which re-cuts it on IDR frames at the endpoint's segment duration
+//! into a [`Rendition`], so every endpoint serves its own playlists whatever the
+//! encoder's segmenting. The driver serves [`Origin::multivariant`],
+//! [`Origin::media_playlist`], [`Origin::iframe_playlist`] and [`Origin::segment`], and
+//! logs what [`Origin::take_warnings`] returns.
+//!
+//! Naming (`n` counts variants from 1 in stream order): `{manifestName}.m3u8`, media
+//! playlists `{manifestName}_{n}.m3u8`, segments `{manifestName}_{n}_{seq}.ts`, I-frame
+//! playlists `{manifestName}_{n}_iframe.m3u8` (AWS's names) whose entries are byte
+//! ranges of those segments.
 //!
 //! Invariants:
+//! - Streams: a pushed segment's stream is its name without the trailing sequence
+//!   digits (`channel_1_12.ts` → `channel_1_`, `v0/seg3.ts` → `v0/seg`); in-process
+//!   chunks of rendition `"k"` are stream `k`. Streams are ordered by name with digit
+//!   runs compared as numbers, so `0, 1, 2, …, 10` and `channel_1_ … channel_10_`. At
+//!   most [`MAX_STREAMS`] per channel; more are ignored.
+//! - Alignment: all variants of an endpoint cut on one [`CutGrid`], so segment N of
+//!   every variant starts at the same IDR PTS (within [`MATCH_TOLERANCE`](crate::grid::MATCH_TOLERANCE)) and has the
+//!   same media sequence number, date-time and discontinuity, whichever variant's
+//!   chunks arrive first. This needs the renditions' IDRs at the same PTS, as any ABR
+//!   ladder has.
+//! - A stream that stops while others go on does not hold them back. It is left out
+//!   of the multivariant playlist once it has delivered nothing for
+//!   [`INGEST_STALE_AFTER`] while others did; its playlist stays served.
 //! - Memory is bounded: a live rendition keeps `window + startover` of media; segments
 //!   held back by `time_delay` wait in a queue as long as the delay; ingested playlists
 //!   and segments are not stored (bodies over [`MAX_INGEST_BODY`] are the driver's to
-//!   refuse). EVENT and VOD renditions keep every segment, as RFC 8216 §6.2.1 wants.
-//! - Redundant ingest: a channel has two ingest endpoints; both may receive the same
-//!   stream. The first endpoint that delivers a segment becomes active; segments sent
-//!   to the other are ignored while the active one has delivered within
-//!   [`INGEST_STALE_AFTER`]. After that, the other takes over with a discontinuity.
-//! - Only one stream is packaged per channel: segments are grouped by their name with
-//!   the trailing sequence digits removed (`channel12.ts` → `channel`); the first group
-//!   seen is packaged and the others (the other variants of a multivariant push) are
-//!   ignored.
+//!   refuse). Every endpoint (all its variants together, any playlist type) keeps at
+//!   most [`MAX_RETAINED_MEDIA`] of media and [`MAX_RETAINED_BYTES`], whichever comes
+//!   first: past that its oldest segments go, in every variant at once, and one
+//!   warning is queued. An EVENT playlist then loses its head: it keeps
+//!   `EXT-X-PLAYLIST-TYPE:EVENT` (RFC 8216 §4.3.3.5 forbids removing the tag) and its
+//!   EXT-X-MEDIA-SEQUENCE moves on, as in a live playlist. Players reload it like a
+//!   live playlist (hls.js, AVPlayer); a viewer seeking to the very start finds it gone.
+//!   That is less harmful than the alternatives: stopping the event (every viewer
+//!   stalls) or exhausting the server's memory.
+//! - Redundant ingest is per channel: a channel has two ingest endpoints; both may
+//!   receive the same streams. The first endpoint that delivers a segment becomes
+//!   active; segments sent to the other are ignored while the active one has delivered
+//!   within [`INGEST_STALE_AFTER`]. After that, the other takes over with a
+//!   discontinuity in every variant (give both encoders the same segment names, so
+//!   their streams map to the same variants).
 //! - Time is injected: every call takes `now`.
 //!
 //! ```
@@ -34,10 +63,11 @@
 //! let now = OffsetDateTime::UNIX_EPOCH;
 //! origin.ingest("ch", "ingest-1", "channel0.ts", &[], &endpoints, now);
 //! // Nothing decodable yet: the endpoint has no segment.
-//! assert!(origin.segment("ch", "ep", 0, now).is_none());
+//! assert!(origin.segment("ch", "ep", 1, 0, now).is_none());
 //! ```
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -47,25 +77,38 @@ use media::psi::{Pat, Pmt, Section, SectionAssembler, TABLE_ID_PAT, TABLE_ID_PMT
 use media::ts::{Pid, TsPacket, PACKET_SIZE};
 use time::OffsetDateTime;
 
-use crate::hls::{MultivariantPlaylist, PlaylistType, Rendition, RenditionConfig, Variant};
+use crate::grid::CutGrid;
+use crate::hls::{
+    IFrameVariant, MultivariantPlaylist, PlaylistType, Rendition, RenditionConfig, Variant,
+};
 use crate::segmenter::{Segment, Segmenter, SegmenterConfig, STREAM_TYPE_AAC, STREAM_TYPE_H264};
+pub use crate::sps::sps_resolution;
 
 /// The largest ingest body (one playlist or segment) a driver should accept.
 pub const MAX_INGEST_BODY: usize = 32 << 20;
 /// The segment name [`Origin::ingest_ts`] files in-process TS under.
 const IN_PROCESS_SEGMENT: &str = "in-process.ts";
-/// An active ingest endpoint that delivered nothing for this long gives way to the other.
+/// An active ingest endpoint that delivered nothing for this long gives way to the
+/// other; a stream silent this long while others deliver leaves the multivariant.
 pub const INGEST_STALE_AFTER: Duration = Duration::from_secs(10);
+/// Streams (variants) one channel packages at most.
+pub const MAX_STREAMS: usize = 16;
+/// Media time one endpoint keeps at most, whatever its playlist type and start-over.
+pub const MAX_RETAINED_MEDIA: Duration = Duration::from_secs(6 * 3600);
+/// Segment bytes one endpoint keeps at most, all variants together.
+pub const MAX_RETAINED_BYTES: usize = 1 << 30;
+/// Warnings queued for the driver before the oldest is dropped.
+const MAX_WARNINGS: usize = 64;
 
 /// How one origin endpoint packages its channel.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EndpointConfig {
     /// Origin endpoint id.
     pub id: String,
-    /// `manifestName`: the media playlist is `{manifest_name}_1.m3u8`, segments
-    /// `{manifest_name}_1_{sequence}.ts`.
+    /// `manifestName`: media playlists are `{manifest_name}_{n}.m3u8`, segments
+    /// `{manifest_name}_{n}_{sequence}.ts`.
     pub manifest_name: String,
-    /// Segments are cut at the first IDR at least this long after their start.
+    /// The cut grid's cell: segments are cut at the first IDR of each later cell.
     pub segment_duration: Duration,
     /// Media time a live playlist lists.
     pub window: Duration,
@@ -93,10 +136,50 @@ impl EndpointConfig {
             time_delay: Duration::ZERO,
         }
     }
+}
 
-    fn media_uri(&self) -> String {
-        format!("{}_1.m3u8", self.manifest_name)
+/// The order of the variants in the multivariant playlist (`streamOrder`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StreamOrder {
+    /// Stream order (see the module docs).
+    #[default]
+    Original,
+    /// Lowest average video bitrate first.
+    VideoBitrateAscending,
+    /// Highest average video bitrate first.
+    VideoBitrateDescending,
+}
+
+/// Which variants the multivariant playlist lists (`streamSelection`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamSelection {
+    /// Variants whose average video bitrate is below this are left out.
+    pub min_video_bits_per_second: u64,
+    /// Variants whose average video bitrate is above this are left out.
+    pub max_video_bits_per_second: u64,
+    /// The order of those listed.
+    pub order: StreamOrder,
+}
+
+impl Default for StreamSelection {
+    /// AWS's defaults: 0 to 2147483647 bit/s, original order.
+    fn default() -> Self {
+        Self {
+            min_video_bits_per_second: 0,
+            max_video_bits_per_second: u64::from(i32::MAX.unsigned_abs()),
+            order: StreamOrder::Original,
+        }
     }
+}
+
+/// Serve-time settings of an endpoint: they change what is listed, not how it is
+/// packaged, so changing them restarts nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServeOptions {
+    /// `streamSelection`.
+    pub selection: StreamSelection,
+    /// `includeIframeOnlyStream`: list an I-frame playlist per variant.
+    pub iframes: bool,
 }
 
 /// What [`Origin::ingest`] did with a body.
@@ -106,68 +189,216 @@ pub enum Ingested {
     Segment,
     /// A playlist, read for EXT-X-ENDLIST.
     Playlist,
-    /// Accepted and dropped, with why (standby ingest endpoint, other variant, …).
+    /// Accepted and dropped, with why (standby ingest endpoint, too many variants, …).
     Ignored(&'static str),
 }
 
-/// Codecs and picture size found in the packaged stream.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Codecs, picture size and frame rate found in a stream.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct StreamInfo {
     /// RFC 6381 strings: `avc1.PPCCLL`, then `mp4a.40.2` when there is AAC audio.
     pub codecs: Vec<String>,
     /// Width × height from the SPS.
     pub resolution: Option<(u32, u32)>,
+    /// Frames per second from the SPS VUI timing info.
+    pub frame_rate: Option<f64>,
 }
 
-/// One endpoint: its segmenter, the segments held back by the delay, its rendition.
+/// One variant of an endpoint: its segmenter, the segments held back by the delay,
+/// its rendition.
 #[derive(Debug)]
-struct Endpoint {
-    config: EndpointConfig,
+struct EndpointVariant {
     segmenter: Option<Segmenter>,
     delayed: VecDeque<(OffsetDateTime, Segment)>,
     rendition: Rendition,
 }
 
-impl Endpoint {
-    fn new(config: EndpointConfig) -> Self {
+impl EndpointVariant {
+    fn new(config: &EndpointConfig, n: usize) -> Self {
         let segment_duration = config.segment_duration.max(Duration::from_secs(1));
-        let segmenter = Segmenter::new(SegmenterConfig::new(segment_duration)).ok();
-        let rendition = Rendition::new(RenditionConfig {
-            playlist_type: config.playlist_type,
-            target_duration: segment_duration,
-            window: config.window,
-            startover: config.startover,
-            program_date_time_interval: config.program_date_time_interval,
-            segment_prefix: format!("{}_1_", config.manifest_name),
-        });
         Self {
-            config,
-            segmenter,
+            segmenter: Segmenter::new(SegmenterConfig::new(segment_duration)).ok(),
             delayed: VecDeque::new(),
-            rendition,
+            rendition: Rendition::new(RenditionConfig {
+                playlist_type: config.playlist_type,
+                target_duration: segment_duration,
+                window: config.window,
+                startover: config.startover,
+                program_date_time_interval: config.program_date_time_interval,
+                segment_prefix: format!("{}_{n}_", config.manifest_name),
+            }),
         }
     }
 
     /// Moves finished segments to the delay queue, and due ones to the rendition.
-    fn drain(&mut self, now: OffsetDateTime) {
+    fn drain(&mut self, delay: Duration, now: OffsetDateTime) {
         if let Some(segmenter) = self.segmenter.as_mut() {
             while let Some(segment) = segmenter.poll_segment() {
                 self.delayed.push_back((now, segment));
             }
         }
-        self.release(now);
+        self.release(delay, now);
+    }
+
+    fn release(&mut self, delay: Duration, now: OffsetDateTime) {
+        while let Some((cut, _)) = self.delayed.front() {
+            if *cut + delay > now {
+                break;
+            }
+            let Some((_, segment)) = self.delayed.pop_front() else {
+                break;
+            };
+            match self.rendition.last_sequence() {
+                // A cut this variant already has (cannot happen on one grid): drop it.
+                Some(last) if segment.sequence <= last => continue,
+                // This variant missed cuts (it stopped, or lagged past the grid's
+                // memory): its playlist restarts rather than skip sequence numbers.
+                Some(last) if segment.sequence > last + 1 => self.rendition.clear(),
+                _ => {}
+            }
+            self.rendition.push(segment);
+        }
+    }
+}
+
+/// One endpoint: the grid its variants cut on and the variants, by stream.
+#[derive(Debug)]
+struct Endpoint {
+    config: EndpointConfig,
+    grid: CutGrid,
+    variants: BTreeMap<String, EndpointVariant>,
+    /// The retention bound was reached (warned once).
+    trimmed: bool,
+    retention: Retention,
+}
+
+/// Retention bounds of every endpoint (all its variants together).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Media time kept at most.
+    pub media: Duration,
+    /// Segment bytes kept at most.
+    pub bytes: usize,
+}
+
+impl Default for Retention {
+    /// [`MAX_RETAINED_MEDIA`] and [`MAX_RETAINED_BYTES`].
+    fn default() -> Self {
+        Self {
+            media: MAX_RETAINED_MEDIA,
+            bytes: MAX_RETAINED_BYTES,
+        }
+    }
+}
+
+impl Endpoint {
+    fn new(config: EndpointConfig, retention: Retention) -> Self {
+        let grid = CutGrid::new(config.segment_duration.max(Duration::from_secs(1)));
+        Self {
+            config,
+            grid,
+            variants: BTreeMap::new(),
+            trimmed: false,
+            retention,
+        }
+    }
+
+    fn push(&mut self, stream: &str, n: usize, body: &[u8], now: OffsetDateTime) {
+        let Self {
+            config,
+            grid,
+            variants,
+            ..
+        } = self;
+        let variant = variants
+            .entry(stream.to_owned())
+            .or_insert_with(|| EndpointVariant::new(config, n));
+        if let Some(s) = variant.segmenter.as_mut() {
+            s.set_wall_clock(now);
+            s.push_on(body, grid);
+        }
+        variant.drain(config.time_delay, now);
+    }
+
+    fn flush(&mut self, stream: &str, now: OffsetDateTime) {
+        let Self {
+            config,
+            grid,
+            variants,
+            ..
+        } = self;
+        if let Some(variant) = variants.get_mut(stream) {
+            if let Some(s) = variant.segmenter.as_mut() {
+                s.flush_on(grid);
+            }
+            variant.drain(config.time_delay, now);
+        }
     }
 
     fn release(&mut self, now: OffsetDateTime) {
-        while let Some((cut, _)) = self.delayed.front() {
-            if *cut + self.config.time_delay > now {
-                break;
-            }
-            if let Some((_, segment)) = self.delayed.pop_front() {
-                self.rendition.push(segment);
-            }
+        for variant in self.variants.values_mut() {
+            variant.release(self.config.time_delay, now);
         }
     }
+
+    /// Applies [`MAX_RETAINED_MEDIA`] and [`MAX_RETAINED_BYTES`]: drops the oldest
+    /// sequence number from every variant until within both. Returns a warning the
+    /// first time it trims.
+    fn enforce_retention(&mut self) -> Option<String> {
+        let mut trimmed = false;
+        loop {
+            let bytes: usize = self.variants.values().map(|v| v.rendition.bytes()).sum();
+            let media = self
+                .variants
+                .values()
+                .map(|v| v.rendition.media_time())
+                .max()
+                .unwrap_or_default();
+            if bytes <= self.retention.bytes && media <= self.retention.media {
+                break;
+            }
+            let Some(oldest) = self
+                .variants
+                .values()
+                .filter_map(|v| v.rendition.first_sequence())
+                .min()
+            else {
+                break;
+            };
+            let mut popped = false;
+            for v in self.variants.values_mut() {
+                if v.rendition.first_sequence() == Some(oldest) {
+                    popped |= v.rendition.pop_oldest();
+                }
+            }
+            if !popped {
+                break;
+            }
+            trimmed = true;
+        }
+        if !trimmed || std::mem::replace(&mut self.trimmed, true) {
+            return None;
+        }
+        Some(format!(
+            "origin endpoint {} reached its retention bound ({} s of media or {} MiB): \
+             its oldest segments are dropped from now on",
+            self.config.id,
+            self.retention.media.as_secs(),
+            self.retention.bytes >> 20
+        ))
+    }
+}
+
+/// One stream of a channel: what it carries and where its push stands.
+#[derive(Debug)]
+struct Stream {
+    info: Option<StreamInfo>,
+    last_ingest: OffsetDateTime,
+    /// The last segment ingested, and the last one an EXT-X-ENDLIST playlist lists:
+    /// the segmenters are flushed once that one is in (requests may finish out of
+    /// order).
+    last_segment: Option<String>,
+    end_after: Option<String>,
 }
 
 /// One packaging channel's ingest state and endpoints.
@@ -175,38 +406,90 @@ impl Endpoint {
 struct Channel {
     /// The ingest endpoint being packaged and when it last delivered a segment.
     active: Option<(String, OffsetDateTime)>,
-    /// The segment group (name without sequence digits) being packaged.
-    stream: Option<String>,
+    streams: BTreeMap<String, Stream>,
     endpoints: HashMap<String, Endpoint>,
-    info: Option<StreamInfo>,
-    /// The last segment ingested, and the last one an EXT-X-ENDLIST playlist lists:
-    /// the segmenters are flushed once that one is in (requests may finish out of order).
-    last_segment: Option<String>,
-    end_after: Option<String>,
 }
 
 impl Channel {
-    fn sync(&mut self, endpoints: &[EndpointConfig]) {
+    fn sync(&mut self, endpoints: &[EndpointConfig], retention: Retention) {
         self.endpoints
             .retain(|id, e| endpoints.iter().any(|c| &c.id == id && *c == e.config));
         for config in endpoints {
             if !self.endpoints.contains_key(&config.id) {
                 self.endpoints
-                    .insert(config.id.clone(), Endpoint::new(config.clone()));
+                    .insert(config.id.clone(), Endpoint::new(config.clone(), retention));
             }
         }
     }
 
-    fn flush_if_ended(&mut self, now: OffsetDateTime) {
-        if self.end_after.is_none() || self.end_after != self.last_segment {
+    /// Stream names in variant order (see the module docs).
+    fn ordered(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self.streams.keys().map(String::as_str).collect();
+        keys.sort_by(|a, b| natural_cmp(a, b));
+        keys
+    }
+
+    /// The variant number (from 1) of `stream`.
+    fn number(&self, stream: &str) -> usize {
+        self.ordered()
+            .iter()
+            .position(|k| *k == stream)
+            .map_or(self.streams.len() + 1, |i| i + 1)
+    }
+
+    /// The stream of variant `n`.
+    fn stream_of(&self, n: usize) -> Option<String> {
+        self.ordered()
+            .get(n.checked_sub(1)?)
+            .map(|s| (*s).to_owned())
+    }
+
+    fn flush_if_ended(&mut self, stream: &str, now: OffsetDateTime) {
+        let Some(state) = self.streams.get_mut(stream) else {
+            return;
+        };
+        if state.end_after.is_none() || state.end_after != state.last_segment {
             return;
         }
-        self.end_after = None;
+        state.end_after = None;
         for endpoint in self.endpoints.values_mut() {
-            if let Some(s) = endpoint.segmenter.as_mut() {
-                s.flush();
+            endpoint.flush(stream, now);
+        }
+    }
+}
+
+/// Orders names with digit runs compared as numbers (`a2` < `a10`).
+fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let run = |s: &[u8]| s.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (ra, rb) = (run(a), run(b));
+                let (da, rest_a) = a.split_at(ra);
+                let (db, rest_b) = b.split_at(rb);
+                let strip = |d: &[u8]| -> usize { d.iter().take_while(|c| **c == b'0').count() };
+                let (na, nb) = (
+                    da.get(strip(da)..).unwrap_or(&[]),
+                    db.get(strip(db)..).unwrap_or(&[]),
+                );
+                let order = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb));
+                if order != Ordering::Equal {
+                    return order;
+                }
+                a = rest_a;
+                b = rest_b;
             }
-            endpoint.drain(now);
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                a = a.get(1..).unwrap_or(&[]);
+                b = b.get(1..).unwrap_or(&[]);
+            }
         }
     }
 }
@@ -215,6 +498,8 @@ impl Channel {
 #[derive(Debug, Default)]
 pub struct Origin {
     channels: HashMap<String, Channel>,
+    warnings: VecDeque<String>,
+    retention: Retention,
 }
 
 /// `channel12.ts` → `channel`, `v0/seg_3.ts` → `v0/seg_`.
@@ -223,7 +508,23 @@ fn stream_key(name: &str) -> &str {
     stem.trim_end_matches(|c: char| c.is_ascii_digit())
 }
 
+/// A variant's line in the multivariant playlist, before selection.
+struct Listed {
+    variant: Variant,
+    iframe: Option<IFrameVariant>,
+    video_bitrate: u64,
+}
+
 impl Origin {
+    /// An origin whose endpoints keep at most `retention` (the default is
+    /// [`MAX_RETAINED_MEDIA`] and [`MAX_RETAINED_BYTES`]).
+    pub fn with_retention(retention: Retention) -> Self {
+        Self {
+            retention,
+            ..Self::default()
+        }
+    }
+
     /// Handles one PUT (or POST) of `name` (path under the ingest URL's directory) to
     /// ingest endpoint `ingest_id` of `channel_id`. `endpoints` are the channel's origin
     /// endpoints now: new ones start packaging, changed ones restart, missing ones go.
@@ -238,7 +539,7 @@ impl Origin {
         now: OffsetDateTime,
     ) -> Ingested {
         let channel = self.channels.entry(channel_id.to_owned()).or_default();
-        channel.sync(endpoints);
+        channel.sync(endpoints, self.retention);
         let is_segment = name.ends_with(".ts");
         if !is_segment && !name.ends_with(".m3u8") {
             return Ingested::Ignored("neither a playlist nor a TS segment");
@@ -252,11 +553,15 @@ impl Origin {
             Some(_) if !is_segment => return Ingested::Ignored("standby ingest endpoint"),
             Some(_) => {
                 // Failover: the new source's timestamps do not continue the old ones.
-                channel.stream = None;
                 for endpoint in channel.endpoints.values_mut() {
-                    if let Some(s) = endpoint.segmenter.as_mut() {
-                        s.mark_discontinuity();
+                    for variant in endpoint.variants.values_mut() {
+                        if let Some(s) = variant.segmenter.as_mut() {
+                            s.mark_discontinuity();
+                        }
                     }
+                }
+                for stream in channel.streams.values_mut() {
+                    stream.end_after = None;
                 }
             }
             None if !is_segment => return Ingested::Playlist,
@@ -268,42 +573,59 @@ impl Origin {
                 .lines()
                 .map(str::trim)
                 .rfind(|l| !l.is_empty() && !l.starts_with('#'));
-            let lists_stream = last.is_some_and(|l| {
-                l.ends_with(".ts") && channel.stream.as_deref().is_none_or(|s| s == stream_key(l))
-            });
-            if lists_stream && text.lines().any(|l| l.trim() == "#EXT-X-ENDLIST") {
-                channel.end_after = last.map(str::to_owned);
-                channel.flush_if_ended(now);
+            if let Some(last) = last.filter(|l| l.ends_with(".ts")) {
+                let key = stream_key(last);
+                let ended = text.lines().any(|l| l.trim() == "#EXT-X-ENDLIST");
+                if let Some(stream) = channel.streams.get_mut(key).filter(|_| ended) {
+                    stream.end_after = Some(last.to_owned());
+                    channel.flush_if_ended(key, now);
+                }
             }
             return Ingested::Playlist;
         }
         let key = stream_key(name);
-        match &channel.stream {
-            Some(stream) if stream != key => return Ingested::Ignored("another variant"),
-            Some(_) => {}
-            None => channel.stream = Some(key.to_owned()),
+        if !channel.streams.contains_key(key) {
+            if channel.streams.len() >= MAX_STREAMS {
+                return Ingested::Ignored("too many variants");
+            }
+            channel.streams.insert(
+                key.to_owned(),
+                Stream {
+                    info: None,
+                    last_ingest: now,
+                    last_segment: None,
+                    end_after: None,
+                },
+            );
         }
         channel.active = Some((ingest_id.to_owned(), now));
-        if channel.info.is_none() {
-            channel.info = probe(body);
+        let n = channel.number(key);
+        if let Some(stream) = channel.streams.get_mut(key) {
+            stream.last_ingest = now;
+            if stream.info.is_none() {
+                stream.info = probe(body);
+            }
+            stream.last_segment = Some(name.to_owned());
         }
         for endpoint in channel.endpoints.values_mut() {
-            if let Some(s) = endpoint.segmenter.as_mut() {
-                s.set_wall_clock(now);
-                s.push(body);
+            endpoint.push(key, n, body, now);
+            if let Some(warning) = endpoint.enforce_retention() {
+                if self.warnings.len() >= MAX_WARNINGS {
+                    self.warnings.pop_front();
+                }
+                self.warnings.push_back(warning);
             }
-            endpoint.drain(now);
         }
-        channel.last_segment = Some(name.to_owned());
-        channel.flush_if_ended(now);
+        channel.flush_if_ended(key, now);
         Ingested::Segment
     }
 
     /// In-process ingest: `ts` (whole 188-byte packets, best cut before an IDR access
-    /// unit) of rendition `stream` from an encoder in this process, as if `source` had PUT
-    /// it as a segment of that rendition to an ingest endpoint of `channel_id`. Runs what
-    /// [`Origin::ingest`] does with a segment: the same redundant-ingest rule (per
-    /// `source`), the same per-endpoint re-cutting.
+    /// unit) of rendition `stream` (`"0"`, `"1"`, … in output order) from an encoder in
+    /// this process, as if `source` had PUT it as a segment of that rendition to an
+    /// ingest endpoint of `channel_id`. Runs what [`Origin::ingest`] does with a
+    /// segment: the same redundant-ingest rule (per `source`), the same per-endpoint
+    /// re-cutting on one grid per endpoint.
     pub fn ingest_ts(
         &mut self,
         channel_id: &str,
@@ -322,56 +644,157 @@ impl Origin {
         self.channels.contains_key(channel_id)
     }
 
+    /// Warnings for the driver to log (retention bound reached, …), oldest first.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        self.warnings.drain(..).collect()
+    }
+
     /// Forgets every channel not in `ids` (deleted packaging channels).
     pub fn retain_channels(&mut self, ids: &[&str]) {
         self.channels.retain(|id, _| ids.contains(&id.as_str()));
     }
 
+    /// The channel and its endpoint, delayed segments released up to `now`.
     fn endpoint(
         &mut self,
         channel_id: &str,
         endpoint_id: &str,
         now: OffsetDateTime,
-    ) -> Option<(&Endpoint, Option<&StreamInfo>)> {
+    ) -> Option<(&Channel, &Endpoint)> {
         let channel = self.channels.get_mut(channel_id)?;
-        let endpoint = channel.endpoints.get_mut(endpoint_id)?;
-        endpoint.release(now);
-        Some((&*endpoint, channel.info.as_ref()))
+        channel.endpoints.get_mut(endpoint_id)?.release(now);
+        let endpoint = channel.endpoints.get(endpoint_id)?;
+        Some((&*channel, endpoint))
     }
 
-    /// The endpoint's multivariant playlist (one variant), once it has a segment.
+    /// Variant `n`'s rendition, once it has a segment.
+    fn rendition(
+        &mut self,
+        channel_id: &str,
+        endpoint_id: &str,
+        n: usize,
+        now: OffsetDateTime,
+    ) -> Option<&Rendition> {
+        let (channel, endpoint) = self.endpoint(channel_id, endpoint_id, now)?;
+        let stream = channel.stream_of(n)?;
+        let rendition = &endpoint.variants.get(&stream)?.rendition;
+        rendition.segments().next()?;
+        Some(rendition)
+    }
+
+    /// The endpoint's multivariant playlist and the largest EXT-X-TARGETDURATION of its
+    /// variants: every fresh variant with a segment, in stream order, then filtered and
+    /// ordered by `options.selection`; an I-frame playlist per variant listed when
+    /// `options.iframes`. `None` before any variant has a segment or when the selection
+    /// leaves none.
     pub fn multivariant(
         &mut self,
         channel_id: &str,
         endpoint_id: &str,
+        options: &ServeOptions,
         now: OffsetDateTime,
-    ) -> Option<String> {
-        let (endpoint, info) = self.endpoint(channel_id, endpoint_id, now)?;
-        let (peak, average) = endpoint.rendition.bitrates()?;
-        let info = info.cloned().unwrap_or_default();
-        let playlist = MultivariantPlaylist {
-            variants: vec![Variant {
-                uri: endpoint.config.media_uri(),
-                bandwidth: peak,
-                average_bandwidth: Some(average),
+    ) -> Option<(String, u64)> {
+        let (channel, endpoint) = self.endpoint(channel_id, endpoint_id, now)?;
+        let newest = channel.streams.values().map(|s| s.last_ingest).max()?;
+        let manifest = &endpoint.config.manifest_name;
+        let mut target = 0;
+        let mut listed: Vec<Listed> = Vec::new();
+        for (i, key) in channel.ordered().into_iter().enumerate() {
+            let n = i + 1;
+            let (Some(stream), Some(variant)) =
+                (channel.streams.get(key), endpoint.variants.get(key))
+            else {
+                continue;
+            };
+            if newest - stream.last_ingest > INGEST_STALE_AFTER {
+                continue;
+            }
+            let rendition = &variant.rendition;
+            let Some((peak, average)) = rendition.bitrates() else {
+                continue;
+            };
+            target = target.max(rendition.media_playlist().target_duration);
+            let info = stream.info.clone().unwrap_or_default();
+            let frame_rate = info
+                .frame_rate
+                .or_else(|| variant.segmenter.as_ref().and_then(Segmenter::frame_rate));
+            let iframe = rendition.iframe_bitrate().map(|bandwidth| IFrameVariant {
+                uri: format!("{manifest}_{n}_iframe.m3u8"),
+                bandwidth,
                 resolution: info.resolution,
-                codecs: info.codecs,
-                frame_rate: None,
-            }],
-        };
-        Some(playlist.render())
+                codecs: info
+                    .codecs
+                    .iter()
+                    .filter(|c| c.starts_with("avc1"))
+                    .cloned()
+                    .collect(),
+            });
+            listed.push(Listed {
+                variant: Variant {
+                    uri: format!("{manifest}_{n}.m3u8"),
+                    bandwidth: peak,
+                    average_bandwidth: Some(average),
+                    resolution: info.resolution,
+                    codecs: info.codecs,
+                    frame_rate,
+                },
+                iframe,
+                video_bitrate: rendition.video_bitrate().unwrap_or(0),
+            });
+        }
+        let selection = options.selection;
+        listed.retain(|l| {
+            (selection.min_video_bits_per_second..=selection.max_video_bits_per_second)
+                .contains(&l.video_bitrate)
+        });
+        match selection.order {
+            StreamOrder::Original => {}
+            StreamOrder::VideoBitrateAscending => listed.sort_by_key(|l| l.video_bitrate),
+            StreamOrder::VideoBitrateDescending => {
+                listed.sort_by_key(|l| std::cmp::Reverse(l.video_bitrate));
+            }
+        }
+        if listed.is_empty() {
+            return None;
+        }
+        let mut playlist = MultivariantPlaylist::default();
+        for l in listed {
+            if options.iframes {
+                playlist.iframe_variants.extend(l.iframe);
+            }
+            playlist.variants.push(l.variant);
+        }
+        Some((playlist.render(), target.max(1)))
     }
 
-    /// The endpoint's media playlist and its EXT-X-TARGETDURATION, once it has a segment.
+    /// Variant `n`'s media playlist and its EXT-X-TARGETDURATION, once it has a segment.
     pub fn media_playlist(
         &mut self,
         channel_id: &str,
         endpoint_id: &str,
+        n: usize,
         now: OffsetDateTime,
     ) -> Option<(String, u64)> {
-        let (endpoint, _) = self.endpoint(channel_id, endpoint_id, now)?;
-        endpoint.rendition.segments().next()?;
-        let playlist = endpoint.rendition.media_playlist();
+        let playlist = self
+            .rendition(channel_id, endpoint_id, n, now)?
+            .media_playlist();
+        let target = playlist.target_duration;
+        Some((playlist.render(), target))
+    }
+
+    /// Variant `n`'s I-frame playlist and its EXT-X-TARGETDURATION, once it has a
+    /// segment that starts with an IDR.
+    pub fn iframe_playlist(
+        &mut self,
+        channel_id: &str,
+        endpoint_id: &str,
+        n: usize,
+        now: OffsetDateTime,
+    ) -> Option<(String, u64)> {
+        let playlist = self
+            .rendition(channel_id, endpoint_id, n, now)?
+            .iframe_playlist();
+        playlist.segments.first()?;
         let target = playlist.target_duration;
         Some((playlist.render(), target))
     }
@@ -381,29 +804,47 @@ impl Origin {
         &mut self,
         channel_id: &str,
         endpoint_id: &str,
+        n: usize,
         sequence: u64,
         now: OffsetDateTime,
     ) -> Option<Bytes> {
-        let (endpoint, _) = self.endpoint(channel_id, endpoint_id, now)?;
-        endpoint.rendition.segment(sequence).map(|s| s.data.clone())
+        self.rendition(channel_id, endpoint_id, n, now)?
+            .segment(sequence)
+            .map(|s| s.data.clone())
     }
 
-    /// Whether `file` names the endpoint's multivariant playlist, media playlist or a
-    /// segment, as [`OriginFile`].
+    /// What `file` names under an endpoint whose `manifestName` is `manifest_name`.
     pub fn parse_file(manifest_name: &str, file: &str) -> Option<OriginFile> {
         let rest = file.strip_prefix(manifest_name)?;
-        match rest {
-            ".m3u8" => Some(OriginFile::Multivariant),
-            "_1.m3u8" => Some(OriginFile::Media),
-            _ => {
-                let digits = rest.strip_prefix("_1_")?.strip_suffix(".ts")?;
-                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                    return None;
-                }
-                digits.parse().ok().map(OriginFile::Segment)
-            }
+        if rest == ".m3u8" {
+            return Some(OriginFile::Multivariant);
         }
+        let number = |s: &str| -> Option<u64> {
+            if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            s.parse().ok()
+        };
+        let rest = rest.strip_prefix('_')?;
+        if let Some(n) = rest.strip_suffix("_iframe.m3u8") {
+            return variant_number(number(n)?).map(OriginFile::IFrames);
+        }
+        if let Some(n) = rest.strip_suffix(".m3u8") {
+            return variant_number(number(n)?).map(OriginFile::Media);
+        }
+        let (n, seq) = rest.strip_suffix(".ts")?.split_once('_')?;
+        Some(OriginFile::Segment(
+            variant_number(number(n)?)?,
+            number(seq)?,
+        ))
     }
+}
+
+/// A variant number from a URI: 1 to [`MAX_STREAMS`].
+fn variant_number(n: u64) -> Option<usize> {
+    usize::try_from(n)
+        .ok()
+        .filter(|n| (1..=MAX_STREAMS).contains(n))
 }
 
 /// What a GET under an origin endpoint asks for.
@@ -411,13 +852,16 @@ impl Origin {
 pub enum OriginFile {
     /// `{manifestName}.m3u8`.
     Multivariant,
-    /// `{manifestName}_1.m3u8`.
-    Media,
-    /// `{manifestName}_1_{sequence}.ts`.
-    Segment(u64),
+    /// `{manifestName}_{n}.m3u8`.
+    Media(usize),
+    /// `{manifestName}_{n}_iframe.m3u8`.
+    IFrames(usize),
+    /// `{manifestName}_{n}_{sequence}.ts`.
+    Segment(usize, u64),
 }
 
-/// Reads codecs and resolution from the PMT and the first SPS of a TS segment.
+/// Reads codecs, resolution and frame rate from the PMT and the first SPS of a TS
+/// segment.
 pub fn probe(ts: &[u8]) -> Option<StreamInfo> {
     let mut pat = SectionAssembler::new();
     let mut pmt_asm = SectionAssembler::new();
@@ -460,140 +904,17 @@ pub fn probe(ts: &[u8]) -> Option<StreamInfo> {
                     if audio {
                         codecs.push("mp4a.40.2".to_owned());
                     }
+                    let parsed = crate::sps::parse(sps);
                     return Some(StreamInfo {
                         codecs,
-                        resolution: sps_resolution(sps),
+                        resolution: parsed.map(|s| (s.width, s.height)),
+                        frame_rate: parsed.and_then(|s| s.frame_rate),
                     });
                 }
             }
         }
     }
     None
-}
-
-/// Exp-Golomb bit reader over an RBSP (emulation prevention bytes removed).
-struct Bits {
-    data: Vec<u8>,
-    pos: usize,
-}
-
-impl Bits {
-    fn bit(&mut self) -> Option<u32> {
-        let byte = self.data.get(self.pos / 8)?;
-        let bit = (byte >> (7 - self.pos % 8)) & 1;
-        self.pos += 1;
-        Some(u32::from(bit))
-    }
-
-    fn ue(&mut self) -> Option<u32> {
-        let mut zeros = 0;
-        while self.bit()? == 0 {
-            zeros += 1;
-            if zeros > 31 {
-                return None;
-            }
-        }
-        let mut value = 0u32;
-        for _ in 0..zeros {
-            value = (value << 1) | self.bit()?;
-        }
-        Some((1u32 << zeros) - 1 + value)
-    }
-
-    fn se(&mut self) -> Option<i64> {
-        let k = i64::from(self.ue()?);
-        Some(if k % 2 == 1 { (k + 1) / 2 } else { -(k / 2) })
-    }
-}
-
-/// Width and height of an SPS (ITU-T H.264 §7.3.2.1.1, cropping per §7.4.2.1.1).
-pub fn sps_resolution(sps: &[u8]) -> Option<(u32, u32)> {
-    let mut data = Vec::with_capacity(sps.len());
-    let mut zeros = 0;
-    for &b in sps.get(1..)? {
-        if zeros >= 2 && b == 3 {
-            zeros = 0;
-            continue;
-        }
-        zeros = if b == 0 { zeros + 1 } else { 0 };
-        data.push(b);
-    }
-    let profile = *data.first()?;
-    let mut r = Bits { data, pos: 24 };
-    r.ue()?; // seq_parameter_set_id
-    let mut chroma_format_idc = 1;
-    if matches!(
-        profile,
-        100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135
-    ) {
-        chroma_format_idc = r.ue()?;
-        if chroma_format_idc == 3 {
-            r.bit()?; // separate_colour_plane_flag
-        }
-        r.ue()?; // bit_depth_luma_minus8
-        r.ue()?; // bit_depth_chroma_minus8
-        r.bit()?; // qpprime_y_zero_transform_bypass_flag
-        if r.bit()? == 1 {
-            let lists = if chroma_format_idc == 3 { 12 } else { 8 };
-            for i in 0..lists {
-                if r.bit()? == 1 {
-                    let size = if i < 6 { 16 } else { 64 };
-                    let (mut last, mut next) = (8i64, 8i64);
-                    for _ in 0..size {
-                        if next != 0 {
-                            next = (last + r.se()? + 256) % 256;
-                        }
-                        last = if next == 0 { last } else { next };
-                    }
-                }
-            }
-        }
-    }
-    r.ue()?; // log2_max_frame_num_minus4
-    match r.ue()? {
-        0 => {
-            r.ue()?;
-        }
-        1 => {
-            r.bit()?;
-            r.se()?;
-            r.se()?;
-            for _ in 0..r.ue()?.min(255) {
-                r.se()?;
-            }
-        }
-        _ => {}
-    }
-    r.ue()?; // max_num_ref_frames
-    r.bit()?; // gaps_in_frame_num_value_allowed_flag
-    let width_mbs = r.ue()?.checked_add(1)?;
-    let height_units = r.ue()?.checked_add(1)?;
-    let frame_mbs_only = r.bit()?;
-    if frame_mbs_only == 0 {
-        r.bit()?;
-    }
-    r.bit()?; // direct_8x8_inference_flag
-    let (mut left, mut right, mut top, mut bottom) = (0, 0, 0, 0);
-    if r.bit()? == 1 {
-        left = r.ue()?;
-        right = r.ue()?;
-        top = r.ue()?;
-        bottom = r.ue()?;
-    }
-    let (sub_w, sub_h) = match chroma_format_idc {
-        0 => (1, 1),
-        1 => (2, 2),
-        2 => (2, 1),
-        _ => (1, 1),
-    };
-    let field = 2 - frame_mbs_only;
-    let width = width_mbs
-        .checked_mul(16)?
-        .checked_sub(sub_w * left.checked_add(right)?)?;
-    let height = height_units
-        .checked_mul(16 * field)?
-        .checked_sub(sub_h * field * top.checked_add(bottom)?)?;
-    Some((width, height))
 }
 
 /// The package crate's synthetic TS program generator, shared with its integration tests.
@@ -621,22 +942,43 @@ mod tests {
     fn origin_files() {
         let f = |s| Origin::parse_file("index", s);
         assert_eq!(f("index.m3u8"), Some(OriginFile::Multivariant));
-        assert_eq!(f("index_1.m3u8"), Some(OriginFile::Media));
-        assert_eq!(f("index_1_42.ts"), Some(OriginFile::Segment(42)));
+        assert_eq!(f("index_1.m3u8"), Some(OriginFile::Media(1)));
+        assert_eq!(f("index_12.m3u8"), Some(OriginFile::Media(12)));
+        assert_eq!(f("index_2_iframe.m3u8"), Some(OriginFile::IFrames(2)));
+        assert_eq!(f("index_1_42.ts"), Some(OriginFile::Segment(1, 42)));
+        assert_eq!(f("index_3_0.ts"), Some(OriginFile::Segment(3, 0)));
+        assert_eq!(f("index_0.m3u8"), None);
+        assert_eq!(f("index_99.m3u8"), None);
         assert_eq!(f("index_1_.ts"), None);
         assert_eq!(f("index_1_-1.ts"), None);
+        assert_eq!(f("index_1_99999999999999999999.ts"), None);
+        assert_eq!(f("index_1_2_3.ts"), None);
         assert_eq!(f("other.m3u8"), None);
     }
 
     #[test]
-    fn resolution_of_x264_sps() {
-        // x264 High profile 640x360 (crop 8 lines from 368).
-        let sps = [
-            0x67, 0x64, 0x00, 0x1E, 0xAC, 0xD9, 0x40, 0xA0, 0x2F, 0xF9, 0x70, 0x11, 0x00, 0x00,
-            0x03, 0x00, 0x01, 0x00, 0x00, 0x03, 0x00, 0x32, 0x0F, 0x16, 0x2D, 0x96,
+    fn natural_order() {
+        let mut v = vec![
+            "channel_10_",
+            "channel_2_",
+            "channel_1_",
+            "10/in-process",
+            "2/in-process",
+            "0/in-process",
         ];
-        assert_eq!(sps_resolution(&sps), Some((640, 360)));
-        assert_eq!(sps_resolution(&[0x67]), None);
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            v,
+            [
+                "0/in-process",
+                "2/in-process",
+                "10/in-process",
+                "channel_1_",
+                "channel_2_",
+                "channel_10_"
+            ]
+        );
+        assert_eq!(natural_cmp("a007", "a7"), Ordering::Equal);
     }
 
     use super::test_stream as stream;
@@ -695,9 +1037,9 @@ mod tests {
                 Ingested::Segment
             );
         }
-        let playlist = origin.media_playlist("ch", "ep", at(12)).unwrap().0;
+        let playlist = origin.media_playlist("ch", "ep", 1, at(12)).unwrap().0;
         assert!(extinfs(&playlist).len() >= 4, "{playlist}");
-        assert!(origin.segment("ch", "ep", 0, at(12)).is_some());
+        assert!(origin.segment("ch", "ep", 1, 0, at(12)).is_some());
     }
 
     #[test]
@@ -718,7 +1060,7 @@ mod tests {
             );
             t += 2;
         }
-        let (playlist, target) = origin.media_playlist("ch", "ep", at(t)).unwrap();
+        let (playlist, target) = origin.media_playlist("ch", "ep", 1, at(t)).unwrap();
         assert_eq!(target, 4);
         let durations = extinfs(&playlist);
         assert!(durations.len() >= 3 && durations.len() <= 4, "{playlist}");
@@ -731,16 +1073,17 @@ mod tests {
         assert!(first > 0, "{playlist}");
         assert!(playlist.contains(&format!("\nindex_1_{first}.ts\n")));
         // Retention is the window: the first segments are gone, listed ones are served.
-        assert!(origin.segment("ch", "ep", 0, at(t)).is_none());
+        assert!(origin.segment("ch", "ep", 1, 0, at(t)).is_none());
         assert!(origin
-            .segment("ch", "ep", first, at(t))
+            .segment("ch", "ep", 1, first, at(t))
             .is_some_and(|b| b.len() % 188 == 0));
-        assert!(origin.segment("ch", "ep", first + 100, at(t)).is_none());
+        assert!(origin.segment("ch", "ep", 1, first + 100, at(t)).is_none());
         // Unknown endpoint or channel.
-        assert!(origin.media_playlist("ch", "other", at(t)).is_none());
-        assert!(origin.multivariant("nope", "ep", at(t)).is_none());
+        assert!(origin.media_playlist("ch", "other", 1, at(t)).is_none());
+        let all = ServeOptions::default();
+        assert!(origin.multivariant("nope", "ep", &all, at(t)).is_none());
 
-        let master = origin.multivariant("ch", "ep", at(t)).unwrap();
+        let master = origin.multivariant("ch", "ep", &all, at(t)).unwrap().0;
         assert!(master.contains("BANDWIDTH="), "{master}");
         assert!(master.contains("AVERAGE-BANDWIDTH="), "{master}");
         assert!(
@@ -757,10 +1100,10 @@ mod tests {
         for (i, seg) in encoder_segments(10).iter().enumerate() {
             origin.ingest("ch", "a", &format!("channel{i}.ts"), seg, &eps, at(0));
         }
-        let before = extinfs(&origin.media_playlist("ch", "ep", at(0)).unwrap().0).len();
+        let before = extinfs(&origin.media_playlist("ch", "ep", 1, at(0)).unwrap().0).len();
         let end = "#EXTM3U\n#EXTINF:2.0,\nchannel4.ts\n#EXT-X-ENDLIST\n";
         origin.ingest("ch", "a", "channel.m3u8", end.as_bytes(), &eps, at(0));
-        let after = extinfs(&origin.media_playlist("ch", "ep", at(0)).unwrap().0);
+        let after = extinfs(&origin.media_playlist("ch", "ep", 1, at(0)).unwrap().0);
         assert_eq!(after.len(), before + 1);
         let total: f64 = after.iter().sum();
         assert!((total - 10.0).abs() < 0.01, "{after:?}");
@@ -776,9 +1119,9 @@ mod tests {
         }
         let end = "#EXTM3U\n#EXTINF:2.0,\nchannel4.ts\n#EXT-X-ENDLIST\n";
         origin.ingest("ch", "a", "channel.m3u8", end.as_bytes(), &eps, at(0));
-        let before = extinfs(&origin.media_playlist("ch", "ep", at(0)).unwrap().0).len();
+        let before = extinfs(&origin.media_playlist("ch", "ep", 1, at(0)).unwrap().0).len();
         origin.ingest("ch", "a", "channel4.ts", &segs[4], &eps, at(0));
-        let after = extinfs(&origin.media_playlist("ch", "ep", at(0)).unwrap().0);
+        let after = extinfs(&origin.media_playlist("ch", "ep", 1, at(0)).unwrap().0);
         assert_eq!(after.len(), before + 2, "{after:?}");
     }
 
@@ -799,11 +1142,11 @@ mod tests {
             origin.ingest("ch", "b", "channel.m3u8", b"#EXTM3U\n", &eps, at(1)),
             Ingested::Ignored(_)
         ));
-        // Another variant of the same push is not mixed in.
-        assert!(matches!(
+        // Another variant of the same push is its own stream, not mixed in.
+        assert_eq!(
             origin.ingest("ch", "a", "channel_1_0.ts", &segs[1], &eps, at(2)),
-            Ingested::Ignored(_)
-        ));
+            Ingested::Segment
+        );
         for i in 1..5 {
             assert_eq!(
                 origin.ingest(
@@ -819,7 +1162,7 @@ mod tests {
         }
         // `a` stops; `b` takes over once `a` is stale.
         assert!(matches!(
-            origin.ingest("ch", "b", "x5.ts", &segs[5], &eps, at(12)),
+            origin.ingest("ch", "b", "channel5.ts", &segs[5], &eps, at(12)),
             Ingested::Ignored(_)
         ));
         let later = 8 + INGEST_STALE_AFTER.as_secs();
@@ -828,7 +1171,7 @@ mod tests {
                 origin.ingest(
                     "ch",
                     "b",
-                    &format!("x{i}.ts"),
+                    &format!("channel{i}.ts"),
                     &segs[i],
                     &eps,
                     at(later + i as u64)
@@ -836,7 +1179,7 @@ mod tests {
                 Ingested::Segment
             );
         }
-        let (playlist, _) = origin.media_playlist("ch", "ep", at(40)).unwrap();
+        let (playlist, _) = origin.media_playlist("ch", "ep", 1, at(40)).unwrap();
         assert!(playlist.contains("#EXT-X-DISCONTINUITY\n"), "{playlist}");
         // Now `a` is the standby.
         assert!(matches!(
@@ -862,11 +1205,11 @@ mod tests {
                 at(2 * i as u64),
             );
         }
-        assert!(origin.media_playlist("ch", "ep", at(10)).is_none());
-        assert!(origin.segment("ch", "ep", 0, at(10)).is_none());
-        let (playlist, _) = origin.media_playlist("ch", "ep", at(24)).unwrap();
+        assert!(origin.media_playlist("ch", "ep", 1, at(10)).is_none());
+        assert!(origin.segment("ch", "ep", 1, 0, at(10)).is_none());
+        let (playlist, _) = origin.media_playlist("ch", "ep", 1, at(24)).unwrap();
         assert!(!extinfs(&playlist).is_empty());
-        let shown_late = extinfs(&origin.media_playlist("ch", "ep", at(60)).unwrap().0).len();
+        let shown_late = extinfs(&origin.media_playlist("ch", "ep", 1, at(60)).unwrap().0).len();
         assert!(shown_late > extinfs(&playlist).len());
     }
 
@@ -885,10 +1228,287 @@ mod tests {
                 at(2 * i as u64),
             );
         }
-        assert!(origin.media_playlist("ch", "ep", at(8)).is_some());
+        assert!(origin.media_playlist("ch", "ep", 1, at(8)).is_some());
         origin.ingest("ch", "a", "channel4.ts", &segs[4], &[], at(8));
-        assert!(origin.media_playlist("ch", "ep", at(8)).is_none());
+        assert!(origin.media_playlist("ch", "ep", 1, at(8)).is_none());
         origin.retain_channels(&[]);
         assert!(origin.channels.is_empty());
+    }
+
+    /// `secs` seconds of two renditions of one picture (IDR every second), in 2 s
+    /// chunks: (small, large).
+    fn two_renditions(secs: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let per = 50;
+        (0..secs / 2)
+            .map(|i| {
+                let start = 90_000 + i * per * stream::FRAME;
+                (
+                    stream::program_sized(per, start, |f| f % 25 == 0, 300),
+                    stream::program_sized(per, start, |f| f % 25 == 0, 3000),
+                )
+            })
+            .collect()
+    }
+
+    /// PTS of the first video PES of a segment.
+    fn first_pts(ts: &[u8]) -> u64 {
+        let mut asm = PesAssembler::new();
+        for p in ts.chunks(PACKET_SIZE) {
+            let p = TsPacket::parse(p).unwrap();
+            if p.header.pid == stream::VIDEO_PID {
+                asm.push(p.header.pusi, p.payload.unwrap_or(&[]));
+                if let Some(pes) = asm.pop() {
+                    return pes.header.pts.unwrap().value();
+                }
+            }
+        }
+        asm.flush();
+        asm.pop().unwrap().header.pts.unwrap().value()
+    }
+
+    fn uris(playlist: &str) -> Vec<&str> {
+        playlist
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect()
+    }
+
+    fn feed_two(
+        origin: &mut Origin,
+        eps: &[EndpointConfig],
+        chunks: &[(Vec<u8>, Vec<u8>)],
+        from: u64,
+    ) {
+        for (i, (small, large)) in chunks.iter().enumerate() {
+            let t = at(from + 2 * i as u64);
+            // Alternate which rendition's chunk comes first.
+            if i % 2 == 0 {
+                origin.ingest_ts("ch", "medialive", "0", large, eps, t);
+                origin.ingest_ts("ch", "medialive", "1", small, eps, t);
+            } else {
+                origin.ingest_ts("ch", "medialive", "1", small, eps, t);
+                origin.ingest_ts("ch", "medialive", "0", large, eps, t);
+            }
+        }
+    }
+
+    #[test]
+    fn every_stream_is_an_aligned_variant() {
+        let mut origin = Origin::default();
+        let eps = [endpoint(2, 60)];
+        feed_two(&mut origin, &eps, &two_renditions(20), 0);
+        let options = ServeOptions {
+            iframes: true,
+            ..ServeOptions::default()
+        };
+        let (master, target) = origin.multivariant("ch", "ep", &options, at(20)).unwrap();
+        assert_eq!(target, 2);
+        assert_eq!(uris(&master), ["index_1.m3u8", "index_2.m3u8"], "{master}");
+        assert_eq!(master.matches("FRAME-RATE=25.000").count(), 2, "{master}");
+        assert!(master.contains("URI=\"index_1_iframe.m3u8\""), "{master}");
+        assert!(master.contains("URI=\"index_2_iframe.m3u8\""), "{master}");
+        let one = origin.media_playlist("ch", "ep", 1, at(20)).unwrap().0;
+        let two = origin.media_playlist("ch", "ep", 2, at(20)).unwrap().0;
+        assert!(
+            uris(&one).iter().all(|u| u.starts_with("index_1_")),
+            "{one}"
+        );
+        assert_eq!(media_sequence(&one), media_sequence(&two));
+        assert_eq!(extinfs(&one), extinfs(&two));
+        let first = media_sequence(&one);
+        for seq in first..first + extinfs(&one).len() as u64 {
+            let a = origin.segment("ch", "ep", 1, seq, at(20)).unwrap();
+            let b = origin.segment("ch", "ep", 2, seq, at(20)).unwrap();
+            assert!(a.len() > b.len());
+            assert_eq!(first_pts(&a), first_pts(&b), "segment {seq}");
+        }
+        assert!(origin.media_playlist("ch", "ep", 3, at(20)).is_none());
+        assert!(origin.segment("ch", "ep", 3, first, at(20)).is_none());
+    }
+
+    #[test]
+    fn playlist_snapshots() {
+        let mut origin = Origin::default();
+        let eps = [endpoint(2, 60)];
+        feed_two(&mut origin, &eps, &two_renditions(12), 0);
+        let options = ServeOptions {
+            iframes: true,
+            ..ServeOptions::default()
+        };
+        let (master, _) = origin.multivariant("ch", "ep", &options, at(12)).unwrap();
+        insta::assert_snapshot!("multivariant_two_variants_iframes", master);
+        let (iframes, _) = origin.iframe_playlist("ch", "ep", 2, at(12)).unwrap();
+        insta::assert_snapshot!("iframe_playlist", iframes);
+        // Each entry's byte range is PAT, PMT and exactly one video access unit, an IDR.
+        let first = media_sequence(&iframes);
+        let len: usize = iframes
+            .lines()
+            .find_map(|l| l.strip_prefix("#EXT-X-BYTERANGE:"))
+            .and_then(|r| r.strip_suffix("@0"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let seg = origin.segment("ch", "ep", 2, first, at(12)).unwrap();
+        let head = &seg[..len];
+        let packets: Vec<TsPacket> = head
+            .chunks(PACKET_SIZE)
+            .map(|p| TsPacket::parse(p).unwrap())
+            .collect();
+        assert_eq!(packets[0].header.pid, Pid::PAT);
+        assert_eq!(packets[1].header.pid, stream::PMT_PID);
+        let mut asm = PesAssembler::new();
+        for p in packets.iter().filter(|p| p.header.pid == stream::VIDEO_PID) {
+            asm.push(p.header.pusi, p.payload.unwrap());
+        }
+        asm.flush();
+        assert!(h264::is_idr(&asm.pop().unwrap().payload));
+        assert!(asm.pop().is_none());
+        // The next packet of the segment starts the next picture.
+        let next = TsPacket::parse(&seg[len..len + PACKET_SIZE]).unwrap();
+        assert!(next.header.pid != stream::VIDEO_PID || next.header.pusi);
+    }
+
+    #[test]
+    fn stream_selection_filters_and_orders() {
+        let mut origin = Origin::default();
+        let eps = [endpoint(2, 60)];
+        feed_two(&mut origin, &eps, &two_renditions(12), 0);
+        let mut options = ServeOptions::default();
+        let list = |origin: &mut Origin, o: &ServeOptions| {
+            origin.multivariant("ch", "ep", o, at(12)).map(|m| {
+                uris(&m.0)
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect::<Vec<_>>()
+            })
+        };
+        options.selection.order = StreamOrder::VideoBitrateAscending;
+        assert_eq!(
+            list(&mut origin, &options).unwrap(),
+            ["index_2.m3u8", "index_1.m3u8"]
+        );
+        options.selection.order = StreamOrder::VideoBitrateDescending;
+        assert_eq!(
+            list(&mut origin, &options).unwrap(),
+            ["index_1.m3u8", "index_2.m3u8"]
+        );
+        // 300-byte pictures at 25 fps are ~60 kbit/s of video plus TS overhead; 3000-byte ones ~600.
+        options.selection.min_video_bits_per_second = 200_000;
+        assert_eq!(list(&mut origin, &options).unwrap(), ["index_1.m3u8"]);
+        options.selection.min_video_bits_per_second = 0;
+        options.selection.max_video_bits_per_second = 200_000;
+        assert_eq!(list(&mut origin, &options).unwrap(), ["index_2.m3u8"]);
+        options.selection.max_video_bits_per_second = 1;
+        assert!(list(&mut origin, &options).is_none());
+    }
+
+    #[test]
+    fn a_stalled_stream_does_not_hold_the_others_back() {
+        let mut origin = Origin::default();
+        let eps = [endpoint(2, 60)];
+        let chunks = two_renditions(40);
+        feed_two(&mut origin, &eps, &chunks[..5], 0);
+        // Stream "1" stops; "0" goes on for 30 s.
+        for (i, (_, large)) in chunks.iter().enumerate().skip(5) {
+            origin.ingest_ts("ch", "medialive", "0", large, &eps, at(2 * i as u64));
+        }
+        let one = origin.media_playlist("ch", "ep", 1, at(40)).unwrap().0;
+        let two = origin.media_playlist("ch", "ep", 2, at(40)).unwrap().0;
+        assert!(
+            extinfs(&one).len() > extinfs(&two).len() + 10,
+            "{one}\n{two}"
+        );
+        let (master, _) = origin
+            .multivariant("ch", "ep", &ServeOptions::default(), at(40))
+            .unwrap();
+        assert_eq!(uris(&master), ["index_1.m3u8"], "{master}");
+        // It comes back: on the grid again, its playlist restarts.
+        let more = two_renditions(48);
+        feed_two(&mut origin, &eps, &more[20..24], 40);
+        let two = origin.media_playlist("ch", "ep", 2, at(48)).unwrap().0;
+        let seq = media_sequence(&two);
+        assert!(seq > 10, "{two}");
+        for seq in seq..seq + extinfs(&two).len() as u64 {
+            let a = origin.segment("ch", "ep", 1, seq, at(48)).unwrap();
+            let b = origin.segment("ch", "ep", 2, seq, at(48)).unwrap();
+            assert_eq!(first_pts(&a), first_pts(&b));
+        }
+    }
+
+    #[test]
+    fn pushed_variants_are_ordered_by_name() {
+        let mut origin = Origin::default();
+        let eps = [endpoint(2, 60)];
+        for (i, (small, large)) in two_renditions(12).iter().enumerate() {
+            let t = at(2 * i as u64);
+            origin.ingest("ch", "a", &format!("channel_10_{i}.ts"), small, &eps, t);
+            origin.ingest("ch", "a", &format!("channel_2_{i}.ts"), large, &eps, t);
+        }
+        let (master, _) = origin
+            .multivariant("ch", "ep", &ServeOptions::default(), at(12))
+            .unwrap();
+        assert_eq!(uris(&master), ["index_1.m3u8", "index_2.m3u8"]);
+        let one = origin.segment("ch", "ep", 1, 1, at(12)).unwrap();
+        let two = origin.segment("ch", "ep", 2, 1, at(12)).unwrap();
+        // channel_2_ (large pictures) sorts before channel_10_.
+        assert!(one.len() > two.len());
+    }
+
+    #[test]
+    fn event_retention_is_bounded() {
+        let mut origin = Origin::with_retention(Retention {
+            media: Duration::from_secs(20),
+            bytes: usize::MAX,
+        });
+        let eps = [EndpointConfig {
+            playlist_type: PlaylistType::Event,
+            ..endpoint(2, 60)
+        }];
+        feed_two(&mut origin, &eps, &two_renditions(60), 0);
+        let one = origin.media_playlist("ch", "ep", 1, at(60)).unwrap().0;
+        let two = origin.media_playlist("ch", "ep", 2, at(60)).unwrap().0;
+        assert!(one.contains("#EXT-X-PLAYLIST-TYPE:EVENT\n"));
+        let total: f64 = extinfs(&one).iter().sum();
+        assert!((16.0..=20.0).contains(&total), "{one}");
+        assert!(media_sequence(&one) > 0);
+        assert_eq!(media_sequence(&one), media_sequence(&two));
+        let warnings = origin.take_warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("retention bound"));
+        assert!(origin.take_warnings().is_empty());
+
+        // The byte budget too, all variants together.
+        let mut origin = Origin::with_retention(Retention {
+            media: MAX_RETAINED_MEDIA,
+            bytes: 1 << 20,
+        });
+        feed_two(&mut origin, &eps, &two_renditions(60), 0);
+        let bytes: usize = (1..=2)
+            .map(|n| {
+                let p = origin.media_playlist("ch", "ep", n, at(60)).unwrap().0;
+                let first = media_sequence(&p);
+                (first..first + extinfs(&p).len() as u64)
+                    .map(|s| origin.segment("ch", "ep", n, s, at(60)).unwrap().len())
+                    .sum::<usize>()
+            })
+            .sum();
+        assert!(bytes <= 1 << 20 && bytes > 1 << 19, "{bytes}");
+    }
+
+    #[test]
+    fn too_many_streams_are_ignored() {
+        let mut origin = Origin::default();
+        let eps = [endpoint(2, 60)];
+        let seg = &encoder_segments(2)[0];
+        for i in 0..MAX_STREAMS {
+            assert_eq!(
+                origin.ingest("ch", "a", &format!("v{i}/s0.ts"), seg, &eps, at(0)),
+                Ingested::Segment
+            );
+        }
+        assert!(matches!(
+            origin.ingest("ch", "a", "extra/s0.ts", seg, &eps, at(0)),
+            Ingested::Ignored(_)
+        ));
     }
 }

@@ -1,0 +1,272 @@
+//! Cut points shared by the renditions of one origin endpoint, so segment N of every
+//! variant covers the same PTS range (RFC 8216 §6.2.4: players switch variants by
+//! media sequence number).
+//!
+//! The model: every [`Segmenter`](crate::segmenter::Segmenter) of an endpoint asks the
+//! endpoint's one [`CutGrid`] at each IDR whether to cut there ([`CutGrid::at_idr`]).
+//! The grid keeps the recent cuts (PTS → sequence number, date-time, discontinuity).
+//! An IDR within [`MATCH_TOLERANCE`] of a known cut is cut with that cut's number; an
+//! IDR after the newest cut is a new cut when it lies in a later cell of a grid of
+//! `target` ticks anchored on the first cut of the epoch, and at least half a target
+//! after the newest cut; any other IDR is not a cut.
+//!
+//! Invariants:
+//! - The cuts are a function of the IDR timestamps alone, never of which rendition's
+//!   chunks arrived first: renditions with the same IDR timestamps that start at the
+//!   same IDR get the same sequence → PTS map whatever the interleaving and chunking
+//!   (tested by a property test). A rendition that joins later starts at the next
+//!   known cut. The first cut anchors the grid: if a late rendition's chunks run ahead
+//!   of the others before any cut exists, its first IDR anchors it and the others
+//!   drop what comes before that; from there on they cut alike.
+//! - Whatever happens, a sequence number means the same PTS in every rendition.
+//! - Sequence numbers grow by one per cut across the life of the grid, through
+//!   discontinuities.
+//! - An epoch is one run of continuous timestamps. A rendition told of a
+//!   discontinuity (failover) asks for the next epoch; the first to ask opens it,
+//!   anchored on its IDR, and its first cut carries the discontinuity. A rendition whose
+//!   PTS jumps [`rejoin`](CutGrid::rejoin)s: near the newest cut it is a rendition
+//!   catching up (it stopped while the others went on), else a new epoch.
+//! - Memory is bounded: the newest [`MAX_CUTS`] cuts are kept. A rendition lagging
+//!   further behind finds no cut and waits for one.
+//! - Time is injected: wall-clock time is a parameter, only for date-times.
+//!
+//! ```
+//! use std::time::Duration;
+//! use package::grid::CutGrid;
+//!
+//! let mut grid = CutGrid::new(Duration::from_secs(2));
+//! let first = grid.at_idr(grid.epoch(), 90_000, None).unwrap();
+//! assert_eq!(first.sequence, 0);
+//! assert!(grid.at_idr(0, 90_000 + 90_000, None).is_none()); // same 2 s cell
+//! assert_eq!(grid.at_idr(0, 90_000 + 180_000, None).unwrap().sequence, 1);
+//! // Another rendition with the same IDRs gets the same cuts.
+//! assert_eq!(grid.at_idr(0, 90_000, None).unwrap().sequence, 0);
+//! ```
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::segmenter::{ticks_to_duration, MAX_PTS_JUMP};
+
+/// Two IDRs this close (90 kHz ticks, 1/60 s) are the same cut point.
+pub const MATCH_TOLERANCE: i64 = 1_500;
+/// Cuts remembered for renditions that lag behind.
+pub const MAX_CUTS: usize = 4_096;
+
+/// One cut: where a segment starts in every rendition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cut {
+    /// The run of continuous timestamps the cut belongs to.
+    pub epoch: u32,
+    /// Unwrapped PTS of the IDR the segment starts with.
+    pub pts: i64,
+    /// Media sequence number of the segment.
+    pub sequence: u64,
+    /// The segment follows a discontinuity (first cut of an epoch after the first).
+    pub discontinuity: bool,
+    /// Wall-clock time of the first sample, when known.
+    pub program_date_time: Option<OffsetDateTime>,
+}
+
+/// The shared cut points of one endpoint's renditions; see the [module docs](self).
+#[derive(Clone, Debug)]
+pub struct CutGrid {
+    target: i64,
+    epoch: u32,
+    /// PTS of the first cut of `epoch`.
+    anchor: Option<i64>,
+    cuts: VecDeque<Cut>,
+    next_sequence: u64,
+}
+
+impl CutGrid {
+    /// An empty grid with cells of `target` (at least one tick).
+    pub fn new(target: Duration) -> Self {
+        let ticks = target.as_nanos().saturating_mul(90_000) / 1_000_000_000;
+        Self {
+            target: i64::try_from(ticks).unwrap_or(i64::MAX).max(1),
+            epoch: 0,
+            anchor: None,
+            cuts: VecDeque::new(),
+            next_sequence: 0,
+        }
+    }
+
+    /// The current epoch: the one a rendition that has not cut yet joins.
+    pub fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
+    /// The newest cut.
+    pub fn last(&self) -> Option<&Cut> {
+        self.cuts.back()
+    }
+
+    fn cell(&self, pts: i64) -> i64 {
+        let anchor = self.anchor.unwrap_or(pts);
+        pts.saturating_sub(anchor).div_euclid(self.target)
+    }
+
+    fn find(&self, epoch: u32, pts: i64) -> Option<Cut> {
+        self.cuts
+            .iter()
+            .rev()
+            .find(|c| c.epoch == epoch && (c.pts - pts).abs() <= MATCH_TOLERANCE)
+            .copied()
+    }
+
+    fn register(
+        &mut self,
+        epoch: u32,
+        pts: i64,
+        discontinuity: bool,
+        wall: Option<OffsetDateTime>,
+    ) -> Cut {
+        let program_date_time = match self.cuts.back() {
+            Some(last) if last.epoch == epoch && !discontinuity => {
+                let ticks = u64::try_from(pts.saturating_sub(last.pts)).unwrap_or(0);
+                last.program_date_time
+                    .map(|t| t + ticks_to_duration(ticks))
+                    .or(wall)
+            }
+            _ => wall,
+        };
+        let cut = Cut {
+            epoch,
+            pts,
+            sequence: self.next_sequence,
+            discontinuity,
+            program_date_time,
+        };
+        self.next_sequence += 1;
+        if self.cuts.len() >= MAX_CUTS {
+            self.cuts.pop_front();
+        }
+        self.cuts.push_back(cut);
+        cut
+    }
+
+    /// A rendition in `epoch` reached an IDR at `pts`: the cut to start a segment
+    /// with there, or `None` to keep the IDR inside the open segment (or, before the
+    /// rendition's first cut, to drop it). `epoch` above the grid's opens that epoch.
+    /// `wall` is the wall-clock time of the IDR, for the first cut of an epoch.
+    pub fn at_idr(&mut self, epoch: u32, pts: i64, wall: Option<OffsetDateTime>) -> Option<Cut> {
+        if self.cuts.is_empty() || epoch > self.epoch {
+            let discontinuity = self.next_sequence > 0;
+            self.epoch = epoch.max(self.epoch);
+            self.anchor = Some(pts);
+            return Some(self.register(self.epoch, pts, discontinuity, wall));
+        }
+        if let Some(cut) = self.find(epoch, pts) {
+            return Some(cut);
+        }
+        let last = *self.cuts.back()?;
+        if epoch < self.epoch || pts <= last.pts {
+            return None;
+        }
+        let new_cell = self.cell(pts) > self.cell(last.pts);
+        let long_enough = pts - last.pts >= self.target / 2;
+        (new_cell && long_enough).then(|| self.register(epoch, pts, false, wall))
+    }
+
+    /// A rendition whose PTS jumped (it stopped, or its source restarted) reached an
+    /// IDR at `pts`: within [`MAX_PTS_JUMP`] of the newest cut it rejoins the current
+    /// epoch (as [`at_idr`](Self::at_idr) there); farther, it opens the next epoch,
+    /// which the other renditions then join when their PTS jump alike.
+    pub fn rejoin(&mut self, pts: i64, wall: Option<OffsetDateTime>) -> Option<Cut> {
+        let near = self
+            .cuts
+            .back()
+            .is_none_or(|last| (pts - last.pts).abs() <= MAX_PTS_JUMP);
+        let epoch = if near {
+            self.epoch
+        } else {
+            self.epoch.saturating_add(1)
+        };
+        self.at_idr(epoch, pts, wall)
+    }
+
+    /// A rendition in `epoch` must cut at `pts` without an IDR (its segment grew past
+    /// its bounds): a cut when `pts` is a known cut or after the newest one.
+    pub fn forced(&mut self, epoch: u32, pts: i64, wall: Option<OffsetDateTime>) -> Option<Cut> {
+        if let Some(cut) = self.find(epoch, pts) {
+            return Some(cut);
+        }
+        let last = *self.cuts.back()?;
+        (epoch == self.epoch && pts > last.pts).then(|| self.register(epoch, pts, false, wall))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const SEC: i64 = 90_000;
+
+    #[test]
+    fn grid_cells_and_minimum() {
+        let mut g = CutGrid::new(Duration::from_secs(2));
+        assert_eq!(g.at_idr(0, 0, None).unwrap().sequence, 0);
+        // IDRs at 3.9 s (cell 1) and 4.1 s (cell 2, but only 0.2 s later).
+        assert_eq!(g.at_idr(0, 39 * SEC / 10, None).unwrap().sequence, 1);
+        assert!(g.at_idr(0, 41 * SEC / 10, None).is_none());
+        assert_eq!(g.at_idr(0, 6 * SEC, None).unwrap().sequence, 2);
+        // A lagging rendition: known cuts match within tolerance, others are not cuts.
+        assert_eq!(g.at_idr(0, 39 * SEC / 10 + 10, None).unwrap().sequence, 1);
+        assert!(g.at_idr(0, 5 * SEC, None).is_none());
+    }
+
+    #[test]
+    fn epochs_open_once_and_carry_the_discontinuity() {
+        let mut g = CutGrid::new(Duration::from_secs(2));
+        g.at_idr(0, 0, None);
+        g.at_idr(0, 2 * SEC, None);
+        let a = g.at_idr(1, 777, None).unwrap();
+        assert!(a.discontinuity);
+        assert_eq!((a.sequence, g.epoch()), (2, 1));
+        // The second rendition to meet the discontinuity joins the same cut.
+        assert_eq!(g.at_idr(1, 777, None), Some(a));
+        // A rendition still in epoch 0 finds only epoch-0 cuts.
+        assert!(g.at_idr(0, 4 * SEC, None).is_none());
+        assert_eq!(g.at_idr(0, 2 * SEC, None).unwrap().sequence, 1);
+    }
+
+    #[test]
+    fn a_jump_near_the_newest_cut_rejoins() {
+        let mut g = CutGrid::new(Duration::from_secs(2));
+        for i in 0..20 {
+            g.at_idr(0, i * 2 * SEC, None);
+        }
+        // A rendition that stopped at 4 s comes back at 38 s: same epoch.
+        assert_eq!(g.rejoin(38 * SEC, None).unwrap().sequence, 19);
+        assert_eq!(g.epoch(), 0);
+        // A source restart far from it: next epoch, then the others join it.
+        let c = g.rejoin(5, None).unwrap();
+        assert!(c.discontinuity);
+        assert_eq!((g.epoch(), c.sequence), (1, 20));
+        assert_eq!(g.rejoin(5, None), Some(c));
+    }
+
+    #[test]
+    fn date_times_follow_pts() {
+        let t0 = OffsetDateTime::UNIX_EPOCH;
+        let mut g = CutGrid::new(Duration::from_secs(2));
+        g.at_idr(0, 0, Some(t0));
+        let later = t0 + Duration::from_secs(100);
+        let c = g.at_idr(0, 2 * SEC, Some(later)).unwrap();
+        assert_eq!(c.program_date_time, Some(t0 + Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn bounded() {
+        let mut g = CutGrid::new(Duration::from_secs(1));
+        for i in 0..(MAX_CUTS as i64 + 10) {
+            g.at_idr(0, i * SEC, None);
+        }
+        assert_eq!(g.cuts.len(), MAX_CUTS);
+        assert!(g.at_idr(0, 0, None).is_none());
+    }
+}
