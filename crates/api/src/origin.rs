@@ -560,6 +560,123 @@ mod tests {
     }
 
     #[test]
+    fn byte_ranges() {
+        assert_eq!(byte_range("bytes=0-99", 1000), Some(Ok((0, 99))));
+        assert_eq!(byte_range("bytes=900-", 1000), Some(Ok((900, 999))));
+        assert_eq!(byte_range("bytes=900-5000", 1000), Some(Ok((900, 999))));
+        assert_eq!(byte_range("bytes=-100", 1000), Some(Ok((900, 999))));
+        assert_eq!(byte_range("bytes=-5000", 1000), Some(Ok((0, 999))));
+        assert_eq!(byte_range("bytes=1000-", 1000), Some(Err(())));
+        assert_eq!(byte_range("bytes=-0", 1000), Some(Err(())));
+        assert_eq!(byte_range("bytes=0-0", 0), Some(Err(())));
+        assert_eq!(
+            byte_range("bytes=99999999999999999999999-", 10),
+            Some(Err(()))
+        );
+        for ignored in [
+            "bytes=5-1",
+            "bytes=0-1,5-6",
+            "items=0-1",
+            "bytes=a-b",
+            "bytes=-",
+            "",
+        ] {
+            assert_eq!(byte_range(ignored, 1000), None, "{ignored}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn range_headers_never_panic(value in "\\PC{0,40}", len in 0usize..5000) {
+            if let Some(Ok((first, last))) = byte_range(&value, len) {
+                proptest::prop_assert!(first <= last && last < len);
+            }
+        }
+    }
+
+    #[test]
+    fn forwarded_for_only_from_loopback() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("203.0.113.7, 10.0.0.1"),
+        );
+        assert_eq!(client_address(ip("127.0.0.1"), &h), ip("203.0.113.7"));
+        assert_eq!(client_address(ip("::1"), &h), ip("203.0.113.7"));
+        assert_eq!(
+            client_address(ip("::ffff:127.0.0.1"), &h),
+            ip("203.0.113.7")
+        );
+        assert_eq!(client_address(ip("192.0.2.1"), &h), ip("192.0.2.1"));
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("[2001:db8::1]:443"),
+        );
+        assert_eq!(client_address(ip("127.0.0.1"), &h), ip("2001:db8::1"));
+        h.insert("x-forwarded-for", HeaderValue::from_static("garbage"));
+        assert_eq!(client_address(ip("127.0.0.1"), &h), ip("127.0.0.1"));
+        assert_eq!(
+            client_address(ip("127.0.0.1"), &HeaderMap::new()),
+            ip("127.0.0.1")
+        );
+    }
+
+    #[tokio::test]
+    async fn etags_and_ranges() {
+        let body = Bytes::from_static(b"0123456789");
+        let get = |headers: &[(&str, &str)], method: &str| {
+            let mut req = Request::builder().method(method).uri("/x");
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            respond(
+                &req.body(Body::empty()).unwrap(),
+                body.clone(),
+                "video/mp2t",
+                "max-age=1",
+            )
+        };
+        let read =
+            |resp: Response| async move { to_bytes(resp.into_body(), 1 << 20).await.unwrap() };
+        let full = get(&[], "GET");
+        assert_eq!(full.status(), StatusCode::OK);
+        let etag = full.headers()[header::ETAG].to_str().unwrap().to_owned();
+        assert!(etag.starts_with('"') && etag.len() == 34, "{etag}");
+        assert_eq!(full.headers()[header::ACCEPT_RANGES], "bytes");
+        assert_eq!(read(full).await, body);
+
+        let same = get(&[("if-none-match", &etag)], "GET");
+        assert_eq!(same.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(same.headers()[header::ETAG], etag.as_str());
+        assert!(read(same).await.is_empty());
+        let listed = format!("\"other\", W/{etag}");
+        assert_eq!(
+            get(&[("if-none-match", &listed)], "GET").status(),
+            StatusCode::NOT_MODIFIED
+        );
+        assert_eq!(
+            get(&[("if-none-match", "\"other\"")], "GET").status(),
+            StatusCode::OK
+        );
+
+        let part = get(&[("range", "bytes=2-4")], "GET");
+        assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(part.headers()[header::CONTENT_RANGE], "bytes 2-4/10");
+        assert_eq!(part.headers()[header::CONTENT_LENGTH], "3");
+        assert_eq!(read(part).await, &b"234"[..]);
+        let past = get(&[("range", "bytes=10-")], "GET");
+        assert_eq!(past.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+        assert_eq!(past.headers()[header::CONTENT_RANGE], "bytes */10");
+
+        let head = get(&[], "HEAD");
+        assert_eq!(head.status(), StatusCode::OK);
+        assert_eq!(head.headers()[header::CONTENT_LENGTH], "10");
+        assert_eq!(head.headers()[header::ETAG], etag.as_str());
+        assert!(read(head).await.is_empty());
+    }
+
+    #[test]
     fn cidrs() {
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         assert!(cidr_contains("10.0.0.0/8", ip("10.1.2.3")));
