@@ -917,6 +917,59 @@ pub fn probe(ts: &[u8]) -> Option<StreamInfo> {
     None
 }
 
+/// The body of the `origin` fuzz target (and of a property test): `data` split into
+/// ingest calls of three in-process renditions and pushed segments and playlists,
+/// time advancing, then every playlist and segment served. Never panics.
+#[doc(hidden)]
+pub fn fuzz_origin(data: &[u8]) {
+    let eps = [
+        EndpointConfig::new("a", "index", Duration::from_secs(1)),
+        EndpointConfig {
+            playlist_type: PlaylistType::Event,
+            time_delay: Duration::from_secs(3),
+            ..EndpointConfig::new("b", "main", Duration::from_secs(2))
+        },
+    ];
+    let mut origin = Origin::with_retention(Retention {
+        media: Duration::from_secs(30),
+        bytes: 1 << 16,
+    });
+    let mut now = OffsetDateTime::UNIX_EPOCH;
+    // Each call: one control byte, then up to 4 KiB.
+    let mut rest = data;
+    while let Some((&control, tail)) = rest.split_first() {
+        let len = (usize::from(control) * 16 + 1).min(tail.len());
+        let (body, tail) = tail.split_at(len);
+        rest = tail;
+        now += Duration::from_millis(u64::from(control % 8) * 500);
+        let stream = (control % 3).to_string();
+        let source = if control & 0x80 == 0 { "x" } else { "y" };
+        if control & 0x40 == 0 {
+            origin.ingest_ts("ch", source, &stream, body, &eps, now);
+        } else if control & 0x20 == 0 {
+            let name = format!("v{stream}_{}.ts", control % 5);
+            origin.ingest("ch", source, &name, body, &eps, now);
+        } else {
+            origin.ingest("ch", source, "p.m3u8", body, &eps, now);
+        }
+    }
+    let options = ServeOptions {
+        iframes: true,
+        ..ServeOptions::default()
+    };
+    for ep in ["a", "b"] {
+        let _ = origin.multivariant("ch", ep, &options, now);
+        for n in 1..=4 {
+            let _ = origin.media_playlist("ch", ep, n, now);
+            let _ = origin.iframe_playlist("ch", ep, n, now);
+            for seq in 0..8 {
+                let _ = origin.segment("ch", ep, n, seq, now);
+            }
+        }
+    }
+    let _ = origin.take_warnings();
+}
+
 /// The package crate's synthetic TS program generator, shared with its integration tests.
 #[cfg(test)]
 #[path = "../tests/package/stream.rs"]
@@ -1510,5 +1563,14 @@ mod tests {
             origin.ingest("ch", "a", "extra/s0.ts", seg, &eps, at(0)),
             Ingested::Ignored(_)
         ));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn random_ingest_never_panics(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..6000)) {
+            fuzz_origin(&data);
+        }
     }
 }
