@@ -429,6 +429,25 @@ impl Channel {
         keys
     }
 
+    /// A stream was added: the streams after it in order moved up one number, so
+    /// their segment URIs change (requests resolve numbers the same way).
+    fn renumber(&mut self) {
+        let numbers: Vec<(String, usize)> = self
+            .ordered()
+            .into_iter()
+            .enumerate()
+            .map(|(i, k)| (k.to_owned(), i + 1))
+            .collect();
+        for endpoint in self.endpoints.values_mut() {
+            for (key, n) in &numbers {
+                if let Some(v) = endpoint.variants.get_mut(key) {
+                    let prefix = format!("{}_{n}_", endpoint.config.manifest_name);
+                    v.rendition.set_segment_prefix(prefix);
+                }
+            }
+        }
+    }
+
     /// The variant number (from 1) of `stream`.
     fn number(&self, stream: &str) -> usize {
         self.ordered()
@@ -597,6 +616,7 @@ impl Origin {
                     end_after: None,
                 },
             );
+            channel.renumber();
         }
         channel.active = Some((ingest_id.to_owned(), now));
         let n = channel.number(key);
@@ -1572,5 +1592,49 @@ mod tests {
         fn random_ingest_never_panics(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..6000)) {
             fuzz_origin(&data);
         }
+    }
+
+    #[test]
+    fn a_stream_sorting_first_that_arrives_late_renumbers_the_others() {
+        let mut origin = Origin::default();
+        let eps = [endpoint(2, 60)];
+        let chunks = two_renditions(12);
+        for (i, (small, _)) in chunks.iter().enumerate().take(3) {
+            origin.ingest(
+                "ch",
+                "a",
+                &format!("channel_1_{i}.ts"),
+                small,
+                &eps,
+                at(2 * i as u64),
+            );
+        }
+        let alone = origin.media_playlist("ch", "ep", 1, at(6)).unwrap().0;
+        assert!(
+            uris(&alone).iter().all(|u| u.starts_with("index_1_")),
+            "{alone}"
+        );
+        for (i, (small, large)) in chunks.iter().enumerate().skip(3) {
+            let t = at(2 * i as u64);
+            origin.ingest("ch", "a", &format!("channel_0_{i}.ts"), large, &eps, t);
+            origin.ingest("ch", "a", &format!("channel_1_{i}.ts"), small, &eps, t);
+        }
+        // channel_1_ is variant 2 now, and its playlist names its segments so.
+        let two = origin.media_playlist("ch", "ep", 2, at(12)).unwrap().0;
+        assert!(
+            uris(&two).iter().all(|u| u.starts_with("index_2_")),
+            "{two}"
+        );
+        let seq = media_sequence(&two);
+        let small = origin.segment("ch", "ep", 2, seq, at(12)).unwrap();
+        let one = origin.media_playlist("ch", "ep", 1, at(12)).unwrap().0;
+        assert!(
+            uris(&one).iter().all(|u| u.starts_with("index_1_")),
+            "{one}"
+        );
+        let large = origin
+            .segment("ch", "ep", 1, media_sequence(&one), at(12))
+            .unwrap();
+        assert!(large.len() > small.len());
     }
 }

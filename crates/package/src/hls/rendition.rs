@@ -102,6 +102,12 @@ impl Rendition {
         &self.config
     }
 
+    /// Renames the segments in the playlists written from now on (the variant's
+    /// number changed).
+    pub fn set_segment_prefix(&mut self, prefix: String) {
+        self.config.segment_prefix = prefix;
+    }
+
     /// Adds the next segment and evicts what falls out of retention.
     pub fn push(&mut self, segment: Segment) {
         let duration = segment.duration();
