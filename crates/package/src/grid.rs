@@ -23,9 +23,12 @@
 //!   discontinuities.
 //! - An epoch is one run of continuous timestamps. A rendition told of a
 //!   discontinuity (failover) asks for the next epoch; the first to ask opens it,
-//!   anchored on its IDR, and its first cut carries the discontinuity. A rendition whose
-//!   PTS jumps [`rejoin`](CutGrid::rejoin)s: near the newest cut it is a rendition
-//!   catching up (it stopped while the others went on), else a new epoch.
+//!   anchored on its IDR, and its first cut carries the discontinuity; a rendition
+//!   that missed an epoch joins the newest. A rendition whose PTS jumps
+//!   [`rejoin`](CutGrid::rejoin)s: near the newest cut it is a rendition catching up
+//!   (it stopped while the others went on); far from it, a new epoch only once no
+//!   other rendition still follows the current one, so one rendition's restart
+//!   never strands the others.
 //! - Memory is bounded: the newest [`MAX_CUTS`] cuts are kept. A rendition lagging
 //!   further behind finds no cut and waits for one.
 //! - Time is injected: wall-clock time is a parameter, only for date-times.
@@ -66,6 +69,9 @@ pub struct Cut {
     pub sequence: u64,
     /// The segment follows a discontinuity (first cut of an epoch after the first).
     pub discontinuity: bool,
+    /// Discontinuities before this segment (its own not counted): its discontinuity
+    /// sequence number (RFC 8216 §4.3.3.3), the same in every rendition.
+    pub discontinuity_sequence: u64,
     /// Wall-clock time of the first sample, when known.
     pub program_date_time: Option<OffsetDateTime>,
 }
@@ -79,7 +85,26 @@ pub struct CutGrid {
     anchor: Option<i64>,
     cuts: VecDeque<Cut>,
     next_sequence: u64,
+    discontinuities: u64,
+    /// The renditions that cut on this grid, newest last (bounded).
+    renditions: Vec<Participant>,
+    next_id: u32,
 }
+
+/// What the grid knows of one rendition: the epoch of its last cut, when it took
+/// it, and whether its PTS jumped away from that epoch since.
+#[derive(Clone, Copy, Debug)]
+struct Participant {
+    id: u32,
+    epoch: u32,
+    seen: Option<OffsetDateTime>,
+    jumped: bool,
+}
+
+/// Renditions a grid remembers; the least recently seen is forgotten first.
+const MAX_RENDITIONS: usize = 64;
+/// A rendition that took a cut this recently (wall clock) still follows its epoch.
+pub const ALIVE_FOR: Duration = Duration::from_secs(10);
 
 impl CutGrid {
     /// An empty grid with cells of `target` (at least one tick).
@@ -91,7 +116,43 @@ impl CutGrid {
             anchor: None,
             cuts: VecDeque::new(),
             next_sequence: 0,
+            discontinuities: 0,
+            renditions: Vec::new(),
+            next_id: 0,
         }
+    }
+
+    /// A new rendition's id, for [`took`](Self::took) and [`rejoin`](Self::rejoin).
+    pub fn join(&mut self) -> u32 {
+        self.next_id = self.next_id.wrapping_add(1);
+        self.next_id
+    }
+
+    /// Rendition `id` started a segment at a cut of `epoch` (wall clock `wall`).
+    pub fn took(&mut self, id: u32, epoch: u32, wall: Option<OffsetDateTime>) {
+        self.set(id, |p| {
+            p.epoch = epoch;
+            p.seen = wall;
+            p.jumped = false;
+        });
+    }
+
+    fn set(&mut self, id: u32, change: impl FnOnce(&mut Participant)) {
+        let index = self.renditions.iter().position(|p| p.id == id);
+        let mut p = match index {
+            Some(i) => self.renditions.remove(i),
+            None => Participant {
+                id,
+                epoch: self.epoch,
+                seen: None,
+                jumped: false,
+            },
+        };
+        change(&mut p);
+        if self.renditions.len() >= MAX_RENDITIONS {
+            self.renditions.remove(0);
+        }
+        self.renditions.push(p);
     }
 
     /// The current epoch: the one a rendition that has not cut yet joins.
@@ -138,9 +199,11 @@ impl CutGrid {
             pts,
             sequence: self.next_sequence,
             discontinuity,
+            discontinuity_sequence: self.discontinuities,
             program_date_time,
         };
         self.next_sequence += 1;
+        self.discontinuities += u64::from(discontinuity);
         if self.cuts.len() >= MAX_CUTS {
             self.cuts.pop_front();
         }
@@ -171,21 +234,50 @@ impl CutGrid {
         (new_cell && long_enough).then(|| self.register(epoch, pts, false, wall))
     }
 
-    /// A rendition whose PTS jumped (it stopped, or its source restarted) reached an
-    /// IDR at `pts`: within [`MAX_PTS_JUMP`] of the newest cut it rejoins the current
-    /// epoch (as [`at_idr`](Self::at_idr) there); farther, it opens the next epoch,
-    /// which the other renditions then join when their PTS jump alike.
-    pub fn rejoin(&mut self, pts: i64, wall: Option<OffsetDateTime>) -> Option<Cut> {
-        let near = self
-            .cuts
-            .back()
-            .is_none_or(|last| (pts - last.pts).abs() <= MAX_PTS_JUMP);
-        let epoch = if near {
-            self.epoch
-        } else {
-            self.epoch.saturating_add(1)
+    /// Rendition `id`, whose PTS jumped from `from` (it stopped, or its source
+    /// restarted), reached an IDR at `pts`. Landing within [`MAX_PTS_JUMP`] of the
+    /// current epoch's cuts (first to newest) — forward, if it was on that epoch — it
+    /// is catching up and rejoins the current epoch (as [`at_idr`](Self::at_idr) there). Farther, it opens the next
+    /// epoch once no other rendition still follows the current one (took a cut there
+    /// within [`ALIVE_FOR`] and has not jumped): when the source of every rendition
+    /// restarted, the last to notice opens it and the others join; when one
+    /// rendition's source restarted alone, it waits (`None`) and the others go on.
+    pub fn rejoin(
+        &mut self,
+        id: u32,
+        pts: i64,
+        from: i64,
+        wall: Option<OffsetDateTime>,
+    ) -> Option<Cut> {
+        let Some(newest) = self.cuts.back().copied() else {
+            return self.at_idr(self.epoch, pts, wall);
         };
-        self.at_idr(epoch, pts, wall)
+        // Near the current epoch's span: from its first cut to its newest.
+        let first = self.anchor.unwrap_or(newest.pts);
+        let span = first.saturating_sub(MAX_PTS_JUMP)..=newest.pts.saturating_add(MAX_PTS_JUMP);
+        // `from` only says which way it jumped when it was on the current timeline.
+        let on_current = self
+            .renditions
+            .iter()
+            .any(|p| p.id == id && p.epoch == self.epoch);
+        if (pts > from || !on_current) && span.contains(&pts) {
+            return self.at_idr(self.epoch, pts, wall);
+        }
+        self.set(id, |p| p.jumped = true);
+        let epoch = self.epoch;
+        let others_follow = self.renditions.iter().any(|p| {
+            p.id != id
+                && !p.jumped
+                && p.epoch == epoch
+                && match (p.seen, wall) {
+                    (Some(seen), Some(now)) => now - seen <= ALIVE_FOR,
+                    _ => false,
+                }
+        });
+        if others_follow {
+            return None;
+        }
+        self.at_idr(epoch.saturating_add(1), pts, wall)
     }
 
     /// A rendition in `epoch` must cut at `pts` without an IDR (its segment grew past
@@ -240,14 +332,32 @@ mod tests {
         for i in 0..20 {
             g.at_idr(0, i * 2 * SEC, None);
         }
+        let t = |s| Some(OffsetDateTime::UNIX_EPOCH + Duration::from_secs(s));
+        let (a, b) = (g.join(), g.join());
+        g.took(a, 0, t(38));
+        g.took(b, 0, t(38));
         // A rendition that stopped at 4 s comes back at 38 s: same epoch.
-        assert_eq!(g.rejoin(38 * SEC, None).unwrap().sequence, 19);
+        assert_eq!(g.rejoin(b, 38 * SEC, 4 * SEC, t(38)).unwrap().sequence, 19);
         assert_eq!(g.epoch(), 0);
-        // A source restart far from it: next epoch, then the others join it.
-        let c = g.rejoin(5, None).unwrap();
+        // Its source restarted alone while `a` goes on: it waits, even when the new
+        // timestamps fall inside the ones already cut (backwards).
+        assert_eq!(g.rejoin(b, 5, 38 * SEC, t(39)), None);
+        assert_eq!(g.rejoin(b, 10 * SEC, 38 * SEC, t(39)), None);
+        assert_eq!(g.epoch(), 0);
+        // `a` jumps alike: the last to notice opens the next epoch, the other joins.
+        let c = g.rejoin(a, 5, 38 * SEC, t(40)).unwrap();
         assert!(c.discontinuity);
-        assert_eq!((g.epoch(), c.sequence), (1, 20));
-        assert_eq!(g.rejoin(5, None), Some(c));
+        assert_eq!(
+            (g.epoch(), c.sequence, c.discontinuity_sequence),
+            (1, 20, 0)
+        );
+        assert_eq!(g.rejoin(b, 5, 38 * SEC, t(40)), Some(c));
+        // A rendition nobody followed for ALIVE_FOR does not hold a jump back.
+        g.took(a, 1, t(40));
+        g.took(b, 1, t(40));
+        assert_eq!(g.rejoin(b, 50 * 60 * SEC, 5, t(41)), None);
+        let d = g.rejoin(b, 50 * 60 * SEC, 5, t(51)).unwrap();
+        assert_eq!((d.epoch, d.discontinuity_sequence), (2, 1));
     }
 
     #[test]

@@ -16,9 +16,12 @@
 //!
 //! Invariants: memory is bounded (a segment is cut at the next access unit once it
 //! passes `max_duration` or `max_bytes`, even without an IDR, when the grid allows; else
-//! it is dropped at `max_bytes`); packets before the first cut are dropped; 33-bit PTS wrap is unwrapped with [`Timestamp::extend`]; a PTS jump of
-//! more than [`MAX_PTS_JUMP`] ticks (or [`mark_discontinuity`](Segmenter::mark_discontinuity))
-//! ends the segment and flags the next one as a discontinuity.
+//! it is dropped at `max_bytes`); packets before the first cut are dropped; 33-bit PTS
+//! wrap is unwrapped with [`Timestamp::extend`]; a PTS step of more than
+//! [`MAX_PTS_JUMP`] forward or [`MAX_PTS_BACKWARD`] back ends the segment and the next
+//! cut [`rejoin`](CutGrid::rejoin)s the grid (a discontinuity when the timeline is
+//! new); [`mark_discontinuity`](Segmenter::mark_discontinuity) flags the next cut as
+//! one; a segmenter never takes a sequence number twice.
 //!
 //! ```
 //! use std::time::Duration;
@@ -49,8 +52,12 @@ use crate::Error;
 pub const STREAM_TYPE_H264: u8 = 0x1B;
 /// PMT stream_type of AAC audio in ADTS.
 pub const STREAM_TYPE_AAC: u8 = 0x0F;
-/// A PTS step larger than this (10 s, either way) is a discontinuity, not a gap.
+/// A PTS step forward larger than this (10 s) is a jump (a discontinuity unless it
+/// lands on the grid's timeline), not a gap.
 pub const MAX_PTS_JUMP: i64 = 10 * CLOCK_HZ as i64;
+/// A PTS step back larger than this (3 s: more than any B-frame reordering) is a jump
+/// too: the source restarted.
+pub const MAX_PTS_BACKWARD: i64 = 3 * CLOCK_HZ as i64;
 /// Segments ready for the caller before the oldest is dropped.
 const MAX_READY: usize = 16;
 
@@ -87,6 +94,8 @@ pub struct Segment {
     pub start_pts: i64,
     /// Timestamps or encoding parameters changed before this segment (RFC 8216 §4.3.2.3).
     pub discontinuity: bool,
+    /// Discontinuities before this segment, its own not counted (§4.3.3.3).
+    pub discontinuity_sequence: u64,
     /// Wall-clock time of the first sample, if the caller gave one.
     pub program_date_time: Option<OffsetDateTime>,
     /// Begins with an IDR (false only for segments forced by size or duration).
@@ -145,6 +154,10 @@ struct Open {
     start_pts: i64,
     max_pts: i64,
     discontinuity: bool,
+    discontinuity_sequence: u64,
+    /// Started at an IDR after a PTS jump that the grid could not place yet: kept
+    /// while it is offered again at every IDR, dropped if never placed.
+    held: bool,
     program_date_time: Option<OffsetDateTime>,
     starts_with_idr: bool,
     iframe_bytes: Option<usize>,
@@ -190,13 +203,16 @@ pub struct Segmenter {
     /// [`mark_discontinuity`](Self::mark_discontinuity) was called: the next cut opens
     /// (or joins) the grid's next epoch.
     discontinuity: bool,
-    /// The PTS jumped: the next cut rejoins the grid's timeline if the new PTS is near
-    /// it (this rendition was behind or stopped), else opens a new epoch.
-    jumped: bool,
+    /// The PTS jumped away from this one (the last before the jump): the next cut
+    /// [`rejoin`](CutGrid::rejoin)s the grid's timeline.
+    jumped: Option<i64>,
     /// The grid [`push`](Self::push) cuts on.
     grid: CutGrid,
-    /// The grid epoch of the last cut; `None` before the first.
+    /// The grid epoch and sequence number of the last cut; `None` before the first.
     epoch: Option<u32>,
+    last_sequence: Option<u64>,
+    /// This segmenter's id on the grid it cuts on (use one grid only).
+    grid_id: Option<u32>,
     pat_cc: u8,
     pmt_cc: u8,
     ready: VecDeque<Segment>,
@@ -233,9 +249,11 @@ impl Segmenter {
             last_pts: None,
             frame_ticks: 0,
             discontinuity: false,
-            jumped: false,
+            jumped: None,
             grid: CutGrid::new(config.target_duration),
             epoch: None,
+            grid_id: None,
+            last_sequence: None,
             pat_cc: 0,
             pmt_cc: 0,
             ready: VecDeque::new(),
@@ -501,7 +519,7 @@ impl Segmenter {
         };
         if let Some(last) = self.last_pts {
             let step = pts.saturating_sub(last);
-            if step.abs() > MAX_PTS_JUMP {
+            if !(-MAX_PTS_BACKWARD..=MAX_PTS_JUMP).contains(&step) {
                 let end = self
                     .open
                     .as_ref()
@@ -509,7 +527,7 @@ impl Segmenter {
                 if let Some(end) = end {
                     self.close(end);
                 }
-                self.jumped = true;
+                self.jumped = Some(last);
             } else if step > 0 && (self.frame_ticks == 0 || step < self.frame_ticks) {
                 self.frame_ticks = step;
             }
@@ -517,15 +535,68 @@ impl Segmenter {
         self.last_pts = Some(pts);
         let idr = h264::is_idr(&pes.payload);
         let wall = self.pending_wall.or(self.wall_clock);
+        if idr {
+            if let Some(open) = self.open.as_ref().filter(|o| o.held) {
+                let (start, elapsed) = (open.start_pts, pts.saturating_sub(open.start_pts));
+                let id = *self.grid_id.get_or_insert_with(|| grid.join());
+                match grid.rejoin(id, start, self.jumped.unwrap_or(start), wall) {
+                    Some(cut) => {
+                        grid.took(id, cut.epoch, wall);
+                        self.discontinuity = false;
+                        self.jumped = None;
+                        self.epoch = Some(cut.epoch);
+                        self.last_sequence = Some(cut.sequence);
+                        if let Some(open) = self.open.as_mut() {
+                            open.held = false;
+                            open.sequence = cut.sequence;
+                            open.discontinuity = cut.discontinuity;
+                            open.discontinuity_sequence = cut.discontinuity_sequence;
+                            open.program_date_time = cut.program_date_time;
+                        }
+                    }
+                    None if elapsed >= self.max_ticks => {
+                        // Never placed: give it up and offer this IDR instead.
+                        let dropped = self.open.take().map_or(0, |o| o.data.len());
+                        self.stats.dropped_packets += (dropped / PACKET_SIZE) as u64;
+                    }
+                    None => {
+                        if let Some(open) = self.open.as_mut() {
+                            open.max_pts = open.max_pts.max(pts);
+                        }
+                        self.place_pending_tail();
+                        return;
+                    }
+                }
+            }
+        }
         let epoch = self.epoch.unwrap_or(grid.epoch());
+        let mut jump_unplaced = false;
         let mut cut = match self.epoch {
             _ if !idr => None,
-            Some(e) if self.discontinuity => grid.at_idr(e.saturating_add(1), pts, wall),
-            Some(_) if self.jumped => grid.rejoin(pts, wall),
+            Some(e) if self.discontinuity => {
+                grid.at_idr(e.saturating_add(1).max(grid.epoch()), pts, wall)
+            }
+            Some(_) if self.jumped.is_some() => {
+                let id = *self.grid_id.get_or_insert_with(|| grid.join());
+                let cut = grid.rejoin(id, pts, self.jumped.unwrap_or(pts), wall);
+                jump_unplaced = cut.is_none() && self.open.is_none();
+                cut
+            }
             _ => grid.at_idr(epoch, pts, wall),
         };
+        if cut.is_some_and(|c| self.last_sequence.is_some_and(|l| c.sequence <= l)) {
+            // A cut this segmenter already took: its timestamps went back.
+            cut = None;
+            if self.jumped.is_none() {
+                self.jumped = self.open.as_ref().map(|o| o.max_pts).or(self.last_pts);
+            }
+        }
+        if jump_unplaced {
+            self.start_held(pts);
+            return;
+        }
         let mut over_bytes = false;
-        if let (None, Some(open)) = (cut, &self.open) {
+        if let (None, Some(open)) = (cut, self.open.as_ref().filter(|o| !o.held)) {
             let elapsed = pts.saturating_sub(open.start_pts);
             over_bytes = open.data.len().saturating_add(self.pending.len()) > self.config.max_bytes;
             if elapsed >= self.max_ticks || over_bytes {
@@ -538,6 +609,8 @@ impl Segmenter {
         match cut {
             Some(cut) => {
                 self.close(pts);
+                let id = *self.grid_id.get_or_insert_with(|| grid.join());
+                grid.took(id, cut.epoch, wall);
                 self.start(cut, pts, idr);
             }
             None if over_bytes => {
@@ -555,10 +628,29 @@ impl Segmenter {
         }
     }
 
+    /// Opens a segment at the IDR at `pts` that the grid could not place yet.
+    fn start_held(&mut self, pts: i64) {
+        let mut data = self.psi_packets();
+        data.append(&mut self.pending);
+        self.open = Some(Open {
+            sequence: 0,
+            start_pts: pts,
+            max_pts: pts,
+            discontinuity: false,
+            discontinuity_sequence: 0,
+            held: true,
+            program_date_time: None,
+            starts_with_idr: true,
+            iframe_bytes: None,
+            data,
+        });
+    }
+
     fn start(&mut self, cut: Cut, pts: i64, idr: bool) {
         self.discontinuity = false;
-        self.jumped = false;
+        self.jumped = None;
         self.epoch = Some(cut.epoch);
+        self.last_sequence = Some(cut.sequence);
         let mut data = self.psi_packets();
         data.append(&mut self.pending);
         self.open = Some(Open {
@@ -566,6 +658,8 @@ impl Segmenter {
             start_pts: pts,
             max_pts: pts,
             discontinuity: cut.discontinuity,
+            discontinuity_sequence: cut.discontinuity_sequence,
+            held: false,
             program_date_time: cut.program_date_time,
             starts_with_idr: idr,
             iframe_bytes: None,
@@ -577,6 +671,10 @@ impl Segmenter {
         let Some(open) = self.open.take() else {
             return;
         };
+        if open.held {
+            self.stats.dropped_packets += (open.data.len() / PACKET_SIZE) as u64;
+            return;
+        }
         let duration_ticks = u64::try_from(end_pts.saturating_sub(open.start_pts)).unwrap_or(0);
         let video = self.program.as_ref().map(|p| p.video);
         let video_bytes = open
@@ -594,6 +692,7 @@ impl Segmenter {
             duration_ticks,
             start_pts: open.start_pts,
             discontinuity: open.discontinuity,
+            discontinuity_sequence: open.discontinuity_sequence,
             program_date_time: open.program_date_time,
             starts_with_idr: open.starts_with_idr,
             iframe_bytes: open.iframe_bytes.filter(|_| open.starts_with_idr),

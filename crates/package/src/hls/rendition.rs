@@ -118,13 +118,13 @@ impl Rendition {
             sequence: segment.sequence,
             duration,
             discontinuity: segment.discontinuity,
-            discontinuities_before: self.discontinuities,
+            discontinuities_before: segment.discontinuity_sequence,
             program_date_time: segment.program_date_time,
             iframe_bytes: segment.iframe_bytes,
             video_bytes: segment.video_bytes,
             data: segment.data,
         });
-        self.discontinuities += u64::from(segment.discontinuity);
+        self.discontinuities = segment.discontinuity_sequence + u64::from(segment.discontinuity);
         if self.config.playlist_type == PlaylistType::Live {
             let keep = self.live_window() + self.config.startover;
             self.evict(keep);

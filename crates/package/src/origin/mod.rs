@@ -32,7 +32,9 @@
 //!   ladder has.
 //! - A stream that stops while others go on does not hold them back. It is left out
 //!   of the multivariant playlist once it has delivered nothing for
-//!   [`INGEST_STALE_AFTER`] while others did; its playlist stays served.
+//!   [`INGEST_STALE_AFTER`] while others did, or while its newest segment is more
+//!   than two sequence numbers behind the newest of any variant (its source
+//!   restarted on its own and it waits to rejoin); its playlist stays served.
 //! - Memory is bounded: a live rendition keeps `window + startover` of media; segments
 //!   held back by `time_delay` wait in a queue as long as the delay; ingested playlists
 //!   and segments are not stored (bodies over [`MAX_INGEST_BODY`] are the driver's to
@@ -97,6 +99,10 @@ pub const MAX_STREAMS: usize = 16;
 pub const MAX_RETAINED_MEDIA: Duration = Duration::from_secs(6 * 3600);
 /// Segment bytes one endpoint keeps at most, all variants together.
 pub const MAX_RETAINED_BYTES: usize = 1 << 30;
+/// A variant whose newest segment is this many sequence numbers behind the newest of
+/// any variant is left out of the multivariant playlist (its source stalled or
+/// restarted on its own).
+const MAX_LAG: u64 = 2;
 /// Warnings queued for the driver before the oldest is dropped.
 const MAX_WARNINGS: usize = 64;
 
@@ -717,6 +723,11 @@ impl Origin {
         let (channel, endpoint) = self.endpoint(channel_id, endpoint_id, now)?;
         let newest = channel.streams.values().map(|s| s.last_ingest).max()?;
         let manifest = &endpoint.config.manifest_name;
+        let newest_sequence = endpoint
+            .variants
+            .values()
+            .filter_map(|v| v.rendition.last_sequence())
+            .max()?;
         let mut target = 0;
         let mut listed: Vec<Listed> = Vec::new();
         for (i, key) in channel.ordered().into_iter().enumerate() {
@@ -726,10 +737,13 @@ impl Origin {
             else {
                 continue;
             };
-            if newest - stream.last_ingest > INGEST_STALE_AFTER {
+            let rendition = &variant.rendition;
+            let behind = rendition
+                .last_sequence()
+                .is_none_or(|last| last.saturating_add(MAX_LAG) < newest_sequence);
+            if newest - stream.last_ingest > INGEST_STALE_AFTER || behind {
                 continue;
             }
-            let rendition = &variant.rendition;
             let Some((peak, average)) = rendition.bitrates() else {
                 continue;
             };

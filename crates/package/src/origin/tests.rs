@@ -630,3 +630,67 @@ fn a_stream_sorting_first_that_arrives_late_renumbers_the_others() {
         .unwrap();
     assert!(large.len() > small.len());
 }
+
+/// Two renditions of `secs` seconds starting at `start` PTS, in 2 s chunks.
+fn two_renditions_from(secs: u64, start: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let per = 50;
+    (0..secs / 2)
+        .map(|i| {
+            let pts = start + i * per * stream::FRAME;
+            (
+                stream::program_sized(per, pts, |f| f % 25 == 0, 300),
+                stream::program_sized(per, pts, |f| f % 25 == 0, 3000),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn one_rendition_restarting_alone_does_not_strand_the_other() {
+    let mut origin = Origin::default();
+    let eps = [endpoint(2, 60)];
+    feed_two(&mut origin, &eps, &two_renditions(10), 0);
+    // Stream "1" restarts with unrelated timestamps; "0" goes on. Whichever is
+    // first in each round, "0" keeps being packaged.
+    let later = two_renditions(40);
+    let restarted = two_renditions_from(30, 50_000_000);
+    for i in 5..15 {
+        let t = at(2 * i as u64);
+        let (small, _) = &restarted[i - 5];
+        let (_, large) = &later[i];
+        if i % 2 == 0 {
+            origin.ingest_ts("ch", "medialive", "1", small, &eps, t);
+            origin.ingest_ts("ch", "medialive", "0", large, &eps, t);
+        } else {
+            origin.ingest_ts("ch", "medialive", "0", large, &eps, t);
+            origin.ingest_ts("ch", "medialive", "1", small, &eps, t);
+        }
+    }
+    let one = origin.media_playlist("ch", "ep", 1, at(30)).unwrap().0;
+    assert!(extinfs(&one).len() >= 12, "{one}");
+    assert!(!one.contains("DISCONTINUITY\n"), "{one}");
+    // The restarted one, still delivering but placed nowhere, is not listed.
+    let (master, _) = origin
+        .multivariant("ch", "ep", &ServeOptions::default(), at(30))
+        .unwrap();
+    assert_eq!(uris(&master), ["index_1.m3u8"], "{master}");
+}
+
+#[test]
+fn every_rendition_restarting_opens_one_new_timeline() {
+    let mut origin = Origin::default();
+    let eps = [endpoint(2, 60)];
+    feed_two(&mut origin, &eps, &two_renditions(10), 0);
+    feed_two(&mut origin, &eps, &two_renditions_from(10, 50_000_000), 10);
+    let one = origin.media_playlist("ch", "ep", 1, at(20)).unwrap().0;
+    let two = origin.media_playlist("ch", "ep", 2, at(20)).unwrap().0;
+    assert_eq!(one.matches("#EXT-X-DISCONTINUITY\n").count(), 1, "{one}");
+    assert_eq!(media_sequence(&one), media_sequence(&two));
+    assert_eq!(extinfs(&one), extinfs(&two));
+    let first = media_sequence(&one);
+    for seq in first..first + extinfs(&one).len() as u64 {
+        let a = origin.segment("ch", "ep", 1, seq, at(20)).unwrap();
+        let b = origin.segment("ch", "ep", 2, seq, at(20)).unwrap();
+        assert_eq!(first_pts(&a), first_pts(&b), "segment {seq}");
+    }
+}

@@ -148,3 +148,62 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// The source of every rendition restarts with unrelated timestamps: whichever
+    /// rendition notices first, they all cut the new timeline alike.
+    #[test]
+    fn a_restart_of_every_rendition_keeps_them_aligned(
+        gops in prop::collection::vec(10u64..60, 2..8),
+        sizes in prop::collection::vec(prop::sample::select(vec![200usize, 700, 1500]), 2..4),
+        chunk_sizes in prop::collection::vec(188usize..4000, 4),
+        order in prop::collection::vec(0usize..4, 0..400),
+        restart_pts in 0u64..(1 << 33),
+    ) {
+        let target = Duration::from_secs(2);
+        let renditions: Vec<(Vec<u8>, usize, usize)> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, size)| {
+                let mut data = gop_stream(&gops, *size);
+                let frames: u64 = gops.iter().sum();
+                let mut idrs = Vec::new();
+                let mut f = 0;
+                for g in &gops {
+                    idrs.push(f);
+                    f += g;
+                }
+                data.extend(program_sized(frames, restart_pts, |f| idrs.contains(&f), *size));
+                (data, chunk_sizes[i], 0)
+            })
+            .collect();
+        let alone = cut(&renditions[..1], &[], target);
+        let maps = cut(&renditions, &order, target);
+        for (r, map) in maps.iter().enumerate() {
+            prop_assert_eq!(map, &alone[0], "rendition {}", r);
+        }
+    }
+}
+
+#[test]
+fn a_lone_source_restarting_at_its_old_timestamps_is_a_discontinuity() {
+    // ffmpeg restarted: its timestamps begin again where they began before.
+    let mut data = gop_stream(&[25; 10], 700);
+    data.extend(gop_stream(&[25; 10], 700));
+    let mut segmenter = Segmenter::new(SegmenterConfig::new(Duration::from_secs(2))).unwrap();
+    segmenter.push(&data);
+    segmenter.flush();
+    let segments: Vec<_> = std::iter::from_fn(|| segmenter.poll_segment()).collect();
+    let sequences: Vec<u64> = segments.iter().map(|s| s.sequence).collect();
+    assert_eq!(sequences, (0..10).collect::<Vec<_>>());
+    let flagged: Vec<u64> = segments
+        .iter()
+        .filter(|s| s.discontinuity)
+        .map(|s| s.sequence)
+        .collect();
+    assert_eq!(flagged, [5]);
+    assert_eq!(segments[5].start_pts, 900_000);
+    assert!(segments[6..].iter().all(|s| s.discontinuity_sequence == 1));
+}

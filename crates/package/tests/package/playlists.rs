@@ -25,6 +25,8 @@ fn segments(durations_ms: &[u64], discontinuities: &[u64]) -> Vec<Segment> {
                 duration_ticks: ms * 90,
                 start_pts: (elapsed - ms) as i64 * 90,
                 discontinuity: discontinuities.contains(&(i as u64)),
+                discontinuity_sequence: discontinuities.iter().filter(|&&d| d < i as u64).count()
+                    as u64,
                 program_date_time: Some(pdt),
                 starts_with_idr: true,
                 iframe_bytes: Some(188 * 3),
