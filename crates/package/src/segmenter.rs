@@ -596,10 +596,11 @@ impl Segmenter {
             return;
         }
         let mut over_bytes = false;
-        if let (None, Some(open)) = (cut, self.open.as_ref().filter(|o| !o.held)) {
+        if let (None, Some(open)) = (cut, self.open.as_ref()) {
             let elapsed = pts.saturating_sub(open.start_pts);
             over_bytes = open.data.len().saturating_add(self.pending.len()) > self.config.max_bytes;
-            if elapsed >= self.max_ticks || over_bytes {
+            // A held segment is never cut by force: it is placed whole or dropped.
+            if !open.held && (elapsed >= self.max_ticks || over_bytes) {
                 cut = grid.forced(epoch, pts, wall);
                 if cut.is_some() {
                     self.stats.forced_cuts += 1;

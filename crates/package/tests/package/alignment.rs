@@ -33,6 +33,8 @@ fn cut(renditions: &[(Vec<u8>, usize, usize)], order: &[usize], target: Duration
         };
         segmenters[r].push_on(chunk, &mut grid);
         while let Some(s) = segmenters[r].poll_segment() {
+            // A segmenter's sequence numbers only grow.
+            assert!(maps[r].keys().next_back().is_none_or(|l| *l < s.sequence));
             maps[r].insert(s.sequence, s.start_pts);
         }
         true
