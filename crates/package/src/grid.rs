@@ -25,13 +25,20 @@
 //!   discontinuity (failover) asks for the next epoch; the first to ask opens it,
 //!   anchored on its IDR, and its first cut carries the discontinuity; a rendition
 //!   that missed an epoch joins the newest. A rendition whose PTS jumps
-//!   [`rejoin`](CutGrid::rejoin)s: near the newest cut it is a rendition catching up
-//!   (it stopped while the others went on); far from it, a new epoch only once no
-//!   other rendition still follows the current one, so one rendition's restart
-//!   never strands the others.
-//! - Memory is bounded: the newest [`MAX_CUTS`] cuts are kept. A rendition lagging
-//!   further behind finds no cut and waits for one.
-//! - Time is injected: wall-clock time is a parameter, only for date-times.
+//!   [`rejoin`](CutGrid::rejoin)s: landing on the current epoch's span (forward) it
+//!   is a rendition catching up (it stopped while the others went on); elsewhere, a
+//!   new epoch only once no other rendition still follows the current one (took a
+//!   cut within [`ALIVE_FOR`] and has not jumped), so one rendition's restart never
+//!   strands the others. Renditions are known by the id [`CutGrid::join`] gives and
+//!   report their cuts with [`CutGrid::took`]; a [`Segmenter`] does both.
+//! - Discontinuity sequence numbers come with the cuts, so they match too.
+//! - Memory is bounded: the newest [`MAX_CUTS`] cuts and [`MAX_RENDITIONS`]
+//!   renditions are kept. A rendition lagging further behind finds no cut and waits
+//!   for one.
+//! - Time is injected: wall-clock time is a parameter, for date-times and to tell
+//!   whether a rendition still follows an epoch.
+//!
+//! [`Segmenter`]: crate::segmenter::Segmenter
 //!
 //! ```
 //! use std::time::Duration;
@@ -102,7 +109,7 @@ struct Participant {
 }
 
 /// Renditions a grid remembers; the least recently seen is forgotten first.
-const MAX_RENDITIONS: usize = 64;
+pub const MAX_RENDITIONS: usize = 64;
 /// A rendition that took a cut this recently (wall clock) still follows its epoch.
 pub const ALIVE_FOR: Duration = Duration::from_secs(10);
 
