@@ -204,3 +204,26 @@ def independent_loss(rate, seed, paths=2):
         return decided[n][path]
 
     return drop
+
+
+def first_video_pts(url, timeout=25):
+    """PTS (seconds) of the first video packet of a file or URL, from ffprobe."""
+    import json
+
+    p = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time",
+                        "-read_intervals", "%+#1", "-of", "json", url],
+                       capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, f"ffprobe {url}: {p.stderr[-2000:]}"
+    return float(json.loads(p.stdout)["packets"][0]["pts_time"])
+
+
+def video_frames(path, timeout=25):
+    """(decoded video frames, width, height) of a file, from ffprobe -count_frames."""
+    import json
+
+    p = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+                        "-show_entries", "stream=nb_read_frames,width,height", "-of", "json", str(path)],
+                       capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, f"ffprobe {path}: {p.stderr[-2000:]}"
+    s = json.loads(p.stdout)["streams"][0]
+    return int(s["nb_read_frames"]), int(s["width"]), int(s["height"])

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 
 from conftest import needs_ffmpeg, wait_for
+from mediatools import first_video_pts, video_frames
 
 HLS = (
     "AdMarkers=NONE,IncludeIframeOnlyStream=false,PlaylistType=NONE,PlaylistWindowSeconds=12,"
@@ -25,10 +26,11 @@ HLS = (
 )
 
 
-def get(url, timeout=10):
+def get(url, timeout=10, headers=None):
     """(status, headers, body) of a GET, whatever the status."""
+    req = urllib.request.Request(url, headers=headers or {})
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, r.headers, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.headers, e.read()
@@ -45,11 +47,11 @@ def put(url, body, auth=None):
         return e.code
 
 
-def setup(server, cid):
+def setup(server, cid, hls=HLS):
     ch = server.aws("mediapackage", "create-channel", "--id", cid)
     ingest = ch["HlsIngest"]["IngestEndpoints"][0]
     ep = server.aws("mediapackage", "create-origin-endpoint", "--channel-id", cid, "--id", f"{cid}-hls",
-                    "--hls-package", HLS)
+                    "--hls-package", hls)
     return ingest, ep["Url"]
 
 
@@ -149,3 +151,118 @@ def test_unknown_endpoint_and_denied_origination(server):
     assert get(url)[0] == 403
     server.aws("mediapackage", "update-origin-endpoint", "--id", "known-hls", "--whitelist", "127.0.0.0/8")
     assert get(url)[0] == 404  # allowed, but nothing ingested yet
+
+
+def stream_infs(master):
+    """[(attributes, uri)] of the EXT-X-STREAM-INF entries."""
+    return re.findall(r"#EXT-X-STREAM-INF:(.*)\n(.*)\n", master)
+
+
+def segment_uris(media):
+    return [line for line in media.splitlines() if line and not line.startswith("#")]
+
+
+@needs_ffmpeg
+def test_two_variant_push_is_served_aligned_with_iframes(server, tmp_path):
+    hls = HLS.replace("IncludeIframeOnlyStream=false", "IncludeIframeOnlyStream=true")
+    ingest, url = setup(server, "abr", hls)
+    base = url.rsplit("/", 1)[0]
+    ingest_dir = ingest["Url"].rsplit("/", 1)[0]
+    token = base64.b64encode(f"{ingest['Username']}:{ingest['Password']}".encode()).decode()
+    enc = server.popen(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
+         "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
+         "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000", "-t", "12",
+         "-filter_complex", "[0:v]split=2[hi][lo0];[lo0]scale=320:180[lo]",
+         "-map", "[hi]", "-map", "[lo]", "-map", "1:a", "-map", "1:a",
+         "-c:v", "libx264", "-preset", "veryfast", "-g", "50", "-keyint_min", "50", "-sc_threshold", "0",
+         "-pix_fmt", "yuv420p", "-b:v:0", "1200k", "-b:v:1", "150k", "-c:a", "aac", "-ar", "48000",
+         "-f", "hls", "-hls_time", "2", "-method", "PUT", "-headers", f"Authorization: Basic {token}\r\n",
+         "-var_stream_map", "v:0,a:0 v:1,a:1",
+         "-hls_segment_filename", f"{ingest_dir}/channel_%v_%d.ts",
+         f"{ingest_dir}/channel_%v.m3u8"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    _, err = enc.communicate(timeout=60)
+    assert enc.returncode == 0, f"ffmpeg failed: {err.decode(errors='replace')}\n{server.log_tail()}"
+
+    status, headers, body = wait_for(lambda: (r := get(url))[0] == 200 and r, 10, what="the multivariant playlist")
+    master = body.decode()
+    infs = stream_infs(master)
+    assert [uri for _, uri in infs] == ["index_1.m3u8", "index_2.m3u8"], master
+    for (attrs, _), size in zip(infs, ["640x360", "320x180"]):
+        assert f"RESOLUTION={size}" in attrs, master
+        assert re.search(r'CODECS="avc1\.[0-9A-F]{6},mp4a\.40\.2"', attrs), master
+        assert "FRAME-RATE=25.000" in attrs, master
+    iframes = re.findall(r'#EXT-X-I-FRAME-STREAM-INF:.*URI="(.*)"', master)
+    assert iframes == ["index_1_iframe.m3u8", "index_2_iframe.m3u8"], master
+
+    medias = [get(f"{base}/index_{n}.m3u8")[2].decode() for n in (1, 2)]
+    for media in medias:
+        check_media_playlist(media)
+    seqs = [int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", m).group(1)) for m in medias]
+    assert seqs[0] == seqs[1], medias
+    segs = [segment_uris(m) for m in medias]
+    assert len(segs[0]) == len(segs[1]) >= 4, medias
+    assert re.findall(r"#EXTINF:([\d.]+)", medias[0]) == re.findall(r"#EXTINF:([\d.]+)", medias[1]), medias
+
+    # Every segment decodes at its variant's size; segment N starts at the same PTS in both.
+    for a, b in zip(segs[0], segs[1]):
+        frames, w, h = video_frames(f"{base}/{a}")
+        assert (w, h) == (640, 360) and frames > 0, a
+        frames, w, h = video_frames(f"{base}/{b}")
+        assert (w, h) == (320, 180) and frames > 0, b
+        pa, pb = first_video_pts(f"{base}/{a}"), first_video_pts(f"{base}/{b}")
+        assert abs(pa - pb) <= 0.04 + 1e-6, (a, pa, b, pb)
+
+    # An I-frame playlist entry fetched with its byte range is exactly one picture.
+    status, _, body = get(f"{base}/index_2_iframe.m3u8")
+    assert status == 200
+    text = body.decode()
+    assert "#EXT-X-I-FRAMES-ONLY" in text and "#EXT-X-VERSION:4" in text, text
+    length, offset = map(int, re.search(r"#EXT-X-BYTERANGE:(\d+)@(\d+)", text).group(1, 2))
+    uri = segment_uris(text)[0]
+    status, headers, part = get(f"{base}/{uri}", headers={"Range": f"bytes={offset}-{offset + length - 1}"})
+    assert status == 206 and len(part) == length, (status, headers)
+    assert headers["Content-Range"].startswith(f"bytes {offset}-{offset + length - 1}/"), headers
+    iframe = tmp_path / "iframe.ts"
+    iframe.write_bytes(part)
+    assert video_frames(iframe) == (1, 320, 180)
+
+    # ETag and If-None-Match, on a segment and a playlist; Range past the end.
+    for path in (segs[0][0], "index_1.m3u8"):
+        status, headers, body = get(f"{base}/{path}")
+        etag = headers["ETag"]
+        assert status == 200 and etag.startswith('"'), headers
+        assert get(f"{base}/{path}", headers={"If-None-Match": etag})[0] == 304
+    size = len(get(f"{base}/{segs[0][0]}")[2])
+    status, headers, _ = get(f"{base}/{segs[0][0]}", headers={"Range": f"bytes={size}-"})
+    assert status == 416 and headers["Content-Range"] == f"bytes */{size}", headers
+
+    # streamSelection: filter by video bit rate, then order.
+    def update(selection):
+        package = hls.replace(
+            "StreamSelection={MaxVideoBitsPerSecond=2147483647,MinVideoBitsPerSecond=0,StreamOrder=ORIGINAL}",
+            f"StreamSelection={{{selection}}}")
+        server.aws("mediapackage", "update-origin-endpoint", "--id", "abr-hls", "--hls-package", package)
+        return [uri for _, uri in stream_infs(get(url)[2].decode())]
+
+    assert update("MinVideoBitsPerSecond=500000") == ["index_1.m3u8"]
+    assert update("MaxVideoBitsPerSecond=500000") == ["index_2.m3u8"]
+    assert update("StreamOrder=VIDEO_BITRATE_ASCENDING") == ["index_2.m3u8", "index_1.m3u8"]
+    assert update("StreamOrder=VIDEO_BITRATE_DESCENDING") == ["index_1.m3u8", "index_2.m3u8"]
+    # The packaging did not restart: the same segments are still there.
+    assert segment_uris(get(f"{base}/index_1.m3u8")[2].decode()) == segs[0]
+
+
+def test_whitelist_uses_forwarded_for_from_a_local_proxy(server):
+    _, url = setup(server, "proxied")
+    server.aws("mediapackage", "update-origin-endpoint", "--id", "proxied-hls", "--whitelist", "203.0.113.0/24")
+    # The test client is on loopback, as a reverse proxy on the same host would be.
+    assert get(url)[0] == 403
+    assert get(url, headers={"X-Forwarded-For": "198.51.100.1"})[0] == 403
+    assert get(url, headers={"X-Forwarded-For": "203.0.113.9, 127.0.0.1"})[0] == 404  # allowed; nothing ingested
+    server.aws("mediapackage", "update-origin-endpoint", "--id", "proxied-hls", "--whitelist", "127.0.0.0/8")
+    # The forwarded address decides, not the proxy's.
+    assert get(url, headers={"X-Forwarded-For": "203.0.113.9"})[0] == 403
+    assert get(url)[0] == 404

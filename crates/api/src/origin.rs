@@ -6,11 +6,15 @@
 //! | PUT, POST | /in/v2/{channelId}/{ingestEndpointId}/{file…} | an encoder pushes HLS (HTTP Basic auth with the ingest endpoint's username and password) |
 //! | DELETE | /in/v2/{channelId}/{ingestEndpointId}/{file…} | accepted and ignored (ffmpeg `delete_segments`) |
 //! | GET, HEAD | /out/v1/{channelId}/{endpointId}/{manifestName}.m3u8 | multivariant playlist |
-//! | GET, HEAD | /out/v1/{channelId}/{endpointId}/{manifestName}_1.m3u8 | media playlist |
-//! | GET, HEAD | /out/v1/{channelId}/{endpointId}/{manifestName}_1_{seq}.ts | segment |
+//! | GET, HEAD | /out/v1/{channelId}/{endpointId}/{manifestName}_{n}.m3u8 | media playlist of variant n |
+//! | GET, HEAD | /out/v1/{channelId}/{endpointId}/{manifestName}_{n}_iframe.m3u8 | I-frame playlist of variant n (`includeIframeOnlyStream`) |
+//! | GET, HEAD | /out/v1/{channelId}/{endpointId}/{manifestName}_{n}_{seq}.ts | segment |
 //!
 //! Origin GETs are public, limited by the endpoint's `whitelist` (CIDRs matched
-//! against the TCP peer address) and refused with 403 when `origination` is `DENY`.
+//! against the client address: the TCP peer, or the left-most `X-Forwarded-For`
+//! address when the peer is loopback, i.e. a reverse proxy on the same host) and
+//! refused with 403 when `origination` is `DENY`. Every answer carries a strong `ETag`
+//! (`If-None-Match` → 304) and honours a single `Range` (206, or 416 past the end).
 //! The store is [`package::origin::Origin`] behind one mutex, never held across an
 //! `.await`.
 
@@ -21,9 +25,13 @@ use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use control::packaging::model::Origination;
+use bytes::Bytes;
+use control::packaging::model::{HlsPackage, Origination, StreamOrder as ModelOrder};
 use control::ControlPlane;
-use package::origin::{EndpointConfig, Origin, OriginFile, MAX_INGEST_BODY};
+use package::origin::{
+    EndpointConfig, Origin, OriginFile, ServeOptions, StreamOrder, StreamSelection, MAX_INGEST_BODY,
+};
+use sha2::{Digest, Sha256};
 
 use crate::ApiError;
 
@@ -179,19 +187,23 @@ async fn ingest(
         .map(|c| c.channel.id)
         .collect();
     let now = time::OffsetDateTime::now_utc();
-    let outcome = {
+    let (outcome, warnings) = {
         let mut origin = store.lock().unwrap_or_else(|e| e.into_inner());
         origin.retain_channels(&channel_ids.iter().map(String::as_str).collect::<Vec<_>>());
-        origin.ingest(
+        let outcome = origin.ingest(
             &path.channel_id,
             &path.endpoint_id,
             &path.file,
             &body,
             &endpoints,
             now,
-        )
+        );
+        (outcome, origin.take_warnings())
     };
     tracing::debug!(channel = %path.channel_id, file = %path.file, ?outcome, "ingest");
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
     Ok(StatusCode::CREATED.into_response())
 }
 
@@ -229,8 +241,9 @@ fn serve(
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
+        let client = peer.map(|p| client_address(p, req.headers()));
         let allowed =
-            peer.is_some_and(|ip| rec.endpoint.whitelist.iter().any(|c| cidr_contains(c, ip)));
+            client.is_some_and(|ip| rec.endpoint.whitelist.iter().any(|c| cidr_contains(c, ip)));
         if !allowed {
             return Err(ApiError::forbidden(
                 "ForbiddenException",
@@ -239,52 +252,191 @@ fn serve(
         }
     }
     let file = Origin::parse_file(&rec.endpoint.manifest_name, &path.file).ok_or_else(not_found)?;
+    let options = serve_options(&rec.endpoint.hls_package);
     let now = time::OffsetDateTime::now_utc();
     let mut origin = store.lock().unwrap_or_else(|e| e.into_inner());
+    let (ch, ep) = (path.channel_id.as_str(), path.endpoint_id.as_str());
     let (body, content_type, cache) = match file {
         OriginFile::Multivariant => {
-            let text = origin
-                .multivariant(&path.channel_id, &path.endpoint_id, now)
-                .ok_or_else(not_found)?;
-            let target = origin
-                .media_playlist(&path.channel_id, &path.endpoint_id, now)
-                .map_or(2, |p| p.1);
-            (bytes::Bytes::from(text), PLAYLIST, playlist_cache(target))
-        }
-        OriginFile::Media => {
             let (text, target) = origin
-                .media_playlist(&path.channel_id, &path.endpoint_id, now)
+                .multivariant(ch, ep, &options, now)
                 .ok_or_else(not_found)?;
-            (bytes::Bytes::from(text), PLAYLIST, playlist_cache(target))
+            (Bytes::from(text), PLAYLIST, playlist_cache(target))
         }
-        OriginFile::Segment(seq) => {
-            let data = origin
-                .segment(&path.channel_id, &path.endpoint_id, seq, now)
+        OriginFile::Media(n) => {
+            let (text, target) = origin
+                .media_playlist(ch, ep, n, now)
                 .ok_or_else(not_found)?;
+            (Bytes::from(text), PLAYLIST, playlist_cache(target))
+        }
+        OriginFile::IFrames(n) if options.iframes => {
+            let (text, target) = origin
+                .iframe_playlist(ch, ep, n, now)
+                .ok_or_else(not_found)?;
+            (Bytes::from(text), PLAYLIST, playlist_cache(target))
+        }
+        OriginFile::IFrames(_) => return Err(not_found()),
+        OriginFile::Segment(n, seq) => {
+            let data = origin.segment(ch, ep, n, seq, now).ok_or_else(not_found)?;
             (data, "video/mp2t", "max-age=86400".to_owned())
         }
     };
+    let warnings = origin.take_warnings();
     drop(origin);
-    let mut resp = if req.method() == Method::HEAD {
-        let len = body.len();
-        let mut r = Response::new(Body::empty());
-        if let Ok(v) = HeaderValue::from_str(&len.to_string()) {
-            r.headers_mut().insert(header::CONTENT_LENGTH, v);
-        }
-        r
-    } else {
-        Response::new(Body::from(body))
-    };
-    let headers = resp.headers_mut();
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(respond(req, body, content_type, &cache))
+}
+
+/// The response to a GET or HEAD of `body`: a strong `ETag` (SHA-256 of the bytes),
+/// `304 Not Modified` when `If-None-Match` names it (RFC 9110 §13.1.2), a single
+/// `Range` of bytes as `206` with `Content-Range`, `416` when it lies past the end
+/// (§14.2; several ranges or an unreadable header get the whole body, as §14.2
+/// allows), and HEAD with the headers GET would send.
+fn respond(req: &Request, body: Bytes, content_type: &'static str, cache: &str) -> Response {
+    let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
+    let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(v) = HeaderValue::from_str(&cache) {
+    if let Ok(v) = HeaderValue::from_str(cache) {
         headers.insert(header::CACHE_CONTROL, v);
     }
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, v);
+    }
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
     );
-    Ok(resp)
+    let not_modified = req
+        .headers()
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == etag);
+    let (status, body) = if not_modified {
+        (StatusCode::NOT_MODIFIED, Bytes::new())
+    } else {
+        let range = req
+            .headers()
+            .get(header::RANGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| byte_range(v, body.len()));
+        match range {
+            None => (StatusCode::OK, body),
+            Some(Err(())) => {
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", body.len())) {
+                    headers.insert(header::CONTENT_RANGE, v);
+                }
+                (StatusCode::RANGE_NOT_SATISFIABLE, Bytes::new())
+            }
+            Some(Ok((first, last))) => {
+                let content_range = format!("bytes {first}-{last}/{}", body.len());
+                if let Ok(v) = HeaderValue::from_str(&content_range) {
+                    headers.insert(header::CONTENT_RANGE, v);
+                }
+                (StatusCode::PARTIAL_CONTENT, body.slice(first..=last))
+            }
+        }
+    };
+    if status != StatusCode::NOT_MODIFIED {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    }
+    let body = if req.method() == Method::HEAD || status == StatusCode::NOT_MODIFIED {
+        Body::empty()
+    } else {
+        Body::from(body)
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    *resp.headers_mut() = headers;
+    resp
+}
+
+/// The one byte range of a `Range` header over `len` bytes (RFC 9110 §14.1.2), as
+/// inclusive (first, last): `None` to ignore the header (not `bytes=`, several
+/// ranges, unreadable), `Err` when unsatisfiable (starts at or past the end, or an
+/// empty suffix).
+fn byte_range(value: &str, len: usize) -> Option<Result<(usize, usize), ()>> {
+    let spec = value.trim().strip_prefix("bytes=")?.trim();
+    if spec.contains(',') {
+        return None;
+    }
+    let (first, last) = spec.split_once('-')?;
+    let number = |s: &str| -> Option<usize> {
+        let s = s.trim();
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(s.parse().unwrap_or(usize::MAX))
+    };
+    let last_byte = len.checked_sub(1);
+    if first.trim().is_empty() {
+        // bytes=-N: the last N bytes.
+        let n = number(last)?;
+        return Some(match last_byte {
+            Some(end) if n > 0 => Ok((len.saturating_sub(n), end)),
+            _ => Err(()),
+        });
+    }
+    let first = number(first)?;
+    let last = if last.trim().is_empty() {
+        None
+    } else {
+        Some(number(last)?)
+    };
+    if last.is_some_and(|l| l < first) {
+        return None;
+    }
+    Some(match last_byte {
+        Some(end) if first <= end => Ok((first, last.map_or(end, |l| l.min(end)))),
+        _ => Err(()),
+    })
+}
+
+/// The client's address for the whitelist: the left-most `X-Forwarded-For` address
+/// when the TCP peer is loopback (a reverse proxy on this host), else the peer.
+fn client_address(peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    let peer_v4 = match peer {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer, IpAddr::V4),
+        v4 => v4,
+    };
+    if !peer_v4.is_loopback() {
+        return peer;
+    }
+    headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .and_then(|first| {
+            first
+                .parse::<IpAddr>()
+                .ok()
+                .or_else(|| first.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        })
+        .unwrap_or(peer)
+}
+
+/// The serve-time settings of an endpoint's `hlsPackage`.
+fn serve_options(hls: &HlsPackage) -> ServeOptions {
+    let sel = &hls.stream_selection;
+    let bps = |v: i64| u64::try_from(v).unwrap_or(0);
+    ServeOptions {
+        selection: StreamSelection {
+            min_video_bits_per_second: bps(sel.min_video_bits_per_second),
+            max_video_bits_per_second: bps(sel.max_video_bits_per_second),
+            order: match sel.stream_order {
+                ModelOrder::Original => StreamOrder::Original,
+                ModelOrder::VideoBitrateAscending => StreamOrder::VideoBitrateAscending,
+                ModelOrder::VideoBitrateDescending => StreamOrder::VideoBitrateDescending,
+            },
+        },
+        iframes: hls.include_iframe_only_stream,
+    }
 }
 
 const PLAYLIST: &str = "application/vnd.apple.mpegurl";
@@ -405,6 +557,123 @@ mod tests {
         assert_eq!(basic_auth(&h), Some(("user".into(), "p:ass".into())));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer x"));
         assert_eq!(basic_auth(&h), None);
+    }
+
+    #[test]
+    fn byte_ranges() {
+        assert_eq!(byte_range("bytes=0-99", 1000), Some(Ok((0, 99))));
+        assert_eq!(byte_range("bytes=900-", 1000), Some(Ok((900, 999))));
+        assert_eq!(byte_range("bytes=900-5000", 1000), Some(Ok((900, 999))));
+        assert_eq!(byte_range("bytes=-100", 1000), Some(Ok((900, 999))));
+        assert_eq!(byte_range("bytes=-5000", 1000), Some(Ok((0, 999))));
+        assert_eq!(byte_range("bytes=1000-", 1000), Some(Err(())));
+        assert_eq!(byte_range("bytes=-0", 1000), Some(Err(())));
+        assert_eq!(byte_range("bytes=0-0", 0), Some(Err(())));
+        assert_eq!(
+            byte_range("bytes=99999999999999999999999-", 10),
+            Some(Err(()))
+        );
+        for ignored in [
+            "bytes=5-1",
+            "bytes=0-1,5-6",
+            "items=0-1",
+            "bytes=a-b",
+            "bytes=-",
+            "",
+        ] {
+            assert_eq!(byte_range(ignored, 1000), None, "{ignored}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn range_headers_never_panic(value in "\\PC{0,40}", len in 0usize..5000) {
+            if let Some(Ok((first, last))) = byte_range(&value, len) {
+                proptest::prop_assert!(first <= last && last < len);
+            }
+        }
+    }
+
+    #[test]
+    fn forwarded_for_only_from_loopback() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("203.0.113.7, 10.0.0.1"),
+        );
+        assert_eq!(client_address(ip("127.0.0.1"), &h), ip("203.0.113.7"));
+        assert_eq!(client_address(ip("::1"), &h), ip("203.0.113.7"));
+        assert_eq!(
+            client_address(ip("::ffff:127.0.0.1"), &h),
+            ip("203.0.113.7")
+        );
+        assert_eq!(client_address(ip("192.0.2.1"), &h), ip("192.0.2.1"));
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("[2001:db8::1]:443"),
+        );
+        assert_eq!(client_address(ip("127.0.0.1"), &h), ip("2001:db8::1"));
+        h.insert("x-forwarded-for", HeaderValue::from_static("garbage"));
+        assert_eq!(client_address(ip("127.0.0.1"), &h), ip("127.0.0.1"));
+        assert_eq!(
+            client_address(ip("127.0.0.1"), &HeaderMap::new()),
+            ip("127.0.0.1")
+        );
+    }
+
+    #[tokio::test]
+    async fn etags_and_ranges() {
+        let body = Bytes::from_static(b"0123456789");
+        let get = |headers: &[(&str, &str)], method: &str| {
+            let mut req = Request::builder().method(method).uri("/x");
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            respond(
+                &req.body(Body::empty()).unwrap(),
+                body.clone(),
+                "video/mp2t",
+                "max-age=1",
+            )
+        };
+        let read =
+            |resp: Response| async move { to_bytes(resp.into_body(), 1 << 20).await.unwrap() };
+        let full = get(&[], "GET");
+        assert_eq!(full.status(), StatusCode::OK);
+        let etag = full.headers()[header::ETAG].to_str().unwrap().to_owned();
+        assert!(etag.starts_with('"') && etag.len() == 34, "{etag}");
+        assert_eq!(full.headers()[header::ACCEPT_RANGES], "bytes");
+        assert_eq!(read(full).await, body);
+
+        let same = get(&[("if-none-match", &etag)], "GET");
+        assert_eq!(same.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(same.headers()[header::ETAG], etag.as_str());
+        assert!(read(same).await.is_empty());
+        let listed = format!("\"other\", W/{etag}");
+        assert_eq!(
+            get(&[("if-none-match", &listed)], "GET").status(),
+            StatusCode::NOT_MODIFIED
+        );
+        assert_eq!(
+            get(&[("if-none-match", "\"other\"")], "GET").status(),
+            StatusCode::OK
+        );
+
+        let part = get(&[("range", "bytes=2-4")], "GET");
+        assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(part.headers()[header::CONTENT_RANGE], "bytes 2-4/10");
+        assert_eq!(part.headers()[header::CONTENT_LENGTH], "3");
+        assert_eq!(read(part).await, &b"234"[..]);
+        let past = get(&[("range", "bytes=10-")], "GET");
+        assert_eq!(past.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+        assert_eq!(past.headers()[header::CONTENT_RANGE], "bytes */10");
+
+        let head = get(&[], "HEAD");
+        assert_eq!(head.status(), StatusCode::OK);
+        assert_eq!(head.headers()[header::CONTENT_LENGTH], "10");
+        assert_eq!(head.headers()[header::ETAG], etag.as_str());
+        assert!(read(head).await.is_empty());
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //! [`hls::Rendition`] (a bounded ring: sliding window plus start-over) and serves
 //! [`hls::Rendition::render`] as the media playlist, the stored segment bytes by
 //! sequence number, and a [`hls::MultivariantPlaylist`] naming the renditions.
+//! Renditions of one endpoint cut on one shared [`grid::CutGrid`], so segment N of
+//! every variant covers the same PTS range; [`origin::Origin`] runs all of it per
+//! packaging channel and origin endpoint.
 //!
 //! ```
 //! use std::time::Duration;
@@ -30,9 +33,11 @@
     clippy::indexing_slicing
 )]
 
+pub mod grid;
 pub mod hls;
 pub mod origin;
 pub mod segmenter;
+pub mod sps;
 
 /// Why a packaging component refused its configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]

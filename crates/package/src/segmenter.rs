@@ -5,15 +5,23 @@
 //! finished [`Segment`]s from [`poll_segment`](Segmenter::poll_segment). It learns the
 //! program from the PAT and PMT (the first H.264 stream, type 0x1B, is the video; the
 //! first AAC stream, type 0x0F, the audio), reassembles the video PES packets and cuts
-//! before the first IDR access unit whose PTS is at least `target_duration` after the
-//! segment's start. Every segment begins with a fresh PAT and PMT, then the packet that
-//! starts the IDR's PES, so a player can start decoding at any segment.
+//! before IDR access units where a [`CutGrid`] says so: the first IDR in each later
+//! `target_duration` cell of a grid anchored on the first cut. Several segmenters can
+//! share one grid ([`push_on`](Segmenter::push_on)) so the renditions of one endpoint
+//! cut at the same PTS with the same sequence numbers; [`push`](Segmenter::push) uses
+//! the segmenter's own grid. Every segment begins with a fresh PAT and PMT, then the
+//! packet that starts the IDR's PES, so a player can start decoding at any segment; the
+//! length of that head (PAT, PMT and the IDR picture) is [`Segment::iframe_bytes`], the
+//! byte range of an I-frame playlist entry (RFC 8216 §4.3.3.6).
 //!
 //! Invariants: memory is bounded (a segment is cut at the next access unit once it
-//! passes `max_duration` or `max_bytes`, even without an IDR); packets before the first
-//! IDR are dropped; 33-bit PTS wrap is unwrapped with [`Timestamp::extend`]; a PTS jump of
-//! more than [`MAX_PTS_JUMP`] ticks (or [`mark_discontinuity`](Segmenter::mark_discontinuity))
-//! ends the segment and flags the next one as a discontinuity.
+//! passes `max_duration` or `max_bytes`, even without an IDR, when the grid allows; else
+//! it is dropped at `max_bytes`); packets before the first cut are dropped; 33-bit PTS
+//! wrap is unwrapped with [`Timestamp::extend`]; a PTS step of more than
+//! [`MAX_PTS_JUMP`] forward or [`MAX_PTS_BACKWARD`] back ends the segment and the next
+//! cut [`rejoin`](CutGrid::rejoin)s the grid (a discontinuity when the timeline is
+//! new); [`mark_discontinuity`](Segmenter::mark_discontinuity) flags the next cut as
+//! one; a segmenter never takes a sequence number twice.
 //!
 //! ```
 //! use std::time::Duration;
@@ -37,14 +45,19 @@ use media::psi::{Pat, Pmt, Section, SectionAssembler, TABLE_ID_PAT, TABLE_ID_PMT
 use media::ts::{write_packet, Pid, TsHeader, TsPacket, PACKET_SIZE, SYNC_BYTE};
 use time::OffsetDateTime;
 
+use crate::grid::{Cut, CutGrid};
 use crate::Error;
 
 /// PMT stream_type of H.264 video (ISO/IEC 13818-1 Table 2-34).
 pub const STREAM_TYPE_H264: u8 = 0x1B;
 /// PMT stream_type of AAC audio in ADTS.
 pub const STREAM_TYPE_AAC: u8 = 0x0F;
-/// A PTS step larger than this (10 s, either way) is a discontinuity, not a gap.
+/// A PTS step forward larger than this (10 s) is a jump (a discontinuity unless it
+/// lands on the grid's timeline), not a gap.
 pub const MAX_PTS_JUMP: i64 = 10 * CLOCK_HZ as i64;
+/// A PTS step back larger than this (3 s: more than any B-frame reordering) is a jump
+/// too: the source restarted.
+pub const MAX_PTS_BACKWARD: i64 = 3 * CLOCK_HZ as i64;
 /// Segments ready for the caller before the oldest is dropped.
 const MAX_READY: usize = 16;
 
@@ -81,10 +94,17 @@ pub struct Segment {
     pub start_pts: i64,
     /// Timestamps or encoding parameters changed before this segment (RFC 8216 §4.3.2.3).
     pub discontinuity: bool,
+    /// Discontinuities before this segment, its own not counted (§4.3.3.3).
+    pub discontinuity_sequence: u64,
     /// Wall-clock time of the first sample, if the caller gave one.
     pub program_date_time: Option<OffsetDateTime>,
     /// Begins with an IDR (false only for segments forced by size or duration).
     pub starts_with_idr: bool,
+    /// Bytes from the start up to the end of the first video access unit (PAT, PMT,
+    /// the IDR picture and what is interleaved with it), when it starts with an IDR.
+    pub iframe_bytes: Option<usize>,
+    /// Bytes of video packets, for the video bitrate.
+    pub video_bytes: usize,
     /// The TS packets: PAT, PMT, then the program's packets.
     pub data: Bytes,
 }
@@ -134,8 +154,13 @@ struct Open {
     start_pts: i64,
     max_pts: i64,
     discontinuity: bool,
+    discontinuity_sequence: u64,
+    /// Started at an IDR after a PTS jump that the grid could not place yet: kept
+    /// while it is offered again at every IDR, dropped if never placed.
+    held: bool,
     program_date_time: Option<OffsetDateTime>,
     starts_with_idr: bool,
+    iframe_bytes: Option<usize>,
     data: Vec<u8>,
 }
 
@@ -158,7 +183,6 @@ pub struct SegmenterStats {
 #[derive(Debug)]
 pub struct Segmenter {
     config: SegmenterConfig,
-    target_ticks: i64,
     max_ticks: i64,
     carry: Vec<u8>,
     pat_asm: SectionAssembler,
@@ -176,9 +200,19 @@ pub struct Segmenter {
     open: Option<Open>,
     last_pts: Option<i64>,
     frame_ticks: i64,
+    /// [`mark_discontinuity`](Self::mark_discontinuity) was called: the next cut opens
+    /// (or joins) the grid's next epoch.
     discontinuity: bool,
-    next_sequence: u64,
-    previous: Option<(Option<OffsetDateTime>, u64)>,
+    /// The PTS jumped away from this one (the last before the jump): the next cut
+    /// [`rejoin`](CutGrid::rejoin)s the grid's timeline.
+    jumped: Option<i64>,
+    /// The grid [`push`](Self::push) cuts on.
+    grid: CutGrid,
+    /// The grid epoch and sequence number of the last cut; `None` before the first.
+    epoch: Option<u32>,
+    last_sequence: Option<u64>,
+    /// This segmenter's id on the grid it cuts on (use one grid only).
+    grid_id: Option<u32>,
     pat_cc: u8,
     pmt_cc: u8,
     ready: VecDeque<Segment>,
@@ -199,7 +233,6 @@ impl Segmenter {
         }
         Ok(Self {
             config,
-            target_ticks: duration_to_ticks(config.target_duration),
             max_ticks: duration_to_ticks(config.max_duration),
             carry: Vec::new(),
             pat_asm: SectionAssembler::new(),
@@ -216,8 +249,11 @@ impl Segmenter {
             last_pts: None,
             frame_ticks: 0,
             discontinuity: false,
-            next_sequence: 0,
-            previous: None,
+            jumped: None,
+            grid: CutGrid::new(config.target_duration),
+            epoch: None,
+            grid_id: None,
+            last_sequence: None,
             pat_cc: 0,
             pmt_cc: 0,
             ready: VecDeque::new(),
@@ -245,6 +281,13 @@ impl Segmenter {
 
     /// Feeds transport stream bytes; partial packets at the end are kept for the next call.
     pub fn push(&mut self, data: &[u8]) {
+        let mut grid = std::mem::replace(&mut self.grid, CutGrid::new(Duration::ZERO));
+        self.push_on(data, &mut grid);
+        self.grid = grid;
+    }
+
+    /// [`push`](Self::push), cutting on a grid shared with other segmenters.
+    pub fn push_on(&mut self, data: &[u8], grid: &mut CutGrid) {
         let mut buf = std::mem::take(&mut self.carry);
         buf.extend_from_slice(data);
         let mut rest = &buf[..];
@@ -269,7 +312,7 @@ impl Segmenter {
                 rest = rest.get(1..).unwrap_or(&[]);
                 continue;
             }
-            self.packet(packet);
+            self.packet(packet, grid);
             rest = after;
         }
         self.carry = rest.to_vec();
@@ -277,12 +320,22 @@ impl Segmenter {
 
     /// End of stream: finishes the last access unit and the open segment.
     pub fn flush(&mut self) {
+        let mut grid = std::mem::replace(&mut self.grid, CutGrid::new(Duration::ZERO));
+        self.flush_on(&mut grid);
+        self.grid = grid;
+    }
+
+    /// [`flush`](Self::flush), cutting on a shared grid.
+    pub fn flush_on(&mut self, grid: &mut CutGrid) {
         self.video_asm.flush();
         while let Some(pes) = self.video_asm.pop() {
-            self.video_pes(&pes);
+            self.video_pes(&pes, grid);
         }
         if let Some(open) = self.open.as_mut() {
             open.data.append(&mut self.pending);
+            if open.iframe_bytes.is_none() && open.starts_with_idr {
+                open.iframe_bytes = Some(open.data.len());
+            }
         }
         self.pending.clear();
         let end = self
@@ -305,7 +358,12 @@ impl Segmenter {
         self.stats
     }
 
-    fn packet(&mut self, bytes: &[u8]) {
+    /// Frames per second from the smallest PTS step between video access units.
+    pub fn frame_rate(&self) -> Option<f64> {
+        (self.frame_ticks > 0).then(|| CLOCK_HZ as f64 / self.frame_ticks as f64)
+    }
+
+    fn packet(&mut self, bytes: &[u8], grid: &mut CutGrid) {
         let Ok(packet) = TsPacket::parse(bytes) else {
             self.stats.bad_packets += 1;
             return;
@@ -321,7 +379,7 @@ impl Segmenter {
         if Some(pid) == self.pmt_pid {
             self.pmt_asm.push_packet(&packet);
             while let Some(section) = self.pmt_asm.pop() {
-                self.pmt(&section);
+                self.pmt(&section, grid);
             }
             return;
         }
@@ -332,7 +390,7 @@ impl Segmenter {
             return;
         }
         if pid == program.video {
-            self.video_packet(&packet, bytes);
+            self.video_packet(&packet, bytes, grid);
         } else {
             self.pending.extend_from_slice(bytes);
         }
@@ -362,7 +420,7 @@ impl Segmenter {
         }
     }
 
-    fn pmt(&mut self, section: &[u8]) {
+    fn pmt(&mut self, section: &[u8], grid: &mut CutGrid) {
         let Ok(section) = Section::parse(section) else {
             return;
         };
@@ -391,7 +449,7 @@ impl Segmenter {
             }
             if old.video != video || old.audio != audio {
                 // Other streams: what was collected cannot be continued.
-                self.flush();
+                self.flush_on(grid);
                 self.video_asm.reset();
                 self.last_pts = None;
                 self.discontinuity = true;
@@ -405,7 +463,7 @@ impl Segmenter {
         });
     }
 
-    fn video_packet(&mut self, packet: &TsPacket<'_>, bytes: &[u8]) {
+    fn video_packet(&mut self, packet: &TsPacket<'_>, bytes: &[u8], grid: &mut CutGrid) {
         let header = packet.header;
         if header.has_payload {
             let expected = self.video_cc.map(|cc| (cc + 1) & 0x0F);
@@ -420,11 +478,16 @@ impl Segmenter {
         };
         self.video_asm.push(header.pusi, payload);
         while let Some(pes) = self.video_asm.pop() {
-            self.video_pes(&pes);
+            self.video_pes(&pes, grid);
         }
         if header.pusi {
             // The completed PES and what came with it were placed; a new one starts here.
             self.place_pending_tail();
+            if let Some(open) = self.open.as_mut() {
+                if open.starts_with_idr && open.iframe_bytes.is_none() {
+                    open.iframe_bytes = Some(open.data.len());
+                }
+            }
             self.pending_wall = self.wall_clock;
         }
         self.pending.extend_from_slice(bytes);
@@ -445,7 +508,7 @@ impl Segmenter {
     }
 
     /// A video PES is complete; `self.pending` holds its packets and those interleaved.
-    fn video_pes(&mut self, pes: &PesPacket) {
+    fn video_pes(&mut self, pes: &PesPacket, grid: &mut CutGrid) {
         let Some(ts) = pes.header.pts.or(pes.header.dts) else {
             self.place_pending_tail();
             return;
@@ -456,7 +519,7 @@ impl Segmenter {
         };
         if let Some(last) = self.last_pts {
             let step = pts.saturating_sub(last);
-            if step.abs() > MAX_PTS_JUMP {
+            if !(-MAX_PTS_BACKWARD..=MAX_PTS_JUMP).contains(&step) {
                 let end = self
                     .open
                     .as_ref()
@@ -464,67 +527,163 @@ impl Segmenter {
                 if let Some(end) = end {
                     self.close(end);
                 }
-                self.discontinuity = true;
+                self.jumped = Some(last);
             } else if step > 0 && (self.frame_ticks == 0 || step < self.frame_ticks) {
                 self.frame_ticks = step;
             }
         }
         self.last_pts = Some(pts);
         let idr = h264::is_idr(&pes.payload);
-        let pending_bytes = self.pending.len();
-        let cut = match &self.open {
-            None => idr,
-            Some(open) => {
-                let elapsed = pts.saturating_sub(open.start_pts);
-                let on_idr = idr && (elapsed >= self.target_ticks || self.discontinuity);
-                let forced = elapsed >= self.max_ticks
-                    || open.data.len().saturating_add(pending_bytes) > self.config.max_bytes;
-                if forced && !on_idr {
+        let wall = self.pending_wall.or(self.wall_clock);
+        if idr {
+            if let Some(open) = self.open.as_ref().filter(|o| o.held) {
+                let (start, elapsed) = (open.start_pts, pts.saturating_sub(open.start_pts));
+                let id = *self.grid_id.get_or_insert_with(|| grid.join());
+                match grid.rejoin(id, start, self.jumped.unwrap_or(start), wall) {
+                    Some(cut) => {
+                        grid.took(id, cut.epoch, wall);
+                        self.discontinuity = false;
+                        self.jumped = None;
+                        self.epoch = Some(cut.epoch);
+                        self.last_sequence = Some(cut.sequence);
+                        if let Some(open) = self.open.as_mut() {
+                            open.held = false;
+                            open.sequence = cut.sequence;
+                            open.discontinuity = cut.discontinuity;
+                            open.discontinuity_sequence = cut.discontinuity_sequence;
+                            open.program_date_time = cut.program_date_time;
+                        }
+                    }
+                    None if elapsed >= self.max_ticks => {
+                        // Never placed: give it up and offer this IDR instead.
+                        let dropped = self.open.take().map_or(0, |o| o.data.len());
+                        self.stats.dropped_packets += (dropped / PACKET_SIZE) as u64;
+                    }
+                    None => {
+                        if let Some(open) = self.open.as_mut() {
+                            open.max_pts = open.max_pts.max(pts);
+                        }
+                        self.place_pending_tail();
+                        return;
+                    }
+                }
+            }
+        }
+        let epoch = self.epoch.unwrap_or(grid.epoch());
+        let mut jump_unplaced = false;
+        let mut cut = match self.epoch {
+            _ if !idr => None,
+            Some(e) if self.discontinuity => {
+                grid.at_idr(e.saturating_add(1).max(grid.epoch()), pts, wall)
+            }
+            Some(_) if self.jumped.is_some() => {
+                let id = *self.grid_id.get_or_insert_with(|| grid.join());
+                let cut = grid.rejoin(id, pts, self.jumped.unwrap_or(pts), wall);
+                jump_unplaced = cut.is_none() && self.open.is_none();
+                cut
+            }
+            _ => grid.at_idr(epoch, pts, wall),
+        };
+        if cut.is_some_and(|c| self.last_sequence.is_some_and(|l| c.sequence <= l)) {
+            // A cut this segmenter already took: its timestamps went back.
+            cut = None;
+            if self.jumped.is_none() {
+                self.jumped = self.open.as_ref().map(|o| o.max_pts).or(self.last_pts);
+            }
+        }
+        if jump_unplaced {
+            self.start_held(pts);
+            return;
+        }
+        let mut over_bytes = false;
+        if let (None, Some(open)) = (cut, self.open.as_ref()) {
+            let elapsed = pts.saturating_sub(open.start_pts);
+            over_bytes = open.data.len().saturating_add(self.pending.len()) > self.config.max_bytes;
+            // A held segment is never cut by force: it is placed whole or dropped.
+            if !open.held && (elapsed >= self.max_ticks || over_bytes) {
+                cut = grid.forced(epoch, pts, wall);
+                if cut.is_some() {
                     self.stats.forced_cuts += 1;
                 }
-                on_idr || forced
             }
-        };
-        if cut {
-            self.close(pts);
-            self.start(pts, idr);
-        } else {
-            if let Some(open) = self.open.as_mut() {
-                open.max_pts = open.max_pts.max(pts);
+        }
+        match cut {
+            Some(cut) => {
+                self.close(pts);
+                let id = *self.grid_id.get_or_insert_with(|| grid.join());
+                grid.took(id, cut.epoch, wall);
+                self.start(cut, pts, idr);
             }
-            self.place_pending_tail();
+            None if over_bytes => {
+                // No cut allowed here and no room: drop the segment, wait for a cut.
+                let dropped = self.open.take().map_or(0, |o| o.data.len()) + self.pending.len();
+                self.stats.dropped_packets += (dropped / PACKET_SIZE) as u64;
+                self.pending.clear();
+            }
+            None => {
+                if let Some(open) = self.open.as_mut() {
+                    open.max_pts = open.max_pts.max(pts);
+                }
+                self.place_pending_tail();
+            }
         }
     }
 
-    fn start(&mut self, pts: i64, idr: bool) {
-        let discontinuity = std::mem::take(&mut self.discontinuity);
-        let program_date_time = match self.previous {
-            Some((Some(pdt), ticks)) if !discontinuity => {
-                let d = ticks_to_duration(ticks);
-                Some(pdt + d)
-            }
-            _ => self.pending_wall.or(self.wall_clock),
-        };
+    /// Opens a segment at the IDR at `pts` that the grid could not place yet.
+    fn start_held(&mut self, pts: i64) {
         let mut data = self.psi_packets();
         data.append(&mut self.pending);
         self.open = Some(Open {
-            sequence: self.next_sequence,
+            sequence: 0,
             start_pts: pts,
             max_pts: pts,
-            discontinuity: discontinuity && self.next_sequence > 0,
-            program_date_time,
-            starts_with_idr: idr,
+            discontinuity: false,
+            discontinuity_sequence: 0,
+            held: true,
+            program_date_time: None,
+            starts_with_idr: true,
+            iframe_bytes: None,
             data,
         });
-        self.next_sequence += 1;
+    }
+
+    fn start(&mut self, cut: Cut, pts: i64, idr: bool) {
+        self.discontinuity = false;
+        self.jumped = None;
+        self.epoch = Some(cut.epoch);
+        self.last_sequence = Some(cut.sequence);
+        let mut data = self.psi_packets();
+        data.append(&mut self.pending);
+        self.open = Some(Open {
+            sequence: cut.sequence,
+            start_pts: pts,
+            max_pts: pts,
+            discontinuity: cut.discontinuity,
+            discontinuity_sequence: cut.discontinuity_sequence,
+            held: false,
+            program_date_time: cut.program_date_time,
+            starts_with_idr: idr,
+            iframe_bytes: None,
+            data,
+        });
     }
 
     fn close(&mut self, end_pts: i64) {
         let Some(open) = self.open.take() else {
             return;
         };
+        if open.held {
+            self.stats.dropped_packets += (open.data.len() / PACKET_SIZE) as u64;
+            return;
+        }
         let duration_ticks = u64::try_from(end_pts.saturating_sub(open.start_pts)).unwrap_or(0);
-        self.previous = Some((open.program_date_time, duration_ticks));
+        let video = self.program.as_ref().map(|p| p.video);
+        let video_bytes = open
+            .data
+            .chunks_exact(PACKET_SIZE)
+            .filter(|p| TsPacket::parse(p).is_ok_and(|p| Some(p.header.pid) == video))
+            .count()
+            * PACKET_SIZE;
         if self.ready.len() >= MAX_READY {
             self.ready.pop_front();
             self.stats.dropped_segments += 1;
@@ -534,8 +693,11 @@ impl Segmenter {
             duration_ticks,
             start_pts: open.start_pts,
             discontinuity: open.discontinuity,
+            discontinuity_sequence: open.discontinuity_sequence,
             program_date_time: open.program_date_time,
             starts_with_idr: open.starts_with_idr,
+            iframe_bytes: open.iframe_bytes.filter(|_| open.starts_with_idr),
+            video_bytes,
             data: Bytes::from(open.data),
         });
     }

@@ -8,6 +8,7 @@
 )]
 
 mod package {
+    pub mod alignment;
     pub mod playlists;
     pub mod segmenter;
     pub mod stream;

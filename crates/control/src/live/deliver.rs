@@ -552,6 +552,7 @@ fn media_playlist(push: &HlsPush, stem: &str, out: &HlsOutputState) -> String {
         discontinuity_sequence: 0,
         playlist_type: PlaylistType::Live,
         end_list: false,
+        iframes_only: false,
         program_date_time_interval: push.program_date_time,
         segments: out
             .window
@@ -561,6 +562,7 @@ fn media_playlist(push: &HlsPush, stem: &str, out: &HlsOutputState) -> String {
                 duration,
                 discontinuity: false,
                 program_date_time: Some(wall_clock),
+                byte_range: None,
             })
             .collect(),
     }
@@ -586,6 +588,7 @@ fn main_playlist(push: &HlsPush, stem: &str, outputs: &[HlsOutputState]) -> Stri
                 }
             })
             .collect(),
+        iframe_variants: Vec::new(),
     }
     .render()
 }

@@ -220,3 +220,36 @@ fn channels_page_and_tags_change() {
         Err(ControlError::NotFound(_))
     ));
 }
+
+#[test]
+fn iframe_stream_and_stream_selection_are_kept() {
+    let cp = with_channel();
+    let ep = cp
+        .create_origin_endpoint(
+            "us-west-2",
+            &json!({"channelId": "live", "id": "abr",
+                "hlsPackage": {"includeIframeOnlyStream": true,
+                    "streamSelection": {"minVideoBitsPerSecond": 500000,
+                        "streamOrder": "VIDEO_BITRATE_DESCENDING"}}}),
+        )
+        .unwrap();
+    let hls = &ep["hlsPackage"];
+    assert_eq!(hls["includeIframeOnlyStream"], true);
+    // Members left out of streamSelection take AWS's defaults.
+    assert_eq!(
+        hls["streamSelection"],
+        json!({"minVideoBitsPerSecond": 500000, "maxVideoBitsPerSecond": 2147483647,
+            "streamOrder": "VIDEO_BITRATE_DESCENDING"})
+    );
+    let stored = cp.origin_endpoint("abr").unwrap().endpoint.hls_package;
+    assert!(stored.include_iframe_only_stream);
+    let err = cp
+        .create_origin_endpoint(
+            "us-west-2",
+            &json!({"channelId": "live", "id": "abr2",
+                "hlsPackage": {"streamSelection": {"minVideoBitsPerSecond": 9,
+                    "maxVideoBitsPerSecond": 8}}}),
+        )
+        .unwrap_err();
+    assert!(bad(err).contains("minVideoBitsPerSecond (9) is above"));
+}

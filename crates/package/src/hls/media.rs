@@ -27,6 +27,8 @@ pub struct PlaylistSegment {
     pub discontinuity: bool,
     /// Wall-clock time of its first sample.
     pub program_date_time: Option<OffsetDateTime>,
+    /// EXT-X-BYTERANGE as (length, offset) (§4.3.2.2).
+    pub byte_range: Option<(usize, usize)>,
 }
 
 /// A media playlist, rendered by [`render`](Self::render).
@@ -46,6 +48,8 @@ pub struct MediaPlaylist {
     /// then on the first segment at least this much media time after the last tag.
     /// `None` writes no date-times.
     pub program_date_time_interval: Option<Duration>,
+    /// An I-frame playlist: EXT-X-I-FRAMES-ONLY (§4.3.3.6), version 4.
+    pub iframes_only: bool,
     /// The segments, oldest first.
     pub segments: Vec<PlaylistSegment>,
 }
@@ -90,7 +94,8 @@ impl MediaPlaylist {
             self.segments.iter().map(|s| &s.duration),
         ));
         let mut out = String::new();
-        out.push_str("#EXTM3U\n#EXT-X-VERSION:3\n");
+        let version = if self.iframes_only { 4 } else { 3 };
+        let _ = write!(out, "#EXTM3U\n#EXT-X-VERSION:{version}\n");
         let _ = writeln!(out, "#EXT-X-TARGETDURATION:{target}");
         let _ = writeln!(out, "#EXT-X-MEDIA-SEQUENCE:{}", self.media_sequence);
         let _ = writeln!(
@@ -102,6 +107,9 @@ impl MediaPlaylist {
             PlaylistType::Live => {}
             PlaylistType::Event => out.push_str("#EXT-X-PLAYLIST-TYPE:EVENT\n"),
             PlaylistType::Vod => out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n"),
+        }
+        if self.iframes_only {
+            out.push_str("#EXT-X-I-FRAMES-ONLY\n");
         }
         // Media time since the last EXT-X-PROGRAM-DATE-TIME, None before the first.
         let mut since_date: Option<Duration> = None;
@@ -120,6 +128,9 @@ impl MediaPlaylist {
             }
             let ms = millis(segment.duration);
             let _ = writeln!(out, "#EXTINF:{}.{:03},", ms / 1000, ms % 1000);
+            if let Some((len, offset)) = segment.byte_range {
+                let _ = writeln!(out, "#EXT-X-BYTERANGE:{len}@{offset}");
+            }
             out.push_str(&segment.uri);
             out.push('\n');
             since_date = since_date.map(|d| d + segment.duration);

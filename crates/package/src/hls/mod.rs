@@ -11,5 +11,5 @@ mod rendition;
 pub use media::{
     format_date_time, target_duration_for, MediaPlaylist, PlaylistSegment, PlaylistType,
 };
-pub use multivariant::{MultivariantPlaylist, Variant};
+pub use multivariant::{IFrameVariant, MultivariantPlaylist, Variant};
 pub use rendition::{Rendition, RenditionConfig, StoredSegment};

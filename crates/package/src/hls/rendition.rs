@@ -54,6 +54,10 @@ pub struct StoredSegment {
     pub discontinuities_before: u64,
     /// Wall-clock time of its first sample.
     pub program_date_time: Option<OffsetDateTime>,
+    /// Length of the I-frame head (PAT, PMT, IDR picture) from byte 0, if any.
+    pub iframe_bytes: Option<usize>,
+    /// Bytes of video packets.
+    pub video_bytes: usize,
     /// The TS bytes.
     pub data: Bytes,
 }
@@ -63,7 +67,8 @@ pub struct StoredSegment {
 /// Call [`push`](Self::push) with each segment in order; serve [`render`](Self::render)
 /// and [`segment`](Self::segment). A live rendition keeps `window + startover` of media
 /// and evicts older segments; EVENT and VOD keep everything (they are finite by
-/// definition). EXT-X-TARGETDURATION only grows, as §6.2.1 forbids changing it.
+/// definition) until the owner trims them with [`pop_oldest`](Self::pop_oldest).
+/// EXT-X-TARGETDURATION only grows, as §6.2.1 forbids changing it.
 #[derive(Clone, Debug)]
 pub struct Rendition {
     config: RenditionConfig,
@@ -72,6 +77,9 @@ pub struct Rendition {
     discontinuities: u64,
     target_duration: u64,
     ended: bool,
+    /// Bytes and media time of the kept segments.
+    bytes: usize,
+    media: Duration,
 }
 
 impl Rendition {
@@ -84,6 +92,8 @@ impl Rendition {
             discontinuities: 0,
             target_duration,
             ended: false,
+            bytes: 0,
+            media: Duration::ZERO,
         }
     }
 
@@ -92,23 +102,73 @@ impl Rendition {
         &self.config
     }
 
+    /// Renames the segments in the playlists written from now on (the variant's
+    /// number changed).
+    pub fn set_segment_prefix(&mut self, prefix: String) {
+        self.config.segment_prefix = prefix;
+    }
+
     /// Adds the next segment and evicts what falls out of retention.
     pub fn push(&mut self, segment: Segment) {
         let duration = segment.duration();
         self.target_duration = self.target_duration.max(target_duration_for(&[duration]));
+        self.bytes += segment.data.len();
+        self.media += duration;
         self.segments.push_back(StoredSegment {
             sequence: segment.sequence,
             duration,
             discontinuity: segment.discontinuity,
-            discontinuities_before: self.discontinuities,
+            discontinuities_before: segment.discontinuity_sequence,
             program_date_time: segment.program_date_time,
+            iframe_bytes: segment.iframe_bytes,
+            video_bytes: segment.video_bytes,
             data: segment.data,
         });
-        self.discontinuities += u64::from(segment.discontinuity);
+        self.discontinuities = segment.discontinuity_sequence + u64::from(segment.discontinuity);
         if self.config.playlist_type == PlaylistType::Live {
             let keep = self.live_window() + self.config.startover;
             self.evict(keep);
         }
+    }
+
+    /// Sequence number of the newest segment.
+    pub fn last_sequence(&self) -> Option<u64> {
+        self.segments.back().map(|s| s.sequence)
+    }
+
+    /// Sequence number of the oldest kept segment.
+    pub fn first_sequence(&self) -> Option<u64> {
+        self.segments.front().map(|s| s.sequence)
+    }
+
+    /// Bytes of the kept segments.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Media time of the kept segments.
+    pub fn media_time(&self) -> Duration {
+        self.media
+    }
+
+    /// Drops the oldest segment (retention bounds of the owner); the newest stays.
+    pub fn pop_oldest(&mut self) -> bool {
+        if self.segments.len() < 2 {
+            return false;
+        }
+        if let Some(s) = self.segments.pop_front() {
+            self.bytes = self.bytes.saturating_sub(s.data.len());
+            self.media = self.media.saturating_sub(s.duration);
+        }
+        true
+    }
+
+    /// Forgets every segment (the next one pushed does not follow the last); the
+    /// discontinuity count and target duration carry on.
+    pub fn clear(&mut self) {
+        self.segments.clear();
+        self.bytes = 0;
+        self.media = Duration::ZERO;
     }
 
     /// No more segments: EXT-X-ENDLIST is written from now on.
@@ -126,6 +186,27 @@ impl Rendition {
     /// Segments kept (window and start-over), oldest first.
     pub fn segments(&self) -> impl Iterator<Item = &StoredSegment> {
         self.segments.iter()
+    }
+
+    /// Average video bitrate (bits/s) over the kept segments, for stream selection.
+    pub fn video_bitrate(&self) -> Option<u64> {
+        let secs = self.media.as_secs_f64();
+        let bytes: usize = self.segments.iter().map(|s| s.video_bytes).sum();
+        (secs > 0.0).then(|| ((bytes as f64) * 8.0 / secs).ceil() as u64)
+    }
+
+    /// Peak bitrate (bits/s) of the I-frame playlist: I-frame bytes over the time to
+    /// the next I-frame, for EXT-X-I-FRAME-STREAM-INF's BANDWIDTH.
+    pub fn iframe_bitrate(&self) -> Option<u64> {
+        self.iframe_playlist()
+            .segments
+            .iter()
+            .filter_map(|s| {
+                let secs = s.duration.as_secs_f64();
+                let (len, _) = s.byte_range?;
+                (secs > 0.0).then(|| ((len as f64) * 8.0 / secs).ceil() as u64)
+            })
+            .max()
     }
 
     /// Peak and average bitrate (bits/s) over the kept segments, for BANDWIDTH and
@@ -159,13 +240,16 @@ impl Rendition {
             if total < keep {
                 break;
             }
-            self.segments.pop_front();
+            if let Some(s) = self.segments.pop_front() {
+                self.bytes = self.bytes.saturating_sub(s.data.len());
+                self.media = self.media.saturating_sub(s.duration);
+            }
         }
     }
 
-    /// The media playlist over the segments the playlist type shows.
-    pub fn media_playlist(&self) -> MediaPlaylist {
-        let shown: Vec<&StoredSegment> = match self.config.playlist_type {
+    /// The segments the playlist type shows, oldest first.
+    fn shown(&self) -> Vec<&StoredSegment> {
+        match self.config.playlist_type {
             PlaylistType::Live => {
                 let window = self.live_window();
                 let mut total = Duration::ZERO;
@@ -183,7 +267,10 @@ impl Rendition {
                 shown
             }
             PlaylistType::Event | PlaylistType::Vod => self.segments.iter().collect(),
-        };
+        }
+    }
+
+    fn playlist_over(&self, shown: &[&StoredSegment]) -> MediaPlaylist {
         let first = shown.first();
         MediaPlaylist {
             target_duration: self.target_duration,
@@ -193,16 +280,49 @@ impl Rendition {
             playlist_type: self.config.playlist_type,
             end_list: self.ended,
             program_date_time_interval: self.config.program_date_time_interval,
+            iframes_only: false,
             segments: shown
-                .into_iter()
+                .iter()
                 .map(|s| PlaylistSegment {
                     uri: format!("{}{}.ts", self.config.segment_prefix, s.sequence),
                     duration: s.duration,
                     discontinuity: s.discontinuity,
                     program_date_time: s.program_date_time,
+                    byte_range: None,
                 })
                 .collect(),
         }
+    }
+
+    /// The media playlist over the segments the playlist type shows.
+    pub fn media_playlist(&self) -> MediaPlaylist {
+        self.playlist_over(&self.shown())
+    }
+
+    /// The I-frame playlist (RFC 8216 §4.3.3.6) over the same segments: one entry per
+    /// segment that starts with an IDR, its byte range the segment's I-frame head from
+    /// byte 0 (so PAT and PMT come with it), its duration the time to the next I-frame
+    /// (a segment without an IDR lengthens the entry before it).
+    pub fn iframe_playlist(&self) -> MediaPlaylist {
+        let shown = self.shown();
+        let mut playlist = self.playlist_over(&shown);
+        playlist.iframes_only = true;
+        let mut entries: Vec<PlaylistSegment> = Vec::with_capacity(shown.len());
+        for (stored, mut entry) in shown.iter().zip(playlist.segments) {
+            match stored.iframe_bytes {
+                Some(len) => {
+                    entry.byte_range = Some((len, 0));
+                    entries.push(entry);
+                }
+                None => {
+                    if let Some(prev) = entries.last_mut().filter(|_| !entry.discontinuity) {
+                        prev.duration += entry.duration;
+                    }
+                }
+            }
+        }
+        playlist.segments = entries;
+        playlist
     }
 
     /// [`media_playlist`](Self::media_playlist) as text.

@@ -25,8 +25,12 @@ fn segments(durations_ms: &[u64], discontinuities: &[u64]) -> Vec<Segment> {
                 duration_ticks: ms * 90,
                 start_pts: (elapsed - ms) as i64 * 90,
                 discontinuity: discontinuities.contains(&(i as u64)),
+                discontinuity_sequence: discontinuities.iter().filter(|&&d| d < i as u64).count()
+                    as u64,
                 program_date_time: Some(pdt),
                 starts_with_idr: true,
+                iframe_bytes: Some(188 * 3),
+                video_bytes: 188 * (8 + i),
                 data: Bytes::from(vec![0x47; 188 * (10 + i)]),
             }
         })
@@ -98,6 +102,7 @@ fn multivariant() {
                 frame_rate: Some(29.97),
             },
         ],
+        ..MultivariantPlaylist::default()
     };
     insta::assert_snapshot!("multivariant", playlist.render());
 }

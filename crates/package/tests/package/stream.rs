@@ -103,6 +103,17 @@ pub fn access_unit(idr: bool, size: usize) -> Vec<u8> {
 /// A stream of `frames` video frames from `start_pts` (wrapping at 2^33) with IDRs where
 /// `is_idr(frame)` says, audio alongside, PAT/PMT every 10 frames.
 pub fn program(frames: u64, start_pts: u64, is_idr: impl Fn(u64) -> bool) -> Vec<u8> {
+    program_sized(frames, start_pts, is_idr, 700)
+}
+
+/// [`program`] with access units of `size` bytes (another rendition of the same
+/// pictures: same timestamps and IDRs, another bitrate).
+pub fn program_sized(
+    frames: u64,
+    start_pts: u64,
+    is_idr: impl Fn(u64) -> bool,
+    size: usize,
+) -> Vec<u8> {
     let mut mux = Muxer::default();
     let mut audio_t = 0u64;
     for frame in 0..frames {
@@ -113,7 +124,7 @@ pub fn program(frames: u64, start_pts: u64, is_idr: impl Fn(u64) -> bool) -> Vec
         let pts = (start_pts + t) % (1 << 33);
         mux.packetize(
             VIDEO_PID,
-            &pes(0xE0, pts, &access_unit(is_idr(frame), 700), false),
+            &pes(0xE0, pts, &access_unit(is_idr(frame), size), false),
         );
         while audio_t < t + FRAME {
             let apts = (start_pts + audio_t) % (1 << 33);

@@ -1,0 +1,1019 @@
+//! The origin store: HLS pushed by an encoder in, per-endpoint HLS out. No I/O.
+//!
+//! The model: an encoder pushes HLS to a packaging channel's ingest endpoint (ffmpeg
+//! `-f hls -method PUT` PUTs `channel.m3u8` and segments `channel0.ts`, `channel1.ts`, …
+//! next to it; with `-var_stream_map` one playlist and one segment series per
+//! variant). The driver hands every PUT body to [`Origin::ingest`] with the channel's
+//! current origin endpoints ([`EndpointConfig`]) and the wall clock; an encoder in this
+//! process hands TS chunks to [`Origin::ingest_ts`] instead, one call per rendition
+//! chunk. Every *stream* of the channel (a series of segments of one variant) becomes
+//! one variant of every origin endpoint: the endpoint feeds it to its own
+//! [`Segmenter`], which re-cuts it on IDR frames at the endpoint's segment duration
+//! into a [`Rendition`], so every endpoint serves its own playlists whatever the
+//! encoder's segmenting. The driver serves [`Origin::multivariant`],
+//! [`Origin::media_playlist`], [`Origin::iframe_playlist`] and [`Origin::segment`], and
+//! logs what [`Origin::take_warnings`] returns.
+//!
+//! Naming (`n` counts variants from 1 in stream order): `{manifestName}.m3u8`, media
+//! playlists `{manifestName}_{n}.m3u8`, segments `{manifestName}_{n}_{seq}.ts`, I-frame
+//! playlists `{manifestName}_{n}_iframe.m3u8` (AWS's names) whose entries are byte
+//! ranges of those segments.
+//!
+//! Invariants:
+//! - Streams: a pushed segment's stream is its name without the trailing sequence
+//!   digits (`channel_1_12.ts` → `channel_1_`, `v0/seg3.ts` → `v0/seg`); in-process
+//!   chunks of rendition `"k"` are stream `k`. Streams are ordered by name with digit
+//!   runs compared as numbers, so `0, 1, 2, …, 10` and `channel_1_ … channel_10_`. At
+//!   most [`MAX_STREAMS`] per channel; more are ignored.
+//! - Alignment: all variants of an endpoint cut on one [`CutGrid`], so segment N of
+//!   every variant starts at the same IDR PTS (within [`MATCH_TOLERANCE`](crate::grid::MATCH_TOLERANCE)) and has the
+//!   same media sequence number, date-time and discontinuity, whichever variant's
+//!   chunks arrive first. This needs the renditions' IDRs at the same PTS, as any ABR
+//!   ladder has.
+//! - A stream that stops while others go on does not hold them back. It is left out
+//!   of the multivariant playlist once it has delivered nothing for
+//!   [`INGEST_STALE_AFTER`] while others did, or while its newest segment is more
+//!   than two sequence numbers behind the newest of any variant (its source
+//!   restarted on its own and it waits to rejoin); its playlist stays served.
+//! - Memory is bounded: a live rendition keeps `window + startover` of media; segments
+//!   held back by `time_delay` wait in a queue as long as the delay; ingested playlists
+//!   and segments are not stored (bodies over [`MAX_INGEST_BODY`] are the driver's to
+//!   refuse). Every endpoint (all its variants together, any playlist type) keeps at
+//!   most [`MAX_RETAINED_MEDIA`] of media and [`MAX_RETAINED_BYTES`], whichever comes
+//!   first: past that its oldest segments go, in every variant at once, and one
+//!   warning is queued. An EVENT playlist then loses its head: it keeps
+//!   `EXT-X-PLAYLIST-TYPE:EVENT` (RFC 8216 §4.3.3.5 forbids removing the tag) and its
+//!   EXT-X-MEDIA-SEQUENCE moves on, as in a live playlist. Players reload it like a
+//!   live playlist (hls.js, AVPlayer); a viewer seeking to the very start finds it gone.
+//!   That is less harmful than the alternatives: stopping the event (every viewer
+//!   stalls) or exhausting the server's memory.
+//! - Redundant ingest is per channel: a channel has two ingest endpoints; both may
+//!   receive the same streams. The first endpoint that delivers a segment becomes
+//!   active; segments sent to the other are ignored while the active one has delivered
+//!   within [`INGEST_STALE_AFTER`]. After that, the other takes over with a
+//!   discontinuity in every variant (give both encoders the same segment names, so
+//!   their streams map to the same variants).
+//! - Time is injected: every call takes `now`.
+//!
+//! ```
+//! use std::time::Duration;
+//! use package::origin::{EndpointConfig, Origin};
+//! use time::OffsetDateTime;
+//!
+//! let mut origin = Origin::default();
+//! let endpoints = [EndpointConfig::new("ep", "index", Duration::from_secs(2))];
+//! let now = OffsetDateTime::UNIX_EPOCH;
+//! origin.ingest("ch", "ingest-1", "channel0.ts", &[], &endpoints, now);
+//! // Nothing decodable yet: the endpoint has no segment.
+//! assert!(origin.segment("ch", "ep", 1, 0, now).is_none());
+//! ```
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::Duration;
+
+use bytes::Bytes;
+use media::h264;
+use media::pes::PesAssembler;
+use media::psi::{Pat, Pmt, Section, SectionAssembler, TABLE_ID_PAT, TABLE_ID_PMT};
+use media::ts::{Pid, TsPacket, PACKET_SIZE};
+use time::OffsetDateTime;
+
+use crate::grid::CutGrid;
+use crate::hls::{
+    IFrameVariant, MultivariantPlaylist, PlaylistType, Rendition, RenditionConfig, Variant,
+};
+use crate::segmenter::{Segment, Segmenter, SegmenterConfig, STREAM_TYPE_AAC, STREAM_TYPE_H264};
+pub use crate::sps::sps_resolution;
+
+/// The largest ingest body (one playlist or segment) a driver should accept.
+pub const MAX_INGEST_BODY: usize = 32 << 20;
+/// The segment name [`Origin::ingest_ts`] files in-process TS under.
+const IN_PROCESS_SEGMENT: &str = "in-process.ts";
+/// An active ingest endpoint that delivered nothing for this long gives way to the
+/// other; a stream silent this long while others deliver leaves the multivariant.
+pub const INGEST_STALE_AFTER: Duration = Duration::from_secs(10);
+/// Streams (variants) one channel packages at most.
+pub const MAX_STREAMS: usize = 16;
+/// Media time one endpoint keeps at most, whatever its playlist type and start-over.
+pub const MAX_RETAINED_MEDIA: Duration = Duration::from_secs(6 * 3600);
+/// Segment bytes one endpoint keeps at most, all variants together.
+pub const MAX_RETAINED_BYTES: usize = 1 << 30;
+/// A variant whose newest segment is this many sequence numbers behind the newest of
+/// any variant is left out of the multivariant playlist (its source stalled or
+/// restarted on its own).
+const MAX_LAG: u64 = 2;
+/// Warnings queued for the driver before the oldest is dropped.
+const MAX_WARNINGS: usize = 64;
+
+/// How one origin endpoint packages its channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointConfig {
+    /// Origin endpoint id.
+    pub id: String,
+    /// `manifestName`: media playlists are `{manifest_name}_{n}.m3u8`, segments
+    /// `{manifest_name}_{n}_{sequence}.ts`.
+    pub manifest_name: String,
+    /// The cut grid's cell: segments are cut at the first IDR of each later cell.
+    pub segment_duration: Duration,
+    /// Media time a live playlist lists.
+    pub window: Duration,
+    /// Media time kept before the window.
+    pub startover: Duration,
+    /// Live (sliding window), EVENT or VOD.
+    pub playlist_type: PlaylistType,
+    /// EXT-X-PROGRAM-DATE-TIME spacing; `None` writes none.
+    pub program_date_time_interval: Option<Duration>,
+    /// A segment is listed this long after it was cut.
+    pub time_delay: Duration,
+}
+
+impl EndpointConfig {
+    /// A live endpoint with a 60 s window, no start-over, date-times or delay.
+    pub fn new(id: &str, manifest_name: &str, segment_duration: Duration) -> Self {
+        Self {
+            id: id.to_owned(),
+            manifest_name: manifest_name.to_owned(),
+            segment_duration,
+            window: Duration::from_secs(60),
+            startover: Duration::ZERO,
+            playlist_type: PlaylistType::Live,
+            program_date_time_interval: None,
+            time_delay: Duration::ZERO,
+        }
+    }
+}
+
+/// The order of the variants in the multivariant playlist (`streamOrder`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StreamOrder {
+    /// Stream order (see the module docs).
+    #[default]
+    Original,
+    /// Lowest average video bitrate first.
+    VideoBitrateAscending,
+    /// Highest average video bitrate first.
+    VideoBitrateDescending,
+}
+
+/// Which variants the multivariant playlist lists (`streamSelection`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamSelection {
+    /// Variants whose average video bitrate is below this are left out.
+    pub min_video_bits_per_second: u64,
+    /// Variants whose average video bitrate is above this are left out.
+    pub max_video_bits_per_second: u64,
+    /// The order of those listed.
+    pub order: StreamOrder,
+}
+
+impl Default for StreamSelection {
+    /// AWS's defaults: 0 to 2147483647 bit/s, original order.
+    fn default() -> Self {
+        Self {
+            min_video_bits_per_second: 0,
+            max_video_bits_per_second: u64::from(i32::MAX.unsigned_abs()),
+            order: StreamOrder::Original,
+        }
+    }
+}
+
+/// Serve-time settings of an endpoint: they change what is listed, not how it is
+/// packaged, so changing them restarts nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServeOptions {
+    /// `streamSelection`.
+    pub selection: StreamSelection,
+    /// `includeIframeOnlyStream`: list an I-frame playlist per variant.
+    pub iframes: bool,
+}
+
+/// What [`Origin::ingest`] did with a body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ingested {
+    /// A TS segment fed to every endpoint.
+    Segment,
+    /// A playlist, read for EXT-X-ENDLIST.
+    Playlist,
+    /// Accepted and dropped, with why (standby ingest endpoint, too many variants, …).
+    Ignored(&'static str),
+}
+
+/// Codecs, picture size and frame rate found in a stream.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StreamInfo {
+    /// RFC 6381 strings: `avc1.PPCCLL`, then `mp4a.40.2` when there is AAC audio.
+    pub codecs: Vec<String>,
+    /// Width × height from the SPS.
+    pub resolution: Option<(u32, u32)>,
+    /// Frames per second from the SPS VUI timing info.
+    pub frame_rate: Option<f64>,
+}
+
+/// One variant of an endpoint: its segmenter, the segments held back by the delay,
+/// its rendition.
+#[derive(Debug)]
+struct EndpointVariant {
+    segmenter: Option<Segmenter>,
+    delayed: VecDeque<(OffsetDateTime, Segment)>,
+    rendition: Rendition,
+}
+
+impl EndpointVariant {
+    fn new(config: &EndpointConfig, n: usize) -> Self {
+        let segment_duration = config.segment_duration.max(Duration::from_secs(1));
+        Self {
+            segmenter: Segmenter::new(SegmenterConfig::new(segment_duration)).ok(),
+            delayed: VecDeque::new(),
+            rendition: Rendition::new(RenditionConfig {
+                playlist_type: config.playlist_type,
+                target_duration: segment_duration,
+                window: config.window,
+                startover: config.startover,
+                program_date_time_interval: config.program_date_time_interval,
+                segment_prefix: format!("{}_{n}_", config.manifest_name),
+            }),
+        }
+    }
+
+    /// Moves finished segments to the delay queue, and due ones to the rendition.
+    fn drain(&mut self, delay: Duration, now: OffsetDateTime) {
+        if let Some(segmenter) = self.segmenter.as_mut() {
+            while let Some(segment) = segmenter.poll_segment() {
+                self.delayed.push_back((now, segment));
+            }
+        }
+        self.release(delay, now);
+    }
+
+    fn release(&mut self, delay: Duration, now: OffsetDateTime) {
+        while let Some((cut, _)) = self.delayed.front() {
+            if *cut + delay > now {
+                break;
+            }
+            let Some((_, segment)) = self.delayed.pop_front() else {
+                break;
+            };
+            match self.rendition.last_sequence() {
+                // A cut this variant already has (cannot happen on one grid): drop it.
+                Some(last) if segment.sequence <= last => continue,
+                // This variant missed cuts (it stopped, or lagged past the grid's
+                // memory): its playlist restarts rather than skip sequence numbers.
+                Some(last) if segment.sequence > last + 1 => self.rendition.clear(),
+                _ => {}
+            }
+            self.rendition.push(segment);
+        }
+    }
+}
+
+/// One endpoint: the grid its variants cut on and the variants, by stream.
+#[derive(Debug)]
+struct Endpoint {
+    config: EndpointConfig,
+    grid: CutGrid,
+    variants: BTreeMap<String, EndpointVariant>,
+    /// The retention bound was reached (warned once).
+    trimmed: bool,
+    retention: Retention,
+}
+
+/// Retention bounds of every endpoint (all its variants together).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Media time kept at most.
+    pub media: Duration,
+    /// Segment bytes kept at most.
+    pub bytes: usize,
+}
+
+impl Default for Retention {
+    /// [`MAX_RETAINED_MEDIA`] and [`MAX_RETAINED_BYTES`].
+    fn default() -> Self {
+        Self {
+            media: MAX_RETAINED_MEDIA,
+            bytes: MAX_RETAINED_BYTES,
+        }
+    }
+}
+
+impl Endpoint {
+    fn new(config: EndpointConfig, retention: Retention) -> Self {
+        let grid = CutGrid::new(config.segment_duration.max(Duration::from_secs(1)));
+        Self {
+            config,
+            grid,
+            variants: BTreeMap::new(),
+            trimmed: false,
+            retention,
+        }
+    }
+
+    fn push(&mut self, stream: &str, n: usize, body: &[u8], now: OffsetDateTime) {
+        let Self {
+            config,
+            grid,
+            variants,
+            ..
+        } = self;
+        let variant = variants
+            .entry(stream.to_owned())
+            .or_insert_with(|| EndpointVariant::new(config, n));
+        if let Some(s) = variant.segmenter.as_mut() {
+            s.set_wall_clock(now);
+            s.push_on(body, grid);
+        }
+        variant.drain(config.time_delay, now);
+    }
+
+    fn flush(&mut self, stream: &str, now: OffsetDateTime) {
+        let Self {
+            config,
+            grid,
+            variants,
+            ..
+        } = self;
+        if let Some(variant) = variants.get_mut(stream) {
+            if let Some(s) = variant.segmenter.as_mut() {
+                s.flush_on(grid);
+            }
+            variant.drain(config.time_delay, now);
+        }
+    }
+
+    fn release(&mut self, now: OffsetDateTime) {
+        for variant in self.variants.values_mut() {
+            variant.release(self.config.time_delay, now);
+        }
+    }
+
+    /// Applies [`MAX_RETAINED_MEDIA`] and [`MAX_RETAINED_BYTES`]: drops the oldest
+    /// sequence number from every variant until within both. Returns a warning the
+    /// first time it trims.
+    fn enforce_retention(&mut self) -> Option<String> {
+        let mut trimmed = false;
+        loop {
+            let bytes: usize = self.variants.values().map(|v| v.rendition.bytes()).sum();
+            let media = self
+                .variants
+                .values()
+                .map(|v| v.rendition.media_time())
+                .max()
+                .unwrap_or_default();
+            if bytes <= self.retention.bytes && media <= self.retention.media {
+                break;
+            }
+            let Some(oldest) = self
+                .variants
+                .values()
+                .filter_map(|v| v.rendition.first_sequence())
+                .min()
+            else {
+                break;
+            };
+            let mut popped = false;
+            for v in self.variants.values_mut() {
+                if v.rendition.first_sequence() == Some(oldest) {
+                    popped |= v.rendition.pop_oldest();
+                }
+            }
+            if !popped {
+                break;
+            }
+            trimmed = true;
+        }
+        if !trimmed || std::mem::replace(&mut self.trimmed, true) {
+            return None;
+        }
+        Some(format!(
+            "origin endpoint {} reached its retention bound ({} s of media or {} MiB): \
+             its oldest segments are dropped from now on",
+            self.config.id,
+            self.retention.media.as_secs(),
+            self.retention.bytes >> 20
+        ))
+    }
+}
+
+/// One stream of a channel: what it carries and where its push stands.
+#[derive(Debug)]
+struct Stream {
+    info: Option<StreamInfo>,
+    last_ingest: OffsetDateTime,
+    /// The last segment ingested, and the last one an EXT-X-ENDLIST playlist lists:
+    /// the segmenters are flushed once that one is in (requests may finish out of
+    /// order).
+    last_segment: Option<String>,
+    end_after: Option<String>,
+}
+
+/// One packaging channel's ingest state and endpoints.
+#[derive(Debug, Default)]
+struct Channel {
+    /// The ingest endpoint being packaged and when it last delivered a segment.
+    active: Option<(String, OffsetDateTime)>,
+    streams: BTreeMap<String, Stream>,
+    endpoints: HashMap<String, Endpoint>,
+}
+
+impl Channel {
+    fn sync(&mut self, endpoints: &[EndpointConfig], retention: Retention) {
+        self.endpoints
+            .retain(|id, e| endpoints.iter().any(|c| &c.id == id && *c == e.config));
+        for config in endpoints {
+            if !self.endpoints.contains_key(&config.id) {
+                self.endpoints
+                    .insert(config.id.clone(), Endpoint::new(config.clone(), retention));
+            }
+        }
+    }
+
+    /// Stream names in variant order (see the module docs).
+    fn ordered(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self.streams.keys().map(String::as_str).collect();
+        keys.sort_by(|a, b| natural_cmp(a, b));
+        keys
+    }
+
+    /// A stream was added: the streams after it in order moved up one number, so
+    /// their segment URIs change (requests resolve numbers the same way).
+    fn renumber(&mut self) {
+        let numbers: Vec<(String, usize)> = self
+            .ordered()
+            .into_iter()
+            .enumerate()
+            .map(|(i, k)| (k.to_owned(), i + 1))
+            .collect();
+        for endpoint in self.endpoints.values_mut() {
+            for (key, n) in &numbers {
+                if let Some(v) = endpoint.variants.get_mut(key) {
+                    let prefix = format!("{}_{n}_", endpoint.config.manifest_name);
+                    v.rendition.set_segment_prefix(prefix);
+                }
+            }
+        }
+    }
+
+    /// The variant number (from 1) of `stream`.
+    fn number(&self, stream: &str) -> usize {
+        self.ordered()
+            .iter()
+            .position(|k| *k == stream)
+            .map_or(self.streams.len() + 1, |i| i + 1)
+    }
+
+    /// The stream of variant `n`.
+    fn stream_of(&self, n: usize) -> Option<String> {
+        self.ordered()
+            .get(n.checked_sub(1)?)
+            .map(|s| (*s).to_owned())
+    }
+
+    fn flush_if_ended(&mut self, stream: &str, now: OffsetDateTime) {
+        let Some(state) = self.streams.get_mut(stream) else {
+            return;
+        };
+        if state.end_after.is_none() || state.end_after != state.last_segment {
+            return;
+        }
+        state.end_after = None;
+        for endpoint in self.endpoints.values_mut() {
+            endpoint.flush(stream, now);
+        }
+    }
+}
+
+/// Orders names with digit runs compared as numbers (`a2` < `a10`).
+fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let run = |s: &[u8]| s.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (ra, rb) = (run(a), run(b));
+                let (da, rest_a) = a.split_at(ra);
+                let (db, rest_b) = b.split_at(rb);
+                let strip = |d: &[u8]| -> usize { d.iter().take_while(|c| **c == b'0').count() };
+                let (na, nb) = (
+                    da.get(strip(da)..).unwrap_or(&[]),
+                    db.get(strip(db)..).unwrap_or(&[]),
+                );
+                let order = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb));
+                if order != Ordering::Equal {
+                    return order;
+                }
+                a = rest_a;
+                b = rest_b;
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                a = a.get(1..).unwrap_or(&[]);
+                b = b.get(1..).unwrap_or(&[]);
+            }
+        }
+    }
+}
+
+/// The origin store; see the [module docs](self).
+#[derive(Debug, Default)]
+pub struct Origin {
+    channels: HashMap<String, Channel>,
+    warnings: VecDeque<String>,
+    retention: Retention,
+}
+
+/// `channel12.ts` → `channel`, `v0/seg_3.ts` → `v0/seg_`.
+fn stream_key(name: &str) -> &str {
+    let stem = name.strip_suffix(".ts").unwrap_or(name);
+    stem.trim_end_matches(|c: char| c.is_ascii_digit())
+}
+
+/// A variant's line in the multivariant playlist, before selection.
+struct Listed {
+    variant: Variant,
+    iframe: Option<IFrameVariant>,
+    video_bitrate: u64,
+}
+
+impl Origin {
+    /// An origin whose endpoints keep at most `retention` (the default is
+    /// [`MAX_RETAINED_MEDIA`] and [`MAX_RETAINED_BYTES`]).
+    pub fn with_retention(retention: Retention) -> Self {
+        Self {
+            retention,
+            ..Self::default()
+        }
+    }
+
+    /// Handles one PUT (or POST) of `name` (path under the ingest URL's directory) to
+    /// ingest endpoint `ingest_id` of `channel_id`. `endpoints` are the channel's origin
+    /// endpoints now: new ones start packaging, changed ones restart, missing ones go.
+    /// The driver has authenticated the request.
+    pub fn ingest(
+        &mut self,
+        channel_id: &str,
+        ingest_id: &str,
+        name: &str,
+        body: &[u8],
+        endpoints: &[EndpointConfig],
+        now: OffsetDateTime,
+    ) -> Ingested {
+        let channel = self.channels.entry(channel_id.to_owned()).or_default();
+        channel.sync(endpoints, self.retention);
+        let is_segment = name.ends_with(".ts");
+        if !is_segment && !name.ends_with(".m3u8") {
+            return Ingested::Ignored("neither a playlist nor a TS segment");
+        }
+        // Redundant ingest: keep to the active endpoint while it is fresh.
+        match &channel.active {
+            Some((active, _)) if active == ingest_id => {}
+            Some((_, last)) if now - *last < INGEST_STALE_AFTER => {
+                return Ingested::Ignored("the other ingest endpoint is active");
+            }
+            Some(_) if !is_segment => return Ingested::Ignored("standby ingest endpoint"),
+            Some(_) => {
+                // Failover: the new source's timestamps do not continue the old ones.
+                for endpoint in channel.endpoints.values_mut() {
+                    for variant in endpoint.variants.values_mut() {
+                        if let Some(s) = variant.segmenter.as_mut() {
+                            s.mark_discontinuity();
+                        }
+                    }
+                }
+                for stream in channel.streams.values_mut() {
+                    stream.end_after = None;
+                }
+            }
+            None if !is_segment => return Ingested::Playlist,
+            None => {}
+        }
+        if !is_segment {
+            let text = String::from_utf8_lossy(body);
+            let last = text
+                .lines()
+                .map(str::trim)
+                .rfind(|l| !l.is_empty() && !l.starts_with('#'));
+            if let Some(last) = last.filter(|l| l.ends_with(".ts")) {
+                let key = stream_key(last);
+                let ended = text.lines().any(|l| l.trim() == "#EXT-X-ENDLIST");
+                if let Some(stream) = channel.streams.get_mut(key).filter(|_| ended) {
+                    stream.end_after = Some(last.to_owned());
+                    channel.flush_if_ended(key, now);
+                }
+            }
+            return Ingested::Playlist;
+        }
+        let key = stream_key(name);
+        if !channel.streams.contains_key(key) {
+            if channel.streams.len() >= MAX_STREAMS {
+                return Ingested::Ignored("too many variants");
+            }
+            channel.streams.insert(
+                key.to_owned(),
+                Stream {
+                    info: None,
+                    last_ingest: now,
+                    last_segment: None,
+                    end_after: None,
+                },
+            );
+            channel.renumber();
+        }
+        channel.active = Some((ingest_id.to_owned(), now));
+        let n = channel.number(key);
+        if let Some(stream) = channel.streams.get_mut(key) {
+            stream.last_ingest = now;
+            if stream.info.is_none() {
+                stream.info = probe(body);
+            }
+            stream.last_segment = Some(name.to_owned());
+        }
+        for endpoint in channel.endpoints.values_mut() {
+            endpoint.push(key, n, body, now);
+            if let Some(warning) = endpoint.enforce_retention() {
+                if self.warnings.len() >= MAX_WARNINGS {
+                    self.warnings.pop_front();
+                }
+                self.warnings.push_back(warning);
+            }
+        }
+        channel.flush_if_ended(key, now);
+        Ingested::Segment
+    }
+
+    /// In-process ingest: `ts` (whole 188-byte packets, best cut before an IDR access
+    /// unit) of rendition `stream` (`"0"`, `"1"`, … in output order) from an encoder in
+    /// this process, as if `source` had PUT it as a segment of that rendition to an
+    /// ingest endpoint of `channel_id`. Runs what [`Origin::ingest`] does with a
+    /// segment: the same redundant-ingest rule (per `source`), the same per-endpoint
+    /// re-cutting on one grid per endpoint.
+    pub fn ingest_ts(
+        &mut self,
+        channel_id: &str,
+        source: &str,
+        stream: &str,
+        ts: &[u8],
+        endpoints: &[EndpointConfig],
+        now: OffsetDateTime,
+    ) -> Ingested {
+        let name = format!("{stream}/{IN_PROCESS_SEGMENT}");
+        self.ingest(channel_id, source, &name, ts, endpoints, now)
+    }
+
+    /// Whether `channel_id` has ingested anything accepted (a segment or playlist).
+    pub fn has_channel(&self, channel_id: &str) -> bool {
+        self.channels.contains_key(channel_id)
+    }
+
+    /// Warnings for the driver to log (retention bound reached, …), oldest first.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        self.warnings.drain(..).collect()
+    }
+
+    /// Forgets every channel not in `ids` (deleted packaging channels).
+    pub fn retain_channels(&mut self, ids: &[&str]) {
+        self.channels.retain(|id, _| ids.contains(&id.as_str()));
+    }
+
+    /// The channel and its endpoint, delayed segments released up to `now`.
+    fn endpoint(
+        &mut self,
+        channel_id: &str,
+        endpoint_id: &str,
+        now: OffsetDateTime,
+    ) -> Option<(&Channel, &Endpoint)> {
+        let channel = self.channels.get_mut(channel_id)?;
+        channel.endpoints.get_mut(endpoint_id)?.release(now);
+        let endpoint = channel.endpoints.get(endpoint_id)?;
+        Some((&*channel, endpoint))
+    }
+
+    /// Variant `n`'s rendition, once it has a segment.
+    fn rendition(
+        &mut self,
+        channel_id: &str,
+        endpoint_id: &str,
+        n: usize,
+        now: OffsetDateTime,
+    ) -> Option<&Rendition> {
+        let (channel, endpoint) = self.endpoint(channel_id, endpoint_id, now)?;
+        let stream = channel.stream_of(n)?;
+        let rendition = &endpoint.variants.get(&stream)?.rendition;
+        rendition.segments().next()?;
+        Some(rendition)
+    }
+
+    /// The endpoint's multivariant playlist and the largest EXT-X-TARGETDURATION of its
+    /// variants: every fresh variant with a segment, in stream order, then filtered and
+    /// ordered by `options.selection`; an I-frame playlist per variant listed when
+    /// `options.iframes`. `None` before any variant has a segment or when the selection
+    /// leaves none.
+    pub fn multivariant(
+        &mut self,
+        channel_id: &str,
+        endpoint_id: &str,
+        options: &ServeOptions,
+        now: OffsetDateTime,
+    ) -> Option<(String, u64)> {
+        let (channel, endpoint) = self.endpoint(channel_id, endpoint_id, now)?;
+        let newest = channel.streams.values().map(|s| s.last_ingest).max()?;
+        let manifest = &endpoint.config.manifest_name;
+        let newest_sequence = endpoint
+            .variants
+            .values()
+            .filter_map(|v| v.rendition.last_sequence())
+            .max()?;
+        let mut target = 0;
+        let mut listed: Vec<Listed> = Vec::new();
+        for (i, key) in channel.ordered().into_iter().enumerate() {
+            let n = i + 1;
+            let (Some(stream), Some(variant)) =
+                (channel.streams.get(key), endpoint.variants.get(key))
+            else {
+                continue;
+            };
+            let rendition = &variant.rendition;
+            let behind = rendition
+                .last_sequence()
+                .is_none_or(|last| last.saturating_add(MAX_LAG) < newest_sequence);
+            if newest - stream.last_ingest > INGEST_STALE_AFTER || behind {
+                continue;
+            }
+            let Some((peak, average)) = rendition.bitrates() else {
+                continue;
+            };
+            target = target.max(rendition.media_playlist().target_duration);
+            let info = stream.info.clone().unwrap_or_default();
+            let frame_rate = info
+                .frame_rate
+                .or_else(|| variant.segmenter.as_ref().and_then(Segmenter::frame_rate));
+            let iframe = rendition.iframe_bitrate().map(|bandwidth| IFrameVariant {
+                uri: format!("{manifest}_{n}_iframe.m3u8"),
+                bandwidth,
+                resolution: info.resolution,
+                codecs: info
+                    .codecs
+                    .iter()
+                    .filter(|c| c.starts_with("avc1"))
+                    .cloned()
+                    .collect(),
+            });
+            listed.push(Listed {
+                variant: Variant {
+                    uri: format!("{manifest}_{n}.m3u8"),
+                    bandwidth: peak,
+                    average_bandwidth: Some(average),
+                    resolution: info.resolution,
+                    codecs: info.codecs,
+                    frame_rate,
+                },
+                iframe,
+                video_bitrate: rendition.video_bitrate().unwrap_or(0),
+            });
+        }
+        let selection = options.selection;
+        listed.retain(|l| {
+            (selection.min_video_bits_per_second..=selection.max_video_bits_per_second)
+                .contains(&l.video_bitrate)
+        });
+        match selection.order {
+            StreamOrder::Original => {}
+            StreamOrder::VideoBitrateAscending => listed.sort_by_key(|l| l.video_bitrate),
+            StreamOrder::VideoBitrateDescending => {
+                listed.sort_by_key(|l| std::cmp::Reverse(l.video_bitrate));
+            }
+        }
+        if listed.is_empty() {
+            return None;
+        }
+        let mut playlist = MultivariantPlaylist::default();
+        for l in listed {
+            if options.iframes {
+                playlist.iframe_variants.extend(l.iframe);
+            }
+            playlist.variants.push(l.variant);
+        }
+        Some((playlist.render(), target.max(1)))
+    }
+
+    /// Variant `n`'s media playlist and its EXT-X-TARGETDURATION, once it has a segment.
+    pub fn media_playlist(
+        &mut self,
+        channel_id: &str,
+        endpoint_id: &str,
+        n: usize,
+        now: OffsetDateTime,
+    ) -> Option<(String, u64)> {
+        let playlist = self
+            .rendition(channel_id, endpoint_id, n, now)?
+            .media_playlist();
+        let target = playlist.target_duration;
+        Some((playlist.render(), target))
+    }
+
+    /// Variant `n`'s I-frame playlist and its EXT-X-TARGETDURATION, once it has a
+    /// segment that starts with an IDR.
+    pub fn iframe_playlist(
+        &mut self,
+        channel_id: &str,
+        endpoint_id: &str,
+        n: usize,
+        now: OffsetDateTime,
+    ) -> Option<(String, u64)> {
+        let playlist = self
+            .rendition(channel_id, endpoint_id, n, now)?
+            .iframe_playlist();
+        playlist.segments.first()?;
+        let target = playlist.target_duration;
+        Some((playlist.render(), target))
+    }
+
+    /// A kept segment's TS bytes; `None` outside retention or still delayed.
+    pub fn segment(
+        &mut self,
+        channel_id: &str,
+        endpoint_id: &str,
+        n: usize,
+        sequence: u64,
+        now: OffsetDateTime,
+    ) -> Option<Bytes> {
+        self.rendition(channel_id, endpoint_id, n, now)?
+            .segment(sequence)
+            .map(|s| s.data.clone())
+    }
+
+    /// What `file` names under an endpoint whose `manifestName` is `manifest_name`.
+    pub fn parse_file(manifest_name: &str, file: &str) -> Option<OriginFile> {
+        let rest = file.strip_prefix(manifest_name)?;
+        if rest == ".m3u8" {
+            return Some(OriginFile::Multivariant);
+        }
+        let number = |s: &str| -> Option<u64> {
+            if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            s.parse().ok()
+        };
+        let rest = rest.strip_prefix('_')?;
+        if let Some(n) = rest.strip_suffix("_iframe.m3u8") {
+            return variant_number(number(n)?).map(OriginFile::IFrames);
+        }
+        if let Some(n) = rest.strip_suffix(".m3u8") {
+            return variant_number(number(n)?).map(OriginFile::Media);
+        }
+        let (n, seq) = rest.strip_suffix(".ts")?.split_once('_')?;
+        Some(OriginFile::Segment(
+            variant_number(number(n)?)?,
+            number(seq)?,
+        ))
+    }
+}
+
+/// A variant number from a URI: 1 to [`MAX_STREAMS`].
+fn variant_number(n: u64) -> Option<usize> {
+    usize::try_from(n)
+        .ok()
+        .filter(|n| (1..=MAX_STREAMS).contains(n))
+}
+
+/// What a GET under an origin endpoint asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OriginFile {
+    /// `{manifestName}.m3u8`.
+    Multivariant,
+    /// `{manifestName}_{n}.m3u8`.
+    Media(usize),
+    /// `{manifestName}_{n}_iframe.m3u8`.
+    IFrames(usize),
+    /// `{manifestName}_{n}_{sequence}.ts`.
+    Segment(usize, u64),
+}
+
+/// Reads codecs, resolution and frame rate from the PMT and the first SPS of a TS
+/// segment.
+pub fn probe(ts: &[u8]) -> Option<StreamInfo> {
+    let mut pat = SectionAssembler::new();
+    let mut pmt_asm = SectionAssembler::new();
+    let mut pmt_pid: Option<Pid> = None;
+    let mut streams: Option<(Pid, bool)> = None;
+    let mut video = PesAssembler::new();
+    for bytes in ts.chunks_exact(PACKET_SIZE) {
+        let Ok(packet) = TsPacket::parse(bytes) else {
+            continue;
+        };
+        let pid = packet.header.pid;
+        if pid == Pid::PAT {
+            pat.push_packet(&packet);
+            while let Some(s) = pat.pop() {
+                let parsed = Section::parse(&s)
+                    .ok()
+                    .filter(|s| s.table_id == TABLE_ID_PAT);
+                if let Some(p) = parsed.and_then(|s| Pat::parse(&s).ok()) {
+                    pmt_pid = p.programs.iter().find(|(n, _)| *n != 0).map(|p| p.1);
+                }
+            }
+        } else if Some(pid) == pmt_pid {
+            pmt_asm.push_packet(&packet);
+            while let Some(s) = pmt_asm.pop() {
+                let parsed = Section::parse(&s)
+                    .ok()
+                    .filter(|s| s.table_id == TABLE_ID_PMT);
+                if let Some(p) = parsed.and_then(|s| Pmt::parse(&s).ok()) {
+                    let find = |t| p.streams.iter().find(|s| s.stream_type == t);
+                    if let Some(v) = find(STREAM_TYPE_H264) {
+                        streams = Some((v.pid, find(STREAM_TYPE_AAC).is_some()));
+                    }
+                }
+            }
+        } else if let Some((_, audio)) = streams.filter(|(v, _)| *v == pid) {
+            video.push(packet.header.pusi, packet.payload.unwrap_or(&[]));
+            while let Some(pes) = video.pop() {
+                if let Some(sps) = h264::find_sps(&pes.payload) {
+                    let mut codecs: Vec<String> = h264::codec_string(sps).into_iter().collect();
+                    if audio {
+                        codecs.push("mp4a.40.2".to_owned());
+                    }
+                    let parsed = crate::sps::parse(sps);
+                    return Some(StreamInfo {
+                        codecs,
+                        resolution: parsed.map(|s| (s.width, s.height)),
+                        frame_rate: parsed.and_then(|s| s.frame_rate),
+                    });
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The body of the `origin` fuzz target (and of a property test): `data` split into
+/// ingest calls of three in-process renditions and pushed segments and playlists,
+/// time advancing, then every playlist and segment served. Never panics.
+#[doc(hidden)]
+pub fn fuzz_origin(data: &[u8]) {
+    let eps = [
+        EndpointConfig::new("a", "index", Duration::from_secs(1)),
+        EndpointConfig {
+            playlist_type: PlaylistType::Event,
+            time_delay: Duration::from_secs(3),
+            ..EndpointConfig::new("b", "main", Duration::from_secs(2))
+        },
+    ];
+    let mut origin = Origin::with_retention(Retention {
+        media: Duration::from_secs(30),
+        bytes: 1 << 16,
+    });
+    let mut now = OffsetDateTime::UNIX_EPOCH;
+    // Each call: one control byte, then up to 4 KiB.
+    let mut rest = data;
+    while let Some((&control, tail)) = rest.split_first() {
+        let len = (usize::from(control) * 16 + 1).min(tail.len());
+        let (body, tail) = tail.split_at(len);
+        rest = tail;
+        now += Duration::from_millis(u64::from(control % 8) * 500);
+        let stream = (control % 3).to_string();
+        let source = if control & 0x80 == 0 { "x" } else { "y" };
+        if control & 0x40 == 0 {
+            origin.ingest_ts("ch", source, &stream, body, &eps, now);
+        } else if control & 0x20 == 0 {
+            let name = format!("v{stream}_{}.ts", control % 5);
+            origin.ingest("ch", source, &name, body, &eps, now);
+        } else {
+            origin.ingest("ch", source, "p.m3u8", body, &eps, now);
+        }
+    }
+    let options = ServeOptions {
+        iframes: true,
+        ..ServeOptions::default()
+    };
+    for ep in ["a", "b"] {
+        let _ = origin.multivariant("ch", ep, &options, now);
+        for n in 1..=4 {
+            let _ = origin.media_playlist("ch", ep, n, now);
+            let _ = origin.iframe_playlist("ch", ep, n, now);
+            for seq in 0..8 {
+                let _ = origin.segment("ch", ep, n, seq, now);
+            }
+        }
+    }
+    let _ = origin.take_warnings();
+}
+
+/// The package crate's synthetic TS program generator, shared with its integration tests.
+#[cfg(test)]
+#[path = "../../tests/package/stream.rs"]
+#[allow(dead_code, clippy::unwrap_used)]
+mod test_stream;
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::needless_range_loop
+)]
+mod tests;
