@@ -183,7 +183,10 @@ def test_input_failover_follows_the_encoders(server, ports, tmp_path):
 
     port, tone, _ = encoders["primary"]
     encoder(server, f"rtp://127.0.0.1:{port}", tone=tone, log_name="primary-again")
-    wait_for(lambda: active() == "camera", 15, interval=0.5, what="the primary input to be active again")
+    try:
+        wait_for(lambda: active() == "camera", 15, interval=0.5, what="the primary input to be active again")
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{server.log_tail(40)}") from None
 
 
 # ------------------------------------------------ input loss and failover conditions

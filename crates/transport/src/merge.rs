@@ -5,8 +5,17 @@
 //! most `window` (MediaConnect's `recoveryWindow`), then declared lost.
 //! Duplicates (the same packet from the other path, or a late copy) are
 //! dropped, so the output carries each packet exactly once.
+//!
+//! An encoder restart starts a new sequence at a random number. Far from the
+//! old one (more than [`RESYNC_DISTANCE`]) that is seen at once. A new
+//! sequence that lands shortly *behind* the old one would otherwise read as
+//! copies of released packets for thousands of packets, so the merger remembers
+//! a digest of the packets it released: [`FOREIGN_RUN`] packets in a row that
+//! are behind and differ from what was released under their number are a new
+//! stream, and it resyncs.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,6 +30,18 @@ const CAPACITY: usize = 8192;
 /// A jump this far from the expected sequence number is a new stream (an
 /// encoder restart), not a loss.
 const RESYNC_DISTANCE: u64 = 3000;
+
+/// Released packets whose digest is remembered (more than [`RESYNC_DISTANCE`]).
+const RECENT: usize = 4096;
+/// Packets in a row behind the expected number that are not copies of what
+/// was released: a new stream.
+pub const FOREIGN_RUN: u32 = 16;
+
+fn digest(payload: &[u8]) -> u64 {
+    let mut h = DefaultHasher::new();
+    payload.hash(&mut h);
+    h.finish()
+}
 
 /// Counters of a merger.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -71,6 +92,10 @@ pub struct Merger {
     /// Recently given-up ranges [from, to), to tell late packets from copies.
     given_up: VecDeque<(u64, u64)>,
     pending_loss: u64,
+    /// (extended seq, digest) of the last [`RECENT`] released packets, in order.
+    recent: VecDeque<(u64, u64)>,
+    /// Packets in a row that were behind `next` and not copies of released ones.
+    foreign_run: u32,
     stats: MergeStats,
 }
 
@@ -87,6 +112,8 @@ impl Merger {
             held: BTreeMap::new(),
             given_up: VecDeque::new(),
             pending_loss: 0,
+            recent: VecDeque::with_capacity(RECENT),
+            foreign_run: 0,
             stats: MergeStats {
                 from_path: vec![0; paths],
                 ..MergeStats::default()
@@ -111,14 +138,23 @@ impl Merger {
         if ext.abs_diff(next) > RESYNC_DISTANCE && ext.abs_diff(highest) > RESYNC_DISTANCE {
             self.resync(ext);
         } else if ext < next {
-            return if self.given_up.iter().any(|(a, b)| (*a..*b).contains(&ext)) {
+            if self.given_up.iter().any(|(a, b)| (*a..*b).contains(&ext)) {
                 self.stats.late += 1;
-                Pushed::Late
-            } else {
+                return Pushed::Late;
+            }
+            if self.is_copy(ext, &payload) {
+                self.foreign_run = 0;
                 self.stats.duplicates += 1;
-                Pushed::Duplicate
-            };
+                return Pushed::Duplicate;
+            }
+            self.foreign_run += 1;
+            if self.foreign_run < FOREIGN_RUN {
+                self.stats.duplicates += 1;
+                return Pushed::Duplicate;
+            }
+            self.resync(ext);
         }
+        self.foreign_run = 0;
         if self.held.contains_key(&ext) {
             self.stats.duplicates += 1;
             return Pushed::Duplicate;
@@ -141,10 +177,26 @@ impl Merger {
         Pushed::Accepted
     }
 
+    /// Whether `payload` is what was released as `ext` (unknown: assumed so,
+    /// as a copy older than the memory is the likelier story).
+    fn is_copy(&self, ext: u64, payload: &[u8]) -> bool {
+        match self.recent.binary_search_by_key(&ext, |(seq, _)| *seq) {
+            Ok(i) => self
+                .recent
+                .get(i)
+                .is_some_and(|(_, d)| *d == digest(payload)),
+            Err(0) => true,
+            // Inside the remembered range but never released: not a copy.
+            Err(_) => false,
+        }
+    }
+
     /// A new stream: what is held of the old one keeps its order and goes
     /// out first, then the new stream continues from `ext`.
     fn resync(&mut self, ext: u64) {
         self.stats.resyncs += 1;
+        self.recent.clear();
+        self.foreign_run = 0;
         let old = std::mem::take(&mut self.held);
         let count = old.len() as u64;
         let base = ext - count;
@@ -183,6 +235,10 @@ impl Merger {
         let (seq, held) = self.held.pop_first()?;
         self.next = Some(seq + 1);
         self.stats.released += 1;
+        if self.recent.len() == RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((seq, digest(&held.payload)));
         Some(Released {
             seq: (seq & 0xFFFF) as u16,
             payload: held.payload,
@@ -203,6 +259,8 @@ impl Merger {
         self.held.clear();
         self.given_up.clear();
         self.pending_loss = 0;
+        self.recent.clear();
+        self.foreign_run = 0;
     }
 }
 
@@ -350,6 +408,37 @@ mod tests {
         assert_eq!(m.pop(ms(1)), None);
         m.push(ms(2), 0, 6, body(6));
         assert_eq!(m.pop(ms(2)).map(|r| (r.seq, r.lost_before)), Some((3, 1)));
+    }
+
+    #[test]
+    fn a_restart_shortly_behind_the_old_sequence_resyncs_after_a_few_packets() {
+        let mut m = Merger::new(1, ms(50));
+        let mut out = Vec::new();
+        let mut lost = 0;
+        for seq in 1000..1200u16 {
+            m.push(ms(u64::from(seq)), 0, seq, body(seq));
+            drain(&mut m, ms(u64::from(seq)), &mut out, &mut lost);
+        }
+        // The new encoder starts 100 behind, with different packets.
+        let restarted = |seq: u16| Bytes::from(vec![0xEE, (seq >> 8) as u8, seq as u8]);
+        let mut accepted = 0;
+        for seq in 1100..1300u16 {
+            if m.push(ms(2000 + u64::from(seq)), 0, seq, restarted(seq)) == Pushed::Accepted {
+                accepted += 1;
+            }
+        }
+        assert_eq!(m.stats().resyncs, 1);
+        assert_eq!(accepted, 200 - (FOREIGN_RUN as usize - 1));
+        // Copies of released packets never resync.
+        let mut copies = Merger::new(2, ms(50));
+        for seq in 0..500u16 {
+            copies.push(ms(u64::from(seq)), 0, seq, body(seq));
+            while copies.pop(ms(u64::from(seq))).is_some() {}
+        }
+        for seq in 100..500u16 {
+            assert_eq!(copies.push(ms(600), 1, seq, body(seq)), Pushed::Duplicate);
+        }
+        assert_eq!(copies.stats().resyncs, 0);
     }
 
     #[test]
