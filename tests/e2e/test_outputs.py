@@ -81,6 +81,9 @@ def test_hls_group_pushes_to_a_mediapackage_ingest_endpoint(server, ports, tmp_p
                    "StandardHlsSettings": {"M3u8Settings": {}}}}}}]}],
         [video("hi", 480, 270, 700000), video("lo", 320, 180, 300000)],
     )
+    # Pre-mixed audio description: signalled as audio_type 3 (visual impaired commentary).
+    config["EncoderSettings"]["AudioDescriptions"][0]["CodecSettings"]["AacSettings"]["InputType"] = \
+        "BROADCASTER_MIXED_AD"
     run(server, tmp_path, config)
 
     def multivariant():
@@ -95,7 +98,9 @@ def test_hls_group_pushes_to_a_mediapackage_ingest_endpoint(server, ports, tmp_p
     streams = probe(url)
     sizes = {(s["width"], s["height"]) for s in streams if s["codec_type"] == "video"}
     assert (480, 270) in sizes or (320, 180) in sizes, streams
-    assert any(s["codec_name"] == "aac" for s in streams), streams
+    audio = [s for s in streams if s["codec_type"] == "audio"]
+    assert audio and all(s["codec_name"] == "aac" for s in audio), streams
+    assert all(s["disposition"]["visual_impaired"] == 1 for s in audio), audio
     assert "output delivery problems" not in server.log_tail(200)
 
 
@@ -119,7 +124,10 @@ def test_udp_group_sends_ts_and_rtp_with_fec(server, ports, tmp_path):
                    "FecOutputSettings": {"ColumnDepth": 5, "RowLength": 5, "IncludeFec": "COLUMN_AND_ROW"}}}}]}],
         [video("v", 640, 360, 1000000)],
     )
+    config["EncoderSettings"]["AudioDescriptions"][0].update(LanguageCode="spa", LanguageCodeControl="USE_CONFIGURED")
     run(server, tmp_path, config)
+    audio = [s for s in probe(udp_url(udp_port)) if s["codec_type"] == "audio"]
+    assert [s.get("tags", {}).get("language") for s in audio] == ["spa"], audio
     for url in (udp_url(udp_port), rtp_url(rtp_port)):
         result = read(url, seconds=3)
         result.assert_clean_av()

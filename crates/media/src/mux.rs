@@ -22,6 +22,13 @@ pub const PSI_INTERVAL: i64 = CLOCK_HZ as i64 / 10;
 /// How far the PCR runs behind the DTS of the access unit it is sent with.
 const PCR_LEAD: i64 = CLOCK_HZ as i64 / 10;
 
+/// ISO_639_language_descriptor (tag 0x0A, ISO/IEC 13818-1 §2.6.18) for one language:
+/// the three-letter code and its audio_type (0 undefined, 1 clean effects, 2 hearing
+/// impaired, 3 visual impaired commentary).
+pub fn iso_639_descriptor(code: [u8; 3], audio_type: u8) -> Vec<u8> {
+    vec![0x0A, 4, code[0], code[1], code[2], audio_type]
+}
+
 /// One elementary stream of the program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MuxStream {
@@ -54,6 +61,7 @@ struct StreamState {
 #[derive(Clone, Debug)]
 pub struct TsMuxer {
     pat: Vec<u8>,
+    table: Pmt,
     pmt: Vec<u8>,
     pmt_pid: Pid,
     pat_cc: u8,
@@ -101,6 +109,7 @@ impl TsMuxer {
         Self {
             pat: pat.to_section_bytes(),
             pmt: pmt.to_section_bytes(),
+            table: pmt,
             pmt_pid,
             pat_cc: 0,
             pmt_cc: 0,
@@ -111,6 +120,24 @@ impl TsMuxer {
                 .collect(),
             last_psi: None,
         }
+    }
+
+    /// Sets the descriptors of `streams[stream]` in the PMT (its ES_info loop, e.g. an
+    /// ISO 639 language descriptor from [`iso_639_descriptor`]); the next PMT sent
+    /// carries them.
+    pub fn set_es_info(&mut self, stream: usize, es_info: Vec<u8>) -> Result<(), MuxError> {
+        let entry = self
+            .table
+            .streams
+            .get_mut(stream)
+            .ok_or(MuxError::NoStream(stream))?;
+        entry.es_info = es_info;
+        if self.last_psi.is_some() {
+            // Receivers re-read a PMT whose version changed.
+            self.table.version = (self.table.version + 1) % 32;
+        }
+        self.pmt = self.table.to_section_bytes();
+        Ok(())
     }
 
     /// Appends the packets of one access unit of `streams[stream]` to `out`, preceded by
@@ -279,6 +306,28 @@ mod tests {
                 stream_id: 0xC0,
             },
         ]
+    }
+
+    #[test]
+    fn language_descriptors_reach_the_pmt() {
+        let mut mux = TsMuxer::with_program(&streams(), 0, 7, Pid(480));
+        mux.set_es_info(1, iso_639_descriptor(*b"eng", 3)).unwrap();
+        assert!(mux.set_es_info(2, Vec::new()).is_err());
+        let mut out = Vec::new();
+        mux.write(0, 9000, 9000, true, &[0; 10], &mut out).unwrap();
+        let pmt_packet = out
+            .chunks(PACKET_SIZE)
+            .map(|c| TsPacket::parse(c).unwrap())
+            .find(|p| p.header.pid == Pid(480))
+            .unwrap();
+        let mut asm = SectionAssembler::new();
+        asm.push_packet(&pmt_packet);
+        let pmt = Pmt::parse(&Section::parse(&asm.pop().unwrap()).unwrap()).unwrap();
+        assert_eq!(pmt.program_number, 7);
+        let langs = crate::psi::descriptor::languages(&pmt.streams[1].es_info);
+        assert_eq!(langs.len(), 1);
+        assert!(langs[0].is(b"eng"));
+        assert_eq!(langs[0].audio_type, 3);
     }
 
     #[test]

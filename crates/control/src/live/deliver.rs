@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use live::{Packet, Track, VideoSettings};
-use media::mux::{MuxStream, TsMuxer, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264};
+use media::mux::{iso_639_descriptor, MuxStream, TsMuxer, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264};
 use media::ts::{Pid, PACKET_SIZE};
 use package::hls::{MediaPlaylist, MultivariantPlaylist, PlaylistSegment, PlaylistType, Variant};
 use package::origin::EndpointConfig;
@@ -174,7 +174,7 @@ impl Deliver {
                     }
                     Delivery::Udp => Sink::Udp(UdpOut::open(out, stats)?),
                 };
-                outputs.push(OutputMux::new(out, sink));
+                outputs.push(OutputMux::new(out, sink, &plan.audio_language));
             }
         }
         Ok(Self { outputs })
@@ -189,7 +189,7 @@ impl Deliver {
 }
 
 impl OutputMux {
-    fn new(plan: &OutputPlan, sink: Sink) -> Self {
+    fn new(plan: &OutputPlan, sink: Sink, languages: &[Option<([u8; 3], u8)>]) -> Self {
         let TsLayout {
             program_number,
             pmt_pid,
@@ -213,8 +213,14 @@ impl OutputMux {
             });
             next_audio += 1;
         }
+        let mut muxer = TsMuxer::with_program(&streams, 0, program_number, pmt_pid);
+        for (i, a) in plan.audio.iter().enumerate() {
+            if let Some(Some((code, audio_type))) = languages.get(*a) {
+                let _ = muxer.set_es_info(i + 1, iso_639_descriptor(*code, *audio_type));
+            }
+        }
         Self {
-            muxer: TsMuxer::with_program(&streams, 0, program_number, pmt_pid),
+            muxer,
             chunk: Vec::new(),
             video: plan.video,
             audio: plan.audio.clone(),

@@ -18,6 +18,8 @@ pub struct Plan {
     pub transcode: TranscodeConfig,
     /// The output groups: what each output muxes and where it goes.
     pub groups: Vec<GroupPlan>,
+    /// Per audio rendition: the ISO 639 language and audio_type to signal.
+    pub audio_language: Vec<Option<([u8; 3], u8)>>,
     /// The first input attachment.
     pub primary: Attachment,
     /// The attachment named by `automaticInputFailoverSettings.secondaryInputId`.
@@ -114,6 +116,7 @@ pub fn plan(settings: &serde_json::Map<String, Value>) -> Result<Plan, String> {
             audio: outputs.audio,
         },
         groups: outputs.groups,
+        audio_language: outputs.audio_language,
         primary,
         secondary,
         failover,

@@ -36,6 +36,10 @@ pub struct Outputs {
     pub audio: Vec<AudioSettings>,
     /// The audio selector every audio description reads (onair decodes one).
     pub audio_selector: Option<String>,
+    /// Per entry of `audio`: the ISO 639 language and audio_type its PMT entry
+    /// carries, from `languageCode` / `audioType` or `inputType`
+    /// BROADCASTER_MIXED_AD.
+    pub audio_language: Vec<Option<([u8; 3], u8)>>,
 }
 
 /// One output group.
@@ -187,6 +191,7 @@ pub fn outputs(root: &Value) -> Result<Outputs, String> {
         video: Vec::new(),
         audio: Vec::new(),
         audio_selector: None,
+        audio_language: Vec::new(),
     };
     let mut video_index: HashMap<String, usize> = HashMap::new();
     let mut audio_index: HashMap<String, usize> = HashMap::new();
@@ -234,6 +239,7 @@ pub fn outputs(root: &Value) -> Result<Outputs, String> {
                         let (i, d) = described(enc, "audioDescriptions", name, &opath)?;
                         let dpath = format!("encoderSettings.audioDescriptions[{i}]");
                         plan.audio.push(audio_settings(d, &dpath)?);
+                        plan.audio_language.push(audio_language(d, &dpath)?);
                         let selector = text(d, "audioSelectorName").map(str::to_owned);
                         match (&plan.audio_selector, selector) {
                             (None, s) => plan.audio_selector = s,
@@ -302,6 +308,50 @@ pub fn outputs(root: &Value) -> Result<Outputs, String> {
         });
     }
     Ok(plan)
+}
+
+/// The ISO 639 descriptor an audio description asks for. `inputType`
+/// BROADCASTER_MIXED_AD signals audio_type 3 whatever `audioType` says, as in
+/// MediaLive. onair does not copy the input's language yet, so a configured
+/// code or type needs its control at USE_CONFIGURED.
+fn audio_language(d: &Value, path: &str) -> Result<Option<([u8; 3], u8)>, String> {
+    let configured = |control: &str| text(d, control) == Some("USE_CONFIGURED");
+    let code = match text(d, "languageCode") {
+        None => None,
+        Some(_) if !configured("languageCodeControl") => {
+            return Err(format!(
+                "{path}.languageCodeControl: onair does not follow the input's language yet;                  set USE_CONFIGURED to write languageCode"
+            ))
+        }
+        Some(c) => match c.as_bytes() {
+            &[a, b, x] if c.bytes().all(|b| b.is_ascii_alphabetic()) => Some([a, b, x]),
+            _ => {
+                return Err(format!(
+                    "{path}.languageCode: '{c}' is not a three-letter ISO 639-2 code"
+                ))
+            }
+        },
+    };
+    let audio_type = match text(d, "audioType") {
+        None => None,
+        Some(_) if !configured("audioTypeControl") => {
+            return Err(format!(
+                "{path}.audioTypeControl: onair does not follow the input's audio type yet;                  set USE_CONFIGURED to write audioType"
+            ))
+        }
+        Some("UNDEFINED") => Some(0),
+        Some("CLEAN_EFFECTS") => Some(1),
+        Some("HEARING_IMPAIRED") => Some(2),
+        Some("VISUAL_IMPAIRED_COMMENTARY") => Some(3),
+        Some(other) => return Err(format!("{path}.audioType: {other} is not known")),
+    };
+    let mixed_ad = get(d, &["codecSettings", "aacSettings", "inputType"]).and_then(Value::as_str)
+        == Some("BROADCASTER_MIXED_AD");
+    let audio_type = if mixed_ad { Some(3) } else { audio_type };
+    Ok(match (code, audio_type) {
+        (None, None) => None,
+        (code, t) => Some((code.unwrap_or(*b"und"), t.unwrap_or(0))),
+    })
 }
 
 /// `(index, description)` of the video or audio description called `name`.
@@ -719,6 +769,7 @@ mod tests {
         assert_eq!(o.video.len(), 3);
         assert_eq!(o.audio.len(), 1);
         assert_eq!(o.audio_selector.as_deref(), Some("sel"));
+        assert_eq!(o.audio_language, [None]);
         let g = &o.groups[0];
         assert_eq!(
             g.delivery,
@@ -834,6 +885,31 @@ mod tests {
         assert!(outputs(&audio_only)
             .unwrap_err()
             .contains("videoDescriptionName"));
+    }
+
+    #[test]
+    fn audio_languages() {
+        let d = |v: Value| audio_language(&v, "a");
+        assert_eq!(d(json!({})), Ok(None));
+        assert_eq!(
+            d(json!({"languageCode": "eng", "languageCodeControl": "USE_CONFIGURED"})),
+            Ok(Some((*b"eng", 0)))
+        );
+        assert_eq!(
+            d(
+                json!({"codecSettings": {"aacSettings": {"inputType": "BROADCASTER_MIXED_AD"}},
+                "audioType": "CLEAN_EFFECTS", "audioTypeControl": "USE_CONFIGURED"})
+            ),
+            Ok(Some((*b"und", 3)))
+        );
+        assert!(d(json!({"languageCode": "eng"}))
+            .unwrap_err()
+            .contains("languageCodeControl"));
+        assert!(
+            d(json!({"languageCode": "en", "languageCodeControl": "USE_CONFIGURED"}))
+                .unwrap_err()
+                .contains("three-letter")
+        );
     }
 
     #[test]

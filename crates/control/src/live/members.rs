@@ -14,8 +14,8 @@
 //!   DISABLED: onair applies no input filter (AUTO filters only degraded MPEG-2
 //!   inputs in MediaLive);
 //! - `sourceEndBehavior` CONTINUE (file inputs only loop);
-//! - `languageCode` / `languageCodeControl` / `audioType` / `audioTypeControl`:
-//!   refused for now, as the muxer writes no ISO 639 descriptor yet.
+//! - `languageCode` / `audioType` and their controls are checked by the output
+//!   planning (`groups`), which writes them as ISO 639 descriptors.
 
 use serde_json::{Map, Value};
 
@@ -130,8 +130,10 @@ pub fn check(settings: &Map<String, Value>) -> Vec<ValidationError> {
                 ("audioSelectorName", &[]),
                 ("codecSettings", &[]),
                 ("streamName", &[]),
-                ("languageCodeControl", &["FOLLOW_INPUT"]),
-                ("audioTypeControl", &["FOLLOW_INPUT"]),
+                ("languageCode", &[]),
+                ("languageCodeControl", &[]),
+                ("audioType", &[]),
+                ("audioTypeControl", &[]),
             ],
         ));
     }
@@ -172,7 +174,7 @@ mod tests {
                 "inputSettings": {"denoiseFilter": "ENABLED", "captionSelectors": []}}],
             "encoderSettings": {"captionDescriptions": [], "outputGroups": [],
                 "videoDescriptions": [{"name": "v", "sharpness": 100, "cropRectangle": {}}],
-                "audioDescriptions": [{"name": "a", "remixSettings": {}, "languageCode": "eng"}]}
+                "audioDescriptions": [{"name": "a", "remixSettings": {}}]}
         });
         let p = paths(v);
         for expected in [
