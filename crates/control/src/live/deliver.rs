@@ -289,9 +289,16 @@ impl OutputMux {
                     return;
                 }
                 let now = OffsetDateTime::now_utc();
-                let mut origin = origin.lock().unwrap_or_else(|e| e.into_inner());
-                let outcome = origin.ingest_ts(channel, SOURCE, stream, &chunk, &endpoints, now);
+                let (outcome, warnings) = {
+                    let mut origin = origin.lock().unwrap_or_else(|e| e.into_inner());
+                    let outcome =
+                        origin.ingest_ts(channel, SOURCE, stream, &chunk, &endpoints, now);
+                    (outcome, origin.take_warnings())
+                };
                 tracing::trace!(channel = %channel, ?outcome, "in-process ingest");
+                for w in warnings {
+                    tracing::warn!("{w}");
+                }
             }
             Sink::Hls {
                 tx,
