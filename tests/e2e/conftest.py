@@ -333,7 +333,7 @@ class Demo:
     """`onair demo` on a free port, started by the `demo` fixture: `hls` is its
     printed HLS URL, `player` its browser URL, `log()` what it printed so far."""
 
-    HLS_LINE = re.compile(r"HLS \(channel with input failover, 640x360\): (\S+)")
+    HLS_LINE = re.compile(r"HLS \(channel with input failover, 640x360 \+ 320x180\): (\S+)")
 
     def __init__(self, tmp: Path, env=None):
         self.port = _free_tcp_port()

@@ -199,11 +199,21 @@ async fn pipeline(cp: &control::ControlPlane, flows: &[String]) -> anyhow::Resul
                     "framerateNumerator": 25, "framerateDenominator": 1, "gopSize": 2, "gopSizeUnits": "SECONDS",
                     "gopNumBFrames": 0, "profile": "MAIN", "level": "H264_LEVEL_3_1"
                 }}
+            }, {
+                "name": "video-low", "width": 320, "height": 180,
+                "codecSettings": {"h264Settings": {
+                    "bitrate": 400000, "rateControlMode": "CBR", "framerateControl": "SPECIFIED",
+                    "framerateNumerator": 25, "framerateDenominator": 1, "gopSize": 2, "gopSizeUnits": "SECONDS",
+                    "gopNumBFrames": 0, "profile": "MAIN", "level": "H264_LEVEL_3_1"
+                }}
             }],
             "outputGroups": [{
                 "outputGroupSettings": {"mediaPackageGroupSettings": {"destination": {"destinationRefId": "mp"}}},
                 "outputs": [{
                     "outputName": "main", "videoDescriptionName": "video", "audioDescriptionNames": ["audio"],
+                    "outputSettings": {"mediaPackageOutputSettings": {}}
+                }, {
+                    "outputName": "low", "videoDescriptionName": "video-low", "audioDescriptionNames": ["audio"],
                     "outputSettings": {"mediaPackageOutputSettings": {}}
                 }]
             }]
@@ -310,7 +320,7 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
             "", f.monitor, f.fec_out
         );
     }
-    println!("\n  HLS (channel with input failover, 640x360): {hls_url}");
+    println!("\n  HLS (channel with input failover, 640x360 + 320x180): {hls_url}");
     println!("  browser: {endpoint}/player?src={hls_url}");
     println!("  watch: ffplay {hls_url}   (or VLC, Safari; the first segments take ~10 s)");
     println!("  failover: stop the primary encoder (1000 Hz) and the tone turns to 600 Hz");
