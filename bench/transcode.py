@@ -89,12 +89,14 @@ def x264_params(v: dict) -> str:
     """The x264-params string crates/live/src/video.rs (open_x264) builds for `v`."""
     maxrate = v["bitrate"] if v["rate_control"] == "cbr" else (v["max_bitrate"] or v["bitrate"])
     buf = v["buf_size"] or maxrate
-    p = [f"keyint={v['gop_size']}", f"bframes={v['b_frames']}",
+    # IDRs come on a forced cadence (ffmpeg_cmd's -force_key_frames); x264's own
+    # placement is pushed past it, as onair does.
+    g = v["gop_size"]
+    p = [f"keyint={2 * g}", f"min-keyint={g + 1}", f"scenecut={40 if v['scene_change_detect'] else 0}",
+         f"bframes={v['b_frames']}",
          f"vbv-maxrate={-(-maxrate // 1000)}", f"vbv-bufsize={-(-buf // 1000)}", "aud=1", "force-cfr=1"]
     if v["ref_frames"] is not None:
         p.append(f"ref={v['ref_frames']}")
-    if not v["scene_change_detect"]:
-        p += [f"min-keyint={v['gop_size']}", "scenecut=0"]
     if v["rate_control"] == "cbr":
         p.append("nal-hrd=cbr")
     return ":".join(p)
@@ -117,7 +119,8 @@ def ffmpeg_cmd(desc: dict, src: Path, out_dir: Path | None) -> list[str]:
             cmd += ["-level", v["level"]]
         cmd += ["-r", f"{v['framerate'][0]}/{v['framerate'][1]}",
                 "-b:v", str(v["bitrate"]), "-maxrate", str(maxrate), "-bufsize", str(v["buf_size"] or maxrate),
-                "-g", str(v["gop_size"]), "-bf", str(v["b_frames"])]
+                "-g", str(2 * v["gop_size"]), "-bf", str(v["b_frames"]),
+                "-forced-idr", "1", "-force_key_frames", f"expr:eq(mod(n,{v['gop_size']}),0)"]
         if v["ref_frames"] is not None:
             cmd += ["-refs", str(v["ref_frames"])]
         cmd += ["-x264-params", x264_params(v),
