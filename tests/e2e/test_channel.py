@@ -69,25 +69,13 @@ def channel_config(input_id):
 @needs_ffmpeg
 def test_flow_to_channel_to_endpoint(server, ports, tmp_path):
     port = ports()
-    flow = server.aws(
-        "mediaconnect", "create-flow", "--name", "cam", "--availability-zone", f"{REGION}a",
-        "--source", f"Name=cam-source,Protocol=rtp,IngestPort={port},WhitelistCidr=127.0.0.0/8",
-    )["Flow"]["FlowArn"]
-    server.aws("mediaconnect", "start-flow", "--flow-arn", flow)
+    input_id = flow_input(server, "cam", port)
     encoder(server, f"rtp://127.0.0.1:{port}", log_name="camera")
 
     server.aws("mediapackage", "create-channel", "--id", "e2e-pkg")
     url = server.aws("mediapackage", "create-origin-endpoint", "--channel-id", "e2e-pkg",
                      "--id", "e2e-pkg-hls", "--hls-package", HLS)["Url"]
-
-    inp = server.aws("medialive", "create-input", "--name", "cam-input", "--type", "MEDIACONNECT",
-                     "--media-connect-flows", f"FlowArn={flow}", "--role-arn", ROLE)["Input"]
-    cfg = tmp_path / "channel.json"
-    cfg.write_text(json.dumps(channel_config(inp["Id"])))
-    cid = server.aws("medialive", "create-channel", "--cli-input-json", f"file://{cfg}")["Channel"]["Id"]
-    server.aws("medialive", "wait", "channel-created", "--channel-id", cid, timeout=30)
-    server.aws("medialive", "start-channel", "--channel-id", cid)
-    server.aws("medialive", "wait", "channel-running", "--channel-id", cid, timeout=30)
+    cid = start_channel(server, tmp_path, channel_config(input_id))
     running = server.aws("medialive", "describe-channel", "--channel-id", cid)
     assert running["PipelineDetails"][0]["ActiveInputAttachmentName"] == "camera"
 
@@ -133,14 +121,8 @@ def test_input_failover_follows_the_encoders(server, ports, tmp_path):
     encoders = {}
     for name, tone in (("primary", 1000), ("backup", 2000)):
         port = ports()
-        flow = server.aws(
-            "mediaconnect", "create-flow", "--name", name, "--availability-zone", f"{REGION}a",
-            "--source", f"Name={name}-source,Protocol=rtp,IngestPort={port},WhitelistCidr=127.0.0.0/8",
-        )["Flow"]["FlowArn"]
-        server.aws("mediaconnect", "start-flow", "--flow-arn", flow)
+        inputs[name] = flow_input(server, name, port)
         encoders[name] = (port, tone, encoder(server, f"rtp://127.0.0.1:{port}", tone=tone, log_name=name))
-        inputs[name] = server.aws("medialive", "create-input", "--name", f"{name}-input", "--type", "MEDIACONNECT",
-                                  "--media-connect-flows", f"FlowArn={flow}", "--role-arn", ROLE)["Input"]["Id"]
     server.aws("mediapackage", "create-channel", "--id", "e2e-pkg")
     url = server.aws("mediapackage", "create-origin-endpoint", "--channel-id", "e2e-pkg",
                      "--id", "e2e-pkg-hls", "--hls-package", HLS)["Url"]
@@ -154,12 +136,7 @@ def test_input_failover_follows_the_encoders(server, ports, tmp_path):
         "InputAttachmentName": "backup", "InputId": inputs["backup"],
         "InputSettings": {"AudioSelectors": [{"Name": "default"}]},
     })
-    cfg = tmp_path / "channel.json"
-    cfg.write_text(json.dumps(config))
-    cid = server.aws("medialive", "create-channel", "--cli-input-json", f"file://{cfg}")["Channel"]["Id"]
-    server.aws("medialive", "wait", "channel-created", "--channel-id", cid, timeout=30)
-    server.aws("medialive", "start-channel", "--channel-id", cid)
-    server.aws("medialive", "wait", "channel-running", "--channel-id", cid, timeout=30)
+    cid = start_channel(server, tmp_path, config)
     media_url = url.rsplit("/", 1)[0] + "/index_1.m3u8"
 
     def active():
@@ -216,18 +193,23 @@ def flow_input(server, name, port):
                       "--media-connect-flows", f"FlowArn={flow}", "--role-arn", ROLE)["Input"]["Id"]
 
 
-def run_channel(server, tmp_path, config):
-    """Creates and starts the channel and an HLS endpoint; returns (channel id, media playlist URL)."""
-    server.aws("mediapackage", "create-channel", "--id", "e2e-pkg")
-    url = server.aws("mediapackage", "create-origin-endpoint", "--channel-id", "e2e-pkg",
-                     "--id", "e2e-pkg-hls", "--hls-package", HLS)["Url"]
+def start_channel(server, tmp_path, config):
+    """CreateChannel from `config` with the CLI, then StartChannel; returns its id once RUNNING."""
     cfg = tmp_path / "channel.json"
     cfg.write_text(json.dumps(config))
     cid = server.aws("medialive", "create-channel", "--cli-input-json", f"file://{cfg}")["Channel"]["Id"]
     server.aws("medialive", "wait", "channel-created", "--channel-id", cid, timeout=30)
     server.aws("medialive", "start-channel", "--channel-id", cid)
     server.aws("medialive", "wait", "channel-running", "--channel-id", cid, timeout=30)
-    return cid, url.rsplit("/", 1)[0] + "/index_1.m3u8"
+    return cid
+
+
+def run_channel(server, tmp_path, config):
+    """Creates and starts the channel and an HLS endpoint; returns (channel id, media playlist URL)."""
+    server.aws("mediapackage", "create-channel", "--id", "e2e-pkg")
+    url = server.aws("mediapackage", "create-origin-endpoint", "--channel-id", "e2e-pkg",
+                     "--id", "e2e-pkg-hls", "--hls-package", HLS)["Url"]
+    return start_channel(server, tmp_path, config), url.rsplit("/", 1)[0] + "/index_1.m3u8"
 
 
 def with_backup(config, primary_id, backup_id, condition):

@@ -6,8 +6,8 @@ import json
 import re
 import subprocess
 
-from conftest import REGION, needs_ffmpeg, wait_for
-from test_channel import ROLE, get
+from conftest import needs_ffmpeg, wait_for
+from test_channel import ROLE, flow_input, get, start_channel
 
 FPS = 30
 GOP_SECONDS = 2
@@ -76,23 +76,12 @@ def ladder_channel(input_id):
 @needs_ffmpeg
 def test_four_rung_ladder_in_one_output_group(server, ports, tmp_path):
     port = ports()
-    flow = server.aws(
-        "mediaconnect", "create-flow", "--name", "cam", "--availability-zone", f"{REGION}a",
-        "--source", f"Name=cam-source,Protocol=rtp,IngestPort={port},WhitelistCidr=127.0.0.0/8",
-    )["Flow"]["FlowArn"]
-    server.aws("mediaconnect", "start-flow", "--flow-arn", flow)
+    input_id = flow_input(server, "cam", port)
     contribution(server, tmp_path, port)
     server.aws("mediapackage", "create-channel", "--id", "ladder-pkg")
     url = server.aws("mediapackage", "create-origin-endpoint", "--channel-id", "ladder-pkg",
                      "--id", "ladder-hls", "--hls-package", HLS)["Url"]
-    input_id = server.aws("medialive", "create-input", "--name", "cam-input", "--type", "MEDIACONNECT",
-                          "--media-connect-flows", f"FlowArn={flow}", "--role-arn", ROLE)["Input"]["Id"]
-    cfg = tmp_path / "channel.json"
-    cfg.write_text(json.dumps(ladder_channel(input_id)))
-    cid = server.aws("medialive", "create-channel", "--cli-input-json", f"file://{cfg}")["Channel"]["Id"]
-    server.aws("medialive", "wait", "channel-created", "--channel-id", cid, timeout=30)
-    server.aws("medialive", "start-channel", "--channel-id", cid)
-    server.aws("medialive", "wait", "channel-running", "--channel-id", cid, timeout=30)
+    start_channel(server, tmp_path, ladder_channel(input_id))
     base = url.rsplit("/", 1)[0]
 
     def variants():

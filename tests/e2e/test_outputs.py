@@ -5,9 +5,9 @@ SMPTE 2022-1 FEC, read back by ffmpeg."""
 import json
 import re
 
-from conftest import REGION, needs_ffmpeg, wait_for
+from conftest import needs_ffmpeg, wait_for
 from mediatools import encoder, probe, read, rtp_url, udp_url
-from test_channel import ROLE, get
+from test_channel import ROLE, flow_input, get, start_channel
 
 HLS = "PlaylistType=NONE,PlaylistWindowSeconds=30,SegmentDurationSeconds=2"
 
@@ -40,24 +40,9 @@ def channel(input_id, destinations, groups, videos):
 
 def camera_input(server, ports):
     port = ports()
-    flow = server.aws(
-        "mediaconnect", "create-flow", "--name", "cam", "--availability-zone", f"{REGION}a",
-        "--source", f"Name=cam-source,Protocol=rtp,IngestPort={port},WhitelistCidr=127.0.0.0/8",
-    )["Flow"]["FlowArn"]
-    server.aws("mediaconnect", "start-flow", "--flow-arn", flow)
+    input_id = flow_input(server, "cam", port)
     encoder(server, f"rtp://127.0.0.1:{port}", log_name="camera")
-    return server.aws("medialive", "create-input", "--name", "cam-input", "--type", "MEDIACONNECT",
-                      "--media-connect-flows", f"FlowArn={flow}", "--role-arn", ROLE)["Input"]["Id"]
-
-
-def run(server, tmp_path, config):
-    cfg = tmp_path / "channel.json"
-    cfg.write_text(json.dumps(config))
-    cid = server.aws("medialive", "create-channel", "--cli-input-json", f"file://{cfg}")["Channel"]["Id"]
-    server.aws("medialive", "wait", "channel-created", "--channel-id", cid, timeout=30)
-    server.aws("medialive", "start-channel", "--channel-id", cid)
-    server.aws("medialive", "wait", "channel-running", "--channel-id", cid, timeout=30)
-    return cid
+    return input_id
 
 
 @needs_ffmpeg
@@ -84,7 +69,7 @@ def test_hls_group_pushes_to_a_mediapackage_ingest_endpoint(server, ports, tmp_p
     # Pre-mixed audio description: signalled as audio_type 3 (visual impaired commentary).
     config["EncoderSettings"]["AudioDescriptions"][0]["CodecSettings"]["AacSettings"]["InputType"] = \
         "BROADCASTER_MIXED_AD"
-    run(server, tmp_path, config)
+    start_channel(server, tmp_path, config)
 
     def multivariant():
         status, body = get(url)
@@ -125,7 +110,7 @@ def test_udp_group_sends_ts_and_rtp_with_fec(server, ports, tmp_path):
         [video("v", 640, 360, 1000000)],
     )
     config["EncoderSettings"]["AudioDescriptions"][0].update(LanguageCode="spa", LanguageCodeControl="USE_CONFIGURED")
-    run(server, tmp_path, config)
+    start_channel(server, tmp_path, config)
     audio = [s for s in probe(udp_url(udp_port)) if s["codec_type"] == "audio"]
     assert [s.get("tags", {}).get("language") for s in audio] == ["spa"], audio
     for url in (udp_url(udp_port), rtp_url(rtp_port)):
