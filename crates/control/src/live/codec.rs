@@ -80,18 +80,16 @@ pub fn video_settings(d: &Value, path: &str) -> Result<VideoSettings, String> {
                     "QVBR needs maxBitrate, the cap of its quality",
                 );
             }
-            let Some(quality) = uint(h, "qvbrQualityLevel") else {
-                return refuse(
-                    "rateControlMode",
-                    "QVBR without qvbrQualityLevel (MediaLive's automatic quality) is not \
-                     implemented; set qvbrQualityLevel 1-10",
-                );
-            };
             if h.get("bitrate").is_some() {
                 return refuse("bitrate", "QVBR does not use bitrate; maxBitrate caps it");
             }
-            RateControl::Qvbr {
-                quality: quality.clamp(1, 10) as u8,
+            match uint(h, "qvbrQualityLevel") {
+                Some(quality) => RateControl::Qvbr {
+                    quality: quality.clamp(1, 10) as u8,
+                },
+                // MediaLive's automatic quality: "uses the maximum bitrate, and the
+                // quality follows from that" — VBR at maxBitrate, capped by it.
+                None => RateControl::Vbr,
             }
         }
         other => {
@@ -104,8 +102,12 @@ pub fn video_settings(d: &Value, path: &str) -> Result<VideoSettings, String> {
     if h.get("qvbrQualityLevel").is_some() && !matches!(rate_control, RateControl::Qvbr { .. }) {
         return refuse("qvbrQualityLevel", "applies only with rateControlMode QVBR");
     }
-    let bitrate = uint(h, "bitrate").unwrap_or(2_000_000);
     let max_bitrate = uint(h, "maxBitrate");
+    let auto_qvbr = text(h, "rateControlMode") == Some("QVBR") && rate_control == RateControl::Vbr;
+    let bitrate = match max_bitrate {
+        Some(max) if auto_qvbr => max,
+        _ => uint(h, "bitrate").unwrap_or(2_000_000),
+    };
     match (rate_control, max_bitrate) {
         (RateControl::Cbr, Some(max)) if max != bitrate => {
             return refuse(
@@ -514,6 +516,13 @@ mod tests {
     }
 
     #[test]
+    fn qvbr_without_a_quality_level_is_vbr_at_max_bitrate() {
+        let v = video(json!({"rateControlMode": "QVBR", "maxBitrate": 1500000})).unwrap();
+        assert_eq!(v.rate_control, RateControl::Vbr);
+        assert_eq!((v.bitrate, v.max_bitrate), (1_500_000, Some(1_500_000)));
+    }
+
+    #[test]
     fn maps_every_h264_member() {
         let v = video(json!({
             "rateControlMode": "QVBR", "qvbrQualityLevel": 8, "maxBitrate": 3000000,
@@ -556,10 +565,6 @@ mod tests {
             (
                 json!({"rateControlMode": "QVBR", "qvbrQualityLevel": 7}),
                 "maxBitrate",
-            ),
-            (
-                json!({"rateControlMode": "QVBR", "maxBitrate": 2000000}),
-                "rateControlMode",
             ),
             (
                 json!({"rateControlMode": "QVBR", "maxBitrate": 2000000, "qvbrQualityLevel": 7,

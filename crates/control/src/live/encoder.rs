@@ -206,9 +206,9 @@ mod tests {
     fn settings_the_engine_lacks_are_refused_by_name() {
         let mut c = channel();
         c["encoderSettings"]["videoDescriptions"][0]["codecSettings"]["h264Settings"]
-            ["rateControlMode"] = json!("QVBR");
+            ["rateControlMode"] = json!("MULTIPLEX");
         let e = plan(&c).unwrap_err();
-        assert!(e.contains("rateControlMode: QVBR"), "{e}");
+        assert!(e.contains("rateControlMode: MULTIPLEX"), "{e}");
         let mut c = channel();
         c["encoderSettings"]["audioDescriptions"][0]["codecSettings"]["aacSettings"]
             ["codingMode"] = json!("CODING_MODE_5_1");
