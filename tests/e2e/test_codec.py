@@ -101,15 +101,15 @@ def test_update_refuses_with_the_cli(server, tmp_path):
     cid = ml.create_channel(**channel_config("upd", a, b))["Channel"]["Id"]
     server.aws("medialive", "wait", "channel-created", "--channel-id", cid, timeout=60)
     enc = copy.deepcopy(channel_config("upd", a, b)["EncoderSettings"])
-    h264({"EncoderSettings": enc})["RateControlMode"] = "QVBR"
+    h264({"EncoderSettings": enc})["ScanType"] = "INTERLACED"
     body = tmp_path / "update.json"
     body.write_text(json.dumps({"ChannelId": cid, "EncoderSettings": enc}))
     p = server.aws_run("medialive", "update-channel", "--cli-input-json", f"file://{body}")
     assert p.returncode != 0
     assert "UnprocessableEntityException" in p.stderr, p.stderr
     # The CLI prints the message: the first error's element path and reason.
-    assert f"{H264}.rateControlMode: QVBR without qvbrQualityLevel" in p.stderr, p.stderr
+    assert f"{H264}.scanType: " in p.stderr and "PROGRESSIVE" in p.stderr, p.stderr
     # The stored channel is unchanged.
     kept = ml.describe_channel(ChannelId=cid)["EncoderSettings"]
-    assert h264({"EncoderSettings": kept})["RateControlMode"] == "CBR"
+    assert h264({"EncoderSettings": kept}).get("ScanType") != "INTERLACED"
     assert ROLE == ml.describe_channel(ChannelId=cid)["RoleArn"]
