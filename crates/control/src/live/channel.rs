@@ -68,15 +68,9 @@ impl ControlPlane {
         // Output groups and everything else the engine plans, by element path.
         match super::encoder::plan(settings) {
             Ok(_) => Ok(()),
-            Err(e) => {
-                let (path, message) = match e.split_once(": ") {
-                    Some((p, m)) if !p.contains(' ') => (p.to_owned(), m.to_owned()),
-                    _ => (String::new(), e),
-                };
-                Err(LiveError::Unprocessable(vec![ValidationError::new(
-                    path, message,
-                )]))
-            }
+            Err(e) => Err(LiveError::Unprocessable(vec![
+                ValidationError::from_message(&e),
+            ])),
         }
     }
 

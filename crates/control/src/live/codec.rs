@@ -445,7 +445,7 @@ pub fn check(settings: &Map<String, Value>) -> Vec<ValidationError> {
     let list = |v: Option<&Value>| -> Vec<Value> {
         v.and_then(Value::as_array).cloned().unwrap_or_default()
     };
-    let mut push = |e: String| errors.push(split_error(&e));
+    let mut push = |e: String| errors.push(ValidationError::from_message(&e));
     for (i, a) in list(settings.get("inputAttachments")).iter().enumerate() {
         let selectors = list(get(a, &["inputSettings", "audioSelectors"]));
         for (j, s) in selectors.iter().enumerate() {
@@ -473,14 +473,6 @@ pub fn check(settings: &Map<String, Value>) -> Vec<ValidationError> {
         }
     }
     errors
-}
-
-/// `"a.b[0].c: message"` as a validation error (element path, message).
-fn split_error(e: &str) -> ValidationError {
-    match e.split_once(": ") {
-        Some((path, message)) if !path.contains(' ') => ValidationError::new(path, message),
-        _ => ValidationError::new("encoderSettings", e),
-    }
 }
 
 #[cfg(test)]

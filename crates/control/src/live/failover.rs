@@ -287,12 +287,7 @@ pub fn validate(settings: &serde_json::Map<String, Value>) -> Vec<ValidationErro
             _ => return Vec::new(),
         },
     };
-    let (path, message) = problem
-        .split_once(": ")
-        .map_or((String::new(), problem.clone()), |(p, m)| {
-            (p.to_string(), m.to_string())
-        });
-    vec![ValidationError::new(path, message)]
+    vec![ValidationError::from_message(&problem)]
 }
 
 #[cfg(test)]

@@ -26,18 +26,11 @@ fn list(v: Option<&Value>) -> &[Value] {
     v.and_then(Value::as_array).map_or(&[], Vec::as_slice)
 }
 
-/// `"a.b[0].c: message"` as a validation error.
-fn error(e: &str) -> ValidationError {
-    match e.split_once(": ") {
-        Some((path, message)) if !path.contains(' ') => ValidationError::new(path, message),
-        _ => ValidationError::new("", e),
-    }
-}
-
 /// Every member of `settings` onair would otherwise ignore.
 pub fn check(settings: &Map<String, Value>) -> Vec<ValidationError> {
     let mut errors = Vec::new();
-    let mut run = |r: Vec<String>| errors.extend(r.iter().map(|e| error(e)));
+    let mut run =
+        |r: Vec<String>| errors.extend(r.iter().map(|e| ValidationError::from_message(e)));
     for (i, a) in list(settings.get("inputAttachments")).iter().enumerate() {
         let path = format!("inputAttachments[{i}]");
         run(refused(

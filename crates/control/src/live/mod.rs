@@ -75,6 +75,18 @@ impl ValidationError {
             error_message: message.into(),
         }
     }
+
+    /// An engine-side problem written `"element.path: why"` (as `encoder::plan`,
+    /// `codec`, `groups` and `failover` word them); a message without such a path
+    /// keeps an empty element path.
+    pub fn from_message(problem: &str) -> Self {
+        match problem.split_once(": ") {
+            Some((path, message)) if !path.is_empty() && !path.contains(' ') => {
+                Self::new(path, message)
+            }
+            _ => Self::new("", problem),
+        }
+    }
 }
 
 /// A MediaLive operation's failure.
