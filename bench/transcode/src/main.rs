@@ -15,7 +15,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
 use live::transcode::Pipeline;
 use live::{AudioSettings, Packet, Profile, Track, TranscodeConfig, VideoSettings};
-use media::mux::{MuxStream, TsMuxer, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264};
+use media::mux::{h264_aac_streams, TsMuxer};
 use media::ts::Pid;
 use serde_json::{json, Value};
 
@@ -152,18 +152,7 @@ struct Output {
 
 impl Output {
     fn new(file: Option<File>) -> Self {
-        let streams = [
-            MuxStream {
-                pid: Pid(0x100),
-                stream_type: STREAM_TYPE_H264,
-                stream_id: 0xE0,
-            },
-            MuxStream {
-                pid: Pid(0x101),
-                stream_type: STREAM_TYPE_AAC_ADTS,
-                stream_id: 0xC0,
-            },
-        ];
+        let streams = h264_aac_streams(Pid(0x100), &[Pid(0x101)]);
         Self {
             muxer: TsMuxer::new(&streams, 0),
             buf: Vec::with_capacity(1 << 20),

@@ -274,24 +274,13 @@ impl Demuxer {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
-    use media::mux::{MuxStream, TsMuxer};
+    use media::mux::{h264_aac_streams, MuxStream, TsMuxer};
 
     const WRAP: i64 = 1 << 33;
 
     fn streams(audio_pids: &[u16]) -> Vec<MuxStream> {
-        let mut s = vec![MuxStream {
-            pid: Pid(0x100),
-            stream_type: STREAM_TYPE_H264,
-            stream_id: 0xE0,
-        }];
-        for (i, &pid) in audio_pids.iter().enumerate() {
-            s.push(MuxStream {
-                pid: Pid(pid),
-                stream_type: STREAM_TYPE_AAC_ADTS,
-                stream_id: 0xC0 + i as u8,
-            });
-        }
-        s
+        let audio: Vec<Pid> = audio_pids.iter().copied().map(Pid).collect();
+        h264_aac_streams(Pid(0x100), &audio)
     }
 
     fn drain(d: &mut Demuxer) -> Vec<Access> {

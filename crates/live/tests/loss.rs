@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use live::loss::{InputLossConfig, LossImage};
 use live::transcode::Pipeline;
 use live::{AudioSettings, Packet, Track, TranscodeConfig, VideoSettings};
-use media::mux::{MuxStream, TsMuxer, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264};
+use media::mux::{h264_aac_streams, TsMuxer};
 use media::ts::Pid;
 
 fn have(tool: &str) -> bool {
@@ -47,18 +47,7 @@ fn config() -> TranscodeConfig {
 
 /// Average luma of every output picture, in output order.
 fn lumas(packets: &[Packet]) -> Vec<u8> {
-    let streams = [
-        MuxStream {
-            pid: Pid(0x100),
-            stream_type: STREAM_TYPE_H264,
-            stream_id: 0xE0,
-        },
-        MuxStream {
-            pid: Pid(0x101),
-            stream_type: STREAM_TYPE_AAC_ADTS,
-            stream_id: 0xC0,
-        },
-    ];
+    let streams = h264_aac_streams(Pid(0x100), &[Pid(0x101)]);
     let mut muxer = TsMuxer::new(&streams, 0);
     let mut ts = Vec::new();
     for p in packets {

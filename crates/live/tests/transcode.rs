@@ -12,7 +12,7 @@ use live::demux::{LanguageSelection, Selection};
 use live::{
     AudioSettings, Packet, Profile, RateControl, Track, TranscodeConfig, Transcoder, VideoSettings,
 };
-use media::mux::{MuxStream, TsMuxer, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264};
+use media::mux::{h264_aac_streams, TsMuxer};
 use media::ts::Pid;
 
 const SECONDS: f64 = 5.0;
@@ -96,18 +96,7 @@ fn transcode(input: &[u8], config: TranscodeConfig) -> (Vec<Packet>, f64) {
 
 /// Muxes video rendition `v` with audio rendition 0 into a TS file.
 fn mux(packets: &[Packet], v: usize, path: &Path) {
-    let streams = [
-        MuxStream {
-            pid: Pid(0x100),
-            stream_type: STREAM_TYPE_H264,
-            stream_id: 0xE0,
-        },
-        MuxStream {
-            pid: Pid(0x101),
-            stream_type: STREAM_TYPE_AAC_ADTS,
-            stream_id: 0xC0,
-        },
-    ];
+    let streams = h264_aac_streams(Pid(0x100), &[Pid(0x101)]);
     let mut muxer = TsMuxer::new(&streams, 0);
     let mut out = Vec::new();
     for p in packets {

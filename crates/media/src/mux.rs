@@ -40,6 +40,24 @@ pub struct MuxStream {
     pub stream_id: u8,
 }
 
+/// An H.264 stream on `video` (stream_id 0xE0) and an AAC (ADTS) stream on each of
+/// `audio` (0xC0, 0xC1, …): the program layout of every onair output.
+pub fn h264_aac_streams(video: Pid, audio: &[Pid]) -> Vec<MuxStream> {
+    let mut streams = vec![MuxStream {
+        pid: video,
+        stream_type: STREAM_TYPE_H264,
+        stream_id: 0xE0,
+    }];
+    for (i, &pid) in audio.iter().enumerate() {
+        streams.push(MuxStream {
+            pid,
+            stream_type: STREAM_TYPE_AAC_ADTS,
+            stream_id: 0xC0 + u8::try_from(i.min(31)).unwrap_or(0),
+        });
+    }
+    streams
+}
+
 /// Why an access unit could not be written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MuxError {
@@ -293,19 +311,8 @@ mod tests {
     use crate::psi::{Section, SectionAssembler};
     use crate::ts::TsPacket;
 
-    fn streams() -> [MuxStream; 2] {
-        [
-            MuxStream {
-                pid: Pid(0x100),
-                stream_type: STREAM_TYPE_H264,
-                stream_id: 0xE0,
-            },
-            MuxStream {
-                pid: Pid(0x101),
-                stream_type: STREAM_TYPE_AAC_ADTS,
-                stream_id: 0xC0,
-            },
-        ]
+    fn streams() -> Vec<MuxStream> {
+        h264_aac_streams(Pid(0x100), &[Pid(0x101)])
     }
 
     #[test]

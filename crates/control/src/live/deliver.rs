@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use live::{Packet, Track, VideoSettings};
-use media::mux::{iso_639_descriptor, MuxStream, TsMuxer, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264};
+use media::mux::{h264_aac_streams, iso_639_descriptor, TsMuxer};
 use media::ts::{Pid, PACKET_SIZE};
 use package::hls::{MediaPlaylist, MultivariantPlaylist, PlaylistSegment, PlaylistType, Variant};
 use package::origin::EndpointConfig;
@@ -196,23 +196,13 @@ impl OutputMux {
             video_pid,
             audio_pid,
         } = plan.ts;
-        let mut streams = vec![MuxStream {
-            pid: video_pid,
-            stream_type: STREAM_TYPE_H264,
-            stream_id: 0xE0,
-        }];
-        let mut next_audio = audio_pid.0;
-        for i in 0..plan.audio.len() {
-            while next_audio == video_pid.0 || next_audio == pmt_pid.0 {
-                next_audio += 1;
-            }
-            streams.push(MuxStream {
-                pid: Pid(next_audio),
-                stream_type: STREAM_TYPE_AAC_ADTS,
-                stream_id: 0xC0 + u8::try_from(i.min(31)).unwrap_or(0),
-            });
-            next_audio += 1;
-        }
+        // Audio streams take the PIDs from audio_pid on, skipping the video and PMT's.
+        let audio_pids: Vec<Pid> = (audio_pid.0..)
+            .filter(|p| *p != video_pid.0 && *p != pmt_pid.0)
+            .take(plan.audio.len())
+            .map(Pid)
+            .collect();
+        let streams = h264_aac_streams(video_pid, &audio_pids);
         let mut muxer = TsMuxer::with_program(&streams, 0, program_number, pmt_pid);
         for (i, a) in plan.audio.iter().enumerate() {
             if let Some(Some((code, audio_type))) = languages.get(*a) {
