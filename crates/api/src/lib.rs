@@ -251,7 +251,8 @@ fn onair_stats(cp: &ControlPlane, req: &ApiRequest) -> Result<Response, ApiError
         (&Method::GET, ["onair", "flows", arn, "stats"]) => {
             cp.flow_record(arn)?;
             let stats = cp
-                .engine_stats(arn)
+                .reports
+                .flow(arn)
                 .ok_or_else(|| ApiError::not_found(format!("flow is not running: {arn}")))?;
             let body = serde_json::to_value(stats)
                 .map_err(|e| ApiError::bad_request(format!("stats: {e}")))?;

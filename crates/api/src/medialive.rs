@@ -15,7 +15,7 @@
 
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use control::live::LiveError;
+use control::medialive::LiveError;
 use control::ControlPlane;
 use serde_json::{json, Value};
 

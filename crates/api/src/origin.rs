@@ -36,7 +36,7 @@ use sha2::{Digest, Sha256};
 use crate::ApiError;
 
 /// The origin store shared by every request and the channel engines.
-pub use control::OriginStore;
+pub use package::origin::OriginStore;
 
 /// Which side of the origin a path is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -208,7 +208,7 @@ async fn ingest(
 }
 
 /// The packaging settings of an origin endpoint record.
-pub use control::live::engine::endpoint_config;
+pub use control::packaging::endpoint_config;
 
 fn serve(
     cp: &ControlPlane,

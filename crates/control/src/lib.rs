@@ -1,11 +1,15 @@
-//! The control plane: resources, their persisted documents, the lifecycle
-//! state machines the AWS waiters expect, and the supervisor that runs
-//! engines to match.
+//! The control plane: resources as their AWS documents, validation, the
+//! SQLite store and the lifecycle state machines the AWS waiters expect.
+//!
+//! It runs no engine and links no FFmpeg. The `runtime` crate reads the
+//! desired state written here, runs the engines to match, writes back the
+//! states they reach, and posts what they report on [`reports::Reports`],
+//! which the API reads without ever waiting for an engine.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), control::ControlError> {
+//! # fn demo() -> Result<(), control::ControlError> {
 //! let cp = control::ControlPlane::open(std::path::Path::new("onair-data"), control::Settings::default())?;
-//! tokio::spawn(control::supervisor::run(cp.clone()));
+//! // runtime::Runtime::new(cp.clone(), origin) runs the engines.
 //! # Ok(()) }
 //! ```
 
@@ -13,20 +17,16 @@ pub mod arn;
 pub mod error;
 pub mod fields;
 pub mod flow;
-pub mod live;
+pub mod medialive;
 pub mod packaging;
+pub mod reports;
 pub mod store;
-pub mod supervisor;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use error::{ControlError, Result};
-
-/// The MediaPackage origin store, shared by HTTP ingest, the origin GETs and
-/// the channel engines (in-process ingest).
-pub type OriginStore = Arc<Mutex<package::origin::Origin>>;
 pub use store::Store;
 
 /// Server-wide settings.
@@ -57,11 +57,10 @@ impl Default for Settings {
 pub struct ControlPlane {
     pub store: Store,
     pub settings: Settings,
-    /// The origin store every packaging channel's media goes to.
-    pub origin: OriginStore,
+    /// What the running engines report, posted by the runtime.
+    pub reports: reports::Reports,
     write: Mutex<()>,
-    pub(crate) engines: tokio::sync::Mutex<supervisor::Engines>,
-    pub(crate) wake: tokio::sync::Notify,
+    changed: tokio::sync::Notify,
 }
 
 impl ControlPlane {
@@ -83,10 +82,9 @@ impl ControlPlane {
         Arc::new(ControlPlane {
             store,
             settings,
-            origin: OriginStore::default(),
+            reports: reports::Reports::default(),
             write: Mutex::new(()),
-            engines: tokio::sync::Mutex::new(supervisor::Engines::default()),
-            wake: tokio::sync::Notify::new(),
+            changed: tokio::sync::Notify::new(),
         })
     }
 
@@ -97,8 +95,15 @@ impl ControlPlane {
             .map_err(|_| ControlError::Internal("write lock poisoned".into()))
     }
 
-    /// Asks the supervisor for a pass now.
+    /// Tells whoever waits in [`ControlPlane::changed`] (the runtime) that
+    /// the desired state changed.
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.changed.notify_one();
+    }
+
+    /// Resolves after the next [`ControlPlane::wake`] (or at once if one
+    /// came since the last call).
+    pub async fn changed(&self) {
+        self.changed.notified().await;
     }
 }

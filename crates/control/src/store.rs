@@ -88,6 +88,22 @@ impl Store {
         Ok(out)
     }
 
+    /// Writes every document of `batch` in one transaction: all of them or
+    /// none, even across a `kill -9`.
+    pub fn commit(&self, batch: Batch) -> Result<()> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        for (kind, id, created_ms, text) in batch.rows {
+            tx.execute(
+                "INSERT INTO resources (kind, id, created_ms, doc) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(kind, id) DO UPDATE SET doc = excluded.doc",
+                params![kind, id, created_ms, text],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Removes a document; true if it existed.
     pub fn delete(&self, kind: &str, id: &str) -> Result<bool> {
         let n = self.conn()?.execute(
@@ -95,6 +111,27 @@ impl Store {
             params![kind, id],
         )?;
         Ok(n > 0)
+    }
+}
+
+/// Documents to write together ([`Store::commit`]).
+#[derive(Default)]
+pub struct Batch {
+    rows: Vec<(String, String, i64, String)>,
+}
+
+impl Batch {
+    /// Adds a document to insert or replace.
+    pub fn put<T: Serialize>(
+        &mut self,
+        kind: &str,
+        id: &str,
+        created_ms: i64,
+        doc: &T,
+    ) -> Result<()> {
+        let text = serde_json::to_string(doc)?;
+        self.rows.push((kind.into(), id.into(), created_ms, text));
+        Ok(())
     }
 }
 

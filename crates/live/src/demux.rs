@@ -43,28 +43,7 @@ pub struct Access {
     pub data: Vec<u8>,
 }
 
-/// What to take from the input (MediaLive `videoSelector` / `audioSelectors` by PID or
-/// language).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Selection {
-    /// program_number to decode; `None` takes the first program of the PAT.
-    pub program: Option<u16>,
-    /// Audio PID; `None` takes the first AAC stream of the program (or the language's).
-    pub audio_pid: Option<Pid>,
-    /// Audio by ISO 639 language (`audioLanguageSelection`); ignored when `audio_pid` is
-    /// set.
-    pub audio_language: Option<LanguageSelection>,
-}
-
-/// MediaLive `audioLanguageSelection`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LanguageSelection {
-    /// Three-letter ISO 639-2 code (`languageCode`), compared without ASCII case.
-    pub code: [u8; 3],
-    /// `languageSelectionPolicy` STRICT: no other language ever; LOOSE (false): fall back
-    /// to another AAC stream.
-    pub strict: bool,
-}
+pub use live_config::{LanguageSelection, Selection};
 
 #[derive(Debug, Default)]
 struct Track {

@@ -31,7 +31,7 @@ pub mod adts;
 pub mod audio;
 pub mod demux;
 pub mod loss;
-pub mod settings;
+pub use live_config::settings;
 pub mod transcode;
 pub mod video;
 pub mod watch;

@@ -26,22 +26,12 @@ use ffmpeg_next::format::sample::{Sample, Type as SampleType};
 use ffmpeg_next::{decoder, frame, ChannelLayout, Packet as AvPacket};
 
 use crate::audio::AudioRendition;
-use crate::demux::{Access, Demuxer, Selection, StreamKind};
+use crate::demux::{Access, Demuxer, StreamKind};
 use crate::loss::{FillPhase, InputLossConfig, LossImage, LossSchedule};
-use crate::settings::{AudioSettings, VideoSettings};
 use crate::video::VideoRendition;
 use crate::{adts, Error, Packet, CLOCK};
 
-/// What a channel encodes: the input selection and every rendition of the ladder.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TranscodeConfig {
-    /// Program and audio stream to take from the input.
-    pub selection: Selection,
-    /// Video renditions; packets carry `Track::Video(index into this list)`.
-    pub video: Vec<VideoSettings>,
-    /// Audio renditions; packets carry `Track::Audio(index into this list)`.
-    pub audio: Vec<AudioSettings>,
-}
+pub use live_config::TranscodeConfig;
 
 /// Counters of a pipeline.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -565,6 +555,7 @@ fn run(
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use crate::settings::{AudioSettings, VideoSettings};
     use crate::Track;
 
     fn config(audio: bool) -> TranscodeConfig {

@@ -112,7 +112,8 @@ fn encoder(f: &DemoFlow, seconds: Option<u64>) -> anyhow::Result<Child> {
 /// Steps 4-8 and 10 in-process: a MediaPackage channel with an HLS endpoint,
 /// a MEDIACONNECT input per flow and a channel with automatic input failover
 /// from the primary to the backup. Returns the HLS URL.
-async fn pipeline(cp: &control::ControlPlane, flows: &[String]) -> anyhow::Result<String> {
+async fn pipeline(rt: &runtime::Runtime, flows: &[String]) -> anyhow::Result<String> {
+    let cp = &**rt.control();
     const PACKAGE: &str = "demo-package";
     const CHANNEL: &str = "demo-channel";
     // Leftovers of an earlier run go first.
@@ -121,9 +122,9 @@ async fn pipeline(cp: &control::ControlPlane, flows: &[String]) -> anyhow::Resul
             if ch["name"] == CHANNEL {
                 let id = ch["id"].as_str().unwrap_or_default();
                 let _ = cp.stop_channel(id);
-                control::supervisor::reconcile(cp).await;
+                rt.reconcile().await;
                 let _ = cp.delete_channel(id);
-                control::supervisor::reconcile(cp).await;
+                rt.reconcile().await;
             }
         }
     }
@@ -228,7 +229,7 @@ async fn pipeline(cp: &control::ControlPlane, flows: &[String]) -> anyhow::Resul
         .to_string();
     tokio::time::sleep(Duration::from_millis(1200)).await; // CREATING -> IDLE
     api(cp.start_channel(&id))?;
-    control::supervisor::reconcile(cp).await;
+    rt.reconcile().await;
     Ok(endpoint["url"].as_str().unwrap_or_default().to_string())
 }
 
@@ -270,6 +271,7 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
     };
     let server = serve::start(&serve_args).await?;
     let cp = server.cp.clone();
+    let rt = server.runtime.clone();
     let exports = serve::exports(&server, "us-east-1");
     let endpoint = server.endpoint.clone();
     let serving = tokio::spawn(serve::run(server));
@@ -278,11 +280,11 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
     for rec in api(cp.flow_records())? {
         if FLOWS.iter().any(|f| f.name == rec.flow.name) {
             let _ = cp.stop_flow(&rec.flow.flow_arn);
-            control::supervisor::reconcile(&cp).await;
+            rt.reconcile().await;
             api(cp.delete_flow(&rec.flow.flow_arn))?;
         }
     }
-    control::supervisor::reconcile(&cp).await;
+    rt.reconcile().await;
     let mut arns = Vec::new();
     for f in &FLOWS {
         let body = json!({
@@ -302,12 +304,12 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
         api(cp.start_flow(&arn))?;
         arns.push(arn);
     }
-    control::supervisor::reconcile(&cp).await;
+    rt.reconcile().await;
     let mut encoders = Vec::new();
     for f in &FLOWS {
         encoders.push(encoder(f, args.seconds)?);
     }
-    let hls_url = pipeline(&cp, &arns).await?;
+    let hls_url = pipeline(&rt, &arns).await?;
 
     println!("\nonair demo is running: API at {endpoint}\n");
     for (f, arn) in FLOWS.iter().zip(&arns) {
@@ -343,7 +345,7 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
             _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => break,
         }
         for arn in &arns {
-            if let Some(stats) = cp.engine_stats(arn) {
+            if let Some(stats) = cp.reports.flow(arn) {
                 for s in &stats.sources {
                     println!(
                         "{:<26} {:>6.2} Mb/s  {:>8} packets  {} CC errors",
@@ -362,7 +364,7 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
     for arn in &arns {
         let _ = cp.stop_flow(arn);
     }
-    control::supervisor::reconcile(&cp).await;
+    rt.reconcile().await;
     serving.abort();
     println!("demo stopped");
     Ok(())

@@ -55,6 +55,10 @@ fn primary_ip() -> Option<IpAddr> {
 /// A started server: the control plane and the bound listener.
 pub struct Server {
     pub cp: Arc<control::ControlPlane>,
+    /// The supervisor and every running engine.
+    pub runtime: Arc<runtime::Runtime>,
+    /// The MediaPackage origin, shared by the HTTP front and the channels.
+    pub origin: package::origin::OriginStore,
     pub creds: credentials::Stored,
     pub listener: tokio::net::TcpListener,
     pub endpoint: String,
@@ -99,8 +103,12 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
             args.data_dir.display()
         );
     }
+    let origin = package::origin::OriginStore::default();
+    let runtime = runtime::Runtime::new(cp.clone(), origin.clone());
     Ok(Server {
         cp,
+        runtime,
+        origin,
         creds,
         listener,
         endpoint,
@@ -118,14 +126,14 @@ pub fn exports(server: &Server, region: &str) -> String {
 
 /// Runs the supervisor and the HTTP server until the process ends.
 pub async fn run(server: Server) -> anyhow::Result<()> {
-    tokio::spawn(control::supervisor::run(server.cp.clone()));
+    tokio::spawn(server.runtime.clone().run());
     let state = api::AppState {
         cp: server.cp.clone(),
         credentials: api::Credentials {
             access_key_id: server.creds.access_key_id.clone(),
             secret_access_key: server.creds.secret_access_key.clone(),
         },
-        origin: server.cp.origin.clone(),
+        origin: server.origin.clone(),
         web_dir: server.web_dir.clone(),
     };
     let app = api::router(state);

@@ -12,14 +12,14 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket as StdUdpSocket};
-use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::sync::mpsc as std_mpsc;
 use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::core::{FlowCore, Port, Transmit};
@@ -133,7 +133,7 @@ enum Command {
 /// (its thread notices and ends).
 pub struct FlowHandle {
     commands: mpsc::UnboundedSender<Command>,
-    stats: Arc<Mutex<FlowStats>>,
+    stats: watch::Receiver<FlowStats>,
     tap: broadcast::Sender<Bytes>,
 }
 
@@ -149,13 +149,25 @@ impl FlowHandle {
 
     /// The latest statistics (refreshed four times a second).
     pub fn stats(&self) -> FlowStats {
-        self.stats.lock().map(|s| s.clone()).unwrap_or_default()
+        self.stats.borrow().clone()
+    }
+
+    /// The statistics as the engine publishes them (four times a second);
+    /// reading never waits for the engine. Closed once the flow has stopped.
+    pub fn watch_stats(&self) -> watch::Receiver<FlowStats> {
+        self.stats.clone()
     }
 
     /// Every datagram payload (whole TS packets) the flow puts on air, for
     /// in-process consumers. A slow subscriber loses data, never the flow.
     pub fn subscribe(&self) -> broadcast::Receiver<Bytes> {
         self.tap.subscribe()
+    }
+
+    /// The tap, held weakly: it does not keep the flow's channel open once
+    /// the flow has stopped.
+    pub fn tap(&self) -> broadcast::WeakSender<Bytes> {
+        self.tap.downgrade()
     }
 
     /// Stops the flow; returns once its ingest sockets are closed.
@@ -200,12 +212,12 @@ pub async fn start_flow(cfg: FlowConfig) -> Result<FlowHandle, TransportError> {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (tap, _) = broadcast::channel(1024);
     let core = FlowCore::new(cfg, rand_ssrc());
-    let stats = Arc::new(Mutex::new(core.stats(Duration::ZERO)));
+    let (stats_tx, stats) = watch::channel(core.stats(Duration::ZERO));
     let io = Io {
         sender,
         lanes,
         failures: fail_rx,
-        stats: stats.clone(),
+        stats: stats_tx,
         tap: tap.clone(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -249,15 +261,13 @@ struct Io {
     sender: Sender,
     lanes: Vec<Lane>,
     failures: std_mpsc::Receiver<usize>,
-    stats: Arc<Mutex<FlowStats>>,
+    stats: watch::Sender<FlowStats>,
     tap: broadcast::Sender<Bytes>,
 }
 
 impl Io {
     fn publish(&self, core: &FlowCore, now: Duration) {
-        if let Ok(mut s) = self.stats.lock() {
-            *s = core.stats(now);
-        }
+        self.stats.send_replace(core.stats(now));
     }
 
     /// Sends everything the core produced, and hands out the tap.

@@ -7,10 +7,10 @@
 //! record is gone (then `NotFoundException`), `ERROR` when the engine cannot
 //! run (the reason is in DescribeFlow `messages`).
 
-pub mod check;
 pub mod health;
 pub mod model;
 pub mod request;
+pub mod rules;
 
 use std::collections::BTreeMap;
 
@@ -62,10 +62,53 @@ impl ControlPlane {
         let mut rec = self.flow_record(flow_arn)?;
         let out = change(&mut rec)?;
         let others = self.flow_records()?;
-        check::check(&rec.flow, &others, &self.push_input_ports()?)?;
+        rules::check(&rec.flow, &others, &self.push_input_ports()?)?;
         self.save_flow(&rec)?;
         drop(_w);
         self.wake();
+        Ok(out)
+    }
+
+    /// The runtime reached `status` with a flow's engine (`error` says why
+    /// for `ERROR`). Written unless the operator changed their mind in the
+    /// meantime: the desired state decides which statuses still apply.
+    pub fn flow_reached(&self, flow_arn: &str, status: FlowStatus, error: Option<String>) {
+        let result = self.modify_flow_quietly(flow_arn, |rec| {
+            let applies = match status {
+                FlowStatus::Active | FlowStatus::Error => rec.desired == Desired::Running,
+                FlowStatus::Standby => rec.desired == Desired::Stopped,
+                _ => true,
+            };
+            if applies {
+                rec.flow.status = status;
+                rec.last_error = error.clone();
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            tracing::debug!("status of {flow_arn} not written: {e}");
+        }
+    }
+
+    /// The runtime has stopped the engine of a deleted flow: its record goes,
+    /// and DescribeFlow answers NotFound from now on.
+    pub fn forget_flow(&self, flow_arn: &str) -> Result<()> {
+        let _w = self.write_lock()?;
+        self.store.delete(KIND, flow_arn)?;
+        Ok(())
+    }
+
+    /// [`Self::modify_flow`] without waking the runtime: for the states the
+    /// runtime itself reports.
+    fn modify_flow_quietly<T>(
+        &self,
+        flow_arn: &str,
+        change: impl FnOnce(&mut FlowRecord) -> Result<T>,
+    ) -> Result<T> {
+        let _w = self.write_lock()?;
+        let mut rec = self.flow_record(flow_arn)?;
+        let out = change(&mut rec)?;
+        self.save_flow(&rec)?;
         Ok(out)
     }
 
@@ -192,7 +235,7 @@ impl ControlPlane {
                 dup.flow.flow_arn
             )));
         }
-        check::check(&rec.flow, &others, &self.push_input_ports()?)?;
+        rules::check(&rec.flow, &others, &self.push_input_ports()?)?;
         self.save_flow(&rec)?;
         Ok(json!({ "flow": rec.flow }))
     }
@@ -217,7 +260,7 @@ impl ControlPlane {
     /// DescribeFlow, with `messages` about unhealthy sources.
     pub fn describe_flow(&self, flow_arn: &str) -> Result<Value> {
         let rec = self.flow_record(flow_arn)?;
-        let errors = health::messages(&rec, self.engine_stats(flow_arn).as_ref());
+        let errors = health::messages(&rec, self.reports.flow(flow_arn).as_ref());
         Ok(json!({ "flow": rec.flow, "messages": { "errors": errors } }))
     }
 
@@ -426,7 +469,7 @@ impl ControlPlane {
     pub fn delete_flow(&self, flow_arn: &str) -> Result<Value> {
         let users: Vec<String> = self
             .store
-            .list::<crate::live::InputRecord>(crate::live::INPUT_KIND)
+            .list::<crate::medialive::InputRecord>(crate::medialive::INPUT_KIND)
             .unwrap_or_default()
             .into_iter()
             .filter(|i| i.deleted_ms.is_none())

@@ -34,6 +34,28 @@ use model::{
 pub const CHANNEL_KIND: &str = "mediapackage-channel";
 pub const ENDPOINT_KIND: &str = "mediapackage-endpoint";
 
+/// The packaging settings of an origin endpoint record.
+pub fn endpoint_config(rec: &EndpointRecord) -> package::origin::EndpointConfig {
+    let e = &rec.endpoint;
+    let hls = &e.hls_package;
+    let secs = |s: i64| std::time::Duration::from_secs(u64::try_from(s).unwrap_or(0));
+    package::origin::EndpointConfig {
+        id: e.id.clone(),
+        manifest_name: e.manifest_name.clone(),
+        segment_duration: secs(hls.segment_duration_seconds).max(std::time::Duration::from_secs(1)),
+        window: secs(hls.playlist_window_seconds),
+        startover: secs(e.startover_window_seconds),
+        playlist_type: match hls.playlist_type {
+            model::PlaylistType::None => package::hls::PlaylistType::Live,
+            model::PlaylistType::Event => package::hls::PlaylistType::Event,
+            model::PlaylistType::Vod => package::hls::PlaylistType::Vod,
+        },
+        program_date_time_interval: (hls.program_date_time_interval_seconds > 0)
+            .then(|| secs(hls.program_date_time_interval_seconds)),
+        time_delay: secs(e.time_delay_seconds),
+    }
+}
+
 fn random_hex(len: usize) -> String {
     let mut rng = rand::thread_rng();
     (0..len)

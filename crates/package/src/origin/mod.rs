@@ -519,6 +519,10 @@ fn natural_cmp(a: &str, b: &str) -> Ordering {
     }
 }
 
+/// The origin as the HTTP front (ingest, GETs) and the channel engines (in-process
+/// ingest) share it.
+pub type OriginStore = std::sync::Arc<std::sync::Mutex<Origin>>;
+
 /// The origin store; see the [module docs](self).
 #[derive(Debug, Default)]
 pub struct Origin {

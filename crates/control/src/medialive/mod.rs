@@ -20,20 +20,15 @@
 //! `validationErrors[{elementPath, errorMessage}]`).
 
 pub mod channel;
-pub mod check;
 pub mod codec;
-pub mod deliver;
-pub mod encoder;
-pub mod engine;
 pub mod failover;
-pub mod feed;
 pub mod groups;
 pub mod input;
 pub mod members;
 pub mod model;
-pub mod put;
+pub mod plan;
+pub mod references;
 pub mod shape;
-pub mod switch;
 
 use std::ops::RangeInclusive;
 
@@ -76,7 +71,7 @@ impl ValidationError {
         }
     }
 
-    /// An engine-side problem written `"element.path: why"` (as `encoder::plan`,
+    /// An engine-side problem written `"element.path: why"` (as `plan::plan`,
     /// `codec`, `groups` and `failover` word them); a message without such a path
     /// keeps an empty element path.
     pub fn from_message(problem: &str) -> Self {

@@ -1,7 +1,7 @@
 //! Encoding settings of one rendition: MediaLive's `H264Settings` and `AacSettings` as the
-//! encoder takes them. Every field here is honoured by [`crate::video`] / [`crate::audio`];
+//! encoder takes them. Every field here is honoured by `live::video` / `live::audio`;
 //! settings onair does not implement are not representable, so the API layer refuses them
-//! by name (`control::live::codec`). `docs/LIVE.md` has the table MediaLive member →
+//! by name (`control::medialive::codec`). `docs/LIVE.md` has the table MediaLive member →
 //! field → libx264 option.
 
 /// H.264 rate control (`rateControlMode`).

@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use live::{AudioSettings, VideoSettings};
+use live_config::{AudioSettings, VideoSettings};
 use media::ts::Pid;
 use serde_json::Value;
 

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use control::flow::model::FlowStatus;
 use control::{ControlError, ControlPlane, Settings};
+use package::origin::OriginStore;
+use runtime::Runtime;
 use serde_json::json;
 
 fn settings() -> Settings {
@@ -51,6 +53,7 @@ fn status(cp: &ControlPlane, arn: &str) -> FlowStatus {
 #[tokio::test]
 async fn start_stop_delete_follow_the_aws_states() {
     let cp = ControlPlane::with_store(control::Store::in_memory().unwrap(), settings());
+    let rt = Runtime::new(cp.clone(), OriginStore::default());
     let arn = create(&cp, "show", free_port());
     assert_eq!(status(&cp, &arn), FlowStatus::Standby);
 
@@ -59,9 +62,9 @@ async fn start_stop_delete_follow_the_aws_states() {
         started["status"], "STARTING",
         "StartFlow leaves STANDBY before it answers"
     );
-    control::supervisor::reconcile(&cp).await;
+    rt.reconcile().await;
     assert_eq!(status(&cp, &arn), FlowStatus::Active);
-    assert!(cp.engine_stats(&arn).is_some());
+    assert!(cp.reports.flow(&arn).is_some());
 
     let err = cp.delete_flow(&arn).unwrap_err();
     assert!(
@@ -70,13 +73,13 @@ async fn start_stop_delete_follow_the_aws_states() {
     );
 
     assert_eq!(cp.stop_flow(&arn).unwrap()["status"], "STOPPING");
-    control::supervisor::reconcile(&cp).await;
+    rt.reconcile().await;
     assert_eq!(status(&cp, &arn), FlowStatus::Standby);
-    assert!(cp.engine_stats(&arn).is_none());
+    assert!(cp.reports.flow(&arn).is_none());
 
     assert_eq!(cp.delete_flow(&arn).unwrap()["status"], "DELETING");
     assert_eq!(status(&cp, &arn), FlowStatus::Deleting);
-    control::supervisor::reconcile(&cp).await;
+    rt.reconcile().await;
     assert!(matches!(
         cp.flow_record(&arn),
         Err(ControlError::NotFound(_))
@@ -89,33 +92,37 @@ async fn restart_brings_every_flow_back_and_restarts_running_ones() {
     let (running, idle);
     {
         let cp: Arc<ControlPlane> = ControlPlane::open(dir.path(), settings()).unwrap();
+        let rt = Runtime::new(cp.clone(), OriginStore::default());
         running = create(&cp, "running", free_port());
         idle = create(&cp, "idle", free_port());
         cp.start_flow(&running).unwrap();
-        control::supervisor::reconcile(&cp).await;
+        rt.reconcile().await;
         assert_eq!(status(&cp, &running), FlowStatus::Active);
         // Dropped without stopping anything, as a crash would. A real crash
         // closes the sockets with the process; here the aborted engine tasks
         // release them once the runtime gets to run.
+        drop(rt);
         drop(cp);
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     let cp = ControlPlane::open(dir.path(), settings()).unwrap();
+    let rt = Runtime::new(cp.clone(), OriginStore::default());
     assert_eq!(cp.flow_records().unwrap().len(), 2);
-    control::supervisor::reconcile(&cp).await;
+    rt.reconcile().await;
     assert_eq!(status(&cp, &running), FlowStatus::Active);
-    assert!(cp.engine_stats(&running).is_some());
+    assert!(cp.reports.flow(&running).is_some());
     assert_eq!(status(&cp, &idle), FlowStatus::Standby);
 }
 
 #[tokio::test]
 async fn a_port_held_elsewhere_puts_the_flow_in_error_with_the_reason() {
     let cp = ControlPlane::with_store(control::Store::in_memory().unwrap(), settings());
+    let rt = Runtime::new(cp.clone(), OriginStore::default());
     let holder = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = holder.local_addr().unwrap().port();
     let arn = create(&cp, "blocked", port);
     cp.start_flow(&arn).unwrap();
-    control::supervisor::reconcile(&cp).await;
+    rt.reconcile().await;
     assert_eq!(status(&cp, &arn), FlowStatus::Error);
     let described = cp.describe_flow(&arn).unwrap();
     let errors = described["messages"]["errors"].as_array().unwrap();
@@ -127,16 +134,17 @@ async fn a_port_held_elsewhere_puts_the_flow_in_error_with_the_reason() {
     );
     // Stopping an errored flow returns it to STANDBY.
     cp.stop_flow(&arn).unwrap();
-    control::supervisor::reconcile(&cp).await;
+    rt.reconcile().await;
     assert_eq!(status(&cp, &arn), FlowStatus::Standby);
 }
 
 #[tokio::test]
 async fn output_changes_apply_to_a_running_flow() {
     let cp = ControlPlane::with_store(control::Store::in_memory().unwrap(), settings());
+    let rt = Runtime::new(cp.clone(), OriginStore::default());
     let arn = create(&cp, "live", free_port());
     cp.start_flow(&arn).unwrap();
-    control::supervisor::reconcile(&cp).await;
+    rt.reconcile().await;
     let added = cp
         .add_flow_outputs(&arn, &json!({"outputs": [{"name": "second", "protocol": "rtp", "destination": "127.0.0.1", "port": free_port()}]}))
         .unwrap();
@@ -144,17 +152,18 @@ async fn output_changes_apply_to_a_running_flow() {
         .as_str()
         .unwrap()
         .to_string();
-    control::supervisor::reconcile(&cp).await;
+    rt.reconcile().await;
     assert_eq!(status(&cp, &arn), FlowStatus::Active);
-    assert_eq!(cp.engine_stats(&arn).unwrap().outputs.len(), 2);
+    assert_eq!(cp.reports.flow(&arn).unwrap().outputs.len(), 2);
     cp.remove_flow_output(&arn, &out_arn).unwrap();
-    control::supervisor::reconcile(&cp).await;
-    assert_eq!(cp.engine_stats(&arn).unwrap().outputs.len(), 1);
+    rt.reconcile().await;
+    assert_eq!(cp.reports.flow(&arn).unwrap().outputs.len(), 1);
 }
 
 #[tokio::test]
 async fn fifty_outputs_run_and_a_fifty_first_is_refused() {
     let cp = ControlPlane::with_store(control::Store::in_memory().unwrap(), settings());
+    let rt = Runtime::new(cp.clone(), OriginStore::default());
     let outputs: Vec<_> = (0..50)
         .map(|i| json!({"name": format!("out{i}"), "protocol": "udp", "destination": "127.0.0.1", "port": 40000 + i}))
         .collect();
@@ -168,9 +177,9 @@ async fn fifty_outputs_run_and_a_fifty_first_is_refused() {
         .unwrap()
         .to_string();
     cp.start_flow(&arn).unwrap();
-    control::supervisor::reconcile(&cp).await;
+    rt.reconcile().await;
     assert_eq!(status(&cp, &arn), FlowStatus::Active);
-    assert_eq!(cp.engine_stats(&arn).unwrap().outputs.len(), 50);
+    assert_eq!(cp.reports.flow(&arn).unwrap().outputs.len(), 50);
     let err = cp
         .add_flow_outputs(&arn, &json!({"outputs": [{"name": "one-more", "protocol": "udp", "destination": "127.0.0.1", "port": 41000}]}))
         .unwrap_err();
@@ -179,5 +188,5 @@ async fn fifty_outputs_run_and_a_fifty_first_is_refused() {
         "{err:?}"
     );
     cp.stop_flow(&arn).unwrap();
-    control::supervisor::reconcile(&cp).await;
+    rt.reconcile().await;
 }

@@ -1,15 +1,16 @@
 //! From a stored channel's settings (wire names, as validated) to what the channel
-//! engine runs: the [`live::TranscodeConfig`], the input attachments to watch and the
+//! engine runs: the [`live_config::TranscodeConfig`], the input attachments to watch and the
 //! output groups ([`super::groups`]). Pure: no I/O, tested inline.
 //!
 //! Anything the engine cannot honour is an error naming the setting, so the channel
 //! does not pretend to run it.
 
-use live::demux::Selection;
-use live::TranscodeConfig;
+use live_config::Selection;
+use live_config::TranscodeConfig;
 use media::ts::Pid;
 use serde_json::Value;
 
+pub use super::failover::Attachment;
 use super::failover::Failover;
 
 /// What the engine of one channel runs.
@@ -36,13 +37,6 @@ impl Plan {
             _ => None,
         })
     }
-}
-
-/// An input attachment.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Attachment {
-    pub name: String,
-    pub input_id: String,
 }
 
 use super::codec::{audio_selection, get, text};
@@ -126,8 +120,8 @@ pub fn plan(settings: &serde_json::Map<String, Value>) -> Result<Plan, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::live::codec::video_settings;
-    use live::{AudioSettings, Profile, RateControl};
+    use crate::medialive::codec::video_settings;
+    use live_config::{AudioSettings, Profile, RateControl};
     use serde_json::json;
     use std::time::Duration;
 

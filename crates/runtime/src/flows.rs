@@ -1,25 +1,25 @@
-//! The supervisor: makes the running flow and channel engines match the
-//! stored desired state (channels: [`crate::live::engine`]).
+//! The flow half of the supervisor: makes the running flow engines match the
+//! stored desired state. A started flow's tap is published in [`Taps`] and its
+//! statistics on the control plane's report board; a stopped one is withdrawn
+//! from both, so channels following the flow notice at once.
 //!
-//! It is woken after every committed change and also ticks once a second, so
-//! a flow that failed to start (a port held by another program) is retried.
-//! Only this task starts and stops engines; the API only writes documents.
-//! After a restart, `kill -9` included, the first pass starts every flow whose
-//! desired state is running.
+//! A flow that failed to start (a port held by another program) goes to
+//! `ERROR` with the reason and is retried every [`RETRY_AFTER`]. Source or
+//! failover changes restart the engine; output changes are applied in place.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 use transport::{FlowConfig, FlowHandle, OutputConfig, SourceConfig};
 
-use crate::flow::model::{
+use control::flow::model::{
     Desired, EnabledState, FailoverMode, Flow, FlowRecord, FlowStatus, Protocol,
 };
-use crate::flow::KIND;
-use crate::ControlPlane;
+use control::ControlPlane;
+
+use crate::taps::Taps;
 
 /// How long a flow in ERROR waits before the next start attempt.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -27,41 +27,20 @@ const RETRY_AFTER: Duration = Duration::from_secs(5);
 pub const FEC_COLUMNS: u8 = 5;
 pub const FEC_ROWS: u8 = 5;
 
-pub(crate) struct Running {
+struct Running {
     handle: FlowHandle,
     flow: Flow,
 }
 
+/// The running flow engines, by flow ARN.
 #[derive(Default)]
-pub(crate) struct Engines {
+pub(crate) struct Flows {
     running: HashMap<String, Running>,
     failed_at: HashMap<String, Instant>,
-    pub(crate) channels: crate::live::engine::Channels,
 }
 
-impl Engines {
-    /// A new subscription to a running flow's tap.
-    pub(crate) fn tap(
-        &self,
-        flow_arn: &str,
-    ) -> Option<tokio::sync::broadcast::Receiver<bytes::Bytes>> {
-        self.running.get(flow_arn).map(|r| r.handle.subscribe())
-    }
-}
-
-/// Runs the reconcile loop until the process ends.
-pub async fn run(cp: Arc<ControlPlane>) {
-    loop {
-        reconcile(&cp).await;
-        tokio::select! {
-            _ = cp.wake.notified() => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-    }
-}
-
-/// One pass over every flow, then every channel.
-pub async fn reconcile(cp: &ControlPlane) {
+/// One pass over every flow.
+pub(crate) async fn reconcile(cp: &ControlPlane, taps: &Taps, flows: &mut Flows) {
     let records = match cp.flow_records() {
         Ok(r) => r,
         Err(e) => {
@@ -69,27 +48,33 @@ pub async fn reconcile(cp: &ControlPlane) {
             return;
         }
     };
-    let mut engines = cp.engines.lock().await;
     // Engines whose flow record vanished.
-    let known: Vec<String> = records.iter().map(|r| r.flow.flow_arn.clone()).collect();
-    let orphans: Vec<String> = engines
+    let orphans: Vec<String> = flows
         .running
         .keys()
-        .filter(|k| !known.contains(k))
+        .filter(|k| !records.iter().any(|r| &r.flow.flow_arn == *k))
         .cloned()
         .collect();
     for arn in orphans {
-        if let Some(r) = engines.running.remove(&arn) {
-            r.handle.stop().await;
-        }
+        stop(cp, taps, flows, &arn).await;
     }
     for rec in records {
-        reconcile_flow(cp, &mut engines, rec).await;
+        reconcile_flow(cp, taps, flows, rec).await;
     }
-    crate::live::engine::reconcile(cp, &mut engines).await;
 }
 
-async fn reconcile_flow(cp: &ControlPlane, engines: &mut Engines, rec: FlowRecord) {
+/// Stops a flow's engine, if it runs, and withdraws its tap and report.
+async fn stop(cp: &ControlPlane, taps: &Taps, flows: &mut Flows, arn: &str) -> bool {
+    let Some(r) = flows.running.remove(arn) else {
+        return false;
+    };
+    taps.withdraw(arn);
+    cp.reports.detach_flow(arn);
+    r.handle.stop().await;
+    true
+}
+
+async fn reconcile_flow(cp: &ControlPlane, taps: &Taps, engines: &mut Flows, rec: FlowRecord) {
     let arn = rec.flow.flow_arn.clone();
     match rec.desired {
         Desired::Running => {
@@ -109,9 +94,7 @@ async fn reconcile_flow(cp: &ControlPlane, engines: &mut Engines, rec: FlowRecor
                     return;
                 }
                 // Sources or failover changed: restart the engine.
-                if let Some(old) = engines.running.remove(&arn) {
-                    old.handle.stop().await;
-                }
+                stop(cp, taps, engines, &arn).await;
             }
             if rec.flow.status == FlowStatus::Error
                 && engines
@@ -126,6 +109,8 @@ async fn reconcile_flow(cp: &ControlPlane, engines: &mut Engines, rec: FlowRecor
                     Ok(handle) => {
                         tracing::info!(flow = %rec.flow.name, "flow started");
                         engines.failed_at.remove(&arn);
+                        taps.publish(&arn, handle.tap());
+                        cp.reports.attach_flow(&arn, handle.watch_stats());
                         engines.running.insert(
                             arn.clone(),
                             Running {
@@ -148,8 +133,7 @@ async fn reconcile_flow(cp: &ControlPlane, engines: &mut Engines, rec: FlowRecor
             }
         }
         Desired::Stopped => {
-            if let Some(r) = engines.running.remove(&arn) {
-                r.handle.stop().await;
+            if stop(cp, taps, engines, &arn).await {
                 tracing::info!(flow = %rec.flow.name, "flow stopped");
             }
             if matches!(
@@ -160,12 +144,9 @@ async fn reconcile_flow(cp: &ControlPlane, engines: &mut Engines, rec: FlowRecor
             }
         }
         Desired::Deleted => {
-            if let Some(r) = engines.running.remove(&arn) {
-                r.handle.stop().await;
-            }
+            stop(cp, taps, engines, &arn).await;
             engines.failed_at.remove(&arn);
-            let _w = cp.write_lock();
-            if let Err(e) = cp.store.delete(KIND, &arn) {
+            if let Err(e) = cp.forget_flow(&arn) {
                 tracing::error!("cannot delete flow {arn}: {e}");
             } else {
                 tracing::info!(flow = %rec.flow.name, "flow deleted");
@@ -174,24 +155,8 @@ async fn reconcile_flow(cp: &ControlPlane, engines: &mut Engines, rec: FlowRecor
     }
 }
 
-/// Writes a status the engine reached, unless the operator changed their mind
-/// in the meantime (the desired state decides which statuses still apply).
 fn set_status(cp: &ControlPlane, arn: &str, status: FlowStatus, error: Option<String>) {
-    let result = cp.modify_flow(arn, |rec| {
-        let applies = match status {
-            FlowStatus::Active | FlowStatus::Error => rec.desired == Desired::Running,
-            FlowStatus::Standby => rec.desired == Desired::Stopped,
-            _ => true,
-        };
-        if applies {
-            rec.flow.status = status;
-            rec.last_error = error.clone();
-        }
-        Ok(())
-    });
-    if let Err(e) = result {
-        tracing::debug!("status of {arn} not written: {e}");
-    }
+    cp.flow_reached(arn, status, error);
 }
 
 /// The parts of a flow the engine depends on (no names of the flow, tags,
@@ -200,7 +165,7 @@ fn engine_view(flow: &Flow) -> Flow {
     let mut f = flow.clone();
     f.status = FlowStatus::Standby;
     f.description = None;
-    let strip_source = |s: &mut crate::flow::model::Source| {
+    let strip_source = |s: &mut control::flow::model::Source| {
         s.tags.clear();
         s.description = None;
     };
@@ -284,12 +249,4 @@ fn config(cp: &ControlPlane, flow: &Flow) -> Result<FlowConfig, String> {
         outputs: outputs(flow),
         failover,
     })
-}
-
-impl ControlPlane {
-    /// Live statistics of a running flow.
-    pub fn engine_stats(&self, flow_arn: &str) -> Option<transport::FlowStats> {
-        let engines = self.engines.try_lock().ok()?;
-        engines.running.get(flow_arn).map(|r| r.handle.stats())
-    }
 }

@@ -6,11 +6,12 @@ use serde_json::{json, Map, Value};
 
 use super::model::{ChannelRecord, InputRecord};
 use super::{
-    arn, check, codec, numeric_id, shape, LiveError, LiveResult, ValidationError, CHANNEL_KIND,
-    INPUT_KIND,
+    arn, codec, numeric_id, references, shape, LiveError, LiveResult, ValidationError,
+    CHANNEL_KIND, INPUT_KIND,
 };
 use crate::error::{ControlError, Result};
 use crate::flow::now_ms;
+use crate::store::Batch;
 use crate::ControlPlane;
 
 impl ControlPlane {
@@ -57,7 +58,7 @@ impl ControlPlane {
                 Err(e) => Some(format!("cannot read input {id}: {e}")),
             }
         };
-        let mut errors = check::references(settings, &input_ok);
+        let mut errors = references::references(settings, &input_ok);
         // What the engine cannot encode is refused now, not when StartChannel fails.
         errors.extend(codec::check(settings));
         errors.extend(super::members::check(settings));
@@ -66,7 +67,7 @@ impl ControlPlane {
             return Err(LiveError::Unprocessable(errors));
         }
         // Output groups and everything else the engine plans, by element path.
-        match super::encoder::plan(settings) {
+        match super::plan::plan(settings) {
             Ok(_) => Ok(()),
             Err(e) => Err(LiveError::Unprocessable(vec![
                 ValidationError::from_message(&e),
@@ -74,20 +75,58 @@ impl ControlPlane {
         }
     }
 
-    /// Sets `attachedChannels` of the inputs: `channel_id` leaves `from` and
-    /// joins `to`.
-    fn reattach(&self, channel_id: &str, from: &[String], to: &[String]) -> Result<()> {
+    /// Commits a channel together with `attachedChannels` of its inputs
+    /// (`from` before the change, `to` after it) in one transaction, so a
+    /// crash can never leave an input attached to a channel that does not
+    /// name it, or two channels on one input.
+    fn save_attached(&self, rec: &ChannelRecord, from: &[String], to: &[String]) -> Result<()> {
+        let mut batch = Batch::default();
+        batch.put(CHANNEL_KIND, &rec.id, rec.created_ms, rec)?;
+        let mut seen = Vec::new();
         for id in from.iter().chain(to) {
-            let Some(mut rec) = self.store.get::<InputRecord>(INPUT_KIND, id)? else {
+            if seen.contains(&id) {
+                continue;
+            }
+            seen.push(id);
+            let Some(mut input) = self.store.get::<InputRecord>(INPUT_KIND, id)? else {
                 continue;
             };
-            rec.attached_channels.retain(|c| c != channel_id);
+            input.attached_channels.retain(|c| c != &rec.id);
             if to.contains(id) {
-                rec.attached_channels.push(channel_id.to_string());
+                input.attached_channels.push(rec.id.clone());
             }
-            self.save_input(&rec)?;
+            batch.put(INPUT_KIND, &input.id, input.created_ms, &input)?;
         }
-        Ok(())
+        self.store.commit(batch)
+    }
+
+    /// Every MediaLive channel record, deleted ones included until they expire.
+    pub fn live_channel_records(&self) -> Result<Vec<ChannelRecord>> {
+        self.store.list(CHANNEL_KIND)
+    }
+
+    /// The runtime moved a channel from `from` to `to` (and names its active
+    /// input), unless the operator changed its state in the meantime.
+    pub fn channel_reached(&self, id: &str, from: &str, to: &str, active: Option<String>) {
+        let Ok(_w) = self.write_lock() else { return };
+        let Ok(Some(mut rec)) = self.store.get::<ChannelRecord>(CHANNEL_KIND, id) else {
+            return;
+        };
+        if rec.entered != from {
+            return;
+        }
+        if rec.entered != to {
+            rec.entered = to.into();
+            rec.entered_ms = now_ms();
+        }
+        if to == "RUNNING" {
+            rec.active_input = active.or(rec.active_input.take());
+        } else {
+            rec.active_input = None;
+        }
+        if let Err(e) = self.save_live_channel(&rec) {
+            tracing::error!("cannot write channel {id}: {e}");
+        }
     }
 
     /// CreateChannel.
@@ -125,14 +164,21 @@ impl ControlPlane {
             request_id,
             active_input: None,
         };
-        self.save_live_channel(&rec)?;
-        self.reattach(&id, &[], &rec.input_ids())?;
+        self.save_attached(&rec, &[], &rec.input_ids())?;
         Ok(json!({ "channel": self.render_live_channel(&rec, true) }))
     }
 
     /// DescribeChannel (the Channel fields, flattened).
+    /// A running channel also shows `onairHealth`: what its engine reports
+    /// now (each input's state and why it waits, input loss, restarts). The
+    /// AWS clients do not parse that member; raw JSON (`aws --debug`, curl,
+    /// `onair`) shows it.
     pub fn describe_channel(&self, id: &str) -> Result<Value> {
-        Ok(self.render_live_channel(&self.live_channel_record(id)?, true))
+        let mut v = self.render_live_channel(&self.live_channel_record(id)?, true);
+        if let Some(report) = self.reports.channel(id) {
+            v["onairHealth"] = health_json(&report);
+        }
+        Ok(v)
     }
 
     /// ListChannels (ChannelSummary: no encoderSettings, no pipelineDetails).
@@ -182,8 +228,7 @@ impl ControlPlane {
         self.validate_channel("UpdateChannelRequest", body, &settings, Some(id))?;
         let before = rec.input_ids();
         rec.settings = settings;
-        self.save_live_channel(&rec)?;
-        self.reattach(id, &before, &rec.input_ids())?;
+        self.save_attached(&rec, &before, &rec.input_ids())?;
         Ok(json!({ "channel": self.render_live_channel(&rec, true) }))
     }
 
@@ -201,11 +246,12 @@ impl ControlPlane {
         rec.entered = to.into();
         rec.entered_ms = now_ms();
         rec.active_input = None;
-        self.save_live_channel(&rec)?;
-        self.wake();
         if to == "DELETING" {
-            self.reattach(id, &rec.input_ids(), &[])?;
+            self.save_attached(&rec, &rec.input_ids(), &[])?;
+        } else {
+            self.save_live_channel(&rec)?;
         }
+        self.wake();
         Ok(rec)
     }
 
@@ -274,6 +320,29 @@ impl ControlPlane {
 }
 
 /// Removes and checks the `tags` member (a map of strings).
+/// The `onairHealth` member of DescribeChannel.
+fn health_json(r: &crate::reports::ChannelReport) -> Value {
+    json!({
+        "activeInputAttachmentName": r.active_input,
+        "inputLoss": r.input_loss,
+        "engineRestarts": r.engine_restarts,
+        "droppedDatagrams": r.dropped_datagrams,
+        "inputs": r.inputs.iter().map(|i| {
+            let mut v = json!({
+                "inputAttachmentName": i.name,
+                "state": i.state.as_str(),
+                "losses": i.losses,
+                "black": i.black,
+                "silent": i.silent,
+            });
+            if let Some(why) = &i.reason {
+                v["reason"] = json!(why);
+            }
+            v
+        }).collect::<Vec<_>>(),
+    })
+}
+
 fn take_tags(
     settings: &mut Map<String, Value>,
 ) -> LiveResult<std::collections::BTreeMap<String, String>> {

@@ -32,10 +32,10 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use transport::fec::FecEncoder;
 
-use super::encoder::Plan;
-use super::groups::{Delivery, HlsPush, OutputPlan, TsLayout};
 use super::put::put;
-use crate::OriginStore;
+use control::medialive::groups::{Delivery, HlsPush, OutputPlan, TsLayout};
+use control::medialive::plan::Plan;
+use package::origin::OriginStore;
 
 /// The ingest source name the origin sees for in-process channel output.
 const SOURCE: &str = "medialive";

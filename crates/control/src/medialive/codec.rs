@@ -2,11 +2,11 @@
 //! the rendition settings the engine encodes with. A setting the encoder cannot
 //! honour is an error naming its element path.
 
-use live::demux::LanguageSelection;
-use live::settings::{
+use live_config::settings::{
     aac_bitrate_range, AdaptiveQuantization, FramerateControl, LookAhead, Par, AAC_SAMPLE_RATES,
 };
-use live::{AudioSettings, Profile, RateControl, VideoSettings};
+use live_config::LanguageSelection;
+use live_config::{AudioSettings, Profile, RateControl, VideoSettings};
 use serde_json::{Map, Value};
 
 use super::ValidationError;

@@ -173,7 +173,7 @@ impl ControlPlane {
                 .collect();
             for fl in self.flow_records()? {
                 for s in fl.flow.all_sources() {
-                    taken.extend(flow::check::source_ports(s));
+                    taken.extend(flow::rules::source_ports(s));
                 }
             }
             let ports = allocate(2, &taken).ok_or_else(|| {

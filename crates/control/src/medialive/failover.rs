@@ -27,12 +27,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use live::loss::{parse_color, InputLossConfig, LossImage, INFINITE_MS};
+use live_config::loss::{parse_color, InputLossConfig, LossImage, INFINITE_MS};
 use media::ts::Pid;
 use serde_json::Value;
 
 use super::codec::{get, num, text};
-use super::encoder::Attachment;
 use super::ValidationError;
 
 /// Black-video failover condition.
@@ -76,6 +75,13 @@ pub struct Failover {
 /// the engine waits for pictures before it fills: the switch and the other
 /// input's first IDR picture (GOPs up to about 2 s).
 pub const SWITCH_GRACE: Duration = Duration::from_millis(2000);
+
+/// An input attachment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    pub name: String,
+    pub input_id: String,
+}
 
 const CONDITION: &str = "inputAttachments[0].automaticInputFailoverSettings.failoverConditions";
 const BEHAVIOR: &str = "encoderSettings.globalConfiguration.inputLossBehavior";

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::groups::HttpTarget;
+use control::medialive::groups::HttpTarget;
 
 /// The largest response head read before the status is judged.
 const MAX_HEAD: usize = 8 << 10;

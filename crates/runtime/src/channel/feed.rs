@@ -1,0 +1,428 @@
+//! Feeding a running channel: each input follows its source — a MediaConnect
+//! flow's in-process tap (through [`Taps`], by flow ARN) or the UDP port of an
+//! RTP_PUSH / UDP_PUSH input — and one task passes the active input's datagrams
+//! to the transcoder, as [`InputSwitch`] decides.
+//!
+//! A source is never resolved once and kept: a flow that is not running yet,
+//! stops, starts again or is restarted with new sources is picked up as soon
+//! as its new engine publishes its tap; a push port held by another program
+//! is tried again every [`RETRY_BIND`]. Each input's state (waiting and why,
+//! connected, losses) is kept in [`InputStatus`] for the channel's report.
+//! The feed task runs as long as the channel's engine.
+//!
+//! With a black-video or audio-silence failover condition, every input (the
+//! standby too) also feeds a [`live::watch::Watcher`] — its own thread behind
+//! a drop-not-block queue — whose flags go into the switch every tick and into
+//! [`InputStatus`] for the channel's health.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use control::medialive::model::InputRecord;
+use control::medialive::plan::Plan;
+use control::reports::{InputReport, InputState};
+use live::watch::{WatchConfig, Watcher};
+use live::Transcoder;
+use live_config::Selection;
+use tokio::net::UdpSocket;
+use tokio::sync::{broadcast, watch};
+use transport::rtp::RtpPacket;
+
+use super::switch::{Condition, InputSwitch, Side};
+use crate::taps::Taps;
+
+/// How long a push input waits before it tries a busy port again.
+pub const RETRY_BIND: Duration = Duration::from_secs(1);
+
+/// One input of a running channel, as its feed sees it; read by the
+/// supervisor for the channel's report.
+#[derive(Debug, Default)]
+pub struct InputStatus {
+    report: Mutex<InputReport>,
+    /// Milliseconds since the feed started, of the last datagram (0: none yet).
+    last_datagram_ms: AtomicU64,
+    black: AtomicBool,
+    silent: AtomicBool,
+}
+
+impl InputStatus {
+    pub fn new(name: &str) -> Self {
+        InputStatus {
+            report: Mutex::new(InputReport {
+                name: name.into(),
+                ..InputReport::default()
+            }),
+            ..InputStatus::default()
+        }
+    }
+
+    /// The input's report now; `since` is when the feed started.
+    pub fn report(&self, since: Instant) -> InputReport {
+        let mut r = self.lock().clone();
+        r.black = self.black.load(Ordering::Relaxed);
+        r.silent = self.silent.load(Ordering::Relaxed);
+        if r.state == InputState::Connected {
+            let last = self.last_datagram_ms.load(Ordering::Relaxed);
+            let now = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX);
+            if last == 0 || now.saturating_sub(last) > 1_000 {
+                r.state = InputState::Silent;
+            }
+        }
+        r
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, InputReport> {
+        self.report.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The source is attached; logged when that is news.
+    fn connected(&self, what: &str) {
+        let mut r = self.lock();
+        if r.state != InputState::Connected {
+            tracing::info!(input = %r.name, "input connected to {what}");
+            r.state = InputState::Connected;
+            r.reason = None;
+        }
+    }
+
+    /// The source is not there; logged when the reason is news.
+    fn waiting(&self, why: String) {
+        let mut r = self.lock();
+        if r.state == InputState::Connected {
+            r.losses += 1;
+        }
+        if r.state != InputState::Waiting || r.reason.as_deref() != Some(why.as_str()) {
+            tracing::warn!(input = %r.name, "input waiting: {why}");
+            r.state = InputState::Waiting;
+            r.reason = Some(why);
+        }
+    }
+
+    fn datagram(&self, since: Instant) {
+        let ms = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_datagram_ms.store(ms.max(1), Ordering::Relaxed);
+    }
+}
+
+/// Where an input's datagrams come from. [`Source::recv`] waits, following
+/// the source through its comings and goings, until a datagram arrives.
+enum Source {
+    /// A MEDIACONNECT input: the first of its flows that runs.
+    Flow(FlowFollower),
+    /// An RTP_PUSH / UDP_PUSH input's port.
+    Push {
+        bind: SocketAddr,
+        rtp: bool,
+        socket: Option<UdpSocket>,
+    },
+    /// An input that cannot deliver (gone, or of a type with no source).
+    Never(String),
+}
+
+/// Follows a MEDIACONNECT input's flows through the tap registry.
+struct FlowFollower {
+    taps: Arc<Taps>,
+    flows: Vec<String>,
+    changes: watch::Receiver<u64>,
+    /// The tap instance subscribed to and its receiver.
+    current: Option<(u64, broadcast::Receiver<Bytes>)>,
+}
+
+impl FlowFollower {
+    /// The tap to use now: the first of the input's flows that runs.
+    fn wanted(&self) -> Option<(String, crate::taps::Tap)> {
+        self.flows
+            .iter()
+            .find_map(|arn| self.taps.get(arn).map(|t| (arn.clone(), t)))
+    }
+
+    /// Subscribes to the wanted tap if it is not the one held.
+    fn follow(&mut self, status: &InputStatus) {
+        let wanted = self.wanted();
+        let held = self.current.as_ref().map(|(i, _)| *i);
+        match wanted {
+            Some((_, tap)) if Some(tap.instance) == held => {}
+            Some((arn, tap)) => {
+                self.current = tap.subscribe().map(|rx| (tap.instance, rx));
+                if self.current.is_some() {
+                    status.connected(&format!("flow {}", flow_name(&arn)));
+                }
+            }
+            None => {
+                self.current = None;
+                let names: Vec<&str> = self.flows.iter().map(|a| flow_name(a)).collect();
+                status.waiting(format!("flow {} is not running", names.join(" / ")));
+            }
+        }
+    }
+
+    async fn recv(&mut self, status: &InputStatus) -> Bytes {
+        loop {
+            self.follow(status);
+            let Some((_, rx)) = self.current.as_mut() else {
+                if self.changes.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+                continue;
+            };
+            tokio::select! {
+                r = rx.recv() => match r {
+                    Ok(b) => return b,
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => {
+                        // The engine stopped; wait for the registry to say
+                        // what comes next.
+                        self.current = None;
+                        status.waiting("the flow stopped".into());
+                        if self.changes.changed().await.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                },
+                c = self.changes.changed() => {
+                    if c.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The name in a flow ARN (`arn:…:flow:<id>:<name>`).
+fn flow_name(arn: &str) -> &str {
+    arn.rsplit(':').next().unwrap_or(arn)
+}
+
+impl Source {
+    /// The next datagram of whole TS packets.
+    async fn recv(&mut self, buf: &mut [u8], status: &InputStatus) -> Vec<u8> {
+        match self {
+            Source::Flow(f) => f.recv(status).await.to_vec(),
+            Source::Push { bind, rtp, socket } => loop {
+                let Some(sock) = socket.as_ref() else {
+                    match UdpSocket::bind(*bind).await {
+                        Ok(s) => {
+                            status.connected(&format!("port {}", bind.port()));
+                            *socket = Some(s);
+                        }
+                        Err(e) => {
+                            status.waiting(format!(
+                                "cannot listen on port {}: {e}; trying again every second",
+                                bind.port()
+                            ));
+                            tokio::time::sleep(RETRY_BIND).await;
+                        }
+                    }
+                    continue;
+                };
+                let Ok((n, _)) = sock.recv_from(buf).await else {
+                    *socket = None;
+                    continue;
+                };
+                let data = buf.get(..n).unwrap_or_default();
+                let payload = if *rtp { ts_payload(data) } else { Some(data) };
+                if let Some(p) = payload.filter(|p| !p.is_empty()) {
+                    return p.to_vec();
+                }
+            },
+            Source::Never(why) => {
+                status.waiting(why.clone());
+                std::future::pending().await
+            }
+        }
+    }
+}
+
+/// The TS payload of an RTP_PUSH datagram: the RTP payload, or the datagram
+/// itself when it already starts with a TS sync byte (a plain UDP sender).
+fn ts_payload(d: &[u8]) -> Option<&[u8]> {
+    if d.first() == Some(&media::ts::SYNC_BYTE) {
+        return Some(d);
+    }
+    RtpPacket::parse(d).ok().map(|p| p.payload)
+}
+
+/// The source of an input.
+fn source(cp: &control::ControlPlane, taps: &Arc<Taps>, input_id: &str) -> Source {
+    let input = match cp.input_record(input_id) {
+        Ok(i) => i,
+        Err(e) => return Source::Never(format!("input {input_id}: {e}")),
+    };
+    source_of(cp, taps, &input)
+}
+
+fn source_of(cp: &control::ControlPlane, taps: &Arc<Taps>, input: &InputRecord) -> Source {
+    match input.input_type.as_str() {
+        "MEDIACONNECT" => Source::Flow(FlowFollower {
+            taps: taps.clone(),
+            flows: input
+                .media_connect_flows
+                .iter()
+                .map(|f| f.flow_arn.clone())
+                .collect(),
+            changes: taps.changes(),
+            current: None,
+        }),
+        "RTP_PUSH" | "UDP_PUSH" => match input.ports().first() {
+            Some(&port) => Source::Push {
+                bind: SocketAddr::new(cp.settings.ingest_bind, port),
+                rtp: input.input_type == "RTP_PUSH",
+                socket: None,
+            },
+            None => Source::Never(format!("input {} has no port", input.id)),
+        },
+        other => Source::Never(format!("input type {other} has no source")),
+    }
+}
+
+/// Datagrams that may wait for an input watcher before new ones are dropped.
+const WATCH_QUEUE: usize = 2048;
+
+/// The watcher of each input, when a black or silence condition is set.
+fn watchers(plan: &Plan) -> [Option<Watcher>; 2] {
+    let f = &plan.failover;
+    if plan.secondary.is_none() || (f.black.is_none() && f.silence.is_none()) {
+        return [None, None];
+    }
+    let watcher = |i: usize| {
+        let config = WatchConfig {
+            selection: Selection {
+                program: plan.transcode.selection.program,
+                audio_pid: f
+                    .silence
+                    .as_ref()
+                    .and_then(|s| s.pids.get(i).copied().flatten()),
+                audio_language: plan.transcode.selection.audio_language,
+            },
+            black: f.black.as_ref().map(|b| (b.threshold, b.after)),
+            silence: f.silence.as_ref().map(|s| s.after),
+        };
+        Watcher::spawn(config, WATCH_QUEUE)
+            .inspect_err(|e| tracing::warn!("input watcher cannot start: {e}"))
+            .ok()
+    };
+    [watcher(0), watcher(1)]
+}
+
+/// Starts the task that feeds a channel's transcoder from its inputs; it runs
+/// until aborted. `status` has one entry per input (primary, secondary).
+pub(crate) fn spawn(
+    cp: &control::ControlPlane,
+    taps: &Arc<Taps>,
+    plan: &Plan,
+    transcoder: Arc<Transcoder>,
+    on_secondary: Arc<AtomicBool>,
+    status: Arc<[InputStatus]>,
+) -> tokio::task::JoinHandle<()> {
+    let primary = source(cp, taps, &plan.primary.input_id);
+    let secondary = plan
+        .secondary
+        .as_ref()
+        .map(|a| source(cp, taps, &a.input_id));
+    tokio::spawn(feed(
+        transcoder,
+        primary,
+        secondary,
+        plan.clone(),
+        on_secondary,
+        status,
+    ))
+}
+
+async fn feed(
+    transcoder: Arc<Transcoder>,
+    mut primary: Source,
+    secondary: Option<Source>,
+    plan: Plan,
+    on_secondary: Arc<AtomicBool>,
+    status: Arc<[InputStatus]>,
+) {
+    let started = Instant::now();
+    let mut switch = InputSwitch::new(
+        plan.failover.loss_threshold,
+        plan.failover.error_clear,
+        plan.failover.prefer_primary,
+        started,
+    );
+    let watchers = watchers(&plan);
+    let has_secondary = secondary.is_some();
+    let mut secondary = secondary.unwrap_or(Source::Never(String::new()));
+    let fallback = InputStatus::default();
+    let primary_status = status.first().unwrap_or(&fallback);
+    let secondary_status = status.get(1).unwrap_or(&fallback);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let (mut a, mut b) = (vec![0u8; 65_536], vec![0u8; 65_536]);
+    loop {
+        let (side, data) = tokio::select! {
+            d = primary.recv(&mut a, primary_status) => (Side::Primary, d),
+            d = secondary.recv(&mut b, secondary_status), if has_secondary => (Side::Secondary, d),
+            _ = tick.tick() => {
+                if has_secondary {
+                    let now = Instant::now();
+                    for ((side, w), st) in [Side::Primary, Side::Secondary]
+                        .into_iter()
+                        .zip(&watchers)
+                        .zip([primary_status, secondary_status])
+                    {
+                        let Some(w) = w else { continue };
+                        let (black, silent) = (w.black(), w.silent());
+                        switch.set_condition(side, Condition::Black, black);
+                        switch.set_condition(side, Condition::Silent, silent);
+                        st.black.store(black, Ordering::Relaxed);
+                        st.silent.store(silent, Ordering::Relaxed);
+                    }
+                    switch.on_tick(now);
+                    on_secondary.store(switch.active() == Side::Secondary, Ordering::Relaxed);
+                }
+                continue;
+            }
+        };
+        let side_status = if side == Side::Primary {
+            primary_status
+        } else {
+            secondary_status
+        };
+        side_status.datagram(started);
+        if let Some(Some(w)) = watchers.get(usize::from(side == Side::Secondary)) {
+            w.push(data.clone());
+        }
+        let feed = if has_secondary {
+            let pass = switch.on_datagram(side, Instant::now());
+            on_secondary.store(switch.active() == Side::Secondary, Ordering::Relaxed);
+            pass
+        } else {
+            side == Side::Primary
+        };
+        if feed {
+            transcoder.push(data);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ts_payloads() {
+        let ts = [0x47u8; 188];
+        assert_eq!(ts_payload(&ts), Some(&ts[..]));
+        let mut rtp = vec![0x80, 33, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1];
+        rtp.extend_from_slice(&ts);
+        assert_eq!(ts_payload(&rtp), Some(&ts[..]));
+        assert_eq!(ts_payload(&[0x80, 33]), None);
+        assert_eq!(ts_payload(&[0x00; 20]), None);
+    }
+
+    #[test]
+    fn flow_names_come_from_the_arn() {
+        assert_eq!(
+            flow_name("arn:aws:mediaconnect:us-east-1:000000000000:flow:1-abc:Primary"),
+            "Primary"
+        );
+    }
+}
