@@ -165,6 +165,39 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_is_written_whole_or_not_at_all() {
+        let store = Store::in_memory().unwrap();
+        let mut batch = Batch::default();
+        batch.put("channel", "1", 1, &"channel").unwrap();
+        batch.put("input", "a", 1, &"attached").unwrap();
+        store.commit(batch).unwrap();
+        assert_eq!(store.list::<String>("input").unwrap(), vec!["attached"]);
+
+        // A write that fails half way (here a trigger refuses the second
+        // document) leaves the first one unwritten too.
+        store
+            .conn()
+            .unwrap()
+            .execute_batch(
+                "CREATE TRIGGER refuse BEFORE UPDATE ON resources WHEN NEW.id = 'a'
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+            )
+            .unwrap();
+        let mut batch = Batch::default();
+        batch.put("channel", "1", 1, &"changed").unwrap();
+        batch.put("input", "a", 1, &"detached").unwrap();
+        assert!(store.commit(batch).is_err());
+        assert_eq!(
+            store.get::<String>("channel", "1").unwrap().as_deref(),
+            Some("channel")
+        );
+        assert_eq!(
+            store.get::<String>("input", "a").unwrap().as_deref(),
+            Some("attached")
+        );
+    }
+
+    #[test]
     fn survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("onair.db");

@@ -80,7 +80,12 @@ impl Runtime {
         let mut engines = self.engines.lock().await;
         let engines = &mut *engines;
         flows::reconcile(&self.cp, &self.taps, &mut engines.flows).await;
-        channel::reconcile(self, &mut engines.channels).await;
+        let env = channel::Env {
+            cp: &self.cp,
+            taps: &self.taps,
+            origin: &self.origin,
+        };
+        channel::reconcile(&env, &mut engines.channels).await;
     }
 
     /// The control plane this runtime serves.

@@ -34,7 +34,14 @@ use tokio::task::JoinHandle;
 
 use self::deliver::{Deliver, DeliveryStats, Endpoints};
 use self::feed::InputStatus;
-use crate::Runtime;
+use crate::taps::Taps;
+
+/// What the channel engines need from the runtime.
+pub(crate) struct Env<'a> {
+    pub(crate) cp: &'a control::ControlPlane,
+    pub(crate) taps: &'a Arc<Taps>,
+    pub(crate) origin: &'a package::origin::OriginStore,
+}
 
 /// Datagrams that may wait for the transcoder thread before new ones are dropped.
 const QUEUE: usize = 4096;
@@ -76,8 +83,8 @@ impl Drop for Running {
 }
 
 /// One pass over every MediaLive channel; see the [module docs](self).
-pub(crate) async fn reconcile(rt: &Runtime, channels: &mut Channels) {
-    let cp = &*rt.cp;
+pub(crate) async fn reconcile(env: &Env<'_>, channels: &mut Channels) {
+    let cp = env.cp;
     let records = match cp.live_channel_records() {
         Ok(r) => r,
         Err(e) => {
@@ -99,7 +106,7 @@ pub(crate) async fn reconcile(rt: &Runtime, channels: &mut Channels) {
     let endpoint_records = cp.origin_endpoints().unwrap_or_default();
     for rec in wanted {
         if !channels.contains_key(&rec.id) {
-            match start(rt, rec, None).await {
+            match start(env, rec, None).await {
                 Ok(running) => {
                     tracing::info!(channel = %rec.id, "channel engine started");
                     cp.reports
@@ -115,7 +122,7 @@ pub(crate) async fn reconcile(rt: &Runtime, channels: &mut Channels) {
                 }
             }
         }
-        if !restart_if_dead(rt, channels, rec).await {
+        if !restart_if_dead(env, channels, rec).await {
             continue;
         }
         let Some(running) = channels.get_mut(&rec.id) else {
@@ -140,7 +147,7 @@ pub(crate) async fn reconcile(rt: &Runtime, channels: &mut Channels) {
             }
             running.feeder = Some(feed::spawn(
                 cp,
-                &rt.taps,
+                env.taps,
                 &running.plan,
                 running.transcoder.clone(),
                 running.on_secondary.clone(),
@@ -186,7 +193,7 @@ fn report_delivery(channel: &str, running: &mut Running) {
 /// Restarts the engine of `rec` if its transcoder thread ended (logged with
 /// the reason, counted in [`ChannelReport::engine_restarts`]). False if the
 /// channel has no engine now (a restart that failed sends it to `IDLE`).
-async fn restart_if_dead(rt: &Runtime, channels: &mut Channels, rec: &ChannelRecord) -> bool {
+async fn restart_if_dead(env: &Env<'_>, channels: &mut Channels, rec: &ChannelRecord) -> bool {
     let Some(running) = channels.get(&rec.id) else {
         return false;
     };
@@ -214,7 +221,7 @@ async fn restart_if_dead(rt: &Runtime, channels: &mut Channels, rec: &ChannelRec
         }
         previous = Some((old.reported_secondary, old.report.clone()));
     }
-    match start(rt, rec, previous.as_ref().map(|(_, r)| r.clone())).await {
+    match start(env, rec, previous.as_ref().map(|(_, r)| r.clone())).await {
         Ok(mut fresh) => {
             fresh.restarts = restarts;
             fresh.dropped_before = dropped;
@@ -226,8 +233,8 @@ async fn restart_if_dead(rt: &Runtime, channels: &mut Channels, rec: &ChannelRec
         }
         Err(e) => {
             tracing::warn!(channel = %rec.id, "channel engine cannot restart, back to IDLE: {e}");
-            rt.cp.reports.detach_channel(&rec.id);
-            rt.cp.channel_reached(&rec.id, "RUNNING", "IDLE", None);
+            env.cp.reports.detach_channel(&rec.id);
+            env.cp.channel_reached(&rec.id, "RUNNING", "IDLE", None);
             false
         }
     }
@@ -279,7 +286,7 @@ fn post_report(channel: &str, running: &mut Running) {
 /// Opens the encoders of a channel. `report` carries on the report channel
 /// of an engine this one replaces.
 async fn start(
-    rt: &Runtime,
+    env: &Env<'_>,
     rec: &ChannelRecord,
     report: Option<watch::Sender<ChannelReport>>,
 ) -> Result<Running, String> {
@@ -288,7 +295,7 @@ async fn start(
     let delivery = Arc::new(DeliveryStats::default());
     let mut deliver = Deliver::new(
         &plan,
-        &rt.origin,
+        env.origin,
         &endpoints,
         &tokio::runtime::Handle::current(),
         &delivery,
