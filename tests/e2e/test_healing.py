@@ -18,7 +18,7 @@ import urllib.parse
 import urllib.request
 
 from conftest import ACCESS_KEY, REGION, SECRET_KEY, needs_ffmpeg, wait_for
-from test_channel import HLS, ROLE, channel_config, get
+from test_channel import HLS, ROLE, channel_config, get, start_channel
 
 # Seconds from a source being back to its picture and tone in a listed segment.
 HEAL_S = 5.0
@@ -54,13 +54,7 @@ def start(server, tmp_path, config):
     server.aws("mediapackage", "create-channel", "--id", "e2e-pkg")
     url = server.aws("mediapackage", "create-origin-endpoint", "--channel-id", "e2e-pkg", "--id", "e2e-pkg-hls",
                      "--hls-package", HLS.replace("SegmentDurationSeconds=2", "SegmentDurationSeconds=1"))["Url"]
-    cfg = tmp_path / "channel.json"
-    cfg.write_text(json.dumps(config))
-    cid = server.aws("medialive", "create-channel", "--cli-input-json", f"file://{cfg}")["Channel"]["Id"]
-    server.aws("medialive", "wait", "channel-created", "--channel-id", cid, timeout=30)
-    server.aws("medialive", "start-channel", "--channel-id", cid)
-    server.aws("medialive", "wait", "channel-running", "--channel-id", cid, timeout=30)
-    return cid, url.rsplit("/", 1)[0] + "/index_1.m3u8"
+    return start_channel(server, tmp_path, config), url.rsplit("/", 1)[0] + "/index_1.m3u8"
 
 
 def health(server, cid):

@@ -58,14 +58,27 @@ impl ControlPlane {
         flow_arn: &str,
         change: impl FnOnce(&mut FlowRecord) -> Result<T>,
     ) -> Result<T> {
+        let out = self.modify_flow_record(flow_arn, true, change)?;
+        self.wake();
+        Ok(out)
+    }
+
+    /// One read-change-commit of a flow under the write lock; `check` runs
+    /// the whole-flow rules first.
+    fn modify_flow_record<T>(
+        &self,
+        flow_arn: &str,
+        check: bool,
+        change: impl FnOnce(&mut FlowRecord) -> Result<T>,
+    ) -> Result<T> {
         let _w = self.write_lock()?;
         let mut rec = self.flow_record(flow_arn)?;
         let out = change(&mut rec)?;
-        let others = self.flow_records()?;
-        rules::check(&rec.flow, &others, &self.push_input_ports()?)?;
+        if check {
+            let others = self.flow_records()?;
+            rules::check(&rec.flow, &others, &self.push_input_ports()?)?;
+        }
         self.save_flow(&rec)?;
-        drop(_w);
-        self.wake();
         Ok(out)
     }
 
@@ -73,7 +86,8 @@ impl ControlPlane {
     /// for `ERROR`). Written unless the operator changed their mind in the
     /// meantime: the desired state decides which statuses still apply.
     pub fn flow_reached(&self, flow_arn: &str, status: FlowStatus, error: Option<String>) {
-        let result = self.modify_flow_quietly(flow_arn, |rec| {
+        // A state the runtime reached: no rules to check, nothing to wake.
+        let result = self.modify_flow_record(flow_arn, false, |rec| {
             let applies = match status {
                 FlowStatus::Active | FlowStatus::Error => rec.desired == Desired::Running,
                 FlowStatus::Standby => rec.desired == Desired::Stopped,
@@ -96,20 +110,6 @@ impl ControlPlane {
         let _w = self.write_lock()?;
         self.store.delete(KIND, flow_arn)?;
         Ok(())
-    }
-
-    /// [`Self::modify_flow`] without waking the runtime: for the states the
-    /// runtime itself reports.
-    fn modify_flow_quietly<T>(
-        &self,
-        flow_arn: &str,
-        change: impl FnOnce(&mut FlowRecord) -> Result<T>,
-    ) -> Result<T> {
-        let _w = self.write_lock()?;
-        let mut rec = self.flow_record(flow_arn)?;
-        let out = change(&mut rec)?;
-        self.save_flow(&rec)?;
-        Ok(out)
     }
 
     fn new_source_arn(&self, region: &str, name: &str) -> String {
