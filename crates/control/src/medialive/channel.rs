@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::model::{ChannelRecord, InputRecord};
+use super::model::{ChannelRecord, ChannelState, InputRecord};
 use super::{
     arn, codec, numeric_id, references, shape, LiveError, LiveResult, ValidationError,
     CHANNEL_KIND, INPUT_KIND,
@@ -107,7 +107,13 @@ impl ControlPlane {
 
     /// The runtime moved a channel from `from` to `to` (and names its active
     /// input), unless the operator changed its state in the meantime.
-    pub fn channel_reached(&self, id: &str, from: &str, to: &str, active: Option<String>) {
+    pub fn channel_reached(
+        &self,
+        id: &str,
+        from: ChannelState,
+        to: ChannelState,
+        active: Option<String>,
+    ) {
         let Ok(_w) = self.write_lock() else { return };
         let Ok(Some(mut rec)) = self.store.get::<ChannelRecord>(CHANNEL_KIND, id) else {
             return;
@@ -116,10 +122,10 @@ impl ControlPlane {
             return;
         }
         if rec.entered != to {
-            rec.entered = to.into();
+            rec.entered = to;
             rec.entered_ms = now_ms();
         }
-        if to == "RUNNING" {
+        if to == ChannelState::Running {
             rec.active_input = active.or(rec.active_input.take());
         } else {
             rec.active_input = None;
@@ -158,7 +164,7 @@ impl ControlPlane {
             id: id.clone(),
             settings,
             tags,
-            entered: "CREATING".into(),
+            entered: ChannelState::Creating,
             entered_ms: now,
             created_ms: now,
             request_id,
@@ -192,7 +198,7 @@ impl ControlPlane {
             .store
             .list::<ChannelRecord>(CHANNEL_KIND)?
             .into_iter()
-            .filter(|r| r.state_at(now) != "DELETED")
+            .filter(|r| r.state_at(now) != ChannelState::Deleted)
             .collect();
         let (page, next) = super::input::page(&all, max_results, next_token)?;
         let mut out = json!({
@@ -209,7 +215,7 @@ impl ControlPlane {
         let _w = self.write_lock()?;
         let mut rec = self.live_channel_record(id)?;
         let state = rec.state_at(now_ms());
-        if state != "IDLE" {
+        if state != ChannelState::Idle {
             return Err(ControlError::Conflict(format!(
                 "channel {id} is {state}; it can be updated only while IDLE"
             ))
@@ -233,20 +239,29 @@ impl ControlPlane {
     }
 
     /// Moves a channel into `to` if its state now is one of `from`.
-    fn transition(&self, id: &str, from: &[&str], to: &str, op: &str) -> Result<ChannelRecord> {
+    fn transition(
+        &self,
+        id: &str,
+        from: &[ChannelState],
+        to: ChannelState,
+        op: &str,
+    ) -> Result<ChannelRecord> {
         let _w = self.write_lock()?;
         let mut rec = self.live_channel_record(id)?;
         let state = rec.state_at(now_ms());
         if !from.contains(&state) {
             return Err(ControlError::Conflict(format!(
                 "channel {id} is {state}; {op} needs it {}",
-                from.join(" or ")
+                from.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             )));
         }
-        rec.entered = to.into();
+        rec.entered = to;
         rec.entered_ms = now_ms();
         rec.active_input = None;
-        if to == "DELETING" {
+        if to == ChannelState::Deleting {
             self.save_attached(&rec, &rec.input_ids(), &[])?;
         } else {
             self.save_live_channel(&rec)?;
@@ -258,19 +273,34 @@ impl ControlPlane {
     /// StartChannel: `STARTING`, then `RUNNING` once the supervisor has the
     /// channel engine up.
     pub fn start_channel(&self, id: &str) -> Result<Value> {
-        let rec = self.transition(id, &["IDLE"], "STARTING", "StartChannel")?;
+        let rec = self.transition(
+            id,
+            &[ChannelState::Idle],
+            ChannelState::Starting,
+            "StartChannel",
+        )?;
         Ok(self.render_live_channel(&rec, true))
     }
 
     /// StopChannel: `STOPPING`, then `IDLE`.
     pub fn stop_channel(&self, id: &str) -> Result<Value> {
-        let rec = self.transition(id, &["STARTING", "RUNNING"], "STOPPING", "StopChannel")?;
+        let rec = self.transition(
+            id,
+            &[ChannelState::Starting, ChannelState::Running],
+            ChannelState::Stopping,
+            "StopChannel",
+        )?;
         Ok(self.render_live_channel(&rec, true))
     }
 
     /// DeleteChannel: `DELETING`, then `DELETED`; its inputs are detached.
     pub fn delete_channel(&self, id: &str) -> Result<Value> {
-        let rec = self.transition(id, &["IDLE", "CREATE_FAILED"], "DELETING", "DeleteChannel")?;
+        let rec = self.transition(
+            id,
+            &[ChannelState::Idle, ChannelState::CreateFailed],
+            ChannelState::Deleting,
+            "DeleteChannel",
+        )?;
         Ok(self.render_live_channel(&rec, true))
     }
 
@@ -552,7 +582,7 @@ mod tests {
         let ch = cp.create_channel("us-west-2", &channel(&a, &b)).unwrap();
         let id = ch["channel"]["id"].as_str().unwrap().to_string();
         let mut rec = cp.live_channel_record(&id).unwrap();
-        rec.entered = "IDLE".into();
+        rec.entered = ChannelState::Idle;
         cp.save_live_channel(&rec).unwrap();
         let mut enc = channel(&a, &b)["encoderSettings"].clone();
         enc["videoDescriptions"][0]["codecSettings"]["h264Settings"]["rateControlMode"] =

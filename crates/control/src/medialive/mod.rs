@@ -36,7 +36,7 @@ use rand::Rng;
 
 use crate::error::ControlError;
 
-pub use model::{ChannelRecord, InputRecord};
+pub use model::{ChannelRecord, ChannelState, InputRecord, InputType};
 
 pub const INPUT_KIND: &str = "medialive-input";
 pub const CHANNEL_KIND: &str = "medialive-channel";
