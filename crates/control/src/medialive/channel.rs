@@ -4,10 +4,11 @@
 
 use serde_json::{json, Map, Value};
 
+use super::doc::ChannelDoc;
 use super::model::{ChannelRecord, ChannelState, InputRecord};
 use super::{
-    arn, codec, numeric_id, references, shape, LiveError, LiveResult, ValidationError,
-    CHANNEL_KIND, INPUT_KIND,
+    arn, codec, failover, members, numeric_id, plan, references, shape, LiveError, LiveResult,
+    Problem, ValidationError, CHANNEL_KIND, INPUT_KIND,
 };
 use crate::error::{ControlError, Result};
 use crate::flow::now_ms;
@@ -59,20 +60,19 @@ impl ControlPlane {
             }
         };
         let mut errors = references::references(settings, &input_ok);
+        // The typed view of what the engine reads; the rules below work on it.
+        let doc = ChannelDoc::from_settings(settings).map_err(|p| unprocessable(vec![p]))?;
         // What the engine cannot encode is refused now, not when StartChannel fails.
-        errors.extend(codec::check(settings));
-        errors.extend(super::members::check(settings));
-        errors.extend(super::failover::validate(settings));
+        let mut problems = codec::check(&doc);
+        problems.extend(members::check(&doc));
+        problems.extend(failover::validate(&doc));
+        errors.extend(problems.into_iter().map(ValidationError::from));
         if !errors.is_empty() {
             return Err(LiveError::Unprocessable(errors));
         }
         // Output groups and everything else the engine plans, by element path.
-        match super::plan::plan(settings) {
-            Ok(_) => Ok(()),
-            Err(e) => Err(LiveError::Unprocessable(vec![
-                ValidationError::from_message(&e),
-            ])),
-        }
+        plan::plan_doc(&doc).map_err(|p| unprocessable(vec![p]))?;
+        Ok(())
     }
 
     /// Commits a channel together with `attachedChannels` of its inputs
@@ -349,7 +349,11 @@ impl ControlPlane {
     }
 }
 
-/// Removes and checks the `tags` member (a map of strings).
+/// The 422 of validation problems.
+fn unprocessable(problems: Vec<Problem>) -> LiveError {
+    LiveError::Unprocessable(problems.into_iter().map(ValidationError::from).collect())
+}
+
 /// The `onairHealth` member of DescribeChannel.
 fn health_json(r: &crate::reports::ChannelReport) -> Value {
     json!({
@@ -373,6 +377,7 @@ fn health_json(r: &crate::reports::ChannelReport) -> Value {
     })
 }
 
+/// Removes and checks the `tags` member (a map of strings).
 fn take_tags(
     settings: &mut Map<String, Value>,
 ) -> LiveResult<std::collections::BTreeMap<String, String>> {

@@ -21,6 +21,7 @@
 
 pub mod channel;
 pub mod codec;
+pub mod doc;
 pub mod failover;
 pub mod groups;
 pub mod input;
@@ -70,17 +71,48 @@ impl ValidationError {
             error_message: message.into(),
         }
     }
+}
 
-    /// An engine-side problem written `"element.path: why"` (as `plan::plan`,
-    /// `codec`, `groups` and `failover` word them); a message without such a path
-    /// keeps an empty element path.
-    pub fn from_message(problem: &str) -> Self {
-        match problem.split_once(": ") {
-            Some((path, message)) if !path.is_empty() && !path.contains(' ') => {
-                Self::new(path, message)
-            }
-            _ => Self::new("", problem),
+impl From<Problem> for ValidationError {
+    fn from(p: Problem) -> Self {
+        ValidationError::new(p.path, p.why)
+    }
+}
+
+/// What a validation rule found wrong: the element path of the member at
+/// fault (`inputAttachments[0].inputId`; empty for the whole channel) and why.
+/// Create/UpdateChannel turn it into a [`ValidationError`]; the runtime logs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub path: String,
+    pub why: String,
+}
+
+impl Problem {
+    pub fn new(path: impl Into<String>, why: impl Into<String>) -> Self {
+        Problem {
+            path: path.into(),
+            why: why.into(),
         }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.why)
+        } else {
+            write!(f, "{}: {}", self.path, self.why)
+        }
+    }
+}
+
+impl std::error::Error for Problem {}
+
+/// For callers that report a problem as text (the runtime's start errors).
+impl From<Problem> for String {
+    fn from(p: Problem) -> Self {
+        p.to_string()
     }
 }
 
