@@ -59,16 +59,15 @@ impl ControlPlane {
                 Err(e) => Some(format!("cannot read input {id}: {e}")),
             }
         };
-        let mut errors = references::references(settings, &input_ok);
         // The typed view of what the engine reads; the rules below work on it.
         let doc = ChannelDoc::from_settings(settings).map_err(|p| unprocessable(vec![p]))?;
+        let mut problems = references::references(&doc, &input_ok);
         // What the engine cannot encode is refused now, not when StartChannel fails.
-        let mut problems = codec::check(&doc);
+        problems.extend(codec::check(&doc));
         problems.extend(members::check(&doc));
         problems.extend(failover::validate(&doc));
-        errors.extend(problems.into_iter().map(ValidationError::from));
-        if !errors.is_empty() {
-            return Err(LiveError::Unprocessable(errors));
+        if !problems.is_empty() {
+            return Err(unprocessable(problems));
         }
         // Output groups and everything else the engine plans, by element path.
         plan::plan_doc(&doc).map_err(|p| unprocessable(vec![p]))?;
