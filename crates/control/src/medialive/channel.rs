@@ -601,6 +601,42 @@ mod tests {
     }
 
     #[test]
+    fn numbers_the_engine_cannot_take_exactly_are_refused_not_rounded() {
+        let cp = cp();
+        let (a, b) = (push_input(&cp), push_input(&cp));
+        // A __double in the model, but the encoder takes whole bits per second.
+        let mut body = channel(&a, &b);
+        body["encoderSettings"]["audioDescriptions"][0]["codecSettings"]["aacSettings"]
+            ["bitrate"] = json!(128000.5);
+        let e = cp.create_channel("us-west-2", &body).unwrap_err();
+        let LiveError::Unprocessable(errors) = e else {
+            panic!("expected 422, got {e:?}");
+        };
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(
+            errors[0].element_path,
+            "encoderSettings.audioDescriptions[0].codecSettings.aacSettings.bitrate"
+        );
+        assert!(
+            errors[0].error_message.contains("not a whole number"),
+            "{errors:?}"
+        );
+        // Outside the model's range: refused by the shape gate, never clamped.
+        let mut body = channel(&a, &b);
+        body["encoderSettings"]["videoDescriptions"][0]["codecSettings"]["h264Settings"]
+            ["qvbrQualityLevel"] = json!(11);
+        body["encoderSettings"]["videoDescriptions"][0]["codecSettings"]["h264Settings"]
+            ["rateControlMode"] = json!("QVBR");
+        assert_eq!(
+            paths(cp.create_channel("us-west-2", &body).unwrap_err()),
+            vec![
+                "encoderSettings.videoDescriptions[0].codecSettings.h264Settings.qvbrQualityLevel"
+            ]
+        );
+        assert_eq!(cp.describe_input(&a).unwrap()["state"], "DETACHED");
+    }
+
+    #[test]
     fn unsupported_input_type_is_refused_by_name() {
         let cp = cp();
         let e = cp

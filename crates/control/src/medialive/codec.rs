@@ -1,4 +1,4 @@
-//! From one `videoDescription` / `audioDescription` (wire names, as validated) to
+//! From one `videoDescription` / `audioDescription` (typed, [`super::doc`]) to
 //! the rendition settings the engine encodes with. A setting the encoder cannot
 //! honour is an error naming its element path.
 

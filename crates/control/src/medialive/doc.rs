@@ -9,7 +9,7 @@
 //! needs, or a [`Problem`] naming the member and the model's range — never a
 //! clamped or rounded value. Structures whose members onair honours only in part
 //! keep the rest in `other`, which the rules refuse by name
-//! ([`super::groups::refused`]).
+//! (`groups::refused`).
 
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};

@@ -1,7 +1,7 @@
 //! What a channel does when its input fails: automatic input failover
 //! (`inputAttachments[0].automaticInputFailoverSettings`) and input loss
 //! behaviour (`encoderSettings.globalConfiguration`). Pure: from the stored
-//! settings (wire names, as validated) to [`Failover`]; no I/O except
+//! settings (typed, [`super::doc`]) to [`Failover`]; no I/O except
 //! [`validate`], which looks at a slate file.
 //!
 //! Failover conditions: `inputLossSettings` (no datagram for

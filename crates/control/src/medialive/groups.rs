@@ -1,5 +1,5 @@
-//! From a channel's `encoderSettings.outputGroups` and `destinations` (wire names,
-//! as validated) to what the engine delivers: which renditions each output muxes and
+//! From a channel's `encoderSettings.outputGroups` and `destinations` (typed,
+//! [`super::doc`]) to what the engine delivers: which renditions each output muxes and
 //! where the group sends them. Pure: no I/O, tested inline.
 //!
 //! Three kinds of output group run:

@@ -17,7 +17,9 @@
 //! Errors: a request member that is malformed for CreateInput is a
 //! `BadRequest` (400, as the model lists for that operation); Create/Update
 //! Channel problems are [`LiveError::Unprocessable`] (422 with
-//! `validationErrors[{elementPath, errorMessage}]`).
+//! `validationErrors[{elementPath, errorMessage}]`). The rules return
+//! [`Problem`]s (element path and reason as separate fields) on the typed
+//! view of the request ([`doc`]), converted to [`ValidationError`]s once.
 
 pub mod channel;
 pub mod codec;
@@ -158,4 +160,28 @@ pub(crate) fn numeric_id() -> String {
 /// `arn:aws:medialive:<region>:<account>:<kind>:<id>`
 pub fn arn(region: &str, account: &str, kind: &str, id: &str) -> String {
     format!("arn:aws:medialive:{region}:{account}:{kind}:{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_problem_becomes_one_validation_error_with_its_path() {
+        let p = Problem::new("inputAttachments[0].inputId", "is required");
+        assert_eq!(p.to_string(), "inputAttachments[0].inputId: is required");
+        assert_eq!(
+            ValidationError::from(p),
+            ValidationError::new("inputAttachments[0].inputId", "is required")
+        );
+        // A reason containing ": " keeps it: nothing is split back.
+        let p = Problem::new("encoderSettings", "why: because");
+        let e = ValidationError::from(p);
+        assert_eq!(
+            (e.element_path.as_str(), e.error_message.as_str()),
+            ("encoderSettings", "why: because")
+        );
+        let whole = Problem::new("", "the channel settings do not read");
+        assert_eq!(String::from(whole), "the channel settings do not read");
+    }
 }

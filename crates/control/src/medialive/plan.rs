@@ -1,4 +1,4 @@
-//! From a stored channel's settings (wire names, as validated) to what the channel
+//! From a stored channel's settings (their typed view, [`super::doc`]) to what the channel
 //! engine runs: the [`live_config::TranscodeConfig`], the input attachments to watch and the
 //! output groups ([`super::groups`]). Pure: no I/O, tested inline.
 //!
