@@ -4,10 +4,11 @@
 
 use serde_json::{json, Map, Value};
 
-use super::model::{ChannelRecord, InputRecord};
+use super::doc::ChannelDoc;
+use super::model::{ChannelRecord, ChannelState, InputRecord};
 use super::{
-    arn, codec, numeric_id, references, shape, LiveError, LiveResult, ValidationError,
-    CHANNEL_KIND, INPUT_KIND,
+    arn, codec, failover, members, numeric_id, plan, references, shape, LiveError, LiveResult,
+    Problem, ValidationError, CHANNEL_KIND, INPUT_KIND,
 };
 use crate::error::{ControlError, Result};
 use crate::flow::now_ms;
@@ -58,21 +59,19 @@ impl ControlPlane {
                 Err(e) => Some(format!("cannot read input {id}: {e}")),
             }
         };
-        let mut errors = references::references(settings, &input_ok);
+        // The typed view of what the engine reads; the rules below work on it.
+        let doc = ChannelDoc::from_settings(settings).map_err(|p| unprocessable(vec![p]))?;
+        let mut problems = references::references(&doc, &input_ok);
         // What the engine cannot encode is refused now, not when StartChannel fails.
-        errors.extend(codec::check(settings));
-        errors.extend(super::members::check(settings));
-        errors.extend(super::failover::validate(settings));
-        if !errors.is_empty() {
-            return Err(LiveError::Unprocessable(errors));
+        problems.extend(codec::check(&doc));
+        problems.extend(members::check(&doc));
+        problems.extend(failover::validate(&doc));
+        if !problems.is_empty() {
+            return Err(unprocessable(problems));
         }
         // Output groups and everything else the engine plans, by element path.
-        match super::plan::plan(settings) {
-            Ok(_) => Ok(()),
-            Err(e) => Err(LiveError::Unprocessable(vec![
-                ValidationError::from_message(&e),
-            ])),
-        }
+        plan::plan_doc(&doc).map_err(|p| unprocessable(vec![p]))?;
+        Ok(())
     }
 
     /// Commits a channel together with `attachedChannels` of its inputs
@@ -107,7 +106,13 @@ impl ControlPlane {
 
     /// The runtime moved a channel from `from` to `to` (and names its active
     /// input), unless the operator changed its state in the meantime.
-    pub fn channel_reached(&self, id: &str, from: &str, to: &str, active: Option<String>) {
+    pub fn channel_reached(
+        &self,
+        id: &str,
+        from: ChannelState,
+        to: ChannelState,
+        active: Option<String>,
+    ) {
         let Ok(_w) = self.write_lock() else { return };
         let Ok(Some(mut rec)) = self.store.get::<ChannelRecord>(CHANNEL_KIND, id) else {
             return;
@@ -116,10 +121,10 @@ impl ControlPlane {
             return;
         }
         if rec.entered != to {
-            rec.entered = to.into();
+            rec.entered = to;
             rec.entered_ms = now_ms();
         }
-        if to == "RUNNING" {
+        if to == ChannelState::Running {
             rec.active_input = active.or(rec.active_input.take());
         } else {
             rec.active_input = None;
@@ -158,7 +163,7 @@ impl ControlPlane {
             id: id.clone(),
             settings,
             tags,
-            entered: "CREATING".into(),
+            entered: ChannelState::Creating,
             entered_ms: now,
             created_ms: now,
             request_id,
@@ -192,7 +197,7 @@ impl ControlPlane {
             .store
             .list::<ChannelRecord>(CHANNEL_KIND)?
             .into_iter()
-            .filter(|r| r.state_at(now) != "DELETED")
+            .filter(|r| r.state_at(now) != ChannelState::Deleted)
             .collect();
         let (page, next) = super::input::page(&all, max_results, next_token)?;
         let mut out = json!({
@@ -209,7 +214,7 @@ impl ControlPlane {
         let _w = self.write_lock()?;
         let mut rec = self.live_channel_record(id)?;
         let state = rec.state_at(now_ms());
-        if state != "IDLE" {
+        if state != ChannelState::Idle {
             return Err(ControlError::Conflict(format!(
                 "channel {id} is {state}; it can be updated only while IDLE"
             ))
@@ -233,20 +238,29 @@ impl ControlPlane {
     }
 
     /// Moves a channel into `to` if its state now is one of `from`.
-    fn transition(&self, id: &str, from: &[&str], to: &str, op: &str) -> Result<ChannelRecord> {
+    fn transition(
+        &self,
+        id: &str,
+        from: &[ChannelState],
+        to: ChannelState,
+        op: &str,
+    ) -> Result<ChannelRecord> {
         let _w = self.write_lock()?;
         let mut rec = self.live_channel_record(id)?;
         let state = rec.state_at(now_ms());
         if !from.contains(&state) {
             return Err(ControlError::Conflict(format!(
                 "channel {id} is {state}; {op} needs it {}",
-                from.join(" or ")
+                from.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             )));
         }
-        rec.entered = to.into();
+        rec.entered = to;
         rec.entered_ms = now_ms();
         rec.active_input = None;
-        if to == "DELETING" {
+        if to == ChannelState::Deleting {
             self.save_attached(&rec, &rec.input_ids(), &[])?;
         } else {
             self.save_live_channel(&rec)?;
@@ -258,19 +272,34 @@ impl ControlPlane {
     /// StartChannel: `STARTING`, then `RUNNING` once the supervisor has the
     /// channel engine up.
     pub fn start_channel(&self, id: &str) -> Result<Value> {
-        let rec = self.transition(id, &["IDLE"], "STARTING", "StartChannel")?;
+        let rec = self.transition(
+            id,
+            &[ChannelState::Idle],
+            ChannelState::Starting,
+            "StartChannel",
+        )?;
         Ok(self.render_live_channel(&rec, true))
     }
 
     /// StopChannel: `STOPPING`, then `IDLE`.
     pub fn stop_channel(&self, id: &str) -> Result<Value> {
-        let rec = self.transition(id, &["STARTING", "RUNNING"], "STOPPING", "StopChannel")?;
+        let rec = self.transition(
+            id,
+            &[ChannelState::Starting, ChannelState::Running],
+            ChannelState::Stopping,
+            "StopChannel",
+        )?;
         Ok(self.render_live_channel(&rec, true))
     }
 
     /// DeleteChannel: `DELETING`, then `DELETED`; its inputs are detached.
     pub fn delete_channel(&self, id: &str) -> Result<Value> {
-        let rec = self.transition(id, &["IDLE", "CREATE_FAILED"], "DELETING", "DeleteChannel")?;
+        let rec = self.transition(
+            id,
+            &[ChannelState::Idle, ChannelState::CreateFailed],
+            ChannelState::Deleting,
+            "DeleteChannel",
+        )?;
         Ok(self.render_live_channel(&rec, true))
     }
 
@@ -319,7 +348,11 @@ impl ControlPlane {
     }
 }
 
-/// Removes and checks the `tags` member (a map of strings).
+/// The 422 of validation problems.
+fn unprocessable(problems: Vec<Problem>) -> LiveError {
+    LiveError::Unprocessable(problems.into_iter().map(ValidationError::from).collect())
+}
+
 /// The `onairHealth` member of DescribeChannel.
 fn health_json(r: &crate::reports::ChannelReport) -> Value {
     json!({
@@ -343,6 +376,7 @@ fn health_json(r: &crate::reports::ChannelReport) -> Value {
     })
 }
 
+/// Removes and checks the `tags` member (a map of strings).
 fn take_tags(
     settings: &mut Map<String, Value>,
 ) -> LiveResult<std::collections::BTreeMap<String, String>> {
@@ -552,7 +586,7 @@ mod tests {
         let ch = cp.create_channel("us-west-2", &channel(&a, &b)).unwrap();
         let id = ch["channel"]["id"].as_str().unwrap().to_string();
         let mut rec = cp.live_channel_record(&id).unwrap();
-        rec.entered = "IDLE".into();
+        rec.entered = ChannelState::Idle;
         cp.save_live_channel(&rec).unwrap();
         let mut enc = channel(&a, &b)["encoderSettings"].clone();
         enc["videoDescriptions"][0]["codecSettings"]["h264Settings"]["rateControlMode"] =
@@ -564,6 +598,42 @@ mod tests {
             ),
             vec![format!("{h264}.maxBitrate")]
         );
+    }
+
+    #[test]
+    fn numbers_the_engine_cannot_take_exactly_are_refused_not_rounded() {
+        let cp = cp();
+        let (a, b) = (push_input(&cp), push_input(&cp));
+        // A __double in the model, but the encoder takes whole bits per second.
+        let mut body = channel(&a, &b);
+        body["encoderSettings"]["audioDescriptions"][0]["codecSettings"]["aacSettings"]
+            ["bitrate"] = json!(128000.5);
+        let e = cp.create_channel("us-west-2", &body).unwrap_err();
+        let LiveError::Unprocessable(errors) = e else {
+            panic!("expected 422, got {e:?}");
+        };
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(
+            errors[0].element_path,
+            "encoderSettings.audioDescriptions[0].codecSettings.aacSettings.bitrate"
+        );
+        assert!(
+            errors[0].error_message.contains("not a whole number"),
+            "{errors:?}"
+        );
+        // Outside the model's range: refused by the shape gate, never clamped.
+        let mut body = channel(&a, &b);
+        body["encoderSettings"]["videoDescriptions"][0]["codecSettings"]["h264Settings"]
+            ["qvbrQualityLevel"] = json!(11);
+        body["encoderSettings"]["videoDescriptions"][0]["codecSettings"]["h264Settings"]
+            ["rateControlMode"] = json!("QVBR");
+        assert_eq!(
+            paths(cp.create_channel("us-west-2", &body).unwrap_err()),
+            vec![
+                "encoderSettings.videoDescriptions[0].codecSettings.h264Settings.qvbrQualityLevel"
+            ]
+        );
+        assert_eq!(cp.describe_input(&a).unwrap()["state"], "DETACHED");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! What a channel does when its input fails: automatic input failover
 //! (`inputAttachments[0].automaticInputFailoverSettings`) and input loss
 //! behaviour (`encoderSettings.globalConfiguration`). Pure: from the stored
-//! settings (wire names, as validated) to [`Failover`]; no I/O except
+//! settings (typed, [`super::doc`]) to [`Failover`]; no I/O except
 //! [`validate`], which looks at a slate file.
 //!
 //! Failover conditions: `inputLossSettings` (no datagram for
@@ -29,10 +29,9 @@ use std::time::Duration;
 
 use live_config::loss::{parse_color, InputLossConfig, LossImage, INFINITE_MS};
 use media::ts::Pid;
-use serde_json::Value;
 
-use super::codec::{get, num, text};
-use super::ValidationError;
+use super::doc::{int, AudioSelector, ChannelDoc, InputAttachment, InputLocation};
+use super::{shape, Problem};
 
 /// Black-video failover condition.
 #[derive(Clone, Debug, PartialEq)]
@@ -83,96 +82,181 @@ pub struct Attachment {
     pub input_id: String,
 }
 
+impl Attachment {
+    /// The attachment of a typed `inputAttachments[]` entry, if it names an input.
+    pub fn of(a: &InputAttachment) -> Option<Attachment> {
+        Some(Attachment {
+            name: a.input_attachment_name.clone().unwrap_or_default(),
+            input_id: a.input_id.clone()?,
+        })
+    }
+}
+
+const FAILOVER: &str = "inputAttachments[0].automaticInputFailoverSettings";
 const CONDITION: &str = "inputAttachments[0].automaticInputFailoverSettings.failoverConditions";
+const GLOBAL: &str = "encoderSettings.globalConfiguration";
 const BEHAVIOR: &str = "encoderSettings.globalConfiguration.inputLossBehavior";
 
-fn ms(v: Option<f64>, default: u64) -> Duration {
-    Duration::from_millis(v.map_or(default, |n| n.max(0.0) as u64))
+/// A millisecond member (`structure.member` in the model) at `path`, or
+/// `default`: refused outside the model's range, never clamped.
+fn ms(
+    v: Option<f64>,
+    path: &str,
+    structure: &str,
+    member: &str,
+    default: u64,
+) -> Result<Duration, Problem> {
+    let n = int(v, path, structure, member, 0..=i64::MAX)?;
+    Ok(Duration::from_millis(
+        n.map_or(default, |n| u64::try_from(n).unwrap_or(default)),
+    ))
 }
 
 /// The secondary attachment and the failover / input loss settings of a
 /// channel; `first` is `inputAttachments[0]`.
 pub fn plan(
-    root: &Value,
-    first: &Value,
-    attachments: &[Value],
-) -> Result<(Option<Attachment>, Failover), String> {
-    let failover = first.get("automaticInputFailoverSettings");
-    let attachment = |a: &Value| -> Option<Attachment> {
-        Some(Attachment {
-            name: text(a, "inputAttachmentName").unwrap_or_default().into(),
-            input_id: text(a, "inputId")?.into(),
-        })
-    };
-    let secondary_id = failover.and_then(|f| text(f, "secondaryInputId"));
-    let secondary_value =
-        secondary_id.and_then(|id| attachments.iter().find(|a| text(a, "inputId") == Some(id)));
+    doc: &ChannelDoc,
+    first: &InputAttachment,
+) -> Result<(Option<Attachment>, Failover), Problem> {
+    let failover = first.automatic_input_failover_settings.as_ref();
+    let secondary_id = failover.and_then(|f| f.secondary_input_id.as_deref());
+    let secondary_attachment = secondary_id.and_then(|id| {
+        doc.input_attachments
+            .iter()
+            .find(|a| a.input_id.as_deref() == Some(id))
+    });
     let secondary = secondary_id.map(|id| {
-        secondary_value.and_then(attachment).unwrap_or(Attachment {
-            name: String::new(),
-            input_id: id.into(),
-        })
+        secondary_attachment
+            .and_then(Attachment::of)
+            .unwrap_or(Attachment {
+                name: String::new(),
+                input_id: id.into(),
+            })
     });
-    let conditions: Vec<&Value> = failover
-        .and_then(|f| f.get("failoverConditions"))
-        .and_then(Value::as_array)
-        .map(|l| {
-            l.iter()
-                .filter_map(|c| c.get("failoverConditionSettings"))
-                .collect()
-        })
-        .unwrap_or_default();
-    let setting = |name: &str| conditions.iter().find_map(|c| c.get(name));
-    let loss_ms = setting("inputLossSettings").and_then(|s| num(s, "inputLossThresholdMsec"));
-    let black = setting("videoBlackSettings").map(|s| BlackCondition {
-        threshold: num(s, "blackDetectThreshold")
-            .unwrap_or(0.1)
-            .clamp(0.0, 1.0),
-        after: ms(num(s, "videoBlackThresholdMsec"), 1000),
-    });
-    let silence = match setting("audioSilenceSettings") {
+    // Each condition kind with the element path of its settings; the first of a kind counts.
+    let mut loss = None;
+    let mut black = None;
+    let mut silence = None;
+    for (j, c) in failover
+        .map_or(&[][..], |f| f.failover_conditions.as_slice())
+        .iter()
+        .enumerate()
+    {
+        let Some(s) = &c.failover_condition_settings else {
+            continue;
+        };
+        let at = |m: &str| format!("{CONDITION}[{j}].failoverConditionSettings.{m}");
+        if loss.is_none() {
+            loss = s
+                .input_loss_settings
+                .as_ref()
+                .map(|l| (l, at("inputLossSettings")));
+        }
+        if black.is_none() {
+            black = s
+                .video_black_settings
+                .as_ref()
+                .map(|b| (b, at("videoBlackSettings")));
+        }
+        if silence.is_none() {
+            silence = s
+                .audio_silence_settings
+                .as_ref()
+                .map(|a| (a, at("audioSilenceSettings")));
+        }
+    }
+    let loss_threshold = match loss {
+        Some((l, path)) => ms(
+            l.input_loss_threshold_msec,
+            &path,
+            "InputLossFailoverSettings",
+            "inputLossThresholdMsec",
+            1000,
+        )?,
+        None => Duration::from_millis(1000),
+    };
+    let black = match black {
         None => None,
-        Some(s) => {
-            let selector = text(s, "audioSelectorName").unwrap_or_default().to_string();
-            // The primary must have the selector; a secondary without it is
-            // watched on its first AAC stream.
-            let pid_of = |a: Option<&Value>, required: bool| -> Result<Option<Pid>, String> {
-                let Some(a) = a else { return Ok(None) };
-                let selectors = get(a, &["inputSettings", "audioSelectors"])
-                    .and_then(Value::as_array)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default();
-                if selector.is_empty() {
-                    return Ok(None);
-                }
-                let found = selectors
-                    .iter()
-                    .find(|s| text(s, "name") == Some(selector.as_str()));
-                if found.is_none() && !required {
-                    return Ok(None);
-                }
-                let found = found.ok_or_else(|| {
-                    format!(
-                        "{CONDITION}.audioSilenceSettings.audioSelectorName: input attachment \
-                             {} has no audio selector named {selector}",
-                        text(a, "inputAttachmentName").unwrap_or_default()
-                    )
-                })?;
-                Ok(
-                    get(found, &["selectorSettings", "audioPidSelection", "pid"])
-                        .and_then(Value::as_u64)
-                        .and_then(|p| u16::try_from(p).ok())
-                        .map(Pid),
-                )
-            };
-            Some(SilenceCondition {
-                pids: [pid_of(Some(first), true)?, pid_of(secondary_value, false)?],
-                selector,
-                after: ms(num(s, "audioSilenceThresholdMsec"), 1000),
+        Some((b, path)) => {
+            let threshold = b.black_detect_threshold.unwrap_or(0.1);
+            let (min, max) =
+                shape::member_range("VideoBlackFailoverSettings", "blackDetectThreshold");
+            let (min, max) = (min.unwrap_or(0.0), max.unwrap_or(1.0));
+            if !(min..=max).contains(&threshold) {
+                return Err(Problem::new(
+                    format!("{path}.blackDetectThreshold"),
+                    format!("{threshold} is out of range: it takes a number from {min} to {max}"),
+                ));
+            }
+            Some(BlackCondition {
+                threshold,
+                after: ms(
+                    b.video_black_threshold_msec,
+                    &path,
+                    "VideoBlackFailoverSettings",
+                    "videoBlackThresholdMsec",
+                    1000,
+                )?,
             })
         }
     };
-    let loss_threshold = ms(loss_ms, 1000);
+    let silence = match silence {
+        None => None,
+        Some((s, path)) => {
+            let selector = s.audio_selector_name.clone().unwrap_or_default();
+            // The primary must have the selector; a secondary without it is
+            // watched on its first AAC stream.
+            let pid_of = |a: Option<&InputAttachment>,
+                          at: &str,
+                          required: bool|
+             -> Result<Option<Pid>, Problem> {
+                let Some(a) = a else { return Ok(None) };
+                if selector.is_empty() {
+                    return Ok(None);
+                }
+                let found = a
+                    .audio_selectors()
+                    .iter()
+                    .enumerate()
+                    .find(|(_, s)| s.name.as_deref() == Some(selector.as_str()));
+                let Some((k, found)) = found else {
+                    if !required {
+                        return Ok(None);
+                    }
+                    return Err(Problem::new(
+                        format!("{CONDITION}.audioSilenceSettings.audioSelectorName"),
+                        format!(
+                            "input attachment {} has no audio selector named {selector}",
+                            a.input_attachment_name.as_deref().unwrap_or_default()
+                        ),
+                    ));
+                };
+                selector_pid(found, &format!("{at}.inputSettings.audioSelectors[{k}]"))
+            };
+            let secondary_at = secondary_attachment
+                .and_then(|s| {
+                    doc.input_attachments
+                        .iter()
+                        .position(|a| std::ptr::eq(a, s))
+                })
+                .map(|i| format!("inputAttachments[{i}]"))
+                .unwrap_or_default();
+            Some(SilenceCondition {
+                pids: [
+                    pid_of(Some(first), "inputAttachments[0]", true)?,
+                    pid_of(secondary_attachment, &secondary_at, false)?,
+                ],
+                selector,
+                after: ms(
+                    s.audio_silence_threshold_msec,
+                    &path,
+                    "AudioSilenceFailoverSettings",
+                    "audioSilenceThresholdMsec",
+                    1000,
+                )?,
+            })
+        }
+    };
     // With a secondary, the channel's input is lost only if the switch did not
     // bring pictures back: give it the switch time and the other input's
     // first IDR picture before filling.
@@ -180,13 +264,20 @@ pub fn plan(
         Some(_) => loss_threshold + SWITCH_GRACE,
         None => loss_threshold,
     };
-    let input_loss = input_loss(root, fill_after)?;
+    let input_loss = input_loss(doc, fill_after)?;
+    let error_clear = ms(
+        failover.and_then(|f| f.error_clear_time_msec),
+        FAILOVER,
+        "AutomaticInputFailoverSettings",
+        "errorClearTimeMsec",
+        0,
+    )?;
     Ok((
         secondary,
         Failover {
             loss_threshold,
-            error_clear: ms(failover.and_then(|f| num(f, "errorClearTimeMsec")), 0),
-            prefer_primary: failover.and_then(|f| text(f, "inputPreference"))
+            error_clear,
+            prefer_primary: failover.and_then(|f| f.input_preference.as_deref())
                 == Some("PRIMARY_INPUT_PREFERRED"),
             black,
             silence,
@@ -195,48 +286,92 @@ pub fn plan(
     ))
 }
 
+/// The PID an audio selector picks by `audioPidSelection` (`path` is the
+/// selector's), if any.
+pub fn selector_pid(selector: &AudioSelector, path: &str) -> Result<Option<Pid>, Problem> {
+    let Some(pid) = selector
+        .selector_settings
+        .as_ref()
+        .and_then(|s| s.audio_pid_selection.as_ref())
+    else {
+        return Ok(None);
+    };
+    let at = format!("{path}.selectorSettings.audioPidSelection");
+    let pid = int(
+        pid.pid,
+        &at,
+        "AudioPidSelection",
+        "pid",
+        0..=i64::from(u16::MAX),
+    )?;
+    Ok(pid.and_then(|p| u16::try_from(p).ok()).map(Pid))
+}
+
 /// `globalConfiguration`: the input loss behaviour, or the member onair
 /// cannot honour.
-fn input_loss(root: &Value, threshold: Duration) -> Result<InputLossConfig, String> {
+fn input_loss(doc: &ChannelDoc, threshold: Duration) -> Result<InputLossConfig, Problem> {
     let mut config = InputLossConfig {
         threshold,
         ..InputLossConfig::default()
     };
-    let Some(global) = get(root, &["encoderSettings", "globalConfiguration"]) else {
+    let Some(global) = doc
+        .encoder_settings
+        .as_ref()
+        .and_then(|e| e.global_configuration.as_ref())
+    else {
         return Ok(config);
     };
-    let at = "encoderSettings.globalConfiguration";
-    for (member, refused) in [
-        ("inputEndAction", "SWITCH_AND_LOOP_INPUTS"),
-        ("outputLockingMode", "EPOCH_LOCKING"),
-        ("supportLowFramerateInputs", "ENABLED"),
+    for (member, value, refused) in [
+        (
+            "inputEndAction",
+            &global.input_end_action,
+            "SWITCH_AND_LOOP_INPUTS",
+        ),
+        (
+            "outputLockingMode",
+            &global.output_locking_mode,
+            "EPOCH_LOCKING",
+        ),
+        (
+            "supportLowFramerateInputs",
+            &global.support_low_framerate_inputs,
+            "ENABLED",
+        ),
     ] {
-        if text(global, member) == Some(refused) {
-            return Err(format!(
-                "{at}.{member}: onair does not implement {refused} yet"
+        if value.as_deref() == Some(refused) {
+            return Err(Problem::new(
+                format!("{GLOBAL}.{member}"),
+                format!("onair does not implement {refused} yet"),
             ));
         }
     }
-    let Some(b) = global.get("inputLossBehavior") else {
+    let Some(b) = &global.input_loss_behavior else {
         return Ok(config);
     };
-    let capped = |key: &str, default: u64| {
-        let d = ms(num(b, key), default);
-        d.min(Duration::from_millis(INFINITE_MS))
+    // The model's maximum (1000000 ms) is INFINITE_MS: that phase never ends.
+    let phase = |v: Option<f64>, member: &str, default: u64| {
+        ms(v, BEHAVIOR, "InputLossBehavior", member, default)
     };
-    config.repeat = capped("repeatFrameMsec", 1000);
-    config.black = capped("blackFrameMsec", 10_000);
-    config.image = match text(b, "inputLossImageType").unwrap_or("COLOR") {
+    config.repeat = phase(b.repeat_frame_msec, "repeatFrameMsec", 1000)?;
+    config.black = phase(b.black_frame_msec, "blackFrameMsec", 10_000)?;
+    debug_assert!(config.black <= Duration::from_millis(INFINITE_MS));
+    config.image = match b.input_loss_image_type.as_deref().unwrap_or("COLOR") {
         "SLATE" => {
-            let slate = b.get("inputLossImageSlate").ok_or_else(|| {
-                format!("{BEHAVIOR}.inputLossImageSlate: SLATE needs inputLossImageSlate.uri")
-            })?;
+            let Some(slate) = &b.input_loss_image_slate else {
+                return Err(Problem::new(
+                    format!("{BEHAVIOR}.inputLossImageSlate"),
+                    "SLATE needs inputLossImageSlate.uri",
+                ));
+            };
             LossImage::Slate(slate_path(slate)?)
         }
-        _ => match text(b, "inputLossImageColor") {
+        _ => match b.input_loss_image_color.as_deref() {
             None => LossImage::Color([0, 0, 0]),
             Some(hex) => LossImage::Color(parse_color(hex).ok_or_else(|| {
-                format!("{BEHAVIOR}.inputLossImageColor: '{hex}' is not six hex digits (RRGGBB)")
+                Problem::new(
+                    format!("{BEHAVIOR}.inputLossImageColor"),
+                    format!("'{hex}' is not six hex digits (RRGGBB)"),
+                )
             })?),
         },
     };
@@ -244,28 +379,35 @@ fn input_loss(root: &Value, threshold: Duration) -> Result<InputLossConfig, Stri
 }
 
 /// The local file of an `inputLossImageSlate`.
-fn slate_path(slate: &Value) -> Result<PathBuf, String> {
+fn slate_path(slate: &InputLocation) -> Result<PathBuf, Problem> {
     let at = format!("{BEHAVIOR}.inputLossImageSlate");
-    for member in ["username", "passwordParam"] {
-        if slate.get(member).is_some_and(|v| !v.is_null()) {
-            return Err(format!(
-                "{at}.{member}: onair reads slates from local files and takes no credentials"
+    for (member, given) in [
+        ("username", slate.username.is_some()),
+        ("passwordParam", slate.password_param.is_some()),
+    ] {
+        if given {
+            return Err(Problem::new(
+                format!("{at}.{member}"),
+                "onair reads slates from local files and takes no credentials",
             ));
         }
     }
-    let uri = text(slate, "uri").unwrap_or_default();
+    let uri = slate.uri.as_deref().unwrap_or_default();
     let path = match uri.split_once("://") {
         None => uri,
         Some(("file", rest)) => rest,
         Some((scheme, _)) => {
-            return Err(format!(
-                "{at}.uri: onair cannot fetch {scheme}:// slates; give a local PNG or JPEG \
-                 file (a path or file:///path)"
+            return Err(Problem::new(
+                format!("{at}.uri"),
+                format!(
+                    "onair cannot fetch {scheme}:// slates; give a local PNG or JPEG file (a \
+                     path or file:///path)"
+                ),
             ))
         }
     };
     if path.is_empty() {
-        return Err(format!("{at}.uri: is empty"));
+        return Err(Problem::new(format!("{at}.uri"), "is empty"));
     }
     Ok(PathBuf::from(path))
 }
@@ -273,33 +415,26 @@ fn slate_path(slate: &Value) -> Result<PathBuf, String> {
 /// The 422 problems of a channel's failover and input loss settings (for
 /// Create/UpdateChannel): what [`plan`] refuses, and a slate file that does
 /// not exist.
-pub fn validate(settings: &serde_json::Map<String, Value>) -> Vec<ValidationError> {
-    let root = Value::Object(settings.clone());
-    let attachments = root
-        .get("inputAttachments")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let Some(first) = attachments.first() else {
+pub fn validate(doc: &ChannelDoc) -> Vec<Problem> {
+    let Some(first) = doc.input_attachments.first() else {
         return Vec::new();
     };
-    let problem = match plan(&root, first, &attachments) {
-        Err(e) => e,
+    match plan(doc, first) {
+        Err(e) => vec![e],
         Ok((_, f)) => match f.input_loss.image {
-            LossImage::Slate(path) if !path.is_file() => format!(
-                "{BEHAVIOR}.inputLossImageSlate.uri: no file {} on the onair machine",
-                path.display()
-            ),
-            _ => return Vec::new(),
+            LossImage::Slate(path) if !path.is_file() => vec![Problem::new(
+                format!("{BEHAVIOR}.inputLossImageSlate.uri"),
+                format!("no file {} on the onair machine", path.display()),
+            )],
+            _ => Vec::new(),
         },
-    };
-    vec![ValidationError::from_message(&problem)]
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn channel(global: Value, conditions: Value) -> Value {
         json!({
@@ -317,9 +452,13 @@ mod tests {
         })
     }
 
-    fn run(c: &Value) -> Result<(Option<Attachment>, Failover), String> {
-        let list = c["inputAttachments"].as_array().unwrap().clone();
-        plan(c, &list[0], &list)
+    fn doc(c: &Value) -> ChannelDoc {
+        ChannelDoc::from_settings(c.as_object().unwrap()).unwrap()
+    }
+
+    fn run(c: &Value) -> Result<(Option<Attachment>, Failover), Problem> {
+        let d = doc(c);
+        plan(&d, &d.input_attachments[0])
     }
 
     #[test]
@@ -414,18 +553,93 @@ mod tests {
         for (global, conditions, member) in cases {
             let c = channel(global, conditions);
             let e = run(&c).unwrap_err();
-            assert!(e.contains(member), "{e}");
-            let errors = validate(c.as_object().unwrap());
+            assert!(e.path.ends_with(member), "{e}");
+            let errors = validate(&doc(&c));
             assert_eq!(errors.len(), 1);
-            assert!(errors[0].element_path.ends_with(member), "{errors:?}");
+            assert!(errors[0].path.ends_with(member), "{errors:?}");
         }
         let c = channel(
             json!({"inputLossBehavior": {"inputLossImageType": "SLATE",
                 "inputLossImageSlate": {"uri": "/nonexistent/onair-slate.png"}}}),
             json!([]),
         );
-        let errors = validate(c.as_object().unwrap());
-        assert!(errors[0].error_message.contains("no file"), "{errors:?}");
-        assert!(validate(channel(json!({}), json!([])).as_object().unwrap()).is_empty());
+        let errors = validate(&doc(&c));
+        assert!(errors[0].why.contains("no file"), "{errors:?}");
+        assert!(validate(&doc(&channel(json!({}), json!([])))).is_empty());
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_refused_never_clamped() {
+        let cond = |settings: Value| json!([{"failoverConditionSettings": settings}]);
+        for (global, conditions, path, range) in [
+            (
+                json!({}),
+                cond(json!({"inputLossSettings": {"inputLossThresholdMsec": 50}})),
+                "failoverConditions[0].failoverConditionSettings.inputLossSettings.inputLossThresholdMsec",
+                "from 100 to",
+            ),
+            (
+                json!({}),
+                cond(json!({"inputLossSettings": {"inputLossThresholdMsec": 500.5}})),
+                "inputLossSettings.inputLossThresholdMsec",
+                "from 100 to",
+            ),
+            (
+                json!({}),
+                cond(json!({"videoBlackSettings": {"blackDetectThreshold": 1.5}})),
+                "videoBlackSettings.blackDetectThreshold",
+                "from 0 to 1",
+            ),
+            (
+                json!({}),
+                cond(json!({"videoBlackSettings": {"videoBlackThresholdMsec": 999}})),
+                "videoBlackSettings.videoBlackThresholdMsec",
+                "from 1000 to",
+            ),
+            (
+                json!({}),
+                cond(json!({"audioSilenceSettings": {"audioSelectorName": "eng",
+                    "audioSilenceThresholdMsec": -1}})),
+                "audioSilenceSettings.audioSilenceThresholdMsec",
+                "from 1000 to",
+            ),
+            (
+                json!({"inputLossBehavior": {"repeatFrameMsec": 1000001}}),
+                json!([]),
+                "inputLossBehavior.repeatFrameMsec",
+                "from 0 to 1000000",
+            ),
+            (
+                json!({"inputLossBehavior": {"blackFrameMsec": -5}}),
+                json!([]),
+                "inputLossBehavior.blackFrameMsec",
+                "from 0 to 1000000",
+            ),
+        ] {
+            let c = channel(global, conditions);
+            let e = run(&c).unwrap_err();
+            assert!(e.path.ends_with(path), "{path}: {e}");
+            assert!(e.why.contains(range), "{path}: {e}");
+        }
+        let mut c = channel(json!({}), json!([]));
+        c["inputAttachments"][0]["automaticInputFailoverSettings"]["errorClearTimeMsec"] = json!(0);
+        let e = run(&c).unwrap_err();
+        assert_eq!(
+            e.path,
+            "inputAttachments[0].automaticInputFailoverSettings.errorClearTimeMsec"
+        );
+        assert!(e.why.contains("from 1 to"), "{e}");
+        let mut c = channel(
+            json!({}),
+            cond(json!({"audioSilenceSettings": {"audioSelectorName": "eng"}})),
+        );
+        c["inputAttachments"][0]["inputSettings"]["audioSelectors"][0]["selectorSettings"]
+            ["audioPidSelection"]["pid"] = json!(9000);
+        let e = run(&c).unwrap_err();
+        assert_eq!(
+            e.path,
+            "inputAttachments[0].inputSettings.audioSelectors[0].selectorSettings.audioPidSelection.pid"
+        );
+        assert!(e.why.contains("from 0 to 8191"), "{e}");
     }
 }

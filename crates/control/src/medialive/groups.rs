@@ -1,5 +1,5 @@
-//! From a channel's `encoderSettings.outputGroups` and `destinations` (wire names,
-//! as validated) to what the engine delivers: which renditions each output muxes and
+//! From a channel's `encoderSettings.outputGroups` and `destinations` (typed,
+//! [`super::doc`]) to what the engine delivers: which renditions each output muxes and
 //! where the group sends them. Pure: no I/O, tested inline.
 //!
 //! Three kinds of output group run:
@@ -22,9 +22,15 @@ use std::time::Duration;
 
 use live_config::{AudioSettings, VideoSettings};
 use media::ts::Pid;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use super::codec::{audio_settings, get, num, text, video_settings};
+use super::codec::{audio_settings, video_settings};
+use super::doc::{
+    int, uint, AudioDescription, ChannelDoc, HlsCdnSettings, HlsGroupSettings, HlsPutSettings,
+    OutputDestination, OutputDestinationSettings, OutputGroupSettings, OutputLocationRef,
+    OutputSettings, TsSettings,
+};
+use super::Problem;
 
 /// What a channel's output groups need from the engine.
 #[derive(Clone, Debug, PartialEq)]
@@ -139,52 +145,64 @@ pub struct UdpTarget {
     pub fec: Option<(u8, u8, bool)>,
 }
 
-/// Members of `v` outside `allowed` are refused by name; an allowed member with a
-/// value list accepts only those values. `v` not an object passes.
-pub(crate) fn only(v: &Value, path: &str, allowed: &[(&str, &[&str])]) -> Result<(), String> {
-    match refused(v, path, allowed).into_iter().next() {
+/// Members of `other` (the members of a structure its typed view does not
+/// read) outside `allowed` are refused by name; an allowed member with a value
+/// list accepts only those values. `null` members pass.
+pub(crate) fn only(
+    other: &Map<String, Value>,
+    path: &str,
+    allowed: &[(&str, &[&str])],
+) -> Result<(), Problem> {
+    match refused(other, path, allowed).into_iter().next() {
         Some(e) => Err(e),
         None => Ok(()),
     }
 }
 
-/// Every member [`only`] refuses, as `"path.member: why"`.
-pub(crate) fn refused(v: &Value, path: &str, allowed: &[(&str, &[&str])]) -> Vec<String> {
-    let Some(map) = v.as_object() else {
-        return Vec::new();
-    };
-    let mut errors = Vec::new();
-    for (key, value) in map {
+/// Every member [`only`] refuses.
+pub(crate) fn refused(
+    other: &Map<String, Value>,
+    path: &str,
+    allowed: &[(&str, &[&str])],
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (key, value) in other {
         if value.is_null() {
             continue;
         }
+        let at = format!("{path}.{key}");
         match allowed.iter().find(|(k, _)| k == key) {
-            None => errors.push(format!("{path}.{key}: onair does not implement {key} yet")),
+            None => problems.push(not_yet(at, key)),
             Some((_, values)) if !values.is_empty() => {
                 if let Some(s) = value.as_str().filter(|s| !values.contains(s)) {
-                    errors.push(format!(
-                        "{path}.{key}: onair implements {} only, not {s}",
-                        values.join(" / ")
+                    problems.push(Problem::new(
+                        at,
+                        format!("onair implements {} only, not {s}", values.join(" / ")),
                     ));
                 }
             }
             Some(_) => {}
         }
     }
-    errors
+    problems
+}
+
+/// `member` (at `path`) is in the model but onair does not act on it.
+pub(crate) fn not_yet(path: impl Into<String>, member: &str) -> Problem {
+    Problem::new(path, format!("onair does not implement {member} yet"))
 }
 
 /// The plan of every output group; see the [module docs](self).
-pub fn outputs(root: &Value) -> Result<Outputs, String> {
-    let enc = root
-        .get("encoderSettings")
-        .ok_or("encoderSettings is missing")?;
-    let groups = enc
-        .get("outputGroups")
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice);
-    if groups.is_empty() {
-        return Err("encoderSettings.outputGroups: the channel has no output group".into());
+pub fn outputs(doc: &ChannelDoc) -> Result<Outputs, Problem> {
+    let enc = doc
+        .encoder_settings
+        .as_ref()
+        .ok_or_else(|| Problem::new("encoderSettings", "is missing"))?;
+    if enc.output_groups.is_empty() {
+        return Err(Problem::new(
+            "encoderSettings.outputGroups",
+            "the channel has no output group",
+        ));
     }
     let mut plan = Outputs {
         groups: Vec::new(),
@@ -195,30 +213,38 @@ pub fn outputs(root: &Value) -> Result<Outputs, String> {
     };
     let mut video_index: HashMap<String, usize> = HashMap::new();
     let mut audio_index: HashMap<String, usize> = HashMap::new();
-    for (gi, group) in groups.iter().enumerate() {
+    let no_settings = OutputGroupSettings::default();
+    let no_output_settings = OutputSettings::default();
+    for (gi, group) in enc.output_groups.iter().enumerate() {
         let path = format!("encoderSettings.outputGroups[{gi}]");
-        let settings = group.get("outputGroupSettings").unwrap_or(&Value::Null);
-        let delivery = delivery(root, settings, &format!("{path}.outputGroupSettings"))?;
+        let settings = group.output_group_settings.as_ref().unwrap_or(&no_settings);
+        let delivery = delivery(doc, settings, &format!("{path}.outputGroupSettings"))?;
         let mut outputs = Vec::new();
-        let list = group
-            .get("outputs")
-            .and_then(Value::as_array)
-            .map_or(&[][..], Vec::as_slice);
-        if list.is_empty() {
-            return Err(format!("{path}.outputs: the group has no output"));
+        if group.outputs.is_empty() {
+            return Err(Problem::new(
+                format!("{path}.outputs"),
+                "the group has no output",
+            ));
         }
-        for (oi, out) in list.iter().enumerate() {
+        for (oi, out) in group.outputs.iter().enumerate() {
             let opath = format!("{path}.outputs[{oi}]");
-            let vname = text(out, "videoDescriptionName").ok_or_else(|| {
-                format!(
-                    "{opath}.videoDescriptionName: onair needs a video description in every \
-                     output (audio-only outputs are not implemented yet)"
+            let vname = out.video_description_name.as_deref().ok_or_else(|| {
+                Problem::new(
+                    format!("{opath}.videoDescriptionName"),
+                    "onair needs a video description in every output (audio-only outputs are \
+                     not implemented yet)",
                 )
             })?;
             let video = match video_index.get(vname) {
                 Some(&i) => i,
                 None => {
-                    let (i, d) = described(enc, "videoDescriptions", vname, &opath)?;
+                    let (i, d) = described(
+                        &enc.video_descriptions,
+                        |d| &d.name,
+                        "videoDescriptions",
+                        vname,
+                        &opath,
+                    )?;
                     plan.video.push(video_settings(
                         d,
                         &format!("encoderSettings.videoDescriptions[{i}]"),
@@ -228,46 +254,51 @@ pub fn outputs(root: &Value) -> Result<Outputs, String> {
                 }
             };
             let mut audio = Vec::new();
-            let names = out
-                .get("audioDescriptionNames")
-                .and_then(Value::as_array)
-                .map_or(&[][..], Vec::as_slice);
-            for name in names.iter().filter_map(Value::as_str) {
+            for name in &out.audio_description_names {
                 let index = match audio_index.get(name) {
                     Some(&i) => i,
                     None => {
-                        let (i, d) = described(enc, "audioDescriptions", name, &opath)?;
+                        let (i, d) = described(
+                            &enc.audio_descriptions,
+                            |d| &d.name,
+                            "audioDescriptions",
+                            name,
+                            &opath,
+                        )?;
                         let dpath = format!("encoderSettings.audioDescriptions[{i}]");
                         plan.audio.push(audio_settings(d, &dpath)?);
                         plan.audio_language.push(audio_language(d, &dpath)?);
-                        let selector = text(d, "audioSelectorName").map(str::to_owned);
+                        let selector = d.audio_selector_name.clone();
                         match (&plan.audio_selector, selector) {
                             (None, s) => plan.audio_selector = s,
                             (Some(a), Some(b)) if *a != b => {
-                                return Err(format!(
-                                    "{dpath}.audioSelectorName: onair decodes one audio selector \
-                                     per channel; '{a}' is already used, not '{b}'"
+                                return Err(Problem::new(
+                                    format!("{dpath}.audioSelectorName"),
+                                    format!(
+                                        "onair decodes one audio selector per channel; '{a}' is \
+                                         already used, not '{b}'"
+                                    ),
                                 ))
                             }
                             _ => {}
                         }
-                        audio_index.insert(name.to_owned(), plan.audio.len() - 1);
+                        audio_index.insert(name.clone(), plan.audio.len() - 1);
                         plan.audio.len() - 1
                     }
                 };
                 audio.push(index);
             }
-            if !get(out, &["captionDescriptionNames"])
-                .and_then(Value::as_array)
-                .is_none_or(Vec::is_empty)
-            {
-                return Err(format!(
-                    "{opath}.captionDescriptionNames: onair does not implement captions yet"
+            if !out.caption_description_names.is_empty() {
+                return Err(Problem::new(
+                    format!("{opath}.captionDescriptionNames"),
+                    "onair does not implement captions yet",
                 ));
             }
-            let name =
-                text(out, "outputName").map_or_else(|| format!("output_{}", oi + 1), str::to_owned);
-            let out_settings = get(out, &["outputSettings"]).unwrap_or(&Value::Null);
+            let name = out
+                .output_name
+                .clone()
+                .unwrap_or_else(|| format!("output_{}", oi + 1));
+            let out_settings = out.output_settings.as_ref().unwrap_or(&no_output_settings);
             let spath = format!("{opath}.outputSettings");
             let mut output = OutputPlan {
                 name,
@@ -279,13 +310,13 @@ pub fn outputs(root: &Value) -> Result<Outputs, String> {
             };
             match &delivery {
                 Delivery::MediaPackage { .. } => {
-                    only(out_settings, &spath, &[("mediaPackageOutputSettings", &[])])?;
-                    if let Some(m) = out_settings.get("mediaPackageOutputSettings") {
+                    output_kind(out_settings, &spath, "mediaPackageOutputSettings")?;
+                    if let Some(m) = &out_settings.media_package_output_settings {
                         only(m, &format!("{spath}.mediaPackageOutputSettings"), &[])?;
                     }
                 }
                 Delivery::Hls(_) => hls_output(out_settings, &spath, &mut output)?,
-                Delivery::Udp => udp_output(root, out_settings, &spath, &mut output)?,
+                Delivery::Udp => udp_output(doc, out_settings, &spath, &mut output)?,
             }
             outputs.push(output);
         }
@@ -293,10 +324,11 @@ pub fn outputs(root: &Value) -> Result<Outputs, String> {
             let mut seen = std::collections::HashSet::new();
             for (oi, o) in outputs.iter().enumerate() {
                 if !seen.insert(o.name_modifier.clone()) {
-                    return Err(format!(
-                        "{path}.outputs[{oi}].outputSettings.hlsOutputSettings.nameModifier: \
-                         '{}' is used by two outputs of the group",
-                        o.name_modifier
+                    return Err(Problem::new(
+                        format!(
+                            "{path}.outputs[{oi}].outputSettings.hlsOutputSettings.nameModifier"
+                        ),
+                        format!("'{}' is used by two outputs of the group", o.name_modifier),
                     ));
                 }
             }
@@ -310,42 +342,72 @@ pub fn outputs(root: &Value) -> Result<Outputs, String> {
     Ok(plan)
 }
 
+/// An output's settings may give only `kind` (the kind its group sends).
+fn output_kind(settings: &OutputSettings, path: &str, kind: &str) -> Result<(), Problem> {
+    for (member, given) in [
+        (
+            "mediaPackageOutputSettings",
+            settings.media_package_output_settings.is_some(),
+        ),
+        ("hlsOutputSettings", settings.hls_output_settings.is_some()),
+        ("udpOutputSettings", settings.udp_output_settings.is_some()),
+    ] {
+        if given && member != kind {
+            return Err(not_yet(format!("{path}.{member}"), member));
+        }
+    }
+    only(&settings.other, path, &[])
+}
+
 /// The ISO 639 descriptor an audio description asks for. `inputType`
 /// BROADCASTER_MIXED_AD signals audio_type 3 whatever `audioType` says, as in
 /// MediaLive. onair does not copy the input's language yet, so a configured
 /// code or type needs its control at USE_CONFIGURED.
-fn audio_language(d: &Value, path: &str) -> Result<Option<([u8; 3], u8)>, String> {
-    let configured = |control: &str| text(d, control) == Some("USE_CONFIGURED");
-    let code = match text(d, "languageCode") {
+fn audio_language(d: &AudioDescription, path: &str) -> Result<Option<([u8; 3], u8)>, Problem> {
+    let configured = |control: &Option<String>| control.as_deref() == Some("USE_CONFIGURED");
+    let code = match d.language_code.as_deref() {
         None => None,
-        Some(_) if !configured("languageCodeControl") => {
-            return Err(format!(
-                "{path}.languageCodeControl: onair does not follow the input's language yet;                  set USE_CONFIGURED to write languageCode"
+        Some(_) if !configured(&d.language_code_control) => {
+            return Err(Problem::new(
+                format!("{path}.languageCodeControl"),
+                "onair does not follow the input's language yet; set USE_CONFIGURED to write \
+                 languageCode",
             ))
         }
         Some(c) => match c.as_bytes() {
             &[a, b, x] if c.bytes().all(|b| b.is_ascii_alphabetic()) => Some([a, b, x]),
             _ => {
-                return Err(format!(
-                    "{path}.languageCode: '{c}' is not a three-letter ISO 639-2 code"
+                return Err(Problem::new(
+                    format!("{path}.languageCode"),
+                    format!("'{c}' is not a three-letter ISO 639-2 code"),
                 ))
             }
         },
     };
-    let audio_type = match text(d, "audioType") {
-        None => None,
-        Some(_) if !configured("audioTypeControl") => {
-            return Err(format!(
-                "{path}.audioTypeControl: onair does not follow the input's audio type yet;                  set USE_CONFIGURED to write audioType"
-            ))
-        }
-        Some("UNDEFINED") => Some(0),
-        Some("CLEAN_EFFECTS") => Some(1),
-        Some("HEARING_IMPAIRED") => Some(2),
-        Some("VISUAL_IMPAIRED_COMMENTARY") => Some(3),
-        Some(other) => return Err(format!("{path}.audioType: {other} is not known")),
-    };
-    let mixed_ad = get(d, &["codecSettings", "aacSettings", "inputType"]).and_then(Value::as_str)
+    let audio_type =
+        match d.audio_type.as_deref() {
+            None => None,
+            Some(_) if !configured(&d.audio_type_control) => return Err(Problem::new(
+                format!("{path}.audioTypeControl"),
+                "onair does not follow the input's audio type yet; set USE_CONFIGURED to write \
+                 audioType",
+            )),
+            Some("UNDEFINED") => Some(0),
+            Some("CLEAN_EFFECTS") => Some(1),
+            Some("HEARING_IMPAIRED") => Some(2),
+            Some("VISUAL_IMPAIRED_COMMENTARY") => Some(3),
+            Some(other) => {
+                return Err(Problem::new(
+                    format!("{path}.audioType"),
+                    format!("{other} is not known"),
+                ))
+            }
+        };
+    let mixed_ad = d
+        .codec_settings
+        .as_ref()
+        .and_then(|c| c.aac_settings.as_ref())
+        .and_then(|a| a.input_type.as_deref())
         == Some("BROADCASTER_MIXED_AD");
     let audio_type = if mixed_ad { Some(3) } else { audio_type };
     Ok(match (code, audio_type) {
@@ -355,86 +417,101 @@ fn audio_language(d: &Value, path: &str) -> Result<Option<([u8; 3], u8)>, String
 }
 
 /// `(index, description)` of the video or audio description called `name`.
-fn described<'a>(
-    enc: &'a Value,
-    list: &str,
+fn described<'a, D>(
+    list: &'a [D],
+    name_of: impl Fn(&D) -> &Option<String>,
+    member: &str,
     name: &str,
     path: &str,
-) -> Result<(usize, &'a Value), String> {
-    enc.get(list)
-        .and_then(Value::as_array)
-        .and_then(|l| {
-            l.iter()
-                .enumerate()
-                .find(|(_, d)| text(d, "name") == Some(name))
+) -> Result<(usize, &'a D), Problem> {
+    list.iter()
+        .enumerate()
+        .find(|(_, d)| name_of(d).as_deref() == Some(name))
+        .ok_or_else(|| {
+            Problem::new(
+                path,
+                format!("no entry of encoderSettings.{member} is named {name}"),
+            )
         })
-        .ok_or_else(|| format!("{path}: no entry of encoderSettings.{list} is named {name}"))
 }
 
-/// The destination a group or output refers to, and its first URL settings.
-fn destination<'a>(root: &'a Value, refs: &Value, path: &str) -> Result<&'a Value, String> {
-    let id = text(refs, "destinationRefId")
-        .ok_or_else(|| format!("{path}.destinationRefId is required"))?;
-    root.get("destinations")
-        .and_then(Value::as_array)
-        .and_then(|l| l.iter().find(|d| text(d, "id") == Some(id)))
-        .ok_or_else(|| format!("{path}.destinationRefId: no destination has the id {id}"))
+/// The destination a group or output refers to.
+fn destination<'a>(
+    doc: &'a ChannelDoc,
+    refs: Option<&OutputLocationRef>,
+    path: &str,
+) -> Result<&'a OutputDestination, Problem> {
+    let id = refs
+        .and_then(|r| r.destination_ref_id.as_deref())
+        .ok_or_else(|| Problem::new(format!("{path}.destinationRefId"), "is required"))?;
+    doc.destinations
+        .iter()
+        .find(|d| d.id.as_deref() == Some(id))
+        .ok_or_else(|| {
+            Problem::new(
+                format!("{path}.destinationRefId"),
+                format!("no destination has the id {id}"),
+            )
+        })
 }
 
-fn first_url_settings<'a>(dest: &'a Value, path: &str) -> Result<&'a Value, String> {
-    dest.get("settings")
-        .and_then(|s| s.get(0))
-        .filter(|s| text(s, "url").is_some())
-        .ok_or_else(|| format!("{path}: the destination has no settings with a url"))
+/// The first URL settings of a destination, and its url.
+fn first_url_settings<'a>(
+    dest: &'a OutputDestination,
+    path: &str,
+) -> Result<(&'a OutputDestinationSettings, &'a str), Problem> {
+    dest.settings
+        .first()
+        .and_then(|s| Some((s, s.url.as_deref()?)))
+        .ok_or_else(|| Problem::new(path, "the destination has no settings with a url"))
 }
 
-fn delivery(root: &Value, settings: &Value, path: &str) -> Result<Delivery, String> {
-    if let Some(mp) = settings.get("mediaPackageGroupSettings") {
+fn delivery(
+    doc: &ChannelDoc,
+    settings: &OutputGroupSettings,
+    path: &str,
+) -> Result<Delivery, Problem> {
+    if let Some(mp) = &settings.media_package_group_settings {
         let path = format!("{path}.mediaPackageGroupSettings");
-        only(mp, &path, &[("destination", &[])])?;
+        only(&mp.other, &path, &[])?;
         let dpath = format!("{path}.destination");
-        let dest = destination(root, mp.get("destination").unwrap_or(&Value::Null), &dpath)?;
+        let dest = destination(doc, mp.destination.as_ref(), &dpath)?;
         let channel = dest
-            .get("mediaPackageSettings")
-            .and_then(|m| m.get(0))
-            .and_then(|m| text(m, "channelId"))
-            .ok_or_else(|| format!("{dpath}: the destination has no mediaPackageSettings"))?;
+            .media_package_settings
+            .first()
+            .and_then(|m| m.channel_id.as_deref())
+            .ok_or_else(|| Problem::new(&dpath, "the destination has no mediaPackageSettings"))?;
         return Ok(Delivery::MediaPackage {
             channel: channel.to_owned(),
         });
     }
-    if let Some(hls) = settings.get("hlsGroupSettings") {
-        return hls_group(root, hls, &format!("{path}.hlsGroupSettings")).map(Delivery::Hls);
+    if let Some(hls) = &settings.hls_group_settings {
+        return hls_group(doc, hls, &format!("{path}.hlsGroupSettings")).map(Delivery::Hls);
     }
-    if let Some(udp) = settings.get("udpGroupSettings") {
+    if let Some(udp) = &settings.udp_group_settings {
         only(
-            udp,
+            &udp.other,
             &format!("{path}.udpGroupSettings"),
             &[("inputLossAction", &["EMIT_PROGRAM"])],
         )?;
         return Ok(Delivery::Udp);
     }
-    Err(format!(
-        "{path}: onair runs mediaPackageGroupSettings, hlsGroupSettings and udpGroupSettings"
+    Err(Problem::new(
+        path,
+        "onair runs mediaPackageGroupSettings, hlsGroupSettings and udpGroupSettings",
     ))
 }
 
-fn hls_group(root: &Value, hls: &Value, path: &str) -> Result<HlsPush, String> {
+fn hls_group(doc: &ChannelDoc, hls: &HlsGroupSettings, path: &str) -> Result<HlsPush, Problem> {
+    // The typed members are honoured; of the rest, these are accepted with the
+    // values that match what onair does.
     only(
-        hls,
+        &hls.other,
         path,
         &[
-            ("destination", &[]),
-            ("segmentLength", &[]),
-            ("indexNSegments", &[]),
             ("keepSegments", &[]),
             ("mode", &["LIVE"]),
-            ("hlsCdnSettings", &[]),
-            ("programDateTime", &["INCLUDE", "EXCLUDE"]),
-            ("programDateTimePeriod", &[]),
             ("programDateTimeClock", &["INITIALIZE_FROM_OUTPUT_TIMECODE"]),
-            ("manifestDurationFormat", &["FLOATING_POINT", "INTEGER"]),
-            ("streamInfResolution", &["INCLUDE", "EXCLUDE"]),
             ("codecSpecification", &["RFC_4281", "RFC_6381"]),
             ("directoryStructure", &["SINGLE_DIRECTORY"]),
             ("segmentationMode", &["USE_SEGMENT_DURATION"]),
@@ -448,81 +525,103 @@ fn hls_group(root: &Value, hls: &Value, path: &str) -> Result<HlsPush, String> {
             ("incompleteSegmentBehavior", &["AUTO"]),
             ("inputLossAction", &["EMIT_OUTPUT"]),
             ("hlsId3SegmentTagging", &["DISABLED"]),
-            ("adMarkers", &[]),
         ],
     )?;
-    if hls
-        .get("adMarkers")
-        .and_then(Value::as_array)
-        .is_some_and(|l| !l.is_empty())
-    {
-        return Err(format!(
-            "{path}.adMarkers: onair does not implement ad markers yet"
+    if !hls.ad_markers.is_empty() {
+        return Err(Problem::new(
+            format!("{path}.adMarkers"),
+            "onair does not implement ad markers yet",
         ));
     }
     let dpath = format!("{path}.destination");
-    let dest = destination(root, hls.get("destination").unwrap_or(&Value::Null), &dpath)?;
-    let settings = first_url_settings(dest, &dpath)?;
-    let target = http_target(settings, &dpath)?;
-    let cdn = hls.get("hlsCdnSettings").unwrap_or(&Value::Null);
+    let dest = destination(doc, hls.destination.as_ref(), &dpath)?;
+    let (settings, url) = first_url_settings(dest, &dpath)?;
+    let target = http_target(settings, url, &dpath)?;
+    let no_cdn = HlsCdnSettings::default();
+    let cdn = hls.hls_cdn_settings.as_ref().unwrap_or(&no_cdn);
     let cpath = format!("{path}.hlsCdnSettings");
+    only(&cdn.other, &cpath, &[])?;
+    let no_put = HlsPutSettings::default();
+    let (put, put_name, put_shape) = match (&cdn.hls_basic_put_settings, &cdn.hls_webdav_settings) {
+        (Some(p), _) => (p, "hlsBasicPutSettings", "HlsBasicPutSettings"),
+        (None, Some(p)) => (p, "hlsWebdavSettings", "HlsWebdavSettings"),
+        (None, None) => (&no_put, "hlsBasicPutSettings", "HlsBasicPutSettings"),
+    };
+    let ppath = format!("{cpath}.{put_name}");
     only(
-        cdn,
-        &cpath,
-        &[("hlsBasicPutSettings", &[]), ("hlsWebdavSettings", &[])],
-    )?;
-    let put = cdn
-        .get("hlsBasicPutSettings")
-        .or_else(|| cdn.get("hlsWebdavSettings"))
-        .unwrap_or(&Value::Null);
-    only(
-        put,
-        &format!("{cpath}.hlsBasicPutSettings"),
+        &put.other,
+        &ppath,
         &[
-            ("connectionRetryInterval", &[]),
-            ("numRetries", &[]),
             ("filecacheDuration", &[]),
             ("restartDelay", &[]),
             ("httpTransferMode", &["NON_CHUNKED"]),
         ],
     )?;
-    let secs =
-        |v: Option<f64>, default: f64| Duration::from_secs_f64(v.unwrap_or(default).max(0.0));
-    let segment_length = secs(num(hls, "segmentLength"), 10.0).max(Duration::from_secs(1));
-    let period = secs(num(hls, "programDateTimePeriod"), 600.0);
+    let whole = |v: Option<f64>, at: &str, shape: &str, member: &str, default: u32| {
+        uint(v, at, shape, member).map(|n| n.unwrap_or(default))
+    };
+    let secs = |n: u32| Duration::from_secs(u64::from(n));
+    let segment_length = whole(
+        hls.segment_length,
+        path,
+        "HlsGroupSettings",
+        "segmentLength",
+        10,
+    )?;
+    let index_n = whole(
+        hls.index_n_segments,
+        path,
+        "HlsGroupSettings",
+        "indexNSegments",
+        10,
+    )?;
+    let period = whole(
+        hls.program_date_time_period,
+        path,
+        "HlsGroupSettings",
+        "programDateTimePeriod",
+        600,
+    )?;
+    let retry = whole(
+        put.connection_retry_interval,
+        &ppath,
+        put_shape,
+        "connectionRetryInterval",
+        1,
+    )?;
+    let retries = whole(put.num_retries, &ppath, put_shape, "numRetries", 10)?;
     Ok(HlsPush {
         target,
-        segment_length,
-        index_n: num(hls, "indexNSegments").map_or(10, |n| n.max(3.0) as usize),
-        program_date_time: (text(hls, "programDateTime") == Some("INCLUDE")).then_some(period),
-        retry_interval: secs(num(put, "connectionRetryInterval"), 1.0),
-        retries: num(put, "numRetries").map_or(10, |n| n.max(0.0) as u32),
-        resolution: text(hls, "streamInfResolution") != Some("EXCLUDE"),
-        integer_durations: text(hls, "manifestDurationFormat") == Some("INTEGER"),
+        segment_length: secs(segment_length),
+        index_n: usize::try_from(index_n).unwrap_or(usize::MAX),
+        program_date_time: (hls.program_date_time.as_deref() == Some("INCLUDE"))
+            .then_some(secs(period)),
+        retry_interval: secs(retry),
+        retries,
+        resolution: hls.stream_inf_resolution.as_deref() != Some("EXCLUDE"),
+        integer_durations: hls.manifest_duration_format.as_deref() == Some("INTEGER"),
     })
 }
 
 /// `http://host[:port]/path` with `username` / `passwordParam`. onair has no
 /// parameter store: `passwordParam` is taken as the password itself.
-fn http_target(settings: &Value, path: &str) -> Result<HttpTarget, String> {
-    only(
-        settings,
-        &format!("{path}.settings[0]"),
-        &[
-            ("url", &[]),
-            ("username", &[]),
-            ("passwordParam", &[]),
-            ("streamName", &[]),
-        ],
-    )?;
-    let url = text(settings, "url").unwrap_or_default();
+fn http_target(
+    settings: &OutputDestinationSettings,
+    url: &str,
+    path: &str,
+) -> Result<HttpTarget, Problem> {
+    only(&settings.other, &format!("{path}.settings[0]"), &[])?;
     let rest = url.strip_prefix("http://").ok_or_else(|| {
-        format!("{path}.settings[0].url: onair pushes HLS to http:// URLs only, not {url}")
+        Problem::new(
+            format!("{path}.settings[0].url"),
+            format!("onair pushes HLS to http:// URLs only, not {url}"),
+        )
     })?;
     let (authority, base) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     if authority.is_empty() || base.len() < 2 {
-        return Err(format!(
-            "{path}.settings[0].url: {url} needs a host and a path (http://host/path/name)"
+        return Err(Problem::new(
+            format!("{path}.settings[0].url"),
+            format!("{url} needs a host and a path (http://host/path/name)"),
         ));
     }
     let authority = if authority.contains(':') {
@@ -531,12 +630,13 @@ fn http_target(settings: &Value, path: &str) -> Result<HttpTarget, String> {
         format!("{authority}:80")
     };
     let base = base.strip_suffix(".m3u8").unwrap_or(base);
-    let credentials = match (text(settings, "username"), text(settings, "passwordParam")) {
-        (Some(u), Some(p)) => Some((u.to_owned(), p.to_owned())),
+    let credentials = match (&settings.username, &settings.password_param) {
+        (Some(u), Some(p)) => Some((u.clone(), p.clone())),
         (None, None) => None,
         _ => {
-            return Err(format!(
-                "{path}.settings[0]: username and passwordParam go together"
+            return Err(Problem::new(
+                format!("{path}.settings[0]"),
+                "username and passwordParam go together",
             ))
         }
     };
@@ -547,81 +647,76 @@ fn http_target(settings: &Value, path: &str) -> Result<HttpTarget, String> {
     })
 }
 
-fn hls_output(settings: &Value, path: &str, output: &mut OutputPlan) -> Result<(), String> {
-    only(settings, path, &[("hlsOutputSettings", &[])])?;
+fn hls_output(
+    settings: &OutputSettings,
+    path: &str,
+    output: &mut OutputPlan,
+) -> Result<(), Problem> {
+    output_kind(settings, path, "hlsOutputSettings")?;
     let path = format!("{path}.hlsOutputSettings");
     let hls = settings
-        .get("hlsOutputSettings")
-        .ok_or_else(|| format!("{path} is required in an HLS output group"))?;
-    only(
-        hls,
-        &path,
-        &[
-            ("hlsSettings", &[]),
-            ("nameModifier", &[]),
-            ("h265PackagingType", &[]),
-        ],
-    )?;
-    if let Some(m) = text(hls, "nameModifier") {
+        .hls_output_settings
+        .as_ref()
+        .ok_or_else(|| Problem::new(&path, "is required in an HLS output group"))?;
+    only(&hls.other, &path, &[("h265PackagingType", &[])])?;
+    if let Some(m) = &hls.name_modifier {
         if m.is_empty() || m.contains(['/', '?', '#', ' ']) {
-            return Err(format!(
-                "{path}.nameModifier: '{m}' cannot be part of a file name"
+            return Err(Problem::new(
+                format!("{path}.nameModifier"),
+                format!("'{m}' cannot be part of a file name"),
             ));
         }
-        output.name_modifier = m.to_owned();
+        output.name_modifier = m.clone();
     }
-    let settings = get(hls, &["hlsSettings"]).unwrap_or(&Value::Null);
-    only(
-        settings,
-        &format!("{path}.hlsSettings"),
-        &[("standardHlsSettings", &[])],
-    )?;
-    if let Some(std) = settings.get("standardHlsSettings") {
+    let Some(settings) = &hls.hls_settings else {
+        return Ok(());
+    };
+    only(&settings.other, &format!("{path}.hlsSettings"), &[])?;
+    if let Some(std) = &settings.standard_hls_settings {
         let spath = format!("{path}.hlsSettings.standardHlsSettings");
-        only(std, &spath, &[("m3u8Settings", &[])])?;
-        if let Some(m3u8) = std.get("m3u8Settings") {
-            output.ts = ts_layout(m3u8, &format!("{spath}.m3u8Settings"))?;
+        only(&std.other, &spath, &[])?;
+        if let Some(m3u8) = &std.m3u8_settings {
+            output.ts = ts_layout(m3u8, &format!("{spath}.m3u8Settings"), "M3u8Settings")?;
         }
     }
     Ok(())
 }
 
 fn udp_output(
-    root: &Value,
-    settings: &Value,
+    doc: &ChannelDoc,
+    settings: &OutputSettings,
     path: &str,
     output: &mut OutputPlan,
-) -> Result<(), String> {
-    only(settings, path, &[("udpOutputSettings", &[])])?;
+) -> Result<(), Problem> {
+    output_kind(settings, path, "udpOutputSettings")?;
     let path = format!("{path}.udpOutputSettings");
     let udp = settings
-        .get("udpOutputSettings")
-        .ok_or_else(|| format!("{path} is required in a UDP output group"))?;
-    only(
-        udp,
-        &path,
-        &[
-            ("destination", &[]),
-            ("containerSettings", &[]),
-            ("fecOutputSettings", &[]),
-        ],
-    )?;
+        .udp_output_settings
+        .as_ref()
+        .ok_or_else(|| Problem::new(&path, "is required in a UDP output group"))?;
+    only(&udp.other, &path, &[])?;
     let dpath = format!("{path}.destination");
-    let dest = destination(root, udp.get("destination").unwrap_or(&Value::Null), &dpath)?;
-    let url_settings = first_url_settings(dest, &dpath)?;
-    only(
-        url_settings,
-        &format!("{dpath}.settings[0]"),
-        &[("url", &[])],
-    )?;
-    let url = text(url_settings, "url").unwrap_or_default();
+    let dest = destination(doc, udp.destination.as_ref(), &dpath)?;
+    let (url_settings, url) = first_url_settings(dest, &dpath)?;
+    let upath = format!("{dpath}.settings[0]");
+    for (member, given) in [
+        ("passwordParam", url_settings.password_param.is_some()),
+        ("streamName", url_settings.stream_name.is_some()),
+        ("username", url_settings.username.is_some()),
+    ] {
+        if given {
+            return Err(not_yet(format!("{upath}.{member}"), member));
+        }
+    }
+    only(&url_settings.other, &upath, &[])?;
     let (rtp, address) = if let Some(a) = url.strip_prefix("udp://") {
         (false, a)
     } else if let Some(a) = url.strip_prefix("rtp://") {
         (true, a)
     } else {
-        return Err(format!(
-            "{dpath}: {url} is neither udp://host:port nor rtp://host:port"
+        return Err(Problem::new(
+            &dpath,
+            format!("{url} is neither udp://host:port nor rtp://host:port"),
         ));
     };
     let address = address.trim_end_matches('/');
@@ -629,35 +724,53 @@ fn udp_output(
         .rsplit_once(':')
         .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
     if !port_ok {
-        return Err(format!("{dpath}: {url} needs a host and a port"));
+        return Err(Problem::new(
+            &dpath,
+            format!("{url} needs a host and a port"),
+        ));
     }
-    let container = udp.get("containerSettings").unwrap_or(&Value::Null);
-    let cpath = format!("{path}.containerSettings");
-    only(container, &cpath, &[("m2tsSettings", &[])])?;
-    if let Some(m2ts) = container.get("m2tsSettings") {
-        output.ts = ts_layout(m2ts, &format!("{cpath}.m2tsSettings"))?;
+    if let Some(container) = &udp.container_settings {
+        let cpath = format!("{path}.containerSettings");
+        only(&container.other, &cpath, &[])?;
+        if let Some(m2ts) = &container.m2ts_settings {
+            output.ts = ts_layout(m2ts, &format!("{cpath}.m2tsSettings"), "M2tsSettings")?;
+        }
     }
-    let fec = match udp.get("fecOutputSettings") {
-        None | Some(Value::Null) => None,
+    let fec = match &udp.fec_output_settings {
+        None => None,
         Some(f) => {
             let fpath = format!("{path}.fecOutputSettings");
-            only(
-                f,
-                &fpath,
-                &[
-                    ("columnDepth", &[]),
-                    ("rowLength", &[]),
-                    ("includeFec", &["COLUMN", "COLUMN_AND_ROW"]),
-                ],
-            )?;
-            if !rtp {
-                return Err(format!(
-                    "{fpath}: SMPTE 2022-1 FEC needs an rtp:// destination, not {url}"
+            only(&f.other, &fpath, &[])?;
+            if let Some(include) = f
+                .include_fec
+                .as_deref()
+                .filter(|i| !["COLUMN", "COLUMN_AND_ROW"].contains(i))
+            {
+                return Err(Problem::new(
+                    format!("{fpath}.includeFec"),
+                    format!("onair implements COLUMN / COLUMN_AND_ROW only, not {include}"),
                 ));
             }
-            let d = num(f, "columnDepth").unwrap_or(5.0).clamp(4.0, 20.0) as u8;
-            let l = num(f, "rowLength").unwrap_or(20.0).clamp(1.0, 20.0) as u8;
-            Some((l, d, text(f, "includeFec") == Some("COLUMN_AND_ROW")))
+            if !rtp {
+                return Err(Problem::new(
+                    &fpath,
+                    format!("SMPTE 2022-1 FEC needs an rtp:// destination, not {url}"),
+                ));
+            }
+            // Model ranges: columnDepth 4-20, rowLength 1-20; refused outside them.
+            let size = |v: Option<f64>, member: &str, default: i64| {
+                int(
+                    v,
+                    &fpath,
+                    "FecOutputSettings",
+                    member,
+                    0..=i64::from(u8::MAX),
+                )
+                .map(|n| u8::try_from(n.unwrap_or(default)).unwrap_or(u8::MAX))
+            };
+            let d = size(f.column_depth, "columnDepth", 5)?;
+            let l = size(f.row_length, "rowLength", 20)?;
+            Some((l, d, f.include_fec.as_deref() == Some("COLUMN_AND_ROW")))
         }
     };
     output.udp = Some(UdpTarget {
@@ -670,7 +783,7 @@ fn udp_output(
 
 /// A PID as MediaLive writes it: decimal or `0x` hex, 32–8182; for lists
 /// (`"482-498"`, `"482,483"`) the first.
-fn pid(s: &str, path: &str) -> Result<Pid, String> {
+fn pid(s: &str, path: &str) -> Result<Pid, Problem> {
     let first = s
         .split([',', '-'])
         .next()
@@ -684,43 +797,38 @@ fn pid(s: &str, path: &str) -> Result<Pid, String> {
     value
         .filter(|p| (32..=8182).contains(p))
         .map(Pid)
-        .ok_or_else(|| format!("{path}: '{s}' is not a PID from 32 to 8182"))
+        .ok_or_else(|| Problem::new(path, format!("'{s}' is not a PID from 32 to 8182")))
 }
 
-/// PIDs and program number of `m2tsSettings` / `m3u8Settings`; the other members
-/// are refused by name.
-fn ts_layout(m: &Value, path: &str) -> Result<TsLayout, String> {
-    only(
-        m,
-        path,
-        &[
-            ("videoPid", &[]),
-            ("audioPids", &[]),
-            ("pmtPid", &[]),
-            ("programNum", &[]),
-            ("pcrControl", &["PCR_EVERY_PES_PACKET"]),
-        ],
-    )?;
+/// PIDs and program number of `m2tsSettings` / `m3u8Settings` (model
+/// structure `structure`); the other members are refused by name.
+fn ts_layout(m: &TsSettings, path: &str, structure: &str) -> Result<TsLayout, Problem> {
+    only(&m.other, path, &[("pcrControl", &["PCR_EVERY_PES_PACKET"])])?;
     let mut ts = TsLayout::default();
-    if let Some(s) = text(m, "videoPid") {
+    if let Some(s) = &m.video_pid {
         ts.video_pid = pid(s, &format!("{path}.videoPid"))?;
     }
-    if let Some(s) = text(m, "audioPids") {
+    if let Some(s) = &m.audio_pids {
         ts.audio_pid = pid(s, &format!("{path}.audioPids"))?;
     }
-    if let Some(s) = text(m, "pmtPid") {
+    if let Some(s) = &m.pmt_pid {
         ts.pmt_pid = pid(s, &format!("{path}.pmtPid"))?;
     }
-    if let Some(n) = num(m, "programNum") {
-        ts.program_number = u16::try_from(n as i64)
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("{path}.programNum: {n} is not a program number"))?;
+    // Program 0 is the network PID's, not a program's.
+    if let Some(n) = int(
+        m.program_num,
+        path,
+        structure,
+        "programNum",
+        1..=i64::from(u16::MAX),
+    )? {
+        ts.program_number = u16::try_from(n).unwrap_or(u16::MAX);
     }
     let pids = [ts.pmt_pid, ts.video_pid, ts.audio_pid];
     if pids.iter().enumerate().any(|(i, p)| pids[..i].contains(p)) {
-        return Err(format!(
-            "{path}: pmtPid, videoPid and audioPids must differ"
+        return Err(Problem::new(
+            path,
+            "pmtPid, videoPid and audioPids must differ",
         ));
     }
     Ok(ts)
@@ -730,6 +838,10 @@ fn ts_layout(m: &Value, path: &str) -> Result<TsLayout, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn outs(r: &Value) -> Result<Outputs, Problem> {
+        outputs(&ChannelDoc::from_settings(r.as_object().unwrap()).unwrap())
+    }
 
     fn video(name: &str, w: u32, h: u32) -> Value {
         json!({"name": name, "width": w, "height": h,
@@ -765,7 +877,7 @@ mod tests {
                      "outputSettings": {"mediaPackageOutputSettings": {}}}]}]),
             json!([{"id": "mp", "mediaPackageSettings": [{"channelId": "pkg"}]}]),
         );
-        let o = outputs(&r).unwrap();
+        let o = outs(&r).unwrap();
         assert_eq!(o.video.len(), 3);
         assert_eq!(o.audio.len(), 1);
         assert_eq!(o.audio_selector.as_deref(), Some("sel"));
@@ -803,7 +915,7 @@ mod tests {
             json!([{"id": "hls", "settings": [{"url": "http://127.0.0.1:8080/in/v2/x/y/channel",
                 "username": "u", "passwordParam": "p"}]}]),
         );
-        let o = outputs(&r).unwrap();
+        let o = outs(&r).unwrap();
         let Delivery::Hls(push) = &o.groups[0].delivery else {
             panic!("not HLS")
         };
@@ -832,7 +944,7 @@ mod tests {
                         "fecOutputSettings": {"columnDepth": 5, "rowLength": 5, "includeFec": "COLUMN_AND_ROW"}}}}]}]),
             json!([{"id": "u", "settings": [{"url": "rtp://127.0.0.1:6000"}]}]),
         );
-        let o = outputs(&r).unwrap();
+        let o = outs(&r).unwrap();
         let out = &o.groups[0].outputs[0];
         assert_eq!(
             out.udp,
@@ -861,35 +973,36 @@ mod tests {
                 dest.clone(),
             )
         };
-        let e = outputs(&udp(json!({"bufferMsec": 1000}))).unwrap_err();
-        assert!(e.contains("udpOutputSettings.bufferMsec"), "{e}");
-        let e = outputs(&udp(
+        let e = outs(&udp(json!({"bufferMsec": 1000}))).unwrap_err();
+        assert!(e.path.ends_with("udpOutputSettings.bufferMsec"), "{e}");
+        let e = outs(&udp(
             json!({"containerSettings": {"m2tsSettings": {"scte35Control": "PASSTHROUGH"}}}),
         ))
         .unwrap_err();
-        assert!(e.contains("m2tsSettings.scte35Control"), "{e}");
-        let e = outputs(&udp(json!({"fecOutputSettings": {}}))).unwrap_err();
-        assert!(e.contains("rtp://"), "{e}");
+        assert!(e.path.ends_with("m2tsSettings.scte35Control"), "{e}");
+        let e = outs(&udp(json!({"fecOutputSettings": {}}))).unwrap_err();
+        assert!(e.why.contains("rtp://"), "{e}");
         let https = root(
             json!([{"outputGroupSettings": {"hlsGroupSettings": {"destination": {"destinationRefId": "h"}}},
                 "outputs": [{"videoDescriptionName": "v360",
                     "outputSettings": {"hlsOutputSettings": {"hlsSettings": {}}}}]}]),
             json!([{"id": "h", "settings": [{"url": "https://example.com/live/main"}]}]),
         );
-        assert!(outputs(&https).unwrap_err().contains("http:// URLs only"));
+        assert!(outs(&https).unwrap_err().why.contains("http:// URLs only"));
         let audio_only = root(
             json!([{"outputGroupSettings": {"udpGroupSettings": {}},
                 "outputs": [{"audioDescriptionNames": ["a"], "outputSettings": {}}]}]),
             dest,
         );
-        assert!(outputs(&audio_only)
+        assert!(outs(&audio_only)
             .unwrap_err()
-            .contains("videoDescriptionName"));
+            .path
+            .ends_with("videoDescriptionName"));
     }
 
     #[test]
     fn audio_languages() {
-        let d = |v: Value| audio_language(&v, "a");
+        let d = |v: Value| audio_language(&serde_json::from_value(v).unwrap(), "a");
         assert_eq!(d(json!({})), Ok(None));
         assert_eq!(
             d(json!({"languageCode": "eng", "languageCodeControl": "USE_CONFIGURED"})),
@@ -902,12 +1015,14 @@ mod tests {
             ),
             Ok(Some((*b"und", 3)))
         );
-        assert!(d(json!({"languageCode": "eng"}))
-            .unwrap_err()
-            .contains("languageCodeControl"));
+        assert_eq!(
+            d(json!({"languageCode": "eng"})).unwrap_err().path,
+            "a.languageCodeControl"
+        );
         assert!(
             d(json!({"languageCode": "en", "languageCodeControl": "USE_CONFIGURED"}))
                 .unwrap_err()
+                .why
                 .contains("three-letter")
         );
     }
@@ -919,5 +1034,104 @@ mod tests {
         assert_eq!(pid("482-498", "p"), Ok(Pid(482)));
         assert!(pid("8191", "p").is_err());
         assert!(pid("abc", "p").is_err());
+    }
+
+    #[test]
+    fn group_numbers_out_of_range_are_refused_never_clamped() {
+        let dest = json!([{"id": "u", "settings": [{"url": "rtp://127.0.0.1:6000"}]}]);
+        let udp = |udp_settings: Value| {
+            let mut s = json!({"destination": {"destinationRefId": "u"}});
+            s.as_object_mut()
+                .unwrap()
+                .extend(udp_settings.as_object().unwrap().clone());
+            root(
+                json!([{"outputGroupSettings": {"udpGroupSettings": {}},
+                    "outputs": [{"videoDescriptionName": "v360",
+                        "outputSettings": {"udpOutputSettings": s}}]}]),
+                dest.clone(),
+            )
+        };
+        let udp_at = "encoderSettings.outputGroups[0].outputs[0].outputSettings.udpOutputSettings";
+        for (settings, member, range) in [
+            (
+                json!({"fecOutputSettings": {"columnDepth": 3}}),
+                "fecOutputSettings.columnDepth",
+                "from 4 to 20",
+            ),
+            (
+                json!({"fecOutputSettings": {"columnDepth": 21}}),
+                "fecOutputSettings.columnDepth",
+                "from 4 to 20",
+            ),
+            (
+                json!({"fecOutputSettings": {"rowLength": 0}}),
+                "fecOutputSettings.rowLength",
+                "from 1 to 20",
+            ),
+            (
+                json!({"fecOutputSettings": {"rowLength": 5.5}}),
+                "fecOutputSettings.rowLength",
+                "from 1 to 20",
+            ),
+            (
+                json!({"containerSettings": {"m2tsSettings": {"programNum": 0}}}),
+                "containerSettings.m2tsSettings.programNum",
+                "from 1 to 65535",
+            ),
+            (
+                json!({"containerSettings": {"m2tsSettings": {"programNum": 70000}}}),
+                "containerSettings.m2tsSettings.programNum",
+                "from 1 to 65535",
+            ),
+        ] {
+            let e = outs(&udp(settings.clone())).unwrap_err();
+            assert_eq!(e.path, format!("{udp_at}.{member}"), "{settings}");
+            assert!(e.why.contains(range), "{settings}: {e}");
+        }
+        let hls = |group: Value| {
+            let mut g = json!({"destination": {"destinationRefId": "h"}});
+            g.as_object_mut()
+                .unwrap()
+                .extend(group.as_object().unwrap().clone());
+            root(
+                json!([{"outputGroupSettings": {"hlsGroupSettings": g},
+                    "outputs": [{"videoDescriptionName": "v360",
+                        "outputSettings": {"hlsOutputSettings": {}}}]}]),
+                json!([{"id": "h", "settings": [{"url": "http://127.0.0.1:8080/live/main"}]}]),
+            )
+        };
+        let hls_at = "encoderSettings.outputGroups[0].outputGroupSettings.hlsGroupSettings";
+        for (group, member, range) in [
+            (json!({"segmentLength": 0}), "segmentLength", "from 1 to"),
+            (json!({"segmentLength": 2.5}), "segmentLength", "from 1 to"),
+            (json!({"indexNSegments": 2}), "indexNSegments", "from 3 to"),
+            (
+                json!({"programDateTimePeriod": 3601}),
+                "programDateTimePeriod",
+                "from 0 to 3600",
+            ),
+            (
+                json!({"hlsCdnSettings": {"hlsBasicPutSettings": {"numRetries": -1}}}),
+                "hlsCdnSettings.hlsBasicPutSettings.numRetries",
+                "from 0 to",
+            ),
+            (
+                json!({"hlsCdnSettings": {"hlsWebdavSettings": {"connectionRetryInterval": 0.5}}}),
+                "hlsCdnSettings.hlsWebdavSettings.connectionRetryInterval",
+                "from 0 to",
+            ),
+        ] {
+            let e = outs(&hls(group.clone())).unwrap_err();
+            assert_eq!(e.path, format!("{hls_at}.{member}"), "{group}");
+            assert!(e.why.contains(range), "{group}: {e}");
+        }
+        let ok = outs(&hls(json!({"segmentLength": 6, "indexNSegments": 3}))).unwrap();
+        let Delivery::Hls(push) = &ok.groups[0].delivery else {
+            panic!("not HLS")
+        };
+        assert_eq!(
+            (push.segment_length, push.index_n),
+            (Duration::from_secs(6), 3)
+        );
     }
 }

@@ -9,31 +9,12 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{json, Value};
 
-use super::model::{InputDestination, InputRecord, MediaConnectFlow};
+use super::model::{InputDestination, InputRecord, InputType, MediaConnectFlow};
 use super::{arn, numeric_id, INPUT_KIND, PUSH_PORTS};
 use crate::error::{ControlError, Result};
 use crate::fields::Fields;
 use crate::flow;
 use crate::ControlPlane;
-
-const TYPES: &[&str] = &[
-    "UDP_PUSH",
-    "RTP_PUSH",
-    "RTMP_PUSH",
-    "RTMP_PULL",
-    "URL_PULL",
-    "MP4_FILE",
-    "MEDIACONNECT",
-    "INPUT_DEVICE",
-    "AWS_CDI",
-    "TS_FILE",
-    "SRT_CALLER",
-    "MULTICAST",
-    "SMPTE_2110_RECEIVER_GROUP",
-    "SDI",
-    "MEDIACONNECT_ROUTER",
-    "SRT_LISTENER",
-];
 
 /// The first `n` free even ports of [`PUSH_PORTS`].
 fn allocate(n: usize, taken: &HashSet<u16>) -> Option<Vec<u16>> {
@@ -76,17 +57,14 @@ impl ControlPlane {
     pub fn create_input(&self, region: &str, body: &Value) -> Result<Value> {
         let mut f = Fields::new("", body)?;
         let name = f.string("name")?.unwrap_or_default();
-        let input_type = f.required_string("type")?;
-        if !TYPES.contains(&input_type.as_str()) {
+        let given = f.required_string("type")?;
+        let Some(input_type) = InputType::parse(&given) else {
             return Err(ControlError::bad(format!(
-                "type: '{input_type}' is not one of {}",
-                TYPES.join(", ")
+                "type: '{given}' is not one of {}",
+                InputType::ALL.map(InputType::as_str).join(", ")
             )));
-        }
-        if !matches!(
-            input_type.as_str(),
-            "MEDIACONNECT" | "RTP_PUSH" | "UDP_PUSH"
-        ) {
+        };
+        if !input_type.implemented() {
             return Err(ControlError::bad(format!(
                 "type: onair does not implement input type {input_type} yet (supported: MEDIACONNECT, RTP_PUSH, UDP_PUSH)"
             )));
@@ -127,7 +105,7 @@ impl ControlPlane {
             arn: arn(region, &self.settings.account_id, "input", &id),
             id,
             name,
-            input_type: input_type.clone(),
+            input_type,
             attached_channels: Vec::new(),
             destinations: Vec::new(),
             media_connect_flows: Vec::new(),
@@ -146,7 +124,7 @@ impl ControlPlane {
         {
             return Ok(json!({ "input": same.render() }));
         }
-        if input_type == "MEDIACONNECT" {
+        if input_type == InputType::MediaConnect {
             if !(1..=2).contains(&flows.len()) {
                 return Err(ControlError::bad(format!(
                     "mediaConnectFlows: a MEDIACONNECT input names 1 or 2 flows, got {}",
@@ -183,7 +161,7 @@ impl ControlPlane {
                     PUSH_PORTS.end()
                 ))
             })?;
-            let scheme = if input_type == "RTP_PUSH" {
+            let scheme = if input_type == InputType::RtpPush {
                 "rtp"
             } else {
                 "udp"

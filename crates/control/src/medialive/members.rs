@@ -17,131 +17,88 @@
 //! - `languageCode` / `audioType` and their controls are checked by the output
 //!   planning (`groups`), which writes them as ISO 639 descriptors.
 
-use serde_json::{Map, Value};
-
+use super::doc::ChannelDoc;
 use super::groups::refused;
-use super::ValidationError;
+use super::Problem;
 
-fn list(v: Option<&Value>) -> &[Value] {
-    v.and_then(Value::as_array).map_or(&[], Vec::as_slice)
-}
-
-/// Every member of `settings` onair would otherwise ignore.
-pub fn check(settings: &Map<String, Value>) -> Vec<ValidationError> {
-    let mut errors = Vec::new();
-    let mut run =
-        |r: Vec<String>| errors.extend(r.iter().map(|e| ValidationError::from_message(e)));
-    for (i, a) in list(settings.get("inputAttachments")).iter().enumerate() {
+/// Every member of the channel onair would otherwise ignore: what its typed
+/// view ([`super::doc`]) does not read, unless its value is the one onair's
+/// behaviour matches.
+pub fn check(doc: &ChannelDoc) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (i, a) in doc.input_attachments.iter().enumerate() {
         let path = format!("inputAttachments[{i}]");
-        run(refused(
-            a,
-            &path,
-            &[
-                ("inputAttachmentName", &[]),
-                ("inputId", &[]),
-                ("inputSettings", &[]),
-                ("automaticInputFailoverSettings", &[]),
-            ],
-        ));
-        let Some(s) = a.get("inputSettings") else {
+        problems.extend(refused(&a.other, &path, &[]));
+        let Some(s) = &a.input_settings else {
             continue;
         };
         let spath = format!("{path}.inputSettings");
-        run(refused(
-            s,
+        problems.extend(refused(
+            &s.other,
             &spath,
             &[
-                ("audioSelectors", &[]),
-                ("videoSelector", &[]),
                 ("sourceEndBehavior", &["CONTINUE"]),
                 ("inputFilter", &["AUTO", "DISABLED"]),
                 ("deblockFilter", &["DISABLED"]),
                 ("denoiseFilter", &["DISABLED"]),
             ],
         ));
-        if let Some(v) = s.get("videoSelector") {
-            run(refused(
-                v,
-                &format!("{spath}.videoSelector"),
-                &[
-                    ("selectorSettings", &[]),
-                    ("colorSpaceUsage", &["FALLBACK"]),
-                ],
+        if let Some(v) = &s.video_selector {
+            let vpath = format!("{spath}.videoSelector");
+            problems.extend(refused(
+                &v.other,
+                &vpath,
+                &[("colorSpaceUsage", &["FALLBACK"])],
             ));
-            if let Some(sel) = v.get("selectorSettings") {
-                run(refused(
-                    sel,
-                    &format!("{spath}.videoSelector.selectorSettings"),
-                    &[("videoSelectorProgramId", &[])],
+            if let Some(sel) = &v.selector_settings {
+                problems.extend(refused(
+                    &sel.other,
+                    &format!("{vpath}.selectorSettings"),
+                    &[],
                 ));
             }
         }
     }
-    let Some(enc) = settings.get("encoderSettings") else {
-        return errors;
+    let Some(enc) = &doc.encoder_settings else {
+        return problems;
     };
-    run(refused(
-        enc,
-        "encoderSettings",
-        &[
-            ("audioDescriptions", &[]),
-            ("videoDescriptions", &[]),
-            ("outputGroups", &[]),
-            ("timecodeConfig", &[]),
-            ("globalConfiguration", &[]),
-        ],
-    ));
-    for (i, d) in list(enc.get("videoDescriptions")).iter().enumerate() {
+    problems.extend(refused(&enc.other, "encoderSettings", &[]));
+    for (i, d) in enc.video_descriptions.iter().enumerate() {
         let path = format!("encoderSettings.videoDescriptions[{i}]");
-        run(refused(
-            d,
+        problems.extend(refused(
+            &d.other,
             &path,
             &[
-                ("name", &[]),
-                ("width", &[]),
-                ("height", &[]),
-                ("codecSettings", &[]),
                 ("respondToAfd", &["NONE"]),
                 ("scalingBehavior", &["DEFAULT", "STRETCH_TO_OUTPUT"]),
-                ("sharpness", &[]),
             ],
         ));
-        if let Some(s) = d.get("sharpness").and_then(Value::as_f64) {
-            if s != 50.0 {
-                run(vec![format!(
-                    "{path}.sharpness: onair scales with the default sharpness (50), not {s}"
-                )]);
-            }
+        if let Some(s) = d.sharpness.filter(|s| *s != 50.0) {
+            problems.push(Problem::new(
+                format!("{path}.sharpness"),
+                format!("onair scales with the default sharpness (50), not {s}"),
+            ));
         }
     }
-    for (i, d) in list(enc.get("audioDescriptions")).iter().enumerate() {
-        run(refused(
-            d,
+    for (i, d) in enc.audio_descriptions.iter().enumerate() {
+        problems.extend(refused(
+            &d.other,
             &format!("encoderSettings.audioDescriptions[{i}]"),
-            &[
-                ("name", &[]),
-                ("audioSelectorName", &[]),
-                ("codecSettings", &[]),
-                ("streamName", &[]),
-                ("languageCode", &[]),
-                ("languageCodeControl", &[]),
-                ("audioType", &[]),
-                ("audioTypeControl", &[]),
-            ],
+            &[("streamName", &[])],
         ));
     }
-    errors
+    problems
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn paths(v: Value) -> Vec<String> {
-        check(v.as_object().unwrap())
+        check(&ChannelDoc::from_settings(v.as_object().unwrap()).unwrap())
             .into_iter()
-            .map(|e| e.element_path)
+            .map(|e| e.path)
             .collect()
     }
 

@@ -17,10 +17,13 @@
 //! Errors: a request member that is malformed for CreateInput is a
 //! `BadRequest` (400, as the model lists for that operation); Create/Update
 //! Channel problems are [`LiveError::Unprocessable`] (422 with
-//! `validationErrors[{elementPath, errorMessage}]`).
+//! `validationErrors[{elementPath, errorMessage}]`). The rules return
+//! [`Problem`]s (element path and reason as separate fields) on the typed
+//! view of the request ([`doc`]), converted to [`ValidationError`]s once.
 
 pub mod channel;
 pub mod codec;
+pub mod doc;
 pub mod failover;
 pub mod groups;
 pub mod input;
@@ -36,7 +39,7 @@ use rand::Rng;
 
 use crate::error::ControlError;
 
-pub use model::{ChannelRecord, InputRecord};
+pub use model::{ChannelRecord, ChannelState, InputRecord, InputType};
 
 pub const INPUT_KIND: &str = "medialive-input";
 pub const CHANNEL_KIND: &str = "medialive-channel";
@@ -70,17 +73,48 @@ impl ValidationError {
             error_message: message.into(),
         }
     }
+}
 
-    /// An engine-side problem written `"element.path: why"` (as `plan::plan`,
-    /// `codec`, `groups` and `failover` word them); a message without such a path
-    /// keeps an empty element path.
-    pub fn from_message(problem: &str) -> Self {
-        match problem.split_once(": ") {
-            Some((path, message)) if !path.is_empty() && !path.contains(' ') => {
-                Self::new(path, message)
-            }
-            _ => Self::new("", problem),
+impl From<Problem> for ValidationError {
+    fn from(p: Problem) -> Self {
+        ValidationError::new(p.path, p.why)
+    }
+}
+
+/// What a validation rule found wrong: the element path of the member at
+/// fault (`inputAttachments[0].inputId`; empty for the whole channel) and why.
+/// Create/UpdateChannel turn it into a [`ValidationError`]; the runtime logs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub path: String,
+    pub why: String,
+}
+
+impl Problem {
+    pub fn new(path: impl Into<String>, why: impl Into<String>) -> Self {
+        Problem {
+            path: path.into(),
+            why: why.into(),
         }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.why)
+        } else {
+            write!(f, "{}: {}", self.path, self.why)
+        }
+    }
+}
+
+impl std::error::Error for Problem {}
+
+/// For callers that report a problem as text (the runtime's start errors).
+impl From<Problem> for String {
+    fn from(p: Problem) -> Self {
+        p.to_string()
     }
 }
 
@@ -126,4 +160,28 @@ pub(crate) fn numeric_id() -> String {
 /// `arn:aws:medialive:<region>:<account>:<kind>:<id>`
 pub fn arn(region: &str, account: &str, kind: &str, id: &str) -> String {
     format!("arn:aws:medialive:{region}:{account}:{kind}:{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_problem_becomes_one_validation_error_with_its_path() {
+        let p = Problem::new("inputAttachments[0].inputId", "is required");
+        assert_eq!(p.to_string(), "inputAttachments[0].inputId: is required");
+        assert_eq!(
+            ValidationError::from(p),
+            ValidationError::new("inputAttachments[0].inputId", "is required")
+        );
+        // A reason containing ": " keeps it: nothing is split back.
+        let p = Problem::new("encoderSettings", "why: because");
+        let e = ValidationError::from(p);
+        assert_eq!(
+            (e.element_path.as_str(), e.error_message.as_str()),
+            ("encoderSettings", "why: because")
+        );
+        let whole = Problem::new("", "the channel settings do not read");
+        assert_eq!(String::from(whole), "the channel settings do not read");
+    }
 }

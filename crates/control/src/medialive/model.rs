@@ -7,6 +7,149 @@ use serde_json::{json, Map, Value};
 
 use super::{CREATE_MS, DELETE_MS, KEEP_DELETED_MS, STOP_MS};
 
+/// A channel's lifecycle state, as MediaLive's model lists it (`ChannelState`)
+/// and as stored (`ChannelRecord::entered`): the serde form is the wire string,
+/// so records written when this was a `String` still load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChannelState {
+    Creating,
+    CreateFailed,
+    Idle,
+    Starting,
+    Running,
+    Recovering,
+    Stopping,
+    Deleting,
+    Deleted,
+    Updating,
+}
+
+impl ChannelState {
+    /// The wire string (`"RUNNING"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelState::Creating => "CREATING",
+            ChannelState::CreateFailed => "CREATE_FAILED",
+            ChannelState::Idle => "IDLE",
+            ChannelState::Starting => "STARTING",
+            ChannelState::Running => "RUNNING",
+            ChannelState::Recovering => "RECOVERING",
+            ChannelState::Stopping => "STOPPING",
+            ChannelState::Deleting => "DELETING",
+            ChannelState::Deleted => "DELETED",
+            ChannelState::Updating => "UPDATING",
+        }
+    }
+}
+
+impl std::fmt::Display for ChannelState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A MediaLive input type (`InputType` in the model). The serde form is the
+/// wire string; onair runs [`InputType::implemented`] ones only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum InputType {
+    #[serde(rename = "UDP_PUSH")]
+    UdpPush,
+    #[serde(rename = "RTP_PUSH")]
+    RtpPush,
+    #[serde(rename = "RTMP_PUSH")]
+    RtmpPush,
+    #[serde(rename = "RTMP_PULL")]
+    RtmpPull,
+    #[serde(rename = "URL_PULL")]
+    UrlPull,
+    #[serde(rename = "MP4_FILE")]
+    Mp4File,
+    #[serde(rename = "MEDIACONNECT")]
+    MediaConnect,
+    #[serde(rename = "INPUT_DEVICE")]
+    InputDevice,
+    #[serde(rename = "AWS_CDI")]
+    AwsCdi,
+    #[serde(rename = "TS_FILE")]
+    TsFile,
+    #[serde(rename = "SRT_CALLER")]
+    SrtCaller,
+    #[serde(rename = "MULTICAST")]
+    Multicast,
+    #[serde(rename = "SMPTE_2110_RECEIVER_GROUP")]
+    Smpte2110ReceiverGroup,
+    #[serde(rename = "SDI")]
+    Sdi,
+    #[serde(rename = "MEDIACONNECT_ROUTER")]
+    MediaConnectRouter,
+    #[serde(rename = "SRT_LISTENER")]
+    SrtListener,
+}
+
+impl InputType {
+    /// Every type of the model, in its order.
+    pub const ALL: [InputType; 16] = [
+        InputType::UdpPush,
+        InputType::RtpPush,
+        InputType::RtmpPush,
+        InputType::RtmpPull,
+        InputType::UrlPull,
+        InputType::Mp4File,
+        InputType::MediaConnect,
+        InputType::InputDevice,
+        InputType::AwsCdi,
+        InputType::TsFile,
+        InputType::SrtCaller,
+        InputType::Multicast,
+        InputType::Smpte2110ReceiverGroup,
+        InputType::Sdi,
+        InputType::MediaConnectRouter,
+        InputType::SrtListener,
+    ];
+
+    /// The wire string (`"RTP_PUSH"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputType::UdpPush => "UDP_PUSH",
+            InputType::RtpPush => "RTP_PUSH",
+            InputType::RtmpPush => "RTMP_PUSH",
+            InputType::RtmpPull => "RTMP_PULL",
+            InputType::UrlPull => "URL_PULL",
+            InputType::Mp4File => "MP4_FILE",
+            InputType::MediaConnect => "MEDIACONNECT",
+            InputType::InputDevice => "INPUT_DEVICE",
+            InputType::AwsCdi => "AWS_CDI",
+            InputType::TsFile => "TS_FILE",
+            InputType::SrtCaller => "SRT_CALLER",
+            InputType::Multicast => "MULTICAST",
+            InputType::Smpte2110ReceiverGroup => "SMPTE_2110_RECEIVER_GROUP",
+            InputType::Sdi => "SDI",
+            InputType::MediaConnectRouter => "MEDIACONNECT_ROUTER",
+            InputType::SrtListener => "SRT_LISTENER",
+        }
+    }
+
+    /// The type a wire string names.
+    pub fn parse(s: &str) -> Option<InputType> {
+        InputType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// The types onair runs: MEDIACONNECT, RTP_PUSH and UDP_PUSH.
+    pub fn implemented(self) -> bool {
+        matches!(
+            self,
+            InputType::MediaConnect | InputType::RtpPush | InputType::UdpPush
+        )
+    }
+}
+
+impl std::fmt::Display for InputType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A push input's listening address, as DescribeInput reports it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct InputDestination {
@@ -29,7 +172,7 @@ pub struct InputRecord {
     pub id: String,
     pub name: String,
     #[serde(rename = "type")]
-    pub input_type: String,
+    pub input_type: InputType,
     pub attached_channels: Vec<String>,
     pub destinations: Vec<InputDestination>,
     pub media_connect_flows: Vec<MediaConnectFlow>,
@@ -102,7 +245,7 @@ pub struct ChannelRecord {
     /// CREATING, STARTING, RUNNING, STOPPING, DELETING or IDLE: the state
     /// entered last. The supervisor moves STARTING to RUNNING (engine up) or
     /// back to IDLE (a configuration the engine cannot run).
-    pub entered: String,
+    pub entered: ChannelState,
     pub entered_ms: i64,
     pub created_ms: i64,
     pub request_id: Option<String>,
@@ -113,22 +256,25 @@ pub struct ChannelRecord {
 
 impl ChannelRecord {
     /// The state a waiter sees at `now_ms`.
-    pub fn state_at(&self, now_ms: i64) -> &'static str {
+    pub fn state_at(&self, now_ms: i64) -> ChannelState {
+        use ChannelState::*;
         let elapsed = now_ms - self.entered_ms;
-        match self.entered.as_str() {
-            "CREATING" if elapsed < CREATE_MS => "CREATING",
-            "STARTING" => "STARTING",
-            "RUNNING" => "RUNNING",
-            "STOPPING" if elapsed < STOP_MS => "STOPPING",
-            "DELETING" if elapsed < DELETE_MS => "DELETING",
-            "DELETING" => "DELETED",
-            _ => "IDLE",
+        match self.entered {
+            Creating if elapsed < CREATE_MS => Creating,
+            Starting => Starting,
+            Running => Running,
+            Stopping if elapsed < STOP_MS => Stopping,
+            Deleting if elapsed < DELETE_MS => Deleting,
+            Deleting | Deleted => Deleted,
+            CreateFailed => CreateFailed,
+            Creating | Idle | Recovering | Stopping | Updating => Idle,
         }
     }
 
     /// True once a deleted channel should answer NotFound.
     pub fn gone_at(&self, now_ms: i64) -> bool {
-        self.entered == "DELETING" && now_ms - self.entered_ms >= DELETE_MS + KEEP_DELETED_MS
+        self.entered == ChannelState::Deleting
+            && now_ms - self.entered_ms >= DELETE_MS + KEEP_DELETED_MS
     }
 
     pub fn channel_class(&self) -> &str {
@@ -163,13 +309,13 @@ impl ChannelRecord {
         let mut v = Value::Object(self.settings.clone());
         v["arn"] = json!(self.arn);
         v["id"] = json!(self.id);
-        v["state"] = json!(state);
+        v["state"] = json!(state.as_str());
         v["channelClass"] = json!(self.channel_class());
         v["tags"] = json!(self.tags);
         v["egressEndpoints"] = json!((0..pipelines)
             .map(|_| json!({ "sourceIp": egress_ip }))
             .collect::<Vec<_>>());
-        let running = state == "RUNNING";
+        let running = state == ChannelState::Running;
         v["pipelinesRunningCount"] = json!(if running { pipelines } else { 0 });
         for key in ["destinations", "inputAttachments"] {
             if v.get(key).is_none() {
@@ -209,13 +355,13 @@ impl ChannelRecord {
 mod tests {
     use super::*;
 
-    fn rec(entered: &str, at: i64) -> ChannelRecord {
+    fn rec(entered: ChannelState, at: i64) -> ChannelRecord {
         ChannelRecord {
             arn: "arn".into(),
             id: "1234567".into(),
             settings: Map::new(),
             tags: BTreeMap::new(),
-            entered: entered.into(),
+            entered,
             entered_ms: at,
             created_ms: 0,
             request_id: None,
@@ -225,26 +371,29 @@ mod tests {
 
     #[test]
     fn states_advance_on_a_virtual_clock() {
-        let c = rec("CREATING", 10_000);
-        assert_eq!(c.state_at(10_000), "CREATING");
-        assert_eq!(c.state_at(10_000 + CREATE_MS), "IDLE");
+        let c = rec(ChannelState::Creating, 10_000);
+        assert_eq!(c.state_at(10_000), ChannelState::Creating);
+        assert_eq!(c.state_at(10_000 + CREATE_MS), ChannelState::Idle);
         // STARTING lasts until the supervisor has the engine up.
-        let s = rec("STARTING", 0);
-        assert_eq!(s.state_at(60_000), "STARTING");
-        assert_eq!(rec("RUNNING", 0).state_at(1), "RUNNING");
-        let s = rec("STOPPING", 0);
-        assert_eq!(s.state_at(1), "STOPPING");
-        assert_eq!(s.state_at(STOP_MS), "IDLE");
-        let d = rec("DELETING", 0);
-        assert_eq!(d.state_at(1), "DELETING");
-        assert_eq!(d.state_at(DELETE_MS), "DELETED");
+        let s = rec(ChannelState::Starting, 0);
+        assert_eq!(s.state_at(60_000), ChannelState::Starting);
+        assert_eq!(
+            rec(ChannelState::Running, 0).state_at(1),
+            ChannelState::Running
+        );
+        let s = rec(ChannelState::Stopping, 0);
+        assert_eq!(s.state_at(1), ChannelState::Stopping);
+        assert_eq!(s.state_at(STOP_MS), ChannelState::Idle);
+        let d = rec(ChannelState::Deleting, 0);
+        assert_eq!(d.state_at(1), ChannelState::Deleting);
+        assert_eq!(d.state_at(DELETE_MS), ChannelState::Deleted);
         assert!(!d.gone_at(DELETE_MS + KEEP_DELETED_MS - 1));
         assert!(d.gone_at(DELETE_MS + KEEP_DELETED_MS));
     }
 
     #[test]
     fn summary_has_no_encoder_settings() {
-        let mut c = rec("RUNNING", 0);
+        let mut c = rec(ChannelState::Running, 0);
         c.settings
             .insert("encoderSettings".into(), json!({"videoDescriptions": []}));
         let full = c.render(1, "10.0.0.1", true);
@@ -254,5 +403,49 @@ mod tests {
         let summary = c.render(0, "10.0.0.1", false);
         assert!(summary.get("encoderSettings").is_none());
         assert!(summary.get("pipelineDetails").is_none());
+    }
+
+    #[test]
+    fn states_and_types_keep_their_stored_strings() {
+        for (state, wire) in [
+            (ChannelState::Creating, "CREATING"),
+            (ChannelState::CreateFailed, "CREATE_FAILED"),
+            (ChannelState::Idle, "IDLE"),
+            (ChannelState::Starting, "STARTING"),
+            (ChannelState::Running, "RUNNING"),
+            (ChannelState::Recovering, "RECOVERING"),
+            (ChannelState::Stopping, "STOPPING"),
+            (ChannelState::Deleting, "DELETING"),
+            (ChannelState::Deleted, "DELETED"),
+            (ChannelState::Updating, "UPDATING"),
+        ] {
+            assert_eq!(serde_json::to_value(state).unwrap(), json!(wire));
+            assert_eq!(state.as_str(), wire);
+            assert_eq!(
+                serde_json::from_value::<ChannelState>(json!(wire)).unwrap(),
+                state
+            );
+        }
+        for t in InputType::ALL {
+            assert_eq!(serde_json::to_value(t).unwrap(), json!(t.as_str()));
+            assert_eq!(InputType::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(
+            InputType::Smpte2110ReceiverGroup.as_str(),
+            "SMPTE_2110_RECEIVER_GROUP"
+        );
+        // A record as an earlier onair wrote it (state and type as strings).
+        let stored = json!({"arn": "a", "id": "1", "settings": {}, "tags": {},
+            "entered": "STOPPING", "enteredMs": 5, "createdMs": 1, "requestId": null});
+        let c: ChannelRecord = serde_json::from_value(stored.clone()).unwrap();
+        assert_eq!(c.entered, ChannelState::Stopping);
+        assert_eq!(serde_json::to_value(&c).unwrap()["entered"], "STOPPING");
+        let input = json!({"arn": "a", "id": "1", "name": "n", "type": "RTP_PUSH",
+            "attachedChannels": [], "destinations": [], "mediaConnectFlows": [],
+            "inputClass": "STANDARD", "roleArn": null, "tags": {}, "requestId": null,
+            "createdMs": 1, "deletedMs": null});
+        let i: InputRecord = serde_json::from_value(input.clone()).unwrap();
+        assert_eq!(i.input_type, InputType::RtpPush);
+        assert_eq!(serde_json::to_value(&i).unwrap(), input);
     }
 }

@@ -1,4 +1,4 @@
-//! From a stored channel's settings (wire names, as validated) to what the channel
+//! From a stored channel's settings (their typed view, [`super::doc`]) to what the channel
 //! engine runs: the [`live_config::TranscodeConfig`], the input attachments to watch and the
 //! output groups ([`super::groups`]). Pure: no I/O, tested inline.
 //!
@@ -7,7 +7,6 @@
 
 use live_config::Selection;
 use live_config::TranscodeConfig;
-use media::ts::Pid;
 use serde_json::Value;
 
 pub use super::failover::Attachment;
@@ -39,65 +38,57 @@ impl Plan {
     }
 }
 
-use super::codec::{audio_selection, get, text};
+use super::codec::audio_selection;
+use super::doc::{int, ChannelDoc};
+use super::failover::selector_pid;
 use super::groups::{outputs, Delivery, GroupPlan};
+use super::Problem;
 
 /// The engine plan of a channel's settings, or why the engine cannot run it.
-pub fn plan(settings: &serde_json::Map<String, Value>) -> Result<Plan, String> {
-    let root = Value::Object(settings.clone());
-    let attachments = root
-        .get("inputAttachments")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let attachment = |a: &Value| -> Option<Attachment> {
-        Some(Attachment {
-            name: text(a, "inputAttachmentName").unwrap_or_default().into(),
-            input_id: text(a, "inputId")?.into(),
-        })
-    };
-    let first = attachments
-        .first()
-        .ok_or("inputAttachments: the channel has no input")?;
-    let primary = attachment(first).ok_or("inputAttachments[0].inputId is missing")?;
-    let (secondary, failover) = super::failover::plan(&root, first, &attachments)?;
+pub fn plan(settings: &serde_json::Map<String, Value>) -> Result<Plan, Problem> {
+    plan_doc(&ChannelDoc::from_settings(settings)?)
+}
 
-    let outputs = outputs(&root)?;
-    let audio_selector = outputs.audio_selector.clone();
-    let settings_of_first = first.get("inputSettings");
-    let program = settings_of_first
-        .and_then(|s| {
-            get(
-                s,
-                &[
-                    "videoSelector",
-                    "selectorSettings",
-                    "videoSelectorProgramId",
-                    "programId",
-                ],
-            )
-        })
-        .and_then(Value::as_u64)
-        .and_then(|p| u16::try_from(p).ok());
-    let selector = audio_selector.and_then(|name| {
-        settings_of_first?
-            .get("audioSelectors")?
-            .as_array()?
+/// [`plan`] of the typed view of a channel's settings.
+pub fn plan_doc(doc: &ChannelDoc) -> Result<Plan, Problem> {
+    let Some(first) = doc.input_attachments.first() else {
+        return Err(Problem::new("inputAttachments", "the channel has no input"));
+    };
+    let primary = Attachment::of(first)
+        .ok_or_else(|| Problem::new("inputAttachments[0].inputId", "is missing"))?;
+    let (secondary, failover) = super::failover::plan(doc, first)?;
+
+    let outputs = outputs(doc)?;
+    let program_id = first
+        .input_settings
+        .as_ref()
+        .and_then(|s| s.video_selector.as_ref())
+        .and_then(|v| v.selector_settings.as_ref())
+        .and_then(|s| s.video_selector_program_id.as_ref());
+    let program = match program_id {
+        None => None,
+        Some(p) => int(
+            p.program_id,
+            "inputAttachments[0].inputSettings.videoSelector.selectorSettings.videoSelectorProgramId",
+            "VideoSelectorProgramId",
+            "programId",
+            0..=i64::from(u16::MAX),
+        )?
+        .and_then(|p| u16::try_from(p).ok()),
+    };
+    let selector = outputs.audio_selector.as_deref().and_then(|name| {
+        first
+            .audio_selectors()
             .iter()
             .enumerate()
-            .find(|(_, s)| text(s, "name") == Some(name.as_str()))
+            .find(|(_, s)| s.name.as_deref() == Some(name))
     });
-    let audio_pid = selector
-        .and_then(|(_, s)| get(s, &["selectorSettings", "audioPidSelection", "pid"]))
-        .and_then(Value::as_u64)
-        .and_then(|p| u16::try_from(p).ok())
-        .map(Pid);
-    let audio_language = match selector {
-        Some((i, s)) => audio_selection(
-            s,
-            &format!("inputAttachments[0].inputSettings.audioSelectors[{i}]"),
-        )?,
-        None => None,
+    let (audio_pid, audio_language) = match selector {
+        Some((i, s)) => {
+            let path = format!("inputAttachments[0].inputSettings.audioSelectors[{i}]");
+            (selector_pid(s, &path)?, audio_selection(s, &path)?)
+        }
+        None => (None, None),
     };
     Ok(Plan {
         transcode: TranscodeConfig {
@@ -122,6 +113,7 @@ mod tests {
     use super::*;
     use crate::medialive::codec::video_settings;
     use live_config::{AudioSettings, Profile, RateControl};
+    use media::ts::Pid;
     use serde_json::json;
     use std::time::Duration;
 
@@ -202,22 +194,26 @@ mod tests {
         c["encoderSettings"]["videoDescriptions"][0]["codecSettings"]["h264Settings"]
             ["rateControlMode"] = json!("MULTIPLEX");
         let e = plan(&c).unwrap_err();
-        assert!(e.contains("rateControlMode: MULTIPLEX"), "{e}");
+        assert_eq!(
+            e.path,
+            "encoderSettings.videoDescriptions[0].codecSettings.h264Settings.rateControlMode"
+        );
+        assert!(e.why.starts_with("MULTIPLEX"), "{e}");
         let mut c = channel();
         c["encoderSettings"]["audioDescriptions"][0]["codecSettings"]["aacSettings"]
             ["codingMode"] = json!("CODING_MODE_5_1");
-        assert!(plan(&c).unwrap_err().contains("codingMode"));
+        assert!(plan(&c).unwrap_err().path.ends_with("codingMode"));
         let mut c = channel();
         c["encoderSettings"]["outputGroups"][0]["outputGroupSettings"] =
             json!({"archiveGroupSettings": {}});
-        assert!(plan(&c).unwrap_err().contains("udpGroupSettings"));
+        assert!(plan(&c).unwrap_err().why.contains("udpGroupSettings"));
     }
 
     #[test]
     fn levels_and_frame_gops() {
         let d = json!({"width": 320, "height": 180, "codecSettings": {"h264Settings": {
             "level": "H264_LEVEL_4", "gopSize": 60.0, "profile": "BASELINE", "gopNumBFrames": 3}}});
-        let v = video_settings(&d, "v").unwrap();
+        let v = video_settings(&serde_json::from_value(d).unwrap(), "v").unwrap();
         assert_eq!(v.level.as_deref(), Some("4.0"));
         assert_eq!((v.gop_size, v.b_frames, v.framerate), (60, 0, (30, 1)));
     }

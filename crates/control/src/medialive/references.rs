@@ -1,41 +1,33 @@
 //! Whole-channel rules no single member can check: references between input
 //! attachments, audio selectors, audio/video descriptions, outputs and
-//! destinations. Run after [`super::shape::validate`], on the request members.
+//! destinations. Run after [`super::shape::validate`], on the typed view of the
+//! request members ([`ChannelDoc`]).
 
 use std::collections::HashSet;
 
-use serde_json::{Map, Value};
-
-use super::ValidationError;
+use super::doc::{ChannelDoc, OutputLocationRef};
+use super::Problem;
 
 /// What a channel may attach: `None` if `input_id` can be attached, else why not.
 pub type InputCheck<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-fn list(v: Option<&Value>) -> &[Value] {
-    v.and_then(Value::as_array).map_or(&[], Vec::as_slice)
-}
-
-fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str)
-}
-
 /// Every reference problem in a channel's request members.
-pub fn references(settings: &Map<String, Value>, input: InputCheck) -> Vec<ValidationError> {
-    let mut errors = Vec::new();
-    let mut err = |p: String, m: String| errors.push(ValidationError::new(p, m));
+pub fn references(doc: &ChannelDoc, input: InputCheck) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut err = |p: String, m: String| problems.push(Problem::new(p, m));
 
     // Input attachments.
-    let attachments = list(settings.get("inputAttachments"));
+    let attachments = &doc.input_attachments;
     let input_ids: Vec<&str> = attachments
         .iter()
-        .filter_map(|a| text(a, "inputId"))
+        .filter_map(|a| a.input_id.as_deref())
         .collect();
     let mut names = HashSet::new();
     let mut ids = HashSet::new();
     let mut selectors: HashSet<&str> = HashSet::new();
     for (i, a) in attachments.iter().enumerate() {
         let at = format!("inputAttachments[{i}]");
-        match text(a, "inputId") {
+        match a.input_id.as_deref() {
             None => err(format!("{at}.inputId"), "is required".into()),
             Some(id) => {
                 if !ids.insert(id) {
@@ -49,7 +41,7 @@ pub fn references(settings: &Map<String, Value>, input: InputCheck) -> Vec<Valid
                 }
             }
         }
-        if let Some(name) = text(a, "inputAttachmentName") {
+        if let Some(name) = a.input_attachment_name.as_deref() {
             if !names.insert(name) {
                 err(
                     format!("{at}.inputAttachmentName"),
@@ -57,18 +49,16 @@ pub fn references(settings: &Map<String, Value>, input: InputCheck) -> Vec<Valid
                 );
             }
         }
-        let own: Vec<&str> = list(a.pointer("/inputSettings/audioSelectors"))
+        let own: Vec<&str> = a
+            .audio_selectors()
             .iter()
-            .filter_map(|s| text(s, "name"))
+            .filter_map(|s| s.name.as_deref())
             .collect();
         selectors.extend(own.iter().copied());
-        if let Some(fo) = a
-            .get("automaticInputFailoverSettings")
-            .filter(|v| !v.is_null())
-        {
+        if let Some(fo) = &a.automatic_input_failover_settings {
             let path = format!("{at}.automaticInputFailoverSettings");
-            match text(fo, "secondaryInputId") {
-                Some(sec) if Some(sec) == text(a, "inputId") => err(
+            match fo.secondary_input_id.as_deref() {
+                Some(sec) if Some(sec) == a.input_id.as_deref() => err(
                     format!("{path}.secondaryInputId"),
                     format!("input {sec} cannot be its own secondary input"),
                 ),
@@ -79,9 +69,12 @@ pub fn references(settings: &Map<String, Value>, input: InputCheck) -> Vec<Valid
                 Some(_) => {}
                 None => err(format!("{path}.secondaryInputId"), "is required".into()),
             }
-            for (j, c) in list(fo.get("failoverConditions")).iter().enumerate() {
-                let silence = c.pointer("/failoverConditionSettings/audioSilenceSettings");
-                if let Some(name) = silence.and_then(|s| text(s, "audioSelectorName")) {
+            for (j, c) in fo.failover_conditions.iter().enumerate() {
+                let silence = c
+                    .failover_condition_settings
+                    .as_ref()
+                    .and_then(|s| s.audio_silence_settings.as_ref());
+                if let Some(name) = silence.and_then(|s| s.audio_selector_name.as_deref()) {
                     if !own.contains(&name) {
                         err(
                             format!("{path}.failoverConditions[{j}].failoverConditionSettings.audioSilenceSettings.audioSelectorName"),
@@ -95,13 +88,13 @@ pub fn references(settings: &Map<String, Value>, input: InputCheck) -> Vec<Valid
 
     // Destinations.
     let mut destinations = HashSet::new();
-    let pipelines = match settings.get("channelClass").and_then(Value::as_str) {
+    let pipelines = match doc.channel_class.as_deref() {
         Some("SINGLE_PIPELINE") => 1,
         _ => 2,
     };
-    for (i, d) in list(settings.get("destinations")).iter().enumerate() {
+    for (i, d) in doc.destinations.iter().enumerate() {
         let at = format!("destinations[{i}]");
-        match text(d, "id") {
+        match d.id.as_deref() {
             Some(id) if !destinations.insert(id) => err(
                 format!("{at}.id"),
                 format!("the id '{id}' is used by two destinations"),
@@ -109,26 +102,25 @@ pub fn references(settings: &Map<String, Value>, input: InputCheck) -> Vec<Valid
             Some(_) => {}
             None => err(format!("{at}.id"), "is required".into()),
         }
-        let urls = list(d.get("settings"));
-        if !urls.is_empty() && urls.len() != pipelines {
+        let urls = d.settings.len();
+        if urls != 0 && urls != pipelines {
             err(
                 format!("{at}.settings"),
                 format!(
-                    "a {} channel needs {pipelines} destination settings (one per pipeline), got {}",
+                    "a {} channel needs {pipelines} destination settings (one per pipeline), got {urls}",
                     if pipelines == 1 { "SINGLE_PIPELINE" } else { "STANDARD" },
-                    urls.len()
                 ),
             );
         }
     }
 
     // Encoder settings.
-    let Some(enc) = settings.get("encoderSettings") else {
-        return errors;
+    let Some(enc) = &doc.encoder_settings else {
+        return problems;
     };
     let mut video = HashSet::new();
-    for (i, v) in list(enc.get("videoDescriptions")).iter().enumerate() {
-        if let Some(name) = text(v, "name") {
+    for (i, v) in enc.video_descriptions.iter().enumerate() {
+        if let Some(name) = v.name.as_deref() {
             if !video.insert(name) {
                 err(
                     format!("encoderSettings.videoDescriptions[{i}].name"),
@@ -138,9 +130,9 @@ pub fn references(settings: &Map<String, Value>, input: InputCheck) -> Vec<Valid
         }
     }
     let mut audio = HashSet::new();
-    for (i, a) in list(enc.get("audioDescriptions")).iter().enumerate() {
+    for (i, a) in enc.audio_descriptions.iter().enumerate() {
         let at = format!("encoderSettings.audioDescriptions[{i}]");
-        if let Some(name) = text(a, "name") {
+        if let Some(name) = a.name.as_deref() {
             if !audio.insert(name) {
                 err(
                     format!("{at}.name"),
@@ -148,7 +140,7 @@ pub fn references(settings: &Map<String, Value>, input: InputCheck) -> Vec<Valid
                 );
             }
         }
-        if let Some(sel) = text(a, "audioSelectorName") {
+        if let Some(sel) = a.audio_selector_name.as_deref() {
             if !selectors.contains(sel) {
                 err(
                     format!("{at}.audioSelectorName"),
@@ -157,12 +149,53 @@ pub fn references(settings: &Map<String, Value>, input: InputCheck) -> Vec<Valid
             }
         }
     }
-    for (g, group) in list(enc.get("outputGroups")).iter().enumerate() {
+    for (g, group) in enc.output_groups.iter().enumerate() {
         let gat = format!("encoderSettings.outputGroups[{g}]");
-        destination_refs(group, &gat, &destinations, &mut err);
-        for (o, out) in list(group.get("outputs")).iter().enumerate() {
+        // Every destination a group or output sends to must be a channel destination.
+        let mut refs: Vec<(String, &OutputLocationRef)> = Vec::new();
+        if let Some(s) = &group.output_group_settings {
+            let sat = format!("{gat}.outputGroupSettings");
+            if let Some(d) = s
+                .hls_group_settings
+                .as_ref()
+                .and_then(|h| h.destination.as_ref())
+            {
+                refs.push((format!("{sat}.hlsGroupSettings.destination"), d));
+            }
+            if let Some(d) = s
+                .media_package_group_settings
+                .as_ref()
+                .and_then(|m| m.destination.as_ref())
+            {
+                refs.push((format!("{sat}.mediaPackageGroupSettings.destination"), d));
+            }
+        }
+        for (o, out) in group.outputs.iter().enumerate() {
+            if let Some(d) = out
+                .output_settings
+                .as_ref()
+                .and_then(|s| s.udp_output_settings.as_ref())
+                .and_then(|u| u.destination.as_ref())
+            {
+                refs.push((
+                    format!("{gat}.outputs[{o}].outputSettings.udpOutputSettings.destination"),
+                    d,
+                ));
+            }
+        }
+        for (at, r) in refs {
+            if let Some(id) = r.destination_ref_id.as_deref() {
+                if !destinations.contains(id) {
+                    err(
+                        format!("{at}.destinationRefId"),
+                        format!("no destination with id '{id}' in destinations"),
+                    );
+                }
+            }
+        }
+        for (o, out) in group.outputs.iter().enumerate() {
             let oat = format!("{gat}.outputs[{o}]");
-            if let Some(name) = text(out, "videoDescriptionName") {
+            if let Some(name) = out.video_description_name.as_deref() {
                 if !video.contains(name) {
                     err(
                         format!("{oat}.videoDescriptionName"),
@@ -170,47 +203,70 @@ pub fn references(settings: &Map<String, Value>, input: InputCheck) -> Vec<Valid
                     );
                 }
             }
-            for (k, name) in list(out.get("audioDescriptionNames")).iter().enumerate() {
-                if let Some(name) = name.as_str() {
-                    if !audio.contains(name) {
-                        err(
-                            format!("{oat}.audioDescriptionNames[{k}]"),
-                            format!("no audio description named '{name}'"),
-                        );
-                    }
+            for (k, name) in out.audio_description_names.iter().enumerate() {
+                if !audio.contains(name.as_str()) {
+                    err(
+                        format!("{oat}.audioDescriptionNames[{k}]"),
+                        format!("no audio description named '{name}'"),
+                    );
                 }
             }
         }
     }
-    errors
+    problems
 }
 
-/// Every `destinationRefId` below `v` must name a channel destination.
-fn destination_refs(
-    v: &Value,
-    path: &str,
-    destinations: &HashSet<&str>,
-    err: &mut impl FnMut(String, String),
-) {
-    match v {
-        Value::Object(map) => {
-            for (k, child) in map {
-                let at = format!("{path}.{k}");
-                match (k.as_str(), child) {
-                    ("destinationRefId", Value::String(id))
-                        if !destinations.contains(id.as_str()) =>
-                    {
-                        err(at, format!("no destination with id '{id}' in destinations"))
-                    }
-                    _ => destination_refs(child, &at, destinations, err),
-                }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn paths(v: serde_json::Value) -> Vec<String> {
+        let doc = ChannelDoc::from_settings(v.as_object().unwrap()).unwrap();
+        let known = |id: &str| (id != "1" && id != "2").then(|| format!("no input with id {id}"));
+        references(&doc, &known)
+            .into_iter()
+            .map(|p| p.path)
+            .collect()
+    }
+
+    #[test]
+    fn names_every_dangling_reference() {
+        let p = paths(json!({
+            "channelClass": "STANDARD",
+            "inputAttachments": [
+                {"inputAttachmentName": "a", "inputId": "1",
+                 "automaticInputFailoverSettings": {"secondaryInputId": "3",
+                    "failoverConditions": [{"failoverConditionSettings":
+                        {"audioSilenceSettings": {"audioSelectorName": "fra"}}}]},
+                 "inputSettings": {"audioSelectors": [{"name": "eng"}]}},
+                {"inputAttachmentName": "a", "inputId": "2"}
+            ],
+            "destinations": [{"id": "d", "settings": [{"url": "udp://h:1"}]}],
+            "encoderSettings": {
+                "videoDescriptions": [{"name": "v"}, {"name": "v"}],
+                "audioDescriptions": [{"name": "x", "audioSelectorName": "deu"}],
+                "outputGroups": [{
+                    "outputGroupSettings": {"hlsGroupSettings": {"destination": {"destinationRefId": "h"}}},
+                    "outputs": [{"videoDescriptionName": "w", "audioDescriptionNames": ["x", "y"],
+                        "outputSettings": {"udpOutputSettings": {"destination": {"destinationRefId": "u"}}}}]
+                }]
             }
-        }
-        Value::Array(items) => {
-            for (i, child) in items.iter().enumerate() {
-                destination_refs(child, &format!("{path}[{i}]"), destinations, err);
-            }
-        }
-        _ => {}
+        }));
+        assert_eq!(
+            p,
+            [
+                "inputAttachments[0].automaticInputFailoverSettings.secondaryInputId",
+                "inputAttachments[0].automaticInputFailoverSettings.failoverConditions[0].failoverConditionSettings.audioSilenceSettings.audioSelectorName",
+                "inputAttachments[1].inputAttachmentName",
+                "destinations[0].settings",
+                "encoderSettings.videoDescriptions[1].name",
+                "encoderSettings.audioDescriptions[0].audioSelectorName",
+                "encoderSettings.outputGroups[0].outputGroupSettings.hlsGroupSettings.destination.destinationRefId",
+                "encoderSettings.outputGroups[0].outputs[0].outputSettings.udpOutputSettings.destination.destinationRefId",
+                "encoderSettings.outputGroups[0].outputs[0].videoDescriptionName",
+                "encoderSettings.outputGroups[0].outputs[0].audioDescriptionNames[1]",
+            ]
+        );
     }
 }

@@ -187,6 +187,15 @@ pub fn range_of(shape: &str) -> (Option<f64>, Option<f64>) {
     (min, max)
 }
 
+/// The range of member `member` of model structure `structure` (see
+/// [`range_of`]); no bounds if the model has no such member.
+pub fn member_range(structure: &str, member: &str) -> (Option<f64>, Option<f64>) {
+    shapes()
+        .get(structure)
+        .and_then(|s| s.members.get(member))
+        .map_or((None, None), |m| range_of(m))
+}
+
 /// Checks `value` against model shape `shape`; appends one error per problem.
 pub fn validate(shape: &str, value: &Value, path: &str, errors: &mut Vec<ValidationError>) {
     let Some(s) = shapes().get(shape) else {

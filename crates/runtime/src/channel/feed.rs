@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use control::medialive::model::InputRecord;
+use control::medialive::model::{InputRecord, InputType};
 use control::medialive::plan::Plan;
 use control::reports::{InputReport, InputState};
 use live::watch::{WatchConfig, Watcher};
@@ -256,8 +256,8 @@ fn source(cp: &control::ControlPlane, taps: &Arc<Taps>, input_id: &str) -> Sourc
 }
 
 fn source_of(cp: &control::ControlPlane, taps: &Arc<Taps>, input: &InputRecord) -> Source {
-    match input.input_type.as_str() {
-        "MEDIACONNECT" => Source::Flow(FlowFollower {
+    match input.input_type {
+        InputType::MediaConnect => Source::Flow(FlowFollower {
             taps: taps.clone(),
             flows: input
                 .media_connect_flows
@@ -267,10 +267,10 @@ fn source_of(cp: &control::ControlPlane, taps: &Arc<Taps>, input: &InputRecord) 
             changes: taps.changes(),
             current: None,
         }),
-        "RTP_PUSH" | "UDP_PUSH" => match input.ports().first() {
+        InputType::RtpPush | InputType::UdpPush => match input.ports().first() {
             Some(&port) => Source::Push {
                 bind: SocketAddr::new(cp.settings.ingest_bind, port),
-                rtp: input.input_type == "RTP_PUSH",
+                rtp: input.input_type == InputType::RtpPush,
                 socket: None,
             },
             None => Source::Never(format!("input {} has no port", input.id)),

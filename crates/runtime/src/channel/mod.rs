@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use control::medialive::model::ChannelRecord;
+use control::medialive::model::{ChannelRecord, ChannelState};
 use control::medialive::plan::{plan, Plan};
 use control::packaging::endpoint_config;
 use control::reports::ChannelReport;
@@ -94,7 +94,7 @@ pub(crate) async fn reconcile(env: &Env<'_>, channels: &mut Channels) {
     };
     let wanted: Vec<&ChannelRecord> = records
         .iter()
-        .filter(|r| matches!(r.entered.as_str(), "STARTING" | "RUNNING"))
+        .filter(|r| matches!(r.entered, ChannelState::Starting | ChannelState::Running))
         .collect();
     channels.retain(|id, _| {
         let keep = wanted.iter().any(|r| &r.id == id);
@@ -112,12 +112,17 @@ pub(crate) async fn reconcile(env: &Env<'_>, channels: &mut Channels) {
                     cp.reports
                         .attach_channel(&rec.id, running.report.subscribe());
                     channels.insert(rec.id.clone(), running);
-                    cp.channel_reached(&rec.id, "STARTING", "RUNNING", None);
+                    cp.channel_reached(
+                        &rec.id,
+                        ChannelState::Starting,
+                        ChannelState::Running,
+                        None,
+                    );
                 }
                 Err(e) => {
                     tracing::warn!(channel = %rec.id, "channel cannot run, back to IDLE: {e}");
-                    cp.channel_reached(&rec.id, "STARTING", "IDLE", None);
-                    cp.channel_reached(&rec.id, "RUNNING", "IDLE", None);
+                    cp.channel_reached(&rec.id, ChannelState::Starting, ChannelState::Idle, None);
+                    cp.channel_reached(&rec.id, ChannelState::Running, ChannelState::Idle, None);
                     continue;
                 }
             }
@@ -164,7 +169,7 @@ pub(crate) async fn reconcile(env: &Env<'_>, channels: &mut Channels) {
                 Some(running.plan.primary.name.clone())
             };
             tracing::info!(channel = %rec.id, active = ?name, "input switched");
-            cp.channel_reached(&rec.id, "RUNNING", "RUNNING", name);
+            cp.channel_reached(&rec.id, ChannelState::Running, ChannelState::Running, name);
         }
         post_report(&rec.id, running);
     }
@@ -234,7 +239,8 @@ async fn restart_if_dead(env: &Env<'_>, channels: &mut Channels, rec: &ChannelRe
         Err(e) => {
             tracing::warn!(channel = %rec.id, "channel engine cannot restart, back to IDLE: {e}");
             env.cp.reports.detach_channel(&rec.id);
-            env.cp.channel_reached(&rec.id, "RUNNING", "IDLE", None);
+            env.cp
+                .channel_reached(&rec.id, ChannelState::Running, ChannelState::Idle, None);
             false
         }
     }
