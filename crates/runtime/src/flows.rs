@@ -4,7 +4,7 @@
 //! from both, so channels following the flow notice at once.
 //!
 //! A flow that failed to start (a port held by another program) goes to
-//! `ERROR` with the reason and is retried every [`RETRY_AFTER`]. Source or
+//! `ERROR` with the reason and is retried every `RETRY_AFTER`. Source or
 //! failover changes restart the engine; output changes are applied in place.
 
 use std::collections::HashMap;

@@ -1,7 +1,7 @@
 //! MediaConnect flows: the operations of the API on stored flow documents.
 //!
 //! Every operation validates, then commits the new document before it
-//! answers; the [`crate::supervisor`] is woken to make the running engines
+//! answers; the runtime (`runtime::Runtime`) is woken to make the running engines
 //! match. Status follows the AWS state machine the waiters poll:
 //! `STANDBY → STARTING → ACTIVE → STOPPING → STANDBY`, `DELETING` until the
 //! record is gone (then `NotFoundException`), `ERROR` when the engine cannot

@@ -1,6 +1,6 @@
 //! MediaLive channels: Create/Describe/List/Update/Start/Stop/Delete and
 //! BatchStart/BatchStop. The supervisor runs the engine of a started channel
-//! ([`super::engine`]); other states are computed on read (see [`super`]).
+//! (`runtime::channel`); other states are computed on read (see [`super`]).
 
 use serde_json::{json, Map, Value};
 

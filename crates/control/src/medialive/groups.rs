@@ -13,7 +13,7 @@
 //!
 //! A video or audio description used by several outputs is encoded once. Every
 //! member of the group and output settings is either honoured or refused by name
-//! (see [`only`]); nothing is silently ignored. MediaLive's standard channels send
+//! (see `only`); nothing is silently ignored. MediaLive's standard channels send
 //! each destination to two URLs, one per pipeline; onair runs one pipeline and uses
 //! the first.
 

@@ -1,7 +1,7 @@
 //! MediaLive resources: inputs and channels — their documents, validation and
 //! the lifecycle states the AWS waiters poll.
 //!
-//! `STARTING` is left by the supervisor ([`engine`]): `RUNNING` once the
+//! `STARTING` is left by the supervisor (`runtime::channel`): `RUNNING` once the
 //! channel engine has opened its encoders, `IDLE` if the engine cannot run
 //! the configuration. The other transitional states are *computed on read*
 //! from the stored state and the time it was entered ([`ChannelRecord::state_at`]):

@@ -12,7 +12,7 @@
 //! and a number outside the range MediaLive encodes in the shape *name*
 //! (`__integerMin1000`, `__doubleMin0Max1`: the model carries no `min`/`max`
 //! traits, so the name is the only source). Members the model has but onair
-//! does not implement are refused by name through [`NOT_YET`].
+//! does not implement are refused by name through `NOT_YET`.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;

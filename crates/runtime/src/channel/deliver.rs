@@ -6,7 +6,7 @@
 //!   (the output's index in its group), in process;
 //! - HLS PUT: GOPs are gathered into segments of `segmentLength` (cut on IDR), and
 //!   a task per group PUTs each segment, then the output's media playlist, then
-//!   the main playlist ([`push_hls`]);
+//!   the main playlist (`push_hls`);
 //! - UDP: 7-packet datagrams as the muxer fills them, RTP-wrapped (and with
 //!   SMPTE 2022-1 FEC on port + 2 / + 4) for `rtp://`.
 //!

@@ -3,7 +3,7 @@
 //! inputs ([`feed`]: followed, never resolved once) with input failover
 //! ([`switch`]), and delivers its packets to the output groups ([`deliver`]).
 //!
-//! Driving contract: [`reconcile`] is called by the supervisor on every pass.
+//! Driving contract: `reconcile` is called by the supervisor on every pass.
 //! A channel that entered `STARTING` becomes `RUNNING` once its transcoder has
 //! opened its encoders — whether or not its inputs deliver yet (like AWS,
 //! which runs and reports input loss). A configuration the engine cannot run
