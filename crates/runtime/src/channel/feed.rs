@@ -311,7 +311,7 @@ fn watchers(plan: &Plan) -> [Option<Watcher>; 2] {
 /// Starts the task that feeds a channel's transcoder from its inputs; it runs
 /// until aborted. `status` has one entry per input (primary, secondary).
 pub(crate) fn spawn(
-    cp: &control::ControlPlane,
+    cp: &Arc<control::ControlPlane>,
     taps: &Arc<Taps>,
     plan: &Plan,
     transcoder: Arc<Transcoder>,
@@ -324,6 +324,7 @@ pub(crate) fn spawn(
         .as_ref()
         .map(|a| source(cp, taps, &a.input_id));
     tokio::spawn(feed(
+        cp.clone(),
         transcoder,
         primary,
         secondary,
@@ -334,6 +335,7 @@ pub(crate) fn spawn(
 }
 
 async fn feed(
+    cp: Arc<control::ControlPlane>,
     transcoder: Arc<Transcoder>,
     mut primary: Source,
     secondary: Option<Source>,
@@ -376,7 +378,7 @@ async fn feed(
                         st.silent.store(silent, Ordering::Relaxed);
                     }
                     switch.on_tick(now);
-                    on_secondary.store(switch.active() == Side::Secondary, Ordering::Relaxed);
+                    switched(&cp, &on_secondary, switch.active());
                 }
                 continue;
             }
@@ -392,7 +394,7 @@ async fn feed(
         }
         let feed = if has_secondary {
             let pass = switch.on_datagram(side, Instant::now());
-            on_secondary.store(switch.active() == Side::Secondary, Ordering::Relaxed);
+            switched(&cp, &on_secondary, switch.active());
             pass
         } else {
             side == Side::Primary
@@ -400,6 +402,16 @@ async fn feed(
         if feed {
             transcoder.push(data);
         }
+    }
+}
+
+/// Publishes the active side; a switch wakes the supervisor at once, so
+/// DescribeChannel and the log name the new input within milliseconds, not on
+/// the next pass.
+fn switched(cp: &control::ControlPlane, on_secondary: &AtomicBool, active: Side) {
+    let secondary = active == Side::Secondary;
+    if on_secondary.swap(secondary, Ordering::Relaxed) != secondary {
+        cp.wake();
     }
 }
 

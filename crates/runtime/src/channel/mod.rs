@@ -38,7 +38,7 @@ use crate::taps::Taps;
 
 /// What the channel engines need from the runtime.
 pub(crate) struct Env<'a> {
-    pub(crate) cp: &'a control::ControlPlane,
+    pub(crate) cp: &'a Arc<control::ControlPlane>,
     pub(crate) taps: &'a Arc<Taps>,
     pub(crate) origin: &'a package::origin::OriginStore,
 }
@@ -151,7 +151,7 @@ pub(crate) async fn reconcile(env: &Env<'_>, channels: &mut Channels) {
                 tracing::warn!(channel = %rec.id, "channel feed ended; starting it again");
             }
             running.feeder = Some(feed::spawn(
-                cp,
+                env.cp,
                 env.taps,
                 &running.plan,
                 running.transcoder.clone(),
