@@ -4,6 +4,9 @@
 //! the FEC decoder rebuilds the very header fields 2022-1 protects and writes
 //! RTP headers for outputs, and one small type for both directions is simpler.
 
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
 use thiserror::Error;
 
 pub const HEADER_LEN: usize = 12;
@@ -87,6 +90,21 @@ pub fn write_header(out: &mut Vec<u8>, payload_type: u8, seq: u16, timestamp: u3
     out.extend_from_slice(&seq.to_be_bytes());
     out.extend_from_slice(&timestamp.to_be_bytes());
     out.extend_from_slice(&ssrc.to_be_bytes());
+}
+
+/// The RTP timestamp of `now` on the 90 kHz clock (wrapping, as RTP does).
+pub fn timestamp(now: Duration) -> u32 {
+    (now.as_micros() * u128::from(CLOCK_HZ) / 1_000_000) as u32
+}
+
+/// An RTP packet carrying MPEG-TS (payload type 33): a plain header, then `payload`.
+pub fn mp2t_packet(seq: u16, timestamp: u32, ssrc: u32, payload: &[u8]) -> Bytes {
+    let mut b = BytesMut::with_capacity(HEADER_LEN + payload.len());
+    let mut h = Vec::with_capacity(HEADER_LEN);
+    write_header(&mut h, PT_MP2T, seq, timestamp, ssrc);
+    b.put_slice(&h);
+    b.put_slice(payload);
+    b.freeze()
 }
 
 #[cfg(test)]

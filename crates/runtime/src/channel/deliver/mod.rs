@@ -8,7 +8,8 @@
 //!   a task per group PUTs each segment, then the output's media playlist, then
 //!   the main playlist ([`push_hls`]);
 //! - UDP: 7-packet datagrams as the muxer fills them, RTP-wrapped (and with
-//!   SMPTE 2022-1 FEC on port + 2 / + 4) for `rtp://`.
+//!   SMPTE 2022-1 FEC on port + 2 / + 4) for `rtp://` by `transport`'s
+//!   [`RtpSender`](transport::sender::RtpSender) ([`udp`]).
 //!
 //! [`Deliver::packet`] runs on the transcoder thread and never blocks on the
 //! network: HTTP work goes to a bounded queue (a full queue drops the segment and
@@ -17,25 +18,26 @@
 //! [`Origin::ingest_ts`]: package::origin::Origin::ingest_ts
 
 use std::collections::{HashMap, VecDeque};
-use std::net::{ToSocketAddrs, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use live::{Packet, Track, VideoSettings};
 use media::mux::{h264_aac_streams, iso_639_descriptor, TsMuxer};
-use media::ts::{Pid, PACKET_SIZE};
+use media::ts::Pid;
 use package::hls::{MediaPlaylist, MultivariantPlaylist, PlaylistSegment, PlaylistType, Variant};
 use package::origin::EndpointConfig;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
-use transport::fec::FecEncoder;
 
+use self::udp::UdpOut;
 use super::put::put;
 use control::medialive::groups::{Delivery, HlsPush, OutputPlan, TsLayout};
 use control::medialive::plan::Plan;
 use package::origin::OriginStore;
+
+pub mod udp;
 
 /// The ingest source name the origin sees for in-process channel output.
 const SOURCE: &str = "medialive";
@@ -43,10 +45,6 @@ const SOURCE: &str = "medialive";
 const MAX_CHUNK: usize = 8 << 20;
 /// Segments that may wait for an HLS group's HTTP task before new ones are dropped.
 const HLS_QUEUE: usize = 64;
-/// TS packets per UDP datagram (1316 bytes, the usual MTU-safe payload).
-const PACKETS_PER_DATAGRAM: usize = 7;
-/// The MPEG-2 TS payload type of RTP (RFC 3551).
-const PT_MP2T: u8 = 33;
 
 /// Origin endpoints of the packaging channels a channel feeds, by channel id; the
 /// supervisor refreshes it on every pass.
@@ -105,18 +103,6 @@ struct HlsSegment {
     duration: Duration,
     data: Bytes,
     wall_clock: OffsetDateTime,
-}
-
-struct UdpOut {
-    socket: UdpSocket,
-    fec_sockets: Option<(UdpSocket, UdpSocket)>,
-    rtp: bool,
-    fec: Option<FecEncoder>,
-    row_fec: bool,
-    seq: u16,
-    ssrc: u32,
-    started: Instant,
-    stats: Arc<DeliveryStats>,
 }
 
 impl Deliver {
@@ -244,17 +230,8 @@ impl OutputMux {
             tracing::debug!("mux: {e}");
         }
         if let Sink::Udp(udp) = &mut self.sink {
-            let whole = self.chunk.len() / (PACKET_SIZE * PACKETS_PER_DATAGRAM)
-                * (PACKET_SIZE * PACKETS_PER_DATAGRAM);
-            for datagram in self
-                .chunk
-                .get(..whole)
-                .unwrap_or_default()
-                .chunks(PACKET_SIZE * PACKETS_PER_DATAGRAM)
-            {
-                udp.send(datagram);
-            }
-            self.chunk.drain(..whole);
+            udp.push(&self.chunk);
+            self.chunk.clear();
         }
     }
 
@@ -329,86 +306,6 @@ impl OutputMux {
                 }
             }
             Sink::Udp(_) => {}
-        }
-    }
-}
-
-impl UdpOut {
-    fn open(plan: &OutputPlan, stats: &Arc<DeliveryStats>) -> Result<Self, String> {
-        let target = plan
-            .udp
-            .as_ref()
-            .ok_or_else(|| format!("output {}: no UDP destination", plan.name))?;
-        let to = target
-            .address
-            .to_socket_addrs()
-            .map_err(|e| format!("output {}: {}: {e}", plan.name, target.address))?
-            .next()
-            .ok_or_else(|| format!("output {}: {} has no address", plan.name, target.address))?;
-        let bind = if to.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
-        let connected = |port_offset: u16| -> Result<UdpSocket, String> {
-            let socket = UdpSocket::bind(bind).map_err(|e| format!("udp bind: {e}"))?;
-            let mut addr = to;
-            addr.set_port(to.port().wrapping_add(port_offset));
-            socket
-                .connect(addr)
-                .map_err(|e| format!("udp {addr}: {e}"))?;
-            socket
-                .set_nonblocking(true)
-                .map_err(|e| format!("udp: {e}"))?;
-            Ok(socket)
-        };
-        let ssrc = rand::random();
-        Ok(Self {
-            socket: connected(0)?,
-            fec_sockets: match target.fec {
-                Some(_) => Some((connected(2)?, connected(4)?)),
-                None => None,
-            },
-            rtp: target.rtp,
-            fec: target.fec.map(|(l, d, _)| FecEncoder::new(l, d, ssrc)),
-            row_fec: target.fec.is_some_and(|(_, _, row)| row),
-            seq: rand::random(),
-            ssrc,
-            started: Instant::now(),
-            stats: stats.clone(),
-        })
-    }
-
-    fn send(&mut self, ts: &[u8]) {
-        if !self.rtp {
-            self.send_on(None, ts);
-            return;
-        }
-        let mut datagram = Vec::with_capacity(12 + ts.len());
-        let clock = (self.started.elapsed().as_micros() * 9 / 100) as u32;
-        transport::rtp::write_header(&mut datagram, PT_MP2T, self.seq, clock, self.ssrc);
-        datagram.extend_from_slice(ts);
-        self.seq = self.seq.wrapping_add(1);
-        self.send_on(None, &datagram);
-        if let Some(fec) = self.fec.as_mut() {
-            let out = fec.push(&datagram);
-            for c in &out.columns {
-                self.send_on(Some(false), c);
-            }
-            if self.row_fec {
-                for r in &out.rows {
-                    self.send_on(Some(true), r);
-                }
-            }
-        }
-    }
-
-    /// Sends on the media socket (`None`), the column FEC (`Some(false)`) or the row
-    /// FEC socket (`Some(true)`).
-    fn send_on(&self, fec: Option<bool>, datagram: &[u8]) {
-        let socket = match (fec, &self.fec_sockets) {
-            (None, _) | (_, None) => &self.socket,
-            (Some(false), Some((column, _))) => column,
-            (Some(true), Some((_, row))) => row,
-        };
-        if socket.send(datagram).is_err() {
-            self.stats.udp_errors.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
