@@ -37,6 +37,7 @@ use control::medialive::groups::{Delivery, HlsPush, OutputPlan, TsLayout};
 use control::medialive::plan::Plan;
 use package::origin::OriginStore;
 
+pub mod codecs;
 pub mod udp;
 
 /// The ingest source name the origin sees for in-process channel output.
@@ -120,18 +121,12 @@ impl Deliver {
             let hls_tx = match &group.delivery {
                 Delivery::Hls(push) => {
                     let (tx, rx) = mpsc::channel(HLS_QUEUE);
-                    let videos: Vec<VideoSettings> = group
+                    let variants: Vec<HlsOutputState> = group
                         .outputs
                         .iter()
-                        .filter_map(|o| plan.transcode.video.get(o.video).cloned())
+                        .map(|o| HlsOutputState::new(o, plan.transcode.video.get(o.video)))
                         .collect();
-                    runtime.spawn(push_hls(
-                        push.clone(),
-                        group.outputs.clone(),
-                        videos,
-                        rx,
-                        stats.clone(),
-                    ));
+                    runtime.spawn(push_hls(push.clone(), variants, rx, stats.clone()));
                     Some((tx, push.segment_length))
                 }
                 _ => None,
@@ -316,9 +311,25 @@ struct HlsOutputState {
     /// The newest segments: (sequence, duration, bytes, wall clock).
     window: VecDeque<(u64, Duration, usize, OffsetDateTime)>,
     peak: u64,
+    /// From the encoder settings ([`codecs`]), not from the stream.
     codecs: Vec<String>,
     resolution: Option<(u32, u32)>,
-    frame_rate: f64,
+    frame_rate: Option<f64>,
+}
+
+impl HlsOutputState {
+    fn new(plan: &OutputPlan, video: Option<&VideoSettings>) -> Self {
+        Self {
+            modifier: plan.name_modifier.clone(),
+            window: VecDeque::new(),
+            peak: 0,
+            codecs: video
+                .map(|v| codecs::output_codecs(v, plan.audio.len()))
+                .unwrap_or_default(),
+            resolution: video.map(|v| (v.width, v.height)),
+            frame_rate: video.map(|v| f64::from(v.framerate.0) / f64::from(v.framerate.1.max(1))),
+        }
+    }
 }
 
 /// The file name part of the group's destination path (`/a/b/channel` → `channel`).
@@ -330,23 +341,10 @@ fn file_stem(base_path: &str) -> &str {
 /// playlist, then (when it changed) the main playlist.
 async fn push_hls(
     push: HlsPush,
-    outputs: Vec<OutputPlan>,
-    videos: Vec<VideoSettings>,
+    mut state: Vec<HlsOutputState>,
     mut rx: mpsc::Receiver<HlsSegment>,
     stats: Arc<DeliveryStats>,
 ) {
-    let mut state: Vec<HlsOutputState> = outputs
-        .iter()
-        .zip(&videos)
-        .map(|(o, v)| HlsOutputState {
-            modifier: o.name_modifier.clone(),
-            window: VecDeque::new(),
-            peak: 0,
-            codecs: Vec::new(),
-            resolution: None,
-            frame_rate: f64::from(v.framerate.0) / f64::from(v.framerate.1.max(1)),
-        })
-        .collect();
     let base = push.target.base_path.clone();
     let stem = file_stem(&base).to_owned();
     let mut last_main = String::new();
@@ -357,12 +355,6 @@ async fn push_hls(
         let Some(out) = state.get_mut(segment.output) else {
             continue;
         };
-        if out.codecs.is_empty() {
-            if let Some(info) = package::origin::probe(&segment.data) {
-                out.codecs = info.codecs;
-                out.resolution = info.resolution;
-            }
-        }
         let secs = segment.duration.as_secs_f64().max(0.001);
         out.peak = out
             .peak
@@ -484,7 +476,7 @@ fn main_playlist(push: &HlsPush, stem: &str, outputs: &[HlsOutputState]) -> Stri
                     average_bandwidth: (secs > 0.0).then(|| (bytes as f64 * 8.0 / secs) as u64),
                     resolution: o.resolution.filter(|_| push.resolution),
                     codecs: o.codecs.clone(),
-                    frame_rate: Some(o.frame_rate),
+                    frame_rate: o.frame_rate,
                 }
             })
             .collect(),
