@@ -205,6 +205,39 @@ fn gops_that_do_not_divide_the_segment_length_still_cut_on_idr() {
 }
 
 #[test]
+fn every_segment_repeats_the_pmt_with_the_audio_language() {
+    let stats = Arc::new(DeliveryStats::default());
+    let (tx, mut rx) = mpsc::channel(QUEUE);
+    let mut grids = vec![CutGrid::new(Duration::from_secs(2))];
+    let cutter = HlsCutter::new(0, Duration::from_secs(2), 0, tx, &stats).unwrap();
+    // Audio description (audio_type 3), as the e2e HLS test configures it.
+    let languages = [Some((*b"eng", 3))];
+    let mut mux = OutputMux::new(&plan("_hi"), Sink::Hls(Box::new(cutter)), &languages);
+    for p in packets(7, 25) {
+        mux.packet(&p, &mut grids);
+    }
+    let mut count = 0;
+    while let Ok(segment) = rx.try_recv() {
+        count += 1;
+        let pmt = segment
+            .data
+            .chunks(PACKET_SIZE)
+            .map(|p| TsPacket::parse(p).unwrap())
+            .find(|p| p.header.pid == Pid(480))
+            .unwrap();
+        let mut asm = media::psi::SectionAssembler::new();
+        asm.push_packet(&pmt);
+        let section = asm.pop().unwrap();
+        let pmt = media::psi::Pmt::parse(&media::psi::Section::parse(&section).unwrap()).unwrap();
+        let audio = pmt.streams.iter().find(|s| s.pid == Pid(482)).unwrap();
+        let languages = audio.languages();
+        assert_eq!(languages.len(), 1);
+        assert_eq!((languages[0].code, languages[0].audio_type), (*b"eng", 3));
+    }
+    assert_eq!(count, 3);
+}
+
+#[test]
 fn a_full_queue_drops_and_counts() {
     let stats = Arc::new(DeliveryStats::default());
     let (tx, mut rx) = mpsc::channel(1);
