@@ -126,6 +126,20 @@ mod tests {
     }
 
     #[test]
+    fn mp2t_packets_on_the_90_khz_clock() {
+        assert_eq!(timestamp(Duration::from_millis(10)), 900);
+        // 2^32 ticks (about 13.25 hours) wrap to 0.
+        assert_eq!(timestamp(Duration::from_micros(47_721_858_845)), 0);
+        let b = mp2t_packet(9, timestamp(Duration::from_secs(1)), 5, &[0x47; 188]);
+        let p = RtpPacket::parse(&b).unwrap();
+        assert_eq!(
+            (p.seq, p.timestamp, p.ssrc, p.payload_type, p.marker),
+            (9, 90_000, 5, PT_MP2T, false)
+        );
+        assert_eq!(p.payload, &[0x47; 188][..]);
+    }
+
+    #[test]
     fn csrc_extension_and_padding_are_skipped() {
         let mut b = vec![0x80 | 0x20 | 0x10 | 1, 33, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
         b.extend_from_slice(&[1, 2, 3, 4]); // one CSRC

@@ -198,7 +198,7 @@ fn file_stem(base_path: &str) -> &str {
 
 /// The HTTP task of an HLS output group: PUTs each segment, then the output's media
 /// playlist, then (when it changed) the main playlist.
-pub async fn push(
+pub async fn put_task(
     push: HlsPush,
     mut state: Vec<HlsOutputState>,
     mut rx: mpsc::Receiver<HlsSegment>,

@@ -109,7 +109,7 @@ impl Deliver {
                         .iter()
                         .map(|o| HlsOutputState::new(o, plan.transcode.video.get(o.video)))
                         .collect();
-                    runtime.spawn(hls::push(push.clone(), variants, rx, stats.clone()));
+                    runtime.spawn(hls::put_task(push.clone(), variants, rx, stats.clone()));
                     grids.push(CutGrid::new(push.segment_length));
                     Some((tx, push.segment_length, grids.len() - 1))
                 }

@@ -390,7 +390,7 @@ async fn puts_segment_then_media_playlist_then_main_playlist() {
     ];
     let stats = Arc::new(DeliveryStats::default());
     let (tx, rx) = mpsc::channel(QUEUE);
-    let task = tokio::spawn(super::push(push, state, rx, stats.clone()));
+    let task = tokio::spawn(put_task(push, state, rx, stats.clone()));
     for s in [segment(0, 1, 188), segment(1, 1, 188), segment(0, 2, 376)] {
         tx.send(s).await.unwrap();
     }
