@@ -460,58 +460,34 @@ fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
 
 /// Standard base64 with optional padding (RFC 4648 §4); `None` on any other byte.
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let value = |c: u8| -> Option<u32> {
-        Some(u32::from(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        }))
-    };
-    let s = s.trim_end_matches('=');
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in s.bytes() {
-        acc = (acc << 6) | value(c)?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(u8::try_from((acc >> bits) & 0xFF).ok()?);
-        }
-    }
-    (bits < 6).then_some(out)
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::Engine as _;
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    LENIENT.decode(s).ok()
 }
 
 /// Whether `ip` is in `cidr` (`10.0.0.0/8`, `2001:db8::/32`, or a bare address).
+/// An IPv4-mapped IPv6 address is matched against IPv4 networks.
 fn cidr_contains(cidr: &str, ip: IpAddr) -> bool {
-    let (addr, len) = cidr.split_once('/').unwrap_or((cidr, ""));
-    let Ok(net) = addr.trim().parse::<IpAddr>() else {
-        return false;
+    let cidr: String = cidr.split_whitespace().collect();
+    let net = match cidr.parse::<ipnet::IpNet>() {
+        Ok(net) => net,
+        Err(_) if !cidr.contains('/') => match cidr.parse::<IpAddr>() {
+            Ok(addr) => ipnet::IpNet::from(addr),
+            Err(_) => return false,
+        },
+        Err(_) => return false,
     };
     let ip = match (net, ip) {
-        (IpAddr::V4(_), IpAddr::V6(v6)) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        (ipnet::IpNet::V4(_), IpAddr::V6(v6)) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         _ => ip,
     };
-    let (net, ip, max) = match (net, ip) {
-        (IpAddr::V4(n), IpAddr::V4(i)) => (u128::from(u32::from(n)), u128::from(u32::from(i)), 32),
-        (IpAddr::V6(n), IpAddr::V6(i)) => (u128::from(n), u128::from(i), 128),
-        _ => return false,
-    };
-    let len: u32 = if len.is_empty() {
-        max
-    } else {
-        match len.trim().parse() {
-            Ok(l) if l <= max => l,
-            _ => return false,
-        }
-    };
-    if len == 0 {
-        return true;
-    }
-    let shift = max - len;
-    (net >> shift) == (ip >> shift)
+    net.contains(&ip)
 }
 
 #[cfg(test)]
@@ -545,6 +521,20 @@ mod tests {
         assert_eq!(base64_decode("YWI=").unwrap(), b"ab");
         assert!(base64_decode("Y").is_none());
         assert!(base64_decode("a*b=").is_none());
+        // RFC 4648 §10 vectors, padded and not.
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64_decode(encoded).unwrap(), plain.as_bytes());
+            let bare = encoded.trim_end_matches('=');
+            assert_eq!(base64_decode(bare).unwrap(), plain.as_bytes());
+        }
     }
 
     #[test]
@@ -687,6 +677,9 @@ mod tests {
         assert!(cidr_contains("2001:db8::/32", ip("2001:db8::1")));
         assert!(!cidr_contains("10.0.0.0/33", ip("10.0.0.1")));
         assert!(!cidr_contains("garbage", ip("10.0.0.1")));
+        assert!(cidr_contains(" 10.1.2.3/ 8", ip("10.200.0.1")));
+        assert!(!cidr_contains("::1", ip("127.0.0.1")));
+        assert!(!cidr_contains("10.0.0.0/8", ip("::1")));
     }
 
     mod http {
@@ -711,22 +704,8 @@ mod tests {
         }
 
         fn b64(s: &str) -> String {
-            const ALPHABET: &[u8] =
-                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-            let mut out = String::new();
-            for chunk in s.as_bytes().chunks(3) {
-                let n = chunk
-                    .iter()
-                    .enumerate()
-                    .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-                for i in 0..=chunk.len() {
-                    out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
-                }
-            }
-            while !out.len().is_multiple_of(4) {
-                out.push('=');
-            }
-            out
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(s)
         }
 
         async fn put(state: &AppState, path: &str, auth: Option<&str>) -> Response {

@@ -10,7 +10,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use media::tr101290::Analyzer;
 
 use crate::failover::Selector;
@@ -31,6 +31,17 @@ pub enum Port {
     FecColumn,
     /// 2022-1 row FEC (media port + 4).
     FecRow,
+}
+
+impl Port {
+    /// How far above the media port this port is: 0, 2 (columns), 4 (rows).
+    pub fn offset(self) -> u16 {
+        match self {
+            Port::Media => 0,
+            Port::FecColumn => 2,
+            Port::FecRow => 4,
+        }
+    }
 }
 
 /// A datagram to send.
@@ -411,7 +422,7 @@ impl FlowCore {
         if let Some(tap) = self.tap.as_mut() {
             tap.push(payload.clone());
         }
-        let timestamp = (now.as_micros() as u64 * rtp::CLOCK_HZ / 1_000_000) as u32;
+        let timestamp = rtp::timestamp(now);
         let mut rtp_datagram: Option<Bytes> = None;
         for (i, out) in self
             .outputs
@@ -422,14 +433,7 @@ impl FlowCore {
             let data = match out.cfg.protocol {
                 OutputProtocol::Udp => payload.clone(),
                 OutputProtocol::Rtp | OutputProtocol::RtpFec { .. } => rtp_datagram
-                    .get_or_insert_with(|| {
-                        let mut b = BytesMut::with_capacity(rtp::HEADER_LEN + payload.len());
-                        let mut h = Vec::with_capacity(rtp::HEADER_LEN);
-                        rtp::write_header(&mut h, rtp::PT_MP2T, seq, timestamp, self.ssrc);
-                        b.put_slice(&h);
-                        b.put_slice(&payload);
-                        b.freeze()
-                    })
+                    .get_or_insert_with(|| rtp::mp2t_packet(seq, timestamp, self.ssrc, &payload))
                     .clone(),
             };
             out.stats.packets += 1;
@@ -438,15 +442,10 @@ impl FlowCore {
             if let Some(fec) = out.fec.as_mut() {
                 let f = fec.push(&data);
                 let dest = out.cfg.destination;
-                for (bytes, offset) in f
-                    .columns
-                    .into_iter()
-                    .map(|c| (c, 2))
-                    .chain(f.rows.into_iter().map(|r| (r, 4)))
-                {
+                for (port, bytes) in f.into_datagrams() {
                     out.stats.fec_packets += 1;
                     let mut d = dest;
-                    d.set_port(dest.port().saturating_add(offset));
+                    d.set_port(dest.port().saturating_add(port.offset()));
                     self.transmits.push(Transmit {
                         output: i,
                         destination: d,

@@ -220,6 +220,16 @@ pub struct FecOut {
     pub rows: Vec<Vec<u8>>,
 }
 
+impl FecOut {
+    /// The packets with the port each goes to: columns (media port + 2), then
+    /// rows (+ 4).
+    pub fn into_datagrams(self) -> impl Iterator<Item = (crate::core::Port, Vec<u8>)> {
+        use crate::core::Port;
+        let columns = self.columns.into_iter().map(|c| (Port::FecColumn, c));
+        columns.chain(self.rows.into_iter().map(|r| (Port::FecRow, r)))
+    }
+}
+
 /// Generates 2022-1 column and row FEC for an outgoing RTP stream. Column
 /// packets of a finished matrix are spread over the next one (one every D
 /// media packets), as ffmpeg does, so that FEC never bursts.

@@ -23,6 +23,7 @@ pub mod fec;
 pub mod merge;
 pub mod ratelimit;
 pub mod rtp;
+pub mod sender;
 pub mod seq;
 
 use std::net::SocketAddr;

@@ -7,7 +7,7 @@
 //! dropped, so the output carries each packet exactly once.
 //!
 //! An encoder restart starts a new sequence at a random number. Far from the
-//! old one (more than [`RESYNC_DISTANCE`]) that is seen at once. A new
+//! old one (more than `RESYNC_DISTANCE`) that is seen at once. A new
 //! sequence that lands shortly *behind* the old one would otherwise read as
 //! copies of released packets for thousands of packets, so the merger remembers
 //! a digest of the packets it released: [`FOREIGN_RUN`] packets in a row that

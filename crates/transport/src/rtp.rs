@@ -4,6 +4,9 @@
 //! the FEC decoder rebuilds the very header fields 2022-1 protects and writes
 //! RTP headers for outputs, and one small type for both directions is simpler.
 
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
 use thiserror::Error;
 
 pub const HEADER_LEN: usize = 12;
@@ -89,6 +92,21 @@ pub fn write_header(out: &mut Vec<u8>, payload_type: u8, seq: u16, timestamp: u3
     out.extend_from_slice(&ssrc.to_be_bytes());
 }
 
+/// The RTP timestamp of `now` on the 90 kHz clock (wrapping, as RTP does).
+pub fn timestamp(now: Duration) -> u32 {
+    (now.as_micros() * u128::from(CLOCK_HZ) / 1_000_000) as u32
+}
+
+/// An RTP packet carrying MPEG-TS (payload type 33): a plain header, then `payload`.
+pub fn mp2t_packet(seq: u16, timestamp: u32, ssrc: u32, payload: &[u8]) -> Bytes {
+    let mut b = BytesMut::with_capacity(HEADER_LEN + payload.len());
+    let mut h = Vec::with_capacity(HEADER_LEN);
+    write_header(&mut h, PT_MP2T, seq, timestamp, ssrc);
+    b.put_slice(&h);
+    b.put_slice(payload);
+    b.freeze()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
@@ -105,6 +123,20 @@ mod tests {
             (65535, 0xDEAD_BEEF, 7, 33)
         );
         assert_eq!(p.payload.len(), 188);
+    }
+
+    #[test]
+    fn mp2t_packets_on_the_90_khz_clock() {
+        assert_eq!(timestamp(Duration::from_millis(10)), 900);
+        // 2^32 ticks (about 13.25 hours) wrap to 0.
+        assert_eq!(timestamp(Duration::from_micros(47_721_858_845)), 0);
+        let b = mp2t_packet(9, timestamp(Duration::from_secs(1)), 5, &[0x47; 188]);
+        let p = RtpPacket::parse(&b).unwrap();
+        assert_eq!(
+            (p.seq, p.timestamp, p.ssrc, p.payload_type, p.marker),
+            (9, 90_000, 5, PT_MP2T, false)
+        );
+        assert_eq!(p.payload, &[0x47; 188][..]);
     }
 
     #[test]
