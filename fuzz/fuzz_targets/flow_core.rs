@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use transport::core::{FlowCore, Port};
+use transport::flow::{FlowCore, Port};
 use transport::{
     FailoverConfig, FailoverMode, FlowConfig, OutputConfig, OutputProtocol, SourceConfig,
     SourceProtocol,

@@ -22,7 +22,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::core::{FlowCore, Port, Transmit};
+use crate::flow::{FlowCore, Port, Transmit};
 use crate::{FlowConfig, FlowStats, OutputConfig, SourceProtocol};
 
 /// Kernel buffer asked for on every socket: bursts of a 100 Mb/s stream fit.

@@ -223,8 +223,8 @@ pub struct FecOut {
 impl FecOut {
     /// The packets with the port each goes to: columns (media port + 2), then
     /// rows (+ 4).
-    pub fn into_datagrams(self) -> impl Iterator<Item = (crate::core::Port, Vec<u8>)> {
-        use crate::core::Port;
+    pub fn into_datagrams(self) -> impl Iterator<Item = (crate::flow::Port, Vec<u8>)> {
+        use crate::flow::Port;
         let columns = self.columns.into_iter().map(|c| (Port::FecColumn, c));
         columns.chain(self.rows.into_iter().map(|r| (Port::FecRow, r)))
     }

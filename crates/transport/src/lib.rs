@@ -7,7 +7,7 @@
 //! (TR 101 290 priority 1) and sends it to up to 50 outputs.
 //!
 //! Everything that decides is sans-IO and driven by explicit time
-//! ([`core::FlowCore`]); [`driver`] is the thin tokio layer owning sockets.
+//! ([`flow::FlowCore`]); [`driver`] is the thin tokio layer owning sockets.
 
 #![deny(
     clippy::unwrap_used,
@@ -16,10 +16,10 @@
     clippy::indexing_slicing
 )]
 
-pub mod core;
 pub mod driver;
 pub mod failover;
 pub mod fec;
+pub mod flow;
 pub mod merge;
 pub mod ratelimit;
 pub mod rtp;

@@ -5,13 +5,13 @@
 //! timestamps from the caller's clock) with its own sequence numbering and, for
 //! `rtp-fec`, runs the SMPTE 2022-1 [`FecEncoder`] over the RTP packets: column
 //! FEC goes to media port + 2, row FEC to port + 4 ([`Port::offset`]). The flow
-//! engine ([`crate::core::FlowCore`]) builds its output packets with the same
+//! engine ([`crate::flow::FlowCore`]) builds its output packets with the same
 //! pieces ([`rtp::mp2t_packet`], [`crate::fec::FecOut::into_datagrams`]); other engines
 //! (a channel's UDP outputs) use an `RtpSender` per destination.
 //!
 //! ```
 //! use std::time::Duration;
-//! use transport::core::Port;
+//! use transport::flow::Port;
 //! use transport::sender::RtpSender;
 //!
 //! let mut sender = RtpSender::new(0x1234, 100).with_fec(5, 5, true);
@@ -25,8 +25,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::core::Port;
 use crate::fec::FecEncoder;
+use crate::flow::Port;
 use crate::rtp;
 
 /// RTP (and 2022-1 FEC) numbering of one outgoing stream; see the

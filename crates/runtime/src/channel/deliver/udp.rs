@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use control::medialive::groups::{OutputPlan, UdpTarget};
 use media::ts::PACKET_SIZE;
-use transport::core::Port;
+use transport::flow::Port;
 use transport::sender::RtpSender;
 
 use super::DeliveryStats;
