@@ -16,8 +16,8 @@
 
 use std::collections::VecDeque;
 
-use media::mux::{STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264};
 use media::pes::{PesAssembler, PesPacket, Timestamp};
+use media::psi::stream_type::{AAC_ADTS as STREAM_TYPE_AAC_ADTS, H264 as STREAM_TYPE_H264};
 use media::psi::{Pat, Pmt, Section, SectionAssembler};
 use media::ts::{Pid, TsPacket, PACKET_SIZE, SYNC_BYTE};
 
