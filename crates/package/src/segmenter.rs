@@ -46,18 +46,14 @@ use media::ts::{write_packet, Pid, TsHeader, TsPacket, PACKET_SIZE, SYNC_BYTE};
 use time::OffsetDateTime;
 
 use crate::grid::{Cut, CutGrid};
+use crate::timeline::duration_to_ticks;
 use crate::Error;
 
-/// PMT stream_type of H.264 video (ISO/IEC 13818-1 Table 2-34).
-pub const STREAM_TYPE_H264: u8 = 0x1B;
-/// PMT stream_type of AAC audio in ADTS.
-pub const STREAM_TYPE_AAC: u8 = 0x0F;
-/// A PTS step forward larger than this (10 s) is a jump (a discontinuity unless it
-/// lands on the grid's timeline), not a gap.
-pub const MAX_PTS_JUMP: i64 = 10 * CLOCK_HZ as i64;
-/// A PTS step back larger than this (3 s: more than any B-frame reordering) is a jump
-/// too: the source restarted.
-pub const MAX_PTS_BACKWARD: i64 = 3 * CLOCK_HZ as i64;
+pub use crate::timeline::{ticks_to_duration, MAX_PTS_BACKWARD, MAX_PTS_JUMP};
+/// PMT stream_type of AAC audio in ADTS (see [`media::psi::stream_type`]).
+pub use media::psi::stream_type::AAC_ADTS as STREAM_TYPE_AAC;
+/// PMT stream_type of H.264 video (the one definition is [`media::psi::stream_type`]).
+pub use media::psi::stream_type::H264 as STREAM_TYPE_H264;
 /// Segments ready for the caller before the oldest is dropped.
 const MAX_READY: usize = 16;
 
@@ -119,17 +115,6 @@ impl Segment {
     pub fn duration(&self) -> Duration {
         ticks_to_duration(self.duration_ticks)
     }
-}
-
-/// Converts 90 kHz ticks to a [`Duration`].
-pub fn ticks_to_duration(ticks: u64) -> Duration {
-    Duration::from_secs(ticks / CLOCK_HZ)
-        + Duration::from_nanos((ticks % CLOCK_HZ) * 1_000_000_000 / CLOCK_HZ)
-}
-
-fn duration_to_ticks(d: Duration) -> i64 {
-    let ticks = d.as_nanos().saturating_mul(u128::from(CLOCK_HZ)) / 1_000_000_000;
-    i64::try_from(ticks).unwrap_or(i64::MAX)
 }
 
 /// The program being segmented.
