@@ -1,5 +1,7 @@
 //! Per-PID continuity_counter checking (ISO/IEC 13818-1 §2.4.3.3).
 
+use std::collections::HashMap;
+
 use crate::ts::{Pid, TsPacket};
 
 /// What a packet's continuity_counter says about it.
@@ -22,25 +24,36 @@ pub enum Verdict {
     },
 }
 
-/// Bit set in a slot once the PID has been seen.
-const SEEN: u8 = 0x80;
-/// Bit set in a slot when its last packet was already repeated once.
-const REPEATED: u8 = 0x40;
-/// Number of PIDs.
-const PIDS: usize = 0x2000;
+/// What is remembered of the last packet of a PID.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    cc: u8,
+    /// The last packet was already repeated once.
+    repeated: bool,
+    /// Digest of its payload, to tell a duplicate from a new packet with a stale counter.
+    digest: u64,
+}
+
+/// FNV-1a over a payload: duplicates repeat every payload byte (§2.4.3.3).
+fn digest(payload: &[u8]) -> u64 {
+    payload.iter().fold(0xCBF2_9CE4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3)
+    })
+}
 
 /// Continuity state of every PID of one stream.
 ///
 /// Rules (§2.4.3.3): the counter of a PID increments by one, modulo 16, with every packet
-/// that has a payload; packets without payload and null packets are not checked. One
-/// duplicate of a packet (same counter) may follow it and is reported as
-/// [`Verdict::Duplicate`]; a second repeat is an error. A packet with
+/// that has a payload; packets without payload and null packets are not checked. A
+/// duplicate repeats every byte of the packet before it (the PCR aside) with the same
+/// counter: one duplicate is reported as [`Verdict::Duplicate`], a second repeat is an
+/// error, and so is a packet with the previous counter but another payload (it is not a
+/// duplicate: a source restarted, or 16 packets were lost). A packet with
 /// discontinuity_indicator set (§2.4.3.5) starts the count afresh. After an error the
 /// count continues from the packet that broke it.
 #[derive(Clone, Debug, Default)]
 pub struct ContinuityTracker {
-    /// One slot per PID: `SEEN | REPEATED | counter`; empty until the first packet.
-    slots: Vec<u8>,
+    slots: HashMap<Pid, Slot>,
 }
 
 impl ContinuityTracker {
@@ -55,32 +68,33 @@ impl ContinuityTracker {
         if h.pid == Pid::NULL || !h.has_payload {
             return Verdict::InOrder;
         }
-        if self.slots.is_empty() {
-            self.slots = vec![0; PIDS];
-        }
-        let Some(slot) = self.slots.get_mut(usize::from(h.pid.0)) else {
-            return Verdict::InOrder;
-        };
         let cc = h.cc & 0x0F;
-        let previous = *slot;
+        let digest = digest(packet.payload.unwrap_or_default());
+        let fresh = Slot {
+            cc,
+            repeated: false,
+            digest,
+        };
+        let previous = self.slots.insert(h.pid, fresh);
         if packet.discontinuity {
-            *slot = SEEN | cc;
             return Verdict::Discontinuity;
         }
-        if previous & SEEN == 0 {
-            *slot = SEEN | cc;
+        let Some(last) = previous else {
             return Verdict::InOrder;
-        }
-        let last = previous & 0x0F;
-        let expected = (last + 1) & 0x0F;
+        };
+        let expected = (last.cc + 1) & 0x0F;
         if cc == expected {
-            *slot = SEEN | cc;
             Verdict::InOrder
-        } else if cc == last && previous & REPEATED == 0 {
-            *slot = SEEN | REPEATED | cc;
+        } else if cc == last.cc && !last.repeated && digest == last.digest {
+            self.slots.insert(
+                h.pid,
+                Slot {
+                    repeated: true,
+                    ..fresh
+                },
+            );
             Verdict::Duplicate
         } else {
-            *slot = SEEN | cc;
             Verdict::Error {
                 expected,
                 found: cc,
@@ -90,9 +104,7 @@ impl ContinuityTracker {
 
     /// Forgets one PID: its next packet is in order whatever its counter.
     pub fn forget(&mut self, pid: Pid) {
-        if let Some(slot) = self.slots.get_mut(usize::from(pid.0)) {
-            *slot = 0;
-        }
+        self.slots.remove(&pid);
     }
 
     /// Forgets every PID (after sync was lost and bytes may be missing).
@@ -108,6 +120,16 @@ mod tests {
     use crate::ts::{write_packet, TsHeader, PACKET_SIZE};
 
     fn packet(pid: u16, cc: u8, payload: bool, discontinuity: bool) -> [u8; PACKET_SIZE] {
+        packet_with(pid, cc, payload, discontinuity, &[1, 2, 3])
+    }
+
+    fn packet_with(
+        pid: u16,
+        cc: u8,
+        payload: bool,
+        discontinuity: bool,
+        bytes: &[u8],
+    ) -> [u8; PACKET_SIZE] {
         let h = TsHeader {
             pid: Pid(pid),
             cc,
@@ -118,7 +140,7 @@ mod tests {
         let field = [if discontinuity { 0x80 } else { 0x00 }];
         let mut out = [0u8; PACKET_SIZE];
         let adaptation = h.has_adaptation.then_some(&field[..]);
-        let body: &[u8] = if payload { &[1, 2, 3] } else { &[] };
+        let body: &[u8] = if payload { bytes } else { &[] };
         write_packet(&h, adaptation, body, &mut out).unwrap();
         out
     }
@@ -201,6 +223,27 @@ mod tests {
         assert_eq!(
             check(&mut t, &packet(0x100, 8, true, false)),
             Verdict::InOrder
+        );
+    }
+
+    #[test]
+    fn the_same_counter_with_another_payload_is_no_duplicate() {
+        let mut t = ContinuityTracker::new();
+        assert_eq!(
+            check(&mut t, &packet(0x100, 5, true, false)),
+            Verdict::InOrder
+        );
+        // A restarted source whose first packet happens to reuse the counter.
+        assert_eq!(
+            check(&mut t, &packet_with(0x100, 5, true, false, &[9, 9])),
+            Verdict::Error {
+                expected: 6,
+                found: 5
+            }
+        );
+        assert_eq!(
+            check(&mut t, &packet_with(0x100, 5, true, false, &[9, 9])),
+            Verdict::Duplicate
         );
     }
 }

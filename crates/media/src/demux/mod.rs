@@ -18,9 +18,10 @@
 //!    cannot tell yet. In sync it reads packet after packet. A trailing partial packet is
 //!    kept for the next `push`.
 //! 2. Packets that do not parse, and packets with transport_error_indicator set, are
-//!    counted and dropped; so are null packets (PID 0x1FFF) and scrambled ones.
-//! 3. Continuity (§2.4.3.3, [`ContinuityTracker`]): the first repeat of a packet is a
-//!    duplicate and is dropped; a counter out of order is an [`Event::ContinuityError`]
+//!    counted and dropped; so are null packets (PID 0x1FFF). Scrambled packets are
+//!    counted and passed on as packets only: their payload cannot be read.
+//! 3. Continuity (§2.4.3.3, [`ContinuityTracker`]): the first repeat of a packet (same
+//!    counter, same payload) is a duplicate and is dropped; a counter out of order is an [`Event::ContinuityError`]
 //!    and the section or PES being assembled on that PID is dropped, not glued;
 //!    discontinuity_indicator (§2.4.3.5) restarts the count.
 //! 4. Tables (§2.4.4, [`ProgramTracker`]): PID 0 and the PMT PIDs of the current PAT are
@@ -190,7 +191,7 @@ pub struct DemuxStats {
     pub bad_packets: u64,
     /// Packets with transport_error_indicator set (dropped).
     pub transport_errors: u64,
-    /// Scrambled packets (dropped: their payload cannot be read).
+    /// Scrambled packets (not assembled: their payload cannot be read).
     pub scrambled: u64,
     /// Duplicate packets dropped (§2.4.3.3).
     pub duplicates: u64,
@@ -448,11 +449,12 @@ impl Demuxer {
             }
             Verdict::InOrder | Verdict::Discontinuity => {}
         }
-        if header.scrambling != 0 {
+        // Scrambled payloads cannot be read (§2.4.3.3): they still come out as packets.
+        let scrambled = header.scrambling != 0;
+        if scrambled {
             self.stats.scrambled += 1;
-            return;
         }
-        if self.programs.is_psi(pid) {
+        if !scrambled && self.programs.is_psi(pid) {
             let mut tables = Vec::new();
             self.programs.push(&packet, &mut tables);
             for table in tables {
@@ -494,6 +496,9 @@ impl Demuxer {
                 unit_start,
                 bytes: *bytes,
             }));
+        }
+        if scrambled {
+            return;
         }
         if let (Some(track), Some(payload)) = (self.tracks.get_mut(&pid), payload) {
             track.assembler.push(header.pusi, payload);
