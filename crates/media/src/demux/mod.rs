@@ -81,7 +81,7 @@ use std::collections::{BTreeMap, VecDeque};
 pub use continuity::{ContinuityTracker, Verdict};
 pub use programs::{Program, ProgramTracker, TableEvent};
 
-use crate::pes::{PesAssembler, PesPacket, Timestamp};
+use crate::pes::{PesAssembler, PesDrop, PesError, PesPacket, Timestamp};
 use crate::psi::PsiError;
 use crate::ts::{Pid, TsError, TsPacket, PACKET_SIZE, SYNC_BYTE};
 
@@ -170,11 +170,12 @@ pub enum Event {
     },
     /// A packet slot that did not parse (bad header or adaptation field).
     BadPacket(TsError),
-    /// A PES packet of a selected PID was dropped (unreadable header, too large, or
-    /// not taken in time).
+    /// A PES packet of a selected PID was dropped.
     PesDropped {
         /// The PID.
         pid: Pid,
+        /// Why: a header cut short or invalid, or a packet too large.
+        reason: PesDrop,
     },
 }
 
@@ -536,9 +537,13 @@ impl Demuxer {
             }));
         }
         let errors = track.assembler.errors();
+        let reason = track
+            .assembler
+            .last_drop()
+            .unwrap_or(PesDrop::Header(PesError::NoStartCode));
         for _ in track.errors..errors {
             stats.pes_errors += 1;
-            emit(Event::PesDropped { pid });
+            emit(Event::PesDropped { pid, reason });
         }
         track.errors = errors;
     }

@@ -354,6 +354,45 @@ fn flush_pid_and_deselect() {
     assert!(d.flush_pid(VIDEO).is_empty());
 }
 
+#[test]
+fn pes_drops_tell_short_from_invalid() {
+    let h = |pusi, cc| TsHeader {
+        pid: AUDIO,
+        pusi,
+        cc,
+        has_payload: true,
+        ..TsHeader::default()
+    };
+    let mut ts = Vec::new();
+    let mut packet = |pusi, cc, payload: &[u8]| {
+        let mut out = [0u8; PACKET_SIZE];
+        write_packet(&h(pusi, cc), None, payload, &mut out).unwrap();
+        ts.extend_from_slice(&out);
+    };
+    // A header cut short by the next unit start, then one without a start code.
+    packet(true, 0, &[0, 0, 1, 0xC0, 0, 20, 0x80]);
+    packet(true, 1, &[0, 0, 2, 0xC0, 0, 0, 0x80, 0x00, 0x00]);
+    packet(true, 2, &[0, 0, 1, 0xC0, 0, 3, 0x80, 0x00, 0x00]);
+    let mut d = Demuxer::new();
+    d.select(AUDIO);
+    d.push(&ts);
+    d.flush();
+    let drops: Vec<PesDrop> = std::iter::from_fn(|| d.poll())
+        .filter_map(|e| match e {
+            Event::PesDropped { pid: AUDIO, reason } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        drops,
+        [
+            PesDrop::Header(PesError::Short { need: 9, have: 7 }),
+            PesDrop::Header(PesError::NoStartCode),
+        ]
+    );
+    assert_eq!(d.stats().pes_errors, 2);
+}
+
 proptest! {
     #[test]
     fn random_bytes_never_panic_and_cuts_do_not_matter(
