@@ -52,7 +52,7 @@ fn pmt_section() -> Vec<u8> {
         pcr_pid: VIDEO,
         program_info: vec![],
         streams: vec![PmtStream {
-            stream_type: 0x1B,
+            stream_type: crate::psi::stream_type::H264,
             pid: VIDEO,
             es_info: vec![],
         }],
