@@ -71,12 +71,16 @@ pub enum TableEvent {
 /// version_number, or new content under the old one) replaces it whole; programs that
 /// leave the PAT lose their PMT, programs that stay on the same PMT PID keep it; a PMT
 /// section is applied to the program its program_number names, if the PAT lists that
-/// program on that PID (programs may share a PMT PID). Tables are read as single
-/// sections (every PMT is, §2.4.4.8).
+/// program on that PID (programs may share a PMT PID). A PAT of several sections
+/// (§2.4.4.3: more than 253 programs) is applied once every section of one version is in;
+/// a PMT is always one section (§2.4.4.8).
 #[derive(Clone, Debug, Default)]
 pub struct ProgramTracker {
     pat: Option<Pat>,
     pat_assembler: SectionAssembler,
+    /// Sections of a multi-section PAT being collected: version, last_section_number and
+    /// the sections in by section_number.
+    pat_parts: Option<(u8, u8, BTreeMap<u8, Pat>)>,
     programs: BTreeMap<u16, Program>,
     pmt_assemblers: BTreeMap<Pid, SectionAssembler>,
 }
@@ -177,13 +181,18 @@ impl ProgramTracker {
             }
             None => return,
         }
-        let pat = match Section::parse(bytes) {
+        let parsed = match Section::parse(bytes) {
             Ok(section) if !section.current_next => return,
-            Ok(section) => Pat::parse(&section),
+            Ok(section) => Pat::parse(&section)
+                .map(|pat| (pat, section.section_number, section.last_section_number)),
             Err(error) => Err(error),
         };
-        let pat = match pat {
-            Ok(pat) => pat,
+        let pat = match parsed {
+            Ok((pat, 0, 0)) => pat,
+            Ok((pat, number, last)) => match self.pat_part(pat, number, last) {
+                Some(pat) => pat,
+                None => return,
+            },
             Err(error) => {
                 events.push(TableEvent::Error {
                     pid: Pid::PAT,
@@ -219,6 +228,31 @@ impl ProgramTracker {
             self.pat = Some(pat);
         }
         events.push(TableEvent::Pat { changed });
+    }
+
+    /// Collects one section of a multi-section PAT; the whole table once all are in.
+    fn pat_part(&mut self, pat: Pat, number: u8, last: u8) -> Option<Pat> {
+        if number > last {
+            return None;
+        }
+        let key = (pat.version, last);
+        let parts = match &mut self.pat_parts {
+            Some((version, l, parts)) if (*version, *l) == key => parts,
+            other => &mut other.insert((key.0, key.1, BTreeMap::new())).2,
+        };
+        parts.insert(number, pat);
+        if parts.len() <= usize::from(last) {
+            return None;
+        }
+        let (_, _, parts) = self.pat_parts.take()?;
+        let mut whole: Option<Pat> = None;
+        for part in parts.into_values() {
+            match whole.as_mut() {
+                Some(w) => w.programs.extend(part.programs),
+                None => whole = Some(part),
+            }
+        }
+        whole
     }
 
     fn pmt_section(&mut self, pid: Pid, bytes: &[u8], events: &mut Vec<TableEvent>) {

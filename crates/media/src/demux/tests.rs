@@ -284,6 +284,42 @@ fn new_versions_replace_tables() {
 }
 
 #[test]
+fn a_pat_of_two_sections_is_applied_once_whole() {
+    let section = |number: u8, program: u16| {
+        let mut bytes = Pat {
+            transport_stream_id: 9,
+            version: 4,
+            programs: vec![(program, Pid(0x1000 + program))],
+        }
+        .to_section_bytes();
+        // section_number / last_section_number, then a fresh CRC.
+        bytes[6] = number;
+        bytes[7] = 1;
+        let len = bytes.len();
+        bytes.truncate(len - 4);
+        let crc = crate::psi::crc32_mpeg2(&bytes);
+        bytes.extend_from_slice(&crc.to_be_bytes());
+        bytes
+    };
+    let mut ts = Vec::new();
+    ts.extend(psi_packet(Pid::PAT, 0, &section(1, 2)));
+    ts.extend(psi_packet(Pid::PAT, 1, &section(0, 1)));
+    ts.extend(psi_packet(Pid::PAT, 2, &section(1, 2)));
+    ts.extend(psi_packet(Pid::PAT, 3, &section(0, 1)));
+    let mut d = Demuxer::new();
+    d.push(&ts);
+    d.flush();
+    let events: Vec<Event> = std::iter::from_fn(|| d.poll()).collect();
+    assert_eq!(
+        events,
+        [Event::Pat { changed: true }, Event::Pat { changed: false }]
+    );
+    let pat = d.programs().pat().unwrap();
+    assert_eq!(pat.programs, [(1, Pid(0x1001)), (2, Pid(0x1002))]);
+    assert_eq!(d.programs().first_program().unwrap().number, 1);
+}
+
+#[test]
 fn language_descriptors_and_table_errors() {
     let mut mux = TsMuxer::new(&h264_aac_streams(VIDEO, &[AUDIO]), 0);
     mux.set_es_info(1, iso_639_descriptor(*b"spa", 0)).unwrap();
