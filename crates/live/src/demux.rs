@@ -1,13 +1,14 @@
 //! Program selection and elementary-stream extraction from an MPEG-TS input.
 //!
-//! [`Demuxer`] is sans-IO: feed it datagrams (whole 188-byte packets; a trailing partial
-//! packet is kept for the next call) and take [`Access`] units back. It follows the PAT to
-//! the selected program's PMT (the first program unless told otherwise), picks the first
-//! H.264 stream (stream_type 0x1B) and the first AAC ADTS stream (0x0F) — or the audio PID
-//! asked for, or the AAC stream whose ISO 639 language descriptor carries the language asked
-//! for ([`LanguageSelection`]) — and rebuilds their PES packets with
-//! [`media::pes::PesAssembler`]. PTS and DTS are unwrapped from 33 bits onto one 64-bit
-//! timeline per stream with [`media::pes::Timestamp::extend`].
+//! [`Demuxer`] is a thin selection layer over [`media::demux::Demuxer`], which does the
+//! transport work (sync, continuity with duplicate packets dropped, PAT → PMT → streams,
+//! PES assembly, 33-bit PTS/DTS unwrapping with [`media::pes::Timestamp::extend`]). Feed
+//! it datagrams (any cut; a trailing partial packet is kept for the next call) and take
+//! [`Access`] units back. It follows the selected program (the first of the PAT unless
+//! told otherwise) and picks the first H.264 stream ([`stream_type::H264`]) and the first
+//! AAC ADTS stream ([`stream_type::AAC_ADTS`]) — or the audio PID asked for, or the AAC
+//! stream whose ISO 639 language descriptor carries the language asked for
+//! ([`LanguageSelection`]).
 //!
 //! Audio selection is redone on every PMT: a PID selection follows its PID; a language
 //! selection takes the first AAC stream in that language, and when there is none, LOOSE
@@ -16,10 +17,9 @@
 
 use std::collections::VecDeque;
 
-use media::mux::{STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264};
-use media::pes::{PesAssembler, PesPacket, Timestamp};
-use media::psi::{Pat, Pmt, Section, SectionAssembler};
-use media::ts::{Pid, TsPacket, PACKET_SIZE, SYNC_BYTE};
+use media::demux::{self, Event, Pes};
+use media::psi::{stream_type, Pmt};
+use media::ts::Pid;
 
 /// Which elementary stream an access unit belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,41 +45,16 @@ pub struct Access {
 
 pub use live_config::{LanguageSelection, Selection};
 
-#[derive(Debug, Default)]
-struct Track {
-    pid: Option<Pid>,
-    pes: PesAssembler,
-    cc: Option<u8>,
-    last: Option<i64>,
-}
-
-impl Track {
-    fn timestamps(&mut self, packet: &PesPacket) -> Option<(i64, i64)> {
-        let pts = packet.header.pts?;
-        let dts = packet.header.dts.unwrap_or(pts);
-        let dts = extend(dts, self.last);
-        let pts = extend(pts, Some(dts));
-        self.last = Some(dts);
-        Some((pts, dts))
-    }
-}
-
-fn extend(t: Timestamp, previous: Option<i64>) -> i64 {
-    t.extend(previous.unwrap_or(t.value() as i64))
-}
-
 /// Demultiplexes one program's video and audio. See the [module docs](self).
 #[derive(Debug, Default)]
 pub struct Demuxer {
     selection: Selection,
-    carry: Vec<u8>,
-    pat: SectionAssembler,
-    pmt_pid: Option<Pid>,
-    pmt: SectionAssembler,
-    video: Track,
-    audio: Track,
+    demux: demux::Demuxer,
+    video: Option<Pid>,
+    audio: Option<Pid>,
     ready: VecDeque<Access>,
-    errors: u64,
+    /// PES packets without a PTS.
+    untimed: u64,
 }
 
 impl Demuxer {
@@ -93,27 +68,14 @@ impl Demuxer {
 
     /// Feeds received bytes (normally whole TS packets).
     pub fn push(&mut self, data: &[u8]) {
-        self.carry.extend_from_slice(data);
-        let mut start = 0;
-        while let Some(chunk) = self.carry.get(start..start + PACKET_SIZE) {
-            if chunk.first() != Some(&SYNC_BYTE) {
-                // Resynchronise on the next sync byte.
-                self.errors += 1;
-                start += 1;
-                continue;
-            }
-            let chunk: Vec<u8> = chunk.to_vec();
-            start += PACKET_SIZE;
-            self.packet(&chunk);
-        }
-        self.carry.drain(..start.min(self.carry.len()));
+        self.demux.push(data);
+        self.pump();
     }
 
     /// Ends the input: emits the PES packets still being collected.
     pub fn flush(&mut self) {
-        self.video.pes.flush();
-        self.audio.pes.flush();
-        self.drain_pes();
+        self.demux.flush();
+        self.pump();
     }
 
     /// Takes the oldest complete access unit.
@@ -121,82 +83,53 @@ impl Demuxer {
         self.ready.pop_front()
     }
 
-    /// Packets dropped as unreadable, plus continuity errors and lost PES packets.
+    /// Bytes skipped to find sync and unreadable packets, plus continuity errors,
+    /// unreadable tables, lost PES packets and PES packets without a PTS.
     pub fn errors(&self) -> u64 {
-        self.errors + self.video.pes.errors() + self.audio.pes.errors()
+        let s = self.demux.stats();
+        s.skipped_bytes
+            + s.bad_packets
+            + s.transport_errors
+            + s.continuity_errors
+            + s.table_errors
+            + s.pes_errors
+            + self.untimed
     }
 
-    fn packet(&mut self, data: &[u8]) {
-        let Ok(p) = TsPacket::parse(data) else {
-            self.errors += 1;
-            return;
+    fn pump(&mut self) {
+        while let Some(event) = self.demux.poll() {
+            match event {
+                Event::Pat { .. } | Event::Pmt { .. } => self.reselect(),
+                Event::Pes(pes) => self.access(pes),
+                _ => {}
+            }
+        }
+    }
+
+    /// The selected program's PMT, if it arrived.
+    fn pmt(&self) -> Option<&Pmt> {
+        let programs = self.demux.programs();
+        let program = match self.selection.program {
+            Some(number) => programs.program(number),
+            None => programs.first_program(),
         };
-        if p.header.tei {
-            self.errors += 1;
-            return;
-        }
-        let pid = p.header.pid;
-        let payload = p.payload.unwrap_or(&[]);
-        if pid == Pid::PAT {
-            self.pat.push_packet(&p);
-            while let Some(bytes) = self.pat.pop() {
-                self.on_pat(&bytes);
-            }
-        } else if Some(pid) == self.pmt_pid {
-            self.pmt.push_packet(&p);
-            while let Some(bytes) = self.pmt.pop() {
-                self.on_pmt(&bytes);
-            }
-        } else {
-            for track in [&mut self.video, &mut self.audio] {
-                if track.pid != Some(pid) || p.payload.is_none() {
-                    continue;
-                }
-                if let Some(cc) = track.cc {
-                    if p.header.cc != (cc + 1) & 0x0F && p.header.cc != cc && !p.discontinuity {
-                        self.errors += 1;
-                        track.pes.reset();
-                    }
-                }
-                track.cc = Some(p.header.cc);
-                track.pes.push(p.header.pusi, payload);
-            }
-            self.drain_pes();
-        }
+        program.and_then(|p| p.pmt.as_ref())
     }
 
-    fn on_pat(&mut self, bytes: &[u8]) {
-        let Ok(pat) = Section::parse(bytes).and_then(|s| Pat::parse(&s)) else {
-            self.errors += 1;
-            return;
-        };
-        let chosen = pat
-            .programs
-            .iter()
-            .filter(|(number, _)| *number != 0)
-            .find(|(number, _)| self.selection.program.is_none_or(|want| want == *number));
-        if let Some(&(_, pid)) = chosen {
-            if self.pmt_pid != Some(pid) {
-                self.pmt_pid = Some(pid);
-                self.pmt.reset();
-            }
-        }
-    }
-
-    fn on_pmt(&mut self, bytes: &[u8]) {
-        let Ok(pmt) = Section::parse(bytes).and_then(|s| Pmt::parse(&s)) else {
-            self.errors += 1;
+    /// Picks video and audio from the selected program's current PMT.
+    fn reselect(&mut self) {
+        let Some(pmt) = self.pmt() else {
             return;
         };
         let video = pmt
             .streams
             .iter()
-            .find(|s| s.stream_type == STREAM_TYPE_H264)
+            .find(|s| s.stream_type == stream_type::H264)
             .map(|s| s.pid);
         let aac = || {
             pmt.streams
                 .iter()
-                .filter(|s| s.stream_type == STREAM_TYPE_AAC_ADTS)
+                .filter(|s| s.stream_type == stream_type::AAC_ADTS)
         };
         let audio = match (self.selection.audio_pid, self.selection.audio_language) {
             (Some(pid), _) => pmt.streams.iter().find(|s| s.pid == pid).map(|s| s.pid),
@@ -208,44 +141,47 @@ impl Demuxer {
                         return None;
                     }
                     aac()
-                        .find(|s| Some(s.pid) == self.audio.pid)
+                        .find(|s| Some(s.pid) == self.audio)
                         .or_else(|| aac().next())
                         .map(|s| s.pid)
                 }),
             (None, None) => aac().next().map(|s| s.pid),
         };
-        if self.video.pid != video {
-            self.video = Track {
-                pid: video,
-                ..Track::default()
-            };
-        }
-        if self.audio.pid != audio {
-            self.audio = Track {
-                pid: audio,
-                ..Track::default()
-            };
-        }
-    }
-
-    fn drain_pes(&mut self) {
-        for (track, kind) in [
-            (&mut self.video, StreamKind::Video),
-            (&mut self.audio, StreamKind::Audio),
-        ] {
-            while let Some(packet) = track.pes.pop() {
-                let Some((pts, dts)) = track.timestamps(&packet) else {
-                    self.errors += 1;
-                    continue;
-                };
-                self.ready.push_back(Access {
-                    kind,
-                    pts,
-                    dts,
-                    data: packet.payload,
-                });
+        let video_changed = self.video != video;
+        let audio_changed = self.audio != audio;
+        // A stream that changes PID restarts: its partial PES and timeline are dropped.
+        for (changed, old) in [(video_changed, self.video), (audio_changed, self.audio)] {
+            if let Some(old) = old.filter(|_| changed) {
+                self.demux.deselect(old);
             }
         }
+        for (changed, new) in [(video_changed, video), (audio_changed, audio)] {
+            if let Some(new) = new.filter(|_| changed) {
+                self.demux.select(new);
+            }
+        }
+        self.video = video;
+        self.audio = audio;
+    }
+
+    fn access(&mut self, pes: Pes) {
+        let kind = if Some(pes.pid) == self.video {
+            StreamKind::Video
+        } else if Some(pes.pid) == self.audio {
+            StreamKind::Audio
+        } else {
+            return;
+        };
+        let (Some(pts), Some(dts)) = (pes.pts, pes.decode_time()) else {
+            self.untimed += 1;
+            return;
+        };
+        self.ready.push_back(Access {
+            kind,
+            pts,
+            dts,
+            data: pes.payload,
+        });
     }
 }
 
@@ -254,6 +190,7 @@ impl Demuxer {
 mod tests {
     use super::*;
     use media::mux::{h264_aac_streams, MuxStream, TsMuxer};
+    use media::ts::TsPacket;
 
     const WRAP: i64 = 1 << 33;
 
@@ -432,5 +369,31 @@ mod tests {
         d.flush();
         assert!(d.pop().is_none());
         assert!(d.errors() > 0);
+    }
+
+    #[test]
+    fn a_duplicate_packet_is_not_assembled_twice() {
+        let mut mux = TsMuxer::new(&streams(&[0x101]), 0);
+        let mut ts = Vec::new();
+        let video: Vec<u8> = (0..600u32).map(|i| i as u8).collect();
+        for i in 0..3 {
+            mux.write(0, i * 3000, i * 3000, i == 0, &video, &mut ts)
+                .unwrap();
+        }
+        // Send every video packet twice, as a 2022-7-less link or a muxer may (§2.4.3.3).
+        let mut doubled = Vec::new();
+        for p in ts.chunks(188) {
+            doubled.extend_from_slice(p);
+            if TsPacket::parse(p).unwrap().header.pid == Pid(0x100) {
+                doubled.extend_from_slice(p);
+            }
+        }
+        let mut d = Demuxer::new(Selection::default());
+        d.push(&doubled);
+        d.flush();
+        let got = drain(&mut d);
+        assert_eq!(d.errors(), 0);
+        assert_eq!(got.len(), 3);
+        assert!(got.iter().all(|a| a.data == video), "payload not repeated");
     }
 }

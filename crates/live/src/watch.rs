@@ -5,7 +5,9 @@
 //! per-frame measurements ([`max_luma`], [`peak_dbfs`]) and the time, they say
 //! whether the condition holds. [`Watcher`] runs them on its own OS thread
 //! behind a bounded queue that drops datagrams instead of blocking the network
-//! receiver: it demuxes the input, decodes only the IDR pictures (enough for a
+//! receiver: it demuxes the input ([`crate::demux`], a selection layer over
+//! [`media::demux`], so a duplicate packet is never decoded twice), decodes only the
+//! IDR pictures (enough for a
 //! condition measured over a second or more, and cheap) and the selected AAC
 //! stream, and publishes the two flags.
 //!

@@ -6,6 +6,7 @@
 //! however malformed, makes it panic: parsers return `Result`, analyzers count errors.
 //!
 //! - [`ts`]: MPEG-2 transport stream packets (ISO/IEC 13818-1 §2.4.3).
+//! - [`demux`]: the one demultiplexer: sync, continuity, PAT → PMT → streams, PES.
 //! - [`mux`]: a one-program TS multiplexer (PES packetisation, PAT/PMT, PCR).
 //! - [`psi`]: program-specific information: sections, PAT, PMT, CRC-32 (§2.4.4).
 //! - [`tr101290`]: ETSI TR 101 290 priority-1 (and TEI/CRC) stream monitoring.
@@ -29,6 +30,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod demux;
 pub mod h264;
 pub mod mux;
 pub mod pes;

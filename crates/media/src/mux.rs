@@ -6,17 +6,17 @@
 //! adaptation field of the first packet of every PES on the PCR stream, and continuity
 //! counters per PID. It is sans-IO: callers hand it access units and take bytes back.
 //!
+//! PSI sections longer than one packet's payload (a PMT with many streams or long
+//! descriptor loops) continue over as many packets as they need
+//! ([`write_section_packets`]); nothing is cut.
+//!
 //! Video PES packets are unbounded (PES_packet_length 0, §2.4.3.7); other PES packets
 //! carry their length when it fits 16 bits.
 
 use crate::pes::{Timestamp, CLOCK_HZ, TIMESTAMP_MODULUS};
-use crate::psi::{Pat, Pmt, PmtStream};
+use crate::psi::{stream_type, Pat, Pmt, PmtStream};
 use crate::ts::{write_packet, Pid, TsError, TsHeader, PACKET_SIZE};
 
-/// stream_type of H.264 video (§2.4.4.9, Table 2-34).
-pub const STREAM_TYPE_H264: u8 = 0x1B;
-/// stream_type of AAC audio in ADTS (ISO/IEC 13818-7).
-pub const STREAM_TYPE_AAC_ADTS: u8 = 0x0F;
 /// PAT/PMT repetition interval in 90 kHz ticks (100 ms).
 pub const PSI_INTERVAL: i64 = CLOCK_HZ as i64 / 10;
 /// How far the PCR runs behind the DTS of the access unit it is sent with.
@@ -45,13 +45,13 @@ pub struct MuxStream {
 pub fn h264_aac_streams(video: Pid, audio: &[Pid]) -> Vec<MuxStream> {
     let mut streams = vec![MuxStream {
         pid: video,
-        stream_type: STREAM_TYPE_H264,
+        stream_type: stream_type::H264,
         stream_id: 0xE0,
     }];
     for (i, &pid) in audio.iter().enumerate() {
         streams.push(MuxStream {
             pid,
-            stream_type: STREAM_TYPE_AAC_ADTS,
+            stream_type: stream_type::AAC_ADTS,
             stream_id: 0xC0 + u8::try_from(i.min(31)).unwrap_or(0),
         });
     }
@@ -231,34 +231,40 @@ impl TsMuxer {
     }
 
     fn write_psi(&mut self, out: &mut Vec<u8>) -> Result<(), MuxError> {
-        let pat_cc = self.pat_cc;
-        self.pat_cc = (pat_cc + 1) & 0x0F;
-        write_section(Pid::PAT, pat_cc, &self.pat, out)?;
-        let pmt_cc = self.pmt_cc;
-        self.pmt_cc = (pmt_cc + 1) & 0x0F;
-        write_section(self.pmt_pid, pmt_cc, &self.pmt, out)
+        write_section_packets(Pid::PAT, &self.pat, &mut self.pat_cc, out)?;
+        write_section_packets(self.pmt_pid, &self.pmt, &mut self.pmt_cc, out)?;
+        Ok(())
     }
 }
 
-/// Writes a section that fits one packet (PAT and a small PMT do), with pointer_field 0.
-fn write_section(pid: Pid, cc: u8, section: &[u8], out: &mut Vec<u8>) -> Result<(), MuxError> {
-    let mut payload = Vec::with_capacity(PACKET_SIZE - 4);
+/// Writes one PSI section as TS packets on `pid` (§2.4.4.1, §2.4.4.2): pointer_field 0 in
+/// the first packet, the section continued over as many packets as it needs, 0xFF
+/// stuffing after its end. `cc` is the PID's continuity_counter, advanced per packet.
+pub fn write_section_packets(
+    pid: Pid,
+    section: &[u8],
+    cc: &mut u8,
+    out: &mut Vec<u8>,
+) -> Result<(), TsError> {
+    const BODY: usize = PACKET_SIZE - 4;
+    let mut payload = Vec::with_capacity(section.len() + BODY);
     payload.push(0);
     payload.extend_from_slice(section);
-    payload.resize(PACKET_SIZE - 4, 0xFF);
-    let header = TsHeader {
-        tei: false,
-        pusi: true,
-        priority: false,
-        pid,
-        scrambling: 0,
-        has_adaptation: false,
-        has_payload: true,
-        cc,
-    };
-    let mut packet = [0u8; PACKET_SIZE];
-    write_packet(&header, None, &payload, &mut packet)?;
-    out.extend_from_slice(&packet);
+    let padded = payload.len().div_ceil(BODY) * BODY;
+    payload.resize(padded, 0xFF);
+    for (i, chunk) in payload.chunks(BODY).enumerate() {
+        let header = TsHeader {
+            pusi: i == 0,
+            pid,
+            has_payload: true,
+            cc: *cc & 0x0F,
+            ..TsHeader::default()
+        };
+        let mut packet = [0u8; PACKET_SIZE];
+        write_packet(&header, None, chunk, &mut packet)?;
+        out.extend_from_slice(&packet);
+        *cc = (*cc + 1) & 0x0F;
+    }
     Ok(())
 }
 
@@ -307,9 +313,34 @@ fn pcr_bytes(base: i64) -> [u8; 6] {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::pes::PesAssembler;
-    use crate::psi::{Section, SectionAssembler};
+    use crate::demux::{Demuxer, Event, Pes};
     use crate::ts::TsPacket;
+
+    /// Every PES of every stream of the first program, and the demuxer that read them.
+    fn demux(ts: &[u8]) -> (Vec<Pes>, Demuxer) {
+        let mut d = Demuxer::new();
+        d.push(ts);
+        d.flush();
+        let mut pes = Vec::new();
+        while let Some(event) = d.poll() {
+            match event {
+                Event::Pmt { .. } => {
+                    let pids: Vec<Pid> = d
+                        .programs()
+                        .first_program()
+                        .map(|p| p.streams().iter().map(|s| s.pid).collect())
+                        .unwrap_or_default();
+                    for pid in pids {
+                        d.select(pid);
+                    }
+                }
+                Event::Pes(p) => pes.push(p),
+                Event::Pat { .. } => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        (pes, d)
+    }
 
     fn streams() -> Vec<MuxStream> {
         h264_aac_streams(Pid(0x100), &[Pid(0x101)])
@@ -322,15 +353,10 @@ mod tests {
         assert!(mux.set_es_info(2, Vec::new()).is_err());
         let mut out = Vec::new();
         mux.write(0, 9000, 9000, true, &[0; 10], &mut out).unwrap();
-        let pmt_packet = out
-            .chunks(PACKET_SIZE)
-            .map(|c| TsPacket::parse(c).unwrap())
-            .find(|p| p.header.pid == Pid(480))
-            .unwrap();
-        let mut asm = SectionAssembler::new();
-        asm.push_packet(&pmt_packet);
-        let pmt = Pmt::parse(&Section::parse(&asm.pop().unwrap()).unwrap()).unwrap();
-        assert_eq!(pmt.program_number, 7);
+        let (_, d) = demux(&out);
+        let program = d.programs().first_program().unwrap();
+        assert_eq!((program.number, program.pmt_pid), (7, Pid(480)));
+        let pmt = program.pmt.as_ref().unwrap();
         let langs = crate::psi::descriptor::languages(&pmt.streams[1].es_info);
         assert_eq!(langs.len(), 1);
         assert!(langs[0].is(b"eng"));
@@ -350,10 +376,6 @@ mod tests {
             .unwrap();
         assert_eq!(out.len() % PACKET_SIZE, 0);
 
-        let mut pat = SectionAssembler::new();
-        let mut pmt = SectionAssembler::new();
-        let mut v = PesAssembler::new();
-        let mut a = PesAssembler::new();
         let mut ccs = std::collections::HashMap::<u16, u8>::new();
         let mut pcrs = 0;
         for chunk in out.chunks(PACKET_SIZE) {
@@ -366,29 +388,22 @@ mod tests {
             {
                 pcrs += 1;
             }
-            let payload = p.payload.unwrap_or(&[]);
-            match p.header.pid.0 {
-                0 => pat.push(p.header.pusi, payload),
-                0x1000 => pmt.push(p.header.pusi, payload),
-                0x100 => v.push(p.header.pusi, payload),
-                0x101 => a.push(p.header.pusi, payload),
-                other => panic!("pid {other}"),
-            }
+            assert!([0, 0x1000, 0x100, 0x101].contains(&p.header.pid.0));
         }
-        v.flush();
-        let pat = Pat::parse(&Section::parse(&pat.pop().unwrap()).unwrap()).unwrap();
+        let (pes, d) = demux(&out);
+        let pat = d.programs().pat().unwrap();
         assert_eq!(pat.programs, vec![(1, Pid(0x1000))]);
-        let pmt = Pmt::parse(&Section::parse(&pmt.pop().unwrap()).unwrap()).unwrap();
+        let pmt = d.programs().program(1).unwrap().pmt.clone().unwrap();
         assert_eq!(pmt.pcr_pid, Pid(0x100));
         assert_eq!(pmt.streams.len(), 2);
-        let first = v.pop().unwrap();
-        assert_eq!(first.payload, video);
-        assert_eq!(first.header.pts, Some(Timestamp(12003)));
-        assert_eq!(first.header.dts, Some(Timestamp(9000)));
-        assert_eq!(v.pop().unwrap().payload, &video[..100]);
-        let audio = a.pop().unwrap();
+        let v: Vec<&Pes> = pes.iter().filter(|p| p.pid == Pid(0x100)).collect();
+        assert_eq!(v[0].payload, video);
+        assert_eq!(v[0].pts, Some(12003));
+        assert_eq!(v[0].dts, Some(9000));
+        assert_eq!(v[1].payload, &video[..100]);
+        let audio = pes.iter().find(|p| p.pid == Pid(0x101)).unwrap();
         assert_eq!(audio.payload, [1, 2, 3]);
-        assert_eq!(audio.header.dts, None);
+        assert_eq!(audio.dts, None);
         assert_eq!(pcrs, 2);
     }
 
@@ -415,5 +430,29 @@ mod tests {
         // DTS 0, 3000, ... 27000: PSI at 0, 9000, 18000, 27000.
         assert_eq!(pats, 4);
         assert!(mux.write(5, 0, 0, false, &[], &mut out).is_err());
+    }
+
+    #[test]
+    fn long_psi_sections_span_packets_instead_of_being_cut() {
+        // 40 audio streams with language descriptors: a PMT of about 500 bytes.
+        let audio: Vec<Pid> = (0..40).map(|i| Pid(0x200 + i)).collect();
+        let streams = h264_aac_streams(Pid(0x100), &audio);
+        let mut mux = TsMuxer::new(&streams, 0);
+        for i in 1..streams.len() {
+            mux.set_es_info(i, iso_639_descriptor(*b"eng", 0)).unwrap();
+        }
+        let mut out = Vec::new();
+        mux.write(0, 0, 0, true, &[0, 0, 1, 0x65], &mut out)
+            .unwrap();
+        let pmt_packets = out
+            .chunks(PACKET_SIZE)
+            .filter(|c| TsPacket::parse(c).unwrap().header.pid == Pid(0x1000))
+            .count();
+        assert!(pmt_packets >= 3, "{pmt_packets}");
+        let (_, d) = demux(&out);
+        let pmt = d.programs().program(1).unwrap().pmt.clone().unwrap();
+        assert_eq!(pmt.streams.len(), 41);
+        assert!(pmt.streams[40].languages()[0].is(b"eng"));
+        assert_eq!(d.stats().continuity_errors, 0);
     }
 }

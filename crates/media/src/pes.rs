@@ -165,6 +165,19 @@ impl PesHeader {
     }
 }
 
+/// Why a [`PesAssembler`] dropped a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PesDrop {
+    /// Its header could not be read: [`PesError::Short`] when the packet ended (at the
+    /// next unit start, or a flush) before its header was whole, another error when the
+    /// header is invalid.
+    Header(PesError),
+    /// It grew past [`MAX_PES_SIZE`].
+    TooLarge,
+    /// It was complete but the caller did not take it before 64 more were.
+    Overrun,
+}
+
 /// One complete PES packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PesPacket {
@@ -188,6 +201,7 @@ pub struct PesAssembler {
     collecting: bool,
     ready: VecDeque<PesPacket>,
     errors: u64,
+    last_drop: Option<PesDrop>,
 }
 
 impl PesAssembler {
@@ -207,6 +221,7 @@ impl PesAssembler {
         }
         if self.partial.len() + payload.len() > MAX_PES_SIZE {
             self.errors += 1;
+            self.last_drop = Some(PesDrop::TooLarge);
             self.reset();
             return;
         }
@@ -239,6 +254,11 @@ impl PesAssembler {
         self.errors
     }
 
+    /// Why the latest dropped packet was dropped.
+    pub fn last_drop(&self) -> Option<PesDrop> {
+        self.last_drop
+    }
+
     fn complete_bounded(&mut self) {
         let Ok(header) = PesHeader::parse(&self.partial) else {
             return;
@@ -262,10 +282,14 @@ impl PesAssembler {
                 if self.ready.len() >= MAX_READY {
                     self.ready.pop_front();
                     self.errors += 1;
+                    self.last_drop = Some(PesDrop::Overrun);
                 }
                 self.ready.push_back(PesPacket { header, payload });
             }
-            Err(_) => self.errors += 1,
+            Err(error) => {
+                self.errors += 1;
+                self.last_drop = Some(PesDrop::Header(error));
+            }
         }
     }
 }

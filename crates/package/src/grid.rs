@@ -58,7 +58,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::segmenter::{ticks_to_duration, MAX_PTS_JUMP};
+use crate::timeline::{ticks_to_duration, MAX_PTS_JUMP};
 
 /// Two IDRs this close (90 kHz ticks, 1/60 s) are the same cut point.
 pub const MATCH_TOLERANCE: i64 = 1_500;

@@ -38,6 +38,7 @@ pub mod hls;
 pub mod origin;
 pub mod segmenter;
 pub mod sps;
+pub mod timeline;
 
 /// Why a packaging component refused its configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]

@@ -2,9 +2,11 @@
 //!
 //! [`Segmenter`] is fed transport stream bytes with [`push`](Segmenter::push) (whole UDP
 //! datagrams or any other chunking: partial packets are carried over) and hands out
-//! finished [`Segment`]s from [`poll_segment`](Segmenter::poll_segment). It learns the
-//! program from the PAT and PMT (the first H.264 stream, type 0x1B, is the video; the
-//! first AAC stream, type 0x0F, the audio), reassembles the video PES packets and cuts
+//! finished [`Segment`]s from [`poll_segment`](Segmenter::poll_segment). A
+//! [`media::demux::Demuxer`] does the transport work (sync, continuity with duplicates
+//! dropped, PAT → PMT → streams, the video PES and its unwrapped PTS); the segmenter
+//! follows the first program of the PAT (its first H.264 stream is the video, its first
+//! AAC stream the audio), copies the program's packets into segments and cuts
 //! before IDR access units where a [`CutGrid`] says so: the first IDR in each later
 //! `target_duration` cell of a grid anchored on the first cut. Several segmenters can
 //! share one grid ([`push_on`](Segmenter::push_on)) so the renditions of one endpoint
@@ -17,7 +19,7 @@
 //! Invariants: memory is bounded (a segment is cut at the next access unit once it
 //! passes `max_duration` or `max_bytes`, even without an IDR, when the grid allows; else
 //! it is dropped at `max_bytes`); packets before the first cut are dropped; 33-bit PTS
-//! wrap is unwrapped with [`Timestamp::extend`]; a PTS step of more than
+//! wrap is unwrapped (by the demuxer, with [`media::pes::Timestamp::extend`]); a PTS step of more than
 //! [`MAX_PTS_JUMP`] forward or [`MAX_PTS_BACKWARD`] back ends the segment and the next
 //! cut [`rejoin`](CutGrid::rejoin)s the grid (a discontinuity when the timeline is
 //! new); [`mark_discontinuity`](Segmenter::mark_discontinuity) flags the next cut as
@@ -39,25 +41,23 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
+use media::demux::{Demuxer, Event, Packet, Pes};
 use media::h264;
-use media::pes::{PesAssembler, PesPacket, Timestamp, CLOCK_HZ};
-use media::psi::{Pat, Pmt, Section, SectionAssembler, TABLE_ID_PAT, TABLE_ID_PMT};
-use media::ts::{write_packet, Pid, TsHeader, TsPacket, PACKET_SIZE, SYNC_BYTE};
+use media::mux::write_section_packets;
+use media::pes::CLOCK_HZ;
+use media::psi::{stream_type, Pat, Pmt};
+use media::ts::{Pid, TsPacket, PACKET_SIZE};
 use time::OffsetDateTime;
 
 use crate::grid::{Cut, CutGrid};
+use crate::timeline::duration_to_ticks;
 use crate::Error;
 
-/// PMT stream_type of H.264 video (ISO/IEC 13818-1 Table 2-34).
-pub const STREAM_TYPE_H264: u8 = 0x1B;
-/// PMT stream_type of AAC audio in ADTS.
-pub const STREAM_TYPE_AAC: u8 = 0x0F;
-/// A PTS step forward larger than this (10 s) is a jump (a discontinuity unless it
-/// lands on the grid's timeline), not a gap.
-pub const MAX_PTS_JUMP: i64 = 10 * CLOCK_HZ as i64;
-/// A PTS step back larger than this (3 s: more than any B-frame reordering) is a jump
-/// too: the source restarted.
-pub const MAX_PTS_BACKWARD: i64 = 3 * CLOCK_HZ as i64;
+pub use crate::timeline::{ticks_to_duration, MAX_PTS_BACKWARD, MAX_PTS_JUMP};
+/// PMT stream_type of AAC audio in ADTS (see [`media::psi::stream_type`]).
+pub use media::psi::stream_type::AAC_ADTS as STREAM_TYPE_AAC;
+/// PMT stream_type of H.264 video (the one definition is [`media::psi::stream_type`]).
+pub use media::psi::stream_type::H264 as STREAM_TYPE_H264;
 /// Segments ready for the caller before the oldest is dropped.
 const MAX_READY: usize = 16;
 
@@ -121,17 +121,6 @@ impl Segment {
     }
 }
 
-/// Converts 90 kHz ticks to a [`Duration`].
-pub fn ticks_to_duration(ticks: u64) -> Duration {
-    Duration::from_secs(ticks / CLOCK_HZ)
-        + Duration::from_nanos((ticks % CLOCK_HZ) * 1_000_000_000 / CLOCK_HZ)
-}
-
-fn duration_to_ticks(d: Duration) -> i64 {
-    let ticks = d.as_nanos().saturating_mul(u128::from(CLOCK_HZ)) / 1_000_000_000;
-    i64::try_from(ticks).unwrap_or(i64::MAX)
-}
-
 /// The program being segmented.
 #[derive(Clone, Debug)]
 struct Program {
@@ -184,14 +173,10 @@ pub struct SegmenterStats {
 pub struct Segmenter {
     config: SegmenterConfig,
     max_ticks: i64,
-    carry: Vec<u8>,
-    pat_asm: SectionAssembler,
-    pmt_asm: SectionAssembler,
-    pmt_pid: Option<Pid>,
+    /// Sync, continuity, PAT/PMT and the video PES: packets come out as events.
+    demux: Demuxer,
     transport_stream_id: u16,
     program: Option<Program>,
-    video_asm: PesAssembler,
-    video_cc: Option<u8>,
     /// Packets since the start of the video PES being collected.
     pending: Vec<u8>,
     /// Wall clock when the pending PES started.
@@ -234,14 +219,13 @@ impl Segmenter {
         Ok(Self {
             config,
             max_ticks: duration_to_ticks(config.max_duration),
-            carry: Vec::new(),
-            pat_asm: SectionAssembler::new(),
-            pmt_asm: SectionAssembler::new(),
-            pmt_pid: None,
+            demux: {
+                let mut demux = Demuxer::new();
+                demux.set_packets(true);
+                demux
+            },
             transport_stream_id: 1,
             program: None,
-            video_asm: PesAssembler::new(),
-            video_cc: None,
             pending: Vec::new(),
             pending_wall: None,
             wall_clock: None,
@@ -288,34 +272,8 @@ impl Segmenter {
 
     /// [`push`](Self::push), cutting on a grid shared with other segmenters.
     pub fn push_on(&mut self, data: &[u8], grid: &mut CutGrid) {
-        let mut buf = std::mem::take(&mut self.carry);
-        buf.extend_from_slice(data);
-        let mut rest = &buf[..];
-        loop {
-            match rest.iter().position(|&b| b == SYNC_BYTE) {
-                Some(0) => {}
-                Some(skip) => {
-                    self.stats.skipped_bytes += skip as u64;
-                    rest = rest.get(skip..).unwrap_or(&[]);
-                }
-                None => {
-                    self.stats.skipped_bytes += rest.len() as u64;
-                    rest = &[];
-                }
-            }
-            let Some((packet, after)) = rest.split_at_checked(PACKET_SIZE) else {
-                break;
-            };
-            // A lone 0x47 in the middle of a packet is not sync: require the next one.
-            if after.first().is_some_and(|&b| b != SYNC_BYTE) {
-                self.stats.skipped_bytes += 1;
-                rest = rest.get(1..).unwrap_or(&[]);
-                continue;
-            }
-            self.packet(packet, grid);
-            rest = after;
-        }
-        self.carry = rest.to_vec();
+        self.demux.push(data);
+        self.pump(grid);
     }
 
     /// End of stream: finishes the last access unit and the open segment.
@@ -327,10 +285,13 @@ impl Segmenter {
 
     /// [`flush`](Self::flush), cutting on a shared grid.
     pub fn flush_on(&mut self, grid: &mut CutGrid) {
-        self.video_asm.flush();
-        while let Some(pes) = self.video_asm.pop() {
-            self.video_pes(&pes, grid);
-        }
+        self.demux.flush();
+        self.pump(grid);
+        self.finish();
+    }
+
+    /// Appends what is pending to the open segment and closes it.
+    fn finish(&mut self) {
         if let Some(open) = self.open.as_mut() {
             open.data.append(&mut self.pending);
             if open.iframe_bytes.is_none() && open.starts_with_idr {
@@ -345,7 +306,6 @@ impl Segmenter {
         if let Some(end) = end {
             self.close(end);
         }
-        self.video_cc = None;
     }
 
     /// Takes the oldest finished segment.
@@ -355,7 +315,12 @@ impl Segmenter {
 
     /// What was dropped so far.
     pub fn stats(&self) -> SegmenterStats {
-        self.stats
+        let demux = self.demux.stats();
+        SegmenterStats {
+            bad_packets: demux.bad_packets + demux.transport_errors,
+            skipped_bytes: demux.skipped_bytes,
+            ..self.stats
+        }
     }
 
     /// Frames per second from the smallest PTS step between video access units.
@@ -363,124 +328,39 @@ impl Segmenter {
         (self.frame_ticks > 0).then(|| CLOCK_HZ as f64 / self.frame_ticks as f64)
     }
 
-    fn packet(&mut self, bytes: &[u8], grid: &mut CutGrid) {
-        let Ok(packet) = TsPacket::parse(bytes) else {
-            self.stats.bad_packets += 1;
-            return;
-        };
-        let pid = packet.header.pid;
-        if pid == Pid::PAT {
-            self.pat_asm.push_packet(&packet);
-            while let Some(section) = self.pat_asm.pop() {
-                self.pat(&section);
+    /// Reads what the demuxer found in the bytes pushed so far.
+    fn pump(&mut self, grid: &mut CutGrid) {
+        while let Some(event) = self.demux.poll() {
+            match event {
+                Event::Pat { .. } => {
+                    if let Some(pat) = self.demux.programs().pat() {
+                        self.transport_stream_id = pat.transport_stream_id;
+                    }
+                }
+                Event::Pmt {
+                    program_number,
+                    pmt_pid,
+                    ..
+                } => self.pmt(program_number, pmt_pid, grid),
+                Event::Packet(packet) => self.packet(&packet),
+                Event::Pes(pes) if self.program.as_ref().is_some_and(|p| p.video == pes.pid) => {
+                    self.video_pes(&pes, grid);
+                }
+                _ => {}
             }
-            return;
         }
-        if Some(pid) == self.pmt_pid {
-            self.pmt_asm.push_packet(&packet);
-            while let Some(section) = self.pmt_asm.pop() {
-                self.pmt(&section, grid);
-            }
-            return;
-        }
+    }
+
+    /// One packet, after the PES it ends (if any) was placed.
+    fn packet(&mut self, packet: &Packet) {
         let Some(program) = &self.program else {
             return;
         };
-        if !program.carries(pid) {
+        if !program.carries(packet.pid) {
             return;
         }
-        if pid == program.video {
-            self.video_packet(&packet, bytes, grid);
-        } else {
-            self.pending.extend_from_slice(bytes);
-        }
-        if self.pending.len() > self.config.max_bytes {
-            // No video access unit ends (the video stopped): drop rather than grow.
-            self.stats.dropped_packets += (self.pending.len() / PACKET_SIZE) as u64;
-            self.pending.clear();
-            self.video_asm.reset();
-        }
-    }
-
-    fn pat(&mut self, section: &[u8]) {
-        let Ok(section) = Section::parse(section) else {
-            return;
-        };
-        if section.table_id != TABLE_ID_PAT {
-            return;
-        }
-        let Ok(pat) = Pat::parse(&section) else {
-            return;
-        };
-        let pmt_pid = pat.programs.iter().find(|(n, _)| *n != 0).map(|p| p.1);
-        self.transport_stream_id = pat.transport_stream_id;
-        if pmt_pid != self.pmt_pid {
-            self.pmt_pid = pmt_pid;
-            self.pmt_asm.reset();
-        }
-    }
-
-    fn pmt(&mut self, section: &[u8], grid: &mut CutGrid) {
-        let Ok(section) = Section::parse(section) else {
-            return;
-        };
-        if section.table_id != TABLE_ID_PMT {
-            return;
-        }
-        let Ok(pmt) = Pmt::parse(&section) else {
-            return;
-        };
-        let Some(pmt_pid) = self.pmt_pid else {
-            return;
-        };
-        let find = |t: u8| {
-            pmt.streams
-                .iter()
-                .find(|s| s.stream_type == t)
-                .map(|s| s.pid)
-        };
-        let Some(video) = find(STREAM_TYPE_H264) else {
-            return;
-        };
-        let audio = find(STREAM_TYPE_AAC);
-        if let Some(old) = &self.program {
-            if old.pmt == pmt && old.pmt_pid == pmt_pid {
-                return;
-            }
-            if old.video != video || old.audio != audio {
-                // Other streams: what was collected cannot be continued.
-                self.flush_on(grid);
-                self.video_asm.reset();
-                self.last_pts = None;
-                self.discontinuity = true;
-            }
-        }
-        self.program = Some(Program {
-            pmt_pid,
-            pmt,
-            video,
-            audio,
-        });
-    }
-
-    fn video_packet(&mut self, packet: &TsPacket<'_>, bytes: &[u8], grid: &mut CutGrid) {
-        let header = packet.header;
-        if header.has_payload {
-            let expected = self.video_cc.map(|cc| (cc + 1) & 0x0F);
-            if expected.is_some_and(|e| e != header.cc && !packet.discontinuity) {
-                self.video_asm.reset();
-            }
-            self.video_cc = Some(header.cc);
-        }
-        let Some(payload) = packet.payload else {
-            self.pending.extend_from_slice(bytes);
-            return;
-        };
-        self.video_asm.push(header.pusi, payload);
-        while let Some(pes) = self.video_asm.pop() {
-            self.video_pes(&pes, grid);
-        }
-        if header.pusi {
+        let video = program.video;
+        if packet.pid == video && packet.unit_start {
             // The completed PES and what came with it were placed; a new one starts here.
             self.place_pending_tail();
             if let Some(open) = self.open.as_mut() {
@@ -490,7 +370,53 @@ impl Segmenter {
             }
             self.pending_wall = self.wall_clock;
         }
-        self.pending.extend_from_slice(bytes);
+        self.pending.extend_from_slice(&packet.bytes);
+        if self.pending.len() > self.config.max_bytes {
+            // No video access unit ends (the video stopped): drop rather than grow.
+            self.stats.dropped_packets += (self.pending.len() / PACKET_SIZE) as u64;
+            self.pending.clear();
+            self.demux.reset_pid(video);
+        }
+    }
+
+    /// The PMT of `program_number` arrived: follow it if it is the first program's.
+    fn pmt(&mut self, program_number: u16, pmt_pid: Pid, grid: &mut CutGrid) {
+        let Some(first) = self.demux.programs().first_program() else {
+            return;
+        };
+        if (first.number, first.pmt_pid) != (program_number, pmt_pid) {
+            return;
+        }
+        let Some(pmt) = first.pmt.clone() else {
+            return;
+        };
+        let Some(video) = first.first_of_type(stream_type::H264).map(|s| s.pid) else {
+            return;
+        };
+        let audio = first.first_of_type(stream_type::AAC_ADTS).map(|s| s.pid);
+        if let Some(old) = &self.program {
+            if old.pmt == pmt && old.pmt_pid == pmt_pid {
+                return;
+            }
+            let old_video = old.video;
+            if old_video != video || old.audio != audio {
+                // Other streams: what was collected cannot be continued.
+                for pes in self.demux.flush_pid(old_video) {
+                    self.video_pes(&pes, grid);
+                }
+                self.finish();
+                self.demux.deselect(old_video);
+                self.last_pts = None;
+                self.discontinuity = true;
+            }
+        }
+        self.demux.select(video);
+        self.program = Some(Program {
+            pmt_pid,
+            pmt,
+            video,
+            audio,
+        });
     }
 
     /// Packets collected while no video PES was open go to the open segment, if any.
@@ -508,14 +434,11 @@ impl Segmenter {
     }
 
     /// A video PES is complete; `self.pending` holds its packets and those interleaved.
-    fn video_pes(&mut self, pes: &PesPacket, grid: &mut CutGrid) {
-        let Some(ts) = pes.header.pts.or(pes.header.dts) else {
+    fn video_pes(&mut self, pes: &Pes, grid: &mut CutGrid) {
+        // Unwrapped by the demuxer (33-bit wrap, Timestamp::extend).
+        let Some(pts) = pes.pts.or(pes.dts) else {
             self.place_pending_tail();
             return;
-        };
-        let pts = match self.last_pts {
-            Some(last) => ts.extend(last),
-            None => Timestamp::value(ts) as i64,
         };
         if let Some(last) = self.last_pts {
             let step = pts.saturating_sub(last);
@@ -715,37 +638,14 @@ impl Segmenter {
         let mut out = Vec::new();
         let pmt_pid = program.pmt_pid;
         let pmt_section = program.pmt.to_section_bytes();
-        section_packets(
+        // Both only fail for a PID out of range, which a parsed PID never is.
+        let _ = write_section_packets(
             Pid::PAT,
             &pat.to_section_bytes(),
             &mut self.pat_cc,
             &mut out,
         );
-        section_packets(pmt_pid, &pmt_section, &mut self.pmt_cc, &mut out);
+        let _ = write_section_packets(pmt_pid, &pmt_section, &mut self.pmt_cc, &mut out);
         out
-    }
-}
-
-/// Writes one PSI section as TS packets (pointer_field 0, 0xFF stuffing after it).
-fn section_packets(pid: Pid, section: &[u8], cc: &mut u8, out: &mut Vec<u8>) {
-    let body = PACKET_SIZE - 4;
-    let mut payload = Vec::with_capacity(section.len() + body);
-    payload.push(0);
-    payload.extend_from_slice(section);
-    let padded = payload.len().div_ceil(body) * body;
-    payload.resize(padded, 0xFF);
-    for (i, chunk) in payload.chunks(body).enumerate() {
-        let header = TsHeader {
-            pusi: i == 0,
-            pid,
-            has_payload: true,
-            cc: *cc,
-            ..TsHeader::default()
-        };
-        let mut packet = [0u8; PACKET_SIZE];
-        if write_packet(&header, None, chunk, &mut packet).is_ok() {
-            out.extend_from_slice(&packet);
-            *cc = (*cc + 1) & 0x0F;
-        }
     }
 }

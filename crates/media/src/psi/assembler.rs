@@ -160,7 +160,7 @@ mod tests {
             pcr_pid: Pid(0x100),
             streams: (0..80)
                 .map(|i| PmtStream {
-                    stream_type: 0x06,
+                    stream_type: crate::psi::stream_type::PRIVATE_PES,
                     pid: Pid(0x100 + i),
                     es_info: vec![],
                 })

@@ -3,13 +3,16 @@
 //! Tables travel as sections inside TS payloads. [`SectionAssembler`] rebuilds sections
 //! from the packets of one PID, [`Section::parse`] checks the framing and CRC-32, and
 //! [`Pat`] / [`Pmt`] read and write the two tables a receiver needs to find programs;
-//! [`descriptor`] reads the descriptor loops they carry (the ISO 639 language of a stream).
+//! [`descriptor`] reads the descriptor loops they carry (the ISO 639 language of a stream)
+//! and [`stream_type`] names the PMT stream types. [`crate::demux`] is the one reader of
+//! PAT and PMT tables in a stream.
 
 mod assembler;
 pub mod descriptor;
 mod pat;
 mod pmt;
 mod section;
+pub mod stream_type;
 
 pub use assembler::SectionAssembler;
 pub use pat::Pat;

@@ -4,7 +4,7 @@ use crate::ts::Pid;
 /// One elementary stream of a program.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PmtStream {
-    /// Coding of the stream (0x1B H.264, 0x24 HEVC, 0x0F AAC, 0x06 private data, ...).
+    /// Coding of the stream: one of [`super::stream_type`] (H.264, HEVC, AAC, private data, ...).
     pub stream_type: u8,
     /// PID carrying the stream.
     pub pid: Pid,
@@ -144,12 +144,12 @@ mod tests {
             program_info: vec![],
             streams: vec![
                 PmtStream {
-                    stream_type: 0x1B,
+                    stream_type: crate::psi::stream_type::H264,
                     pid: Pid(0x100),
                     es_info: vec![],
                 },
                 PmtStream {
-                    stream_type: 0x0F,
+                    stream_type: crate::psi::stream_type::AAC_ADTS,
                     pid: Pid(0x101),
                     es_info: vec![0x0A, 0x04, b'e', b'n', b'g', 0],
                 },

@@ -20,8 +20,14 @@
 //!   packets are not checked further.
 //! - `crc_errors` (2.2): one per PAT or PMT section whose CRC_32 is wrong.
 //!
-//! Timers (1.3, 1.5, 1.6) run only while in sync and start when sync is acquired. Sections
-//! are read from single-section tables with current_next_indicator set.
+//! Timers (1.3, 1.5, 1.6) run only while in sync and start when sync is acquired.
+//!
+//! Packet framing (with the hysteresis of 1.1) and the presence and timeout rules are the
+//! analyzer's own; continuity (1.4) and the program map (which PIDs carry PMTs, which
+//! streams each PMT lists) come from [`crate::demux`]'s [`ContinuityTracker`] and
+//! [`ProgramTracker`], the same rules every demuxer of the workspace uses: sections are
+//! read from single-section tables with current_next_indicator set, a duplicate packet
+//! (same counter and payload) is not read twice.
 //!
 //! Why not `dvb-conformance`: it was evaluated first. It covers more (priority
 //! 2 and 3), but its API broke through five major versions between June and
@@ -33,10 +39,11 @@ mod sync;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::psi::{Pat, Pmt, PsiError, Section, SectionAssembler, TABLE_ID_PAT, TABLE_ID_PMT};
+use crate::demux::{ContinuityTracker, ProgramTracker, TableEvent, Verdict};
+use crate::psi::PsiError;
 use crate::ts::{Pid, TsPacket};
 use sync::{Framed, Framer};
 
@@ -76,13 +83,6 @@ pub struct Tr101290Stats {
     pub programs: u32,
 }
 
-/// Continuity state of one PID.
-#[derive(Clone, Copy, Debug, Default)]
-struct Continuity {
-    last: Option<u8>,
-    repeated: bool,
-}
-
 /// A PMT the PAT says should be on the air.
 #[derive(Clone, Debug)]
 struct PmtWatch {
@@ -107,8 +107,9 @@ struct Stream {
     last_pat: Option<Duration>,
     /// Set once sync is acquired; timers are idle before.
     pat_deadline: Option<Duration>,
-    continuity: HashMap<Pid, Continuity>,
-    assemblers: HashMap<Pid, SectionAssembler>,
+    continuity: ContinuityTracker,
+    /// PAT → PMT PIDs → streams.
+    tables: ProgramTracker,
     /// Keyed by (PMT PID, program_number): programs may share a PMT PID.
     pmts: BTreeMap<(Pid, u16), PmtWatch>,
     /// Elementary stream PIDs of all PMTs, with their 5 s deadline.
@@ -176,10 +177,8 @@ impl Stream {
     fn sync_lost(&mut self) {
         self.stats.sync_loss += 1;
         // Bytes were lost: restart continuity and section assembly from scratch.
-        self.continuity.clear();
-        for assembler in self.assemblers.values_mut() {
-            assembler.reset();
-        }
+        self.continuity.reset();
+        self.tables.reset_assembly();
     }
 
     fn check_timers(&mut self, now: Duration) {
@@ -208,94 +207,54 @@ impl Stream {
         if let Some(deadline) = self.streams.get_mut(&pid) {
             *deadline = now.saturating_add(PID_PERIOD);
         }
-        let in_order = self.continuity_ok(&packet);
-        if pid == Pid::PAT {
-            if packet.header.scrambling != 0 {
-                self.stats.pat_errors += 1;
-                return;
-            }
-            for section in self.assemble(pid, &packet, in_order) {
-                self.pat_section(now, &section);
-            }
-        } else if self.pmts.range((pid, 0)..=(pid, u16::MAX)).next().is_some() {
-            if packet.header.scrambling != 0 {
-                self.stats.pmt_errors += 1;
-                return;
-            }
-            for section in self.assemble(pid, &packet, in_order) {
-                self.pmt_section(now, pid, &section);
-            }
-        }
-    }
-
-    /// Check 1.4; returns false when packets were lost before this one.
-    fn continuity_ok(&mut self, packet: &TsPacket<'_>) -> bool {
-        let h = &packet.header;
-        if h.pid == Pid::NULL || !h.has_payload {
-            return true;
-        }
-        let state = self.continuity.entry(h.pid).or_default();
-        let last = state.last.replace(h.cc);
-        if packet.discontinuity {
-            state.repeated = false;
-            return true;
-        }
-        match last {
-            None => true,
-            Some(last) if h.cc == (last + 1) & 0x0F => {
-                state.repeated = false;
-                true
-            }
-            Some(last) if h.cc == last && !state.repeated => {
-                state.repeated = true;
-                true
-            }
-            Some(_) => {
-                state.repeated = false;
+        match self.continuity.check(&packet) {
+            // Check 1.4 allows one duplicate; it is not read again.
+            Verdict::Duplicate => return,
+            Verdict::Error { .. } => {
                 self.stats.continuity_errors += 1;
-                false
+                // Packets were lost: a torn section is dropped, not glued.
+                self.tables.reset_pid(pid);
             }
+            Verdict::InOrder | Verdict::Discontinuity => {}
         }
-    }
-
-    /// Feeds a PSI packet to its PID's assembler and returns the sections it completes.
-    fn assemble(&mut self, pid: Pid, packet: &TsPacket<'_>, in_order: bool) -> Vec<Vec<u8>> {
-        let assembler = self.assemblers.entry(pid).or_default();
-        if !in_order {
-            assembler.reset();
-        }
-        assembler.push_packet(packet);
-        std::iter::from_fn(|| assembler.pop()).collect()
-    }
-
-    /// Parses a section of a PAT or PMT, counting CRC errors; `None` when unusable.
-    fn section<'a>(&mut self, bytes: &'a [u8]) -> Option<Section<'a>> {
-        match Section::parse(bytes) {
-            Ok(section) if section.current_next => Some(section),
-            Ok(_) => None,
-            Err(PsiError::Crc { .. }) => {
-                self.stats.crc_errors += 1;
-                None
-            }
-            Err(_) => None,
-        }
-    }
-
-    fn pat_section(&mut self, now: Duration, bytes: &[u8]) {
-        if bytes.first() != Some(&TABLE_ID_PAT) {
+        let scrambled = packet.header.scrambling != 0;
+        if pid == Pid::PAT && scrambled {
             self.stats.pat_errors += 1;
             return;
         }
-        let Some(pat) = self.section(bytes).and_then(|s| Pat::parse(&s).ok()) else {
+        if self.tables.is_pmt_pid(pid) && scrambled {
+            self.stats.pmt_errors += 1;
             return;
-        };
+        }
+        let mut events = Vec::new();
+        self.tables.push(&packet, &mut events);
+        for event in events {
+            match event {
+                TableEvent::Pat { .. } => self.pat_received(now),
+                TableEvent::Pmt {
+                    program_number,
+                    pmt_pid,
+                    ..
+                } => self.pmt_received(now, pmt_pid, program_number),
+                // A section with another table_id on PID 0 (1.3).
+                TableEvent::UnexpectedTable { .. } => self.stats.pat_errors += 1,
+                TableEvent::Error {
+                    error: PsiError::Crc { .. },
+                    ..
+                } => self.stats.crc_errors += 1,
+                TableEvent::Error { .. } => {}
+            }
+        }
+    }
+
+    /// A valid PAT arrived: restart its timer and watch the PMTs it lists.
+    fn pat_received(&mut self, now: Duration) {
         self.last_pat = Some(now);
         self.pat_deadline = Some(now.saturating_add(PSI_PERIOD));
-        let programs: Vec<(Pid, u16)> = pat
-            .programs
-            .iter()
-            .filter(|(program_number, _)| *program_number != 0)
-            .map(|(program_number, pid)| (*pid, *program_number))
+        let programs: Vec<(Pid, u16)> = self
+            .tables
+            .programs()
+            .map(|p| (p.pmt_pid, p.number))
             .collect();
         self.stats.programs = u32::try_from(programs.len()).unwrap_or(u32::MAX);
         let mut pmts = BTreeMap::new();
@@ -308,25 +267,21 @@ impl Stream {
             pmts.insert(key, watch);
         }
         self.pmts = pmts;
-        self.assemblers
-            .retain(|pid, _| *pid == Pid::PAT || self.pmts.keys().any(|(p, _)| p == pid));
         self.rebuild_streams(now);
     }
 
-    fn pmt_section(&mut self, now: Duration, pid: Pid, bytes: &[u8]) {
-        if bytes.first() != Some(&TABLE_ID_PMT) {
-            // Other tables may share a PMT PID.
-            return;
-        }
-        let Some(pmt) = self.section(bytes).and_then(|s| Pmt::parse(&s).ok()) else {
-            return;
-        };
-        let Some(watch) = self.pmts.get_mut(&(pid, pmt.program_number)) else {
+    /// A valid PMT of a program of the PAT arrived on `pid`.
+    fn pmt_received(&mut self, now: Duration, pid: Pid, program_number: u16) {
+        let streams: Vec<Pid> = self
+            .tables
+            .program(program_number)
+            .map(|p| p.streams().iter().map(|s| s.pid).collect())
+            .unwrap_or_default();
+        let Some(watch) = self.pmts.get_mut(&(pid, program_number)) else {
             return;
         };
         watch.last_seen = Some(now);
         watch.deadline = now.saturating_add(PSI_PERIOD);
-        let streams: Vec<Pid> = pmt.streams.iter().map(|s| s.pid).collect();
         if watch.streams != streams {
             watch.streams = streams;
             self.rebuild_streams(now);

@@ -1,7 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use super::*;
-use crate::psi::PmtStream;
+use std::collections::HashMap;
+
+use crate::psi::{Pat, Pmt, PmtStream};
 use crate::ts::{write_packet, TsHeader, PACKET_SIZE};
 
 const PMT_PID: Pid = Pid(0x100);
@@ -50,7 +52,7 @@ fn pmt_section() -> Vec<u8> {
         pcr_pid: VIDEO,
         program_info: vec![],
         streams: vec![PmtStream {
-            stream_type: 0x1B,
+            stream_type: crate::psi::stream_type::H264,
             pid: VIDEO,
             es_info: vec![],
         }],
@@ -236,6 +238,24 @@ fn pat_crc_error() {
     let s = a.stats();
     assert_eq!(s.crc_errors, 1);
     assert_eq!(s.pat_errors, 0);
+}
+
+#[test]
+fn a_duplicate_psi_packet_is_read_once() {
+    let mut a = Analyzer::new();
+    let mut mux = Mux::new();
+    mux.run(&mut a, 0, 300);
+    let mut section = pat_section();
+    let last = section.len() - 1;
+    section[last] ^= 0xFF;
+    let cc = mux.next_cc(Pid::PAT);
+    let packet = section_packet(Pid::PAT, cc, &section);
+    // The packet and its one allowed duplicate (§2.4.3.3): one bad section, not two.
+    a.feed(ms(300), &packet);
+    a.feed(ms(300), &packet);
+    let s = a.stats();
+    assert_eq!(s.crc_errors, 1);
+    assert_eq!(s.continuity_errors, 0);
 }
 
 #[test]

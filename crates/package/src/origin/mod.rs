@@ -73,17 +73,17 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
+use media::demux::{Demuxer, Event};
 use media::h264;
-use media::pes::PesAssembler;
-use media::psi::{Pat, Pmt, Section, SectionAssembler, TABLE_ID_PAT, TABLE_ID_PMT};
-use media::ts::{Pid, TsPacket, PACKET_SIZE};
+use media::psi::stream_type;
+use media::ts::Pid;
 use time::OffsetDateTime;
 
 use crate::grid::CutGrid;
 use crate::hls::{
     IFrameVariant, MultivariantPlaylist, PlaylistType, Rendition, RenditionConfig, Variant,
 };
-use crate::segmenter::{Segment, Segmenter, SegmenterConfig, STREAM_TYPE_AAC, STREAM_TYPE_H264};
+use crate::segmenter::{Segment, Segmenter, SegmenterConfig};
 pub use crate::sps::sps_resolution;
 
 /// The largest ingest body (one playlist or segment) a driver should accept.
@@ -899,44 +899,36 @@ pub enum OriginFile {
 }
 
 /// Reads codecs, resolution and frame rate from the PMT and the first SPS of a TS
-/// segment.
+/// segment: the first program's first H.264 stream (and whether it has AAC audio), found
+/// by [`media::demux`].
 pub fn probe(ts: &[u8]) -> Option<StreamInfo> {
-    let mut pat = SectionAssembler::new();
-    let mut pmt_asm = SectionAssembler::new();
-    let mut pmt_pid: Option<Pid> = None;
+    let mut demux = Demuxer::new();
+    demux.push(ts);
+    demux.flush();
+    // The video PID and whether the program has AAC audio.
     let mut streams: Option<(Pid, bool)> = None;
-    let mut video = PesAssembler::new();
-    for bytes in ts.chunks_exact(PACKET_SIZE) {
-        let Ok(packet) = TsPacket::parse(bytes) else {
-            continue;
-        };
-        let pid = packet.header.pid;
-        if pid == Pid::PAT {
-            pat.push_packet(&packet);
-            while let Some(s) = pat.pop() {
-                let parsed = Section::parse(&s)
-                    .ok()
-                    .filter(|s| s.table_id == TABLE_ID_PAT);
-                if let Some(p) = parsed.and_then(|s| Pat::parse(&s).ok()) {
-                    pmt_pid = p.programs.iter().find(|(n, _)| *n != 0).map(|p| p.1);
-                }
-            }
-        } else if Some(pid) == pmt_pid {
-            pmt_asm.push_packet(&packet);
-            while let Some(s) = pmt_asm.pop() {
-                let parsed = Section::parse(&s)
-                    .ok()
-                    .filter(|s| s.table_id == TABLE_ID_PMT);
-                if let Some(p) = parsed.and_then(|s| Pmt::parse(&s).ok()) {
-                    let find = |t| p.streams.iter().find(|s| s.stream_type == t);
-                    if let Some(v) = find(STREAM_TYPE_H264) {
-                        streams = Some((v.pid, find(STREAM_TYPE_AAC).is_some()));
+    while let Some(event) = demux.poll() {
+        match event {
+            Event::Pat { .. } | Event::Pmt { .. } => {
+                let program = demux.programs().first_program();
+                let found = program.and_then(|p| {
+                    let video = p.first_of_type(stream_type::H264)?.pid;
+                    Some((video, p.first_of_type(stream_type::AAC_ADTS).is_some()))
+                });
+                if found.is_some() && found.map(|f| f.0) != streams.map(|s| s.0) {
+                    if let Some((old, _)) = streams {
+                        demux.deselect(old);
+                    }
+                    if let Some((video, _)) = found {
+                        demux.select(video);
                     }
                 }
+                streams = found.or(streams);
             }
-        } else if let Some((_, audio)) = streams.filter(|(v, _)| *v == pid) {
-            video.push(packet.header.pusi, packet.payload.unwrap_or(&[]));
-            while let Some(pes) = video.pop() {
+            Event::Pes(pes) => {
+                let Some((_, audio)) = streams.filter(|(v, _)| *v == pes.pid) else {
+                    continue;
+                };
                 if let Some(sps) = h264::find_sps(&pes.payload) {
                     let mut codecs: Vec<String> = h264::codec_string(sps).into_iter().collect();
                     if audio {
@@ -950,6 +942,7 @@ pub fn probe(ts: &[u8]) -> Option<StreamInfo> {
                     });
                 }
             }
+            _ => {}
         }
     }
     None

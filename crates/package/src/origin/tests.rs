@@ -2,6 +2,8 @@
 //! alignment, selection, I-frame playlists, retention.
 
 use super::*;
+use media::pes::PesAssembler;
+use media::ts::{TsPacket, PACKET_SIZE};
 
 #[test]
 fn stream_keys() {

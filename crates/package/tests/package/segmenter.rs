@@ -252,3 +252,20 @@ fn memory_is_bounded_when_video_stops() {
         .sum();
     assert!(total < 200_000, "{total}");
 }
+
+#[test]
+fn duplicate_packets_are_dropped_once_not_segmented_twice() {
+    // ISO/IEC 13818-1 §2.4.3.3: a packet may be sent twice with the same counter.
+    let data = program(100, 90_000, |f| f % 50 == 0);
+    let mut doubled = Vec::new();
+    for p in data.chunks(PACKET_SIZE) {
+        doubled.extend_from_slice(p);
+        if TsPacket::parse(p).unwrap().header.pid == VIDEO_PID {
+            doubled.extend_from_slice(p);
+        }
+    }
+    let clean = segment_all(&data, two_seconds(), 1316);
+    let segments = segment_all(&doubled, two_seconds(), 1316);
+    assert_eq!(segments, clean);
+    assert!(!clean.is_empty());
+}

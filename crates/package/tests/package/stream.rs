@@ -56,12 +56,12 @@ impl Muxer {
             program_info: vec![],
             streams: vec![
                 PmtStream {
-                    stream_type: 0x1B,
+                    stream_type: media::psi::stream_type::H264,
                     pid: VIDEO_PID,
                     es_info: vec![],
                 },
                 PmtStream {
-                    stream_type: 0x0F,
+                    stream_type: media::psi::stream_type::AAC_ADTS,
                     pid: AUDIO_PID,
                     es_info: vec![],
                 },
