@@ -219,16 +219,14 @@ fn every_segment_repeats_the_pmt_with_the_audio_language() {
     let mut count = 0;
     while let Ok(segment) = rx.try_recv() {
         count += 1;
-        let pmt = segment
-            .data
-            .chunks(PACKET_SIZE)
-            .map(|p| TsPacket::parse(p).unwrap())
-            .find(|p| p.header.pid == Pid(480))
-            .unwrap();
-        let mut asm = media::psi::SectionAssembler::new();
-        asm.push_packet(&pmt);
-        let section = asm.pop().unwrap();
-        let pmt = media::psi::Pmt::parse(&media::psi::Section::parse(&section).unwrap()).unwrap();
+        // Every segment opens with the program map: read it with the demuxer.
+        let mut demux = media::demux::Demuxer::new();
+        demux.push(&segment.data);
+        demux.flush();
+        while demux.poll().is_some() {}
+        let program = demux.programs().first_program().unwrap();
+        assert_eq!(program.pmt_pid, Pid(480));
+        let pmt = program.pmt.as_ref().unwrap();
         let audio = pmt.streams.iter().find(|s| s.pid == Pid(482)).unwrap();
         let languages = audio.languages();
         assert_eq!(languages.len(), 1);
