@@ -222,7 +222,7 @@ impl Stream {
             self.stats.pat_errors += 1;
             return;
         }
-        if self.tables.is_pmt_pid(pid) && scrambled {
+        if scrambled && self.tables.is_pmt_pid(pid) {
             self.stats.pmt_errors += 1;
             return;
         }
