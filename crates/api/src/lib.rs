@@ -210,7 +210,14 @@ async fn handle(state: AppState, req: Request) -> Result<Response, ApiError> {
         Some("v1") => mediaconnect::handle(&state.cp, &api).await,
         Some("onair") => onair_stats(&state.cp, &api),
         Some("prod") => medialive::handle(&state.cp, &api).await,
-        Some("channels" | "origin_endpoints") => mediapackage::handle(&state.cp, &api).await,
+        Some("channels" | "origin_endpoints") => {
+            let result = mediapackage::handle(&state.cp, &api).await;
+            if api.method != Method::GET {
+                // A deleted or changed channel or endpoint frees its origin memory now.
+                origin::sync(&state.cp, &state.origin);
+            }
+            result
+        }
         Some("tags") => {
             let arn_service = api
                 .segments
