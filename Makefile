@@ -31,10 +31,11 @@ test:
 	$(MAKE) e2e
 
 bench:
-	scripts/setup.sh test
+	scripts/setup.sh bench
 	$(CARGO) build --release -p onair
 	.venv/bin/python bench/transport.py
 	.venv/bin/python bench/transcode.py
+	.venv/bin/python bench/origin.py
 
 clean:
 	$(CARGO) clean

@@ -4,6 +4,7 @@
 # a Python venv (.venv) with the aws CLI, boto3 and pytest from PyPI.
 #   scripts/setup.sh runtime   # build + demo
 #   scripts/setup.sh test      # everything the tests need
+#   scripts/setup.sh bench     # that, and wrk, nginx-light and perf for bench/origin.py
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-test}
@@ -14,12 +15,18 @@ what=${1:-test}
 runtime_pkgs=(ffmpeg pkg-config build-essential
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libclang-dev)
 test_pkgs=(ffmpeg srt-tools iproute2 python3 python3-venv chromium)
+# bench/origin.py loads onair's origin and nginx serving the same files with wrk;
+# perf profiles onair (--perf).
+bench_pkgs=(wrk nginx-light linux-perf)
 # The browser player (web/) takes hls.js, and its test playwright-core, from the npm
 # registry through web/package-lock.json; Node and npm come from Debian when missing.
 command -v npm >/dev/null 2>&1 || runtime_pkgs+=(nodejs npm)
 
 want=("${runtime_pkgs[@]}")
-[ "$what" = test ] && want+=("${test_pkgs[@]}")
+case "$what" in
+  test) want+=("${test_pkgs[@]}") ;;
+  bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do
@@ -43,7 +50,7 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
-if [ "$what" = test ]; then
+if [ "$what" = test ] || [ "$what" = bench ]; then
   py=python3
   if [ ! -x .venv/bin/python ]; then
     echo "setup: creating .venv with the aws CLI and boto3"

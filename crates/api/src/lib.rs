@@ -135,7 +135,7 @@ const ROOTS: &[&str] = &[
 ];
 
 async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = request_id();
     // HLS ingest (Basic auth), origin GETs and the player (public) are not AWS calls: no SigV4.
     let result = if let Some(asset) = player::route(req.uri().path()) {
         Ok(player::handle(&state.web_dir, asset, req.method()).await)
@@ -150,6 +150,29 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         resp.headers_mut().insert("x-amzn-RequestId", v);
     }
     resp
+}
+
+/// A fresh request id: a version-4 UUID drawn from a per-thread generator (splitmix64
+/// over a counter) seeded once per thread from the OS, so that a request — an origin
+/// GET above all — does not cost a `getrandom` system call.
+fn request_id() -> String {
+    use std::cell::Cell;
+    fn splitmix(state: &Cell<u64>) -> u64 {
+        let x = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        state.set(x);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(uuid::Uuid::new_v4().as_u64_pair().0);
+    }
+    let (hi, lo) = STATE.with(|s| (splitmix(s), splitmix(s)));
+    let bits = (u128::from(hi) << 64) | u128::from(lo);
+    uuid::Builder::from_random_bytes(bits.to_le_bytes())
+        .into_uuid()
+        .to_string()
 }
 
 async fn handle(state: AppState, req: Request) -> Result<Response, ApiError> {
@@ -210,7 +233,14 @@ async fn handle(state: AppState, req: Request) -> Result<Response, ApiError> {
         Some("v1") => mediaconnect::handle(&state.cp, &api).await,
         Some("onair") => onair_stats(&state.cp, &api),
         Some("prod") => medialive::handle(&state.cp, &api).await,
-        Some("channels" | "origin_endpoints") => mediapackage::handle(&state.cp, &api).await,
+        Some("channels" | "origin_endpoints") => {
+            let result = mediapackage::handle(&state.cp, &api).await;
+            if api.method != Method::GET {
+                // A deleted or changed channel or endpoint frees its origin memory now.
+                origin::sync(&state.cp, &state.origin);
+            }
+            result
+        }
         Some("tags") => {
             let arn_service = api
                 .segments
@@ -263,5 +293,19 @@ fn onair_stats(cp: &ControlPlane, req: &ApiRequest) -> Result<Response, ApiError
             req.method,
             seg.join("/")
         ))),
+    }
+}
+
+#[cfg(test)]
+mod request_ids {
+    #[test]
+    fn request_ids_are_distinct_v4_uuids() {
+        let ids: std::collections::HashSet<String> =
+            (0..1000).map(|_| super::request_id()).collect();
+        assert_eq!(ids.len(), 1000);
+        for id in ids.iter().take(10) {
+            let u = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(u.get_version_num(), 4, "{id}");
+        }
     }
 }

@@ -15,8 +15,11 @@
 //! address when the peer is loopback, i.e. a reverse proxy on the same host) and
 //! refused with 403 when `origination` is `DENY`. Every answer carries a strong `ETag`
 //! (`If-None-Match` → 304) and honours a single `Range` (206, or 416 past the end).
-//! The store is [`package::origin::Origin`] behind one mutex, never held across an
-//! `.await`.
+//! The store is [`package::origin::OriginStore`]: one lock per packaging channel,
+//! never held across an `.await`; a GET holds its channel's only to clone the object's
+//! bytes and entity tag (computed when the segment was stored or the playlist
+//! rendered). Endpoint settings come from the control plane's in-memory
+//! [`packaging_view`](ControlPlane::packaging_view), so a GET reads no database.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -29,9 +32,8 @@ use bytes::Bytes;
 use control::packaging::model::{HlsPackage, Origination, StreamOrder as ModelOrder};
 use control::ControlPlane;
 use package::origin::{
-    EndpointConfig, Origin, OriginFile, ServeOptions, StreamOrder, StreamSelection, MAX_INGEST_BODY,
+    Origin, OriginFile, ServeOptions, StreamOrder, StreamSelection, MAX_INGEST_BODY,
 };
-use sha2::{Digest, Sha256};
 
 use crate::ApiError;
 
@@ -145,8 +147,9 @@ async fn ingest(
         ));
     }
     // Not found and bad credentials look the same to an unauthenticated client.
-    let channel = cp.packaging_channel(&path.channel_id).ok();
-    let endpoint = channel.as_ref().and_then(|c| {
+    let view = cp.packaging_view()?;
+    let channel = view.channels.get(&path.channel_id);
+    let endpoint = channel.and_then(|c| {
         c.channel
             .hls_ingest
             .ingest_endpoints
@@ -175,31 +178,17 @@ async fn ingest(
     let body = to_bytes(Body::new(body), MAX_INGEST_BODY)
         .await
         .map_err(|_| too_large())?;
-    let endpoints: Vec<EndpointConfig> = cp
-        .origin_endpoints()?
-        .iter()
-        .filter(|r| r.endpoint.channel_id == path.channel_id)
-        .map(endpoint_config)
-        .collect();
-    let channel_ids: Vec<String> = cp
-        .packaging_channels()?
-        .into_iter()
-        .map(|c| c.channel.id)
-        .collect();
+    let endpoints = view.endpoint_configs(&path.channel_id);
+    drop(view);
     let now = time::OffsetDateTime::now_utc();
-    let (outcome, warnings) = {
-        let mut origin = store.lock().unwrap_or_else(|e| e.into_inner());
-        origin.retain_channels(&channel_ids.iter().map(String::as_str).collect::<Vec<_>>());
-        let outcome = origin.ingest(
-            &path.channel_id,
-            &path.endpoint_id,
-            &path.file,
-            &body,
-            &endpoints,
-            now,
-        );
-        (outcome, origin.take_warnings())
-    };
+    let (outcome, warnings) = store.ingest(
+        &path.channel_id,
+        &path.endpoint_id,
+        &path.file,
+        &body,
+        &endpoints,
+        now,
+    );
     tracing::debug!(channel = %path.channel_id, file = %path.file, ?outcome, "ingest");
     for w in warnings {
         tracing::warn!("{w}");
@@ -209,6 +198,15 @@ async fn ingest(
 
 /// The packaging settings of an origin endpoint record.
 pub use control::packaging::endpoint_config;
+
+/// Applies the packaging channels and origin endpoints that exist now to the store
+/// ([`OriginStore::sync`]): a deleted channel or endpoint frees its memory at once.
+pub fn sync(cp: &ControlPlane, store: &OriginStore) {
+    match cp.packaging_view() {
+        Ok(view) => store.sync(&view.origin_configs()),
+        Err(e) => tracing::warn!("origin sync: cannot read packaging resources: {e}"),
+    }
+}
 
 fn serve(
     cp: &ControlPlane,
@@ -224,9 +222,11 @@ fn serve(
         ));
     }
     let not_found = || ApiError::not_found(format!("no such origin object: {}", path.file));
-    let rec = cp
-        .origin_endpoint(&path.endpoint_id)
-        .map_err(|_| not_found())?;
+    let view = cp.packaging_view()?;
+    let rec = view
+        .endpoints
+        .get(&path.endpoint_id)
+        .ok_or_else(not_found)?;
     if rec.endpoint.channel_id != path.channel_id {
         return Err(not_found());
     }
@@ -253,57 +253,38 @@ fn serve(
     }
     let file = Origin::parse_file(&rec.endpoint.manifest_name, &path.file).ok_or_else(not_found)?;
     let options = serve_options(&rec.endpoint.hls_package);
+    drop(view);
     let now = time::OffsetDateTime::now_utc();
-    let mut origin = store.lock().unwrap_or_else(|e| e.into_inner());
-    let (ch, ep) = (path.channel_id.as_str(), path.endpoint_id.as_str());
-    let (body, content_type, cache) = match file {
-        OriginFile::Multivariant => {
-            let (text, target) = origin
-                .multivariant(ch, ep, &options, now)
-                .ok_or_else(not_found)?;
-            (Bytes::from(text), PLAYLIST, playlist_cache(target))
-        }
-        OriginFile::Media(n) => {
-            let (text, target) = origin
-                .media_playlist(ch, ep, n, now)
-                .ok_or_else(not_found)?;
-            (Bytes::from(text), PLAYLIST, playlist_cache(target))
-        }
-        OriginFile::IFrames(n) if options.iframes => {
-            let (text, target) = origin
-                .iframe_playlist(ch, ep, n, now)
-                .ok_or_else(not_found)?;
-            (Bytes::from(text), PLAYLIST, playlist_cache(target))
-        }
-        OriginFile::IFrames(_) => return Err(not_found()),
-        OriginFile::Segment(n, seq) => {
-            let data = origin.segment(ch, ep, n, seq, now).ok_or_else(not_found)?;
-            (data, "video/mp2t", "max-age=86400".to_owned())
-        }
+    let served = store
+        .serve(&path.channel_id, &path.endpoint_id, file, &options, now)
+        .ok_or_else(not_found)?;
+    let (content_type, cache) = match file {
+        OriginFile::Segment(..) => ("video/mp2t", HeaderValue::from_static("max-age=86400")),
+        _ => (PLAYLIST, playlist_cache(served.target_duration)),
     };
-    let warnings = origin.take_warnings();
-    drop(origin);
-    for w in warnings {
-        tracing::warn!("{w}");
-    }
-    Ok(respond(req, body, content_type, &cache))
+    Ok(respond(req, served.body, &served.etag, content_type, cache))
 }
 
-/// The response to a GET or HEAD of `body`: a strong `ETag` (SHA-256 of the bytes),
+/// The response to a GET or HEAD of `body` whose strong `ETag` is `etag` (quoted,
+/// computed by the store once per segment or rendered playlist),
 /// `304 Not Modified` when `If-None-Match` names it (RFC 9110 §13.1.2), a single
 /// `Range` of bytes as `206` with `Content-Range`, `416` when it lies past the end
 /// (§14.2; several ranges or an unreadable header get the whole body, as §14.2
 /// allows), and HEAD with the headers GET would send.
-fn respond(req: &Request, body: Bytes, content_type: &'static str, cache: &str) -> Response {
-    let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
-    let mut headers = HeaderMap::new();
+fn respond(
+    req: &Request,
+    body: Bytes,
+    etag: &Bytes,
+    content_type: &'static str,
+    cache: HeaderValue,
+) -> Response {
+    let mut headers = HeaderMap::with_capacity(8);
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(v) = HeaderValue::from_str(cache) {
-        headers.insert(header::CACHE_CONTROL, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    headers.insert(header::CACHE_CONTROL, cache);
+    if let Ok(v) = HeaderValue::from_maybe_shared(etag.clone()) {
         headers.insert(header::ETAG, v);
     }
+    let etag = etag.as_ref();
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -316,7 +297,7 @@ fn respond(req: &Request, body: Bytes, content_type: &'static str, cache: &str) 
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == "*" || t == etag);
+        .any(|t| t == "*" || t.as_bytes() == etag);
     let (status, body) = if not_modified {
         (StatusCode::NOT_MODIFIED, Bytes::new())
     } else {
@@ -442,8 +423,14 @@ fn serve_options(hls: &HlsPackage) -> ServeOptions {
 const PLAYLIST: &str = "application/vnd.apple.mpegurl";
 
 /// Playlists may be cached for half a target duration (at least one second).
-fn playlist_cache(target: u64) -> String {
-    format!("max-age={}", (target / 2).max(1))
+fn playlist_cache(target: u64) -> HeaderValue {
+    match (target / 2).max(1) {
+        1 => HeaderValue::from_static("max-age=1"),
+        2 => HeaderValue::from_static("max-age=2"),
+        3 => HeaderValue::from_static("max-age=3"),
+        n => HeaderValue::from_str(&format!("max-age={n}"))
+            .unwrap_or_else(|_| HeaderValue::from_static("max-age=1")),
+    }
 }
 
 /// `Authorization: Basic base64(user:password)` (RFC 7617).
@@ -623,8 +610,9 @@ mod tests {
             respond(
                 &req.body(Body::empty()).unwrap(),
                 body.clone(),
+                &package::origin::etag(&body),
                 "video/mp2t",
-                "max-age=1",
+                HeaderValue::from_static("max-age=1"),
             )
         };
         let read =
@@ -735,13 +723,13 @@ mod tests {
                 let resp = put(&state, &path, auth).await;
                 assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
                 assert!(resp.headers().contains_key(header::WWW_AUTHENTICATE));
-                assert!(!state.origin.lock().unwrap().has_channel("live"));
+                assert!(!state.origin.has_channel("live"));
             }
             let other = put(&state, "/in/v2/live/unknown/channel.m3u8", Some(&good)).await;
             assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
             let resp = put(&state, &path, Some(&good)).await;
             assert_eq!(resp.status(), StatusCode::CREATED);
-            assert!(state.origin.lock().unwrap().has_channel("live"));
+            assert!(state.origin.has_channel("live"));
             // No SigV4 needed, and no origin content yet: 404 (not 403).
             let get = Request::builder()
                 .uri("/out/v1/live/none/index.m3u8")
@@ -749,6 +737,39 @@ mod tests {
                 .unwrap();
             let resp = router(state.clone()).oneshot(get).await.unwrap();
             assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+        }
+
+        #[tokio::test]
+        async fn a_deleted_channel_leaves_the_origin_at_once() {
+            let state = state();
+            let ep = state
+                .cp
+                .packaging_channel("live")
+                .unwrap()
+                .channel
+                .hls_ingest
+                .ingest_endpoints[0]
+                .clone();
+            let path = format!("/in/v2/live/{}/channel.m3u8", ep.id);
+            let auth = format!("{}:{}", ep.username, ep.password);
+            assert_eq!(
+                put(&state, &path, Some(&auth)).await.status(),
+                StatusCode::CREATED
+            );
+            assert!(state.origin.has_channel("live"));
+            let before = state.cp.packaging_version();
+            sync(&state.cp, &state.origin);
+            assert!(state.origin.has_channel("live"));
+            state.cp.delete_package_channel("live").unwrap();
+            assert!(state.cp.packaging_version() > before);
+            sync(&state.cp, &state.origin);
+            assert!(!state.origin.has_channel("live"));
+            // And its ingest is refused from then on (the view was reloaded).
+            assert_eq!(
+                put(&state, &path, Some(&auth)).await.status(),
+                StatusCode::UNAUTHORIZED
+            );
+            assert!(!state.origin.has_channel("live"));
         }
 
         #[tokio::test]

@@ -24,7 +24,8 @@ pub mod store;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 pub use error::{ControlError, Result};
 pub use store::Store;
@@ -61,6 +62,11 @@ pub struct ControlPlane {
     pub reports: reports::Reports,
     write: Mutex<()>,
     changed: tokio::sync::Notify,
+    /// Bumped after every committed change of a packaging channel or origin
+    /// endpoint.
+    packaging_version: AtomicU64,
+    /// The packaging documents as of a version ([`ControlPlane::packaging_view`]).
+    packaging_view: RwLock<Option<(u64, Arc<packaging::PackagingView>)>>,
 }
 
 impl ControlPlane {
@@ -85,7 +91,51 @@ impl ControlPlane {
             reports: reports::Reports::default(),
             write: Mutex::new(()),
             changed: tokio::sync::Notify::new(),
+            packaging_version: AtomicU64::new(0),
+            packaging_view: RwLock::new(None),
         })
+    }
+
+    /// Counts committed changes of packaging channels and origin endpoints.
+    pub fn packaging_version(&self) -> u64 {
+        self.packaging_version.load(Ordering::Acquire)
+    }
+
+    /// A packaging document was written or deleted: the next
+    /// [`packaging_view`](ControlPlane::packaging_view) reads the store again,
+    /// and the runtime passes at once (it syncs the origin).
+    pub(crate) fn packaging_changed(&self) {
+        self.packaging_version.fetch_add(1, Ordering::AcqRel);
+        self.wake();
+    }
+
+    /// Every packaging channel and origin endpoint, read from the store once per
+    /// change and shared until the next: what the origin's request path reads,
+    /// so a GET never queries SQLite. A reader that loaded an older version
+    /// than the current one is reloaded on the next call.
+    pub fn packaging_view(&self) -> Result<Arc<packaging::PackagingView>> {
+        let version = self.packaging_version();
+        if let Ok(cached) = self.packaging_view.read() {
+            if let Some((_, view)) = cached.as_ref().filter(|(v, _)| *v == version) {
+                return Ok(view.clone());
+            }
+        }
+        let view = Arc::new(packaging::PackagingView {
+            channels: self
+                .packaging_channels()?
+                .into_iter()
+                .map(|c| (c.channel.id.clone(), c))
+                .collect(),
+            endpoints: self
+                .origin_endpoints()?
+                .into_iter()
+                .map(|e| (e.endpoint.id.clone(), e))
+                .collect(),
+        });
+        if let Ok(mut cached) = self.packaging_view.write() {
+            *cached = Some((version, view.clone()));
+        }
+        Ok(view)
     }
 
     /// Serialises read-check-write sequences on the store.

@@ -141,6 +141,14 @@ pub async fn run(server: Server) -> anyhow::Result<()> {
 }
 
 async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) -> anyhow::Result<()> {
+    use axum::serve::ListenerExt as _;
+    // Responses go out as soon as they are written (a playlist is one small write;
+    // Nagle would hold the tail of a segment for the previous ACK), as nginx does.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::trace!("cannot set TCP_NODELAY: {e}");
+        }
+    });
     // The peer address is what origin endpoint whitelists match.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)

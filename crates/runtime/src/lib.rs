@@ -86,6 +86,13 @@ impl Runtime {
             origin: &self.origin,
         };
         channel::reconcile(&env, &mut engines.channels).await;
+        // Deleted packaging channels and endpoints leave the origin, with what they
+        // keep (the channels' endpoint lists were refreshed above, so deliveries no
+        // longer name them). Packaging changes wake this pass at once.
+        match self.cp.packaging_view() {
+            Ok(view) => self.origin.sync(&view.origin_configs()),
+            Err(e) => tracing::warn!("supervisor cannot read packaging resources: {e}"),
+        }
     }
 
     /// The control plane this runtime serves.

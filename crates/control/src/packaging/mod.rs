@@ -17,7 +17,7 @@
 pub mod model;
 pub mod request;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rand::Rng;
 use serde_json::{json, Value};
@@ -53,6 +53,36 @@ pub fn endpoint_config(rec: &EndpointRecord) -> package::origin::EndpointConfig 
         program_date_time_interval: (hls.program_date_time_interval_seconds > 0)
             .then(|| secs(hls.program_date_time_interval_seconds)),
         time_delay: secs(e.time_delay_seconds),
+    }
+}
+
+/// Every packaging channel and origin endpoint at one moment, by id
+/// ([`ControlPlane::packaging_view`]).
+#[derive(Debug, Default)]
+pub struct PackagingView {
+    pub channels: HashMap<String, ChannelRecord>,
+    pub endpoints: HashMap<String, EndpointRecord>,
+}
+
+impl PackagingView {
+    /// The packaging settings of `channel_id`'s origin endpoints, oldest first.
+    pub fn endpoint_configs(&self, channel_id: &str) -> Vec<package::origin::EndpointConfig> {
+        let mut recs: Vec<&EndpointRecord> = self
+            .endpoints
+            .values()
+            .filter(|r| r.endpoint.channel_id == channel_id)
+            .collect();
+        recs.sort_by(|a, b| (a.created_ms, &a.endpoint.id).cmp(&(b.created_ms, &b.endpoint.id)));
+        recs.into_iter().map(endpoint_config).collect()
+    }
+
+    /// Every packaging channel with its origin endpoints' settings: what the
+    /// origin store keeps ([`package::origin::OriginStore::sync`]).
+    pub fn origin_configs(&self) -> Vec<(String, Vec<package::origin::EndpointConfig>)> {
+        self.channels
+            .keys()
+            .map(|id| (id.clone(), self.endpoint_configs(id)))
+            .collect()
     }
 }
 
@@ -145,12 +175,16 @@ impl ControlPlane {
 
     fn save_channel(&self, rec: &ChannelRecord) -> Result<()> {
         self.store
-            .put(CHANNEL_KIND, &rec.channel.id, rec.created_ms, rec)
+            .put(CHANNEL_KIND, &rec.channel.id, rec.created_ms, rec)?;
+        self.packaging_changed();
+        Ok(())
     }
 
     fn save_endpoint(&self, rec: &EndpointRecord) -> Result<()> {
         self.store
-            .put(ENDPOINT_KIND, &rec.endpoint.id, rec.created_ms, rec)
+            .put(ENDPOINT_KIND, &rec.endpoint.id, rec.created_ms, rec)?;
+        self.packaging_changed();
+        Ok(())
     }
 
     fn package_arn(&self, region: &str, kind: &str) -> String {
@@ -288,6 +322,7 @@ impl ControlPlane {
             )));
         }
         self.store.delete(CHANNEL_KIND, id)?;
+        self.packaging_changed();
         Ok(json!({}))
     }
 
@@ -397,6 +432,7 @@ impl ControlPlane {
         if !self.store.delete(ENDPOINT_KIND, id)? {
             return Err(endpoint_not_found(id));
         }
+        self.packaging_changed();
         Ok(json!({}))
     }
 

@@ -12,4 +12,4 @@ pub use media::{
     format_date_time, target_duration_for, MediaPlaylist, PlaylistSegment, PlaylistType,
 };
 pub use multivariant::{IFrameVariant, MultivariantPlaylist, Variant};
-pub use rendition::{Rendition, RenditionConfig, StoredSegment};
+pub use rendition::{etag, Rendition, RenditionConfig, StoredSegment};

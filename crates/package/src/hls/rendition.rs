@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::media::{target_duration_for, MediaPlaylist, PlaylistSegment, PlaylistType};
@@ -60,6 +61,22 @@ pub struct StoredSegment {
     pub video_bytes: usize,
     /// The TS bytes.
     pub data: Bytes,
+    /// Its strong entity tag ([`etag`]), computed once when it is stored.
+    pub etag: Bytes,
+}
+
+/// A strong HTTP entity tag of `data` (RFC 9110 §8.8.3), quoted: the first 128 bits
+/// of its SHA-256 in hex, `"0123…"` (34 bytes).
+pub fn etag(data: &[u8]) -> Bytes {
+    use std::fmt::Write as _;
+    let digest = Sha256::digest(data);
+    let mut tag = String::with_capacity(34);
+    tag.push('"');
+    for b in digest.iter().take(16) {
+        let _ = write!(tag, "{b:02x}");
+    }
+    tag.push('"');
+    Bytes::from(tag)
 }
 
 /// One rendition: a bounded ring of segments and the media playlist over them.
@@ -122,6 +139,7 @@ impl Rendition {
             program_date_time: segment.program_date_time,
             iframe_bytes: segment.iframe_bytes,
             video_bytes: segment.video_bytes,
+            etag: etag(&segment.data),
             data: segment.data,
         });
         self.discontinuities = segment.discontinuity_sequence + u64::from(segment.discontinuity);

@@ -14,6 +14,16 @@
 //! [`Origin::media_playlist`], [`Origin::iframe_playlist`] and [`Origin::segment`], and
 //! logs what [`Origin::take_warnings`] returns.
 //!
+//! Concurrency: each packaging channel is a [`ChannelOrigin`]; [`OriginStore`], the
+//! store a server shares between its requests and its channel engines, is a registry
+//! of them with one lock per channel ([`ChannelHandle`]), so an ingest or a busy
+//! channel never holds up another channel. A GET ([`OriginStore::serve`]) takes its
+//! channel's lock only to look the object up and clone its [`Served`] bytes and
+//! entity tag: segment tags are computed when the segment is stored, playlists are
+//! rendered (and tagged) once per change of the channel and cached. [`Origin`] is the
+//! same as a plain map for single-threaded use. [`OriginStore::sync`] applies the
+//! packaging channels and endpoints that exist: a deleted one's memory goes at once.
+//!
 //! Naming (`n` counts variants from 1 in stream order): `{manifestName}.m3u8`, media
 //! playlists `{manifestName}_{n}.m3u8`, segments `{manifestName}_{n}_{seq}.ts`, I-frame
 //! playlists `{manifestName}_{n}_iframe.m3u8` (AWS's names) whose entries are byte
@@ -38,10 +48,12 @@
 //! - Memory is bounded: a live rendition keeps `window + startover` of media; segments
 //!   held back by `time_delay` wait in a queue as long as the delay; ingested playlists
 //!   and segments are not stored (bodies over [`MAX_INGEST_BODY`] are the driver's to
-//!   refuse). Every endpoint (all its variants together, any playlist type) keeps at
-//!   most [`MAX_RETAINED_MEDIA`] of media and [`MAX_RETAINED_BYTES`], whichever comes
-//!   first: past that its oldest segments go, in every variant at once, and one
-//!   warning is queued. An EVENT playlist then loses its head: it keeps
+//!   refuse). Every endpoint (all its variants together, any playlist type, the
+//!   segments held back by `time_delay` included) keeps at most
+//!   [`MAX_RETAINED_MEDIA`] of media and [`MAX_RETAINED_BYTES`], whichever comes
+//!   first: past that its oldest segments go, in every variant at once (once a
+//!   rendition is down to its newest segment, from the head of the delay queue: a
+//!   delay longer than the bound cannot be honoured), and one warning is queued. An EVENT playlist then loses its head: it keeps
 //!   `EXT-X-PLAYLIST-TYPE:EVENT` (RFC 8216 §4.3.3.5 forbids removing the tag) and its
 //!   EXT-X-MEDIA-SEQUENCE moves on, as in a live playlist. Players reload it like a
 //!   live playlist (hls.js, AVPlayer); a viewer seeking to the very start finds it gone.
@@ -70,6 +82,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -80,6 +93,7 @@ use media::ts::Pid;
 use time::OffsetDateTime;
 
 use crate::grid::CutGrid;
+pub use crate::hls::etag;
 use crate::hls::{
     IFrameVariant, MultivariantPlaylist, PlaylistType, Rendition, RenditionConfig, Variant,
 };
@@ -216,6 +230,9 @@ pub struct StreamInfo {
 struct EndpointVariant {
     segmenter: Option<Segmenter>,
     delayed: VecDeque<(OffsetDateTime, Segment)>,
+    /// Bytes and media time waiting in `delayed`.
+    delayed_bytes: usize,
+    delayed_media: Duration,
     rendition: Rendition,
 }
 
@@ -225,6 +242,8 @@ impl EndpointVariant {
         Self {
             segmenter: Segmenter::new(SegmenterConfig::new(segment_duration)).ok(),
             delayed: VecDeque::new(),
+            delayed_bytes: 0,
+            delayed_media: Duration::ZERO,
             rendition: Rendition::new(RenditionConfig {
                 playlist_type: config.playlist_type,
                 target_duration: segment_duration,
@@ -240,20 +259,61 @@ impl EndpointVariant {
     fn drain(&mut self, delay: Duration, now: OffsetDateTime) {
         if let Some(segmenter) = self.segmenter.as_mut() {
             while let Some(segment) = segmenter.poll_segment() {
+                self.delayed_bytes += segment.data.len();
+                self.delayed_media += segment.duration();
                 self.delayed.push_back((now, segment));
             }
         }
         self.release(delay, now);
     }
 
-    fn release(&mut self, delay: Duration, now: OffsetDateTime) {
+    fn pop_delayed(&mut self) -> Option<Segment> {
+        let (_, segment) = self.delayed.pop_front()?;
+        self.delayed_bytes = self.delayed_bytes.saturating_sub(segment.data.len());
+        self.delayed_media = self.delayed_media.saturating_sub(segment.duration());
+        Some(segment)
+    }
+
+    /// Bytes kept: the rendition's and those held back by the delay.
+    fn bytes(&self) -> usize {
+        self.rendition.bytes() + self.delayed_bytes
+    }
+
+    /// Media time kept: the rendition's and that held back by the delay.
+    fn media(&self) -> Duration {
+        self.rendition.media_time() + self.delayed_media
+    }
+
+    /// The sequence number retention drops next: the rendition's oldest while it has
+    /// another, else the oldest held back by the delay.
+    fn oldest(&self) -> Option<u64> {
+        if self.rendition.segments().nth(1).is_some() {
+            self.rendition.first_sequence()
+        } else {
+            self.delayed.front().map(|(_, s)| s.sequence)
+        }
+    }
+
+    /// Drops the segment [`oldest`](Self::oldest) names.
+    fn pop_oldest(&mut self) -> bool {
+        if self.rendition.segments().nth(1).is_some() {
+            self.rendition.pop_oldest()
+        } else {
+            self.pop_delayed().is_some()
+        }
+    }
+
+    /// Moves the segments whose delay is over to the rendition; whether any moved.
+    fn release(&mut self, delay: Duration, now: OffsetDateTime) -> bool {
+        let mut moved = false;
         while let Some((cut, _)) = self.delayed.front() {
             if *cut + delay > now {
                 break;
             }
-            let Some((_, segment)) = self.delayed.pop_front() else {
+            let Some(segment) = self.pop_delayed() else {
                 break;
             };
+            moved = true;
             match self.rendition.last_sequence() {
                 // A cut this variant already has (cannot happen on one grid): drop it.
                 Some(last) if segment.sequence <= last => continue,
@@ -264,6 +324,31 @@ impl EndpointVariant {
             }
             self.rendition.push(segment);
         }
+        moved
+    }
+}
+
+/// Playlists rendered since the channel last changed (its generation), so that a GET
+/// clones them instead of rendering.
+#[derive(Debug, Default)]
+struct ServedCache {
+    generation: u64,
+    /// By variant number - 1.
+    media: [Option<Served>; MAX_STREAMS],
+    iframes: [Option<Served>; MAX_STREAMS],
+    multivariant: Option<(ServeOptions, Option<Served>)>,
+}
+
+impl ServedCache {
+    /// The cache, emptied first if rendered before `generation`.
+    fn at(&mut self, generation: u64) -> &mut Self {
+        if self.generation != generation {
+            *self = Self {
+                generation,
+                ..Self::default()
+            };
+        }
+        self
     }
 }
 
@@ -276,6 +361,7 @@ struct Endpoint {
     /// The retention bound was reached (warned once).
     trimmed: bool,
     retention: Retention,
+    cache: ServedCache,
 }
 
 /// Retention bounds of every endpoint (all its variants together).
@@ -306,6 +392,7 @@ impl Endpoint {
             variants: BTreeMap::new(),
             trimmed: false,
             retention,
+            cache: ServedCache::default(),
         }
     }
 
@@ -341,23 +428,32 @@ impl Endpoint {
         }
     }
 
-    fn release(&mut self, now: OffsetDateTime) {
+    /// Releases the segments whose delay is over; whether any moved.
+    fn release(&mut self, now: OffsetDateTime) -> bool {
+        let mut moved = false;
         for variant in self.variants.values_mut() {
-            variant.release(self.config.time_delay, now);
+            moved |= variant.release(self.config.time_delay, now);
         }
+        moved
     }
 
-    /// Applies [`MAX_RETAINED_MEDIA`] and [`MAX_RETAINED_BYTES`]: drops the oldest
-    /// sequence number from every variant until within both. Returns a warning the
-    /// first time it trims.
+    /// Segment bytes kept, all variants, delayed ones included.
+    fn bytes(&self) -> usize {
+        self.variants.values().map(EndpointVariant::bytes).sum()
+    }
+
+    /// Applies [`MAX_RETAINED_MEDIA`] and [`MAX_RETAINED_BYTES`] to what the endpoint
+    /// keeps, segments held back by `time_delay` included: drops the oldest sequence
+    /// number from every variant until within both. Returns a warning the first time it
+    /// trims.
     fn enforce_retention(&mut self) -> Option<String> {
         let mut trimmed = false;
         loop {
-            let bytes: usize = self.variants.values().map(|v| v.rendition.bytes()).sum();
+            let bytes = self.bytes();
             let media = self
                 .variants
                 .values()
-                .map(|v| v.rendition.media_time())
+                .map(EndpointVariant::media)
                 .max()
                 .unwrap_or_default();
             if bytes <= self.retention.bytes && media <= self.retention.media {
@@ -366,15 +462,15 @@ impl Endpoint {
             let Some(oldest) = self
                 .variants
                 .values()
-                .filter_map(|v| v.rendition.first_sequence())
+                .filter_map(EndpointVariant::oldest)
                 .min()
             else {
                 break;
             };
             let mut popped = false;
             for v in self.variants.values_mut() {
-                if v.rendition.first_sequence() == Some(oldest) {
-                    popped |= v.rendition.pop_oldest();
+                if v.oldest() == Some(oldest) {
+                    popped |= v.pop_oldest();
                 }
             }
             if !popped {
@@ -386,8 +482,9 @@ impl Endpoint {
             return None;
         }
         Some(format!(
-            "origin endpoint {} reached its retention bound ({} s of media or {} MiB): \
-             its oldest segments are dropped from now on",
+            "origin endpoint {} reached its retention bound ({} s of media or {} MiB, \
+             segments held back by timeDelaySeconds included): its oldest segments are \
+             dropped from now on",
             self.config.id,
             self.retention.media.as_secs(),
             self.retention.bytes >> 20
@@ -413,41 +510,40 @@ struct Channel {
     /// The ingest endpoint being packaged and when it last delivered a segment.
     active: Option<(String, OffsetDateTime)>,
     streams: BTreeMap<String, Stream>,
+    /// The stream names in variant order (see the module docs): variant `n` is
+    /// `order[n - 1]`.
+    order: Vec<String>,
     endpoints: HashMap<String, Endpoint>,
 }
 
 impl Channel {
-    fn sync(&mut self, endpoints: &[EndpointConfig], retention: Retention) {
+    /// Drops the endpoints not in `endpoints` or configured differently now, starts
+    /// the new ones; whether anything changed.
+    fn sync(&mut self, endpoints: &[EndpointConfig], retention: Retention) -> bool {
+        let before = self.endpoints.len();
         self.endpoints
             .retain(|id, e| endpoints.iter().any(|c| &c.id == id && *c == e.config));
+        let mut changed = self.endpoints.len() != before;
         for config in endpoints {
             if !self.endpoints.contains_key(&config.id) {
                 self.endpoints
                     .insert(config.id.clone(), Endpoint::new(config.clone(), retention));
+                changed = true;
             }
         }
-    }
-
-    /// Stream names in variant order (see the module docs).
-    fn ordered(&self) -> Vec<&str> {
-        let mut keys: Vec<&str> = self.streams.keys().map(String::as_str).collect();
-        keys.sort_by(|a, b| natural_cmp(a, b));
-        keys
+        changed
     }
 
     /// A stream was added: the streams after it in order moved up one number, so
     /// their segment URIs change (requests resolve numbers the same way).
     fn renumber(&mut self) {
-        let numbers: Vec<(String, usize)> = self
-            .ordered()
-            .into_iter()
-            .enumerate()
-            .map(|(i, k)| (k.to_owned(), i + 1))
-            .collect();
+        let mut order: Vec<String> = self.streams.keys().cloned().collect();
+        order.sort_by(|a, b| natural_cmp(a, b));
+        self.order = order;
         for endpoint in self.endpoints.values_mut() {
-            for (key, n) in &numbers {
+            for (i, key) in self.order.iter().enumerate() {
                 if let Some(v) = endpoint.variants.get_mut(key) {
-                    let prefix = format!("{}_{n}_", endpoint.config.manifest_name);
+                    let prefix = format!("{}_{}_", endpoint.config.manifest_name, i + 1);
                     v.rendition.set_segment_prefix(prefix);
                 }
             }
@@ -456,17 +552,15 @@ impl Channel {
 
     /// The variant number (from 1) of `stream`.
     fn number(&self, stream: &str) -> usize {
-        self.ordered()
+        self.order
             .iter()
-            .position(|k| *k == stream)
+            .position(|k| k == stream)
             .map_or(self.streams.len() + 1, |i| i + 1)
     }
 
     /// The stream of variant `n`.
-    fn stream_of(&self, n: usize) -> Option<String> {
-        self.ordered()
-            .get(n.checked_sub(1)?)
-            .map(|s| (*s).to_owned())
+    fn stream_of(&self, n: usize) -> Option<&str> {
+        self.order.get(n.checked_sub(1)?).map(String::as_str)
     }
 
     fn flush_if_ended(&mut self, stream: &str, now: OffsetDateTime) {
@@ -519,16 +613,35 @@ fn natural_cmp(a: &str, b: &str) -> Ordering {
     }
 }
 
-/// The origin as the HTTP front (ingest, GETs) and the channel engines (in-process
-/// ingest) share it.
-pub type OriginStore = std::sync::Arc<std::sync::Mutex<Origin>>;
+/// What a GET of an origin object gets: its bytes and their strong entity tag, both
+/// shared (a clone is two reference counts).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Served {
+    /// The playlist text or TS segment.
+    pub body: Bytes,
+    /// Quoted strong entity tag ([`etag`]): computed once, when the segment was
+    /// stored or the playlist rendered.
+    pub etag: Bytes,
+    /// A playlist's EXT-X-TARGETDURATION; 0 for a segment.
+    pub target_duration: u64,
+}
 
-/// The origin store; see the [module docs](self).
-#[derive(Debug, Default)]
-pub struct Origin {
-    channels: HashMap<String, Channel>,
-    warnings: VecDeque<String>,
-    retention: Retention,
+impl Served {
+    fn playlist(text: String, target_duration: u64) -> Self {
+        let body = Bytes::from(text);
+        Self {
+            etag: etag(&body),
+            body,
+            target_duration,
+        }
+    }
+
+    fn into_text(self) -> (String, u64) {
+        (
+            String::from_utf8_lossy(&self.body).into_owned(),
+            self.target_duration,
+        )
+    }
 }
 
 /// `channel12.ts` → `channel`, `v0/seg_3.ts` → `v0/seg_`.
@@ -544,31 +657,61 @@ struct Listed {
     video_bitrate: u64,
 }
 
-impl Origin {
-    /// An origin whose endpoints keep at most `retention` (the default is
-    /// [`MAX_RETAINED_MEDIA`] and [`MAX_RETAINED_BYTES`]).
-    pub fn with_retention(retention: Retention) -> Self {
+/// One packaging channel's origin: its ingest state, its endpoints and what they
+/// keep. [`OriginStore`] keeps one per channel behind its own lock; [`Origin`] is a
+/// map of them for single-threaded use. Every method takes `now`.
+///
+/// Rendered playlists are cached until the channel next changes (an ingest, a
+/// delayed segment released, endpoints configured), so serving one is a clone.
+#[derive(Debug)]
+pub struct ChannelOrigin {
+    channel: Channel,
+    retention: Retention,
+    warnings: VecDeque<String>,
+    /// Bumped by every change of what the endpoints serve.
+    generation: u64,
+}
+
+impl Default for ChannelOrigin {
+    fn default() -> Self {
+        Self::new(Retention::default())
+    }
+}
+
+impl ChannelOrigin {
+    /// An empty channel whose endpoints keep at most `retention` each.
+    pub fn new(retention: Retention) -> Self {
         Self {
+            channel: Channel::default(),
             retention,
-            ..Self::default()
+            warnings: VecDeque::new(),
+            generation: 0,
+        }
+    }
+
+    /// Configures the channel's origin endpoints without ingesting: endpoints not in
+    /// `endpoints` or configured differently are dropped with everything they keep
+    /// (changed ones start again on the next ingest); new ones are created.
+    pub fn configure(&mut self, endpoints: &[EndpointConfig]) {
+        if self.channel.sync(endpoints, self.retention) {
+            self.generation += 1;
         }
     }
 
     /// Handles one PUT (or POST) of `name` (path under the ingest URL's directory) to
-    /// ingest endpoint `ingest_id` of `channel_id`. `endpoints` are the channel's origin
-    /// endpoints now: new ones start packaging, changed ones restart, missing ones go.
-    /// The driver has authenticated the request.
+    /// ingest endpoint `ingest_id`; see [`Origin::ingest`].
     pub fn ingest(
         &mut self,
-        channel_id: &str,
         ingest_id: &str,
         name: &str,
         body: &[u8],
         endpoints: &[EndpointConfig],
         now: OffsetDateTime,
     ) -> Ingested {
-        let channel = self.channels.entry(channel_id.to_owned()).or_default();
-        channel.sync(endpoints, self.retention);
+        self.generation += 1;
+        let retention = self.retention;
+        let channel = &mut self.channel;
+        channel.sync(endpoints, retention);
         let is_segment = name.ends_with(".ts");
         if !is_segment && !name.ends_with(".m3u8") {
             return Ingested::Ignored("neither a playlist nor a TS segment");
@@ -650,6 +793,283 @@ impl Origin {
         Ingested::Segment
     }
 
+    /// In-process ingest of rendition `stream`; see [`Origin::ingest_ts`].
+    pub fn ingest_ts(
+        &mut self,
+        source: &str,
+        stream: &str,
+        ts: &[u8],
+        endpoints: &[EndpointConfig],
+        now: OffsetDateTime,
+    ) -> Ingested {
+        let name = format!("{stream}/{IN_PROCESS_SEGMENT}");
+        self.ingest(source, &name, ts, endpoints, now)
+    }
+
+    /// Warnings for the driver to log (retention bound reached, …), oldest first.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        self.warnings.drain(..).collect()
+    }
+
+    /// The ids of the endpoints the channel packages for.
+    pub fn endpoint_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.channel.endpoints.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// Segment bytes the channel keeps, all endpoints and variants, segments held
+    /// back by `time_delay` included.
+    pub fn retained_bytes(&self) -> usize {
+        self.channel.endpoints.values().map(Endpoint::bytes).sum()
+    }
+
+    /// Releases the endpoint's delayed segments up to `now`; `None` for an unknown
+    /// endpoint.
+    fn release(&mut self, endpoint_id: &str, now: OffsetDateTime) -> Option<()> {
+        if self.channel.endpoints.get_mut(endpoint_id)?.release(now) {
+            self.generation += 1;
+        }
+        Some(())
+    }
+
+    /// What a GET of `file` under endpoint `endpoint_id` gets, or `None` (not found:
+    /// unknown endpoint or variant, nothing packaged yet, outside retention, still
+    /// delayed, an I-frame playlist when `options.iframes` is off).
+    pub fn serve(
+        &mut self,
+        endpoint_id: &str,
+        file: OriginFile,
+        options: &ServeOptions,
+        now: OffsetDateTime,
+    ) -> Option<Served> {
+        match file {
+            OriginFile::Multivariant => self.multivariant(endpoint_id, options, now),
+            OriginFile::Media(n) => self.playlist(endpoint_id, n, false, now),
+            OriginFile::IFrames(n) if options.iframes => self.playlist(endpoint_id, n, true, now),
+            OriginFile::IFrames(_) => None,
+            OriginFile::Segment(n, sequence) => self.segment(endpoint_id, n, sequence, now),
+        }
+    }
+
+    /// The endpoint's multivariant playlist; see [`Origin::multivariant`].
+    pub fn multivariant(
+        &mut self,
+        endpoint_id: &str,
+        options: &ServeOptions,
+        now: OffsetDateTime,
+    ) -> Option<Served> {
+        self.release(endpoint_id, now)?;
+        let generation = self.generation;
+        let endpoint = self.channel.endpoints.get_mut(endpoint_id)?;
+        if let Some((cached, served)) = &endpoint.cache.at(generation).multivariant {
+            if cached == options {
+                return served.clone();
+            }
+        }
+        let endpoint = self.channel.endpoints.get(endpoint_id)?;
+        let served = multivariant_text(&self.channel, endpoint, options)
+            .map(|(text, target)| Served::playlist(text, target));
+        let endpoint = self.channel.endpoints.get_mut(endpoint_id)?;
+        endpoint.cache.multivariant = Some((*options, served.clone()));
+        served
+    }
+
+    /// Variant `n`'s media playlist (or I-frame playlist), once it has a segment (one
+    /// that starts with an IDR).
+    fn playlist(
+        &mut self,
+        endpoint_id: &str,
+        n: usize,
+        iframes: bool,
+        now: OffsetDateTime,
+    ) -> Option<Served> {
+        self.release(endpoint_id, now)?;
+        let generation = self.generation;
+        let slot = n.checked_sub(1)?;
+        let Channel {
+            order, endpoints, ..
+        } = &mut self.channel;
+        let endpoint = endpoints.get_mut(endpoint_id)?;
+        let cache = endpoint.cache.at(generation);
+        let cached = if iframes {
+            cache.iframes.get(slot)?
+        } else {
+            cache.media.get(slot)?
+        };
+        if let Some(served) = cached {
+            return Some(served.clone());
+        }
+        let rendition = &endpoint.variants.get(order.get(slot)?)?.rendition;
+        rendition.segments().next()?;
+        let served = if iframes {
+            let playlist = rendition.iframe_playlist();
+            playlist.segments.first()?;
+            Served::playlist(playlist.render(), playlist.target_duration)
+        } else {
+            let playlist = rendition.media_playlist();
+            Served::playlist(playlist.render(), playlist.target_duration)
+        };
+        let cache = if iframes {
+            &mut endpoint.cache.iframes
+        } else {
+            &mut endpoint.cache.media
+        };
+        if let Some(cached) = cache.get_mut(slot) {
+            *cached = Some(served.clone());
+        }
+        Some(served)
+    }
+
+    /// A kept segment with the entity tag computed when it was stored.
+    pub fn segment(
+        &mut self,
+        endpoint_id: &str,
+        n: usize,
+        sequence: u64,
+        now: OffsetDateTime,
+    ) -> Option<Served> {
+        self.release(endpoint_id, now)?;
+        let stream = self.channel.stream_of(n)?;
+        let endpoint = self.channel.endpoints.get(endpoint_id)?;
+        let stored = endpoint.variants.get(stream)?.rendition.segment(sequence)?;
+        Some(Served {
+            body: stored.data.clone(),
+            etag: stored.etag.clone(),
+            target_duration: 0,
+        })
+    }
+}
+
+/// The endpoint's multivariant playlist and the largest EXT-X-TARGETDURATION of its
+/// variants (see [`Origin::multivariant`]).
+fn multivariant_text(
+    channel: &Channel,
+    endpoint: &Endpoint,
+    options: &ServeOptions,
+) -> Option<(String, u64)> {
+    let newest = channel.streams.values().map(|s| s.last_ingest).max()?;
+    let manifest = &endpoint.config.manifest_name;
+    let newest_sequence = endpoint
+        .variants
+        .values()
+        .filter_map(|v| v.rendition.last_sequence())
+        .max()?;
+    let mut target = 0;
+    let mut listed: Vec<Listed> = Vec::new();
+    for (i, key) in channel.order.iter().enumerate() {
+        let n = i + 1;
+        let (Some(stream), Some(variant)) = (channel.streams.get(key), endpoint.variants.get(key))
+        else {
+            continue;
+        };
+        let rendition = &variant.rendition;
+        let behind = rendition
+            .last_sequence()
+            .is_none_or(|last| last.saturating_add(MAX_LAG) < newest_sequence);
+        if newest - stream.last_ingest > INGEST_STALE_AFTER || behind {
+            continue;
+        }
+        let Some((peak, average)) = rendition.bitrates() else {
+            continue;
+        };
+        target = target.max(rendition.media_playlist().target_duration);
+        let info = stream.info.clone().unwrap_or_default();
+        let frame_rate = info
+            .frame_rate
+            .or_else(|| variant.segmenter.as_ref().and_then(Segmenter::frame_rate));
+        let iframe = rendition.iframe_bitrate().map(|bandwidth| IFrameVariant {
+            uri: format!("{manifest}_{n}_iframe.m3u8"),
+            bandwidth,
+            resolution: info.resolution,
+            codecs: info
+                .codecs
+                .iter()
+                .filter(|c| c.starts_with("avc1"))
+                .cloned()
+                .collect(),
+        });
+        listed.push(Listed {
+            variant: Variant {
+                uri: format!("{manifest}_{n}.m3u8"),
+                bandwidth: peak,
+                average_bandwidth: Some(average),
+                resolution: info.resolution,
+                codecs: info.codecs,
+                frame_rate,
+            },
+            iframe,
+            video_bitrate: rendition.video_bitrate().unwrap_or(0),
+        });
+    }
+    let selection = options.selection;
+    listed.retain(|l| {
+        (selection.min_video_bits_per_second..=selection.max_video_bits_per_second)
+            .contains(&l.video_bitrate)
+    });
+    match selection.order {
+        StreamOrder::Original => {}
+        StreamOrder::VideoBitrateAscending => listed.sort_by_key(|l| l.video_bitrate),
+        StreamOrder::VideoBitrateDescending => {
+            listed.sort_by_key(|l| std::cmp::Reverse(l.video_bitrate));
+        }
+    }
+    if listed.is_empty() {
+        return None;
+    }
+    let mut playlist = MultivariantPlaylist::default();
+    for l in listed {
+        if options.iframes {
+            playlist.iframe_variants.extend(l.iframe);
+        }
+        playlist.variants.push(l.variant);
+    }
+    Some((playlist.render(), target.max(1)))
+}
+
+/// The origin store for single-threaded use (tests, the fuzz target): a map of
+/// [`ChannelOrigin`]s by packaging channel id; see the [module docs](self).
+/// [`OriginStore`] is the same behind one lock per channel.
+#[derive(Debug, Default)]
+pub struct Origin {
+    channels: HashMap<String, ChannelOrigin>,
+    retention: Retention,
+}
+
+impl Origin {
+    /// An origin whose endpoints keep at most `retention` (the default is
+    /// [`MAX_RETAINED_MEDIA`] and [`MAX_RETAINED_BYTES`]).
+    pub fn with_retention(retention: Retention) -> Self {
+        Self {
+            retention,
+            ..Self::default()
+        }
+    }
+
+    fn channel(&mut self, channel_id: &str) -> &mut ChannelOrigin {
+        let retention = self.retention;
+        self.channels
+            .entry(channel_id.to_owned())
+            .or_insert_with(|| ChannelOrigin::new(retention))
+    }
+
+    /// Handles one PUT (or POST) of `name` (path under the ingest URL's directory) to
+    /// ingest endpoint `ingest_id` of `channel_id`. `endpoints` are the channel's origin
+    /// endpoints now: new ones start packaging, changed ones restart, missing ones go.
+    /// The driver has authenticated the request.
+    pub fn ingest(
+        &mut self,
+        channel_id: &str,
+        ingest_id: &str,
+        name: &str,
+        body: &[u8],
+        endpoints: &[EndpointConfig],
+        now: OffsetDateTime,
+    ) -> Ingested {
+        self.channel(channel_id)
+            .ingest(ingest_id, name, body, endpoints, now)
+    }
+
     /// In-process ingest: `ts` (whole 188-byte packets, best cut before an IDR access
     /// unit) of rendition `stream` (`"0"`, `"1"`, … in output order) from an encoder in
     /// this process, as if `source` had PUT it as a segment of that rendition to an
@@ -665,8 +1085,8 @@ impl Origin {
         endpoints: &[EndpointConfig],
         now: OffsetDateTime,
     ) -> Ingested {
-        let name = format!("{stream}/{IN_PROCESS_SEGMENT}");
-        self.ingest(channel_id, source, &name, ts, endpoints, now)
+        self.channel(channel_id)
+            .ingest_ts(source, stream, ts, endpoints, now)
     }
 
     /// Whether `channel_id` has ingested anything accepted (a segment or playlist).
@@ -674,42 +1094,18 @@ impl Origin {
         self.channels.contains_key(channel_id)
     }
 
-    /// Warnings for the driver to log (retention bound reached, …), oldest first.
+    /// Warnings for the driver to log (retention bound reached, …), oldest first
+    /// within each channel.
     pub fn take_warnings(&mut self) -> Vec<String> {
-        self.warnings.drain(..).collect()
+        self.channels
+            .values_mut()
+            .flat_map(ChannelOrigin::take_warnings)
+            .collect()
     }
 
     /// Forgets every channel not in `ids` (deleted packaging channels).
     pub fn retain_channels(&mut self, ids: &[&str]) {
         self.channels.retain(|id, _| ids.contains(&id.as_str()));
-    }
-
-    /// The channel and its endpoint, delayed segments released up to `now`.
-    fn endpoint(
-        &mut self,
-        channel_id: &str,
-        endpoint_id: &str,
-        now: OffsetDateTime,
-    ) -> Option<(&Channel, &Endpoint)> {
-        let channel = self.channels.get_mut(channel_id)?;
-        channel.endpoints.get_mut(endpoint_id)?.release(now);
-        let endpoint = channel.endpoints.get(endpoint_id)?;
-        Some((&*channel, endpoint))
-    }
-
-    /// Variant `n`'s rendition, once it has a segment.
-    fn rendition(
-        &mut self,
-        channel_id: &str,
-        endpoint_id: &str,
-        n: usize,
-        now: OffsetDateTime,
-    ) -> Option<&Rendition> {
-        let (channel, endpoint) = self.endpoint(channel_id, endpoint_id, now)?;
-        let stream = channel.stream_of(n)?;
-        let rendition = &endpoint.variants.get(&stream)?.rendition;
-        rendition.segments().next()?;
-        Some(rendition)
     }
 
     /// The endpoint's multivariant playlist and the largest EXT-X-TARGETDURATION of its
@@ -724,85 +1120,10 @@ impl Origin {
         options: &ServeOptions,
         now: OffsetDateTime,
     ) -> Option<(String, u64)> {
-        let (channel, endpoint) = self.endpoint(channel_id, endpoint_id, now)?;
-        let newest = channel.streams.values().map(|s| s.last_ingest).max()?;
-        let manifest = &endpoint.config.manifest_name;
-        let newest_sequence = endpoint
-            .variants
-            .values()
-            .filter_map(|v| v.rendition.last_sequence())
-            .max()?;
-        let mut target = 0;
-        let mut listed: Vec<Listed> = Vec::new();
-        for (i, key) in channel.ordered().into_iter().enumerate() {
-            let n = i + 1;
-            let (Some(stream), Some(variant)) =
-                (channel.streams.get(key), endpoint.variants.get(key))
-            else {
-                continue;
-            };
-            let rendition = &variant.rendition;
-            let behind = rendition
-                .last_sequence()
-                .is_none_or(|last| last.saturating_add(MAX_LAG) < newest_sequence);
-            if newest - stream.last_ingest > INGEST_STALE_AFTER || behind {
-                continue;
-            }
-            let Some((peak, average)) = rendition.bitrates() else {
-                continue;
-            };
-            target = target.max(rendition.media_playlist().target_duration);
-            let info = stream.info.clone().unwrap_or_default();
-            let frame_rate = info
-                .frame_rate
-                .or_else(|| variant.segmenter.as_ref().and_then(Segmenter::frame_rate));
-            let iframe = rendition.iframe_bitrate().map(|bandwidth| IFrameVariant {
-                uri: format!("{manifest}_{n}_iframe.m3u8"),
-                bandwidth,
-                resolution: info.resolution,
-                codecs: info
-                    .codecs
-                    .iter()
-                    .filter(|c| c.starts_with("avc1"))
-                    .cloned()
-                    .collect(),
-            });
-            listed.push(Listed {
-                variant: Variant {
-                    uri: format!("{manifest}_{n}.m3u8"),
-                    bandwidth: peak,
-                    average_bandwidth: Some(average),
-                    resolution: info.resolution,
-                    codecs: info.codecs,
-                    frame_rate,
-                },
-                iframe,
-                video_bitrate: rendition.video_bitrate().unwrap_or(0),
-            });
-        }
-        let selection = options.selection;
-        listed.retain(|l| {
-            (selection.min_video_bits_per_second..=selection.max_video_bits_per_second)
-                .contains(&l.video_bitrate)
-        });
-        match selection.order {
-            StreamOrder::Original => {}
-            StreamOrder::VideoBitrateAscending => listed.sort_by_key(|l| l.video_bitrate),
-            StreamOrder::VideoBitrateDescending => {
-                listed.sort_by_key(|l| std::cmp::Reverse(l.video_bitrate));
-            }
-        }
-        if listed.is_empty() {
-            return None;
-        }
-        let mut playlist = MultivariantPlaylist::default();
-        for l in listed {
-            if options.iframes {
-                playlist.iframe_variants.extend(l.iframe);
-            }
-            playlist.variants.push(l.variant);
-        }
-        Some((playlist.render(), target.max(1)))
+        self.channels
+            .get_mut(channel_id)?
+            .multivariant(endpoint_id, options, now)
+            .map(Served::into_text)
     }
 
     /// Variant `n`'s media playlist and its EXT-X-TARGETDURATION, once it has a segment.
@@ -813,11 +1134,10 @@ impl Origin {
         n: usize,
         now: OffsetDateTime,
     ) -> Option<(String, u64)> {
-        let playlist = self
-            .rendition(channel_id, endpoint_id, n, now)?
-            .media_playlist();
-        let target = playlist.target_duration;
-        Some((playlist.render(), target))
+        self.channels
+            .get_mut(channel_id)?
+            .playlist(endpoint_id, n, false, now)
+            .map(Served::into_text)
     }
 
     /// Variant `n`'s I-frame playlist and its EXT-X-TARGETDURATION, once it has a
@@ -829,12 +1149,10 @@ impl Origin {
         n: usize,
         now: OffsetDateTime,
     ) -> Option<(String, u64)> {
-        let playlist = self
-            .rendition(channel_id, endpoint_id, n, now)?
-            .iframe_playlist();
-        playlist.segments.first()?;
-        let target = playlist.target_duration;
-        Some((playlist.render(), target))
+        self.channels
+            .get_mut(channel_id)?
+            .playlist(endpoint_id, n, true, now)
+            .map(Served::into_text)
     }
 
     /// A kept segment's TS bytes; `None` outside retention or still delayed.
@@ -846,9 +1164,18 @@ impl Origin {
         sequence: u64,
         now: OffsetDateTime,
     ) -> Option<Bytes> {
-        self.rendition(channel_id, endpoint_id, n, now)?
-            .segment(sequence)
-            .map(|s| s.data.clone())
+        self.channels
+            .get_mut(channel_id)?
+            .segment(endpoint_id, n, sequence, now)
+            .map(|s| s.body)
+    }
+
+    /// Segment bytes every channel keeps (see [`ChannelOrigin::retained_bytes`]).
+    pub fn retained_bytes(&self) -> usize {
+        self.channels
+            .values()
+            .map(ChannelOrigin::retained_bytes)
+            .sum()
     }
 
     /// What `file` names under an endpoint whose `manifestName` is `manifest_name`.
@@ -896,6 +1223,212 @@ pub enum OriginFile {
     IFrames(usize),
     /// `{manifestName}_{n}_{sequence}.ts`.
     Segment(usize, u64),
+}
+
+/// One packaging channel's origin behind its own lock.
+pub type ChannelHandle = Arc<Mutex<ChannelOrigin>>;
+
+/// Locks a channel's origin (a panic while it was held does not make it unusable:
+/// every method leaves it consistent).
+pub fn lock_channel(handle: &Mutex<ChannelOrigin>) -> MutexGuard<'_, ChannelOrigin> {
+    handle.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The origin as the HTTP front (ingest, GETs) and the channel engines (in-process
+/// ingest) share it: a registry of [`ChannelHandle`]s, one per packaging channel.
+///
+/// There is no lock over all channels' work: the registry's lock is held only to
+/// look a handle up (read) or to add or remove one (write), and everything else —
+/// an ingest that demuxes and re-cuts a large segment, a GET that clones a segment or
+/// a cached playlist — holds only its channel's lock. A channel removed from the
+/// registry ([`sync`](Self::sync), [`remove_channel`](Self::remove_channel)) frees
+/// its memory as soon as a request that holds its handle is done with it. Cloning
+/// the store shares it.
+#[derive(Clone, Debug, Default)]
+pub struct OriginStore {
+    inner: Arc<Registry>,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    channels: RwLock<HashMap<String, ChannelHandle>>,
+    retention: Retention,
+}
+
+impl OriginStore {
+    /// A store whose endpoints keep at most `retention` each.
+    pub fn with_retention(retention: Retention) -> Self {
+        Self {
+            inner: Arc::new(Registry {
+                channels: RwLock::default(),
+                retention,
+            }),
+        }
+    }
+
+    /// The handle of `channel_id`, if it has ingested anything.
+    pub fn channel(&self, channel_id: &str) -> Option<ChannelHandle> {
+        self.inner
+            .channels
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(channel_id)
+            .cloned()
+    }
+
+    /// The handle of `channel_id`, created empty if missing.
+    pub fn channel_or_insert(&self, channel_id: &str) -> ChannelHandle {
+        if let Some(handle) = self.channel(channel_id) {
+            return handle;
+        }
+        let retention = self.inner.retention;
+        self.inner
+            .channels
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(channel_id.to_owned())
+            .or_insert_with(|| Arc::new(Mutex::new(ChannelOrigin::new(retention))))
+            .clone()
+    }
+
+    /// Whether `channel_id` has ingested anything accepted.
+    pub fn has_channel(&self, channel_id: &str) -> bool {
+        self.channel(channel_id).is_some()
+    }
+
+    /// The ids of the channels in the store.
+    pub fn channel_ids(&self) -> Vec<String> {
+        self.inner
+            .channels
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Drops `channel_id` and everything it keeps; whether it was there.
+    pub fn remove_channel(&self, channel_id: &str) -> bool {
+        let removed = self
+            .inner
+            .channels
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(channel_id);
+        removed.is_some()
+    }
+
+    /// Applies the packaging channels that exist and their origin endpoints now:
+    /// channels not listed are dropped, and every listed channel in the store drops the
+    /// endpoints not listed or configured differently ([`ChannelOrigin::configure`]).
+    /// Channels are not created. Each channel is locked on its own, after the registry's
+    /// lock is released.
+    pub fn sync(&self, channels: &[(String, Vec<EndpointConfig>)]) {
+        let listed = |id: &String| channels.iter().any(|(c, _)| c == id);
+        let stale = self
+            .inner
+            .channels
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .any(|id| !listed(id));
+        let mut gone: Vec<ChannelHandle> = Vec::new();
+        let kept: Vec<(ChannelHandle, &[EndpointConfig])> = if stale {
+            let mut registry = self
+                .inner
+                .channels
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            registry.retain(|id, handle| {
+                let keep = listed(id);
+                if !keep {
+                    gone.push(handle.clone());
+                }
+                keep
+            });
+            channels
+                .iter()
+                .filter_map(|(id, eps)| registry.get(id).map(|h| (h.clone(), eps.as_slice())))
+                .collect()
+        } else {
+            let registry = self
+                .inner
+                .channels
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            channels
+                .iter()
+                .filter_map(|(id, eps)| registry.get(id).map(|h| (h.clone(), eps.as_slice())))
+                .collect()
+        };
+        drop(gone);
+        for (handle, endpoints) in kept {
+            lock_channel(&handle).configure(endpoints);
+        }
+    }
+
+    /// [`Origin::ingest`] on the channel's handle, then its warnings.
+    pub fn ingest(
+        &self,
+        channel_id: &str,
+        ingest_id: &str,
+        name: &str,
+        body: &[u8],
+        endpoints: &[EndpointConfig],
+        now: OffsetDateTime,
+    ) -> (Ingested, Vec<String>) {
+        let handle = self.channel_or_insert(channel_id);
+        let mut channel = lock_channel(&handle);
+        let outcome = channel.ingest(ingest_id, name, body, endpoints, now);
+        (outcome, channel.take_warnings())
+    }
+
+    /// [`Origin::ingest_ts`] on the channel's handle, then its warnings.
+    pub fn ingest_ts(
+        &self,
+        channel_id: &str,
+        source: &str,
+        stream: &str,
+        ts: &[u8],
+        endpoints: &[EndpointConfig],
+        now: OffsetDateTime,
+    ) -> (Ingested, Vec<String>) {
+        let handle = self.channel_or_insert(channel_id);
+        let mut channel = lock_channel(&handle);
+        let outcome = channel.ingest_ts(source, stream, ts, endpoints, now);
+        (outcome, channel.take_warnings())
+    }
+
+    /// [`ChannelOrigin::serve`] on the channel's handle, held only for the lookup and
+    /// the clone.
+    pub fn serve(
+        &self,
+        channel_id: &str,
+        endpoint_id: &str,
+        file: OriginFile,
+        options: &ServeOptions,
+        now: OffsetDateTime,
+    ) -> Option<Served> {
+        let handle = self.channel(channel_id)?;
+        let mut channel = lock_channel(&handle);
+        channel.serve(endpoint_id, file, options, now)
+    }
+
+    /// Segment bytes every channel keeps (see [`ChannelOrigin::retained_bytes`]).
+    pub fn retained_bytes(&self) -> usize {
+        let handles: Vec<ChannelHandle> = self
+            .inner
+            .channels
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        handles
+            .iter()
+            .map(|h| lock_channel(h).retained_bytes())
+            .sum()
+    }
 }
 
 /// Reads codecs, resolution and frame rate from the PMT and the first SPS of a TS

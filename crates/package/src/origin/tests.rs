@@ -696,3 +696,221 @@ fn every_rendition_restarting_opens_one_new_timeline() {
         assert_eq!(first_pts(&a), first_pts(&b), "segment {seq}");
     }
 }
+
+/// A store with channels "a" and "b", each fed 12 s of one rendition.
+fn two_channel_store() -> (OriginStore, [EndpointConfig; 1]) {
+    let store = OriginStore::default();
+    let eps = [endpoint(2, 60)];
+    for (i, chunk) in encoder_segments(12).iter().enumerate() {
+        let t = at(2 * i as u64);
+        for ch in ["a", "b"] {
+            let (outcome, _) = store.ingest_ts(ch, "medialive", "0", chunk, &eps, t);
+            assert_eq!(outcome, Ingested::Segment);
+        }
+    }
+    (store, eps)
+}
+
+#[test]
+fn a_held_channel_does_not_block_another() {
+    let (store, eps) = two_channel_store();
+    let options = ServeOptions::default();
+    let a = store.channel("a").unwrap();
+    let held = lock_channel(&a);
+    // With channel "a" locked (a long ingest, say), "b" serves and ingests on
+    // another thread; a global lock would never answer.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let other = store.clone();
+    let more = encoder_segments(14).pop().unwrap();
+    std::thread::spawn(move || {
+        let playlist = other.serve("b", "ep", OriginFile::Media(1), &options, at(12));
+        let segment = other.serve("b", "ep", OriginFile::Segment(1, 1), &options, at(12));
+        let ingested = other
+            .ingest_ts("b", "medialive", "0", &more, &eps, at(12))
+            .0;
+        let _ = tx.send((playlist.is_some(), segment.is_some(), ingested));
+    });
+    let answer = rx.recv_timeout(Duration::from_secs(10));
+    drop(held);
+    assert_eq!(answer, Ok((true, true, Ingested::Segment)));
+    // And "a" serves again once released.
+    assert!(store
+        .serve("a", "ep", OriginFile::Media(1), &options, at(12))
+        .is_some());
+}
+
+#[test]
+fn etags_are_computed_when_stored_and_stable() {
+    let (store, eps) = two_channel_store();
+    let options = ServeOptions::default();
+    let get = |file| store.serve("a", "ep", file, &options, at(12)).unwrap();
+    let segment = get(OriginFile::Segment(1, 1));
+    assert_eq!(segment.etag, etag(&segment.body));
+    assert_eq!(segment.etag.len(), 34);
+    assert_eq!(segment.target_duration, 0);
+    // The same bytes and tag every time: shared, not copied or hashed again.
+    let again = get(OriginFile::Segment(1, 1));
+    assert_eq!(again, segment);
+    assert_eq!(again.etag.as_ptr(), segment.etag.as_ptr());
+    assert_eq!(again.body.as_ptr(), segment.body.as_ptr());
+    // Playlists are rendered once per change of the channel.
+    let playlist = get(OriginFile::Media(1));
+    assert_eq!(playlist.etag, etag(&playlist.body));
+    assert_eq!(playlist.target_duration, 2);
+    let cached = get(OriginFile::Media(1));
+    assert_eq!(cached.body.as_ptr(), playlist.body.as_ptr());
+    let master = get(OriginFile::Multivariant);
+    assert_eq!(
+        get(OriginFile::Multivariant).body.as_ptr(),
+        master.body.as_ptr()
+    );
+    let more = encoder_segments(16);
+    for (i, chunk) in more.iter().skip(6).enumerate() {
+        store.ingest_ts("a", "medialive", "0", chunk, &eps, at(12 + 2 * i as u64));
+    }
+    let changed = store
+        .serve("a", "ep", OriginFile::Media(1), &options, at(16))
+        .unwrap();
+    assert_ne!(changed.body, playlist.body);
+    assert_ne!(changed.etag, playlist.etag);
+    // The stored segment's tag did not change.
+    let segment_later = store
+        .serve("a", "ep", OriginFile::Segment(1, 1), &options, at(16))
+        .unwrap();
+    assert_eq!(segment_later.etag, segment.etag);
+    // A rendition computes the tag as it stores the segment.
+    let mut origin = Origin::default();
+    for (i, chunk) in encoder_segments(6).iter().enumerate() {
+        origin.ingest_ts("ch", "m", "0", chunk, &eps, at(2 * i as u64));
+    }
+    let channel = origin.channels.get("ch").unwrap();
+    let rendition = &channel.channel.endpoints["ep"].variants["0/in-process"].rendition;
+    for stored in rendition.segments() {
+        assert_eq!(stored.etag, etag(&stored.data));
+    }
+}
+
+#[test]
+fn the_delay_queue_is_within_the_retention_bound() {
+    let bound = 1 << 18;
+    let mut origin = Origin::with_retention(Retention {
+        media: Duration::from_secs(20),
+        bytes: bound,
+    });
+    let eps = [EndpointConfig {
+        time_delay: SECOND * 3600,
+        ..endpoint(2, 60)
+    }];
+    let segments = encoder_segments(120);
+    let mut peak = 0;
+    for (i, seg) in segments.iter().enumerate() {
+        let t = at(2 * i as u64);
+        origin.ingest("ch", "a", &format!("channel{i}.ts"), seg, &eps, t);
+        peak = peak.max(origin.retained_bytes());
+        let channel = origin.channels.get("ch").unwrap();
+        let variant = &channel.channel.endpoints["ep"].variants["channel"];
+        assert!(variant.delayed_media <= Duration::from_secs(20) + SECOND * 2);
+    }
+    assert!(peak <= bound, "{peak} > {bound}");
+    assert!(peak > bound / 2, "{peak}");
+    // Nothing is due for an hour: nothing is listed, and a warning says why.
+    assert!(origin.media_playlist("ch", "ep", 1, at(240)).is_none());
+    let warnings = origin.take_warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("timeDelaySeconds"), "{warnings:?}");
+    // The media bound too, with bytes to spare.
+    let mut origin = Origin::with_retention(Retention {
+        media: Duration::from_secs(10),
+        bytes: usize::MAX,
+    });
+    for (i, seg) in segments.iter().enumerate() {
+        origin.ingest(
+            "ch",
+            "a",
+            &format!("channel{i}.ts"),
+            seg,
+            &eps,
+            at(2 * i as u64),
+        );
+    }
+    let channel = origin.channels.get("ch").unwrap();
+    let variant = &channel.channel.endpoints["ep"].variants["channel"];
+    assert!(
+        variant.media() <= Duration::from_secs(10),
+        "{:?}",
+        variant.media()
+    );
+    assert!(
+        variant.media() >= Duration::from_secs(6),
+        "{:?}",
+        variant.media()
+    );
+}
+
+#[test]
+fn a_short_delay_still_serves_within_the_bound() {
+    let mut origin = Origin::with_retention(Retention {
+        media: Duration::from_secs(30),
+        bytes: usize::MAX,
+    });
+    let eps = [EndpointConfig {
+        time_delay: SECOND * 10,
+        ..endpoint(2, 60)
+    }];
+    for (i, seg) in encoder_segments(80).iter().enumerate() {
+        origin.ingest(
+            "ch",
+            "a",
+            &format!("channel{i}.ts"),
+            seg,
+            &eps,
+            at(2 * i as u64),
+        );
+    }
+    let playlist = origin.media_playlist("ch", "ep", 1, at(80)).unwrap().0;
+    let total: f64 = extinfs(&playlist).iter().sum();
+    assert!((8.0..=26.0).contains(&total), "{playlist}");
+    assert!(!playlist.contains("#EXT-X-DISCONTINUITY\n"), "{playlist}");
+}
+
+#[test]
+fn deleted_channels_and_endpoints_free_their_memory_at_once() {
+    let (store, eps) = two_channel_store();
+    assert!(store.retained_bytes() > 0);
+    let a_bytes = lock_channel(&store.channel("a").unwrap()).retained_bytes();
+    // Endpoint "ep" of "b" is deleted; channel "a" is deleted.
+    let weak_a = Arc::downgrade(&store.channel("a").unwrap());
+    store.sync(&[("b".to_owned(), Vec::new())]);
+    assert!(weak_a.upgrade().is_none(), "channel a is still in memory");
+    assert!(!store.has_channel("a"));
+    assert!(store.has_channel("b"));
+    assert_eq!(store.retained_bytes(), 0);
+    assert!(a_bytes > 0);
+    let options = ServeOptions::default();
+    assert!(store
+        .serve("b", "ep", OriginFile::Media(1), &options, at(12))
+        .is_none());
+    // sync creates nothing; an ingest with the endpoint brings it back.
+    store.sync(&[
+        ("a".to_owned(), eps.to_vec()),
+        ("b".to_owned(), eps.to_vec()),
+    ]);
+    assert!(!store.has_channel("a"));
+    let chunk = &encoder_segments(2)[0];
+    store.ingest_ts("b", "medialive", "0", chunk, &eps, at(14));
+    assert!(store.retained_bytes() > 0 || store.has_channel("b"));
+    assert!(store.remove_channel("b"));
+    assert_eq!(store.channel_ids(), Vec::<String>::new());
+    // A changed endpoint starts again empty.
+    let mut channel = ChannelOrigin::default();
+    for (i, seg) in encoder_segments(8).iter().enumerate() {
+        channel.ingest_ts("m", "0", seg, &eps, at(2 * i as u64));
+    }
+    assert!(channel.retained_bytes() > 0);
+    let changed = [EndpointConfig {
+        window: SECOND * 30,
+        ..eps[0].clone()
+    }];
+    channel.configure(&changed);
+    assert_eq!(channel.retained_bytes(), 0);
+}

@@ -3,7 +3,8 @@
 //! ([`TsMuxer`]) and hands it to its group's destination:
 //!
 //! - MediaPackage: one chunk per GOP to [`Origin::ingest_ts`] as variant `"{n}"`
-//!   (the output's index in its group), in process;
+//!   (the output's index in its group), in process, through the packaging channel's
+//!   own handle of the [`OriginStore`];
 //! - HLS PUT: `package`'s [`Segmenter`](package::segmenter::Segmenter) cuts the
 //!   stream into segments of `segmentLength` on IDR (the outputs of a group on one
 //!   shared cut grid, so segment N of every variant covers the same time), and a
@@ -231,11 +232,10 @@ impl OutputMux {
             return;
         }
         let now = OffsetDateTime::now_utc();
-        let (outcome, warnings) = {
-            let mut origin = origin.lock().unwrap_or_else(|e| e.into_inner());
-            let outcome = origin.ingest_ts(channel, SOURCE, stream, &chunk, &endpoints, now);
-            (outcome, origin.take_warnings())
-        };
+        // Locks this packaging channel's handle only: other channels and their
+        // viewers are not held up.
+        let (outcome, warnings) =
+            origin.ingest_ts(channel, SOURCE, stream, &chunk, &endpoints, now);
         tracing::trace!(channel = %channel, ?outcome, "in-process ingest");
         for w in warnings {
             tracing::warn!("{w}");
