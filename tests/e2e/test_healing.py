@@ -169,7 +169,7 @@ def test_channel_started_before_its_flow(server, ports, tmp_path):
     active = wait_active(server, flow["FlowArn"])
     took = wait_until_shown(server, media_url, 1000, active, "flow started after the channel")
     assert took <= HEAL_S, f"the flow's picture and tone took {took:.1f} s after ACTIVE"
-    assert input_state(server, cid)["state"] == "CONNECTED"
+    wait_for(lambda: input_state(server, cid)["state"] == "CONNECTED", 3, what="the input to report CONNECTED")
 
 
 @needs_ffmpeg
@@ -191,7 +191,7 @@ def test_flow_stopped_and_started_under_a_running_channel(server, ports, tmp_pat
     active = wait_active(server, flow["FlowArn"])
     took = wait_until_shown(server, media_url, 1000, active, "flow started again")
     assert took <= HEAL_S, f"the flow's picture and tone took {took:.1f} s after ACTIVE"
-    assert input_state(server, cid)["state"] == "CONNECTED"
+    wait_for(lambda: input_state(server, cid)["state"] == "CONNECTED", 3, what="the input to report CONNECTED")
 
 
 @needs_ffmpeg
@@ -233,4 +233,4 @@ def test_push_input_whose_port_was_busy_at_start(server, ports, tmp_path):
     sender(server, port, 1000, "pusher")
     took = wait_until_shown(server, media_url, 1000, freed, "the push input after its port was freed")
     assert took <= HEAL_S, f"the pushed picture and tone took {took:.1f} s after the port was freed"
-    assert input_state(server, cid)["state"] == "CONNECTED"
+    wait_for(lambda: input_state(server, cid)["state"] == "CONNECTED", 3, what="the input to report CONNECTED")

@@ -39,9 +39,11 @@ pub const RETRY_BIND: Duration = Duration::from_secs(1);
 
 /// One input of a running channel, as its feed sees it; read by the
 /// supervisor for the channel's report.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct InputStatus {
     report: Mutex<InputReport>,
+    /// Woken when the state changes, so the report is posted at once.
+    control: Option<Arc<control::ControlPlane>>,
     /// Milliseconds since the feed started, of the last datagram (0: none yet).
     last_datagram_ms: AtomicU64,
     black: AtomicBool,
@@ -49,13 +51,22 @@ pub struct InputStatus {
 }
 
 impl InputStatus {
-    pub fn new(name: &str) -> Self {
+    /// The status of input attachment `name`; a change of state wakes the
+    /// supervisor of `control`, which posts the channel's report.
+    pub fn new(name: &str, control: Option<Arc<control::ControlPlane>>) -> Self {
         InputStatus {
             report: Mutex::new(InputReport {
                 name: name.into(),
                 ..InputReport::default()
             }),
+            control,
             ..InputStatus::default()
+        }
+    }
+
+    fn wake(&self) {
+        if let Some(cp) = &self.control {
+            cp.wake();
         }
     }
 
@@ -85,6 +96,8 @@ impl InputStatus {
             tracing::info!(input = %r.name, "input connected to {what}");
             r.state = InputState::Connected;
             r.reason = None;
+            drop(r);
+            self.wake();
         }
     }
 
@@ -98,6 +111,8 @@ impl InputStatus {
             tracing::warn!(input = %r.name, "input waiting: {why}");
             r.state = InputState::Waiting;
             r.reason = Some(why);
+            drop(r);
+            self.wake();
         }
     }
 

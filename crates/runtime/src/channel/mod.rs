@@ -316,7 +316,10 @@ async fn start(
     .map_err(|e| e.to_string())?;
     let mut names = vec![plan.primary.name.as_str()];
     names.extend(plan.secondary.as_ref().map(|a| a.name.as_str()));
-    let inputs: Arc<[InputStatus]> = names.into_iter().map(InputStatus::new).collect();
+    let inputs: Arc<[InputStatus]> = names
+        .into_iter()
+        .map(|name| InputStatus::new(name, Some(env.cp.clone())))
+        .collect();
     Ok(Running {
         plan,
         transcoder: Arc::new(transcoder),
