@@ -25,7 +25,10 @@ from mediatools import (FrameMatcher, av_offsets, av_sync_encoder, beep_onsets, 
 from test_channel import HLS, channel_config, flow_input, get, start_channel
 
 TOLERANCE_S = 0.021  # one AAC frame at 48 kHz
-MATCH_DB = 30.0  # an output picture showing a source picture; damaged ones are far below
+# An output picture showing a source picture matches it at 50 dB or more (64x36 luma);
+# damaged ones (before seams were handled: 0.4 s after a failover, 0.7 s after a switch
+# back) matched nothing better than 22-30 dB.
+MATCH_DB = 40.0
 
 
 class Recorder:
@@ -152,7 +155,7 @@ def test_failover_restart_and_switch_back_show_no_damage_and_keep_lip_sync(serve
     own_offset = sorted(o for _, o in own)[len(own) // 2]
 
     # Damaged frames: every output picture is one an encoder sent.
-    matcher = FrameMatcher(sources)
+    matcher = FrameMatcher(sources, accept=MATCH_DB)
     labels, damaged, previous = [], [], None
     worst = 99.0
     for t, f in frames:
