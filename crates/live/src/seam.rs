@@ -7,7 +7,8 @@
 //! applies them:
 //!
 //! - [`Timeline`] finds a jump: a stream's decoding time going backwards, or forwards by
-//!   more than [`MAX_STEP`].
+//!   more than [`MAX_STEP`]; right after one, the other stream's access units still on
+//!   the old timeline are [`Step::Stale`] (dropped, not another jump).
 //! - [`random_access`] says whether an H.264 access unit can start decoding: an IDR
 //!   slice, or a recovery point SEI.
 //! - [`AudioHold`] keeps the new input's audio until its first picture fixes the one
@@ -49,29 +50,72 @@ pub fn random_access(au: &[u8]) -> bool {
     })
 }
 
+/// What an access unit's decoding time says about its stream's timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// It goes on (or starts).
+    Continues,
+    /// It broke: earlier than the one before, or more than [`MAX_STEP`] later.
+    Jumped,
+    /// Just after a jump, an access unit of the other stream still on the old timeline
+    /// (more than [`MAX_SKEW`] from where the new one started): the old input's last.
+    Stale,
+}
+
 /// Watches the decoding times of the video and the audio stream for a jump (sans-IO).
 #[derive(Clone, Debug, Default)]
 pub struct Timeline {
     last: [Option<i64>; 2],
+    /// Where the timeline restarted after a jump.
+    restart: Option<i64>,
 }
 
+/// How far apart the two streams of one input may be muxed (90 kHz): two seconds.
+pub const MAX_SKEW: i64 = 2 * CLOCK;
+
 impl Timeline {
-    /// Records an access unit's decoding time; true if it breaks its stream's timeline:
-    /// earlier than the one before, or more than [`MAX_STEP`] later.
-    pub fn jumped(&mut self, kind: StreamKind, dts: i64) -> bool {
+    /// Records an access unit's decoding time, unless it is [`Step::Stale`].
+    pub fn step(&mut self, kind: StreamKind, dts: i64) -> Step {
+        let restart = self.restart;
         let [video, audio] = &mut self.last;
         let slot = match kind {
             StreamKind::Video => video,
             StreamKind::Audio => audio,
         };
-        let jump = slot.is_some_and(|last| dts < last || dts - last > MAX_STEP);
-        *slot = Some(dts);
-        jump
+        match *slot {
+            Some(last) => {
+                *slot = Some(dts);
+                if dts < last || dts - last > MAX_STEP {
+                    Step::Jumped
+                } else {
+                    Step::Continues
+                }
+            }
+            None if restart.is_some_and(|r| (dts - r).abs() > MAX_SKEW) => Step::Stale,
+            None => {
+                *slot = Some(dts);
+                Step::Continues
+            }
+        }
+    }
+
+    /// True if the access unit broke its stream's timeline ([`step`](Self::step)).
+    pub fn jumped(&mut self, kind: StreamKind, dts: i64) -> bool {
+        self.step(kind, dts) == Step::Jumped
+    }
+
+    /// The timeline jumped to `dts` of stream `kind`: the other stream starts again
+    /// near it (its access units far from it are [`Step::Stale`]).
+    pub fn restart(&mut self, kind: StreamKind, dts: i64) {
+        self.clear();
+        self.restart = Some(dts);
+        self.step(kind, dts);
     }
 
     /// Forgets both streams (a new input starts).
     pub fn clear(&mut self) {
         self.last = [None; 2];
+        self.restart = None;
     }
 }
 
@@ -183,6 +227,24 @@ mod tests {
         t.clear();
         assert!(!t.jumped(StreamKind::Video, 5));
         assert!(!t.jumped(StreamKind::Audio, 1 << 40));
+    }
+
+    #[test]
+    fn after_a_jump_the_old_side_of_the_other_stream_is_stale() {
+        let mut t = Timeline::default();
+        t.step(StreamKind::Video, 1_800_000);
+        t.step(StreamKind::Audio, 1_790_000);
+        // The new encoder's video comes first: a jump; the timeline restarts there.
+        assert_eq!(t.step(StreamKind::Video, 126_000), Step::Jumped);
+        t.restart(StreamKind::Video, 126_000);
+        // The old encoder's last audio PES (ended by the new one's first): stale, and
+        // it does not make the new audio a jump.
+        assert_eq!(t.step(StreamKind::Audio, 1_791_920), Step::Stale);
+        assert_eq!(t.step(StreamKind::Audio, 124_080), Step::Continues);
+        assert_eq!(t.step(StreamKind::Audio, 126_000), Step::Continues);
+        assert_eq!(t.step(StreamKind::Video, 129_000), Step::Continues);
+        // Once both streams are on it, a later jump is a jump again.
+        assert_eq!(t.step(StreamKind::Audio, 1_000), Step::Jumped);
     }
 
     #[test]

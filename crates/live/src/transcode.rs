@@ -42,7 +42,7 @@ use ffmpeg_next::{decoder, frame, ChannelLayout, Packet as AvPacket};
 use crate::audio::AudioRendition;
 use crate::demux::{Access, Demuxer, Selection, StreamKind};
 use crate::loss::{FillPhase, InputLossConfig, LossImage, LossSchedule};
-use crate::seam::{random_access, seam_slot, AudioHold, Timeline};
+use crate::seam::{random_access, seam_slot, AudioHold, Step, Timeline};
 use crate::video::VideoRendition;
 use crate::{adts, Error, Packet, CLOCK};
 
@@ -487,12 +487,17 @@ impl Pipeline {
     /// One access unit from the demuxer: checked for a seam, then decoded (video one
     /// step behind) or held.
     fn access(&mut self, access: Access, out: &mut dyn FnMut(Packet)) -> Result<(), Error> {
-        let jumped = self.timeline.jumped(access.kind, access.dts);
+        let step = self.timeline.step(access.kind, access.dts);
+        if step == Step::Stale {
+            // The old input's last access unit, after the new one showed up: its side of
+            // the seam is over.
+            return Ok(());
+        }
         // Data again while a loss is filled: the stream goes on from where it is now.
         let resumed = self.seam.is_none() && self.fill.as_ref().is_some_and(|f| f.run.is_some());
-        if access.discontinuity || jumped || resumed {
+        if access.discontinuity || step == Step::Jumped || resumed {
             self.reset(false, out)?;
-            self.timeline.jumped(access.kind, access.dts);
+            self.timeline.restart(access.kind, access.dts);
         }
         match access.kind {
             StreamKind::Video => {
