@@ -334,7 +334,10 @@ impl Pipeline {
         }
         if !self.audio.is_empty() {
             let step = SILENCE_SAMPLES as i64 * CLOCK / i64::from(SILENCE_RATE);
-            while run.audio < target {
+            // Silence never runs ahead of the fill's pictures: the audio of the picture
+            // that ends the fill is placed from that picture on, not cut to what the
+            // silence already covered.
+            while run.audio + step <= target {
                 for a in &mut self.audio {
                     a.push(&fill.silence, run.audio, out)?;
                 }
