@@ -227,3 +227,175 @@ def video_frames(path, timeout=25):
     assert p.returncode == 0, f"ffprobe {path}: {p.stderr[-2000:]}"
     s = json.loads(p.stdout)["streams"][0]
     return int(s["nb_read_frames"]), int(s["width"]), int(s["height"])
+
+
+# ------------------------------------------------ A/V sync markers and damaged frames
+#
+# The A/V-sync test signal: testsrc2 with a white flash and a 1 kHz beep on the same
+# timestamps (the first 0.1 s of every `period` seconds), silence between beeps. At the
+# output, lip sync is beep onset - flash onset; a damaged picture is one that matches no
+# picture of a clean decode of what the encoders sent.
+
+SMALL_W, SMALL_H = 64, 36
+
+
+def av_sync_sources(period=2, rate=30, size="640x360", label="black"):
+    """The lavfi video and audio sources of the A/V-sync test signal; a bar of colour
+    `label` at the bottom tells encoders apart (testsrc2 starts over with each)."""
+    video = (f"testsrc2=size={size}:rate={rate},"
+             f"drawbox=x=0:y=ih-48:w=iw:h=48:color={label}:t=fill,"
+             f"drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='lt(mod(t,{period}),0.1)'")
+    # (aevalsrc gates per sample; volume's enable would gate per 1024-sample frame.)
+    audio = f"aevalsrc=exprs='0.25*sin(2*PI*1000*t)*lt(mod(t,{period}),0.1)':s=48000"
+    return video, audio
+
+
+def av_sync_encoder(server, port, clean_path, log_name, label="black", period=2, rate=30, gop=30):
+    """ffmpeg sending the A/V-sync signal as RTP/MPEG-TS to 127.0.0.1:port in real time,
+    and writing the very same stream to `clean_path` (a tee: one encode, two outputs;
+    stop it with `stop_encoder` so the file ends where the stream did)."""
+    video, audio = av_sync_sources(period, rate, label=label)
+    log = open(server.tmp / f"{log_name}.log", "ab")
+    return server.popen(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning", "-re",
+         "-f", "lavfi", "-i", video, "-f", "lavfi", "-i", audio,
+         "-map", "0:v", "-map", "1:a",
+         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", str(gop),
+         "-c:a", "aac", "-b:a", "128k",
+         "-f", "tee", f"[f=rtp_mpegts]rtp://127.0.0.1:{port}|[f=mpegts:flush_packets=1]{clean_path}"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+
+
+def decode_small(path, timeout=120):
+    """Decodes a TS file once: (video frames as (pts seconds, 64x36 gray bytes), audio
+    start pts seconds, mono 48 kHz s16 samples). Timestamps are the file's own
+    (-copyts); frames are neither dropped nor repeated (-vsync 0)."""
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        vpath, apath = os.path.join(d, "v.raw"), os.path.join(d, "a.raw")
+        p = subprocess.run(
+            ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "info", "-copyts", "-i", str(path),
+             "-map", "0:v:0", "-vsync", "0",
+             "-vf", f"showinfo,scale={SMALL_W}:{SMALL_H}:flags=area,format=gray", "-f", "rawvideo", vpath,
+             "-map", "0:a:0", "-af", "ashowinfo", "-ac", "1", "-ar", "48000", "-f", "s16le", apath],
+            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        )
+        assert p.returncode == 0, f"decoding {path}: {p.stderr[-3000:]}"
+        vtimes = [float(t) for t in re.findall(r"Parsed_showinfo.*? pts_time:\s*(-?[\d.]+)", p.stderr)]
+        atimes = [float(t) for t in re.findall(r"Parsed_ashowinfo.*? pts_time:\s*(-?[\d.]+)", p.stderr)]
+        raw = open(vpath, "rb").read()
+        pcm = array.array("h")
+        data = open(apath, "rb").read()
+        pcm.frombytes(data[: len(data) // 2 * 2])
+    size = SMALL_W * SMALL_H
+    frames = [raw[i * size:(i + 1) * size] for i in range(len(raw) // size)]
+    assert len(frames) == len(vtimes), f"{len(frames)} frames, {len(vtimes)} showinfo lines"
+    assert atimes, f"no audio in {path}"
+    return list(zip(vtimes, frames)), atimes[0], pcm
+
+
+def mean(frame):
+    return sum(frame) / len(frame)
+
+
+def flash_onsets(frames, level=200):
+    """Times of the first bright frame of each run of bright frames."""
+    out, was = [], False
+    for t, f in frames:
+        bright = mean(f) > level
+        if bright and not was:
+            out.append(t)
+        was = bright
+    return out
+
+
+def beep_onsets(a0, pcm, rate=48000, level=1000, quiet_s=0.2):
+    """Times where the audio passes `level` after `quiet_s` below it."""
+    out, quiet, need = [], 0, int(quiet_s * rate)
+    for i, v in enumerate(pcm):
+        if abs(v) > level:
+            if quiet >= need:
+                out.append(a0 + i / rate)
+            quiet = 0
+        else:
+            quiet += 1
+    return out
+
+
+def av_offsets(flashes, beeps, within=0.3):
+    """(flash time, beep - flash) for each flash with a beep onset within `within` s."""
+    out = []
+    for f in flashes:
+        near = [b for b in beeps if abs(b - f) <= within]
+        if near:
+            b = min(near, key=lambda b: abs(b - f))
+            out.append((f, b - f))
+    return out
+
+
+def psnr(a, b):
+    import math
+
+    se = sum((x - y) * (x - y) for x, y in zip(a, b))
+    return 99.0 if se == 0 else 10 * math.log10(255 * 255 * len(a) / se)
+
+
+def _signature(frame):
+    """8x4 block means of a 64x36 frame."""
+    sig = []
+    for by in range(4):
+        for bx in range(8):
+            s = 0
+            for y in range(by * 9, by * 9 + 9):
+                row = y * SMALL_W + bx * 8
+                s += sum(frame[row:row + 8])
+            sig.append(s / 72)
+    return sig
+
+
+class FrameMatcher:
+    """Finds, for each output frame, the source frame it shows: `sources` is
+    {name: [frame bytes]} from clean decodes of what each encoder sent."""
+
+    def __init__(self, sources, accept=33.0):
+        self.accept = accept
+        self.frames = [(name, i, f, _signature(f)) for name, fs in sources.items() for i, f in enumerate(fs)]
+        self.index = {(name, i): k for k, (name, i, _, _) in enumerate(self.frames)}
+
+    def match(self, frame, previous=None, candidates=24):
+        """(psnr, name, index) of the best matching source frame; tries the frames
+        after `previous` (name, index) first."""
+        if previous is not None:
+            k = self.index.get(previous)
+            if k is not None:
+                best = None
+                for j in range(k, min(k + 3, len(self.frames))):
+                    name, i, f, _ = self.frames[j]
+                    if name != previous[0]:
+                        break
+                    q = psnr(frame, f)
+                    if best is None or q > best[0]:
+                        best = (q, name, i)
+                if best and best[0] >= self.accept:
+                    return best
+        sig = _signature(frame)
+        near = sorted(self.frames, key=lambda e: sum(abs(a - b) for a, b in zip(sig, e[3])))[:candidates]
+        same = previous[0] if previous else None
+        # Ties (flashes look alike in every input) go to the input seen before.
+        best = max(((round(psnr(frame, f), 1), name == same, -i, name) for name, i, f, _ in near))
+        return best[0], best[3], -best[2]
+
+
+def stop_encoder(server, p, timeout=5):
+    """Stops an ffmpeg encoder as an operator would (SIGTERM: it stops sending at once
+    and finishes its files), SIGKILL if it lingers."""
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    server.kill_child(p)

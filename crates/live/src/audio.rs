@@ -30,6 +30,10 @@ pub struct AudioRendition {
     expected: Option<i64>,
     /// Samples of silence inserted for gaps in the input.
     silence: u64,
+    /// The next frame is placed exactly at its PTS (see [`realign`](Self::realign)).
+    align: bool,
+    /// Samples dropped to place frames at their PTS.
+    trimmed: u64,
 }
 
 /// A gap up to this long (90 kHz) is filled with silence; a longer one, or time going
@@ -72,6 +76,8 @@ impl AudioRendition {
             samples: 0,
             expected: None,
             silence: 0,
+            align: false,
+            trimmed: 0,
         })
     }
 
@@ -83,7 +89,23 @@ impl AudioRendition {
         out: &mut dyn FnMut(OutPacket),
     ) -> Result<(), Error> {
         self.origin.get_or_insert(pts);
-        if let Some(expected) = self.expected {
+        // Output samples to drop from the front of this frame.
+        let mut skip = 0usize;
+        if self.align {
+            // Exactly at its PTS: silence up to it, or what the output already covers
+            // dropped (a bridge, as below, when that is seconds away).
+            let gap = pts - self.end();
+            let rate = i64::from(self.settings.sample_rate);
+            if gap > 0 && gap <= MAX_GAP {
+                let n = (gap * rate + CLOCK / 2) / CLOCK;
+                for fifo in &mut self.fifo {
+                    fifo.extend(std::iter::repeat_n(0.0, n as usize));
+                }
+                self.silence += n as u64;
+            } else if (-MAX_GAP..0).contains(&gap) {
+                skip = ((-gap * rate + CLOCK / 2) / CLOCK) as usize;
+            }
+        } else if let Some(expected) = self.expected {
             let gap = pts - expected;
             if gap > GAP_TOLERANCE && gap <= MAX_GAP {
                 // Lost input: keep audio in step with the video timeline.
@@ -121,10 +143,33 @@ impl AudioRendition {
         if let Some((ctx, _)) = self.resampler.as_mut() {
             ctx.run(decoded, &mut resampled)?;
         }
+        let produced = resampled.samples();
+        let from = skip.min(produced);
         for (ch, fifo) in self.fifo.iter_mut().enumerate() {
-            fifo.extend_from_slice(resampled.plane::<f32>(ch));
+            fifo.extend_from_slice(resampled.plane::<f32>(ch).get(from..).unwrap_or(&[]));
         }
+        self.trimmed += from as u64;
+        // A frame wholly covered already: the next one is placed exactly again.
+        self.align = self.align && skip >= produced;
         self.encode_ready(false, out)
+    }
+
+    /// Places the next frame exactly at its PTS on the output timeline: the output gets
+    /// silence up to it, or drops the part of it the output already covers. Called at a
+    /// seam, when the pipeline moved its timestamp offset: audio stays where the video is.
+    pub fn realign(&mut self) {
+        self.align = true;
+    }
+
+    /// Samples dropped so far to place frames at their PTS.
+    pub fn trimmed(&self) -> u64 {
+        self.trimmed
+    }
+
+    /// The 90 kHz time just after the last sample taken (encoded or waiting).
+    fn end(&self) -> i64 {
+        let taken = self.samples + self.fifo.first().map_or(0, Vec::len) as i64;
+        self.origin.unwrap_or(0) + taken * CLOCK / i64::from(self.settings.sample_rate)
     }
 
     /// (samples encoded, samples of silence inserted for input gaps).
@@ -232,5 +277,46 @@ mod tests {
         assert!(pts.windows(2).all(|w| w[1] - w[0] == frame), "{pts:?}");
         assert_eq!(pts[1], 900_000);
         assert!(packets.iter().all(|p| p.data.starts_with(&[0xFF, 0xF1])));
+    }
+
+    #[test]
+    fn realign_places_the_next_frame_at_its_pts() {
+        crate::init().unwrap();
+        let settings = AudioSettings {
+            bitrate: 96_000,
+            sample_rate: 48_000,
+            channels: 2,
+        };
+        let mut r = AudioRendition::new(0, settings).unwrap();
+        let mut decoded = frame::Audio::new(FLTP, 1024, ChannelLayout::STEREO);
+        decoded.set_rate(48_000);
+        let mut sink = |_: OutPacket| {};
+        let frame = 1920;
+        for i in 0..4 {
+            r.push(&decoded, i * frame, &mut sink).unwrap();
+        }
+        let end = 4 * frame;
+        // 5 ms (240 samples) of it already covered: dropped.
+        r.realign();
+        r.push(&decoded, end - 450, &mut sink).unwrap();
+        assert_eq!(r.trimmed(), 240);
+        let end = end - 450 + frame;
+        // 10 ms after the end: silence first.
+        r.realign();
+        r.push(&decoded, end + 900, &mut sink).unwrap();
+        assert_eq!(r.counts().1, 480);
+        let end = end + 900 + frame;
+        // Wholly covered: dropped, and the next frame is placed exactly too.
+        r.realign();
+        r.push(&decoded, end - 5000, &mut sink).unwrap();
+        assert_eq!(r.trimmed(), 240 + 1024);
+        r.push(&decoded, end - 900, &mut sink).unwrap();
+        assert_eq!(r.trimmed(), 240 + 1024 + 480);
+        // Not realigned: a small overlap is taken as jitter, as before.
+        r.push(&decoded, end - 900 + frame - 100, &mut sink)
+            .unwrap();
+        assert_eq!(r.trimmed(), 240 + 1024 + 480);
+        r.finish(&mut sink).unwrap();
+        assert_eq!(r.counts(), (4 * 1024 + 784 + 480 + 1024 + 544 + 1024, 480));
     }
 }

@@ -41,6 +41,9 @@ pub struct Access {
     pub dts: i64,
     /// The elementary stream bytes.
     pub data: Vec<u8>,
+    /// The first access unit after the selected program's PAT or PMT changed (a new
+    /// version or content): the input may have been replaced (see [`crate::seam`]).
+    pub discontinuity: bool,
 }
 
 pub use live_config::{LanguageSelection, Selection};
@@ -55,6 +58,11 @@ pub struct Demuxer {
     ready: VecDeque<Access>,
     /// PES packets without a PTS.
     untimed: u64,
+    /// A PAT / PMT of the selected program was seen (the first one is no change).
+    seen_pat: bool,
+    seen_pmt: bool,
+    /// The selected program's tables changed: the next access unit says so.
+    discontinuity: bool,
 }
 
 impl Demuxer {
@@ -99,11 +107,36 @@ impl Demuxer {
     fn pump(&mut self) {
         while let Some(event) = self.demux.poll() {
             match event {
-                Event::Pat { .. } | Event::Pmt { .. } => self.reselect(),
+                Event::Pat { changed } => {
+                    self.discontinuity |= changed && self.seen_pat;
+                    self.seen_pat = true;
+                    self.reselect();
+                }
+                Event::Pmt {
+                    program_number,
+                    changed,
+                    ..
+                } => {
+                    if self.selected_program() == Some(program_number) {
+                        self.discontinuity |= changed && self.seen_pmt;
+                        self.seen_pmt = true;
+                    }
+                    self.reselect();
+                }
                 Event::Pes(pes) => self.access(pes),
                 _ => {}
             }
         }
+    }
+
+    /// The number of the program followed: the one asked for, or the PAT's first.
+    fn selected_program(&self) -> Option<u16> {
+        self.selection.program.or_else(|| {
+            self.demux
+                .programs()
+                .first_program()
+                .map(|program| program.number)
+        })
     }
 
     /// The selected program's PMT, if it arrived.
@@ -181,6 +214,7 @@ impl Demuxer {
             pts,
             dts,
             data: pes.payload,
+            discontinuity: std::mem::take(&mut self.discontinuity),
         });
     }
 }
@@ -395,5 +429,49 @@ mod tests {
         assert_eq!(d.errors(), 0);
         assert_eq!(got.len(), 3);
         assert!(got.iter().all(|a| a.data == video), "payload not repeated");
+    }
+
+    #[test]
+    fn a_new_pmt_version_marks_the_next_access_unit() {
+        let mut mux = TsMuxer::new(&streams(&[0x101]), 0);
+        let mut ts = Vec::new();
+        for i in 0..6 {
+            mux.write(1, i * 9000, i * 9000, false, &[i as u8], &mut ts)
+                .unwrap();
+        }
+        // From the middle on, the PMT says version 1 (same streams).
+        let pmt = media::psi::Pmt {
+            program_number: 1,
+            version: 1,
+            pcr_pid: Pid(0x100),
+            program_info: vec![],
+            streams: streams(&[0x101])
+                .iter()
+                .map(|s| media::psi::PmtStream {
+                    stream_type: s.stream_type,
+                    pid: s.pid,
+                    es_info: vec![],
+                })
+                .collect(),
+        }
+        .to_section_bytes();
+        let half = ts.len() / 188 / 2;
+        for p in ts.chunks_mut(188).skip(half) {
+            if TsPacket::parse(p).unwrap().header.pid == Pid(0x1000) {
+                let cc = p[3] & 0x0F;
+                let mut packet = vec![0x47, 0x50, 0x00, 0x10 | cc, 0x00];
+                packet.extend_from_slice(&pmt);
+                packet.resize(188, 0xFF);
+                p.copy_from_slice(&packet);
+            }
+        }
+        let mut d = Demuxer::new(Selection::default());
+        d.push(&ts);
+        d.flush();
+        let got = drain(&mut d);
+        assert_eq!(d.errors(), 0);
+        let marks: Vec<bool> = got.iter().map(|a| a.discontinuity).collect();
+        assert_eq!(marks.iter().filter(|m| **m).count(), 1, "{marks:?}");
+        assert!(!marks[0], "the first PMT is no change");
     }
 }

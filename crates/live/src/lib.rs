@@ -31,6 +31,7 @@ pub mod adts;
 pub mod audio;
 pub mod demux;
 pub mod loss;
+pub mod seam;
 pub use live_config::settings;
 pub mod transcode;
 pub mod video;

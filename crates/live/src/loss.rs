@@ -79,6 +79,11 @@ impl LossSchedule {
         self.active.then_some(last)
     }
 
+    /// When the last picture was decoded (or the first poll, before any picture).
+    pub fn last_input(&self) -> Option<Instant> {
+        self.last_input
+    }
+
     /// True while input loss is active.
     pub fn active(&self) -> bool {
         self.active

@@ -140,6 +140,18 @@ impl VideoRendition {
         Ok(())
     }
 
+    /// The input PTS the next output frame stands for, and the frame duration (90 kHz),
+    /// once the encoder is open and the first picture came: where a picture lands on
+    /// this rendition's cadence exactly.
+    pub fn next_slot(&self) -> Option<(i64, i64)> {
+        let open = self.open.as_ref()?;
+        self.origin?;
+        Some((
+            self.anchor + Self::ticks(open.framerate, self.next),
+            Self::ticks(open.framerate, 1),
+        ))
+    }
+
     /// (pictures received, frames encoded, input timeline jumps re-anchored).
     pub fn counts(&self) -> (u64, u64, u64) {
         (self.frames_in, self.frames_out, self.jumps)

@@ -144,6 +144,8 @@ struct FlowFollower {
     changes: watch::Receiver<u64>,
     /// The tap instance subscribed to and its receiver.
     current: Option<(u64, broadcast::Receiver<Bytes>)>,
+    /// A new tap instance was subscribed to: its stream is not the one before.
+    fresh: bool,
 }
 
 impl FlowFollower {
@@ -163,6 +165,7 @@ impl FlowFollower {
             Some((arn, tap)) => {
                 self.current = tap.subscribe().map(|rx| (tap.instance, rx));
                 if self.current.is_some() {
+                    self.fresh = true;
                     status.connected(&format!("flow {}", flow_name(&arn)));
                 }
             }
@@ -174,7 +177,8 @@ impl FlowFollower {
         }
     }
 
-    async fn recv(&mut self, status: &InputStatus) -> Bytes {
+    /// The next datagram, and whether it is the first of a new tap instance.
+    async fn recv(&mut self, status: &InputStatus) -> (Bytes, bool) {
         loop {
             self.follow(status);
             let Some((_, rx)) = self.current.as_mut() else {
@@ -185,7 +189,7 @@ impl FlowFollower {
             };
             tokio::select! {
                 r = rx.recv() => match r {
-                    Ok(b) => return b,
+                    Ok(b) => return (b, std::mem::take(&mut self.fresh)),
                     Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => {
                         // The engine stopped; wait for the registry to say
@@ -213,10 +217,14 @@ fn flow_name(arn: &str) -> &str {
 }
 
 impl Source {
-    /// The next datagram of whole TS packets.
-    async fn recv(&mut self, buf: &mut [u8], status: &InputStatus) -> Vec<u8> {
+    /// The next datagram of whole TS packets, and whether a new stream starts with it (a
+    /// flow's engine was restarted or replaced).
+    async fn recv(&mut self, buf: &mut [u8], status: &InputStatus) -> (Vec<u8>, bool) {
         match self {
-            Source::Flow(f) => f.recv(status).await.to_vec(),
+            Source::Flow(f) => {
+                let (b, fresh) = f.recv(status).await;
+                (b.to_vec(), fresh)
+            }
             Source::Push { bind, rtp, socket } => loop {
                 let Some(sock) = socket.as_ref() else {
                     match UdpSocket::bind(*bind).await {
@@ -241,7 +249,7 @@ impl Source {
                 let data = buf.get(..n).unwrap_or_default();
                 let payload = if *rtp { ts_payload(data) } else { Some(data) };
                 if let Some(p) = payload.filter(|p| !p.is_empty()) {
-                    return p.to_vec();
+                    return (p.to_vec(), false);
                 }
             },
             Source::Never(why) => {
@@ -281,6 +289,7 @@ fn source_of(cp: &control::ControlPlane, taps: &Arc<Taps>, input: &InputRecord) 
                 .collect(),
             changes: taps.changes(),
             current: None,
+            fresh: false,
         }),
         InputType::RtpPush | InputType::UdpPush => match input.ports().first() {
             Some(&port) => Source::Push {
@@ -393,11 +402,14 @@ async fn feed(
                         st.silent.store(silent, Ordering::Relaxed);
                     }
                     switch.on_tick(now);
-                    switched(&cp, &on_secondary, switch.active());
+                    if switched(&cp, &on_secondary, switch.active()) {
+                        transcoder.input_changed();
+                    }
                 }
                 continue;
             }
         };
+        let (data, fresh) = data;
         let side_status = if side == Side::Primary {
             primary_status
         } else {
@@ -409,12 +421,20 @@ async fn feed(
         }
         let feed = if has_secondary {
             let pass = switch.on_datagram(side, Instant::now());
-            switched(&cp, &on_secondary, switch.active());
+            // The transcoder learns of a switch in order with the datagrams: the new
+            // input's first one comes after it.
+            if switched(&cp, &on_secondary, switch.active()) {
+                transcoder.input_changed();
+            }
             pass
         } else {
             side == Side::Primary
         };
         if feed {
+            if fresh {
+                // A new stream behind the active input (its flow restarted).
+                transcoder.input_changed();
+            }
             transcoder.push(data);
         }
     }
@@ -422,12 +442,14 @@ async fn feed(
 
 /// Publishes the active side; a switch wakes the supervisor at once, so
 /// DescribeChannel and the log name the new input within milliseconds, not on
-/// the next pass.
-fn switched(cp: &control::ControlPlane, on_secondary: &AtomicBool, active: Side) {
+/// the next pass. True if the active side changed.
+fn switched(cp: &control::ControlPlane, on_secondary: &AtomicBool, active: Side) -> bool {
     let secondary = active == Side::Secondary;
-    if on_secondary.swap(secondary, Ordering::Relaxed) != secondary {
+    let changed = on_secondary.swap(secondary, Ordering::Relaxed) != secondary;
+    if changed {
         cp.wake();
     }
+    changed
 }
 
 #[cfg(test)]
