@@ -17,7 +17,7 @@ In one run:
     the media playlist (a short warm-up, then --duration seconds measured).
 Per run: requests/s, latency p50/p99, transfer, non-2xx responses and socket errors
 (wrk), CPU seconds of the server processes (utime+stime from /proc/PID/stat, all
-threads; nginx: master and workers) per GB served, and the servers' resident memory
+threads; nginx: master and workers) per GB served, and the servers' memory (resident set, plus onair's segment files)
 (sampled every 0.25 s, maximum). Writes bench/origin-results.json and the origin
 results section of docs/BENCHMARKS.md. Standard library only; every subprocess has
 a timeout. --perf adds a profiling pass (perf record -g on onair, one per case) whose
@@ -102,6 +102,31 @@ def rss_kib(pid: int) -> int:
             return int(f.read().split()[1]) * PAGE_KIB
     except (OSError, ValueError, IndexError):
         return 0
+
+
+def segment_files_kib(pid: int) -> int:
+    """Bytes in the process's unnamed files, in KiB: onair keeps stored segments in
+    unnamed files in its data directory (or memfds), whose page cache is not part of
+    its resident set. An upper bound of the memory they take."""
+    total = 0
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return 0
+    for fd in fds:
+        path = f"/proc/{pid}/fd/{fd}"
+        try:
+            link = os.readlink(path)
+            if link.startswith("/memfd:") or link.endswith(" (deleted)"):
+                total += os.stat(path).st_size
+        except OSError:
+            pass
+    return total // 1024
+
+
+def memory_kib(pid: int) -> int:
+    """What the process holds: its resident set and its segment files."""
+    return rss_kib(pid) + segment_files_kib(pid)
 
 
 def children(pid: int) -> list[int]:
@@ -399,12 +424,12 @@ def measure(server, url: str, conns: int, seconds: float, warmup: float) -> dict
     if warmup > 0:
         wrk(url, conns, warmup)
     pids = server.pids()
-    rss_max = [0]
+    mem_max = [0]
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
-            rss_max[0] = max(rss_max[0], sum(rss_kib(p) for p in pids))
+            mem_max[0] = max(mem_max[0], sum(memory_kib(p) for p in pids))
             stop.wait(0.25)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -427,7 +452,7 @@ def measure(server, url: str, conns: int, seconds: float, warmup: float) -> dict
     # What neither the server nor wrk used: other processes (the push, other work).
     r["other_cpu_s"] = round(max(0.0, busy_s - r["server_cpu_s"] - r["wrk_cpu_s"]), 2)
     r["other_share_pct"] = round(100.0 * r["other_cpu_s"] / (ncpu * r["seconds"]), 1) if r["seconds"] else None
-    r["server_rss_max_kib"] = rss_max[0]
+    r["server_mem_max_kib"] = mem_max[0]
     gb = r["bytes"] / 1e9
     r["cpu_s_per_gb"] = round(r["server_cpu_s"] / gb, 3) if gb > 0 else None
     r["cpu_us_per_request"] = round(1e6 * r["server_cpu_s"] / r["requests"], 1) if r["requests"] else None
@@ -485,22 +510,23 @@ def tables(doc: dict) -> str:
     rows = doc["results"]
     sizes = doc["objects"]
     out = [
-        "| object | connections | server | requests/s | p50 ms | p99 ms | Gb/s served | CPU s per GB | CPU µs per request | server CPU s | wrk CPU s | other processes CPU s | RSS max MiB | non-2xx | socket errors | machine busy |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| object | connections | server | requests/s | every round's requests/s | p50 ms | p99 ms | Gb/s served | CPU s per GB | CPU µs per request | server CPU s | wrk CPU s | other processes CPU s | memory max MiB | non-2xx | socket errors | machine busy |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         gbps = r["bytes"] * 8 / 1e9 / r["seconds"] if r["seconds"] else None
         out.append(
             f"| {label(r['object'], sizes[r['object']])} | {r['conns']} | {r['server']} | {fmt(r['rps'])} "
+            f"| {' / '.join(fmt(x) for x in r.get('rounds_rps', [r['rps']]))} "
             f"| {fmt(r['p50_ms'], '.2f')} | {fmt(r['p99_ms'], '.2f')} | {fmt(gbps, '.2f')} "
             f"| {fmt(r['cpu_s_per_gb'], '.2f')} | {fmt(r.get('cpu_us_per_request'), '.1f')} | {r['server_cpu_s']:.2f} "
-            f"| {r['wrk_cpu_s']:.2f} | {r.get('other_cpu_s', 0):.2f} | {r['server_rss_max_kib'] / 1024:.1f} "
+            f"| {r['wrk_cpu_s']:.2f} | {r.get('other_cpu_s', 0):.2f} | {r['server_mem_max_kib'] / 1024:.1f} "
             f"| {r['non_2xx']} | {r['socket_errors']} | {r['machine_busy_pct']:.0f} % |")
     out += [
         "",
         "Ratios onair / nginx (requests/s: ≥ 1 means onair serves at least as many; p99 and CPU per GB: < 1 means onair is faster or cheaper):",
         "",
-        "| object | connections | requests/s | p99 latency | CPU per GB | onair RSS max MiB |",
+        "| object | connections | requests/s | p99 latency | CPU per GB | onair memory max MiB |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for obj in OBJECTS:
@@ -512,7 +538,7 @@ def tables(doc: dict) -> str:
             out.append(
                 f"| {label(obj, sizes[obj])} | {conns} | **{fmt(ratio(o['rps'], n['rps']), '.2f')}** "
                 f"| {fmt(ratio(o['p99_ms'], n['p99_ms']), '.2f')} | {fmt(ratio(o['cpu_s_per_gb'], n['cpu_s_per_gb']), '.2f')} "
-                f"| {o['server_rss_max_kib'] / 1024:.1f} |")
+                f"| {o['server_mem_max_kib'] / 1024:.1f} |")
     return "\n".join(out)
 
 
@@ -522,9 +548,10 @@ def write_doc(doc: dict) -> None:
         BEGIN,
         "",
         f"Run of {doc['started']} ({doc['duration_s']:g} s measured per case after a "
-        f"{doc['warmup_s']:g} s warm-up, `wrk -t2`), on {m['nproc']} × {m['cpu_model']}, "
+        f"{doc['warmup_s']:g} s warm-up, `wrk -t2`, {doc.get('rounds', 1)} alternating rounds per case, "
+        f"each server's median round shown), on {m['nproc']} × {m['cpu_model']}, "
         f"{m['mem_gib']} GiB, Linux {m['kernel']}, nginx-light {m['nginx']}, wrk {m['wrk']}. "
-        f"onair's RSS with the channel pushing and no viewers: {doc['onair_idle_rss_kib'] / 1024:.1f} MiB. "
+        f"onair's memory (resident set and segment files) with the channel pushing and no viewers: {doc['onair_idle_mem_kib'] / 1024:.1f} MiB. "
         "Raw numbers: `bench/origin-results.json`.",
         "",
         tables(doc),
@@ -569,6 +596,8 @@ def main() -> int:
     ap.add_argument("--max-other", type=float, default=10.0,
                     help="repeat a run in which other processes took more than this %% of the machine")
     ap.add_argument("--retries", type=int, default=1, help="repeats of a shared run (default 1)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="alternating rounds per case; each server's median round is kept (default 3)")
     ap.add_argument("--skip-build", action="store_true")
     ap.add_argument("--no-doc", action="store_true", help="do not rewrite docs/BENCHMARKS.md")
     ap.add_argument("--out", type=Path, default=RESULTS)
@@ -595,7 +624,7 @@ def main() -> int:
     source = make_source()
     started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     t0 = time.monotonic()
-    runs = len(conns) * len(objects) * len(SERVERS)
+    runs = len(conns) * len(objects) * len(SERVERS) * args.rounds
     push_seconds = int(90 + runs * (1 + args.retries) * (args.duration + args.warmup + args.quiet_wait + 10)
                        + (120 if args.perf else 0))
     results: list[dict] = []
@@ -622,22 +651,32 @@ def main() -> int:
                     st, _ = http_get(urls[obj][server])
                     if st != 200:
                         raise RuntimeError(f"{server} answers {st} for {urls[obj][server]}")
-            idle_rss = rss_kib(srv.proc.pid)
+            idle_mem = memory_kib(srv.proc.pid)
             log(f"segment {segment}: {len(seg_bytes)} bytes; playlist: {len(playlist)} bytes; "
-                f"onair RSS {idle_rss / 1024:.1f} MiB")
-            order = list(SERVERS)
+                f"onair memory {idle_mem / 1024:.1f} MiB")
             for obj in objects:
                 for c in conns:
-                    for server in order:
-                        log(f"{server}: {obj}, {c} connections, {args.duration:g} s")
-                        r = measure_kept(nginx if server == "nginx" else srv, urls[obj][server], c, args)
-                        r.update(server=server, object=obj, conns=c)
-                        results.append(r)
-                        log(f"  -> {fmt(r['rps'])} req/s, p99 {fmt(r['p99_ms'], '.2f')} ms, "
-                            f"CPU {fmt(r['cpu_s_per_gb'], '.2f')} s/GB, RSS {r['server_rss_max_kib'] / 1024:.1f} MiB, "
-                            f"non-2xx {r['non_2xx']}, errors {r['socket_errors']}, busy {r['machine_busy_pct']:.0f} %, "
-                            f"others {r['other_share_pct']} %")
-                    order.reverse()  # alternate who goes first
+                    # Rounds alternate who goes first; each server keeps its median
+                    # round (by requests/s), so one lucky or unlucky run decides nothing.
+                    rounds: dict[str, list[dict]] = {s: [] for s in SERVERS}
+                    order = list(SERVERS)
+                    for i in range(args.rounds):
+                        for server in order:
+                            log(f"{server}: {obj}, {c} connections, {args.duration:g} s, round {i + 1}/{args.rounds}")
+                            r = measure_kept(nginx if server == "nginx" else srv, urls[obj][server], c, args)
+                            rounds[server].append(r)
+                            log(f"  -> {fmt(r['rps'])} req/s, p99 {fmt(r['p99_ms'], '.2f')} ms, "
+                                f"CPU {fmt(r['cpu_s_per_gb'], '.2f')} s/GB, memory {r['server_mem_max_kib'] / 1024:.1f} MiB, "
+                                f"non-2xx {r['non_2xx']}, errors {r['socket_errors']}, busy {r['machine_busy_pct']:.0f} %, "
+                                f"others {r['other_share_pct']} %")
+                        order.reverse()
+                    for server in SERVERS:
+                        runs_ = sorted(rounds[server], key=lambda r: r["rps"] or 0)
+                        kept = dict(runs_[len(runs_) // 2])
+                        kept.update(server=server, object=obj, conns=c,
+                                    rounds_rps=[r["rps"] for r in rounds[server]],
+                                    server_mem_max_kib=max(r["server_mem_max_kib"] for r in rounds[server]))
+                        results.append(kept)
             if args.perf:
                 for obj in objects:
                     for c in conns:
@@ -652,16 +691,18 @@ def main() -> int:
         "started": started,
         "wall_s": round(time.monotonic() - t0, 1),
         "duration_s": args.duration,
+        "rounds": args.rounds,
         "warmup_s": args.warmup,
         "conns": conns,
         "machine": machine(),
         "objects": {"segment": len(seg_bytes), "playlist": len(playlist)},
-        "onair_idle_rss_kib": idle_rss,
+        "onair_idle_mem_kib": idle_mem,
         "method": {
-            "load": "wrk -t2 -cN --latency --timeout 5s, keep-alive; warm-up run first, not counted",
+            "load": "wrk -t2 -cN --latency --timeout 5s, keep-alive; warm-up run first, not counted; "
+                    "rounds alternate the servers and each server's median round (requests/s) is reported",
             "cpu": "utime+stime of the server processes (onair: one process; nginx: master + workers) over the measured run",
             "cpu_s_per_gb": "server CPU-seconds / (bytes read by wrk / 1e9)",
-            "rss": "resident set of the server processes, sampled every 0.25 s during the run, maximum",
+            "memory": "resident set of the server processes plus the size of their unnamed files (onair keeps segments in unnamed files in its data directory), sampled every 0.25 s during the run, maximum",
             "content": "onair: live HLS push (ffmpeg -re -stream_loop -1 -c copy -f hls -method PUT) during every run; "
                        "nginx: copies of the media playlist and one segment taken from onair before the runs",
         },

@@ -266,3 +266,100 @@ def test_whitelist_uses_forwarded_for_from_a_local_proxy(server):
     # The forwarded address decides, not the proxy's.
     assert get(url, headers={"X-Forwarded-For": "203.0.113.9"})[0] == 403
     assert get(url)[0] == 404
+
+
+def raw_exchange(port, data, responses, timeout=10):
+    """Sends `data` on one new connection and reads `responses` HTTP responses:
+    [(status, {lowercase name: value}, body)], then whether the server closed."""
+    import socket
+
+    def read_response(f, head_only):
+        status_line = f.readline()
+        if not status_line:
+            return None
+        status = int(status_line.split()[1])
+        headers = {}
+        while (line := f.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        body = b"" if head_only or status == 304 else f.read(length)
+        return status, headers, body
+
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        f = s.makefile("rb")
+        heads = [r.startswith(b"HEAD ") for r in data.split(b"\r\n\r\n") if r]
+        out = [read_response(f, heads[i] if i < len(heads) else False) for i in range(responses)]
+        s.settimeout(2)
+        try:
+            closed = f.read(1) == b""
+        except OSError:
+            closed = False
+        return out, closed
+
+
+@needs_ffmpeg
+def test_the_short_path_and_hyper_answer_alike(server):
+    """Origin GETs over HTTP/1.1 take onair's own short path (sendfile for segments);
+    HTTP/1.0 is handed to hyper. Both must answer every origin request the same:
+    status, headers (but Date and the request id) and bytes; keep-alive, pipelining,
+    a hand-over in the middle of a connection and Connection: close must work."""
+    ingest, url = setup(server, "twopaths")
+    token = base64.b64encode(f"{ingest['Username']}:{ingest['Password']}".encode()).decode()
+    enc = server.popen(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error",
+         "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
+         "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000",
+         "-t", "6", "-c:v", "libx264", "-preset", "veryfast", "-g", "50", "-keyint_min", "50",
+         "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ar", "48000",
+         "-f", "hls", "-hls_time", "2", "-method", "PUT", "-headers", f"Authorization: Basic {token}\r\n",
+         ingest["Url"] + ".m3u8"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    _, err = enc.communicate(timeout=60)
+    assert enc.returncode == 0, f"ffmpeg failed: {err.decode(errors='replace')}\n{server.log_tail()}"
+    wait_for(lambda: get(url)[0] == 200, 10, what="the multivariant playlist")
+    path = "/" + url.split("/", 3)[3]
+    base = path.rsplit("/", 1)[0]
+    media = get(url.rsplit("/", 1)[0] + "/index_1.m3u8")[2].decode()
+    segment = f"{base}/{segment_uris(media)[0]}"
+    port = server.port
+    volatile = {"date", "x-amzn-requestid", "connection", "keep-alive"}
+
+    def ask(version, method, target, extra=""):
+        req = f"{method} {target} HTTP/{version}\r\nHost: 127.0.0.1\r\n{extra}\r\n".encode()
+        if version == "1.1":
+            req = req.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+        (answer,), closed = raw_exchange(port, req, 1)
+        assert closed, f"{version} {method} {target}: connection not closed"
+        status, headers, body = answer
+        return status, {k: v for k, v in headers.items() if k not in volatile}, body
+
+    seg_full = ask("1.1", "GET", segment)
+    assert seg_full[0] == 200 and len(seg_full[2]) > 10_000 and seg_full[2][0] == 0x47
+    etag = seg_full[1]["etag"]
+    cases = [("GET", t, "") for t in (segment, f"{base}/index_1.m3u8", path)]
+    cases += [("HEAD", segment, ""), ("HEAD", path, "")]
+    cases += [("GET", segment, f"Range: {r}\r\n")
+              for r in ("bytes=100-299", "bytes=-50", "bytes=1000-", "bytes=99999999-", "bytes=1-2,5-6")]
+    cases += [("GET", segment, f"If-None-Match: {etag}\r\n"), ("GET", segment, 'If-None-Match: "other"\r\n')]
+    cases += [("GET", f"{base}/index_1_999999.ts", ""), ("GET", f"{base}/nothing.txt", "")]
+    for method, target, extra in cases:
+        short, hyper = ask("1.1", method, target, extra), ask("1.0", method, target, extra)
+        assert short == hyper, f"{method} {target} {extra!r}:\nshort path {short[:2]}\nhyper {hyper[:2]}"
+    assert ask("1.1", "GET", segment, "Range: bytes=100-299\r\n")[2] == seg_full[2][100:300]
+    assert ask("1.1", "GET", segment, "Range: bytes=-50\r\n")[2] == seg_full[2][-50:]
+    assert ask("1.1", "GET", segment, f"If-None-Match: {etag}\r\n")[0] == 304
+
+    # Pipelined on one keep-alive connection: short path, a 404 (handed to hyper),
+    # then hyper serves the rest of the connection.
+    pipelined = b"".join(
+        f"GET {t} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+        for t in (f"{base}/index_1.m3u8", segment, f"{base}/index_1_999999.ts", segment)
+    ) + f"GET {base}/index_1.m3u8 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
+    answers, closed = raw_exchange(port, pipelined, 5)
+    assert [a[0] for a in answers] == [200, 200, 404, 200, 200], [a[:2] for a in answers]
+    assert answers[1][2] == seg_full[2] and answers[3][2] == seg_full[2]
+    assert answers[0][2] == answers[4][2] and answers[0][2].startswith(b"#EXTM3U")
+    assert closed

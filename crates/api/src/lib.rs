@@ -10,6 +10,7 @@
 //! the client's endpoint URL (`http://host:port/onair`) is skipped.
 
 pub mod error;
+pub mod front;
 pub mod mediaconnect;
 pub mod medialive;
 pub mod mediapackage;
@@ -155,7 +156,7 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
 /// A fresh request id: a version-4 UUID drawn from a per-thread generator (splitmix64
 /// over a counter) seeded once per thread from the OS, so that a request — an origin
 /// GET above all — does not cost a `getrandom` system call.
-fn request_id() -> String {
+pub(crate) fn request_id() -> String {
     use std::cell::Cell;
     fn splitmix(state: &Cell<u64>) -> u64 {
         let x = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);

@@ -31,6 +31,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use control::packaging::model::{HlsPackage, Origination, StreamOrder as ModelOrder};
 use control::ControlPlane;
+use package::body::Body as Stored;
 use package::origin::{
     Origin, OriginFile, ServeOptions, StreamOrder, StreamSelection, MAX_INGEST_BODY,
 };
@@ -208,6 +209,71 @@ pub fn sync(cp: &ControlPlane, store: &OriginStore) {
     }
 }
 
+/// What an origin GET or HEAD brings, read from either HTTP path (hyper's or the
+/// [`front`](crate::front)'s own).
+#[derive(Debug, Default)]
+pub struct Ask<'a> {
+    /// HEAD: the headers a GET would get, no body.
+    pub head: bool,
+    /// The TCP peer.
+    pub peer: Option<IpAddr>,
+    /// The `X-Forwarded-For` header.
+    pub forwarded_for: Option<&'a str>,
+    /// Every `If-None-Match` header.
+    pub if_none_match: Vec<&'a str>,
+    /// The `Range` header.
+    pub range: Option<&'a str>,
+}
+
+/// The answer to an origin [`Ask`], before either HTTP path writes it out.
+#[derive(Debug)]
+pub struct Answer {
+    /// 200, 206, 304 or 416.
+    pub status: StatusCode,
+    /// The whole object.
+    pub body: Stored,
+    /// Bytes of `body` to send (empty for 304, 416 and HEAD).
+    pub send: std::ops::Range<usize>,
+    /// What `Content-Length` says: `send`'s length, or for HEAD what a GET would send.
+    pub content_length: Option<usize>,
+    /// Quoted strong entity tag.
+    pub etag: Bytes,
+    pub content_type: &'static str,
+    /// `Cache-Control`.
+    pub cache: CacheControl,
+    /// `Content-Range` of a 206 or 416.
+    pub content_range: Option<String>,
+}
+
+/// The `Cache-Control` of an origin object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheControl {
+    /// Segments: a day (they never change).
+    Segment,
+    /// Playlists: half a target duration, at least a second.
+    Playlist { max_age: u64 },
+}
+
+impl CacheControl {
+    /// Writes the header's value.
+    pub fn write(self, out: &mut Vec<u8>) {
+        match self {
+            Self::Segment => out.extend_from_slice(b"max-age=86400"),
+            Self::Playlist { max_age } => {
+                out.extend_from_slice(b"max-age=");
+                out.extend_from_slice(max_age.to_string().as_bytes());
+            }
+        }
+    }
+
+    fn header(self) -> HeaderValue {
+        match self {
+            Self::Segment => HeaderValue::from_static("max-age=86400"),
+            Self::Playlist { max_age } => playlist_cache(max_age),
+        }
+    }
+}
+
 fn serve(
     cp: &ControlPlane,
     store: &OriginStore,
@@ -221,6 +287,36 @@ fn serve(
             "the origin serves GET and HEAD",
         ));
     }
+    let headers = req.headers();
+    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let ask = Ask {
+        head: req.method() == Method::HEAD,
+        peer: req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip()),
+        forwarded_for: text(header::HeaderName::from_static("x-forwarded-for")),
+        if_none_match: headers
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect(),
+        range: text(header::RANGE),
+    };
+    let answer = answer(cp, store, &path, &ask)?;
+    Ok(respond(answer))
+}
+
+/// Looks up an origin object for a GET or HEAD and decides the answer: the
+/// endpoint's checks (it exists under this channel, `origination`, `whitelist`, the
+/// file name), then the object, then the conditional and range headers. Every
+/// refusal is an [`ApiError`] with the AWS shape.
+pub fn answer(
+    cp: &ControlPlane,
+    store: &OriginStore,
+    path: &OriginPath,
+    ask: &Ask<'_>,
+) -> Result<Answer, ApiError> {
     let not_found = || ApiError::not_found(format!("no such origin object: {}", path.file));
     let view = cp.packaging_view()?;
     let rec = view
@@ -237,11 +333,7 @@ fn serve(
         ));
     }
     if !rec.endpoint.whitelist.is_empty() {
-        let peer = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        let client = peer.map(|p| client_address(p, req.headers()));
+        let client = ask.peer.map(|p| client_address(p, ask.forwarded_for));
         let allowed =
             client.is_some_and(|ip| rec.endpoint.whitelist.iter().any(|c| cidr_contains(c, ip)));
         if !allowed {
@@ -259,80 +351,98 @@ fn serve(
         .serve(&path.channel_id, &path.endpoint_id, file, &options, now)
         .ok_or_else(not_found)?;
     let (content_type, cache) = match file {
-        OriginFile::Segment(..) => ("video/mp2t", HeaderValue::from_static("max-age=86400")),
-        _ => (PLAYLIST, playlist_cache(served.target_duration)),
+        OriginFile::Segment(..) => ("video/mp2t", CacheControl::Segment),
+        _ => (
+            PLAYLIST,
+            CacheControl::Playlist {
+                max_age: (served.target_duration / 2).max(1),
+            },
+        ),
     };
-    Ok(respond(req, served.body, &served.etag, content_type, cache))
+    Ok(decide(served.body, served.etag, content_type, cache, ask))
 }
 
-/// The response to a GET or HEAD of `body` whose strong `ETag` is `etag` (quoted,
-/// computed by the store once per segment or rendered playlist),
-/// `304 Not Modified` when `If-None-Match` names it (RFC 9110 §13.1.2), a single
-/// `Range` of bytes as `206` with `Content-Range`, `416` when it lies past the end
-/// (§14.2; several ranges or an unreadable header get the whole body, as §14.2
-/// allows), and HEAD with the headers GET would send.
-fn respond(
-    req: &Request,
-    body: Bytes,
-    etag: &Bytes,
+/// The answer for `body` whose strong `ETag` is `etag`: `304 Not Modified` when
+/// `If-None-Match` names it (RFC 9110 §13.1.2), a single `Range` of bytes as `206`
+/// with `Content-Range`, `416` when it lies past the end (§14.2; several ranges or
+/// an unreadable header get the whole body, as §14.2 allows), and HEAD with the
+/// headers GET would send.
+fn decide(
+    body: Stored,
+    etag: Bytes,
     content_type: &'static str,
-    cache: HeaderValue,
-) -> Response {
+    cache: CacheControl,
+    ask: &Ask<'_>,
+) -> Answer {
+    let len = body.len();
+    let not_modified = ask
+        .if_none_match
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t.as_bytes() == etag.as_ref());
+    let (status, send, content_range) = if not_modified {
+        (StatusCode::NOT_MODIFIED, 0..0, None)
+    } else {
+        match ask.range.and_then(|v| byte_range(v, len)) {
+            None => (StatusCode::OK, 0..len, None),
+            Some(Err(())) => (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                0..0,
+                Some(format!("bytes */{len}")),
+            ),
+            Some(Ok((first, last))) => (
+                StatusCode::PARTIAL_CONTENT,
+                first..last + 1,
+                Some(format!("bytes {first}-{last}/{len}")),
+            ),
+        }
+    };
+    let content_length = (status != StatusCode::NOT_MODIFIED).then_some(send.len());
+    Answer {
+        status,
+        body,
+        send: if ask.head { 0..0 } else { send },
+        content_length,
+        etag,
+        content_type,
+        cache,
+        content_range,
+    }
+}
+
+/// An [`Answer`] as hyper's response (the segment copied out of its memory file).
+fn respond(answer: Answer) -> Response {
     let mut headers = HeaderMap::with_capacity(8);
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CACHE_CONTROL, cache);
-    if let Ok(v) = HeaderValue::from_maybe_shared(etag.clone()) {
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(answer.content_type),
+    );
+    headers.insert(header::CACHE_CONTROL, answer.cache.header());
+    if let Ok(v) = HeaderValue::from_maybe_shared(answer.etag) {
         headers.insert(header::ETAG, v);
     }
-    let etag = etag.as_ref();
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
     );
-    let not_modified = req
-        .headers()
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == "*" || t.as_bytes() == etag);
-    let (status, body) = if not_modified {
-        (StatusCode::NOT_MODIFIED, Bytes::new())
-    } else {
-        let range = req
-            .headers()
-            .get(header::RANGE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| byte_range(v, body.len()));
-        match range {
-            None => (StatusCode::OK, body),
-            Some(Err(())) => {
-                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", body.len())) {
-                    headers.insert(header::CONTENT_RANGE, v);
-                }
-                (StatusCode::RANGE_NOT_SATISFIABLE, Bytes::new())
-            }
-            Some(Ok((first, last))) => {
-                let content_range = format!("bytes {first}-{last}/{}", body.len());
-                if let Ok(v) = HeaderValue::from_str(&content_range) {
-                    headers.insert(header::CONTENT_RANGE, v);
-                }
-                (StatusCode::PARTIAL_CONTENT, body.slice(first..=last))
-            }
-        }
-    };
-    if status != StatusCode::NOT_MODIFIED {
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    if let Some(v) = answer
+        .content_range
+        .and_then(|r| HeaderValue::from_str(&r).ok())
+    {
+        headers.insert(header::CONTENT_RANGE, v);
     }
-    let body = if req.method() == Method::HEAD || status == StatusCode::NOT_MODIFIED {
+    if let Some(n) = answer.content_length {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+    }
+    let body = if answer.send.is_empty() {
         Body::empty()
     } else {
-        Body::from(body)
+        Body::from(answer.body.slice(answer.send))
     };
     let mut resp = Response::new(body);
-    *resp.status_mut() = status;
+    *resp.status_mut() = answer.status;
     *resp.headers_mut() = headers;
     resp
 }
@@ -380,7 +490,7 @@ fn byte_range(value: &str, len: usize) -> Option<Result<(usize, usize), ()>> {
 
 /// The client's address for the whitelist: the left-most `X-Forwarded-For` address
 /// when the TCP peer is loopback (a reverse proxy on this host), else the peer.
-fn client_address(peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+fn client_address(peer: IpAddr, forwarded_for: Option<&str>) -> IpAddr {
     let peer_v4 = match peer {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer, IpAddr::V4),
         v4 => v4,
@@ -388,9 +498,7 @@ fn client_address(peer: IpAddr, headers: &HeaderMap) -> IpAddr {
     if !peer_v4.is_loopback() {
         return peer;
     }
-    headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
+    forwarded_for
         .and_then(|v| v.split(',').next())
         .map(str::trim)
         .and_then(|first| {
@@ -574,46 +682,38 @@ mod tests {
     #[test]
     fn forwarded_for_only_from_loopback() {
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        let mut h = HeaderMap::new();
-        h.insert(
-            "x-forwarded-for",
-            HeaderValue::from_static("203.0.113.7, 10.0.0.1"),
-        );
-        assert_eq!(client_address(ip("127.0.0.1"), &h), ip("203.0.113.7"));
-        assert_eq!(client_address(ip("::1"), &h), ip("203.0.113.7"));
+        let h = Some("203.0.113.7, 10.0.0.1");
+        assert_eq!(client_address(ip("127.0.0.1"), h), ip("203.0.113.7"));
+        assert_eq!(client_address(ip("::1"), h), ip("203.0.113.7"));
+        assert_eq!(client_address(ip("::ffff:127.0.0.1"), h), ip("203.0.113.7"));
+        assert_eq!(client_address(ip("192.0.2.1"), h), ip("192.0.2.1"));
+        let h = Some("[2001:db8::1]:443");
+        assert_eq!(client_address(ip("127.0.0.1"), h), ip("2001:db8::1"));
         assert_eq!(
-            client_address(ip("::ffff:127.0.0.1"), &h),
-            ip("203.0.113.7")
-        );
-        assert_eq!(client_address(ip("192.0.2.1"), &h), ip("192.0.2.1"));
-        h.insert(
-            "x-forwarded-for",
-            HeaderValue::from_static("[2001:db8::1]:443"),
-        );
-        assert_eq!(client_address(ip("127.0.0.1"), &h), ip("2001:db8::1"));
-        h.insert("x-forwarded-for", HeaderValue::from_static("garbage"));
-        assert_eq!(client_address(ip("127.0.0.1"), &h), ip("127.0.0.1"));
-        assert_eq!(
-            client_address(ip("127.0.0.1"), &HeaderMap::new()),
+            client_address(ip("127.0.0.1"), Some("garbage")),
             ip("127.0.0.1")
         );
+        assert_eq!(client_address(ip("127.0.0.1"), None), ip("127.0.0.1"));
     }
 
     #[tokio::test]
     async fn etags_and_ranges() {
         let body = Bytes::from_static(b"0123456789");
         let get = |headers: &[(&str, &str)], method: &str| {
-            let mut req = Request::builder().method(method).uri("/x");
-            for (k, v) in headers {
-                req = req.header(*k, *v);
-            }
-            respond(
-                &req.body(Body::empty()).unwrap(),
-                body.clone(),
-                &package::origin::etag(&body),
+            let value = |name: &str| headers.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+            let ask = Ask {
+                head: method == "HEAD",
+                if_none_match: value("if-none-match").into_iter().collect(),
+                range: value("range"),
+                ..Ask::default()
+            };
+            respond(decide(
+                Stored::Memory(body.clone()),
+                package::origin::etag(&body),
                 "video/mp2t",
-                HeaderValue::from_static("max-age=1"),
-            )
+                CacheControl::Playlist { max_age: 1 },
+                &ask,
+            ))
         };
         let read =
             |resp: Response| async move { to_bytes(resp.into_body(), 1 << 20).await.unwrap() };

@@ -66,8 +66,17 @@ pub struct Server {
 }
 
 pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
+    let open_files = api::front::raise_open_file_limit();
+    tracing::debug!("open-file limit: {open_files}");
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create data dir {}", args.data_dir.display()))?;
+    // Origin segments live in unnamed files there (page cache, served with sendfile).
+    if let Err(e) = package::body::keep_files_in(&args.data_dir) {
+        tracing::warn!(
+            "segments are kept in memory files: {} cannot hold unnamed files ({e})",
+            args.data_dir.display()
+        );
+    }
     let (creds, created) = credentials::load(
         &args.data_dir,
         args.access_key_id.clone(),
@@ -136,24 +145,8 @@ pub async fn run(server: Server) -> anyhow::Result<()> {
         origin: server.origin.clone(),
         web_dir: server.web_dir.clone(),
     };
-    let app = api::router(state);
-    axum_serve(server.listener, app).await
-}
-
-async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) -> anyhow::Result<()> {
-    use axum::serve::ListenerExt as _;
-    // Responses go out as soon as they are written (a playlist is one small write;
-    // Nagle would hold the tail of a segment for the previous ACK), as nginx does.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::trace!("cannot set TCP_NODELAY: {e}");
-        }
-    });
-    // The peer address is what origin endpoint whitelists match.
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .await
-        .context("HTTP server failed")
+    api::front::serve(server.listener, state).await;
+    Ok(())
 }
 
 pub async fn main(args: ServeArgs) -> anyhow::Result<()> {

@@ -1,5 +1,6 @@
 //! Packaging: cuts MPEG-TS into HLS segments on IDR frames and writes the
-//! playlists an origin serves (RFC 8216). No I/O.
+//! playlists an origin serves (RFC 8216). No network I/O; stored segments live in
+//! sealed memory files ([`body`]) so the HTTP front can `sendfile` them.
 //!
 //! The model: a driver feeds each rendition's transport stream to a
 //! [`segmenter::Segmenter`] (sans-IO: bytes in, [`segmenter::Segment`]s out, wall-clock
@@ -33,6 +34,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod body;
 pub mod grid;
 pub mod hls;
 pub mod origin;

@@ -7,6 +7,8 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use crate::body::Body;
+
 use super::media::{target_duration_for, MediaPlaylist, PlaylistSegment, PlaylistType};
 use crate::segmenter::Segment;
 
@@ -59,8 +61,8 @@ pub struct StoredSegment {
     pub iframe_bytes: Option<usize>,
     /// Bytes of video packets.
     pub video_bytes: usize,
-    /// The TS bytes.
-    pub data: Bytes,
+    /// The TS bytes, in a sealed memory file when the budget allows ([`Body`]).
+    pub data: Body,
     /// Its strong entity tag ([`etag`]), computed once when it is stored.
     pub etag: Bytes,
 }
@@ -140,7 +142,7 @@ impl Rendition {
             iframe_bytes: segment.iframe_bytes,
             video_bytes: segment.video_bytes,
             etag: etag(&segment.data),
-            data: segment.data,
+            data: Body::stored(segment.data),
         });
         self.discontinuities = segment.discontinuity_sequence + u64::from(segment.discontinuity);
         if self.config.playlist_type == PlaylistType::Live {

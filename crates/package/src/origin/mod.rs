@@ -92,6 +92,7 @@ use media::psi::stream_type;
 use media::ts::Pid;
 use time::OffsetDateTime;
 
+use crate::body::Body;
 use crate::grid::CutGrid;
 pub use crate::hls::etag;
 use crate::hls::{
@@ -617,8 +618,9 @@ fn natural_cmp(a: &str, b: &str) -> Ordering {
 /// shared (a clone is two reference counts).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Served {
-    /// The playlist text or TS segment.
-    pub body: Bytes,
+    /// The playlist text (in memory) or TS segment (in a memory file when the
+    /// budget allows: [`Body`]).
+    pub body: Body,
     /// Quoted strong entity tag ([`etag`]): computed once, when the segment was
     /// stored or the playlist rendered.
     pub etag: Bytes,
@@ -631,14 +633,14 @@ impl Served {
         let body = Bytes::from(text);
         Self {
             etag: etag(&body),
-            body,
+            body: Body::Memory(body),
             target_duration,
         }
     }
 
     fn into_text(self) -> (String, u64) {
         (
-            String::from_utf8_lossy(&self.body).into_owned(),
+            String::from_utf8_lossy(&self.body.to_bytes()).into_owned(),
             self.target_duration,
         )
     }
@@ -1167,7 +1169,7 @@ impl Origin {
         self.channels
             .get_mut(channel_id)?
             .segment(endpoint_id, n, sequence, now)
-            .map(|s| s.body)
+            .map(|s| s.body.to_bytes())
     }
 
     /// Segment bytes every channel keeps (see [`ChannelOrigin::retained_bytes`]).
