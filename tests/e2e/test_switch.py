@@ -181,11 +181,19 @@ def test_failover_restart_and_switch_back_show_no_damage_and_keep_lip_sync(serve
             runs.append([run, i, 1, 0])
 
     # Lip sync: each flash with its beep, labelled by the input it came from.
+    # A flash that opens an input's run pairs only with a beep after the seam: the
+    # old input's last audio may hold a beep whose flash it never sent (audio is muxed
+    # ahead of video, and its encoder was stopped in between).
     offsets = []
-    for f, off in av_offsets(flash_onsets(frames), beep_onsets(a0, pcm)):
+    beeps = beep_onsets(a0, pcm)
+    for f in flash_onsets(frames):
         k = next(k for k, (t, _) in enumerate(frames) if t >= f)
         after = next((labels[j][0] for j in range(k, min(k + 15, len(labels))) if mean_ok(frames[j][1])), "?")
-        offsets.append((round(f, 2), after, round(off * 1000, 1)))
+        before = next((j for j in range(k - 1, max(k - 30, -1), -1) if mean_ok(frames[j][1])), None)
+        seam = frames[before][0] if before is not None and labels[before][0] != after else None
+        pair = av_offsets([f], [b for b in beeps if seam is None or b > seam])
+        if pair:
+            offsets.append((round(f, 2), after, round(pair[0][1] * 1000, 1)))
     report = (f"input's own A/V offset {own_offset * 1000:.1f} ms (pairs {[round(o * 1000, 1) for _, o in own]})\n"
               f"output A/V offsets (flash s, input, ms): {offsets}\n"
               f"output runs (input, first picture, frames, repeated): {runs}\n"
@@ -202,6 +210,41 @@ def test_failover_restart_and_switch_back_show_no_damage_and_keep_lip_sync(serve
         assert offs, f"no flash/beep pair at the output from {run}\n{report}"
     bad = [o for o in offsets if abs(o[2] / 1000 - own_offset) > TOLERANCE_S]
     assert not bad, f"lip sync off by more than 21 ms: {bad}\n{report}"
+
+    # The reported active input (what DescribeChannel reads) follows each switch
+    # within 200 ms: the feed's log line at the switch against the report's.
+    # (Stopping the encoders at the end may switch once more, after the recording.)
+    lags = report_lags(server.log_path.read_text(errors="replace"))[:2]
+    assert [name for name, _ in lags] == ["backup", "camera"], f"switches seen in the log: {lags}"
+    late = [(name, lag) for name, lag in lags if lag is None or lag > 0.2]
+    assert not late, f"active input reported late (s): {lags}"
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:(\d\d\.\d+))Z")
+
+
+def report_lags(log):
+    """[(input, seconds from the feed's switch to the reported active input)]."""
+    def seconds(line):
+        m = STAMP.match(line)
+        # Minutes and hours matter too: take the whole time of day.
+        h, mi = int(m.group(1)[11:13]), int(m.group(1)[14:16])
+        return h * 3600 + mi * 60 + float(m.group(2))
+    lags, pending = [], None
+    for line in (ANSI.sub("", l) for l in log.splitlines()):
+        if not STAMP.match(line):
+            continue
+        if m := re.search(r"input switch: feeding (\S+) to the encoders", line):
+            if pending:
+                lags.append((pending[0], None))
+            pending = (m.group(1), seconds(line))
+        elif (m := re.search(r"reported active input: (\S+)", line)) and pending and m.group(1) == pending[0]:
+            lags.append((pending[0], round(seconds(line) - pending[1], 3)))
+            pending = None
+    if pending:
+        lags.append((pending[0], None))
+    return lags
 
 
 def mean_ok(frame):

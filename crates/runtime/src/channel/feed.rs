@@ -64,6 +64,15 @@ impl InputStatus {
         }
     }
 
+    /// The input attachment's name.
+    fn name(&self) -> String {
+        self.report
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .name
+            .clone()
+    }
+
     fn wake(&self) {
         if let Some(cp) = &self.control {
             cp.wake();
@@ -402,7 +411,8 @@ async fn feed(
                         st.silent.store(silent, Ordering::Relaxed);
                     }
                     switch.on_tick(now);
-                    if switched(&cp, &on_secondary, switch.active()) {
+                    let statuses = [primary_status, secondary_status];
+                    if switched(&cp, &on_secondary, switch.active(), statuses) {
                         transcoder.input_changed();
                     }
                 }
@@ -423,7 +433,8 @@ async fn feed(
             let pass = switch.on_datagram(side, Instant::now());
             // The transcoder learns of a switch in order with the datagrams: the new
             // input's first one comes after it.
-            if switched(&cp, &on_secondary, switch.active()) {
+            let statuses = [primary_status, secondary_status];
+            if switched(&cp, &on_secondary, switch.active(), statuses) {
                 transcoder.input_changed();
             }
             pass
@@ -440,13 +451,21 @@ async fn feed(
     }
 }
 
-/// Publishes the active side; a switch wakes the supervisor at once, so
-/// DescribeChannel and the log name the new input within milliseconds, not on
-/// the next pass. True if the active side changed.
-fn switched(cp: &control::ControlPlane, on_secondary: &AtomicBool, active: Side) -> bool {
+/// Publishes the active side; a switch is logged and wakes the supervisor at
+/// once, so DescribeChannel names the new input within milliseconds, not on the
+/// next pass (e2e `test_switch` measures the two log lines' distance). True if
+/// the active side changed.
+fn switched(
+    cp: &control::ControlPlane,
+    on_secondary: &AtomicBool,
+    active: Side,
+    statuses: [&InputStatus; 2],
+) -> bool {
     let secondary = active == Side::Secondary;
     let changed = on_secondary.swap(secondary, Ordering::Relaxed) != secondary;
     if changed {
+        let to = statuses[usize::from(secondary)].name();
+        tracing::info!(input = %to, "input switch: feeding {to} to the encoders");
         cp.wake();
     }
     changed

@@ -266,6 +266,9 @@ fn post_report(channel: &str, running: &mut Running) {
         inputs,
     };
     let was = running.report.borrow().clone();
+    if now.active_input != was.active_input && !was.active_input.is_empty() {
+        tracing::info!(channel, input = %now.active_input, "reported active input: {}", now.active_input);
+    }
     if now.input_loss != was.input_loss {
         if now.input_loss {
             tracing::info!(channel, "input loss started: filling the output");
