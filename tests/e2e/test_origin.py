@@ -55,6 +55,25 @@ def setup(server, cid, hls=HLS):
     return ingest, ep["Url"]
 
 
+def push_test_signal(server, ingest, seconds, realtime):
+    """ffmpeg pushes `seconds` of a 640x360p25 test signal (IDR every 2 s) with a tone
+    to the ingest endpoint as HLS over PUT, with the endpoint's credentials; waits
+    for it to finish."""
+    token = base64.b64encode(f"{ingest['Username']}:{ingest['Password']}".encode()).decode()
+    enc = server.popen(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", *(["-re"] if realtime else []),
+         "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
+         "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000",
+         "-t", str(seconds), "-c:v", "libx264", "-preset", "veryfast", "-g", "50", "-keyint_min", "50",
+         "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ar", "48000",
+         "-f", "hls", "-hls_time", "2", "-method", "PUT", "-headers", f"Authorization: Basic {token}\r\n",
+         ingest["Url"] + ".m3u8"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    _, err = enc.communicate(timeout=60)
+    assert enc.returncode == 0, f"ffmpeg failed: {err.decode(errors='replace')}\n{server.log_tail()}"
+
+
 def check_media_playlist(text):
     assert text.startswith("#EXTM3U\n"), text
     target = int(re.search(r"#EXT-X-TARGETDURATION:(\d+)", text).group(1))
@@ -69,19 +88,7 @@ def check_media_playlist(text):
 def test_ffmpeg_push_is_served_by_the_endpoint(server):
     ingest, url = setup(server, "live")
     base = url.rsplit("/", 1)[0]
-    token = base64.b64encode(f"{ingest['Username']}:{ingest['Password']}".encode()).decode()
-    enc = server.popen(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
-         "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
-         "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000",
-         "-t", "10", "-c:v", "libx264", "-preset", "veryfast", "-g", "50", "-keyint_min", "50",
-         "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ar", "48000",
-         "-f", "hls", "-hls_time", "2", "-method", "PUT", "-headers", f"Authorization: Basic {token}\r\n",
-         ingest["Url"] + ".m3u8"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
-    _, err = enc.communicate(timeout=60)
-    assert enc.returncode == 0, f"ffmpeg failed: {err.decode(errors='replace')}\n{server.log_tail()}"
+    push_test_signal(server, ingest, seconds=10, realtime=True)
 
     status, headers, body = wait_for(lambda: (r := get(url))[0] == 200 and r, 10, what="the multivariant playlist")
     assert headers["Content-Type"] == "application/vnd.apple.mpegurl"
@@ -306,19 +313,7 @@ def test_the_short_path_and_hyper_answer_alike(server):
     status, headers (but Date and the request id) and bytes; keep-alive, pipelining,
     a hand-over in the middle of a connection and Connection: close must work."""
     ingest, url = setup(server, "twopaths")
-    token = base64.b64encode(f"{ingest['Username']}:{ingest['Password']}".encode()).decode()
-    enc = server.popen(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error",
-         "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
-         "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000",
-         "-t", "6", "-c:v", "libx264", "-preset", "veryfast", "-g", "50", "-keyint_min", "50",
-         "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ar", "48000",
-         "-f", "hls", "-hls_time", "2", "-method", "PUT", "-headers", f"Authorization: Basic {token}\r\n",
-         ingest["Url"] + ".m3u8"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
-    _, err = enc.communicate(timeout=60)
-    assert enc.returncode == 0, f"ffmpeg failed: {err.decode(errors='replace')}\n{server.log_tail()}"
+    push_test_signal(server, ingest, seconds=6, realtime=False)
     wait_for(lambda: get(url)[0] == 200, 10, what="the multivariant playlist")
     path = "/" + url.split("/", 3)[3]
     base = path.rsplit("/", 1)[0]
