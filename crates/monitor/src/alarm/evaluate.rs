@@ -191,6 +191,34 @@ mod tests {
         );
     }
 
+    /// The "number of data points that must be filled" column of both
+    /// documented tables (3 of 3, then 2 of 3).
+    #[test]
+    fn filled_counts_match_the_tables() {
+        let rows = [
+            (3, "0 - X - X", 0),
+            (3, "- - - - 0", 2),
+            (3, "- - - - -", 3),
+            (3, "0 X X - X", 0),
+            (3, "- - X - -", 2),
+            (2, "0 - X - X", 0),
+            (2, "0 0 X 0 X", 0),
+            (2, "0 - X - -", 1),
+            (2, "- - - - 0", 2),
+            (2, "- - - X -", 2),
+        ];
+        for (m, picture, filled) in rows {
+            for treat in [
+                TreatMissingData::Missing,
+                TreatMissingData::Ignore,
+                TreatMissingData::Breaching,
+                TreatMissingData::NotBreaching,
+            ] {
+                assert_eq!(outcome(picture, m, treat).1, filled, "{m} {picture}");
+            }
+        }
+    }
+
     #[test]
     fn empty_range() {
         assert_eq!(
