@@ -50,11 +50,12 @@
 //! use monitor::{Alarm, AlarmDefinition, AlarmState, ComparisonOperator};
 //! use monitor::{MetricStatistic, Sample, Statistic, Timestamp};
 //!
-//! let def = AlarmDefinition::new(
+//! let mut def = AlarmDefinition::new(
 //!     "low-bitrate", "onair/MediaLive", "NetworkIn",
 //!     MetricStatistic::Statistic(Statistic::Average),
 //!     10, 1, 100.0, ComparisonOperator::LessThanThreshold,
 //! );
+//! def.datapoints_to_alarm = Some(1);
 //! let t0 = Timestamp::from_unix_secs(1_795_947_600); // 2026-11-29 10:20:00Z
 //! let mut alarm = Alarm::new(def, t0).unwrap();
 //! assert_eq!(alarm.state(), AlarmState::InsufficientData);
@@ -73,7 +74,7 @@
 //!     ev.state_reason,
 //!     "Threshold Crossed: 1 out of the last 1 datapoints [0.0 (29/11/26 10:20:00)] \
 //!      was less than the threshold (100.0) \
-//!      (minimum 1 datapoint for INSUFFICIENT_DATA -> ALARM transition)."
+//!      (minimum 1 datapoint for OK -> ALARM transition)."
 //! );
 //! assert_eq!(
 //!     ev.state_reason_data.as_deref(),

@@ -352,7 +352,7 @@ fn transitions_reasons_and_history() {
     assert_eq!((ev.previous_state, ev.state), (I, A));
     assert_eq!(
         ev.state_reason,
-        "Threshold Crossed: 2 out of the last 3 datapoints [5.0 (29/11/26 10:29:00), 5.0 (29/11/26 10:27:00)] were greater than the threshold (1.0) (minimum 2 datapoints for INSUFFICIENT_DATA -> ALARM transition)."
+        "Threshold Crossed: 2 out of the last 3 datapoints [5.0 (29/11/26 10:29:00), 5.0 (29/11/26 10:27:00)] were greater than the threshold (1.0) (minimum 2 datapoints for OK -> ALARM transition)."
     );
     assert_eq!(
         ev.state_reason_data.as_deref(),
@@ -360,7 +360,6 @@ fn transitions_reasons_and_history() {
             r#"{"version":"1.0","queryDate":"2026-11-29T10:30:00.000+0000","startDate":"2026-11-29T10:27:00.000+0000","#,
             r#""statistic":"Maximum","period":60,"recentDatapoints":[5.0,0.0,5.0],"threshold":1.0,"#,
             r#""evaluatedDatapoints":[{"timestamp":"2026-11-29T10:29:00.000+0000","sampleCount":3.0,"value":5.0},"#,
-            r#"{"timestamp":"2026-11-29T10:28:00.000+0000","sampleCount":3.0,"value":0.0},"#,
             r#"{"timestamp":"2026-11-29T10:27:00.000+0000","sampleCount":3.0,"value":5.0}]}"#
         ))
     );
@@ -387,7 +386,9 @@ fn transitions_reasons_and_history() {
     // Same state again: no change, no history, reason kept.
     let ev = a.evaluate(t(660), &picture(t(660), 60, "0 X 0 X X"));
     assert!(!ev.changed && ev.history.is_none() && ev.actions.is_empty());
-    assert!(ev.state_reason.contains("INSUFFICIENT_DATA -> ALARM"));
+    assert!(ev
+        .state_reason
+        .contains("(minimum 2 datapoints for OK -> ALARM transition)"));
 
     // Back to OK: 2 of 3 needs N - M + 1 = 2 good datapoints.
     let ev = a.evaluate(t(720), &picture(t(720), 60, "X X X 0 0"));
@@ -409,6 +410,44 @@ fn transitions_reasons_and_history() {
         "Insufficient Data: 3 datapoints were unknown."
     );
     assert!(ev.actions.is_empty()); // no InsufficientDataActions configured
+}
+
+/// Without DatapointsToAlarm, CloudWatch writes the short form
+/// (`Threshold Crossed: 1 datapoint [3.0 (26/10/24 18:59:00)] was greater
+/// than or equal to the threshold (1.0).`), with filled-in datapoints named
+/// after the threshold.
+#[test]
+fn reasons_without_datapoints_to_alarm() {
+    let mut def = definition(60, 1, 1, Missing);
+    def.datapoints_to_alarm = None;
+    def.comparison_operator = ComparisonOperator::GreaterThanOrEqualToThreshold;
+    let mut a = alarm(def);
+    let ev = a.evaluate(t(60), &[Sample::new(t(1), 3.0)]);
+    assert_eq!(
+        ev.state_reason,
+        "Threshold Crossed: 1 datapoint [3.0 (29/11/26 10:20:00)] was greater than or equal to the threshold (1.0)."
+    );
+
+    let mut def = definition(60, 2, 2, Breaching);
+    def.datapoints_to_alarm = None;
+    def.comparison_operator = ComparisonOperator::LessThanThreshold;
+    let mut a = alarm(def);
+    let ev = a.evaluate(t(60), &[Sample::new(t(1), 0.0)]);
+    assert_eq!(ev.state, A);
+    assert_eq!(
+        ev.state_reason,
+        "Threshold Crossed: 1 datapoint [0.0 (29/11/26 10:20:00)] was less than the threshold (1.0) and 1 missing datapoint was treated as [Breaching]."
+    );
+
+    let mut def = definition(60, 1, 1, NotBreaching);
+    def.datapoints_to_alarm = None;
+    let mut a = alarm(def);
+    let ev = a.evaluate(t(60), &[]);
+    assert_eq!(ev.state, O);
+    assert_eq!(
+        ev.state_reason,
+        "Threshold Crossed: no datapoints were received for 1 period and 1 missing datapoint was treated as [NonBreaching]."
+    );
 }
 
 #[test]

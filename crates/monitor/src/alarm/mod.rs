@@ -247,8 +247,8 @@ impl Alarm {
         if next == self.state {
             return self.unchanged(tick, datapoints);
         }
-        let reason = evaluation_reason(def, &decision, self.state, next);
-        let data = reason_data(def, tick, &decision);
+        let reason = evaluation_reason(def, &decision, next);
+        let data = reason_data(def, tick, &decision, next);
         self.transition(tick, next, reason, Some(data), datapoints)
     }
 

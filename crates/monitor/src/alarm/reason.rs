@@ -64,14 +64,50 @@ fn listing(points: &[Datapoint]) -> String {
         .join(", ")
 }
 
-/// The reason for a state reached by evaluation.
+/// Datapoints needed for a transition: M for `OK -> ALARM`, N - M + 1 for
+/// `ALARM -> OK` (the fewest good datapoints that leave fewer than M bad).
+fn minimum(def: &AlarmDefinition, to_alarm: bool) -> u32 {
+    let m = def.datapoints_to_alarm();
+    if to_alarm {
+        m
+    } else {
+        def.evaluation_periods.saturating_sub(m) + 1
+    }
+}
+
+/// The real datapoints that support `to` (breaching for ALARM, not breaching
+/// for OK), most recent first.
+fn supporting(def: &AlarmDefinition, decision: &Decision, to_alarm: bool) -> Vec<Datapoint> {
+    let op = def.comparison_operator;
+    decision
+        .evaluated
+        .iter()
+        .copied()
+        .filter(|d| op.breaches(d.value, def.threshold) == to_alarm)
+        .collect()
+}
+
+/// The reason for a state reached by evaluation. Shapes, as CloudWatch
+/// writes them:
+///
+/// * `Insufficient Data: 1 datapoint was unknown.`
+/// * `Threshold Crossed: no datapoints were received for 1 period and 1
+///   missing datapoint was treated as [Breaching].`
+/// * with `DatapointsToAlarm` set: `Threshold Crossed: 2 out of the last 3
+///   datapoints [5.0 (29/11/26 10:29:00), …] were greater than the threshold
+///   (1.0) (minimum 2 datapoints for OK -> ALARM transition).` The
+///   transition is always written `OK -> ALARM` or `ALARM -> OK`, whatever
+///   the previous state;
+/// * without it: `Threshold Crossed: 1 datapoint [3.0 (26/10/24 18:59:00)]
+///   was greater than or equal to the threshold (1.0).`
+///
+/// Filled-in datapoints add ` and 1 missing datapoint was treated as
+/// [Breaching]` after the threshold.
 pub(crate) fn evaluation_reason(
     def: &AlarmDefinition,
     decision: &Decision,
-    from: AlarmState,
     to: AlarmState,
 ) -> String {
-    let n = def.evaluation_periods;
     let f = decision.filled;
     if to == AlarmState::InsufficientData {
         return format!(
@@ -80,52 +116,48 @@ pub(crate) fn evaluation_reason(
             plural(f, "was", "were")
         );
     }
-    let alarm = to == AlarmState::Alarm;
-    let treat = def.treat_missing_data;
-    let fills_count = (alarm && treat == TreatMissingData::Breaching)
-        || (!alarm && treat == TreatMissingData::NotBreaching);
-    let label = if treat == TreatMissingData::Breaching {
-        "Breaching"
-    } else {
-        "NonBreaching"
+    let label = match def.treat_missing_data {
+        TreatMissingData::Breaching => Some("Breaching"),
+        TreatMissingData::NotBreaching => Some("NonBreaching"),
+        TreatMissingData::Missing | TreatMissingData::Ignore => None,
     };
-    if decision.evaluated.is_empty() {
-        return format!(
-            "Threshold Crossed: no datapoints were received for {f} {} and {f} missing {} {} treated as [{label}].",
-            plural(f, "period", "periods"),
-            plural(f, "datapoint", "datapoints"),
-            plural(f, "was", "were"),
-        );
-    }
-    let op = def.comparison_operator;
-    let matching: Vec<Datapoint> = decision
-        .evaluated
-        .iter()
-        .copied()
-        .filter(|d| op.breaches(d.value, def.threshold) == alarm)
-        .collect();
-    let count = matching.len() as u32;
-    let m = def.datapoints_to_alarm();
-    let minimum = if alarm { m } else { n.saturating_sub(m) + 1 };
-    let fills = if fills_count && f > 0 {
-        format!(
+    let fills = match label {
+        Some(label) if f > 0 => format!(
             " and {f} missing {} {} treated as [{label}]",
             plural(f, "datapoint", "datapoints"),
             plural(f, "was", "were")
-        )
-    } else {
-        String::new()
+        ),
+        _ => String::new(),
     };
-    format!(
-        "Threshold Crossed: {count} out of the last {n} datapoints [{}] {} {}{} the threshold ({}){fills} (minimum {minimum} {} for {} -> {} transition).",
+    if decision.evaluated.is_empty() {
+        return format!(
+            "Threshold Crossed: no datapoints were received for {f} {}{fills}.",
+            plural(f, "period", "periods"),
+        );
+    }
+    let to_alarm = to == AlarmState::Alarm;
+    let matching = supporting(def, decision, to_alarm);
+    let count = matching.len() as u32;
+    let crossed = format!(
+        "[{}] {} {}{} the threshold ({}){fills}",
         listing(&matching),
         plural(count, "was", "were"),
-        if alarm { "" } else { "not " },
-        op.phrase(),
+        if to_alarm { "" } else { "not " },
+        def.comparison_operator.phrase(),
         java_double(def.threshold),
+    );
+    if def.datapoints_to_alarm.is_none() {
+        return format!(
+            "Threshold Crossed: {count} {} {crossed}.",
+            plural(count, "datapoint", "datapoints")
+        );
+    }
+    let minimum = minimum(def, to_alarm);
+    format!(
+        "Threshold Crossed: {count} out of the last {} datapoints {crossed} (minimum {minimum} {} for {}).",
+        def.evaluation_periods,
         plural(minimum, "datapoint", "datapoints"),
-        from.as_str(),
-        to.as_str(),
+        if to_alarm { "OK -> ALARM transition" } else { "ALARM -> OK transition" },
     )
 }
 
@@ -134,7 +166,8 @@ pub(crate) fn evaluation_reason(
 struct ReasonData<'a> {
     version: &'static str,
     query_date: String,
-    start_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start_date: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     statistic: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -149,46 +182,60 @@ struct ReasonData<'a> {
 #[serde(rename_all = "camelCase")]
 struct EvaluatedDatapoint {
     timestamp: String,
-    sample_count: f64,
-    value: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sample_count: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<f64>,
 }
 
-/// The `StateReasonData` JSON document of an evaluation at `query_date`.
-/// `recentDatapoints` are oldest first, `evaluatedDatapoints` most recent
-/// first, as CloudWatch lists them.
+/// The `StateReasonData` JSON document of an evaluation at `query_date`
+/// that reached `to`. As CloudWatch writes it: `recentDatapoints` are the
+/// evaluated values oldest first and `startDate` the oldest one's period;
+/// `evaluatedDatapoints` are, most recent first, the datapoints the
+/// transition needed (M breaching, or N - M + 1 good), or the unknown
+/// periods (timestamp only) when no datapoint was received.
 pub(crate) fn reason_data(
     def: &AlarmDefinition,
     query_date: Timestamp,
     decision: &Decision,
+    to: AlarmState,
 ) -> String {
-    let window_start =
-        query_date.minus_secs(u64::from(def.period) * u64::from(def.evaluation_periods));
-    let start = decision
-        .evaluated
-        .last()
-        .map_or(window_start, |d| d.timestamp.min(window_start));
     let (statistic, extended_statistic) = match &def.statistic {
         MetricStatistic::Statistic(s) => (Some(s.as_str()), None),
         MetricStatistic::ExtendedStatistic(p) => (None, Some(p.as_str())),
     };
+    let evaluated_datapoints = if decision.evaluated.is_empty() {
+        (1..=u64::from(decision.filled))
+            .map(|age| EvaluatedDatapoint {
+                timestamp: query_date
+                    .minus_secs(u64::from(def.period) * age)
+                    .to_aws_iso(),
+                sample_count: None,
+                value: None,
+            })
+            .collect()
+    } else {
+        let to_alarm = to == AlarmState::Alarm;
+        supporting(def, decision, to_alarm)
+            .into_iter()
+            .take(minimum(def, to_alarm) as usize)
+            .map(|d| EvaluatedDatapoint {
+                timestamp: d.timestamp.to_aws_iso(),
+                sample_count: Some(d.sample_count as f64),
+                value: Some(d.value),
+            })
+            .collect()
+    };
     let data = ReasonData {
         version: "1.0",
         query_date: query_date.to_aws_iso(),
-        start_date: start.to_aws_iso(),
+        start_date: decision.evaluated.last().map(|d| d.timestamp.to_aws_iso()),
         statistic,
         extended_statistic,
         period: def.period,
         recent_datapoints: decision.evaluated.iter().rev().map(|d| d.value).collect(),
         threshold: def.threshold,
-        evaluated_datapoints: decision
-            .evaluated
-            .iter()
-            .map(|d| EvaluatedDatapoint {
-                timestamp: d.timestamp.to_aws_iso(),
-                sample_count: d.sample_count as f64,
-                value: d.value,
-            })
-            .collect(),
+        evaluated_datapoints,
     };
     serde_json::to_string(&data).unwrap_or_default()
 }
