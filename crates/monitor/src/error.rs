@@ -10,7 +10,7 @@ pub enum MonitorError {
     Invalid {
         /// The AWS member name, e.g. `Period`.
         member: &'static str,
-        /// What is wrong, lowercase, e.g. `must be 10, 30 or a multiple of 60`.
+        /// What is wrong, lowercase, e.g. `must be 10, 20, 30 or a multiple of 60`.
         problem: String,
     },
 }

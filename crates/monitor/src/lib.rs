@@ -22,9 +22,9 @@
 //!
 //! # Invariants
 //!
-//! * A validated definition only: `Period` is 10, 30 or a multiple of 60,
+//! * A validated definition only: `Period` is 10, 20, 30 or a multiple of 60,
 //!   `1 <= M <= N`, `Threshold` is finite; errors name the member
-//!   (`Period: must be 10, 30 or a multiple of 60`).
+//!   (`Period: must be 10, 20, 30 or a multiple of 60`).
 //! * Nothing panics on any input: NaN and infinite samples are dropped, an
 //!   empty sample set is all-missing data.
 //! * Periods end at the evaluation tick; the evaluation range is N + 2

@@ -278,7 +278,7 @@ fn percentile_alarm() {
 
 #[test]
 fn high_resolution_alarms_are_evaluated_every_10_seconds() {
-    for period in [10, 30] {
+    for period in [10, 20, 30] {
         let mut a = alarm(definition(period, 1, 1, Missing));
         let mut now = t(1);
         let mut ticks = Vec::new();
@@ -499,7 +499,7 @@ fn validation_names_the_member() {
     let err = |def: AlarmDefinition| Alarm::new(def, t(0)).err().map(|e| e.to_string());
     assert_eq!(
         err(definition(0, 1, 1, Missing)).as_deref(),
-        Some("Period: must be 10, 30 or a multiple of 60")
+        Some("Period: must be 10, 20, 30 or a multiple of 60")
     );
     assert_eq!(
         err(definition(60, 3, 4, Missing)).as_deref(),

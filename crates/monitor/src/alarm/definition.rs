@@ -168,7 +168,7 @@ pub struct AlarmDefinition {
     pub namespace: String,
     pub metric_name: String,
     pub dimensions: Vec<Dimension>,
-    /// Seconds: 10, 30 or a multiple of 60.
+    /// Seconds: 10, 20, 30 or a multiple of 60.
     pub period: u32,
     /// N.
     pub evaluation_periods: u32,
@@ -228,7 +228,7 @@ impl AlarmDefinition {
     }
 
     /// How often CloudWatch evaluates this alarm ("Alarm evaluation"):
-    /// every 10 s for 10 s and 30 s periods, every hour when
+    /// every 10 s for 10, 20 and 30 s periods, every hour when
     /// `EvaluationPeriods × Period` exceeds one day, otherwise every minute.
     pub fn evaluation_interval_secs(&self) -> u64 {
         let span = u64::from(self.period) * u64::from(self.evaluation_periods);
@@ -258,9 +258,10 @@ impl AlarmDefinition {
         if self.dimensions.len() > 30 {
             return Err(bad("Dimensions", "at most 30 dimensions"));
         }
+        // PutMetricAlarm: "Valid values are 10, 20, 30, and any multiple of 60."
         let p = self.period;
-        if !(p == 10 || p == 30 || (p >= 60 && p.checked_rem(60) == Some(0))) {
-            return Err(bad("Period", "must be 10, 30 or a multiple of 60"));
+        if !(p == 10 || p == 20 || p == 30 || (p >= 60 && p.checked_rem(60) == Some(0))) {
+            return Err(bad("Period", "must be 10, 20, 30 or a multiple of 60"));
         }
         let n = self.evaluation_periods;
         if n < 1 {
@@ -336,13 +337,13 @@ mod tests {
 
     #[test]
     fn period_rules() {
-        for ok in [10, 30, 60, 120, 300, 3600] {
+        for ok in [10, 20, 30, 60, 120, 300, 3600] {
             assert_eq!(def(ok, 1).validate(), Ok(()), "{ok}");
         }
-        for bad in [0, 1, 20, 45, 90] {
+        for bad in [0, 1, 15, 45, 90] {
             assert_eq!(
                 err(&def(bad, 1)),
-                "Period: must be 10, 30 or a multiple of 60"
+                "Period: must be 10, 20, 30 or a multiple of 60"
             );
         }
     }
@@ -388,6 +389,7 @@ mod tests {
     #[test]
     fn cadence() {
         assert_eq!(def(10, 3).evaluation_interval_secs(), 10);
+        assert_eq!(def(20, 3).evaluation_interval_secs(), 10);
         assert_eq!(def(30, 3).evaluation_interval_secs(), 10);
         assert_eq!(def(60, 3).evaluation_interval_secs(), 60);
         assert_eq!(def(300, 288).evaluation_interval_secs(), 60);
