@@ -219,6 +219,61 @@ mod tests {
         }
     }
 
+    /// Every picture of a 5-period range (3^5) for M = 1..=3 of N = 3:
+    /// the documented invariants hold.
+    #[test]
+    fn exhaustive_invariants() {
+        use TreatMissingData::*;
+        let symbols = ["0", "X", "-"];
+        for code in 0..243u32 {
+            let picture: Vec<&str> = (0..5)
+                .map(|i| {
+                    symbols
+                        .get((code / 3u32.pow(i) % 3) as usize)
+                        .copied()
+                        .unwrap_or("-")
+                })
+                .collect();
+            let picture = picture.join(" ");
+            let real = picture.split_whitespace().filter(|s| *s != "-").count();
+            for m in 1..=3 {
+                let [missing, ignore, breaching, not_breaching] =
+                    [Missing, Ignore, Breaching, NotBreaching].map(|t| outcome(&picture, m, t).0);
+                // Enough real datapoints: TreatMissingData "is not needed".
+                if real >= 3 {
+                    assert!(
+                        missing == ignore && ignore == breaching && breaching == not_breaching,
+                        "{m} {picture}"
+                    );
+                }
+                // Only `missing` with nothing at all gives INSUFFICIENT_DATA.
+                for (o, t) in [
+                    (ignore, Ignore),
+                    (breaching, Breaching),
+                    (not_breaching, NotBreaching),
+                ] {
+                    assert_ne!(o, Outcome::InsufficientData, "{m} {picture} {t:?}");
+                }
+                assert_eq!(
+                    missing == Outcome::InsufficientData,
+                    real == 0,
+                    "{m} {picture}"
+                );
+                // Breaching fills can only push towards ALARM, good fills towards OK.
+                if not_breaching == Outcome::Alarm {
+                    assert_eq!(breaching, Outcome::Alarm, "{m} {picture}");
+                }
+                if breaching == Outcome::Ok {
+                    assert_eq!(not_breaching, Outcome::Ok, "{m} {picture}");
+                }
+                // `ignore` never decides on missing data alone.
+                if missing == Outcome::Alarm && ignore != Outcome::Alarm {
+                    assert_eq!(ignore, Outcome::Retain, "{m} {picture}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn empty_range() {
         assert_eq!(

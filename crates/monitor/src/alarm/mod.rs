@@ -88,7 +88,7 @@ pub struct Evaluation {
     /// `ActionsEnabled` is true.
     pub actions: Vec<String>,
     /// The evaluation range, one entry per period, **oldest first**; `None`
-    /// for a period without data.
+    /// for a period without data. Empty for [`Alarm::set_state`].
     pub datapoints: Vec<Option<Datapoint>>,
 }
 
