@@ -41,8 +41,8 @@
 //!    datum with the current time.
 //! 3. To evaluate an alarm, [`Store::alarm_sets`] then
 //!    [`crate::Alarm::evaluate_sets`]; for GetMetricStatistics,
-//!    [`Store::read`] at [`Store::resolution`] and
-//!    [`crate::MetricStatistic::compute_sets`] per period.
+//!    [`Store::periods`] then [`crate::MetricStatistic::compute_sets`] on
+//!    each period's sets, once per requested statistic.
 //! 4. Every few minutes and on shutdown, write [`Store::snapshot`] to the
 //!    data directory (write a temporary file, then rename); once a day or so,
 //!    call [`Store::expire`] to forget metrics without data for 15 days.
@@ -82,6 +82,7 @@
 //! ```
 
 mod id;
+mod period;
 mod ring;
 mod set;
 mod snapshot;
@@ -91,6 +92,7 @@ mod tests;
 use std::collections::BTreeMap;
 
 pub use self::id::{DimensionFilter, MetricFilter, MetricId, MAX_DIMENSIONS, MAX_NAME_CHARS};
+pub use self::period::PeriodSets;
 pub use self::set::StatisticSet;
 
 use self::ring::{Ring, SLOT_BYTES};

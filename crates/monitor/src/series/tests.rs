@@ -295,6 +295,55 @@ fn list_filters_like_list_metrics() {
     assert_eq!(list(both), vec![ids[0].clone()]);
 }
 
+#[test]
+fn periods_group_sets_for_get_metric_statistics() {
+    use crate::{MetricStatistic, Statistic};
+    let m = id("ns", "m", &[]);
+    let mut store = Store::new(StoreConfig::default());
+    let now = t(4 * 3600);
+    for s in 0..600u64 {
+        ok(store.put(now, &m, t(3 * 3600 + s), (s % 10) as f64));
+    }
+    // Within 3 hours: 5-minute periods from 1-second points.
+    let start = Timestamp::from_unix_millis(t(3 * 3600).as_unix_millis() + 500);
+    let periods = store.periods(now, &m, start, now, 300);
+    let periods = periods.unwrap_or_default();
+    assert_eq!(
+        periods
+            .iter()
+            .map(|p| (p.start, p.sets.len()))
+            .collect::<Vec<_>>(),
+        vec![(t(3 * 3600), 300), (t(3 * 3600 + 300), 300)]
+    );
+    let sum = MetricStatistic::Statistic(Statistic::Sum);
+    let average = MetricStatistic::Statistic(Statistic::Average);
+    let first = periods.first().map(|p| p.sets.as_slice()).unwrap_or(&[]);
+    assert_eq!(sum.compute_sets(first).map(|v| v.value), Some(1350.0));
+    assert_eq!(average.compute_sets(first).map(|v| v.value), Some(4.5));
+    // Later, the same hour comes from minutes for a 1-hour period ...
+    let later = t(8 * 3600);
+    let hour = store
+        .periods(later, &m, t(3 * 3600), later, 3600)
+        .unwrap_or_default();
+    assert_eq!(hour.len(), 1);
+    let sets = hour.first().map(|p| p.sets.as_slice()).unwrap_or(&[]);
+    assert_eq!(sets.len(), 10);
+    assert_eq!(sum.compute_sets(sets).map(|v| v.value), Some(2700.0));
+    // ... and not at all for a 10-second period.
+    assert_eq!(
+        store.periods(later, &m, t(3 * 3600), later, 10),
+        Ok(Vec::new())
+    );
+    let err = store
+        .periods(later, &m, t(0), later, 90)
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        err.as_deref(),
+        Some("Period: must be 1, 5, 10, 20, 30 or a multiple of 60")
+    );
+}
+
 fn arb_store() -> impl Strategy<Value = Store> {
     let op = (
         0u8..3,
