@@ -13,6 +13,28 @@ pub enum MonitorError {
         /// What is wrong, lowercase, e.g. `must be 10, 20, 30 or a multiple of 60`.
         problem: String,
     },
+    /// PutMetricData accepts time stamps "as much as two weeks before the
+    /// current date, and as much as 2 hours after the current day and time".
+    #[error("Timestamp: {timestamp} is more than 2 weeks before now (oldest accepted {oldest})")]
+    TooOld {
+        timestamp: crate::Timestamp,
+        oldest: crate::Timestamp,
+    },
+    /// See [`MonitorError::TooOld`].
+    #[error("Timestamp: {timestamp} is more than 2 hours after now (newest accepted {newest})")]
+    TooNew {
+        timestamp: crate::Timestamp,
+        newest: crate::Timestamp,
+    },
+    /// The store already holds its configured maximum of metrics.
+    #[error("metric limit reached: the store holds {limit} metrics, its configured maximum (max_metrics)")]
+    MetricLimit { limit: usize },
+    /// A snapshot ended early.
+    #[error("snapshot: truncated ({0})")]
+    SnapshotTruncated(&'static str),
+    /// A snapshot is not one this store wrote.
+    #[error("snapshot: invalid ({0})")]
+    SnapshotInvalid(String),
 }
 
 impl MonitorError {

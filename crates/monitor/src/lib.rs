@@ -1,4 +1,9 @@
-//! CloudWatch metric alarms, sans-IO.
+//! CloudWatch metric alarms and the metric store they read, sans-IO.
+//!
+//! Two engines: [`Alarm`] (below) and [`series::Store`], the time-series
+//! store PutMetricData writes into (1-second points for 3 hours, 1-minute
+//! rollups for 15 days, bounded memory, snapshots for persistence; see its
+//! module docs).
 //!
 //! # Model
 //!
@@ -38,8 +43,10 @@
 //!
 //! 1. `let due = alarm.next_evaluation(now)`: sleep until `due`.
 //! 2. `let range = alarm.query(due)`: read every sample with
-//!    `range.start <= timestamp < range.end` from the store.
-//! 3. `let ev = alarm.evaluate(due, &samples)`: when `ev.changed`, persist
+//!    `range.start <= timestamp < range.end` from the store; with
+//!    [`series::Store`], `let sets = store.alarm_sets(due, &alarm)`.
+//! 3. `let ev = alarm.evaluate(due, &samples)` (or
+//!    `alarm.evaluate_sets(due, &sets)`): when `ev.changed`, persist
 //!    `ev.history`, publish `ev.actions` (empty when `ActionsEnabled` is
 //!    false), and store the new state and reason.
 //!
@@ -93,6 +100,7 @@
 
 pub mod alarm;
 mod error;
+pub mod series;
 mod timestamp;
 
 pub use alarm::definition::{AlarmDefinition, ComparisonOperator, Dimension, TreatMissingData};
@@ -101,4 +109,5 @@ pub use alarm::reason::HistoryItem;
 pub use alarm::statistics::{MetricStatistic, Percentile, Sample, Statistic};
 pub use alarm::{Alarm, AlarmState, Evaluation, QueryRange};
 pub use error::MonitorError;
+pub use series::StatisticSet;
 pub use timestamp::Timestamp;

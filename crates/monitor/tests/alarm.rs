@@ -544,3 +544,155 @@ fn hostile_input_does_not_panic() {
         ev.state_reason
     );
 }
+
+/// The store path: `Store::alarm_sets` then `Alarm::evaluate_sets` decides
+/// as `evaluate` over the raw samples.
+mod from_the_store {
+    use monitor::series::{MetricId, Store, StoreConfig};
+    use monitor::{
+        Alarm, AlarmDefinition, ComparisonOperator, Dimension, MetricStatistic, Sample, Statistic,
+        StatisticSet, Timestamp, TreatMissingData,
+    };
+    use proptest::prelude::*;
+
+    use super::{alarm, t};
+
+    fn statistic(i: usize) -> MetricStatistic {
+        let names = [
+            "SampleCount",
+            "Sum",
+            "Average",
+            "Minimum",
+            "Maximum",
+            "p0",
+            "p50",
+            "p90",
+            "p99.9",
+            "p100",
+        ];
+        let name = names.get(i % names.len()).copied().unwrap_or("Average");
+        match name.parse::<Statistic>() {
+            Ok(s) => MetricStatistic::Statistic(s),
+            Err(_) => MetricStatistic::ExtendedStatistic(
+                name.parse()
+                    .unwrap_or_else(|_| unreachable!("test percentile {name}")),
+            ),
+        }
+    }
+
+    fn def(
+        stat: MetricStatistic,
+        period: u32,
+        n: u32,
+        m: u32,
+        treat: TreatMissingData,
+    ) -> AlarmDefinition {
+        let mut def = AlarmDefinition::new(
+            "bitrate",
+            "onair/MediaLive",
+            "NetworkIn",
+            stat,
+            period,
+            n,
+            2.0,
+            ComparisonOperator::LessThanThreshold,
+        );
+        def.dimensions = vec![Dimension {
+            name: "ChannelId".into(),
+            value: "1".into(),
+        }];
+        def.datapoints_to_alarm = Some(m);
+        def.treat_missing_data = treat;
+        def
+    }
+
+    fn as_sets(samples: &[Sample]) -> Vec<(Timestamp, StatisticSet)> {
+        samples
+            .iter()
+            .filter_map(|s| {
+                StatisticSet::value(s.value)
+                    .ok()
+                    .map(|set| (s.timestamp, set))
+            })
+            .collect()
+    }
+
+    const TREATS: [TreatMissingData; 4] = [
+        TreatMissingData::Missing,
+        TreatMissingData::Ignore,
+        TreatMissingData::Breaching,
+        TreatMissingData::NotBreaching,
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        /// Sets of one sample each (duplicates and odd milliseconds allowed).
+        #[test]
+        fn sets_of_one_sample_evaluate_like_samples(
+            stat in 0usize..10,
+            period in prop::sample::select(vec![10u32, 20, 60, 300]),
+            n in 1u32..5,
+            m_minus in 0u32..5,
+            treat in 0usize..4,
+            samples in prop::collection::vec((0u64..3_600_000, 0u8..5), 0..60),
+            ticks in prop::collection::vec(0u64..3600, 1..4),
+        ) {
+            let m = n - m_minus.min(n - 1);
+            let treat = TREATS.get(treat).copied().unwrap_or(TreatMissingData::Missing);
+            let d = def(statistic(stat), period, n, m, treat);
+            let samples: Vec<Sample> = samples
+                .iter()
+                .map(|(ms, v)| Sample::new(Timestamp::from_unix_millis(t(0).as_unix_millis() + ms), f64::from(*v)))
+                .collect();
+            let sets = as_sets(&samples);
+            let (mut raw, mut stored) = (alarm(d.clone()), alarm(d));
+            let mut ticks = ticks;
+            ticks.sort_unstable();
+            for tick in ticks {
+                let now = t(tick + 3600);
+                prop_assert_eq!(raw.evaluate(now, &samples), stored.evaluate_sets(now, &sets));
+            }
+        }
+    }
+
+    fn store_with(samples: &[Sample], now: Timestamp, id: &MetricId) -> Store {
+        let mut store = Store::new(StoreConfig::default());
+        for s in samples {
+            if let Err(e) = store.put(now, id, s.timestamp, s.value) {
+                unreachable!("refused {s:?}: {e}");
+            }
+        }
+        store
+    }
+
+    #[test]
+    fn the_store_feeds_alarms_like_raw_samples() {
+        // One sample every 7 s for 5 hours, values cycling 0..5.
+        let samples: Vec<Sample> = (0..(5 * 3600 / 7))
+            .map(|i| Sample::new(t(i * 7), f64::from(u8::try_from(i % 5).unwrap_or(0))))
+            .collect();
+        let end = t(5 * 3600);
+        let cases = [
+            // 10 s periods, 1-second points: even percentiles agree.
+            def(statistic(8), 10, 3, 2, TreatMissingData::Missing),
+            def(statistic(2), 60, 5, 3, TreatMissingData::Breaching),
+            // A range reaching back more than 3 h is read as minutes.
+            def(statistic(2), 3600, 4, 1, TreatMissingData::NotBreaching),
+            def(statistic(0), 3600, 4, 4, TreatMissingData::Missing),
+            def(statistic(3), 3600, 3, 2, TreatMissingData::Ignore),
+        ];
+        for d in cases {
+            let id = MetricId::of_alarm(&d).unwrap_or_else(|e| unreachable!("{e}"));
+            let store = store_with(&samples, end, &id);
+            let mut raw: Alarm = alarm(d.clone());
+            let mut stored: Alarm = alarm(d);
+            let now = raw.next_evaluation(end);
+            let sets = store.alarm_sets(now, &stored);
+            assert!(!sets.is_empty());
+            let expected = raw.evaluate(now, &samples);
+            assert_eq!(stored.evaluate_sets(now, &sets), expected);
+            assert!(expected.datapoints.iter().any(Option::is_some));
+        }
+    }
+}

@@ -12,7 +12,7 @@ use crate::MonitorError;
 
 /// A metric dimension. Opaque to the evaluator: the caller uses it to find
 /// the samples.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Dimension {
     pub name: String,
     pub value: String,

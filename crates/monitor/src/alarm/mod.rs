@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use self::definition::AlarmDefinition;
 use self::evaluate::{decide, Datapoint, Outcome};
 use self::reason::{evaluation_reason, reason_data, state_update, HistoryItem, INITIAL_REASON};
-use self::statistics::Sample;
-use crate::{MonitorError, Timestamp};
+use self::statistics::{PeriodValue, Sample};
+use crate::{MonitorError, StatisticSet, Timestamp};
 
 /// `StateValue` of a metric alarm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -196,13 +196,43 @@ impl Alarm {
     /// evaluated based on the data from minutes 2 to 6").
     pub fn evaluate(&mut self, now: Timestamp, samples: &[Sample]) -> Evaluation {
         let tick = self.tick(now);
-        let def = &self.definition;
+        let buckets = self.buckets(tick, samples.iter().map(|s| (s.timestamp, s.value)));
+        let statistic = &self.definition.statistic;
+        let range = self.datapoints(tick, &buckets, |values| statistic.compute(values));
+        self.decide_range(tick, range)
+    }
+
+    /// [`Alarm::evaluate`] over statistic sets, as [`crate::series::Store`]
+    /// keeps them: each `(timestamp, set)` is one second (or minute) of the
+    /// metric, the timestamp its start. Each period's datapoint comes from
+    /// [`crate::MetricStatistic::compute_sets`], so the result is the same
+    /// as `evaluate` when every set holds one sample, and percentiles are
+    /// over per-second averages otherwise.
+    pub fn evaluate_sets(
+        &mut self,
+        now: Timestamp,
+        sets: &[(Timestamp, StatisticSet)],
+    ) -> Evaluation {
+        let tick = self.tick(now);
+        let buckets = self.buckets(tick, sets.iter().copied());
+        let statistic = &self.definition.statistic;
+        let range = self.datapoints(tick, &buckets, |sets| statistic.compute_sets(sets));
+        self.decide_range(tick, range)
+    }
+
+    /// Items sorted into the evaluation range's periods, most recent first;
+    /// items at or after `tick`, or before the range, are dropped.
+    fn buckets<T>(
+        &self,
+        tick: Timestamp,
+        items: impl Iterator<Item = (Timestamp, T)>,
+    ) -> Vec<Vec<T>> {
         let periods = self.evaluation_range_periods() as usize;
-        let period_ms = u64::from(def.period) * 1000;
-        let mut buckets: Vec<Vec<f64>> = vec![Vec::new(); periods];
-        for sample in samples {
-            let ts = sample.timestamp.as_unix_millis();
-            let end = tick.as_unix_millis();
+        let period_ms = u64::from(self.definition.period) * 1000;
+        let mut buckets: Vec<Vec<T>> = std::iter::repeat_with(Vec::new).take(periods).collect();
+        let end = tick.as_unix_millis();
+        for (timestamp, item) in items {
+            let ts = timestamp.as_unix_millis();
             if ts >= end || period_ms == 0 {
                 continue;
             }
@@ -212,20 +242,37 @@ impl Alarm {
                 .and_then(|a| a.checked_sub(1))
                 .and_then(|i| buckets.get_mut(i))
             {
-                bucket.push(sample.value);
+                bucket.push(item);
             }
         }
-        let range: Vec<Option<Datapoint>> = buckets
+        buckets
+    }
+
+    /// One datapoint per bucket (most recent first), `None` where `compute`
+    /// finds no data.
+    fn datapoints<T>(
+        &self,
+        tick: Timestamp,
+        buckets: &[Vec<T>],
+        compute: impl Fn(&[T]) -> Option<PeriodValue>,
+    ) -> Vec<Option<Datapoint>> {
+        let period = u64::from(self.definition.period);
+        buckets
             .iter()
             .zip(1u64..)
-            .map(|(values, age)| {
-                def.statistic.compute(values).map(|v| Datapoint {
-                    timestamp: tick.minus_secs(u64::from(def.period) * age),
+            .map(|(items, age)| {
+                compute(items).map(|v| Datapoint {
+                    timestamp: tick.minus_secs(period * age),
                     sample_count: v.sample_count,
                     value: v.value,
                 })
             })
-            .collect();
+            .collect()
+    }
+
+    /// Decide the state from the evaluation range (most recent first).
+    fn decide_range(&mut self, tick: Timestamp, range: Vec<Option<Datapoint>>) -> Evaluation {
+        let def = &self.definition;
         let op = def.comparison_operator;
         let threshold = def.threshold;
         let decision = decide(

@@ -15,7 +15,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{MonitorError, Timestamp};
+use crate::{MonitorError, StatisticSet, Timestamp};
 
 /// One raw metric value as the caller stored it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -184,6 +184,47 @@ impl MetricStatistic {
     }
 }
 
+impl MetricStatistic {
+    /// Aggregate one period from statistic sets (one per second or minute of
+    /// the period): `SampleCount` is the sum of the counts, `Sum` the sum of
+    /// the sums, `Average` their quotient, `Minimum` / `Maximum` the extremes.
+    /// `None` when no set is usable (empty or invalid sets are dropped).
+    ///
+    /// Percentiles cannot be recovered from sets: they are taken, nearest
+    /// rank, over each set's **average** (the per-second, or per-minute,
+    /// means). That is exact when every set holds one sample, and an
+    /// approximation otherwise (a second holding 1 and 99 counts as one 50).
+    /// `sample_count` is the summed count rounded to an integer.
+    pub fn compute_sets(&self, sets: &[StatisticSet]) -> Option<PeriodValue> {
+        let mut usable = sets
+            .iter()
+            .filter(|s| !s.is_empty() && s.check().is_ok())
+            .peekable();
+        usable.peek()?;
+        let total = usable.fold(StatisticSet::EMPTY, |acc, s| acc.merge(*s));
+        let value = match self {
+            Self::Statistic(Statistic::SampleCount) => total.sample_count,
+            Self::Statistic(Statistic::Sum) => total.sum,
+            Self::Statistic(Statistic::Average) => total.sum / total.sample_count,
+            Self::Statistic(Statistic::Minimum) => total.minimum,
+            Self::Statistic(Statistic::Maximum) => total.maximum,
+            Self::ExtendedStatistic(p) => {
+                let averages: Vec<f64> = sets
+                    .iter()
+                    .filter(|s| s.check().is_ok())
+                    .filter_map(StatisticSet::average)
+                    .collect();
+                nearest_rank(averages, p.value())?
+            }
+        };
+        Some(PeriodValue {
+            // Finite and positive: `as` saturates, never panics.
+            sample_count: total.sample_count.round() as u64,
+            value,
+        })
+    }
+}
+
 /// One period's aggregate.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PeriodValue {
@@ -257,6 +298,57 @@ mod tests {
                 sample_count: 2,
                 value: 3.0
             })
+        );
+    }
+
+    fn sets(values: &[f64]) -> Vec<StatisticSet> {
+        values
+            .iter()
+            .filter_map(|v| StatisticSet::value(*v).ok())
+            .collect()
+    }
+
+    #[test]
+    fn sets_of_one_sample_give_the_same_statistics_as_samples() {
+        let xs: Vec<f64> = (1..=100).map(|i| f64::from(i * 37 % 101)).collect();
+        for s in [
+            "SampleCount",
+            "Sum",
+            "Average",
+            "Minimum",
+            "Maximum",
+            "p0",
+            "p50",
+            "p99",
+            "p99.9",
+            "p100",
+        ] {
+            assert_eq!(
+                stat(s).compute(&xs),
+                stat(s).compute_sets(&sets(&xs)),
+                "{s}"
+            );
+        }
+        assert_eq!(stat("Average").compute_sets(&[]), None);
+    }
+
+    #[test]
+    fn merged_sets_are_exact_except_percentiles() {
+        // Second one holds 1 and 99, second two holds 10.
+        let a = StatisticSet::new(2.0, 100.0, 1.0, 99.0).unwrap_or(StatisticSet::EMPTY);
+        let b = StatisticSet::new(1.0, 10.0, 10.0, 10.0).unwrap_or(StatisticSet::EMPTY);
+        let v = |s: &str| stat(s).compute_sets(&[a, b]).map(|v| v.value);
+        assert_eq!(v("SampleCount"), Some(3.0));
+        assert_eq!(v("Sum"), Some(110.0));
+        assert_eq!(v("Average"), Some(110.0 / 3.0));
+        assert_eq!(v("Minimum"), Some(1.0));
+        assert_eq!(v("Maximum"), Some(99.0));
+        // Over the per-second averages 50 and 10 (the exact p100 is 99).
+        assert_eq!(v("p100"), Some(50.0));
+        assert_eq!(v("p0"), Some(10.0));
+        assert_eq!(
+            stat("Sum").compute_sets(&[a, b]).map(|v| v.sample_count),
+            Some(3)
         );
     }
 
