@@ -11,6 +11,7 @@ duration and TS segments that ffprobe decodes as H.264 + AAC.
 """
 
 import base64
+import os
 import re
 import subprocess
 import urllib.error
@@ -312,6 +313,11 @@ def test_the_short_path_and_hyper_answer_alike(server):
     HTTP/1.0 is handed to hyper. Both must answer every origin request the same:
     status, headers (but Date and the request id) and bytes; keep-alive, pipelining,
     a hand-over in the middle of a connection and Connection: close must work."""
+    # Segments go to unnamed files in the segment directory (--segment-dir).
+    segment_dir = server.tmp / "segments"
+    server.stop()
+    server.env["ONAIR_SEGMENT_DIR"] = str(segment_dir)
+    server.start()
     ingest, url = setup(server, "twopaths")
     push_test_signal(server, ingest, seconds=6, realtime=False)
     wait_for(lambda: get(url)[0] == 200, 10, what="the multivariant playlist")
@@ -330,6 +336,11 @@ def test_the_short_path_and_hyper_answer_alike(server):
         assert closed, f"{version} {method} {target}: connection not closed"
         status, headers, body = answer
         return status, {k: v for k, v in headers.items() if k not in volatile}, body
+
+    held = [os.readlink(f"/proc/{server.proc.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{server.proc.pid}/fd")]
+    in_dir = [link for link in held if link.startswith(str(segment_dir)) and link.endswith("(deleted)")]
+    assert len(in_dir) >= 3, f"no segment files in {segment_dir}: {held}"
+    assert list(segment_dir.iterdir()) == [], "segment files have no names"
 
     seg_full = ask("1.1", "GET", segment)
     assert seg_full[0] == 200 and len(seg_full[2]) > 10_000 and seg_full[2][0] == 0x47

@@ -261,6 +261,7 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
     let serve_args = ServeArgs {
         listen: args.listen,
         data_dir: args.data_dir.clone(),
+        segment_dir: None,
         ingest_ip: Some("127.0.0.1".parse()?),
         ingest_bind: "127.0.0.1".parse()?,
         access_key_id: None,

@@ -17,6 +17,11 @@ pub struct ServeArgs {
     /// Where resources and credentials are kept.
     #[arg(long, default_value = "onair-data", env = "ONAIR_DATA_DIR")]
     pub data_dir: PathBuf,
+    /// Where the origin keeps its segments, as unnamed files served with
+    /// sendfile (default: the data directory). A tmpfs such as /dev/shm keeps
+    /// them off the disk at some cost in speed.
+    #[arg(long, env = "ONAIR_SEGMENT_DIR")]
+    pub segment_dir: Option<PathBuf>,
     /// The address reported as a source's ingestIp, where encoders send
     /// (default: the listen address, or this host's primary address when
     /// listening on all interfaces).
@@ -70,11 +75,14 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
     tracing::debug!("open-file limit: {open_files}");
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create data dir {}", args.data_dir.display()))?;
-    // Origin segments live in unnamed files there (page cache, served with sendfile).
-    if let Err(e) = package::body::keep_files_in(&args.data_dir) {
+    // Origin segments live in unnamed files (page cache, served with sendfile).
+    let segment_dir = args.segment_dir.as_ref().unwrap_or(&args.data_dir);
+    std::fs::create_dir_all(segment_dir)
+        .with_context(|| format!("cannot create segment dir {}", segment_dir.display()))?;
+    if let Err(e) = package::body::keep_files_in(segment_dir) {
         tracing::warn!(
             "segments are kept in memory files: {} cannot hold unnamed files ({e})",
-            args.data_dir.display()
+            segment_dir.display()
         );
     }
     let (creds, created) = credentials::load(

@@ -8,17 +8,19 @@
 //! file, and the response is never copied through user space. Which file:
 //!
 //! - **An unlinked file in the segment directory** (`O_TMPFILE`, set once with
-//!   [`keep_files_in`]; `onair serve` uses its data directory). It lives in the
-//!   page cache like any file nginx serves; it has no name, so it is gone when its
-//!   last handle closes (and after a crash), and the kernel may write a segment kept
-//!   longer than its writeback delay (30 s by default) to disk and evict it under
-//!   memory pressure, which bounds a long start-over window by disk, not memory.
+//!   [`keep_files_in`]; `onair serve` uses `--segment-dir`, by default its data
+//!   directory). It lives in the page cache like any file nginx serves; it has
+//!   no name, so it is gone when its last handle closes (and after a crash), and
+//!   the kernel may write a segment kept longer than its writeback delay (30 s by
+//!   default) to disk and evict it under memory pressure, which bounds a long
+//!   start-over window by disk, not memory.
 //!   Filesystems with large folios (ext4, XFS) splice these pages to a socket with
 //!   one lookup per folio; this is what makes onair as fast as nginx on segments.
 //! - **A sealed anonymous memory file** (`memfd_create`) when no directory is set or
 //!   it cannot hold unnamed files: memory only, never on disk, made immutable with
 //!   `F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW`. The kernel's shmem splice looks
-//!   up every 4 KiB page, which costs about 15 % more CPU per segment served.
+//!   up every 4 KiB page, which cost 15-35 % more CPU per segment served in
+//!   `bench/origin.py`.
 //!
 //! A file is written once and never again, so a segment in flight cannot change under
 //! the socket. Every file is a descriptor, so there is a budget: at most a quarter
