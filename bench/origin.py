@@ -31,7 +31,6 @@ import base64
 import datetime as dt
 import json
 import os
-import platform
 import re
 import resource
 import shutil
@@ -46,14 +45,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import (ROOT, TICK, busy_jiffies, dpkg_version, first_line, fmt, machine_base, proc_cpu_s, ratio, replace_section, run, stop_proc)
+
 TARGET = ROOT / "target" / "release"
 AWS = ROOT / ".venv" / "bin" / "aws"
 CACHE = ROOT / "bench" / "results"  # gitignored: generated TS, logs, perf reports
 RESULTS = ROOT / "bench" / "origin-results.json"
 DOC = ROOT / "docs" / "BENCHMARKS.md"
 BEGIN, END = "<!-- BEGIN ORIGIN RESULTS (bench/origin.py) -->", "<!-- END ORIGIN RESULTS -->"
-TICK = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 ONAIR_BIN = Path(os.environ.get("ONAIR_BIN", TARGET / "onair"))  # override: another build
 ACCESS_KEY, SECRET_KEY = "AKIAONAIRBENCH000002", "onair-bench-secret-not-for-production"
@@ -67,34 +66,7 @@ def log(msg: str) -> None:
     print(f"[origin {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def run(cmd: list[str], timeout: float, env: dict | None = None, check: bool = True) -> str:
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
-    if check and p.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, cmd[:4]))}... failed ({p.returncode}):\n{p.stderr[-3000:]}")
-    return p.stdout
-
-
-def stop_proc(p: subprocess.Popen) -> None:
-    if p.poll() is None:
-        p.terminate()
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(timeout=5)
-
-
 # ---------------------------------------------------------------- system facts
-
-def proc_cpu_s(pid: int) -> float:
-    """utime + stime of a process (all its threads), seconds; 0 once it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            rest = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(rest[11]) + int(rest[12])) / TICK
-
 
 def rss_kib(pid: int) -> int:
     try:
@@ -143,48 +115,13 @@ def children(pid: int) -> list[int]:
     return out
 
 
-def machine_busy_jiffies() -> tuple[int, int]:
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return sum(fields) - idle, sum(fields)
-
-
 def machine() -> dict:
-    model = ""
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    mem_kb = 0
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                mem_kb = int(line.split()[1])
-
-    def version(cmd: list[str]) -> str:
-        try:
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
-            return (out.stdout + out.stderr).strip().splitlines()[0]
-        except (OSError, subprocess.SubprocessError, IndexError):
-            return "?"
-
-    def dpkg(name: str) -> str:
-        try:
-            return run(["dpkg-query", "-W", "-f=${Version}", name], 10, check=False).strip() or "?"
-        except (OSError, subprocess.SubprocessError):
-            return "?"
-
     return {
-        "nproc": os.cpu_count() or 1,
-        "cpu_model": model,
-        "mem_gib": round(mem_kb / 1024 / 1024, 1),
-        "kernel": platform.release(),
-        "nginx": dpkg("nginx-light"),
-        "wrk": dpkg("wrk"),
-        "ffmpeg": version(["ffmpeg", "-version"]),
-        "rustc": version(["rustc", "--version"]),
+        **machine_base(),
+        "nginx": dpkg_version("nginx-light"),
+        "wrk": dpkg_version("wrk"),
+        "ffmpeg": first_line(["ffmpeg", "-version"]),
+        "rustc": first_line(["rustc", "--version"]),
     }
 
 
@@ -412,9 +349,9 @@ def wait_quiet(max_wait: float, threshold_pct: float = 15.0) -> float:
     returns the last busy percentage seen."""
     deadline = time.monotonic() + max_wait
     while True:
-        b0, t0 = machine_busy_jiffies()
+        b0, t0 = busy_jiffies()
         time.sleep(1.0)
-        b1, t1 = machine_busy_jiffies()
+        b1, t1 = busy_jiffies()
         pct = 100.0 * (b1 - b0) / max(1, t1 - t0)
         if pct < threshold_pct or time.monotonic() > deadline:
             return pct
@@ -434,14 +371,14 @@ def measure(server, url: str, conns: int, seconds: float, warmup: float) -> dict
 
     sampler = threading.Thread(target=sample, daemon=True)
     cpu0 = sum(proc_cpu_s(p) for p in pids)
-    busy0, total0 = machine_busy_jiffies()
+    busy0, total0 = busy_jiffies()
     child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     sampler.start()
     out = wrk(url, conns, seconds)
     stop.set()
     sampler.join(timeout=5)
     cpu1 = sum(proc_cpu_s(p) for p in pids)
-    busy1, total1 = machine_busy_jiffies()
+    busy1, total1 = busy_jiffies()
     child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = parse_wrk(out)
     r["server_cpu_s"] = round(cpu1 - cpu0, 3)
@@ -493,14 +430,6 @@ def profile(server: Onair, url: str, conns: int, seconds: float, name: str) -> l
 
 
 # ---------------------------------------------------------------- report
-
-def fmt(v, spec: str = ".0f", none: str = "—") -> str:
-    return none if v is None else format(v, spec)
-
-
-def ratio(a, b):
-    return a / b if a is not None and b else None
-
 
 def label(obj: str, size: int) -> str:
     return f"segment ({size / 1000:.0f} kB)" if obj == "segment" else f"media playlist ({size} B)"
@@ -558,13 +487,7 @@ def write_doc(doc: dict) -> None:
         "",
         END,
     ])
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + body + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + body + "\n"
-    DOC.write_text(text)
+    replace_section(DOC, BEGIN, END, body)
 
 
 # ---------------------------------------------------------------- main

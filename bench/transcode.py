@@ -25,7 +25,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import shutil
 import signal
 import statistics
@@ -34,7 +33,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import (ROOT, busy_jiffies, machine_base, replace_section, run)
+
 BENCH_BIN = ROOT / "target" / "release" / "onair-transcode-bench"
 CACHE = ROOT / "bench" / "results"  # gitignored
 RESULTS = ROOT / "bench" / "transcode-results.json"
@@ -48,13 +48,6 @@ AAC_BITRATE = 128_000
 
 def log(msg: str) -> None:
     print(f"[transcode {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def run(cmd: list[str], timeout: float) -> str:
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-    if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, cmd[:6]))}... failed ({p.returncode}):\n{p.stderr[-3000:]}")
-    return p.stdout
 
 
 # ---------------------------------------------------------------- input and commands
@@ -136,15 +129,9 @@ def onair_cmd(case: str, src: Path, preset: str, out_dir: Path | None) -> list[s
 
 # ---------------------------------------------------------------- measuring
 
-def cpu_busy_jiffies() -> int:
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    return sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)  # minus idle, iowait
-
-
 def measure(cmd: list[str], timeout: float) -> dict:
     """Runs `cmd`; CPU of the process and all its threads from wait4, wall time around it."""
-    busy0 = cpu_busy_jiffies()
+    busy0 = busy_jiffies()[0]
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = t0 + timeout
@@ -158,7 +145,7 @@ def measure(cmd: list[str], timeout: float) -> dict:
             raise RuntimeError(f"timed out after {timeout:.0f} s: {' '.join(cmd[:4])}")
         time.sleep(0.02)
     wall = time.monotonic() - t0
-    busy = (cpu_busy_jiffies() - busy0) / os.sysconf("SC_CLK_TCK")
+    busy = (busy_jiffies()[0] - busy0) / os.sysconf("SC_CLK_TCK")
     p.returncode = os.waitstatus_to_exitcode(status)
     out, err = p.communicate(timeout=10)
     if p.returncode != 0:
@@ -174,9 +161,9 @@ def wait_quiet(limit: float) -> float:
     end = time.monotonic() + limit
     hz = os.sysconf("SC_CLK_TCK")
     while True:
-        b0 = cpu_busy_jiffies()
+        b0 = busy_jiffies()[0]
         time.sleep(0.5)
-        busy = (cpu_busy_jiffies() - b0) / hz / 0.5 / (os.cpu_count() or 1)
+        busy = (busy_jiffies()[0] - b0) / hz / 0.5 / (os.cpu_count() or 1)
         if busy < 0.10 or time.monotonic() > end:
             return busy
 
@@ -243,17 +230,8 @@ def check_outputs(desc: dict[str, dict], src: Path, preset: str, cases: list[str
 # ---------------------------------------------------------------- report
 
 def machine() -> dict:
-    model = ""
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as f:
-        mem_kib = int(f.readline().split()[1])
     ffv = run(["ffmpeg", "-version"], 10).splitlines()[0].split()[2]
-    return {"nproc": os.cpu_count(), "cpu_model": model, "mem_gib": round(mem_kib / 2**20, 1),
-            "kernel": platform.release(), "ffmpeg": ffv}
+    return {**machine_base(), "ffmpeg": ffv}
 
 
 def x264_version(path: Path) -> str:
@@ -323,13 +301,7 @@ def render(doc: dict) -> str:
 
 def write_doc(doc: dict) -> None:
     body = render(doc)
-    text = DOC.read_text()
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + body + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + body + "\n"
-    DOC.write_text(text)
+    replace_section(DOC, BEGIN, END, body)
 
 
 # ---------------------------------------------------------------- main

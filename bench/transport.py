@@ -22,7 +22,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import resource
 import shutil
 import socket
@@ -34,7 +33,8 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import (ROOT, TICK, busy_jiffies, dpkg_version, first_line, fmt, machine_base, proc_cpu_s, ratio, replace_section, run, stop_proc)
+
 TARGET = ROOT / "target" / "release"
 AWS = ROOT / ".venv" / "bin" / "aws"
 CACHE = ROOT / "bench" / "results"  # gitignored: generated TS files, logs
@@ -44,7 +44,6 @@ BEGIN, END = "<!-- BEGIN RESULTS (bench/transport.py) -->", "<!-- END RESULTS --
 
 RATES = (20, 100)  # Mb/s of TS (mux rate)
 OUTPUTS = (1, 10)
-TICK = os.sysconf("SC_CLK_TCK")
 ONAIR_BIN = Path(os.environ.get("ONAIR_BIN", TARGET / "onair"))  # override: another build
 ACCESS_KEY, SECRET_KEY = "AKIAONAIRBENCH000001", "onair-bench-secret-not-for-production"
 
@@ -53,21 +52,7 @@ def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def run(cmd: list[str], timeout: float, env: dict | None = None, check: bool = True) -> str:
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
-    if check and p.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, cmd[:4]))}... failed ({p.returncode}):\n{p.stderr[-3000:]}")
-    return p.stdout
-
-
 # ---------------------------------------------------------------- system facts
-
-def proc_cpu_s(pid: int) -> float:
-    """utime + stime of a process (all its threads, live and exited), seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        rest = f.read().rsplit(")", 1)[1].split()
-    return (int(rest[11]) + int(rest[12])) / TICK
-
 
 def ctx_switches(pids: list[int]) -> tuple[int, int]:
     """(voluntary, involuntary) context switches of every live thread."""
@@ -83,14 +68,6 @@ def ctx_switches(pids: list[int]) -> tuple[int, int]:
             except (OSError, ValueError, IndexError):
                 pass
     return vol, invol
-
-
-def machine_busy() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs from /proc/stat."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    idle = v[3] + (v[4] if len(v) > 4 else 0)
-    return sum(v[:8]) - idle, sum(v[:8])
 
 
 def udp_rx_queue() -> dict[int, int]:
@@ -149,47 +126,19 @@ def free_ports(n: int, taken: set[int]) -> list[int]:
 
 
 def machine() -> dict:
-    model = ""
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    mem_kb = 0
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                mem_kb = int(line.split()[1])
-
     def sysctl(name: str) -> int | None:
         try:
             return int(Path("/proc/sys/" + name.replace(".", "/")).read_text())
         except (OSError, ValueError):
             return None
 
-    def first_line(cmd: list[str]) -> str:
-        try:
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
-            return (out.stdout + out.stderr).strip().splitlines()[0]
-        except (OSError, subprocess.SubprocessError, IndexError):
-            return "?"
-
-    srt_ver = "?"
-    try:
-        dpkg = run(["dpkg-query", "-W", "-f=${Version}", "srt-tools"], 10, check=False)
-        srt_ver = dpkg.strip() or "?"
-    except (OSError, subprocess.SubprocessError):
-        pass
     return {
-        "nproc": int(run(["nproc"], 10).strip()),
-        "cpu_model": model,
-        "mem_gib": round(mem_kb / 1024 / 1024, 1),
-        "kernel": platform.release(),
+        **machine_base(),
         "net.core.rmem_max": sysctl("net.core.rmem_max"),
         "net.core.rmem_default": sysctl("net.core.rmem_default"),
         "net.core.wmem_max": sysctl("net.core.wmem_max"),
         "clk_tck": TICK,
-        "srt_tools": srt_ver,
+        "srt_tools": dpkg_version("srt-tools"),
         "ffmpeg": first_line(["ffmpeg", "-version"]),
         "rustc": first_line(["rustc", "--version"]),
     }
@@ -234,16 +183,6 @@ def ts_file(mbps: int) -> Path:
 
 
 # ---------------------------------------------------------------- relays
-
-def stop_proc(p: subprocess.Popen) -> None:
-    if p.poll() is None:
-        p.terminate()
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(timeout=5)
-
 
 class Onair:
     def __init__(self, workdir: Path):
@@ -343,9 +282,9 @@ def wait_quiet(max_wait: float, threshold_pct: float = 25.0) -> float:
     and latency numbers."""
     deadline = time.monotonic() + max_wait
     while True:
-        b0 = machine_busy()
+        b0 = busy_jiffies()
         time.sleep(0.5)
-        b1 = machine_busy()
+        b1 = busy_jiffies()
         pct = 100.0 * (b1[0] - b0[0]) / max(1, b1[1] - b0[1])
         if pct < threshold_pct or time.monotonic() > deadline:
             if pct >= threshold_pct:
@@ -375,7 +314,7 @@ def load(file: Path, mbps: int, dests: list[int], recvs: list[int], paired: bool
         cmd += ["--recv", f"127.0.0.1:{r}"]
     if paired:
         cmd.append("--paired")
-    drops0, snmp0, busy0 = udp_drops(), snmp_udp(), machine_busy()
+    drops0, snmp0, busy0 = udp_drops(), snmp_udp(), busy_jiffies()
     self0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     x0 = ctx_switches(pids)
     c0, t0 = cpu_of(pids), time.monotonic()
@@ -399,7 +338,7 @@ def load(file: Path, mbps: int, dests: list[int], recvs: list[int], paired: bool
     c1, t1 = cpu_of(pids), time.monotonic()
     x1 = ctx_switches(pids)
     self1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    drops1, snmp1, busy1 = udp_drops(), snmp_udp(), machine_busy()
+    drops1, snmp1, busy1 = udp_drops(), snmp_udp(), busy_jiffies()
     if p.returncode != 0:
         raise RuntimeError(f"onair-load failed: {p.stderr[-2000:]}")
     rep = json.loads(p.stdout)
@@ -506,10 +445,6 @@ def case_srt(file: Path, mbps: int, n: int, args, taken: set[int]) -> dict:
 
 # ---------------------------------------------------------------- reporting
 
-def fmt(v, spec: str = ".0f", none: str = "—") -> str:
-    return none if v is None else format(v, spec)
-
-
 def cpu_us_per_mb(r: dict):
     v = r.get("cpu_s_per_mbps_s")
     return None if v is None else v * 1e6
@@ -521,10 +456,6 @@ def cpu_us_per_mb_both_idle(r: dict):
         return None
     net = r["relay_cpu_s"] - r["idle_cpu_per_s"] * r["window_s"]
     return net / r["forwarded_mb"] * 1e6
-
-
-def ratio(a, b):
-    return None if a is None or b is None or b <= 0 else a / b
 
 
 def tables(results: list[dict]) -> str:
@@ -583,13 +514,7 @@ def write_doc(doc: dict) -> None:
         "",
         END,
     ])
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\n## Results\n\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + body + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + body + "\n"
-    DOC.write_text(text)
+    replace_section(DOC, BEGIN, END, body, empty="# Benchmarks\n\n## Results\n\n")
 
 
 # ---------------------------------------------------------------- main
