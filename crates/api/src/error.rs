@@ -16,6 +16,24 @@ pub struct ApiError {
     pub message: String,
     /// Extra body members (e.g. `validationErrors`).
     pub extra: Option<Value>,
+    /// How the error is written: rest-json (the default) or an awsJson
+    /// service's `__type` shape.
+    pub shape: ErrorShape,
+}
+
+/// The wire shape of an error.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ErrorShape {
+    /// rest-json: `x-amzn-ErrorType` header, `{"message": …}`.
+    #[default]
+    RestJson,
+    /// awsJson 1.1 (CloudWatch Logs, Secrets Manager): `{"__type": code, "message": …}`.
+    AwsJson,
+    /// awsJson 1.0 of an `awsQueryCompatible` service (CloudWatch): `__type`
+    /// prefixed with the service's shape namespace, and the query error code
+    /// in `x-amzn-query-error: Code;Sender` (or `;Receiver` for 5xx), which
+    /// is how botocore finds the modelled exception.
+    QueryCompatible { namespace: &'static str },
 }
 
 impl ApiError {
@@ -25,6 +43,7 @@ impl ApiError {
             code,
             message: message.into(),
             extra: None,
+            shape: ErrorShape::RestJson,
         }
     }
 
@@ -38,6 +57,12 @@ impl ApiError {
 
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "NotFoundException", message)
+    }
+
+    /// The same error written in `shape`.
+    pub fn with_shape(mut self, shape: ErrorShape) -> Self {
+        self.shape = shape;
+        self
     }
 }
 
@@ -64,13 +89,38 @@ impl From<ControlError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({ "message": self.message });
+        let mut body = match self.shape {
+            ErrorShape::RestJson => json!({ "message": self.message }),
+            ErrorShape::AwsJson => json!({ "__type": self.code, "message": self.message }),
+            ErrorShape::QueryCompatible { namespace } => {
+                json!({ "__type": format!("{namespace}#{}", self.code), "message": self.message })
+            }
+        };
         if let (Some(Value::Object(extra)), Value::Object(map)) = (self.extra, &mut body) {
             map.extend(extra);
         }
         let mut resp = (self.status, axum::Json(body)).into_response();
         if let Ok(v) = HeaderValue::from_str(self.code) {
             resp.headers_mut().insert("x-amzn-ErrorType", v);
+        }
+        if let ErrorShape::QueryCompatible { .. } = self.shape {
+            let fault = if self.status.is_server_error() {
+                "Receiver"
+            } else {
+                "Sender"
+            };
+            if let Ok(v) = HeaderValue::from_str(&format!("{};{fault}", self.code)) {
+                resp.headers_mut().insert("x-amzn-query-error", v);
+            }
+        }
+        if self.shape != ErrorShape::RestJson {
+            let json = if let ErrorShape::QueryCompatible { .. } = self.shape {
+                "application/x-amz-json-1.0"
+            } else {
+                "application/x-amz-json-1.1"
+            };
+            resp.headers_mut()
+                .insert("content-type", HeaderValue::from_static(json));
         }
         resp
     }

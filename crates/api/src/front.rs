@@ -411,6 +411,13 @@ pub fn fuzz_head(data: &[u8]) {
             },
             origin: crate::origin::OriginStore::default(),
             web_dir: "web".into(),
+            monitor: std::sync::Arc::new(monitor::Hub::new(
+                monitor::Identity {
+                    account_id: "000000000000".into(),
+                    region: "us-west-2".into(),
+                },
+                monitor::series::StoreConfig::default(),
+            )),
         })
     });
     let Some(state) = state else { return };

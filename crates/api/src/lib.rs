@@ -9,14 +9,18 @@
 //! (`/player`, [`player`]). A path prefix in
 //! the client's endpoint URL (`http://host:port/onair`) is skipped.
 
+pub mod cloudwatch;
+pub mod dashboard;
 pub mod error;
 pub mod front;
+pub mod logs;
 pub mod mediaconnect;
 pub mod medialive;
 pub mod mediapackage;
 pub mod origin;
 pub mod player;
 pub mod sigv4;
+pub mod sns;
 
 use std::sync::Arc;
 
@@ -28,7 +32,7 @@ use axum::Router;
 use control::ControlPlane;
 use percent_encoding::percent_decode_str;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorShape};
 
 /// The largest request body accepted (CloudWatch batches are the biggest).
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -48,6 +52,8 @@ pub struct AppState {
     pub origin: origin::OriginStore,
     /// Where the browser player's `web/` directory is ([`player`]).
     pub web_dir: std::path::PathBuf,
+    /// Metrics, alarms, alerts and the event feed ([`cloudwatch`], [`dashboard`]).
+    pub monitor: Arc<monitor::Hub>,
 }
 
 /// The router: every path falls to the AWS dispatcher.
@@ -66,6 +72,10 @@ pub struct ApiRequest {
     /// The region and service of the SigV4 credential scope.
     pub region: String,
     pub service: String,
+    /// `X-Amz-Target` (awsJson services: `Prefix.Operation`).
+    pub target: Option<String>,
+    /// `Content-Type`, when sent.
+    pub content_type: Option<String>,
 }
 
 impl ApiRequest {
@@ -221,6 +231,12 @@ async fn handle(state: AppState, req: Request) -> Result<Response, ApiError> {
         .iter()
         .position(|s| ROOTS.contains(s))
         .unwrap_or(0);
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
     let api = ApiRequest {
         method: parts.method.clone(),
         segments: raw_segments.iter().skip(start).map(|s| decode(s)).collect(),
@@ -228,7 +244,26 @@ async fn handle(state: AppState, req: Request) -> Result<Response, ApiError> {
         body,
         region: auth.region,
         service: auth.service,
+        target: header("x-amz-target"),
+        content_type: header("content-type"),
     };
+    // awsJson services (CloudWatch, CloudWatch Logs) post to any path with
+    // the operation in X-Amz-Target; awsQuery services (SNS) post a form
+    // with `Action=`, told apart by the credential scope's service.
+    if let Some(target) = api.target.as_deref() {
+        let (prefix, operation) = target.split_once('.').unwrap_or((target, ""));
+        return match prefix {
+            cloudwatch::TARGET_PREFIX => cloudwatch::handle(&state, &api, operation).await,
+            logs::TARGET_PREFIX => logs::handle(&state, &api, operation).await,
+            _ => Err(ApiError::bad_request(format!(
+                "X-Amz-Target: onair does not implement the service of '{target}'"
+            ))
+            .with_shape(ErrorShape::AwsJson)),
+        };
+    }
+    if api.method == Method::POST && sns::is_sns(&api) {
+        return sns::handle(&state, &api).await;
+    }
     let first = api.segments.first().map(String::as_str);
     match first {
         Some("v1") => mediaconnect::handle(&state.cp, &api).await,

@@ -788,6 +788,13 @@ mod tests {
                 },
                 origin: OriginStore::default(),
                 web_dir: "web".into(),
+                monitor: std::sync::Arc::new(monitor::Hub::new(
+                    monitor::Identity {
+                        account_id: "000000000000".into(),
+                        region: "us-west-2".into(),
+                    },
+                    monitor::series::StoreConfig::default(),
+                )),
             }
         }
 

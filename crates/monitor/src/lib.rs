@@ -100,6 +100,7 @@
 
 pub mod alarm;
 mod error;
+pub mod hub;
 pub mod series;
 mod timestamp;
 
@@ -109,5 +110,6 @@ pub use alarm::reason::HistoryItem;
 pub use alarm::statistics::{MetricStatistic, Percentile, Sample, Statistic};
 pub use alarm::{Alarm, AlarmState, Evaluation, QueryRange};
 pub use error::MonitorError;
+pub use hub::{Hub, Identity};
 pub use series::StatisticSet;
 pub use timestamp::Timestamp;

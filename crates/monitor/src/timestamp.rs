@@ -35,13 +35,13 @@ impl Timestamp {
     }
 
     /// The latest multiple of `secs` seconds at or before this instant.
-    pub(crate) fn floor_to(self, secs: u64) -> Self {
+    pub fn floor_to(self, secs: u64) -> Self {
         let step = secs.saturating_mul(1000).max(1);
         Self(self.0 - self.0 % step)
     }
 
     /// The earliest multiple of `secs` seconds at or after this instant.
-    pub(crate) fn ceil_to(self, secs: u64) -> Self {
+    pub fn ceil_to(self, secs: u64) -> Self {
         let floor = self.floor_to(secs);
         if floor == self {
             floor

@@ -68,6 +68,8 @@ pub struct Server {
     pub listener: tokio::net::TcpListener,
     pub endpoint: String,
     pub web_dir: PathBuf,
+    /// Metrics, alarms, alerts and events.
+    pub monitor: Arc<monitor::Hub>,
 }
 
 pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
@@ -122,7 +124,15 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
     }
     let origin = package::origin::OriginStore::default();
     let runtime = runtime::Runtime::new(cp.clone(), origin.clone());
+    let monitor = Arc::new(monitor::Hub::new(
+        monitor::Identity {
+            account_id: creds.account_id.clone(),
+            region: args.region.clone(),
+        },
+        monitor::series::StoreConfig::default(),
+    ));
     Ok(Server {
+        monitor,
         cp,
         runtime,
         origin,
@@ -152,6 +162,7 @@ pub async fn run(server: Server) -> anyhow::Result<()> {
         },
         origin: server.origin.clone(),
         web_dir: server.web_dir.clone(),
+        monitor: server.monitor.clone(),
     };
     api::front::serve(server.listener, state).await;
     Ok(())

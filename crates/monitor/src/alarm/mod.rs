@@ -122,6 +122,26 @@ impl Alarm {
         })
     }
 
+    /// An alarm as it was persisted: its definition and the state it was
+    /// in (a restart keeps every alarm's state, reason and time).
+    pub fn restore(
+        definition: AlarmDefinition,
+        state: AlarmState,
+        reason: String,
+        reason_data: Option<String>,
+        updated: Timestamp,
+    ) -> Result<Self, MonitorError> {
+        definition.validate()?;
+        Ok(Self {
+            definition,
+            state,
+            reason,
+            reason_data,
+            updated,
+            last_evaluated: None,
+        })
+    }
+
     /// Replace the definition (PutMetricAlarm on an existing alarm): "its
     /// state is left unchanged, but the update completely overwrites the
     /// previous configuration".

@@ -1,0 +1,1 @@
+//! The operator dashboard at `/` (not built yet).
