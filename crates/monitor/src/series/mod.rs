@@ -4,7 +4,8 @@
 //! # Model
 //!
 //! A [`Store`] maps a [`MetricId`] (namespace, metric name, dimensions
-//! sorted by name) to two fixed rings of [`StatisticSet`]s:
+//! sorted by name) to two rings of [`StatisticSet`]s, each allocated in
+//! pages of [`PAGE_SLOTS`] slots as it is written:
 //!
 //! * **seconds**: one set per second, readable for the last 3 hours
 //!   ([`SECOND_RETENTION_SECS`]);
@@ -19,12 +20,14 @@
 //!
 //! # Invariants
 //!
-//! * Memory: each metric is [`METRIC_BYTES`] of ring slots allocated when the
-//!   metric is first written and never grown; the store holds at most
-//!   [`StoreConfig::max_metrics`] metrics ([`MonitorError::MetricLimit`]
-//!   beyond). The rings are sized for retention **plus** the 2-hour future
-//!   window, so a point written 2 hours ahead never evicts one still within
-//!   retention.
+//! * Memory: a metric costs its map entry, two page tables (156 entries)
+//!   and the ring pages that have been written, never more than
+//!   [`METRIC_BYTES`] of slots (every page allocated); the store holds at
+//!   most [`StoreConfig::max_metrics`] metrics ([`MonitorError::MetricLimit`]
+//!   beyond). A page, once allocated, stays until the metric is forgotten.
+//!   [`Store::memory_bytes`] and [`Store::slots`] report it. The rings are
+//!   sized for retention **plus** the 2-hour future window, so a point
+//!   written 2 hours ahead never evicts one still within retention.
 //! * Time is the caller's: every call that depends on it takes `now`.
 //!   Timestamps more than 2 weeks before `now` or 2 hours after it are
 //!   refused ([`MonitorError::TooOld`], [`MonitorError::TooNew`]), the limits
@@ -71,6 +74,13 @@
 //! assert_eq!(mins.len(), 1);
 //! assert_eq!((mins[0].1.sum, mins[0].1.maximum), (18.0, 8.0));
 //!
+//! // Memory follows the data: pages of 256 slots allocated by the first
+//! // write into them (the two seconds straddle a page edge), about 33 KB
+//! // here, where every page of both rings would be 1.6 MB.
+//! let usage = store.slots(&id).unwrap();
+//! assert_eq!((usage.second_pages, usage.minute_pages), (2, 1));
+//! assert!(store.memory_bytes() < 40_000);
+//!
 //! // A snapshot restores the same store.
 //! let bytes = store.snapshot();
 //! assert_eq!(Store::restore(StoreConfig::default(), &bytes).unwrap(), store);
@@ -93,6 +103,7 @@ use std::collections::BTreeMap;
 
 pub use self::id::{DimensionFilter, MetricFilter, MetricId, MAX_DIMENSIONS, MAX_NAME_CHARS};
 pub use self::period::PeriodSets;
+pub use self::ring::PAGE_SLOTS;
 pub use self::set::StatisticSet;
 
 use self::ring::{Ring, SLOT_BYTES};
@@ -111,20 +122,37 @@ pub const MAX_FUTURE_SECS: u64 = 2 * 3600;
 pub const SECOND_SLOTS: usize = (SECOND_RETENTION_SECS + MAX_FUTURE_SECS) as usize;
 /// Slots of the minutes ring: 15 days of retention plus the 2 h future window.
 pub const MINUTE_SLOTS: usize = (MINUTE_RETENTION_MINS + MAX_FUTURE_SECS / 60) as usize;
-/// Ring memory of one metric, in bytes (40 bytes a slot: a `u64` unit tag
-/// and four `f64`): (18 000 + 21 720) × 40 = 1 588 800.
+/// Ring memory of one metric once every page is allocated, in bytes (40
+/// bytes a slot: a `u64` unit tag and four `f64`):
+/// (18 000 + 21 720) × 40 = 1 588 800. The worst case, reached by a metric
+/// written at least every 4 minutes for 15 days; typical metrics cost far
+/// less, since a page (256 slots, 10 240 bytes) is allocated by its first
+/// write:
+///
+/// | metric                                  | pages (s + min) | bytes       |
+/// |-----------------------------------------|-----------------|-------------|
+/// | one point                               | 1 + 1           | ≈ 23 000    |
+/// | every second for 3 hours                | 43–44 + 1–2     | ≈ 466 000   |
+/// | every second (or minute) for 5 hours    | 71 + 2–3        | ≈ 750 000   |
+/// | every second for 15 days                | 71 + 85         | ≈ 1 591 000 |
+///
+/// (Pages straddle the hours, hence the ranges; bytes include the page
+/// tables and the map entry.)
 pub const METRIC_BYTES: usize = (SECOND_SLOTS + MINUTE_SLOTS) * SLOT_BYTES;
 
 /// Store limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StoreConfig {
     /// The most metrics the store holds; a write creating one more is
-    /// refused. Worst-case ring memory is `max_metrics × METRIC_BYTES`.
+    /// refused. Worst-case ring memory is `max_metrics × METRIC_BYTES`;
+    /// metrics written rarely or recently cost a page per ring and per
+    /// 256 seconds or minutes that hold data (see [`METRIC_BYTES`]).
     pub max_metrics: usize,
 }
 
 impl Default for StoreConfig {
-    /// 1 000 metrics: about 1.6 GB of rings when all are in use.
+    /// 1 000 metrics: about 1.6 GB of rings at worst (all written for 15
+    /// days at least every 4 minutes), about 23 MB when each holds a point.
     fn default() -> Self {
         Self { max_metrics: 1_000 }
     }
@@ -360,23 +388,58 @@ impl Store {
         before - self.metrics.len()
     }
 
-    /// `(seconds, minutes)` slots allocated for `id`, and how many of each
-    /// hold a point: the memory bound made observable.
+    /// The pages and slots allocated for `id` in each ring, how many slots
+    /// hold a point, and the bytes the metric costs: the memory bound made
+    /// observable.
     pub fn slots(&self, id: &MetricId) -> Option<SlotUsage> {
-        self.metrics.get(id).map(|m| SlotUsage {
-            second_slots: m.seconds.capacity(),
+        self.metrics.get_key_value(id).map(|(id, m)| SlotUsage {
+            second_pages: m.seconds.pages(),
+            second_slots: m.seconds.allocated_slots(),
             seconds_used: m.seconds.occupied().count(),
-            minute_slots: m.minutes.capacity(),
+            minute_pages: m.minutes.pages(),
+            minute_slots: m.minutes.allocated_slots(),
             minutes_used: m.minutes.occupied().count(),
+            bytes: entry_bytes(id, m),
         })
+    }
+
+    /// Approximate bytes the store holds: for each metric its map entry, its
+    /// identity's strings, both rings' page tables and allocated pages.
+    /// B-tree node slack and allocator rounding are not counted.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self
+                .metrics
+                .iter()
+                .map(|(id, m)| entry_bytes(id, m))
+                .sum::<usize>()
     }
 }
 
-/// Ring sizes of one metric (see [`Store::slots`]).
+fn entry_bytes(id: &MetricId, metric: &Metric) -> usize {
+    std::mem::size_of::<(MetricId, Metric)>()
+        + id.heap_bytes()
+        + metric.seconds.bytes()
+        + metric.minutes.bytes()
+}
+
+/// Memory of one metric (see [`Store::slots`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SlotUsage {
+    /// Pages of the seconds ring allocated (at most
+    /// `SECOND_SLOTS.div_ceil(PAGE_SLOTS)`).
+    pub second_pages: usize,
+    /// Slots in those pages (at most [`SECOND_SLOTS`]).
     pub second_slots: usize,
+    /// Slots holding a point.
     pub seconds_used: usize,
+    /// Pages of the minutes ring allocated.
+    pub minute_pages: usize,
+    /// Slots in those pages (at most [`MINUTE_SLOTS`]).
     pub minute_slots: usize,
+    /// Slots holding a point.
     pub minutes_used: usize,
+    /// Approximate bytes of the metric: map entry, identity, page tables and
+    /// pages (what it adds to [`Store::memory_bytes`]).
+    pub bytes: usize,
 }

@@ -50,6 +50,105 @@ fn slot_and_metric_sizes() {
     assert_eq!(METRIC_BYTES, 1_588_800);
 }
 
+/// The page of the seconds ring that `ts` falls in.
+fn second_page(ts: Timestamp) -> u64 {
+    secs_of(ts) % SECOND_SLOTS as u64 / PAGE_SLOTS as u64
+}
+
+fn usage(store: &Store, m: &MetricId) -> SlotUsage {
+    store
+        .slots(m)
+        .unwrap_or_else(|| unreachable!("{m:?} is in the store"))
+}
+
+#[test]
+fn memory_grows_with_written_pages_only() {
+    let m = id("onair/MediaConnect", "SourceBitRate", &[("FlowARN", "f")]);
+    let mut store = Store::new(StoreConfig::default());
+    let empty = store.memory_bytes();
+    ok(store.put(t(0), &m, t(0), 1.0));
+    let one = usage(&store, &m);
+    assert_eq!((one.second_pages, one.minute_pages), (1, 1));
+    assert_eq!(
+        (one.second_slots, one.minute_slots),
+        (PAGE_SLOTS, PAGE_SLOTS)
+    );
+    assert_eq!((one.seconds_used, one.minutes_used), (1, 1));
+    assert_eq!(store.memory_bytes(), empty + one.bytes);
+    // Two pages, the page tables (156 entries) and the entry: about 23 KB
+    // instead of 1.6 MB.
+    let pages = 2 * PAGE_SLOTS * SLOT_BYTES;
+    assert!((pages..pages + 4096).contains(&one.bytes), "{}", one.bytes);
+
+    // More seconds in the same page cost nothing ...
+    let next_page = (1..)
+        .map(t)
+        .find(|ts| second_page(*ts) != second_page(t(0)))
+        .unwrap_or(t(0));
+    let mut s = t(1);
+    while s < next_page {
+        ok(store.put(t(0), &m, s, 1.0));
+        s = s.plus_secs(1);
+    }
+    let same = usage(&store, &m);
+    assert_eq!(same.second_pages, 1);
+    assert_eq!(same.bytes, one.bytes);
+    // ... and the first second of the next page allocates exactly one page.
+    ok(store.put(t(0), &m, next_page, 1.0));
+    let two = usage(&store, &m);
+    assert_eq!((two.second_pages, two.minute_pages), (2, 1));
+    assert_eq!(two.bytes, one.bytes + PAGE_SLOTS * SLOT_BYTES);
+    // A second metric costs its own pages; reads allocate nothing.
+    let other = id("ns", "other", &[]);
+    let before = store.memory_bytes();
+    assert!(store
+        .read(t(0), &other, t(0), t(60), Resolution::Second)
+        .is_empty());
+    assert_eq!(store.memory_bytes(), before);
+    ok(store.put(t(0), &other, t(0), 1.0));
+    assert_eq!(store.memory_bytes(), before + usage(&store, &other).bytes);
+}
+
+#[test]
+fn a_fully_written_seconds_window_stays_bounded() {
+    let m = id("ns", "m", &[]);
+    let mut store = Store::new(StoreConfig::default());
+    // Every second for 3 hours: the pages covering 10 800 seconds.
+    for s in 0..SECOND_RETENTION_SECS {
+        ok(store.put(t(s), &m, t(s), 1.0));
+    }
+    let pages: std::collections::BTreeSet<u64> = (0..SECOND_RETENTION_SECS)
+        .map(|s| second_page(t(s)))
+        .collect();
+    let three_hours = usage(&store, &m);
+    assert_eq!(three_hours.second_pages, pages.len());
+    assert_eq!(three_hours.seconds_used as u64, SECOND_RETENTION_SECS);
+    assert!(three_hours.minute_pages <= 2);
+    assert!(
+        three_hours.bytes < METRIC_BYTES / 3,
+        "{}",
+        three_hours.bytes
+    );
+    // Once the ring has wrapped, every page is allocated and writing on
+    // allocates nothing more.
+    for s in SECOND_RETENTION_SECS..(6 * 3600) {
+        ok(store.put(t(s), &m, t(s), 1.0));
+    }
+    let full = usage(&store, &m);
+    assert_eq!(full.second_pages, SECOND_SLOTS.div_ceil(PAGE_SLOTS));
+    assert_eq!(full.second_slots, SECOND_SLOTS);
+    for s in (6 * 3600)..(7 * 3600) {
+        ok(store.put(t(s), &m, t(s), 1.0));
+    }
+    let later = usage(&store, &m);
+    assert_eq!(later.second_slots, SECOND_SLOTS);
+    assert_eq!(
+        later.bytes,
+        full.bytes + PAGE_SLOTS * SLOT_BYTES * (later.minute_pages - full.minute_pages)
+    );
+    assert!(later.bytes < METRIC_BYTES);
+}
+
 #[test]
 fn seconds_are_readable_for_3_hours_then_as_minutes() {
     let m = id("ns", "m", &[]);
@@ -149,13 +248,21 @@ fn twenty_days_of_1_hz_keep_the_rings_the_same_size() {
     }
     let usage = store.slots(&m);
     assert_eq!(
-        usage,
-        Some(SlotUsage {
-            second_slots: SECOND_SLOTS,
-            seconds_used: SECOND_SLOTS,
-            minute_slots: MINUTE_SLOTS,
-            minutes_used: MINUTE_SLOTS,
-        })
+        usage.map(|u| (
+            u.second_slots,
+            u.seconds_used,
+            u.minute_slots,
+            u.minutes_used
+        )),
+        Some((SECOND_SLOTS, SECOND_SLOTS, MINUTE_SLOTS, MINUTE_SLOTS))
+    );
+    // Every page allocated: the worst case, and no more.
+    let pages = SECOND_SLOTS.div_ceil(PAGE_SLOTS) + MINUTE_SLOTS.div_ceil(PAGE_SLOTS);
+    assert_eq!(usage.map(|u| u.second_pages + u.minute_pages), Some(pages));
+    let bytes = usage.map_or(0, |u| u.bytes);
+    assert!(
+        (METRIC_BYTES..METRIC_BYTES + 4096).contains(&bytes),
+        "{bytes}"
     );
     let now = t(days - 1); // the last second written
     let end = now.plus_secs(1);
