@@ -20,7 +20,8 @@
 //!
 //! # Invariants
 //!
-//! * Memory: a metric costs its map entry, two page tables (156 entries)
+//! * Memory: a metric costs its map entry, two page tables (156 entries of
+//!   8 bytes)
 //!   and the ring pages that have been written, never more than
 //!   [`METRIC_BYTES`] of slots (every page allocated); the store holds at
 //!   most [`StoreConfig::max_metrics`] metrics ([`MonitorError::MetricLimit`]
@@ -76,7 +77,7 @@
 //!
 //! // Memory follows the data: pages of 256 slots allocated by the first
 //! // write into them (the two seconds straddle a page edge), about 33 KB
-//! // here, where every page of both rings would be 1.6 MB.
+//! // here, where every page of both rings would be 1.4 MB.
 //! let usage = store.slots(&id).unwrap();
 //! assert_eq!((usage.second_pages, usage.minute_pages), (2, 1));
 //! assert!(store.memory_bytes() < 40_000);
@@ -117,24 +118,28 @@ pub const MINUTE_RETENTION_MINS: u64 = 15 * 24 * 60;
 pub const MAX_AGE_SECS: u64 = 14 * 24 * 3600;
 /// PutMetricData refuses time stamps more than two hours in the future.
 pub const MAX_FUTURE_SECS: u64 = 2 * 3600;
+/// The last instant the store accepts, 9999-12-31T23:59:59.999Z (the
+/// latest an ISO 8601 time stamp with a four-digit year can say). It keeps
+/// every slot's lap within a `u32`.
+pub const LATEST_TIMESTAMP: Timestamp = Timestamp::from_unix_millis(253_402_300_799_999);
 
 /// Slots of the seconds ring: 3 h of retention plus the 2 h future window.
 pub const SECOND_SLOTS: usize = (SECOND_RETENTION_SECS + MAX_FUTURE_SECS) as usize;
 /// Slots of the minutes ring: 15 days of retention plus the 2 h future window.
 pub const MINUTE_SLOTS: usize = (MINUTE_RETENTION_MINS + MAX_FUTURE_SECS / 60) as usize;
-/// Ring memory of one metric once every page is allocated, in bytes (40
-/// bytes a slot: a `u64` unit tag and four `f64`):
-/// (18 000 + 21 720) × 40 = 1 588 800. The worst case, reached by a metric
+/// Ring memory of one metric once every page is allocated, in bytes (36
+/// bytes a slot: a `u32` lap tag and four `f64`):
+/// (18 000 + 21 720) × 36 = 1 429 920. The worst case, reached by a metric
 /// written at least every 4 minutes for 15 days; typical metrics cost far
-/// less, since a page (256 slots, 10 240 bytes) is allocated by its first
+/// less, since a page (256 slots, 9 216 bytes) is allocated by its first
 /// write:
 ///
 /// | metric                                  | pages (s + min) | bytes       |
 /// |-----------------------------------------|-----------------|-------------|
-/// | one point                               | 1 + 1           | ≈ 23 000    |
-/// | every second for 3 hours                | 43–44 + 1–2     | ≈ 466 000   |
-/// | every second (or minute) for 5 hours    | 71 + 2–3        | ≈ 750 000   |
-/// | every second for 15 days                | 71 + 85         | ≈ 1 591 000 |
+/// | one point                               | 1 + 1           | ≈ 20 000    |
+/// | every second for 3 hours                | 43–44 + 1–2     | ≈ 421 000   |
+/// | every second (or minute) for 5 hours    | 71 + 2–3        | ≈ 680 000   |
+/// | every second for 15 days                | 71 + 85         | ≈ 1 436 000 |
 ///
 /// (Pages straddle the hours, hence the ranges; bytes include the page
 /// tables and the map entry.)
@@ -151,8 +156,8 @@ pub struct StoreConfig {
 }
 
 impl Default for StoreConfig {
-    /// 1 000 metrics: about 1.6 GB of rings at worst (all written for 15
-    /// days at least every 4 minutes), about 23 MB when each holds a point.
+    /// 1 000 metrics: about 1.4 GB of rings at worst (all written for 15
+    /// days at least every 4 minutes), about 20 MB when each holds a point.
     fn default() -> Self {
         Self { max_metrics: 1_000 }
     }
@@ -261,6 +266,12 @@ impl Store {
         let newest = now.plus_secs(MAX_FUTURE_SECS);
         if timestamp > newest {
             return Err(MonitorError::TooNew { timestamp, newest });
+        }
+        if timestamp > LATEST_TIMESTAMP {
+            return Err(MonitorError::invalid(
+                "Timestamp",
+                "must be before 10000-01-01T00:00:00Z",
+            ));
         }
         let limit = self.config.max_metrics;
         if !self.metrics.contains_key(id) && self.metrics.len() >= limit {

@@ -2,8 +2,12 @@
 //! since the epoch), allocated in pages as it is written.
 //!
 //! Unit `u` lives in slot `u % capacity`; the slot remembers which unit it
-//! holds, so a write to `u + capacity` replaces `u` and nothing else: no
-//! clearing pass, no dependence on writes arriving in order.
+//! holds (as its lap, `u / capacity`), so a write to `u + capacity` replaces
+//! `u` and nothing else: no clearing pass, no dependence on writes arriving
+//! in order. A slot is 36 bytes: the lap as a `u32` and the four `f64` of
+//! the set, kept in two arrays per page so nothing is padded. Laps fit in a
+//! `u32` for every unit below `capacity × 2³²`, far beyond the year 9999
+//! the store accepts; a unit beyond is not stored.
 //!
 //! The slots are cut into pages of [`PAGE_SLOTS`] (the last page holds what
 //! is left), and a page is allocated by the first write into it: a ring
@@ -17,30 +21,51 @@ use super::set::StatisticSet;
 /// 4 hours).
 pub const PAGE_SLOTS: usize = 256;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Slot {
-    unit: u64,
-    set: StatisticSet,
+/// Up to [`PAGE_SLOTS`] slots: slot `i` holds unit
+/// `laps[i] × capacity + page start + i` when `sets[i]` is not empty.
+#[derive(Clone, Debug)]
+struct Page {
+    laps: Box<[u32]>,
+    sets: Box<[StatisticSet]>,
 }
 
-const EMPTY_SLOT: Slot = Slot {
-    unit: 0,
-    set: StatisticSet::EMPTY,
-};
+impl Page {
+    fn new(len: usize) -> Self {
+        Self {
+            laps: vec![0; len].into_boxed_slice(),
+            sets: vec![StatisticSet::EMPTY; len].into_boxed_slice(),
+        }
+    }
 
-/// Size in bytes of one slot (unit tag and statistic set).
-pub(crate) const SLOT_BYTES: usize = std::mem::size_of::<Slot>();
+    fn len(&self) -> usize {
+        self.sets.len()
+    }
+}
 
-type Page = Box<[Slot]>;
+/// Size in bytes of one slot (lap and statistic set).
+pub(crate) const SLOT_BYTES: usize =
+    std::mem::size_of::<u32>() + std::mem::size_of::<StatisticSet>();
 
 /// Size in bytes of one page table entry (allocated or not).
-pub(crate) const PAGE_ENTRY_BYTES: usize = std::mem::size_of::<Option<Page>>();
+pub(crate) const PAGE_ENTRY_BYTES: usize = std::mem::size_of::<Option<Box<Page>>>();
+
+/// Size in bytes of an allocated page besides its slots.
+pub(crate) const PAGE_HEADER_BYTES: usize = std::mem::size_of::<Page>();
 
 #[derive(Clone, Debug)]
 pub(crate) struct Ring {
     capacity: usize,
     /// Page `p` holds slots `p * PAGE_SLOTS ..`; `None` until written.
-    pages: Box<[Option<Page>]>,
+    /// Boxed, so an entry costs 8 bytes whether or not it is allocated.
+    pages: Box<[Option<Box<Page>>]>,
+}
+
+/// Where a unit lives: its page, its offset in the page, and its lap.
+#[derive(Clone, Copy)]
+struct Place {
+    page: usize,
+    offset: usize,
+    lap: u32,
 }
 
 impl Ring {
@@ -69,73 +94,100 @@ impl Ring {
 
     /// Bytes of the page table and the allocated pages.
     pub(crate) fn bytes(&self) -> usize {
-        self.pages.len() * PAGE_ENTRY_BYTES + self.allocated_slots() * SLOT_BYTES
+        self.pages.len() * PAGE_ENTRY_BYTES
+            + self.pages() * PAGE_HEADER_BYTES
+            + self.allocated_slots() * SLOT_BYTES
     }
 
-    /// `(page, offset in page)` of `unit`'s slot.
-    fn locate(&self, unit: u64) -> Option<(usize, usize)> {
+    /// Where `unit` lives; `None` when its lap does not fit a `u32`.
+    fn locate(&self, unit: u64) -> Option<Place> {
         let cap = u64::try_from(self.capacity).ok()?;
         let index = usize::try_from(unit.checked_rem(cap)?).ok()?;
-        Some((index / PAGE_SLOTS, index % PAGE_SLOTS))
+        Some(Place {
+            page: index / PAGE_SLOTS,
+            offset: index % PAGE_SLOTS,
+            lap: u32::try_from(unit.checked_div(cap)?).ok()?,
+        })
     }
 
-    fn slot(&self, unit: u64) -> Option<&Slot> {
-        let (page, offset) = self.locate(unit)?;
-        self.pages.get(page)?.as_ref()?.get(offset)
+    /// The set in `unit`'s slot and whether that slot holds `unit`.
+    fn held(&self, unit: u64) -> Option<(StatisticSet, bool)> {
+        let place = self.locate(unit)?;
+        let page = self.pages.get(place.page)?.as_ref()?;
+        let set = *page.sets.get(place.offset)?;
+        let lap = *page.laps.get(place.offset)?;
+        Some((set, !set.is_empty() && lap == place.lap))
     }
 
-    /// `unit`'s slot, allocating its page on first use.
-    fn slot_mut(&mut self, unit: u64) -> Option<&mut Slot> {
-        let (page, offset) = self.locate(unit)?;
+    /// Store `set` as `unit`'s, allocating its page on first use.
+    fn put(&mut self, unit: u64, set: StatisticSet) {
+        let Some(place) = self.locate(unit) else {
+            return;
+        };
         let len = self
             .capacity
-            .saturating_sub(page.saturating_mul(PAGE_SLOTS))
+            .saturating_sub(place.page.saturating_mul(PAGE_SLOTS))
             .min(PAGE_SLOTS);
-        self.pages
-            .get_mut(page)?
-            .get_or_insert_with(|| vec![EMPTY_SLOT; len].into_boxed_slice())
-            .get_mut(offset)
+        let Some(entry) = self.pages.get_mut(place.page) else {
+            return;
+        };
+        let page = entry.get_or_insert_with(|| Box::new(Page::new(len)));
+        if let (Some(lap), Some(held)) = (
+            page.laps.get_mut(place.offset),
+            page.sets.get_mut(place.offset),
+        ) {
+            *lap = place.lap;
+            *held = set;
+        }
     }
 
     /// Merge `set` into unit `unit`, replacing whatever older (or newer)
     /// unit shared its slot.
     pub(crate) fn merge(&mut self, unit: u64, set: StatisticSet) {
-        if let Some(slot) = self.slot_mut(unit) {
-            if slot.unit == unit && !slot.set.is_empty() {
-                slot.set = slot.set.merge(set);
-            } else {
-                *slot = Slot { unit, set };
-            }
-        }
+        let merged = match self.held(unit) {
+            Some((held, true)) => held.merge(set),
+            _ => set,
+        };
+        self.put(unit, merged);
     }
 
     /// The set stored for `unit`, if its slot still holds it.
     pub(crate) fn get(&self, unit: u64) -> Option<StatisticSet> {
-        self.slot(unit)
-            .filter(|s| s.unit == unit && !s.set.is_empty())
-            .map(|s| s.set)
+        match self.held(unit)? {
+            (set, true) => Some(set),
+            _ => None,
+        }
     }
 
     /// Every non-empty slot, in slot order (not time order).
     pub(crate) fn occupied(&self) -> impl Iterator<Item = (u64, StatisticSet)> + '_ {
+        let cap = self.capacity as u64;
         self.pages
             .iter()
-            .flatten()
-            .flat_map(|page| page.iter())
-            .filter(|s| !s.set.is_empty())
-            .map(|s| (s.unit, s.set))
+            .enumerate()
+            .filter_map(|(p, page)| page.as_ref().map(|page| (p * PAGE_SLOTS, page)))
+            .flat_map(move |(start, page)| {
+                page.laps
+                    .iter()
+                    .zip(page.sets.iter())
+                    .enumerate()
+                    .filter(|(_, (_, set))| !set.is_empty())
+                    .map(move |(i, (lap, set))| {
+                        let index = (start + i) as u64;
+                        (u64::from(*lap) * cap + index, *set)
+                    })
+            })
     }
 
     /// Put `set` into an empty slot (restoring a snapshot). `false` when the
-    /// slot is already taken: two snapshot points cannot share a slot.
+    /// slot is already taken (two snapshot points cannot share a slot) or
+    /// the unit is beyond what a lap can tag.
     pub(crate) fn fill(&mut self, unit: u64, set: StatisticSet) -> bool {
-        match self.slot_mut(unit) {
-            Some(slot) if slot.set.is_empty() => {
-                *slot = Slot { unit, set };
-                true
-            }
-            _ => false,
+        if self.locate(unit).is_none() || self.held(unit).is_some_and(|(s, _)| !s.is_empty()) {
+            return false;
         }
+        self.put(unit, set);
+        true
     }
 }
 
@@ -185,6 +237,7 @@ mod tests {
         let mut ring = Ring::new(cap);
         assert_eq!((ring.pages(), ring.allocated_slots()), (0, 0));
         assert_eq!(ring.bytes(), 3 * PAGE_ENTRY_BYTES);
+        assert_eq!((PAGE_ENTRY_BYTES, PAGE_HEADER_BYTES), (8, 32));
         // Reads allocate nothing.
         assert_eq!(ring.get(7), None);
         assert_eq!(ring.pages(), 0);
@@ -202,8 +255,21 @@ mod tests {
         assert_eq!(ring.get(cap as u64 + 7), Some(v(2.0)));
         assert_eq!(
             ring.bytes(),
-            3 * PAGE_ENTRY_BYTES + (PAGE_SLOTS + 10) * SLOT_BYTES
+            3 * PAGE_ENTRY_BYTES + 2 * PAGE_HEADER_BYTES + (PAGE_SLOTS + 10) * SLOT_BYTES
         );
+    }
+
+    #[test]
+    fn units_beyond_a_u32_lap_are_not_stored() {
+        let mut ring = Ring::new(2);
+        let last = u64::from(u32::MAX) * 2 + 1;
+        ring.merge(last, v(1.0));
+        assert_eq!(ring.get(last), Some(v(1.0)));
+        assert_eq!(ring.occupied().collect::<Vec<_>>(), vec![(last, v(1.0))]);
+        ring.merge(last + 1, v(2.0));
+        assert_eq!(ring.get(last + 1), None);
+        assert!(!ring.fill(u64::MAX, v(3.0)));
+        assert_eq!(ring.occupied().count(), 1);
     }
 
     #[test]

@@ -44,16 +44,19 @@ fn timestamps(points: &[(Timestamp, StatisticSet)]) -> Vec<Timestamp> {
 
 #[test]
 fn slot_and_metric_sizes() {
-    assert_eq!(ring::SLOT_BYTES, 40);
+    assert_eq!(ring::SLOT_BYTES, 36);
     assert_eq!(SECOND_SLOTS, 18_000);
     assert_eq!(MINUTE_SLOTS, 21_720);
-    assert_eq!(METRIC_BYTES, 1_588_800);
+    assert_eq!(METRIC_BYTES, 1_429_920);
 }
 
 /// The page of the seconds ring that `ts` falls in.
 fn second_page(ts: Timestamp) -> u64 {
     secs_of(ts) % SECOND_SLOTS as u64 / PAGE_SLOTS as u64
 }
+
+/// Bytes of one full page, slots and header.
+const PAGE_BYTES: usize = PAGE_SLOTS * SLOT_BYTES + ring::PAGE_HEADER_BYTES;
 
 fn usage(store: &Store, m: &MetricId) -> SlotUsage {
     store
@@ -75,9 +78,9 @@ fn memory_grows_with_written_pages_only() {
     );
     assert_eq!((one.seconds_used, one.minutes_used), (1, 1));
     assert_eq!(store.memory_bytes(), empty + one.bytes);
-    // Two pages, the page tables (156 entries) and the entry: about 23 KB
-    // instead of 1.6 MB.
-    let pages = 2 * PAGE_SLOTS * SLOT_BYTES;
+    // Two pages, the page tables (156 entries) and the entry: about 20 KB
+    // instead of 1.4 MB.
+    let pages = 2 * PAGE_BYTES;
     assert!((pages..pages + 4096).contains(&one.bytes), "{}", one.bytes);
 
     // More seconds in the same page cost nothing ...
@@ -97,7 +100,7 @@ fn memory_grows_with_written_pages_only() {
     ok(store.put(t(0), &m, next_page, 1.0));
     let two = usage(&store, &m);
     assert_eq!((two.second_pages, two.minute_pages), (2, 1));
-    assert_eq!(two.bytes, one.bytes + PAGE_SLOTS * SLOT_BYTES);
+    assert_eq!(two.bytes, one.bytes + PAGE_BYTES);
     // A second metric costs its own pages; reads allocate nothing.
     let other = id("ns", "other", &[]);
     let before = store.memory_bytes();
@@ -144,7 +147,7 @@ fn a_fully_written_seconds_window_stays_bounded() {
     assert_eq!(later.second_slots, SECOND_SLOTS);
     assert_eq!(
         later.bytes,
-        full.bytes + PAGE_SLOTS * SLOT_BYTES * (later.minute_pages - full.minute_pages)
+        full.bytes + PAGE_BYTES * (later.minute_pages - full.minute_pages)
     );
     assert!(later.bytes < METRIC_BYTES);
 }
@@ -261,7 +264,7 @@ fn twenty_days_of_1_hz_keep_the_rings_the_same_size() {
     assert_eq!(usage.map(|u| u.second_pages + u.minute_pages), Some(pages));
     let bytes = usage.map_or(0, |u| u.bytes);
     assert!(
-        (METRIC_BYTES..METRIC_BYTES + 4096).contains(&bytes),
+        (METRIC_BYTES..METRIC_BYTES + 8192).contains(&bytes),
         "{bytes}"
     );
     let now = t(days - 1); // the last second written
@@ -319,6 +322,44 @@ fn refuses_data_more_than_2_weeks_old_or_2_hours_ahead() {
             )
             .len(),
         3
+    );
+}
+
+#[test]
+fn time_stamps_up_to_the_year_9999_are_kept() {
+    let m = id("ns", "m", &[]);
+    let mut store = Store::new(StoreConfig::default());
+    let last = LATEST_TIMESTAMP;
+    ok(store.put(last, &m, last, 1.0));
+    let end = Timestamp::from_unix_millis(u64::MAX);
+    assert_eq!(store.read(last, &m, t(0), end, Resolution::Second).len(), 1);
+    assert_eq!(store.read(last, &m, t(0), end, Resolution::Minute).len(), 1);
+    assert_eq!(
+        Store::restore(store.config(), &store.snapshot()).as_ref(),
+        Ok(&store)
+    );
+    let beyond = Timestamp::from_unix_millis(last.as_unix_millis() + 1);
+    let err = store
+        .put(beyond, &m, beyond, 1.0)
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        err.as_deref(),
+        Some("Timestamp: must be before 10000-01-01T00:00:00Z")
+    );
+    // A snapshot cannot smuggle one in either: the last minute's unit is
+    // the u64 before its four f64.
+    let mut bytes = store.snapshot();
+    let at = bytes.len() - 40;
+    if let Some(unit) = bytes.get_mut(at..at + 8) {
+        unit.copy_from_slice(&(mins_of(last) + 1).to_le_bytes());
+    }
+    let err = Store::restore(store.config(), &bytes)
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        err.as_deref(),
+        Some("snapshot: invalid (minutes point 4223371680: after year 9999)")
     );
 }
 
