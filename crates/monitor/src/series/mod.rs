@@ -25,8 +25,9 @@
 //!   and the ring pages that have been written, never more than
 //!   [`METRIC_BYTES`] of slots (every page allocated); the store holds at
 //!   most [`StoreConfig::max_metrics`] metrics ([`MonitorError::MetricLimit`]
-//!   beyond). A page, once allocated, stays until the metric is forgotten.
-//!   [`Store::memory_bytes`] and [`Store::slots`] report it. The rings are
+//!   beyond). A page stays allocated until [`Store::expire`] finds it holds
+//!   only points past retention. [`Store::memory_bytes`] and
+//!   [`Store::slots`] report it. The rings are
 //!   sized for retention **plus** the 2-hour future window, so a point
 //!   written 2 hours ahead never evicts one still within retention.
 //! * Time is the caller's: every call that depends on it takes `now`.
@@ -47,9 +48,11 @@
 //!    [`crate::Alarm::evaluate_sets`]; for GetMetricStatistics,
 //!    [`Store::periods`] then [`crate::MetricStatistic::compute_sets`] on
 //!    each period's sets, once per requested statistic.
-//! 4. Every few minutes and on shutdown, write [`Store::snapshot`] to the
-//!    data directory (write a temporary file, then rename); once a day or so,
-//!    call [`Store::expire`] to forget metrics without data for 15 days.
+//! 4. Every few minutes, call [`Store::expire`]: it forgets metrics without
+//!    data for 15 days and gives back the pages that hold only data past
+//!    retention (a metric that stopped 3 hours ago keeps only its minutes).
+//!    Then, and on shutdown, write [`Store::snapshot`] to the data directory
+//!    (write a temporary file, then rename).
 //!
 //! ```
 //! use monitor::series::{Resolution, Store, StoreConfig, MetricId, MetricFilter};
@@ -140,9 +143,12 @@ pub const MINUTE_SLOTS: usize = (MINUTE_RETENTION_MINS + MAX_FUTURE_SECS / 60) a
 /// | every second for 3 hours                | 43–44 + 1–2     | ≈ 421 000   |
 /// | every second (or minute) for 5 hours    | 71 + 2–3        | ≈ 680 000   |
 /// | every second for 15 days                | 71 + 85         | ≈ 1 436 000 |
+/// | the same, [`Store::expire`] every 5 min | 43–45 + 85      | ≈ 1 200 000 |
+/// | stopped 3 hours ago, after `expire`     | 0 + its minutes | minutes     |
 ///
 /// (Pages straddle the hours, hence the ranges; bytes include the page
-/// tables and the map entry.)
+/// tables and the map entry. `expire` frees the seconds pages holding only
+/// points more than 3 hours old.)
 pub const METRIC_BYTES: usize = (SECOND_SLOTS + MINUTE_SLOTS) * SLOT_BYTES;
 
 /// Store limits.
@@ -388,14 +394,24 @@ impl Store {
     }
 
     /// Forget metrics whose newest point is older than the minute retention
-    /// (15 days) at `now`, freeing their place under the metric cap. Returns
-    /// how many were dropped.
+    /// (15 days) at `now`, freeing their place under the metric cap, and
+    /// free the ring pages of the others that hold only points past
+    /// retention (seconds more than 3 hours old, minutes more than 15 days
+    /// old), which no read at `now` or later returns. Returns how many
+    /// metrics were dropped.
     pub fn expire(&mut self, now: Timestamp) -> usize {
-        let oldest = mins_of(now)
+        let oldest_minute = mins_of(now)
             .saturating_add(1)
             .saturating_sub(MINUTE_RETENTION_MINS);
+        let oldest_second = secs_of(now)
+            .saturating_add(1)
+            .saturating_sub(SECOND_RETENTION_SECS);
         let before = self.metrics.len();
-        self.metrics.retain(|_, m| m.last_minute >= oldest);
+        self.metrics.retain(|_, m| m.last_minute >= oldest_minute);
+        for metric in self.metrics.values_mut() {
+            metric.seconds.release_before(oldest_second);
+            metric.minutes.release_before(oldest_minute);
+        }
         before - self.metrics.len()
     }
 

@@ -179,6 +179,33 @@ impl Ring {
             })
     }
 
+    /// Free every page whose points are all older than `oldest` (or that
+    /// holds none), returning how many were freed. Only the points freed
+    /// change: any unit `>= oldest` reads as before.
+    pub(crate) fn release_before(&mut self, oldest: u64) -> usize {
+        let cap = self.capacity as u64;
+        let mut released = 0;
+        for (p, entry) in self.pages.iter_mut().enumerate() {
+            let Some(page) = entry else {
+                continue;
+            };
+            let start = (p * PAGE_SLOTS) as u64;
+            let stale =
+                page.laps
+                    .iter()
+                    .zip(page.sets.iter())
+                    .zip(start..)
+                    .all(|((lap, set), index)| {
+                        set.is_empty() || u64::from(*lap) * cap + index < oldest
+                    });
+            if stale {
+                *entry = None;
+                released += 1;
+            }
+        }
+        released
+    }
+
     /// Put `set` into an empty slot (restoring a snapshot). `false` when the
     /// slot is already taken (two snapshot points cannot share a slot) or
     /// the unit is beyond what a lap can tag.
@@ -257,6 +284,28 @@ mod tests {
             ring.bytes(),
             3 * PAGE_ENTRY_BYTES + 2 * PAGE_HEADER_BYTES + (PAGE_SLOTS + 10) * SLOT_BYTES
         );
+    }
+
+    #[test]
+    fn release_frees_only_pages_whose_points_are_all_older() {
+        let page = PAGE_SLOTS as u64;
+        let mut ring = Ring::new(3 * PAGE_SLOTS);
+        ring.merge(5, v(1.0)); // page 0
+        ring.merge(page + 5, v(2.0)); // page 1 ...
+        ring.merge(3 * page + 2 * page - 1, v(3.0)); // ... with a later lap
+        ring.merge(3 * page + 2 * page + 1, v(4.0)); // page 2, later lap
+        let before: Vec<_> = ring.occupied().collect();
+        assert_eq!(ring.release_before(5), 0);
+        assert_eq!(ring.release_before(page + 6), 1);
+        assert_eq!(ring.pages(), 2);
+        assert_eq!(ring.get(5), None);
+        let kept: Vec<_> = before.iter().filter(|(u, _)| *u > 5).copied().collect();
+        assert_eq!(ring.occupied().collect::<Vec<_>>(), kept);
+        // Page 1's newest point keeps it whole.
+        assert_eq!(ring.release_before(5 * page - 1), 0);
+        assert_eq!(ring.get(page + 5), Some(v(2.0)));
+        assert_eq!(ring.release_before(u64::MAX), 2);
+        assert_eq!((ring.pages(), ring.occupied().count()), (0, 0));
     }
 
     #[test]

@@ -153,6 +153,50 @@ fn a_fully_written_seconds_window_stays_bounded() {
 }
 
 #[test]
+fn expire_gives_back_pages_past_retention() {
+    let (stopped, live) = (id("ns", "stopped", &[]), id("ns", "live", &[]));
+    let mut store = Store::new(StoreConfig::default());
+    // `stopped` is written for an hour, `live` for 8 hours, every second.
+    for s in 0..(8 * 3600) {
+        if s < 3600 {
+            ok(store.put(t(s), &stopped, t(s), 1.0));
+        }
+        ok(store.put(t(s), &live, t(s), 1.0));
+    }
+    let now = t(8 * 3600);
+    let read = |store: &Store, m: &MetricId, resolution| {
+        store.read(now, m, t(0), now.plus_secs(1), resolution)
+    };
+    let reads = |store: &Store| {
+        [&stopped, &live].map(|m| {
+            (
+                read(store, m, Resolution::Second),
+                read(store, m, Resolution::Minute),
+            )
+        })
+    };
+    let before = reads(&store);
+    let (bytes, stopped_usage) = (store.memory_bytes(), usage(&store, &stopped));
+    assert_eq!(usage(&store, &live).second_slots, SECOND_SLOTS);
+    assert_eq!(store.expire(now), 0);
+    // Nothing readable changed ...
+    assert_eq!(reads(&store), before);
+    // ... the stopped metric keeps only its minutes ...
+    let after = usage(&store, &stopped);
+    assert_eq!((after.second_pages, after.seconds_used), (0, 0));
+    assert_eq!(after.minute_pages, stopped_usage.minute_pages);
+    // ... and the live one the pages of its last 3 hours.
+    let live_pages: std::collections::BTreeSet<u64> =
+        (5 * 3600..8 * 3600).map(|s| second_page(t(s))).collect();
+    assert_eq!(usage(&store, &live).second_pages, live_pages.len());
+    // About 840 KB down to 450 KB.
+    assert!(store.memory_bytes() < bytes - 380_000, "{bytes}");
+    // A snapshot carries what is left, and restores it.
+    let restored = Store::restore(store.config(), &store.snapshot());
+    assert_eq!(restored.as_ref(), Ok(&store));
+}
+
+#[test]
 fn seconds_are_readable_for_3_hours_then_as_minutes() {
     let m = id("ns", "m", &[]);
     let mut store = Store::new(StoreConfig::default());
