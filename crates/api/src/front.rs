@@ -110,7 +110,7 @@ enum Step {
         answer: Answer,
         consumed: usize,
         close: bool,
-        route: OriginPath,
+        route: Box<OriginPath>,
     },
     /// Not for the short path: hyper takes the connection.
     HandOver,
@@ -170,7 +170,7 @@ fn step(input: &[u8], peer: SocketAddr, state: &AppState) -> Step {
                 answer,
                 consumed,
                 close,
-                route,
+                route: Box::new(route),
             },
             None => Step::HandOver,
         },

@@ -71,9 +71,9 @@ pub fn list_alerts(
     };
     let skip = match req.query("nextToken") {
         None | Some("") => 0,
-        Some(t) => t
-            .parse::<usize>()
-            .map_err(|_| ApiError::bad_request(format!("nextToken: '{t}' is not a token onair gave")))?,
+        Some(t) => t.parse::<usize>().map_err(|_| {
+            ApiError::bad_request(format!("nextToken: '{t}' is not a token onair gave"))
+        })?,
     };
     let alerts: Vec<monitor::hub::feed::Alert> = hub
         .with_feed(|f| f.alerts(&record.id))
@@ -83,7 +83,10 @@ pub fn list_alerts(
     let iso = |t: monitor::Timestamp| {
         time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.as_unix_millis()) * 1_000_000)
             .ok()
-            .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+            .and_then(|d| {
+                d.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
     };
     let page: Vec<Value> = alerts
         .iter()

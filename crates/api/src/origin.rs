@@ -310,13 +310,19 @@ fn serve(
         Err(e) => (e.status.as_u16(), 0),
     };
     // Only endpoints that exist are counted: a client cannot grow the counters.
-    let known = cp
-        .packaging_view()
-        .is_ok_and(|v| v.endpoints.get(&path.endpoint_id).is_some_and(|e| e.endpoint.channel_id == path.channel_id));
+    let known = cp.packaging_view().is_ok_and(|v| {
+        v.endpoints
+            .get(&path.endpoint_id)
+            .is_some_and(|e| e.endpoint.channel_id == path.channel_id)
+    });
     if known {
-        store
-            .traffic()
-            .egress(&path.channel_id, &path.endpoint_id, status, bytes, started.elapsed());
+        store.traffic().egress(
+            &path.channel_id,
+            &path.endpoint_id,
+            status,
+            bytes,
+            started.elapsed(),
+        );
     }
     Ok(respond(result?))
 }

@@ -57,6 +57,34 @@ pub fn snake(name: &str) -> String {
     }
 }
 
+/// A family name that `promtool check metrics` accepts for a gauge: no
+/// metric type word in it (`…_continuity_counter` becomes `…_continuity_cc`,
+/// as TR 101 290 calls continuity-counter errors) and none of the suffixes
+/// reserved for counters, histograms and summaries (`…_request_count`
+/// becomes `…_requests`, another `…_count` `…_number`).
+pub fn gauge_name(name: &str) -> String {
+    let mut parts: Vec<String> = name.split('_').map(str::to_owned).collect();
+    for p in &mut parts {
+        match p.as_str() {
+            "counter" => *p = "cc".to_owned(),
+            "gauge" | "histogram" | "summary" | "untyped" => p.push_str("_metric"),
+            _ => {}
+        }
+    }
+    let mut out = parts.join("_");
+    if let Some(stem) = out.strip_suffix("_request_count") {
+        out = format!("{stem}_requests");
+    }
+    for reserved in ["_count", "_sum", "_bucket", "_total", "_created", "_info"] {
+        if let Some(stem) = out.strip_suffix(reserved) {
+            out = format!("{stem}{reserved}_number");
+            out = out.replacen("_count_number", "_number", 1);
+            break;
+        }
+    }
+    out
+}
+
 /// A label value as the text format needs it: `\`, `"` and newlines escaped.
 fn escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -98,7 +126,13 @@ fn collect(hub: &Hub, now: Timestamp) -> Scrape {
     hub.with_store(|store| {
         for id in store.list(&monitor::series::MetricFilter::default()) {
             let latest = store
-                .read(now, id, now.minus_secs(FRESH_SECS), now.plus_secs(1), Resolution::Second)
+                .read(
+                    now,
+                    id,
+                    now.minus_secs(FRESH_SECS),
+                    now.plus_secs(1),
+                    Resolution::Second,
+                )
                 .last()
                 .map(|(_, set)| *set);
             let Some(set) = latest else { continue };
@@ -107,14 +141,22 @@ fn collect(hub: &Hub, now: Timestamp) -> Scrape {
             } else {
                 continue;
             };
-            let name = format!("{}_{}", snake(id.namespace()), snake(id.metric_name()));
+            let name = gauge_name(&format!(
+                "{}_{}",
+                snake(id.namespace()),
+                snake(id.metric_name())
+            ));
             let labels: Labels = id
                 .dimensions()
                 .iter()
                 .map(|d| (snake(&d.name), escape(&d.value)))
                 .collect();
             let entry = scrape.families.entry(name).or_insert_with(|| {
-                let help = format!("CloudWatch {} {}, latest 1-second datapoint", id.namespace(), id.metric_name());
+                let help = format!(
+                    "CloudWatch {} {}, latest 1-second datapoint",
+                    id.namespace(),
+                    id.metric_name()
+                );
                 (help.replace(['\n', '\\'], " "), Vec::new())
             });
             entry.1.push((labels, value));
@@ -136,7 +178,10 @@ fn collect(hub: &Hub, now: Timestamp) -> Scrape {
         }
         scrape.families.insert(
             "onair_alarm_state".to_owned(),
-            ("CloudWatch metric alarm state: 1 for the state the alarm is in".to_owned(), samples),
+            (
+                "CloudWatch metric alarm state: 1 for the state the alarm is in".to_owned(),
+                samples,
+            ),
         );
     }
     scrape
@@ -178,27 +223,54 @@ mod tests {
         assert_eq!(snake("Output4xxErrors"), "output4xx_errors");
         assert_eq!(snake("9lives"), "m_9lives");
         assert_eq!(snake("a b/c"), "a_b_c");
+        assert_eq!(
+            gauge_name("aws_x_source_continuity_counter"),
+            "aws_x_source_continuity_cc"
+        );
+        assert_eq!(
+            gauge_name("aws_x_egress_request_count"),
+            "aws_x_egress_requests"
+        );
+        assert_eq!(gauge_name("studio_fan_count"), "studio_fan_number");
+        assert_eq!(gauge_name("studio_fan_total"), "studio_fan_total_number");
+        assert_eq!(gauge_name("a_gauge_b"), "a_gauge_metric_b");
     }
 
     #[test]
     fn renders_openmetrics_with_escaped_labels() {
         let hub = Hub::new(
-            Identity { account_id: "1".into(), region: "r".into() },
+            Identity {
+                account_id: "1".into(),
+                region: "r".into(),
+            },
             StoreConfig::default(),
         );
         let now = Timestamp::from_unix_secs(1_795_947_600);
         let id = MetricId::new(
             "AWS/MediaConnect",
             "SourceBitRate",
-            vec![Dimension { name: "FlowARN".into(), value: "arn:\"x\"\\\n".into() }],
+            vec![Dimension {
+                name: "FlowARN".into(),
+                value: "arn:\"x\"\\\n".into(),
+            }],
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        hub.put(now, &id, now.minus_secs(1), StatisticSet::value(5e6).unwrap_or_else(|e| panic!("{e}")))
-            .unwrap_or_else(|e| panic!("{e}"));
+        hub.put(
+            now,
+            &id,
+            now.minus_secs(1),
+            StatisticSet::value(5e6).unwrap_or_else(|e| panic!("{e}")),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let text = render(&hub, now).unwrap_or_default();
-        assert!(text.contains("# TYPE aws_media_connect_source_bit_rate gauge"), "{text}");
         assert!(
-            text.contains("aws_media_connect_source_bit_rate{flow_arn=\"arn:\\\"x\\\"\\\\\\n\"} 5000000.0"),
+            text.contains("# TYPE aws_media_connect_source_bit_rate gauge"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "aws_media_connect_source_bit_rate{flow_arn=\"arn:\\\"x\\\"\\\\\\n\"} 5000000.0"
+            ),
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"), "{text}");

@@ -64,7 +64,14 @@ fn class(status: u16) -> usize {
 
 impl Traffic {
     /// One answered request of `endpoint_id` (under `channel_id`).
-    pub fn egress(&self, channel_id: &str, endpoint_id: &str, status: u16, bytes: u64, took: Duration) {
+    pub fn egress(
+        &self,
+        channel_id: &str,
+        endpoint_id: &str,
+        status: u16,
+        bytes: u64,
+        took: Duration,
+    ) {
         let key = (channel_id.to_owned(), endpoint_id.to_owned());
         let known = self
             .egress
@@ -171,6 +178,7 @@ impl Traffic {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -186,7 +194,13 @@ mod tests {
         assert_eq!(e.requests, [2, 1, 1, 0]);
         assert_eq!(e.bytes, [1010, 0, 0, 0]);
         assert_eq!(e.micros, 50);
-        assert_eq!(t.ingress_totals()["ch"], IngressTotals { requests: 1, bytes: 188 });
+        assert_eq!(
+            t.ingress_totals()["ch"],
+            IngressTotals {
+                requests: 1,
+                bytes: 188
+            }
+        );
         t.retain(&[]);
         assert!(t.egress_totals().is_empty());
     }

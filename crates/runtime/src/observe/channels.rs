@@ -13,6 +13,9 @@ const NS: &str = "AWS/MediaLive";
 #[derive(Default)]
 pub(super) struct Seen {
     report: Option<ChannelReport>,
+    /// The rates last computed, published again while the engine's report
+    /// has not been renewed.
+    rates: Vec<(&'static str, f64, &'static str)>,
     /// Alerts set now, by type.
     alerts: BTreeSet<&'static str>,
 }
@@ -170,7 +173,15 @@ pub(super) fn observe(
             }
         }
 
-        // Metrics.
+        // Metrics. Rates are over the report's own clock; a report not
+        // renewed since the last look repeats the last rates.
+        let renewed = bc.is_none_or(|b| b.sampled_ms != now.sampled_ms);
+        let elapsed = match bc {
+            Some(b) if now.sampled_ms > b.sampled_ms => {
+                (now.sampled_ms - b.sampled_ms) as f64 / 1000.0
+            }
+            _ => elapsed,
+        };
         let (num, den) = now.frame_rate;
         let fps = if den > 0 {
             f64::from(num) / f64::from(den)
@@ -184,18 +195,28 @@ pub(super) fn observe(
             .inputs
             .first()
             .is_some_and(|p| p.name == report.active_input);
-        let mut rows: Vec<(&str, f64, &'static str)> = vec![
-            ("InputVideoFrameRate", decoded / elapsed, "Count/Second"),
-            (
-                "NetworkIn",
-                d(|c| c.input_bytes) * 8.0 / 1e6 / elapsed,
-                "Megabits/Second",
-            ),
-            (
-                "NetworkOut",
-                d(|c| c.output_bytes) * 8.0 / 1e6 / elapsed,
-                "Megabits/Second",
-            ),
+        if renewed {
+            state.rates = vec![
+                ("InputVideoFrameRate", decoded / elapsed, "Count/Second"),
+                (
+                    "NetworkIn",
+                    d(|c| c.input_bytes) * 8.0 / 1e6 / elapsed,
+                    "Megabits/Second",
+                ),
+                (
+                    "NetworkOut",
+                    d(|c| c.output_bytes) * 8.0 / 1e6 / elapsed,
+                    "Megabits/Second",
+                ),
+            ];
+            if busy > 0.0 && fps > 0.0 {
+                state
+                    .rates
+                    .push(("EncoderSpeed", (decoded + fill) / fps / busy, "None"));
+            }
+        }
+        let mut rows: Vec<(&str, f64, &'static str)> = state.rates.clone();
+        rows.extend([
             ("DroppedFrames", d(|c| c.dropped_frames), "Count"),
             (
                 "FillMsec",
@@ -204,27 +225,20 @@ pub(super) fn observe(
             ),
             (
                 "InputLossSeconds",
-                if report.input_loss {
-                    elapsed.round()
-                } else {
-                    0.0
-                },
+                if report.input_loss { 1.0 } else { 0.0 },
                 "Seconds",
             ),
             ("ActiveAlerts", state.alerts.len() as f64, "Count"),
             ("ActiveOutputs", f64::from(now.outputs), "Count"),
             ("Output4xxErrors", d(|c| c.http_4xx), "Count"),
             ("Output5xxErrors", d(|c| c.http_5xx), "Count"),
-        ];
+        ]);
         if report.inputs.len() > 1 {
             rows.push((
                 "PrimaryInputActive",
                 if primary_active { 1.0 } else { 0.0 },
                 "None",
             ));
-        }
-        if busy > 0.0 && fps > 0.0 {
-            rows.push(("EncoderSpeed", (decoded + fill) / fps / busy, "None"));
         }
         for (metric_name, value, unit) in rows {
             out.point(

@@ -216,8 +216,9 @@ pub async fn run(
                     let mut channels: Vec<(String, Vec<String>)> =
                         v.channels.keys().map(|c| (c.clone(), Vec::new())).collect();
                     for e in v.endpoints.values() {
-                        if let Some((_, eps)) =
-                            channels.iter_mut().find(|(c, _)| *c == e.endpoint.channel_id)
+                        if let Some((_, eps)) = channels
+                            .iter_mut()
+                            .find(|(c, _)| *c == e.endpoint.channel_id)
                         {
                             eps.push(e.endpoint.id.clone());
                         }

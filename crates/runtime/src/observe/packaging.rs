@@ -44,7 +44,10 @@ pub(super) fn observe(seen: &mut Seen, view: &TrafficView, out: &mut Observation
             let key = (channel.clone(), endpoint.clone());
             let now = view.egress.get(&key).copied().unwrap_or_default();
             let before = seen.egress.get(&key).copied();
-            let e = [("Channel", channel.as_str()), ("OriginEndpoint", endpoint.as_str())];
+            let e = [
+                ("Channel", channel.as_str()),
+                ("OriginEndpoint", endpoint.as_str()),
+            ];
             let mut requests = 0u64;
             let mut bytes = 0u64;
             for (i, range) in STATUS_RANGES.iter().enumerate() {
@@ -63,9 +66,17 @@ pub(super) fn observe(seen: &mut Seen, view: &TrafficView, out: &mut Observation
                     ("OriginEndpoint", endpoint.as_str()),
                     ("StatusCodeRange", range),
                 ];
-                out.point(metric(NS, "EgressRequestCount", &with_range), r as f64, "Count");
+                out.point(
+                    metric(NS, "EgressRequestCount", &with_range),
+                    r as f64,
+                    "Count",
+                );
             }
-            out.point(metric(NS, "EgressRequestCount", &e), requests as f64, "Count");
+            out.point(
+                metric(NS, "EgressRequestCount", &e),
+                requests as f64,
+                "Count",
+            );
             out.point(metric(NS, "EgressBytes", &e), bytes as f64, "Bytes");
             let micros = delta(now.micros, before.map(|b| b.micros));
             if requests > 0 {
@@ -79,11 +90,19 @@ pub(super) fn observe(seen: &mut Seen, view: &TrafficView, out: &mut Observation
             channel_bytes += bytes;
             seen.egress.insert(key, now);
         }
-        out.point(metric(NS, "EgressRequestCount", &c), channel_requests as f64, "Count");
+        out.point(
+            metric(NS, "EgressRequestCount", &c),
+            channel_requests as f64,
+            "Count",
+        );
         out.point(metric(NS, "EgressBytes", &c), channel_bytes as f64, "Bytes");
         seen.ingress.insert(channel.clone(), ingress);
     }
-    seen.egress
-        .retain(|(c, e), _| view.channels.iter().any(|(vc, ve)| vc == c && ve.contains(e)));
-    seen.ingress.retain(|c, _| view.channels.iter().any(|(vc, _)| vc == c));
+    seen.egress.retain(|(c, e), _| {
+        view.channels
+            .iter()
+            .any(|(vc, ve)| vc == c && ve.contains(e))
+    });
+    seen.ingress
+        .retain(|c, _| view.channels.iter().any(|(vc, _)| vc == c));
 }
