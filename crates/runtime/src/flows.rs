@@ -108,7 +108,6 @@ async fn reconcile_flow(cp: &ControlPlane, taps: &Taps, engines: &mut Flows, rec
                 Ok(cfg) => match transport::start_flow(cfg).await {
                     Ok(handle) => {
                         tracing::info!(flow = %rec.flow.name, "flow started");
-                        log_event(cp, &rec.flow, "flow started");
                         engines.failed_at.remove(&arn);
                         taps.publish(&arn, handle.tap());
                         cp.reports.attach_flow(&arn, handle.watch_stats());
@@ -136,7 +135,6 @@ async fn reconcile_flow(cp: &ControlPlane, taps: &Taps, engines: &mut Flows, rec
         Desired::Stopped => {
             if stop(cp, taps, engines, &arn).await {
                 tracing::info!(flow = %rec.flow.name, "flow stopped");
-                log_event(cp, &rec.flow, "flow stopped");
             }
             if matches!(
                 rec.flow.status,
@@ -154,20 +152,6 @@ async fn reconcile_flow(cp: &ControlPlane, taps: &Taps, engines: &mut Flows, rec
                 tracing::info!(flow = %rec.flow.name, "flow deleted");
             }
         }
-    }
-}
-
-/// Writes one event of a flow to CloudWatch Logs (`/aws/mediaconnect/{name}`
-/// when that group exists, else the default group).
-fn log_event(cp: &ControlPlane, flow: &Flow, message: &str) {
-    let source = control::logs::LogSource {
-        service: "mediaconnect",
-        name: &flow.name,
-        id: &flow.flow_arn,
-    };
-    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
-    if let Err(e) = cp.log_event(&source, now_ms, message) {
-        tracing::warn!(flow = %flow.name, "cannot log '{message}': {e}");
     }
 }
 

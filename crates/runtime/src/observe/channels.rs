@@ -12,6 +12,7 @@ const NS: &str = "AWS/MediaLive";
 /// What the observer remembers of a channel between looks.
 #[derive(Default)]
 pub(super) struct Seen {
+    name: String,
     report: Option<ChannelReport>,
     /// The rates last computed, published again while the engine's report
     /// has not been renewed.
@@ -84,6 +85,13 @@ pub(super) fn observe(
         .collect();
     for id in gone {
         if let Some(s) = seen.remove(&id) {
+            out.happenings.push(Happening {
+                service: "medialive",
+                resource: id.clone(),
+                name: s.name.clone(),
+                severity: Severity::Info,
+                message: "channel stopped".to_owned(),
+            });
             for alert_type in s.alerts {
                 out.alerts.push(AlertChange {
                     channel_id: id.clone(),
@@ -102,7 +110,17 @@ pub(super) fn observe(
             .and_then(|v| v.as_str())
             .unwrap_or(id)
             .to_owned();
+        if !seen.contains_key(id) {
+            out.happenings.push(Happening {
+                service: "medialive",
+                resource: id.to_owned(),
+                name: name.clone(),
+                severity: Severity::Info,
+                message: "channel running".to_owned(),
+            });
+        }
         let state = seen.entry(id.to_owned()).or_default();
+        state.name = name.clone();
         let report = c.report;
         let before = state
             .report
