@@ -20,6 +20,7 @@ pub mod flow;
 pub mod medialive;
 pub mod packaging;
 pub mod reports;
+pub mod sns;
 pub mod store;
 
 use std::net::{IpAddr, Ipv4Addr};
