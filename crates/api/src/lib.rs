@@ -21,6 +21,7 @@ pub mod origin;
 pub mod player;
 pub mod sigv4;
 pub mod sns;
+pub mod xml;
 
 use std::sync::Arc;
 
@@ -54,6 +55,8 @@ pub struct AppState {
     pub web_dir: std::path::PathBuf,
     /// Metrics, alarms, alerts and the event feed ([`cloudwatch`], [`dashboard`]).
     pub monitor: Arc<monitor::Hub>,
+    /// Publishes to SNS topics and delivers to their subscribers ([`sns`]).
+    pub sns: sns::Notifier,
 }
 
 /// The router: every path falls to the AWS dispatcher.
@@ -147,9 +150,13 @@ const ROOTS: &[&str] = &[
 
 async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let request_id = request_id();
-    // HLS ingest (Basic auth), origin GETs and the player (public) are not AWS calls: no SigV4.
+    // HLS ingest (Basic auth), origin GETs, the player (public) and the
+    // SNS SubscribeURL / UnsubscribeURL a subscriber follows are not AWS
+    // calls: no SigV4.
     let result = if let Some(asset) = player::route(req.uri().path()) {
         Ok(player::handle(&state.web_dir, asset, req.method()).await)
+    } else if is_sns_link(&req) {
+        sns::handle_link(&state, req.uri().query().unwrap_or("")).await
     } else {
         match origin::route(req.uri().path()) {
             Some(path) => origin::handle(state.cp.clone(), state.origin.clone(), path, req).await,
@@ -157,10 +164,21 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         }
     };
     let mut resp = result.unwrap_or_else(IntoResponse::into_response);
+    // awsQuery answers carry their request id in the body: keep theirs.
     if let Ok(v) = HeaderValue::from_str(&request_id) {
-        resp.headers_mut().insert("x-amzn-RequestId", v);
+        resp.headers_mut().entry("x-amzn-RequestId").or_insert(v);
     }
     resp
+}
+
+/// A visit of an SNS SubscribeURL or UnsubscribeURL: an unsigned GET with
+/// `Action=ConfirmSubscription` or `Action=Unsubscribe` in the query, on
+/// any path (the base URL may have a prefix). A signed GET is an API call.
+fn is_sns_link(req: &Request) -> bool {
+    sns::is_link(req.method(), req.uri().query())
+        && !req
+            .headers()
+            .contains_key(axum::http::header::AUTHORIZATION)
 }
 
 /// A fresh request id: a version-4 UUID drawn from a per-thread generator (splitmix64

@@ -163,6 +163,7 @@ pub async fn run(server: Server) -> anyhow::Result<()> {
         origin: server.origin.clone(),
         web_dir: server.web_dir.clone(),
         monitor: server.monitor.clone(),
+        sns: api::sns::Notifier::new(server.cp.clone()),
     };
     api::front::serve(server.listener, state).await;
     Ok(())
