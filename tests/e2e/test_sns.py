@@ -254,6 +254,13 @@ def test_errors_are_the_modelled_exceptions(server):
         sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue="{}")
     assert "AttributeName" in str(e.value)
 
+    # A wrong secret is refused in SNS's XML, which boto3 reads.
+    from botocore.exceptions import ClientError
+    with pytest.raises(ClientError) as e:
+        server.client("sns", aws_secret_access_key="not-the-secret").list_topics()
+    assert e.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
     # The CLI prints the modelled code and exits 255.
     p = server.aws_run("sns", "get-topic-attributes", "--topic-arn", missing)
     assert p.returncode == 255

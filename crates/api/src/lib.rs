@@ -234,6 +234,9 @@ async fn handle(state: AppState, req: Request) -> Result<Response, ApiError> {
         (key == creds.access_key_id).then(|| creds.secret_access_key.clone())
     })
     .map_err(|e| {
+        if is_query_call(&parts.headers) {
+            return sns::auth_error(&e);
+        }
         let code = match e {
             sigv4::SigError::Missing => "MissingAuthenticationTokenException",
             sigv4::SigError::UnknownKey(_) => "UnrecognizedClientException",
@@ -310,6 +313,26 @@ async fn handle(state: AppState, req: Request) -> Result<Response, ApiError> {
             }
         }
         _ => Err(unknown_operation(&api)),
+    }
+}
+
+/// Whether a request is an awsQuery (SNS) call, whose clients can read
+/// only an XML error: signed for `sns`, or a form POST with no signature
+/// and no `X-Amz-Target`.
+fn is_query_call(headers: &axum::http::HeaderMap) -> bool {
+    match headers.get(axum::http::header::AUTHORIZATION) {
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|v| sigv4::Authorization::parse(v).ok())
+            .is_some_and(|a| a.service == "sns"),
+        None => {
+            !headers.contains_key("x-amz-target")
+                && headers
+                    .get(axum::http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+        }
     }
 }
 

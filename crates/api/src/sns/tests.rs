@@ -575,3 +575,38 @@ async fn the_router_answers_an_unsigned_subscribe_url_on_any_path() {
     assert_eq!(element(&doc, "RequestId"), header_id);
     assert!(s.cp.sns_deliverable(topic).unwrap().len() == 1);
 }
+
+#[tokio::test]
+async fn a_refused_signature_is_answered_in_xml() {
+    use tower::ServiceExt;
+    let app = crate::router(state());
+    let post = |auth: Option<&str>| {
+        let mut r = axum::http::Request::post("/").header(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        );
+        if let Some(a) = auth {
+            r = r.header("authorization", a).header(
+                "x-amz-date",
+                crate::sigv4::format_amz_date(time::OffsetDateTime::now_utc().unix_timestamp()),
+            );
+        }
+        r.body(axum::body::Body::from(
+            "Action=ListTopics&Version=2010-03-31",
+        ))
+        .unwrap()
+    };
+    let bad = format!(
+        "AWS4-HMAC-SHA256 Credential=AKIDTEST/20261129/us-west-2/sns/aws4_request, SignedHeaders=host;x-amz-date, Signature={}",
+        "0".repeat(64)
+    );
+    for (auth, code) in [
+        (Some(bad.as_str()), "SignatureDoesNotMatch"),
+        (None, "MissingAuthenticationToken"),
+    ] {
+        let (status, doc) = text(app.clone().oneshot(post(auth)).await.unwrap()).await;
+        assert_eq!(status, 403, "{doc}");
+        assert!(doc.starts_with("<ErrorResponse"), "{doc}");
+        assert_eq!(element(&doc, "Code"), code);
+    }
+}
