@@ -5,8 +5,10 @@
 //! `/tags/{arn}` for MediaConnect ARNs). Paths are split on `/` *before*
 //! percent-decoding, so ARNs with `/` (`%2F`) stay one label. MediaPackage HLS
 //! ingest (`/in/v2/…`) and origin (`/out/v1/…`) paths are routed to [`origin`]
-//! before SigV4, as they are not AWS API calls; so is the browser player
-//! (`/player`, [`player`]). A path prefix in
+//! before SigV4, as they are not AWS API calls; so are the browser player
+//! (`/player`, [`player`]) and the SNS SubscribeURL / UnsubscribeURL a
+//! subscriber follows (an unsigned GET with `Action=`, [`sns`]). SNS calls
+//! (awsQuery) are told apart by their credential scope. A path prefix in
 //! the client's endpoint URL (`http://host:port/onair`) is skipped.
 
 pub mod cloudwatch;
