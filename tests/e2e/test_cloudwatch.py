@@ -5,6 +5,7 @@ the real aws CLI and boto3."""
 import gzip
 import json
 import time
+import urllib.request
 
 import pytest
 
@@ -33,26 +34,41 @@ def alarm_state(cw, name):
 def test_a_bitrate_alarm_fires_within_30s_of_the_encoder_dying_and_clears(server, ports):
     """The issue's acceptance: SourceBitRate, Period 10, EvaluationPeriods 1,
     LessThanThreshold goes to ALARM within 30 s of the encoder being killed
-    and back to OK after it returns; get-metric-statistics returns the bit
-    rate the encoder sends (within 10 %)."""
+    and back to OK after it returns, and an SNS http subscriber receives both
+    notifications; get-metric-statistics returns the bit rate the encoder
+    sends (within 10 %)."""
+    from test_sns import Subscriber
+
     port, relay_port = ports(), ports()
     f = flow(server, "cw-primary", port)
     arn = f["FlowArn"]
     relay = Relay(relay_port, [port])
+    subscriber = Subscriber()
     try:
         enc = encoder(server, rtp_url(relay_port), log_name="cw-encoder")
         cw = server.client("cloudwatch")
+        topic = server.aws("sns", "create-topic", "--name", "broadcast-ops")["TopicArn"]
+        server.aws("sns", "subscribe", "--topic-arn", topic, "--protocol", "http",
+                   "--notification-endpoint", subscriber.url)
+        _, confirmation = subscriber.next()
+        assert confirmation["Type"] == "SubscriptionConfirmation"
+        with urllib.request.urlopen(confirmation["SubscribeURL"], timeout=10) as r:
+            assert r.status == 200
         server.aws(
             "cloudwatch", "put-metric-alarm", "--alarm-name", "cw-primary-bitrate",
             "--namespace", "AWS/MediaConnect", "--metric-name", "SourceBitRate",
             "--dimensions", f"Name=FlowARN,Value={arn}", "--statistic", "Average",
             "--period", "10", "--evaluation-periods", "1", "--threshold", "100000",
             "--comparison-operator", "LessThanThreshold",
+            "--alarm-actions", topic, "--ok-actions", topic,
         )
         assert alarm_state(cw, "cw-primary-bitrate") == "INSUFFICIENT_DATA"
         server.aws("cloudwatch", "wait", "alarm-exists", "--alarm-names", "cw-primary-bitrate")
         wait_for(lambda: alarm_state(cw, "cw-primary-bitrate") == "OK", 40, interval=1,
                  what="the alarm to go OK while the encoder sends")
+        # INSUFFICIENT_DATA -> OK runs the OK action too.
+        headers, note = subscriber.next(timeout=20)
+        assert json.loads(note["Message"])["NewStateValue"] == "OK"
 
         # The bit rate the encoder sends, measured on the wire by the relay,
         # against what CloudWatch reports for the same 20 seconds.
@@ -88,11 +104,23 @@ def test_a_bitrate_alarm_fires_within_30s_of_the_encoder_dying_and_clears(server
         reason_data = json.loads(alarm["StateReasonData"])
         assert reason_data["threshold"] == 100000.0 and reason_data["period"] == 10
         print(f"ALARM {took:.1f} s after the encoder was killed")
+        headers, note = subscriber.next(timeout=20)
+        assert headers["x-amz-sns-message-type"] == "Notification"
+        assert note["TopicArn"] == topic
+        assert note["Subject"] == f'ALARM: "cw-primary-bitrate" in {REGION}'
+        message = json.loads(note["Message"])
+        assert (message["AlarmName"], message["OldStateValue"], message["NewStateValue"]) == \
+            ("cw-primary-bitrate", "OK", "ALARM")
+        assert message["Trigger"]["MetricName"] == "SourceBitRate"
+        assert message["Trigger"]["Dimensions"] == [{"value": arn, "name": "FlowARN"}]
 
         # It comes back: OK again.
         encoder(server, rtp_url(relay_port), log_name="cw-encoder-2")
         wait_for(lambda: alarm_state(cw, "cw-primary-bitrate") == "OK", 40, interval=0.5,
                  what="the alarm to return to OK after the encoder is back")
+        headers, note = subscriber.next(timeout=20)
+        message = json.loads(note["Message"])
+        assert (message["OldStateValue"], message["NewStateValue"]) == ("ALARM", "OK"), message
 
         history = cw.describe_alarm_history(AlarmName="cw-primary-bitrate",
                                             HistoryItemType="StateUpdate")["AlarmHistoryItems"]
@@ -103,8 +131,13 @@ def test_a_bitrate_alarm_fires_within_30s_of_the_encoder_dying_and_clears(server
         server.restart(kill9=True)
         cw = server.client("cloudwatch")
         assert alarm_state(cw, "cw-primary-bitrate") == "OK"
+        # The alarm's changes are in the event log too.
+        logs = server.client("logs")
+        found = logs.filter_log_events(logGroupName="/onair/events", filterPattern="cw-primary-bitrate")
+        assert any("OK -> ALARM" in e["message"] for e in found["events"]), found["events"]
     finally:
         relay.close()
+        subscriber.close()
 
 
 @needs_ffmpeg

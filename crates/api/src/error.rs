@@ -34,6 +34,11 @@ pub enum ErrorShape {
     /// in `x-amzn-query-error: Code;Sender` (or `;Receiver` for 5xx), which
     /// is how botocore finds the modelled exception.
     QueryCompatible { namespace: &'static str },
+    /// awsQuery (SNS): `<ErrorResponse xmlns=namespace><Error><Type>Sender`
+    /// (`Receiver` for 5xx)`</Type><Code/><Message/></Error><RequestId/>`,
+    /// from which botocore raises the exception modelled with that code.
+    /// The request id goes in the body and in `x-amzn-RequestId`.
+    Query { namespace: &'static str },
 }
 
 impl ApiError {
@@ -87,40 +92,73 @@ impl From<ControlError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// `Sender` for a client's error, `Receiver` for ours (5xx).
+    fn fault(&self) -> &'static str {
+        if self.status.is_server_error() {
+            "Receiver"
+        } else {
+            "Sender"
+        }
+    }
+
+    /// The awsQuery answer: the XML document, its request id in the header too.
+    fn into_query_response(self, namespace: &str) -> Response {
+        let request_id = crate::request_id();
+        match crate::xml::error_response(
+            namespace,
+            self.fault(),
+            self.code,
+            &self.message,
+            &request_id,
+        ) {
+            Ok(body) => {
+                let mut resp = (self.status, body).into_response();
+                let headers = resp.headers_mut();
+                headers.insert("content-type", HeaderValue::from_static("text/xml"));
+                if let Ok(v) = HeaderValue::from_str(&request_id) {
+                    headers.insert("x-amzn-RequestId", v);
+                }
+                resp
+            }
+            Err(e) => {
+                tracing::error!("cannot write an XML error: {e}");
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            }
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = match self.shape {
-            ErrorShape::RestJson => json!({ "message": self.message }),
-            ErrorShape::AwsJson => json!({ "__type": self.code, "message": self.message }),
-            ErrorShape::QueryCompatible { namespace } => {
-                json!({ "__type": format!("{namespace}#{}", self.code), "message": self.message })
-            }
+        let (mut body, content_type) = match self.shape {
+            ErrorShape::Query { namespace } => return self.into_query_response(namespace),
+            ErrorShape::RestJson => (json!({ "message": self.message }), None),
+            ErrorShape::AwsJson => (
+                json!({ "__type": self.code, "message": self.message }),
+                Some("application/x-amz-json-1.1"),
+            ),
+            ErrorShape::QueryCompatible { namespace } => (
+                json!({ "__type": format!("{namespace}#{}", self.code), "message": self.message }),
+                Some("application/x-amz-json-1.0"),
+            ),
         };
+        let query_error = format!("{};{}", self.code, self.fault());
         if let (Some(Value::Object(extra)), Value::Object(map)) = (self.extra, &mut body) {
             map.extend(extra);
         }
         let mut resp = (self.status, axum::Json(body)).into_response();
+        let headers = resp.headers_mut();
         if let Ok(v) = HeaderValue::from_str(self.code) {
-            resp.headers_mut().insert("x-amzn-ErrorType", v);
+            headers.insert("x-amzn-ErrorType", v);
         }
         if let ErrorShape::QueryCompatible { .. } = self.shape {
-            let fault = if self.status.is_server_error() {
-                "Receiver"
-            } else {
-                "Sender"
-            };
-            if let Ok(v) = HeaderValue::from_str(&format!("{};{fault}", self.code)) {
-                resp.headers_mut().insert("x-amzn-query-error", v);
+            if let Ok(v) = HeaderValue::from_str(&query_error) {
+                headers.insert("x-amzn-query-error", v);
             }
         }
-        if self.shape != ErrorShape::RestJson {
-            let json = if let ErrorShape::QueryCompatible { .. } = self.shape {
-                "application/x-amz-json-1.0"
-            } else {
-                "application/x-amz-json-1.1"
-            };
-            resp.headers_mut()
-                .insert("content-type", HeaderValue::from_static(json));
+        if let Some(json) = content_type {
+            headers.insert("content-type", HeaderValue::from_static(json));
         }
         resp
     }

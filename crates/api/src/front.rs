@@ -415,6 +415,7 @@ pub fn fuzz_head(data: &[u8]) {
         )
         .ok()?;
         Some(AppState {
+            sns: crate::sns::Notifier::new(cp.clone()),
             cp,
             credentials: crate::Credentials {
                 access_key_id: "AKIDFUZZ".into(),

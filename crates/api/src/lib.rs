@@ -5,8 +5,10 @@
 //! `/tags/{arn}` for MediaConnect ARNs). Paths are split on `/` *before*
 //! percent-decoding, so ARNs with `/` (`%2F`) stay one label. MediaPackage HLS
 //! ingest (`/in/v2/…`) and origin (`/out/v1/…`) paths are routed to [`origin`]
-//! before SigV4, as they are not AWS API calls; so is the browser player
-//! (`/player`, [`player`]). A path prefix in
+//! before SigV4, as they are not AWS API calls; so are the browser player
+//! (`/player`, [`player`]) and the SNS SubscribeURL / UnsubscribeURL a
+//! subscriber follows (an unsigned GET with `Action=`, [`sns`]). SNS calls
+//! (awsQuery) are told apart by their credential scope. A path prefix in
 //! the client's endpoint URL (`http://host:port/onair`) is skipped.
 
 pub mod cloudwatch;
@@ -22,6 +24,7 @@ pub mod player;
 pub mod prometheus;
 pub mod sigv4;
 pub mod sns;
+pub mod xml;
 
 use std::sync::Arc;
 
@@ -55,6 +58,8 @@ pub struct AppState {
     pub web_dir: std::path::PathBuf,
     /// Metrics, alarms, alerts and the event feed ([`cloudwatch`], [`dashboard`]).
     pub monitor: Arc<monitor::Hub>,
+    /// Publishes to SNS topics and delivers to their subscribers ([`sns`]).
+    pub sns: sns::Notifier,
 }
 
 /// The router: every path falls to the AWS dispatcher.
@@ -150,11 +155,15 @@ const ROOTS: &[&str] = &[
 
 async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let request_id = request_id();
-    // HLS ingest (Basic auth), origin GETs and the player (public) are not AWS calls: no SigV4.
+    // HLS ingest (Basic auth), origin GETs, the player and /metrics (public) and
+    // the SNS SubscribeURL / UnsubscribeURL a subscriber follows are not AWS
+    // calls: no SigV4.
     let result = if req.uri().path() == "/metrics" && req.method() == Method::GET {
         Ok(prometheus::handle(&state.monitor))
     } else if let Some(asset) = player::route(req.uri().path()) {
         Ok(player::handle(&state.web_dir, asset, req.method()).await)
+    } else if is_sns_link(&req) {
+        sns::handle_link(&state, req.uri().query().unwrap_or("")).await
     } else {
         match origin::route(req.uri().path()) {
             Some(path) => origin::handle(state.cp.clone(), state.origin.clone(), path, req).await,
@@ -162,10 +171,21 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         }
     };
     let mut resp = result.unwrap_or_else(IntoResponse::into_response);
+    // awsQuery answers carry their request id in the body: keep theirs.
     if let Ok(v) = HeaderValue::from_str(&request_id) {
-        resp.headers_mut().insert("x-amzn-RequestId", v);
+        resp.headers_mut().entry("x-amzn-RequestId").or_insert(v);
     }
     resp
+}
+
+/// A visit of an SNS SubscribeURL or UnsubscribeURL: an unsigned GET with
+/// `Action=ConfirmSubscription` or `Action=Unsubscribe` in the query, on
+/// any path (the base URL may have a prefix). A signed GET is an API call.
+fn is_sns_link(req: &Request) -> bool {
+    sns::is_link(req.method(), req.uri().query())
+        && !req
+            .headers()
+            .contains_key(axum::http::header::AUTHORIZATION)
 }
 
 /// A fresh request id: a version-4 UUID drawn from a per-thread generator (splitmix64
@@ -221,6 +241,9 @@ async fn handle(state: AppState, req: Request) -> Result<Response, ApiError> {
         (key == creds.access_key_id).then(|| creds.secret_access_key.clone())
     })
     .map_err(|e| {
+        if is_query_call(&parts.headers) {
+            return sns::auth_error(&e);
+        }
         let code = match e {
             sigv4::SigError::Missing => "MissingAuthenticationTokenException",
             sigv4::SigError::UnknownKey(_) => "UnrecognizedClientException",
@@ -303,6 +326,26 @@ async fn handle(state: AppState, req: Request) -> Result<Response, ApiError> {
             }
         }
         _ => Err(unknown_operation(&api)),
+    }
+}
+
+/// Whether a request is an awsQuery (SNS) call, whose clients can read
+/// only an XML error: signed for `sns`, or a form POST with no signature
+/// and no `X-Amz-Target`.
+fn is_query_call(headers: &axum::http::HeaderMap) -> bool {
+    match headers.get(axum::http::header::AUTHORIZATION) {
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|v| sigv4::Authorization::parse(v).ok())
+            .is_some_and(|a| a.service == "sns"),
+        None => {
+            !headers.contains_key("x-amz-target")
+                && headers
+                    .get(axum::http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+        }
     }
 }
 

@@ -801,6 +801,7 @@ mod tests {
             cp.create_package_channel("us-west-2", &serde_json::json!({"id": "live"}))
                 .unwrap();
             AppState {
+                sns: crate::sns::Notifier::new(cp.clone()),
                 cp,
                 credentials: Credentials {
                     access_key_id: "AKIDTEST".into(),

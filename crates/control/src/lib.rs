@@ -21,6 +21,7 @@ pub mod logs;
 pub mod medialive;
 pub mod packaging;
 pub mod reports;
+pub mod sns;
 pub mod store;
 
 use std::net::{IpAddr, Ipv4Addr};

@@ -90,17 +90,23 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes every document of `batch` in one transaction: all of them or
-    /// none, even across a `kill -9`.
+    /// Applies every put and delete of `batch` in one transaction: all of
+    /// them or none, even across a `kill -9`.
     pub fn commit(&self, batch: Batch) -> Result<()> {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
-        for (kind, id, created_ms, text) in batch.rows {
-            tx.execute(
-                "INSERT INTO resources (kind, id, created_ms, doc) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(kind, id) DO UPDATE SET doc = excluded.doc",
-                params![kind, id, created_ms, text],
-            )?;
+        for row in batch.rows {
+            match row {
+                Row::Put(kind, id, created_ms, text) => tx.execute(
+                    "INSERT INTO resources (kind, id, created_ms, doc) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(kind, id) DO UPDATE SET doc = excluded.doc",
+                    params![kind, id, created_ms, text],
+                )?,
+                Row::Delete(kind, id) => tx.execute(
+                    "DELETE FROM resources WHERE kind = ?1 AND id = ?2",
+                    params![kind, id],
+                )?,
+            };
         }
         tx.commit()?;
         Ok(())
@@ -116,10 +122,15 @@ impl Store {
     }
 }
 
-/// Documents to write together ([`Store::commit`]).
+/// Documents to write or remove together ([`Store::commit`]).
 #[derive(Default)]
 pub struct Batch {
-    rows: Vec<(String, String, i64, String)>,
+    rows: Vec<Row>,
+}
+
+enum Row {
+    Put(String, String, i64, String),
+    Delete(String, String),
 }
 
 impl Batch {
@@ -132,8 +143,14 @@ impl Batch {
         doc: &T,
     ) -> Result<()> {
         let text = serde_json::to_string(doc)?;
-        self.rows.push((kind.into(), id.into(), created_ms, text));
+        self.rows
+            .push(Row::Put(kind.into(), id.into(), created_ms, text));
         Ok(())
+    }
+
+    /// Adds a document to remove (nothing happens if it does not exist).
+    pub fn delete(&mut self, kind: &str, id: &str) {
+        self.rows.push(Row::Delete(kind.into(), id.into()));
     }
 }
 
@@ -172,6 +189,12 @@ mod tests {
         let mut batch = Batch::default();
         batch.put("channel", "1", 1, &"channel").unwrap();
         batch.put("input", "a", 1, &"attached").unwrap();
+        store.commit(batch).unwrap();
+        assert_eq!(store.list::<String>("input").unwrap(), vec!["attached"]);
+        let mut batch = Batch::default();
+        batch.put("input", "b", 2, &"second").unwrap();
+        batch.delete("input", "b");
+        batch.delete("input", "never-was");
         store.commit(batch).unwrap();
         assert_eq!(store.list::<String>("input").unwrap(), vec!["attached"]);
 

@@ -20,6 +20,8 @@ use monitor::hub::feed::Severity;
 use monitor::{Hub, Timestamp};
 use runtime::observe::{self, Happening, LogSink};
 
+/// How often expired log events and metric pages are dropped.
+pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(300);
 /// How often the metric history is written out.
 pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(300);
 /// Alarms are evaluated this long after their tick, so the engines' last
@@ -98,8 +100,35 @@ pub fn spawn(
     log: LogSink,
     notify: Notify,
 ) {
+    tokio::spawn(housekeeping(cp.clone(), hub.clone()));
     tokio::spawn(observe::run(cp, origin, hub.clone(), log.clone()));
     tokio::spawn(alarm_loop(hub, data_dir, log, notify));
+}
+
+/// Every [`HOUSEKEEPING_EVERY`]: log events past their retention are
+/// deleted, and metric pages past theirs are given back.
+async fn housekeeping(cp: Arc<ControlPlane>, hub: Arc<Hub>) {
+    let mut tick = tokio::time::interval(HOUSEKEEPING_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = observe::wall_clock();
+        let (cp, hub) = (cp.clone(), hub.clone());
+        let done = tokio::task::spawn_blocking(move || {
+            let dropped = hub.with_store_mut(|s| s.expire(now));
+            if dropped > 0 {
+                tracing::info!("{dropped} metrics without data for 15 days forgotten");
+            }
+            let now_ms = i64::try_from(now.as_unix_millis()).unwrap_or(i64::MAX);
+            cp.logs_purge(now_ms)
+        })
+        .await;
+        match done {
+            Ok(Ok(report)) => tracing::debug!("log purge: {report:?}"),
+            Ok(Err(e)) => tracing::warn!("log purge failed: {e}"),
+            Err(e) => tracing::warn!("housekeeping task: {e}"),
+        }
+    }
 }
 
 async fn alarm_loop(hub: Arc<Hub>, data_dir: PathBuf, log: LogSink, notify: Notify) {

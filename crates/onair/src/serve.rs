@@ -158,15 +158,40 @@ pub fn exports(server: &Server, region: &str) -> String {
 /// Runs the supervisor and the HTTP server until the process ends.
 pub async fn run(server: Server) -> anyhow::Result<()> {
     tokio::spawn(server.runtime.clone().run());
-    let log: runtime::observe::LogSink = Arc::new(|h, _at| {
-        tracing::debug!(service = h.service, resource = %h.resource, "{}", h.message);
+    // Events go to CloudWatch Logs (one SQLite write each, off the async workers).
+    let cp = server.cp.clone();
+    let log: runtime::observe::LogSink = Arc::new(move |h, at| {
+        let cp = cp.clone();
+        let (service, name, id, message) = (
+            h.service,
+            h.name.clone(),
+            h.resource.clone(),
+            h.message.clone(),
+        );
+        let at_ms = i64::try_from(at.as_unix_millis()).unwrap_or(i64::MAX);
+        tokio::task::spawn_blocking(move || {
+            let source = control::logs::LogSource {
+                service,
+                name: &name,
+                id: &id,
+            };
+            if let Err(e) = cp.log_event(&source, at_ms, &message) {
+                tracing::warn!("cannot write the event '{message}' to CloudWatch Logs: {e}");
+            }
+        });
     });
+    // Alarm actions publish CloudWatch's alarm message to their SNS topics.
+    let sns = api::sns::Notifier::new(server.cp.clone());
     let account = server.cp.settings.account_id.clone();
+    let notifier = sns.clone();
     let notify: crate::monitoring::Notify = Arc::new(move |t, action| {
         let region = action.split(':').nth(3).unwrap_or("us-east-1");
-        let subject = crate::monitoring::alarm_subject(t, region);
+        let subject = api::sns::message::fit_subject(&crate::monitoring::alarm_subject(t, region));
         let message = crate::monitoring::alarm_message(t, &account, region);
-        tracing::info!(%action, %subject, "alarm notification: {message}");
+        match notifier.publish(action, Some(&subject), &message) {
+            Ok(id) => tracing::info!(%action, message_id = %id, "alarm notification: {subject}"),
+            Err(e) => tracing::warn!(%action, "alarm notification not sent: {}", e.message),
+        }
     });
     crate::monitoring::spawn(
         server.cp.clone(),
@@ -185,6 +210,7 @@ pub async fn run(server: Server) -> anyhow::Result<()> {
         origin: server.origin.clone(),
         web_dir: server.web_dir.clone(),
         monitor: server.monitor.clone(),
+        sns,
     };
     let hub = server.monitor.clone();
     let data_dir = server.data_dir.clone();
