@@ -44,6 +44,7 @@ fn request(body: &str) -> ApiRequest {
         service: "sns".into(),
         target: None,
         content_type: Some("application/x-www-form-urlencoded; charset=utf-8".into()),
+        content_encoding: None,
     }
 }
 
