@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
-# Steps 4-8 and 10 of the "Live Event Broadcasting with Elemental
-# MediaConnect" recipe (MediaPackage channel, MediaLive inputs, channel
-# configuration, channel, HLS origin endpoint, start), runnable with the real
+# Steps 4-10 of the "Live Event Broadcasting with Elemental MediaConnect"
+# recipe (MediaPackage channel, MediaLive inputs, channel configuration,
+# channel, HLS origin endpoint, CloudWatch alarms, start), runnable with the real
 # aws CLI against AWS or against `onair serve`, after steps-1-3.sh with the
 # same RANDOM_SUFFIX:
 #
 #   export RANDOM_SUFFIX=abc123
 #   examples/recipe/steps-1-3.sh && examples/recipe/steps-4-10.sh
 #
-# Step 9 (CloudWatch alarms) is left out until onair implements CloudWatch.
 # Only the recipe's client-side defects are fixed; README.md lists them.
 set -euo pipefail
 
@@ -278,6 +277,36 @@ export HLS_ENDPOINT_URL=$(aws mediapackage describe-origin-endpoint \
     --query Url --output text)
 
 echo "✅ Created MediaPackage HLS endpoint: ${HLS_ENDPOINT_URL}"
+
+# ---------------------------------------------------------------- Step 9
+
+# Create CloudWatch alarm for MediaConnect flow errors
+aws cloudwatch put-metric-alarm \
+    --alarm-name "${FLOW_NAME_PRIMARY}-source-errors" \
+    --alarm-description "Alert on MediaConnect primary flow source errors" \
+    --metric-name "SourceConnectionErrors" \
+    --namespace "AWS/MediaConnect" \
+    --statistic "Sum" \
+    --period 300 \
+    --threshold 1 \
+    --comparison-operator "GreaterThanOrEqualToThreshold" \
+    --evaluation-periods 1 \
+    --dimensions Name=FlowName,Value="${FLOW_NAME_PRIMARY}"
+
+# Create CloudWatch alarm for MediaLive channel errors
+aws cloudwatch put-metric-alarm \
+    --alarm-name "${MEDIALIVE_CHANNEL_NAME}-input-errors" \
+    --alarm-description "Alert on MediaLive channel input errors" \
+    --metric-name "InputVideoFrameRate" \
+    --namespace "AWS/MediaLive" \
+    --statistic "Average" \
+    --period 300 \
+    --threshold 1 \
+    --comparison-operator "LessThanThreshold" \
+    --evaluation-periods 2 \
+    --dimensions Name=ChannelId,Value="${MEDIALIVE_CHANNEL_ID}"
+
+echo "✅ Configured CloudWatch monitoring and alarms"
 
 # ---------------------------------------------------------------- Step 10
 

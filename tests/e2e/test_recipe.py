@@ -54,9 +54,10 @@ def test_recipe_generates_a_suffix(server):
 
 
 def test_recipe_steps_4_to_10(server):
-    """Steps 4-8 and 10 after steps 1-3: MediaPackage channel, MediaLive
+    """Steps 4-10 after steps 1-3: MediaPackage channel, MediaLive
     inputs and channel from the recipe's own configuration, the HLS origin
-    endpoint, and the start of the whole pipeline with the CLI's waiters."""
+    endpoint, the CloudWatch alarms, and the start of the whole pipeline with
+    the CLI's waiters."""
     p = run_script(server, RANDOM_SUFFIX="e2e410")
     assert p.returncode == 0, f"steps-1-3.sh: {p.stderr}"
     p = subprocess.run(["bash", str(SCRIPT.with_name("steps-4-10.sh"))], capture_output=True, text=True,
@@ -66,6 +67,7 @@ def test_recipe_steps_4_to_10(server):
     assert p.returncode == 0, f"steps-4-10.sh exited {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
     for line in ("✅ Created MediaPackage channel: arn:aws:mediapackage:", "✅ Created MediaLive inputs: ",
                  "✅ Created MediaLive channel: ", "✅ Created MediaPackage HLS endpoint: http://",
+                 "✅ Configured CloudWatch monitoring and alarms",
                  "✅ Broadcasting pipeline is now active", "Primary flow ingest endpoint: 127.0.0.1:5000"):
         assert line in p.stdout, p.stdout
 
@@ -81,3 +83,10 @@ def test_recipe_steps_4_to_10(server):
                           "--query", "Url", "--output", "text"], capture_output=True, text=True, env=env,
                          timeout=60, check=True).stdout.strip()
     assert url == f"{server.endpoint}/out/v1/live-event-package-e2e410/live-event-package-e2e410-hls/index.m3u8"
+    # Validation 5: the alarm table.
+    table = subprocess.run(
+        [str(AWS), "cloudwatch", "describe-alarms", "--alarm-names", "live-event-primary-e2e410-source-errors",
+         "live-event-channel-e2e410-input-errors", "--query", "MetricAlarms[*].[AlarmName,StateValue]",
+         "--output", "table"], capture_output=True, text=True, env=env, timeout=60, check=True).stdout
+    assert "live-event-primary-e2e410-source-errors" in table and "live-event-channel-e2e410-input-errors" in table
+    assert "INSUFFICIENT_DATA" in table, table

@@ -268,6 +268,7 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
         secret_access_key: None,
         public_url: None,
         web_dir: args.web_dir.clone(),
+        max_metrics: 2000,
         region: "us-east-1".into(),
     };
     let server = serve::start(&serve_args).await?;

@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// node_modules (`npm ci` in web/).
     #[arg(long, default_value = "web", env = "ONAIR_WEB_DIR")]
     pub web_dir: PathBuf,
+    /// The most metrics the CloudWatch store holds (engine metrics and
+    /// PutMetricData together; about 70 per running flow, 25 per channel).
+    #[arg(long, default_value_t = 2000, env = "ONAIR_MAX_METRICS")]
+    pub max_metrics: usize,
     /// Region shown in the printed exports (any region is accepted).
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
@@ -131,7 +135,9 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
             account_id: creds.account_id.clone(),
             region: args.region.clone(),
         },
-        monitor::series::StoreConfig::default(),
+        monitor::series::StoreConfig {
+            max_metrics: args.max_metrics,
+        },
     ));
     crate::monitoring::restore(&monitor, &args.data_dir);
     Ok(Server {

@@ -40,6 +40,8 @@
 mod channels;
 mod flows;
 mod packaging;
+#[cfg(test)]
+mod tests;
 
 pub use packaging::TrafficView;
 
