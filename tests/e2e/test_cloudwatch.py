@@ -229,6 +229,17 @@ def test_put_metric_data_and_errors_as_boto3_expects(server):
     fans = cw.list_metrics(Namespace="Studio/Encoders", MetricName="Fan")
     assert len(fans["Metrics"]) == 150
 
+    # The history survives a restart (SIGTERM writes it out).
+    server.restart(kill9=False)
+    assert (server.data_dir / "metrics.snap").read_bytes()[:2] == b"\x1f\x8b"  # gzip
+    cw = server.client("cloudwatch")
+    again = cw.get_metric_statistics(
+        Namespace="Studio/Encoders", MetricName="Temperature", Dimensions=[{"Name": "Rack", "Value": "A"}],
+        StartTime=now - 600, EndTime=now + 60, Period=600,
+        Statistics=["SampleCount", "Sum", "Minimum", "Maximum", "Average"], ExtendedStatistics=["p50"])
+    assert again["Datapoints"] == stats["Datapoints"]
+    assert len(cw.list_metrics(Namespace="Studio/Encoders", MetricName="Fan")["Metrics"]) == 150
+
     data = cw.get_metric_data(
         MetricDataQueries=[{"Id": "t", "MetricStat": {"Metric": {
             "Namespace": "Studio/Encoders", "MetricName": "Temperature",

@@ -51,6 +51,7 @@ pub fn restore(hub: &Hub, data_dir: &Path) {
     }
     match std::fs::read(data_dir.join(METRICS_FILE)) {
         Ok(bytes) => {
+            let bytes = inflate(bytes);
             if let Err(e) = hub.restore_snapshot(&bytes) {
                 tracing::warn!(
                     "{}/{METRICS_FILE} cannot be read, metric history starts empty: {e}",
@@ -80,9 +81,42 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Writes the metric history now (at shutdown).
+/// The snapshot as written: gzip (fast level). Counters are mostly zeros and
+/// repeated values, so this is several times smaller than the raw store.
+fn deflate(raw: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    match gz.write_all(raw).and_then(|()| gz.finish()) {
+        Ok(bytes) => bytes,
+        Err(_) => raw.to_vec(),
+    }
+}
+
+/// A snapshot as read: inflated when gzipped (older ones were not).
+fn inflate(bytes: Vec<u8>) -> Vec<u8> {
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return bytes;
+    }
+    let mut raw = Vec::new();
+    match std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut raw) {
+        Ok(_) => raw,
+        Err(e) => {
+            tracing::warn!("the metric history does not inflate: {e}");
+            Vec::new()
+        }
+    }
+}
+
+/// Writes the metric history now (every few minutes, and at shutdown).
 pub fn save_metrics(hub: &Hub, data_dir: &Path) {
-    let bytes = hub.snapshot();
+    let started = std::time::Instant::now();
+    let raw = hub.snapshot();
+    let bytes = deflate(&raw);
+    tracing::debug!(
+        raw = raw.len(),
+        written = bytes.len(),
+        "metric history snapshot in {:?}",
+        started.elapsed()
+    );
     if let Err(e) = write_atomically(&data_dir.join(METRICS_FILE), &bytes) {
         tracing::error!(
             "cannot write the metric history to {}: {e}",
