@@ -1,6 +1,7 @@
 """The browser player: `onair demo`'s printed `browser:` URL plays the channel in
 headless Chromium (Debian's, driven by playwright-core from web/node_modules)
-with hls.js served by onair itself at /player/hls.min.js."""
+with hls.js compiled into onair and served at /player/hls.min.js. The demo runs
+outside the repository."""
 
 import json
 import os
@@ -57,3 +58,4 @@ def test_browser_player_plays_the_demo_channel(demo):
     assert advanced >= SECONDS - 5, f"played {advanced:.1f} s of {SECONDS} s: {report}"
     assert end["stalls"] - start["stalls"] <= 1, f"stalled {end['stalls'] - start['stalls']} times: {report}"
     assert end["playing"], report
+    assert not [m for m in report["console"] if m.startswith(("error", "pageerror"))], report["console"]

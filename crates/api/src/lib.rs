@@ -6,9 +6,10 @@
 //! percent-decoding, so ARNs with `/` (`%2F`) stay one label. MediaPackage HLS
 //! ingest (`/in/v2/…`) and origin (`/out/v1/…`) paths are routed to [`origin`]
 //! before SigV4, as they are not AWS API calls; so is the browser player
-//! (`/player`, [`player`]). A path prefix in
-//! the client's endpoint URL (`http://host:port/onair`) is skipped.
+//! (`/player`, [`player`]), whose files are compiled in ([`assets`]). A path
+//! prefix in the client's endpoint URL (`http://host:port/onair`) is skipped.
 
+pub mod assets;
 pub mod cloudwatch;
 pub mod dashboard;
 pub mod error;
@@ -50,8 +51,6 @@ pub struct AppState {
     pub credentials: Credentials,
     /// MediaPackage HLS ingest and origin store ([`origin`]).
     pub origin: origin::OriginStore,
-    /// Where the browser player's `web/` directory is ([`player`]).
-    pub web_dir: std::path::PathBuf,
     /// Metrics, alarms, alerts and the event feed ([`cloudwatch`], [`dashboard`]).
     pub monitor: Arc<monitor::Hub>,
 }
@@ -149,7 +148,7 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let request_id = request_id();
     // HLS ingest (Basic auth), origin GETs and the player (public) are not AWS calls: no SigV4.
     let result = if let Some(asset) = player::route(req.uri().path()) {
-        Ok(player::handle(&state.web_dir, asset, req.method()).await)
+        Ok(player::handle(asset, req.method(), req.headers()))
     } else {
         match origin::route(req.uri().path()) {
             Some(path) => origin::handle(state.cp.clone(), state.origin.clone(), path, req).await,

@@ -40,10 +40,6 @@ pub struct ServeArgs {
     /// origin URLs (default: http://INGEST_IP:PORT).
     #[arg(long, env = "ONAIR_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// The repository's `web/` directory: /player serves hls.js from its
-    /// node_modules (`npm ci` in web/).
-    #[arg(long, default_value = "web", env = "ONAIR_WEB_DIR")]
-    pub web_dir: PathBuf,
     /// Region shown in the printed exports (any region is accepted).
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
@@ -67,7 +63,6 @@ pub struct Server {
     pub creds: credentials::Stored,
     pub listener: tokio::net::TcpListener,
     pub endpoint: String,
-    pub web_dir: PathBuf,
     /// Metrics, alarms, alerts and events.
     pub monitor: Arc<monitor::Hub>,
 }
@@ -139,7 +134,6 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
         creds,
         listener,
         endpoint,
-        web_dir: args.web_dir.clone(),
     })
 }
 
@@ -161,7 +155,6 @@ pub async fn run(server: Server) -> anyhow::Result<()> {
             secret_access_key: server.creds.secret_access_key.clone(),
         },
         origin: server.origin.clone(),
-        web_dir: server.web_dir.clone(),
         monitor: server.monitor.clone(),
     };
     api::front::serve(server.listener, state).await;
