@@ -1,9 +1,9 @@
 //! The browser pages' files, compiled into the binary: onair serves the
-//! player from any working directory and after `cargo install`, with nothing
-//! read from disk at run time.
+//! dashboard and the player from any working directory and after
+//! `cargo install`, with nothing read from disk at run time.
 //!
 //! Our own files are in `web/` (hand-written ES modules, no bundler); hls.js
-//! comes from the npm registry through `web/package-lock.json`
+//! and uPlot come from the npm registry through `web/package-lock.json`
 //! (`npm ci --prefix web`, which `build.rs` insists on). Each answer carries
 //! its content type, a strong `ETag` (SHA-256 of the bytes) and
 //! `Cache-Control: no-cache`, so a browser revalidates with a cheap 304 and
@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
 
 /// One embedded file.
 #[derive(Debug)]
@@ -37,6 +38,51 @@ macro_rules! web {
 /// Every embedded file, by name.
 pub static ASSETS: &[Asset] = &[
     Asset {
+        name: "index.html",
+        content_type: HTML,
+        body: web!("dashboard/index.html"),
+    },
+    Asset {
+        name: "dashboard.css",
+        content_type: CSS,
+        body: web!("dashboard/dashboard.css"),
+    },
+    Asset {
+        name: "main.js",
+        content_type: JS,
+        body: web!("dashboard/main.js"),
+    },
+    Asset {
+        name: "dom.js",
+        content_type: JS,
+        body: web!("dashboard/dom.js"),
+    },
+    Asset {
+        name: "flows.js",
+        content_type: JS,
+        body: web!("dashboard/flows.js"),
+    },
+    Asset {
+        name: "channels.js",
+        content_type: JS,
+        body: web!("dashboard/channels.js"),
+    },
+    Asset {
+        name: "alarms.js",
+        content_type: JS,
+        body: web!("dashboard/alarms.js"),
+    },
+    Asset {
+        name: "chart.js",
+        content_type: JS,
+        body: web!("dashboard/chart.js"),
+    },
+    Asset {
+        name: "watch.js",
+        content_type: JS,
+        body: web!("dashboard/watch.js"),
+    },
+    Asset {
         name: "player.html",
         content_type: HTML,
         body: web!("player.html"),
@@ -50,6 +96,16 @@ pub static ASSETS: &[Asset] = &[
         name: "hls.min.js",
         content_type: JS,
         body: web!("node_modules/hls.js/dist/hls.min.js"),
+    },
+    Asset {
+        name: "uPlot.iife.min.js",
+        content_type: JS,
+        body: web!("node_modules/uplot/dist/uPlot.iife.min.js"),
+    },
+    Asset {
+        name: "uPlot.min.css",
+        content_type: CSS,
+        body: web!("node_modules/uplot/dist/uPlot.min.css"),
     },
 ];
 
@@ -160,6 +216,7 @@ mod tests {
             let expected = match a.name.rsplit('.').next() {
                 Some("html") => HTML,
                 Some("js") => JS,
+                Some("css") => CSS,
                 other => panic!("{}: no content type for {other:?}", a.name),
             };
             assert_eq!(a.content_type, expected, "{}", a.name);
@@ -171,7 +228,7 @@ mod tests {
     fn etags_are_quoted_and_differ_per_file() {
         let tags: std::collections::HashSet<&str> = ASSETS.iter().map(Asset::etag).collect();
         assert_eq!(tags.len(), ASSETS.len());
-        let tag = find("player.js").unwrap().etag();
+        let tag = find("main.js").unwrap().etag();
         assert!(
             tag.starts_with('"') && tag.ends_with('"') && tag.len() == 34,
             "{tag}"

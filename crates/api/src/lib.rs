@@ -5,9 +5,11 @@
 //! `/tags/{arn}` for MediaConnect ARNs). Paths are split on `/` *before*
 //! percent-decoding, so ARNs with `/` (`%2F`) stay one label. MediaPackage HLS
 //! ingest (`/in/v2/…`) and origin (`/out/v1/…`) paths are routed to [`origin`]
-//! before SigV4, as they are not AWS API calls; so is the browser player
-//! (`/player`, [`player`]), whose files are compiled in ([`assets`]). A path
-//! prefix in the client's endpoint URL (`http://host:port/onair`) is skipped.
+//! before SigV4, as they are not AWS API calls; so are the operator dashboard
+//! (`/` without AWS authentication, `/dashboard/…`, [`dashboard`]) and the
+//! browser player (`/player`, [`player`]), whose files are compiled in
+//! ([`assets`]). A path prefix in the client's endpoint URL
+//! (`http://host:port/onair`) is skipped.
 
 pub mod assets;
 pub mod cloudwatch;
@@ -51,6 +53,8 @@ pub struct AppState {
     pub credentials: Credentials,
     /// MediaPackage HLS ingest and origin store ([`origin`]).
     pub origin: origin::OriginStore,
+    /// The dashboard's shared snapshot ([`dashboard`]).
+    pub dashboard: Arc<dashboard::LiveView>,
     /// Metrics, alarms, alerts and the event feed ([`cloudwatch`], [`dashboard`]).
     pub monitor: Arc<monitor::Hub>,
 }
@@ -146,8 +150,14 @@ const ROOTS: &[&str] = &[
 
 async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let request_id = request_id();
-    // HLS ingest (Basic auth), origin GETs and the player (public) are not AWS calls: no SigV4.
-    let result = if let Some(asset) = player::route(req.uri().path()) {
+    // HLS ingest (Basic auth), origin GETs, the dashboard and the player (public) are
+    // not AWS calls: no SigV4.
+    let uri = req.uri();
+    let result = if let Some(route) =
+        dashboard::route(req.method(), uri.path(), uri.query(), req.headers())
+    {
+        Ok(dashboard::handle(&state, route, req).await)
+    } else if let Some(asset) = player::route(uri.path()) {
         Ok(player::handle(asset, req.method(), req.headers()))
     } else {
         match origin::route(req.uri().path()) {

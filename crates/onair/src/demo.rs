@@ -308,7 +308,8 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
     }
     let hls_url = pipeline(&rt, &arns).await?;
 
-    println!("\nonair demo is running: API at {endpoint}\n");
+    println!("\nonair demo is running: API at {endpoint}");
+    println!("  dashboard: {endpoint}/   (flows, channel, player, alarms, events; live)\n");
     for (f, arn) in FLOWS.iter().zip(&arns) {
         println!(
             "  {:<13} ingest rtp://127.0.0.1:{}  ({} Hz tone)  {arn}",

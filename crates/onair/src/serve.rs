@@ -155,6 +155,7 @@ pub async fn run(server: Server) -> anyhow::Result<()> {
             secret_access_key: server.creds.secret_access_key.clone(),
         },
         origin: server.origin.clone(),
+        dashboard: Default::default(),
         monitor: server.monitor.clone(),
     };
     api::front::serve(server.listener, state).await;
@@ -164,6 +165,7 @@ pub async fn run(server: Server) -> anyhow::Result<()> {
 pub async fn main(args: ServeArgs) -> anyhow::Result<()> {
     let server = start(&args).await?;
     println!("onair is serving the AWS API on {}", server.endpoint);
+    println!("Dashboard: {}/", server.endpoint);
     println!("To use the aws CLI, boto3 or any AWS SDK with it, paste:\n");
     print!("{}", exports(&server, &args.region));
     println!();
