@@ -334,7 +334,8 @@ def server(tmp_path):
 class Demo:
     """`onair demo` on a free port, started by the `demo` fixture in a directory
     outside the repository (everything it serves is compiled in): `hls` is its
-    printed HLS URL, `player` its browser URL, `log()` what it printed so far."""
+    printed HLS URL, `player` its browser URL, `dashboard` its dashboard URL,
+    `log()` what it printed so far."""
 
     HLS_LINE = re.compile(r"HLS \(channel with input failover, 640x360 \+ 320x180\): (\S+)")
 
@@ -345,7 +346,7 @@ class Demo:
             [str(BIN), "demo", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(tmp / "data"),
              "--seconds", "90"],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=tmp)
-        self.hls = self.player = None
+        self.hls = self.player = self.dashboard = None
         deadline = time.monotonic() + 40
         while self.player is None and time.monotonic() < deadline and self.proc.poll() is None:
             time.sleep(0.5)
@@ -354,7 +355,9 @@ class Demo:
             self.hls = found and found.group(1)
             found = re.search(r"browser: (\S+)", text)
             self.player = found and found.group(1)
-        assert self.hls and self.player, f"demo printed no URLs (exit {self.proc.poll()}):\n{self.log()[-3000:]}"
+            found = re.search(r"dashboard: (\S+)", text)
+            self.dashboard = found and found.group(1)
+        assert self.hls and self.player and self.dashboard, f"demo printed no URLs (exit {self.proc.poll()}):\n{self.log()[-3000:]}"
 
     def log(self):
         self._log.seek(0)
