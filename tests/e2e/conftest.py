@@ -231,7 +231,7 @@ class Server:
             env=env or self.env, timeout=timeout, stdin=subprocess.DEVNULL,
         )
 
-    def client(self, **kw):
+    def client(self, service="mediaconnect", **kw):
         import boto3
         from botocore.config import Config
 
@@ -241,7 +241,7 @@ class Server:
             config=Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30),
         )
         args.update(kw)
-        return boto3.client("mediaconnect", **args)
+        return boto3.client(service, **args)
 
     def stats(self, flow_arn):
         """GET /onair/flows/{arn}/stats, SigV4-signed; None when the flow does

@@ -150,6 +150,7 @@ class Relay:
         self.sock.bind(("127.0.0.1", listen))
         self.sock.settimeout(0.2)
         self.received = 0
+        self.received_bytes = 0
         self.sent = [0] * len(self.targets)
         self.dropped = [0] * len(self.targets)
         self._stop = threading.Event()
@@ -169,6 +170,7 @@ class Relay:
             t0 = t0 or now
             n = self.received
             self.received += 1
+            self.received_bytes += len(data)
             for i, port in enumerate(self.targets):
                 if self.drop(i, n, now - t0):
                     self.dropped[i] += 1

@@ -79,6 +79,8 @@ pub struct ApiRequest {
     pub target: Option<String>,
     /// `Content-Type`, when sent.
     pub content_type: Option<String>,
+    /// `Content-Encoding` (CloudWatch gzips PutMetricData bodies of 10 KiB and more).
+    pub content_encoding: Option<String>,
 }
 
 impl ApiRequest {
@@ -255,6 +257,7 @@ async fn handle(state: AppState, req: Request) -> Result<Response, ApiError> {
         service: auth.service,
         target: header("x-amz-target"),
         content_type: header("content-type"),
+        content_encoding: header("content-encoding"),
     };
     // awsJson services (CloudWatch, CloudWatch Logs) post to any path with
     // the operation in X-Amz-Target; awsQuery services (SNS) post a form

@@ -101,6 +101,35 @@ pub struct ChannelReport {
     pub dropped_datagrams: u64,
     /// Times the engine died and was restarted.
     pub engine_restarts: u64,
+    /// What the engine has done (counting from its start: they begin again
+    /// at 0 when the engine is restarted, which [`Self::engine_restarts`] tells).
+    pub counters: ChannelCounters,
+}
+
+/// Running totals of a channel engine, from which the metrics store takes
+/// per-second rates.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChannelCounters {
+    /// Pictures decoded from the input.
+    pub decoded_frames: u64,
+    /// Pictures made up while the input was lost or a switch was held.
+    pub fill_frames: u64,
+    /// Input pictures not encoded: access units skipped waiting for an IDR,
+    /// and pictures the decoder flagged corrupt.
+    pub dropped_frames: u64,
+    /// Bytes taken from the inputs.
+    pub input_bytes: u64,
+    /// Muxed bytes handed to the outputs.
+    pub output_bytes: u64,
+    /// Nanoseconds the engine thread spent working rather than waiting.
+    pub busy_nanos: u64,
+    /// HLS PUTs answered 4xx / 5xx.
+    pub http_4xx: u64,
+    pub http_5xx: u64,
+    /// Outputs of the channel's output groups.
+    pub outputs: u32,
+    /// The fastest video rendition's frame rate (numerator, denominator).
+    pub frame_rate: (u32, u32),
 }
 
 /// One input attachment of a running channel.

@@ -39,7 +39,7 @@ pub mod watch;
 
 pub use loss::{InputLossConfig, LossImage};
 pub use settings::{AudioSettings, Profile, RateControl, VideoSettings};
-pub use transcode::{Stats, TranscodeConfig, Transcoder};
+pub use transcode::{Progress, Stats, TranscodeConfig, Transcoder};
 
 /// The 90 kHz media clock.
 pub const CLOCK: i64 = 90_000;

@@ -31,7 +31,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -693,6 +693,22 @@ struct Shared {
     change_pending: AtomicBool,
     /// Why the thread stopped, if it failed.
     error: OnceLock<String>,
+    /// The pipeline's counters as of its last pass.
+    stats: Mutex<Stats>,
+    /// Time the thread spent working (not waiting for input), in nanoseconds.
+    busy_nanos: AtomicU64,
+    /// Input bytes taken from the queue.
+    input_bytes: AtomicU64,
+}
+
+/// What a running transcoder has done so far ([`Transcoder::progress`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub stats: Stats,
+    /// Time the engine thread spent working, not waiting for input.
+    pub busy: Duration,
+    /// Input bytes the engine took.
+    pub input_bytes: u64,
 }
 
 impl Transcoder {
@@ -782,6 +798,19 @@ impl Transcoder {
         self.shared.input_loss.load(Ordering::Relaxed)
     }
 
+    /// The pipeline's counters, its working time and its input so far.
+    pub fn progress(&self) -> Progress {
+        let stats = *self.shared.stats.lock().unwrap_or_else(|e| e.into_inner());
+        Progress {
+            stats: Stats {
+                dropped_datagrams: self.dropped(),
+                ..stats
+            },
+            busy: Duration::from_nanos(self.shared.busy_nanos.load(Ordering::Relaxed)),
+            input_bytes: self.shared.input_bytes.load(Ordering::Relaxed),
+        }
+    }
+
     /// Datagrams dropped so far because the queue was full.
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
@@ -857,9 +886,17 @@ fn run(
     state: &Shared,
     sink: &mut dyn FnMut(Packet),
 ) -> Result<Stats, Error> {
+    let mut published = Instant::now();
     loop {
-        match rx.recv_timeout(TICK) {
-            Ok(Input::Datagram(datagram)) => pipeline.push(&datagram, sink)?,
+        let input = rx.recv_timeout(TICK);
+        let started = Instant::now();
+        match input {
+            Ok(Input::Datagram(datagram)) => {
+                state
+                    .input_bytes
+                    .fetch_add(datagram.len() as u64, Ordering::Relaxed);
+                pipeline.push(&datagram, sink)?
+            }
             Ok(Input::Changed) => pipeline.input_changed(sink)?,
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
@@ -868,6 +905,14 @@ fn run(
         state
             .input_loss
             .store(pipeline.input_loss(), Ordering::Relaxed);
+        let now = Instant::now();
+        let spent = u64::try_from(now.duration_since(started).as_nanos()).unwrap_or(u64::MAX);
+        state.busy_nanos.fetch_add(spent, Ordering::Relaxed);
+        // Counters for readers, a few times a second.
+        if now.duration_since(published) >= Duration::from_millis(100) {
+            published = now;
+            *state.stats.lock().unwrap_or_else(|e| e.into_inner()) = pipeline.stats();
+        }
     }
     pipeline.finish(sink)?;
     Ok(pipeline.stats())

@@ -38,6 +38,11 @@ pub enum MonitorError {
 }
 
 impl MonitorError {
+    /// An invalid member, for callers outside this crate.
+    pub fn invalid_member(member: &'static str, problem: impl Into<String>) -> Self {
+        Self::invalid(member, problem)
+    }
+
     pub(crate) fn invalid(member: &'static str, problem: impl Into<String>) -> Self {
         Self::Invalid {
             member,

@@ -3,6 +3,7 @@
 mod client;
 mod credentials;
 mod demo;
+mod monitoring;
 mod serve;
 mod status;
 

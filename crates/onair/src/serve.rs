@@ -65,6 +65,8 @@ pub struct Server {
     pub endpoint: String,
     /// Metrics, alarms, alerts and events.
     pub monitor: Arc<monitor::Hub>,
+    /// Where resources, alarms and the metric history are kept.
+    pub data_dir: PathBuf,
 }
 
 pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
@@ -126,8 +128,10 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
         },
         monitor::series::StoreConfig::default(),
     ));
+    crate::monitoring::restore(&monitor, &args.data_dir);
     Ok(Server {
         monitor,
+        data_dir: args.data_dir.clone(),
         cp,
         runtime,
         origin,
@@ -148,6 +152,23 @@ pub fn exports(server: &Server, region: &str) -> String {
 /// Runs the supervisor and the HTTP server until the process ends.
 pub async fn run(server: Server) -> anyhow::Result<()> {
     tokio::spawn(server.runtime.clone().run());
+    let log: runtime::observe::LogSink = Arc::new(|h, _at| {
+        tracing::debug!(service = h.service, resource = %h.resource, "{}", h.message);
+    });
+    let account = server.cp.settings.account_id.clone();
+    let notify: crate::monitoring::Notify = Arc::new(move |t, action| {
+        let region = action.split(':').nth(3).unwrap_or("us-east-1");
+        let subject = crate::monitoring::alarm_subject(t, region);
+        let message = crate::monitoring::alarm_message(t, &account, region);
+        tracing::info!(%action, %subject, "alarm notification: {message}");
+    });
+    crate::monitoring::spawn(
+        server.cp.clone(),
+        server.monitor.clone(),
+        server.data_dir.clone(),
+        log,
+        notify,
+    );
     let state = api::AppState {
         cp: server.cp.clone(),
         credentials: api::Credentials {
@@ -158,8 +179,32 @@ pub async fn run(server: Server) -> anyhow::Result<()> {
         dashboard: Default::default(),
         monitor: server.monitor.clone(),
     };
-    api::front::serve(server.listener, state).await;
+    let hub = server.monitor.clone();
+    let data_dir = server.data_dir.clone();
+    tokio::select! {
+        _ = api::front::serve(server.listener, state) => {}
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down: writing the metric history");
+            let _ = tokio::task::spawn_blocking(move || crate::monitoring::save_metrics(&hub, &data_dir)).await;
+        }
+    }
     Ok(())
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 pub async fn main(args: ServeArgs) -> anyhow::Result<()> {

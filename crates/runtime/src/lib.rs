@@ -30,6 +30,7 @@
 
 pub mod channel;
 pub mod flows;
+pub mod observe;
 pub mod taps;
 
 use std::sync::Arc;

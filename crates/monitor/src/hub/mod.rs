@@ -34,6 +34,7 @@
 pub mod alarms;
 pub mod feed;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -56,6 +57,11 @@ pub struct Hub {
     store: Mutex<Store>,
     alarms: Mutex<AlarmBook>,
     feed: Mutex<Feed>,
+    /// The `Unit` each metric was last written with.
+    units: Mutex<HashMap<MetricId, String>>,
+    /// State changes made outside [`Hub::evaluate_due`] (SetAlarmState),
+    /// waiting for the driver to run their actions.
+    pending: Mutex<Vec<Transition>>,
     version: AtomicU64,
     alarms_version: AtomicU64,
 }
@@ -73,6 +79,8 @@ impl Hub {
             store: Mutex::new(Store::new(config)),
             alarms: Mutex::new(AlarmBook::default()),
             feed: Mutex::new(Feed::default()),
+            units: Mutex::default(),
+            pending: Mutex::default(),
             version: AtomicU64::new(1),
             alarms_version: AtomicU64::new(1),
         }
@@ -110,6 +118,19 @@ impl Hub {
         set: StatisticSet,
     ) -> Result<(), MonitorError> {
         lock(&self.store).put_statistic_set(now, id, timestamp, set)
+    }
+
+    /// Remember the unit a metric is written with (PutMetricData `Unit`).
+    pub fn set_unit(&self, id: &MetricId, unit: &str) {
+        let mut units = lock(&self.units);
+        if units.get(id).is_none_or(|u| u != unit) {
+            units.insert(id.clone(), unit.to_owned());
+        }
+    }
+
+    /// The unit a metric was last written with.
+    pub fn unit(&self, id: &MetricId) -> Option<String> {
+        lock(&self.units).get(id).cloned()
     }
 
     /// Read the store (GetMetricStatistics, ListMetrics, `/metrics`).
@@ -168,6 +189,16 @@ impl Hub {
             self.bump(true);
         }
         transitions
+    }
+
+    /// Queue a state change made by a call (SetAlarmState) for the driver.
+    pub fn queue_transition(&self, transition: Transition) {
+        lock(&self.pending).push(transition);
+    }
+
+    /// The queued state changes, oldest first.
+    pub fn take_transitions(&self) -> Vec<Transition> {
+        std::mem::take(&mut *lock(&self.pending))
     }
 
     /// The alarms as a JSON document (configuration, state, recent history).

@@ -26,7 +26,7 @@ use std::time::Instant;
 use control::medialive::model::{ChannelRecord, ChannelState};
 use control::medialive::plan::{plan, Plan};
 use control::packaging::endpoint_config;
-use control::reports::ChannelReport;
+use control::reports::{ChannelCounters, ChannelReport};
 use live::Transcoder;
 use package::origin::EndpointConfig;
 use tokio::sync::watch;
@@ -255,7 +255,38 @@ fn post_report(channel: &str, running: &mut Running) {
         .iter()
         .map(|i| i.report(running.started))
         .collect();
+    let progress = running.transcoder.progress();
+    let delivery = &running.delivery;
+    let counters = ChannelCounters {
+        decoded_frames: progress.stats.video_frames,
+        fill_frames: progress.stats.fill_frames,
+        dropped_frames: progress.stats.skipped_access_units + progress.stats.corrupt_pictures,
+        input_bytes: progress.input_bytes,
+        output_bytes: delivery.bytes_out.load(Ordering::Relaxed),
+        busy_nanos: u64::try_from(progress.busy.as_nanos()).unwrap_or(u64::MAX),
+        http_4xx: delivery.http_4xx.load(Ordering::Relaxed),
+        http_5xx: delivery.http_5xx.load(Ordering::Relaxed),
+        outputs: running
+            .plan
+            .groups
+            .iter()
+            .map(|g| g.outputs.len() as u32)
+            .sum(),
+        frame_rate: running
+            .plan
+            .transcode
+            .video
+            .iter()
+            .map(|v| v.framerate)
+            .max_by(|a, b| {
+                let fa = f64::from(a.0) / f64::from(a.1.max(1));
+                let fb = f64::from(b.0) / f64::from(b.1.max(1));
+                fa.total_cmp(&fb)
+            })
+            .unwrap_or((0, 1)),
+    };
     let now = ChannelReport {
+        counters,
         active_input: inputs
             .get(usize::from(secondary))
             .map(|i| i.name.clone())

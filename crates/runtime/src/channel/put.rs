@@ -14,6 +14,28 @@ use control::medialive::groups::HttpTarget;
 /// The largest response head read before the status is judged.
 const MAX_HEAD: usize = 8 << 10;
 
+/// Why a PUT failed: the answer's status, when there was one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PutError {
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+impl std::fmt::Display for PutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<String> for PutError {
+    fn from(message: String) -> Self {
+        Self {
+            status: None,
+            message,
+        }
+    }
+}
+
 /// PUTs `body` to `path` on `target`; `Ok` on a 2xx answer.
 pub async fn put(
     target: &HttpTarget,
@@ -21,10 +43,10 @@ pub async fn put(
     body: &[u8],
     content_type: &str,
     deadline: Duration,
-) -> Result<(), String> {
+) -> Result<(), PutError> {
     tokio::time::timeout(deadline, exchange(target, path, body, content_type))
         .await
-        .map_err(|_| format!("PUT {path}: no answer within {deadline:?}"))?
+        .map_err(|_| PutError::from(format!("PUT {path}: no answer within {deadline:?}")))?
 }
 
 async fn exchange(
@@ -32,7 +54,7 @@ async fn exchange(
     path: &str,
     body: &[u8],
     content_type: &str,
-) -> Result<(), String> {
+) -> Result<(), PutError> {
     let mut stream = TcpStream::connect(&target.authority)
         .await
         .map_err(|e| format!("PUT {path}: cannot connect to {}: {e}", target.authority))?;
@@ -70,8 +92,11 @@ async fn exchange(
     }
     match status(&answer) {
         Some(code) if (200..300).contains(&code) => Ok(()),
-        Some(code) => Err(format!("PUT {path}: the server answered {code}")),
-        None => Err(format!("PUT {path}: no HTTP status line in the answer")),
+        Some(code) => Err(PutError {
+            status: Some(code),
+            message: format!("PUT {path}: the server answered {code}"),
+        }),
+        None => Err(format!("PUT {path}: no HTTP status line in the answer").into()),
     }
 }
 

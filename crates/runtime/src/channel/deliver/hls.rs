@@ -33,7 +33,7 @@ use control::medialive::groups::{HlsPush, OutputPlan};
 
 use super::codecs;
 use super::DeliveryStats;
-use crate::channel::put::put;
+use crate::channel::put::{put, PutError};
 
 /// Segments that may wait for an HLS group's HTTP task before new ones are dropped.
 pub const QUEUE: usize = 64;
@@ -215,7 +215,7 @@ pub async fn put_task(
             continue;
         };
         let file = format!("{base}{}_{:05}.ts", out.modifier, segment.sequence);
-        let mut ok = send(&push, &file, &segment.data, "video/MP2T").await;
+        let mut ok = send(&push, &file, &segment.data, "video/MP2T", &stats).await;
         if ok.is_ok() {
             out.listed(&segment, push.index_n);
             let media = media_playlist(&push, &stem, out);
@@ -225,6 +225,7 @@ pub async fn put_task(
                 &path,
                 media.as_bytes(),
                 "application/vnd.apple.mpegurl",
+                &stats,
             )
             .await;
         }
@@ -236,6 +237,7 @@ pub async fn put_task(
                     &format!("{base}.m3u8"),
                     main.as_bytes(),
                     "application/vnd.apple.mpegurl",
+                    &stats,
                 )
                 .await;
                 if ok.is_ok() {
@@ -260,8 +262,14 @@ pub async fn put_task(
     }
 }
 
-/// One PUT with the group's retries.
-async fn send(push: &HlsPush, path: &str, body: &[u8], content_type: &str) -> Result<(), String> {
+/// One PUT with the group's retries; every 4xx / 5xx answer is counted.
+async fn send(
+    push: &HlsPush,
+    path: &str,
+    body: &[u8],
+    content_type: &str,
+    stats: &DeliveryStats,
+) -> Result<(), PutError> {
     let mut attempt = 0;
     loop {
         match put(
@@ -274,8 +282,15 @@ async fn send(push: &HlsPush, path: &str, body: &[u8], content_type: &str) -> Re
         .await
         {
             Ok(()) => return Ok(()),
-            Err(e) if attempt >= push.retries => return Err(e),
-            Err(_) => {
+            Err(e) => {
+                match e.status {
+                    Some(400..=499) => stats.http_4xx.fetch_add(1, Ordering::Relaxed),
+                    Some(500..=599) => stats.http_5xx.fetch_add(1, Ordering::Relaxed),
+                    _ => 0,
+                };
+                if attempt >= push.retries {
+                    return Err(e);
+                }
                 attempt += 1;
                 tokio::time::sleep(push.retry_interval).await;
             }

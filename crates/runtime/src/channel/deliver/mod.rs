@@ -21,7 +21,7 @@
 //! [`Origin::ingest_ts`]: package::origin::Origin::ingest_ts
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use live::{Packet, Track};
@@ -60,11 +60,17 @@ pub struct DeliveryStats {
     pub hls_failed: AtomicU64,
     /// UDP datagrams the socket refused.
     pub udp_errors: AtomicU64,
+    /// Muxed bytes handed to the outputs (MediaLive `NetworkOut`).
+    pub bytes_out: AtomicU64,
+    /// HLS PUTs answered 4xx / 5xx (MediaLive `Output4xxErrors` / `Output5xxErrors`).
+    pub http_4xx: AtomicU64,
+    pub http_5xx: AtomicU64,
 }
 
 /// The muxers and sinks of one channel. See the [module docs](self).
 pub struct Deliver {
     outputs: Vec<OutputMux>,
+    stats: Arc<DeliveryStats>,
     /// The cut grid of each HLS group, shared by its outputs' segmenters.
     grids: Vec<CutGrid>,
 }
@@ -135,14 +141,20 @@ impl Deliver {
                 outputs.push(OutputMux::new(out, sink, &plan.audio_language));
             }
         }
-        Ok(Self { outputs, grids })
+        Ok(Self {
+            outputs,
+            grids,
+            stats: stats.clone(),
+        })
     }
 
     /// Takes one encoded packet (on the transcoder thread).
     pub fn packet(&mut self, p: &Packet) {
+        let mut bytes = 0;
         for out in &mut self.outputs {
-            out.packet(p, &mut self.grids);
+            bytes += out.packet(p, &mut self.grids);
         }
+        self.stats.bytes_out.fetch_add(bytes, Ordering::Relaxed);
     }
 }
 
@@ -176,14 +188,15 @@ impl OutputMux {
         }
     }
 
-    fn packet(&mut self, p: &Packet, grids: &mut [CutGrid]) {
+    /// Muxes one packet into this output; returns the bytes muxed.
+    fn packet(&mut self, p: &Packet, grids: &mut [CutGrid]) -> u64 {
         let stream = match p.track {
             Track::Video(v) if v == self.video => 0,
             Track::Audio(a) => match self.audio.iter().position(|&x| x == a) {
                 Some(i) => i + 1,
-                None => return,
+                None => return 0,
             },
-            Track::Video(_) => return,
+            Track::Video(_) => return 0,
         };
         if matches!(self.sink, Sink::MediaPackage { .. }) {
             // The origin takes whole GOPs (or pieces of very long ones).
@@ -191,12 +204,14 @@ impl OutputMux {
                 self.hand_over();
             }
         }
+        let before = self.chunk.len();
         if let Err(e) = self
             .muxer
             .write(stream, p.pts, p.dts, p.key, &p.data, &mut self.chunk)
         {
             tracing::debug!("mux: {e}");
         }
+        let muxed = self.chunk.len().saturating_sub(before) as u64;
         match &mut self.sink {
             Sink::MediaPackage { .. } => {}
             Sink::Hls(cutter) => {
@@ -208,6 +223,7 @@ impl OutputMux {
                 self.chunk.clear();
             }
         }
+        muxed
     }
 
     /// Hands the buffered chunk (a GOP, or a piece of one) to the origin.

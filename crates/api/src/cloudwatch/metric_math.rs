@@ -1,0 +1,184 @@
+//! `GetMetricData`: MetricStat queries read from the store; expression
+//! queries are computed over them.
+
+use std::collections::HashSet;
+
+use monitor::Timestamp;
+use serde_json::{json, Value};
+
+use super::metrics::{metric_stat_series, page_start, page_token};
+use super::{invalid, missing, validation, Members};
+use crate::{ApiError, AppState};
+
+/// At most 500 queries a call.
+const MAX_QUERIES: usize = 500;
+/// `MaxDatapoints` default.
+const DEFAULT_MAX_DATAPOINTS: usize = 100_800;
+
+/// One query's result, oldest point first.
+pub(crate) struct QueryResult {
+    pub id: String,
+    pub label: String,
+    pub points: Vec<(Timestamp, f64)>,
+    pub messages: Vec<(String, String)>,
+}
+
+pub(super) fn get_metric_data(state: &AppState, body: &Value) -> Result<Value, ApiError> {
+    let m = Members::of(body)?;
+    let queries = m.list("MetricDataQueries")?;
+    if queries.is_empty() {
+        return Err(missing("MetricDataQueries"));
+    }
+    if queries.len() > MAX_QUERIES {
+        return Err(invalid(format!(
+            "MetricDataQueries: at most {MAX_QUERIES} queries, got {}",
+            queries.len()
+        )));
+    }
+    let start = m.req_timestamp("StartTime")?;
+    let end = m.req_timestamp("EndTime")?;
+    if start >= end {
+        return Err(validation(
+            "The parameter StartTime must be less than the parameter EndTime.",
+        ));
+    }
+    let descending = match m.str("ScanBy")? {
+        None | Some("TimestampDescending") => true,
+        Some("TimestampAscending") => false,
+        Some(other) => {
+            return Err(invalid(format!(
+                "ScanBy: '{other}' is not TimestampDescending or TimestampAscending"
+            )))
+        }
+    };
+    let max_points = m
+        .u32("MaxDatapoints")?
+        .map_or(DEFAULT_MAX_DATAPOINTS, |n| n as usize);
+
+    let mut ids = HashSet::new();
+    let mut parsed = Vec::new();
+    for (i, q) in queries.iter().enumerate() {
+        let member = format!("MetricDataQueries.member.{}", i + 1);
+        let q = Members::of(q)?;
+        let id = q
+            .str("Id")?
+            .ok_or_else(|| missing(&format!("{member}.Id")))?;
+        let valid_id = id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && id.len() <= 255;
+        if !valid_id {
+            return Err(validation(format!(
+                "{member}.Id: '{id}' must start with a lowercase letter and hold only letters, digits and underscores"
+            )));
+        }
+        if !ids.insert(id.to_owned()) {
+            return Err(validation(format!(
+                "{member}.Id: '{id}' is used by more than one query"
+            )));
+        }
+        let stat = q.get("MetricStat");
+        let expression = q.str("Expression")?;
+        if stat.is_some() == expression.is_some() {
+            return Err(validation(format!(
+                "{member}: give exactly one of MetricStat and Expression"
+            )));
+        }
+        parsed.push((member, q, id.to_owned(), stat, expression));
+    }
+    if !parsed
+        .iter()
+        .any(|(_, q, ..)| q.bool("ReturnData").ok().flatten().unwrap_or(true))
+    {
+        return Err(validation(
+            "MetricDataQueries: at least one query must have ReturnData true",
+        ));
+    }
+
+    let mut results: Vec<(bool, QueryResult)> = Vec::new();
+    let mut expressions = Vec::new();
+    for (member, q, id, stat, expression) in &parsed {
+        let return_data = q.bool("ReturnData")?.unwrap_or(true);
+        let label = q.str("Label")?.map(str::to_owned);
+        match (stat, expression) {
+            (Some(stat), _) => {
+                let stat = Members::of(stat)?;
+                let (name, points) = metric_stat_series(
+                    state,
+                    &stat,
+                    &format!("{member}.MetricStat"),
+                    start,
+                    end,
+                    q.u32("Period")?,
+                )?;
+                results.push((
+                    return_data,
+                    QueryResult {
+                        id: id.clone(),
+                        label: label.unwrap_or(name),
+                        points,
+                        messages: Vec::new(),
+                    },
+                ));
+            }
+            (None, Some(expr)) => expressions.push((
+                member.clone(),
+                id.clone(),
+                (*expr).to_owned(),
+                label,
+                return_data,
+            )),
+            (None, None) => {}
+        }
+    }
+    if !expressions.is_empty() {
+        let computed = evaluate_expressions(&results, &expressions)?;
+        results.extend(computed);
+    }
+
+    let skip = page_start(m.str("NextToken")?)?;
+    let mut budget = max_points;
+    let mut remaining = false;
+    let mut out = Vec::new();
+    let mut offset = 0usize;
+    for (return_data, r) in results.into_iter().filter(|(rd, _)| *rd) {
+        let _ = return_data;
+        let mut points = r.points;
+        if descending {
+            points.reverse();
+        }
+        let n = points.len();
+        // Skip what earlier pages returned (points are counted across queries).
+        let from = skip.saturating_sub(offset).min(n);
+        offset += n;
+        let take = (n - from).min(budget);
+        budget -= take;
+        if from + take < n {
+            remaining = true;
+        }
+        let slice = &points[from..from + take];
+        out.push(json!({
+            "Id": r.id,
+            "Label": r.label,
+            "Timestamps": slice.iter().map(|(t, _)| super::epoch(*t)).collect::<Vec<_>>(),
+            "Values": slice.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+            "StatusCode": if from + take < n { "PartialData" } else { "Complete" },
+            "Messages": r.messages.iter().map(|(c, v)| json!({"Code": c, "Value": v})).collect::<Vec<_>>(),
+        }));
+    }
+    let mut body = json!({ "MetricDataResults": out, "Messages": [] });
+    if remaining {
+        body["NextToken"] = json!(page_token(skip + max_points));
+    }
+    Ok(body)
+}
+
+/// Expression queries over the MetricStat results.
+fn evaluate_expressions(
+    _stats: &[(bool, QueryResult)],
+    expressions: &[(String, String, String, Option<String>, bool)],
+) -> Result<Vec<(bool, QueryResult)>, ApiError> {
+    let (member, _, expr, ..) = &expressions[0];
+    Err(validation(format!(
+        "{member}.Expression: onair does not evaluate metric math yet ('{expr}')"
+    )))
+}

@@ -1,0 +1,239 @@
+//! `AWS/MediaLive` metrics, alerts and channel events.
+
+use std::collections::{BTreeSet, HashMap};
+
+use control::reports::{ChannelCounters, ChannelReport};
+use monitor::hub::feed::Severity;
+
+use super::{delta, metric, AlertChange, ChannelView, Happening, Observation};
+
+const NS: &str = "AWS/MediaLive";
+
+/// What the observer remembers of a channel between looks.
+#[derive(Default)]
+pub(super) struct Seen {
+    report: Option<ChannelReport>,
+    /// Alerts set now, by type.
+    alerts: BTreeSet<&'static str>,
+}
+
+/// The alerts a report calls for, with their messages.
+fn wanted_alerts(
+    report: &ChannelReport,
+    before: Option<&ChannelCounters>,
+) -> Vec<(&'static str, String)> {
+    let mut alerts = Vec::new();
+    let primary = report.inputs.first();
+    if report.input_loss {
+        alerts.push((
+            "Input Loss",
+            format!(
+                "No usable input on {}: the channel is filling its output (inputLossBehavior)",
+                report.active_input
+            ),
+        ));
+    }
+    if let Some(p) = primary {
+        if report.inputs.len() > 1 && report.active_input != p.name {
+            alerts.push((
+                "Input Failover",
+                format!(
+                    "Automatic input failover: the channel is on {} because {} failed",
+                    report.active_input, p.name
+                ),
+            ));
+        }
+    }
+    for input in &report.inputs {
+        if input.name == report.active_input && input.black {
+            alerts.push(("Video Black", format!("Input {} is black", input.name)));
+        }
+        if input.name == report.active_input && input.silent {
+            alerts.push(("Audio Silence", format!("Input {} is silent", input.name)));
+        }
+    }
+    let c = &report.counters;
+    let errors = delta(c.http_4xx, before.map(|b| b.http_4xx))
+        + delta(c.http_5xx, before.map(|b| b.http_5xx));
+    if errors > 0 {
+        alerts.push((
+            "Output Delivery Failed",
+            format!(
+                "{errors} HLS PUTs failed in the last second (4xx: {}, 5xx: {})",
+                c.http_4xx, c.http_5xx
+            ),
+        ));
+    }
+    alerts
+}
+
+pub(super) fn observe(
+    seen: &mut HashMap<String, Seen>,
+    channels: &[ChannelView<'_>],
+    elapsed: f64,
+    out: &mut Observation,
+) {
+    // Channels that stopped: their alerts are cleared.
+    let gone: Vec<String> = seen
+        .keys()
+        .filter(|id| !channels.iter().any(|c| c.record.id == **id))
+        .cloned()
+        .collect();
+    for id in gone {
+        if let Some(s) = seen.remove(&id) {
+            for alert_type in s.alerts {
+                out.alerts.push(AlertChange {
+                    channel_id: id.clone(),
+                    alert_type,
+                    set: None,
+                });
+            }
+        }
+    }
+    for c in channels {
+        let id = c.record.id.as_str();
+        let name = c
+            .record
+            .settings
+            .get("name")
+            .and_then(|v| v.as_str())
+            .unwrap_or(id)
+            .to_owned();
+        let state = seen.entry(id.to_owned()).or_default();
+        let report = c.report;
+        let before = state
+            .report
+            .as_ref()
+            .filter(|b| b.engine_restarts == report.engine_restarts);
+        let bc = before.map(|b| &b.counters);
+        let now = &report.counters;
+        let d = |f: fn(&ChannelCounters) -> u64| delta(f(now), bc.map(f)) as f64;
+
+        // Alerts.
+        let wanted = wanted_alerts(report, bc);
+        let wanted_types: BTreeSet<&'static str> = wanted.iter().map(|(t, _)| *t).collect();
+        for (alert_type, message) in &wanted {
+            if state.alerts.insert(alert_type) {
+                out.alerts.push(AlertChange {
+                    channel_id: id.to_owned(),
+                    alert_type,
+                    set: Some(message.clone()),
+                });
+                out.happenings.push(Happening {
+                    service: "medialive",
+                    resource: id.to_owned(),
+                    name: name.clone(),
+                    severity: Severity::Warning,
+                    message: format!("alert set: {alert_type}: {message}"),
+                });
+            }
+        }
+        let cleared: Vec<&'static str> = state.alerts.difference(&wanted_types).copied().collect();
+        for alert_type in cleared {
+            state.alerts.remove(alert_type);
+            out.alerts.push(AlertChange {
+                channel_id: id.to_owned(),
+                alert_type,
+                set: None,
+            });
+            out.happenings.push(Happening {
+                service: "medialive",
+                resource: id.to_owned(),
+                name: name.clone(),
+                severity: Severity::Info,
+                message: format!("alert cleared: {alert_type}"),
+            });
+        }
+
+        // Events.
+        if let Some(b) = state.report.as_ref() {
+            if b.active_input != report.active_input && !b.active_input.is_empty() {
+                out.happenings.push(Happening {
+                    service: "medialive",
+                    resource: id.to_owned(),
+                    name: name.clone(),
+                    severity: Severity::Warning,
+                    message: format!("input switched: {} is on air", report.active_input),
+                });
+            }
+            if report.engine_restarts > b.engine_restarts {
+                out.happenings.push(Happening {
+                    service: "medialive",
+                    resource: id.to_owned(),
+                    name: name.clone(),
+                    severity: Severity::Error,
+                    message: format!(
+                        "engine restarted ({} restarts so far)",
+                        report.engine_restarts
+                    ),
+                });
+            }
+        }
+
+        // Metrics.
+        let (num, den) = now.frame_rate;
+        let fps = if den > 0 {
+            f64::from(num) / f64::from(den)
+        } else {
+            0.0
+        };
+        let decoded = d(|c| c.decoded_frames);
+        let fill = d(|c| c.fill_frames);
+        let busy = d(|c| c.busy_nanos) / 1e9;
+        let primary_active = report
+            .inputs
+            .first()
+            .is_some_and(|p| p.name == report.active_input);
+        let mut rows: Vec<(&str, f64, &'static str)> = vec![
+            ("InputVideoFrameRate", decoded / elapsed, "Count/Second"),
+            (
+                "NetworkIn",
+                d(|c| c.input_bytes) * 8.0 / 1e6 / elapsed,
+                "Megabits/Second",
+            ),
+            (
+                "NetworkOut",
+                d(|c| c.output_bytes) * 8.0 / 1e6 / elapsed,
+                "Megabits/Second",
+            ),
+            ("DroppedFrames", d(|c| c.dropped_frames), "Count"),
+            (
+                "FillMsec",
+                if fps > 0.0 { fill * 1000.0 / fps } else { 0.0 },
+                "Milliseconds",
+            ),
+            (
+                "InputLossSeconds",
+                if report.input_loss {
+                    elapsed.round()
+                } else {
+                    0.0
+                },
+                "Seconds",
+            ),
+            ("ActiveAlerts", state.alerts.len() as f64, "Count"),
+            ("ActiveOutputs", f64::from(now.outputs), "Count"),
+            ("Output4xxErrors", d(|c| c.http_4xx), "Count"),
+            ("Output5xxErrors", d(|c| c.http_5xx), "Count"),
+        ];
+        if report.inputs.len() > 1 {
+            rows.push((
+                "PrimaryInputActive",
+                if primary_active { 1.0 } else { 0.0 },
+                "None",
+            ));
+        }
+        if busy > 0.0 && fps > 0.0 {
+            rows.push(("EncoderSpeed", (decoded + fill) / fps / busy, "None"));
+        }
+        for (metric_name, value, unit) in rows {
+            out.point(
+                metric(NS, metric_name, &[("ChannelId", id), ("Pipeline", "0")]),
+                value,
+                unit,
+            );
+            out.point(metric(NS, metric_name, &[("ChannelId", id)]), value, unit);
+        }
+        state.report = Some(report.clone());
+    }
+}
