@@ -23,7 +23,7 @@ export function renderAlarms(root, historyRoot, snapshot) {
         h('td', { class: 'muted', title: new Date(a.changed).toISOString() }, clock(a.changed), h('br'), ago(a.changed, snapshot.at)))))));
   }
   fill(historyRoot, snapshot.alarmHistory.slice(0, 8).map((c) =>
-    h('li', {}, h('time', {}, clock(c.at)), ' ', c.summary)));
+    h('li', {}, h('time', {}, clock(c.at)), ' ', h('strong', {}, c.name), ` ${c.summary}`)));
   if (snapshot.alarmHistory.length === 0) { fill(historyRoot, h('li', { class: 'muted' }, 'none yet')); }
 }
 

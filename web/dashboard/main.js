@@ -33,17 +33,23 @@ function setLink(link, words) {
 }
 
 function summary(s) {
-  const bad = (list) => list.filter((x) => x.health === 'error').length;
-  const alarms = s.alarms.filter((a) => a.state === 'ALARM').length;
+  const counted = (list, health) => list.filter((x) => x.health === health).length;
   const n = (k, word) => `${k} ${word}${k === 1 ? '' : 's'}`;
+  const states = (list) => [
+    counted(list, 'error') ? `${counted(list, 'error')} failed` : null,
+    counted(list, 'warning') ? `${counted(list, 'warning')} degraded` : null,
+  ].filter(Boolean).map((w) => `, ${w}`).join('');
+  const alarms = s.alarms.filter((a) => a.state === 'ALARM').length;
   const parts = [
-    `${n(s.flows.length, 'flow')}${bad(s.flows) ? `, ${bad(s.flows)} failed` : ''}`,
-    `${n(s.channels.length, 'channel')}${bad(s.channels) ? `, ${bad(s.channels)} failed` : ''}`,
+    `${n(s.flows.length, 'flow')}${states(s.flows)}`,
+    `${n(s.channels.length, 'channel')}${states(s.channels)}`,
     `${n(s.alarms.length, 'alarm')}${alarms ? `, ${alarms} in ALARM` : ''}`,
   ];
+  const failed = alarms || [...s.flows, ...s.channels].some((x) => x.health === 'error');
+  const degraded = [...s.flows, ...s.channels].some((x) => x.health === 'warning');
   const el = $('summary');
   el.textContent = parts.join(' · ');
-  el.dataset.health = bad(s.flows) || bad(s.channels) || alarms ? 'error' : 'ok';
+  el.dataset.health = failed ? 'error' : degraded ? 'warning' : 'ok';
 }
 
 function render(s) {
