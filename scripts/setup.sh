@@ -14,7 +14,8 @@ what=${1:-test}
 # avformat, avutil, swscale and swresample (avfilter/avdevice are not used).
 runtime_pkgs=(ffmpeg pkg-config build-essential
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libclang-dev)
-test_pkgs=(ffmpeg srt-tools iproute2 python3 python3-venv chromium)
+# promtool (Debian's prometheus package) checks onair's /metrics exposition.
+test_pkgs=(ffmpeg srt-tools iproute2 python3 python3-venv chromium prometheus)
 # bench/origin.py loads onair's origin and nginx serving the same files with wrk;
 # perf profiles onair (--perf).
 bench_pkgs=(wrk nginx-light linux-perf)

@@ -232,6 +232,7 @@ class Server:
         )
 
     def client(self, service="mediaconnect", **kw):
+        """A boto3 client of `service` (mediaconnect unless named) for this server."""
         import boto3
         from botocore.config import Config
 

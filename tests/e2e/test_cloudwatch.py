@@ -247,3 +247,99 @@ def test_put_metric_data_and_errors_as_boto3_expects(server):
                                                               PaginationConfig={"PageSize": 3}))
     assert [len(p["MetricAlarms"]) for p in pages] == [3, 3, 1]
     assert gzip  # (the CLI gzips large PutMetricData bodies: covered above through boto3)
+
+
+@needs_ffmpeg
+def test_channel_and_origin_metrics_alerts_prometheus_and_metric_math(server, ports, tmp_path):
+    """A flow into a channel into an HLS endpoint: AWS/MediaLive and
+    AWS/MediaPackage metrics appear, the channel raises an input-loss alert
+    that ListAlerts shows and ActiveAlerts counts, GetMetricData computes an
+    expression, and /metrics passes `promtool check metrics`."""
+    import shutil
+    import subprocess
+    import urllib.request
+
+    from test_channel import channel_config, flow_input, run_channel
+
+    port = ports()
+    input_id = flow_input(server, "cam", port)
+    enc = encoder(server, rtp_url(port), log_name="camera")
+    config = channel_config(input_id)
+    config["EncoderSettings"]["GlobalConfiguration"] = {
+        "InputLossBehavior": {"BlackFrameMsec": 1000, "InputLossImageType": "COLOR",
+                              "InputLossImageColor": "000000", "RepeatFrameMsec": 1000}}
+    cid, media_url = run_channel(server, tmp_path, config)
+    cw = server.client("cloudwatch")
+
+    def fetch(url):
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.read()
+
+    wait_for(lambda: b".ts" in fetch(media_url), 30, interval=0.5, what="segments on the endpoint")
+    for _ in range(5):
+        fetch(media_url)
+    time.sleep(4)
+    now = time.time()
+
+    def stat(namespace, name, dims, statistic="Average", window=10):
+        points = cw.get_metric_statistics(
+            Namespace=namespace, MetricName=name, Dimensions=[{"Name": k, "Value": v} for k, v in dims],
+            StartTime=now - window, EndTime=now, Period=1, Statistics=[statistic])["Datapoints"]
+        return [p[statistic] for p in points]
+
+    fps = stat("AWS/MediaLive", "InputVideoFrameRate", [("ChannelId", cid), ("Pipeline", "0")])
+    assert fps and 20 <= max(fps) <= 30, fps
+    assert stat("AWS/MediaLive", "InputVideoFrameRate", [("ChannelId", cid)]), "the recipe's ChannelId-only dimension"
+    assert max(stat("AWS/MediaLive", "NetworkIn", [("ChannelId", cid), ("Pipeline", "0")])) > 0.1
+    assert max(stat("AWS/MediaLive", "EncoderSpeed", [("ChannelId", cid), ("Pipeline", "0")])) > 1.0
+    assert stat("AWS/MediaLive", "ActiveAlerts", [("ChannelId", cid), ("Pipeline", "0")], "Maximum") == \
+        [0.0] * len(stat("AWS/MediaLive", "ActiveAlerts", [("ChannelId", cid), ("Pipeline", "0")], "Maximum"))
+    egress = stat("AWS/MediaPackage", "EgressRequestCount", [("Channel", "e2e-pkg"), ("OriginEndpoint", "e2e-pkg-hls")],
+                  "Sum", window=30)
+    assert sum(egress) >= 5, egress
+    assert sum(stat("AWS/MediaPackage", "IngressBytes", [("Channel", "e2e-pkg")], "Sum", window=30)) > 0
+
+    # Metric math over two MetricStats.
+    data = cw.get_metric_data(StartTime=now - 10, EndTime=now, MetricDataQueries=[
+        {"Id": "fps", "ReturnData": False, "MetricStat": {"Metric": {
+            "Namespace": "AWS/MediaLive", "MetricName": "InputVideoFrameRate",
+            "Dimensions": [{"Name": "ChannelId", "Value": cid}, {"Name": "Pipeline", "Value": "0"}]},
+            "Period": 1, "Stat": "Average"}},
+        {"Id": "double", "Expression": "fps * 2", "Label": "twice the frame rate"},
+    ])
+    (double,) = data["MetricDataResults"]
+    assert double["Label"] == "twice the frame rate" and double["Values"], double
+    values = sorted(double["Values"])
+    # Pictures arrive in bursts, so single seconds vary; the median is twice 25 fps.
+    assert 44 <= values[len(values) // 2] <= 56, values
+
+    # Prometheus.
+    text = fetch(server.endpoint + "/metrics").decode()
+    assert "aws_media_live_input_video_frame_rate{" in text, text[:2000]
+    assert text.endswith("# EOF\n")
+    if shutil.which("promtool"):
+        check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True,
+                               timeout=30)
+        assert check.returncode == 0, check.stdout + check.stderr
+    else:
+        pytest.fail("promtool is not installed (scripts/setup.sh test installs Debian's prometheus package)")
+
+    # The encoder dies: the channel fills and raises an input-loss alert.
+    server.kill_child(enc)
+    ml = server.client("medialive")
+    wait_for(lambda: any(a["AlertType"] == "Input Loss" and a["State"] == "SET"
+                         for a in ml.list_alerts(ChannelId=cid)["Alerts"]), 20, interval=0.5,
+             what="an Input Loss alert")
+    set_alerts = server.aws("medialive", "list-alerts", "--channel-id", cid, "--state-filter", "SET")["Alerts"]
+    assert [a["AlertType"] for a in set_alerts] == ["Input Loss"], set_alerts
+    assert set_alerts[0]["PipelineId"] == "0" and "SetTimestamp" in set_alerts[0]
+    time.sleep(2.5)
+    now = time.time()
+    assert max(stat("AWS/MediaLive", "ActiveAlerts", [("ChannelId", cid), ("Pipeline", "0")], "Maximum",
+                    window=3)) == 1.0
+    assert max(stat("AWS/MediaLive", "InputLossSeconds", [("ChannelId", cid), ("Pipeline", "0")], "Sum",
+                    window=3)) >= 1.0
+    # It comes back: the alert is cleared.
+    encoder(server, rtp_url(port), log_name="camera-2")
+    wait_for(lambda: all(a["State"] == "CLEARED" for a in ml.list_alerts(ChannelId=cid)["Alerts"]), 30,
+             interval=0.5, what="the alert to clear")

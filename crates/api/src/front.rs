@@ -42,7 +42,7 @@ use package::body::Body;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, Interest, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::origin::{self, Answer, Ask, Side};
+use crate::origin::{self, Answer, Ask, OriginPath, Side};
 use crate::AppState;
 
 /// The largest request head the short path reads before handing over to hyper
@@ -110,6 +110,7 @@ enum Step {
         answer: Answer,
         consumed: usize,
         close: bool,
+        route: Box<OriginPath>,
     },
     /// Not for the short path: hyper takes the connection.
     HandOver,
@@ -135,9 +136,18 @@ async fn connection(
                 answer,
                 consumed,
                 close,
+                route,
             } => {
+                let started = std::time::Instant::now();
                 input.advance(consumed);
                 write_answer(&mut stream, &answer, close, &mut head).await?;
+                state.origin.traffic().egress(
+                    &route.channel_id,
+                    &route.endpoint_id,
+                    answer.status.as_u16(),
+                    answer.send.len() as u64,
+                    started.elapsed(),
+                );
                 if close {
                     return stream.shutdown().await;
                 }
@@ -156,10 +166,11 @@ fn step(input: &[u8], peer: SocketAddr, state: &AppState) -> Step {
     let mut req = httparse::Request::new(&mut headers);
     match req.parse(input) {
         Ok(httparse::Status::Complete(consumed)) => match short(&req, peer, state) {
-            Some((answer, close)) => Step::Answer {
+            Some((answer, close, route)) => Step::Answer {
                 answer,
                 consumed,
                 close,
+                route: Box::new(route),
             },
             None => Step::HandOver,
         },
@@ -174,7 +185,7 @@ fn short(
     req: &httparse::Request<'_, '_>,
     peer: SocketAddr,
     state: &AppState,
-) -> Option<(Answer, bool)> {
+) -> Option<(Answer, bool, OriginPath)> {
     let head = match req.method? {
         "GET" => false,
         "HEAD" => true,
@@ -224,7 +235,7 @@ fn short(
         }
     }
     let answer = origin::answer(&state.cp, &state.origin, &route, &ask).ok()?;
-    Some((answer, close))
+    Some((answer, close, route))
 }
 
 /// Writes `answer`: its head, then its bytes (with the head for memory, with

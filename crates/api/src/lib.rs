@@ -22,6 +22,7 @@ pub mod medialive;
 pub mod mediapackage;
 pub mod origin;
 pub mod player;
+pub mod prometheus;
 pub mod sigv4;
 pub mod sns;
 
@@ -152,10 +153,12 @@ const ROOTS: &[&str] = &[
 
 async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let request_id = request_id();
-    // HLS ingest (Basic auth), origin GETs, the dashboard and the player (public) are
-    // not AWS calls: no SigV4.
+    // HLS ingest (Basic auth), origin GETs, /metrics, the dashboard and the player (public)
+    // are not AWS calls: no SigV4.
     let uri = req.uri();
-    let result = if let Some(route) =
+    let result = if uri.path() == "/metrics" && req.method() == Method::GET {
+        Ok(prometheus::handle(&state.monitor))
+    } else if let Some(route) =
         dashboard::route(req.method(), uri.path(), uri.query(), req.headers())
     {
         Ok(dashboard::handle(&state, route, req).await)
@@ -280,7 +283,12 @@ async fn handle(state: AppState, req: Request) -> Result<Response, ApiError> {
     match first {
         Some("v1") => mediaconnect::handle(&state.cp, &api).await,
         Some("onair") => onair_stats(&state.cp, &api),
-        Some("prod") => medialive::handle(&state.cp, &api).await,
+        Some("prod") => match api.segments.as_slice() {
+            [_, c, id, a] if c == "channels" && a == "alerts" && api.method == Method::GET => {
+                medialive::list_alerts(&state.cp, &state.monitor, &api, id)
+            }
+            _ => medialive::handle(&state.cp, &api).await,
+        },
         Some("channels" | "origin_endpoints") => {
             let result = mediapackage::handle(&state.cp, &api).await;
             if api.method != Method::GET {

@@ -9,6 +9,7 @@
 //! | POST | /prod/channels/{channelId}/start, /stop | StartChannel, StopChannel |
 //! | POST | /prod/batch/start, /prod/batch/stop | BatchStart, BatchStop |
 //! | POST, GET, DELETE | /prod/tags/{resource-arn} | CreateTags, ListTagsForResource, DeleteTags |
+//! | GET | /prod/channels/{channelId}/alerts | ListAlerts ([`list_alerts`]) |
 //!
 //! Create/UpdateChannel validation failures are 422
 //! `UnprocessableEntityException` with `validationErrors`.
@@ -39,6 +40,78 @@ pub fn live_error(e: LiveError) -> ApiError {
             err
         }
     }
+}
+
+/// `ListAlerts`: a channel's alerts as the metrics observer set and cleared
+/// them (set ones first), filtered by `stateFilter` (`SET`, `CLEARED`,
+/// `ALL`), in pages of `maxResults` (1 to 1000, default 100).
+pub fn list_alerts(
+    cp: &ControlPlane,
+    hub: &monitor::Hub,
+    req: &ApiRequest,
+    channel_id: &str,
+) -> Result<Response, ApiError> {
+    let record = cp.live_channel_record(channel_id)?;
+    let filter = req.query("stateFilter").unwrap_or("ALL");
+    if !matches!(filter, "SET" | "CLEARED" | "ALL") {
+        return Err(ApiError::bad_request(format!(
+            "stateFilter: '{filter}' is not SET, CLEARED or ALL"
+        )));
+    }
+    let max = match req.query("maxResults") {
+        None => 100,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "maxResults: '{v}' is not a number from 1 to 1000"
+                )))
+            }
+        },
+    };
+    let skip = match req.query("nextToken") {
+        None | Some("") => 0,
+        Some(t) => t.parse::<usize>().map_err(|_| {
+            ApiError::bad_request(format!("nextToken: '{t}' is not a token onair gave"))
+        })?,
+    };
+    let alerts: Vec<monitor::hub::feed::Alert> = hub
+        .with_feed(|f| f.alerts(&record.id))
+        .into_iter()
+        .filter(|a| filter == "ALL" || a.state() == filter)
+        .collect();
+    let iso = |t: monitor::Timestamp| {
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.as_unix_millis()) * 1_000_000)
+            .ok()
+            .and_then(|d| {
+                d.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+    };
+    let page: Vec<Value> = alerts
+        .iter()
+        .skip(skip)
+        .take(max)
+        .map(|a| {
+            let mut v = json!({
+                "alertType": a.alert_type,
+                "id": a.id,
+                "message": a.message,
+                "pipelineId": a.pipeline_id,
+                "setTimestamp": iso(a.set_at),
+                "state": a.state(),
+            });
+            if let Some(c) = a.cleared_at {
+                v["clearedTimestamp"] = json!(iso(c));
+            }
+            v
+        })
+        .collect();
+    let mut body = json!({ "alerts": page });
+    if alerts.len() > skip + max {
+        body["nextToken"] = json!((skip + max).to_string());
+    }
+    reply(StatusCode::OK, body)
 }
 
 pub async fn handle(cp: &ControlPlane, req: &ApiRequest) -> Result<Response, ApiError> {

@@ -303,8 +303,28 @@ fn serve(
             .collect(),
         range: text(header::RANGE),
     };
-    let answer = answer(cp, store, &path, &ask)?;
-    Ok(respond(answer))
+    let started = std::time::Instant::now();
+    let result = answer(cp, store, &path, &ask);
+    let (status, bytes) = match &result {
+        Ok(a) => (a.status.as_u16(), a.send.len() as u64),
+        Err(e) => (e.status.as_u16(), 0),
+    };
+    // Only endpoints that exist are counted: a client cannot grow the counters.
+    let known = cp.packaging_view().is_ok_and(|v| {
+        v.endpoints
+            .get(&path.endpoint_id)
+            .is_some_and(|e| e.endpoint.channel_id == path.channel_id)
+    });
+    if known {
+        store.traffic().egress(
+            &path.channel_id,
+            &path.endpoint_id,
+            status,
+            bytes,
+            started.elapsed(),
+        );
+    }
+    Ok(respond(result?))
 }
 
 /// Looks up an origin object for a GET or HEAD and decides the answer: the

@@ -17,6 +17,7 @@ pub mod arn;
 pub mod error;
 pub mod fields;
 pub mod flow;
+pub mod logs;
 pub mod medialive;
 pub mod packaging;
 pub mod reports;

@@ -130,6 +130,9 @@ pub struct ChannelCounters {
     pub outputs: u32,
     /// The fastest video rendition's frame rate (numerator, denominator).
     pub frame_rate: (u32, u32),
+    /// When these totals were read (milliseconds since the Unix epoch): rates
+    /// are differences over this clock, not over whenever a reader looked.
+    pub sampled_ms: u64,
 }
 
 /// One input attachment of a running channel.

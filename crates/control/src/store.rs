@@ -1,4 +1,5 @@
-//! Persisted resources: JSON documents in one SQLite table.
+//! Persisted resources: JSON documents in one SQLite table (and, in the same
+//! database, CloudWatch Logs' groups, streams and events: [`crate::logs`]).
 //!
 //! Every mutation is one committed transaction with `synchronous=FULL` in WAL
 //! mode, so an answered API call survives `kill -9` and power loss. Documents
@@ -40,12 +41,13 @@ impl Store {
                 PRIMARY KEY (kind, id)
             );",
         )?;
+        crate::logs::db::create_tables(&conn)?;
         Ok(Store {
             conn: Mutex::new(conn),
         })
     }
 
-    fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
+    pub(crate) fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
         self.conn
             .lock()
             .map_err(|_| ControlError::Internal("store: lock poisoned".into()))

@@ -2,8 +2,9 @@
 //!
 //! Two engines: [`Alarm`] (below) and [`series::Store`], the time-series
 //! store PutMetricData writes into (1-second points for 3 hours, 1-minute
-//! rollups for 15 days, bounded memory, snapshots for persistence; see its
-//! module docs).
+//! rollups for 15 days, memory that follows the data, snapshots for
+//! persistence; see its module docs). [`expr`] evaluates the metric math
+//! expressions of GetMetricData over what the store returns.
 //!
 //! # Model
 //!
@@ -100,6 +101,7 @@
 
 pub mod alarm;
 mod error;
+pub mod expr;
 pub mod hub;
 pub mod series;
 mod timestamp;

@@ -92,12 +92,13 @@ pub fn save_metrics(hub: &Hub, data_dir: &Path) {
 /// Starts the observer and the alarm loop.
 pub fn spawn(
     cp: Arc<ControlPlane>,
+    origin: package::origin::OriginStore,
     hub: Arc<Hub>,
     data_dir: PathBuf,
     log: LogSink,
     notify: Notify,
 ) {
-    tokio::spawn(observe::run(cp, hub.clone(), log.clone()));
+    tokio::spawn(observe::run(cp, origin, hub.clone(), log.clone()));
     tokio::spawn(alarm_loop(hub, data_dir, log, notify));
 }
 

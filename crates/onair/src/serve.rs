@@ -164,6 +164,7 @@ pub async fn run(server: Server) -> anyhow::Result<()> {
     });
     crate::monitoring::spawn(
         server.cp.clone(),
+        server.origin.clone(),
         server.monitor.clone(),
         server.data_dir.clone(),
         log,

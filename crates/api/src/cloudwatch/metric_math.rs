@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use monitor::Timestamp;
+use monitor::{expr, Timestamp};
 use serde_json::{json, Value};
 
 use super::metrics::{metric_stat_series, page_start, page_token};
@@ -78,6 +78,9 @@ pub(super) fn get_metric_data(state: &AppState, body: &Value) -> Result<Value, A
         }
         let stat = q.get("MetricStat");
         let expression = q.str("Expression")?;
+        if q.get("AccountId").is_some() {
+            return Err(validation(format!("{member}.AccountId: onair has one account; cross-account queries are not supported")));
+        }
         if stat.is_some() == expression.is_some() {
             return Err(validation(format!(
                 "{member}: give exactly one of MetricStat and Expression"
@@ -94,54 +97,57 @@ pub(super) fn get_metric_data(state: &AppState, body: &Value) -> Result<Value, A
         ));
     }
 
-    let mut results: Vec<(bool, QueryResult)> = Vec::new();
-    let mut expressions = Vec::new();
+    let mut queries = Vec::with_capacity(parsed.len());
     for (member, q, id, stat, expression) in &parsed {
         let return_data = q.bool("ReturnData")?.unwrap_or(true);
         let label = q.str("Label")?.map(str::to_owned);
-        match (stat, expression) {
+        let mut query = match (stat, expression) {
             (Some(stat), _) => {
                 let stat = Members::of(stat)?;
-                let (name, points) = metric_stat_series(
-                    state,
-                    &stat,
-                    &format!("{member}.MetricStat"),
-                    start,
-                    end,
-                    q.u32("Period")?,
-                )?;
-                results.push((
-                    return_data,
-                    QueryResult {
-                        id: id.clone(),
-                        label: label.unwrap_or(name),
+                let member = format!("{member}.MetricStat");
+                let period = stat.u32("Period")?.or(q.u32("Period")?);
+                let (name, points) = metric_stat_series(state, &stat, &member, start, end, period)?;
+                expr::Query::metric(
+                    id.clone(),
+                    expr::Series {
+                        label: name,
+                        period: period.unwrap_or(60),
                         points,
-                        messages: Vec::new(),
                     },
-                ));
+                )
             }
-            (None, Some(expr)) => expressions.push((
-                member.clone(),
-                id.clone(),
-                (*expr).to_owned(),
-                label,
-                return_data,
-            )),
-            (None, None) => {}
-        }
+            (None, Some(e)) => {
+                if e.chars().count() > expr::MAX_EXPRESSION_CHARS {
+                    return Err(validation(format!(
+                        "{member}.Expression: at most {} characters",
+                        expr::MAX_EXPRESSION_CHARS
+                    )));
+                }
+                expr::Query::expression(id.clone(), *e)
+            }
+            (None, None) => continue,
+        };
+        query.return_data = return_data;
+        query.label = label;
+        queries.push(query);
     }
-    if !expressions.is_empty() {
-        let computed = evaluate_expressions(&results, &expressions)?;
-        results.extend(computed);
-    }
+    let results: Vec<QueryResult> = expr::evaluate(&queries, expr::Window { start, end })
+        .map_err(|e| validation(format!("MetricDataQueries: {e}")))?
+        .into_iter()
+        .map(|r| QueryResult {
+            id: r.id,
+            label: r.label,
+            points: r.points,
+            messages: r.messages.into_iter().map(|m| (m.code, m.value)).collect(),
+        })
+        .collect();
 
     let skip = page_start(m.str("NextToken")?)?;
     let mut budget = max_points;
     let mut remaining = false;
     let mut out = Vec::new();
     let mut offset = 0usize;
-    for (return_data, r) in results.into_iter().filter(|(rd, _)| *rd) {
-        let _ = return_data;
+    for r in results {
         let mut points = r.points;
         if descending {
             points.reverse();
@@ -170,15 +176,4 @@ pub(super) fn get_metric_data(state: &AppState, body: &Value) -> Result<Value, A
         body["NextToken"] = json!(page_token(skip + max_points));
     }
     Ok(body)
-}
-
-/// Expression queries over the MetricStat results.
-fn evaluate_expressions(
-    _stats: &[(bool, QueryResult)],
-    expressions: &[(String, String, String, Option<String>, bool)],
-) -> Result<Vec<(bool, QueryResult)>, ApiError> {
-    let (member, _, expr, ..) = &expressions[0];
-    Err(validation(format!(
-        "{member}.Expression: onair does not evaluate metric math yet ('{expr}')"
-    )))
 }

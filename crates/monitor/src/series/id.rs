@@ -70,6 +70,19 @@ impl MetricId {
         })
     }
 
+    /// Bytes this identity holds on the heap (its strings and dimension
+    /// list), for [`super::Store::memory_bytes`].
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.namespace.capacity()
+            + self.metric_name.capacity()
+            + self.dimensions.capacity() * std::mem::size_of::<Dimension>()
+            + self
+                .dimensions
+                .iter()
+                .map(|d| d.name.capacity() + d.value.capacity())
+                .sum::<usize>()
+    }
+
     /// The metric an alarm watches.
     pub fn of_alarm(def: &crate::AlarmDefinition) -> Result<Self, MonitorError> {
         Self::new(

@@ -4,7 +4,8 @@
 //! # Model
 //!
 //! A [`Store`] maps a [`MetricId`] (namespace, metric name, dimensions
-//! sorted by name) to two fixed rings of [`StatisticSet`]s:
+//! sorted by name) to two rings of [`StatisticSet`]s, each allocated in
+//! pages of [`PAGE_SLOTS`] slots as it is written:
 //!
 //! * **seconds**: one set per second, readable for the last 3 hours
 //!   ([`SECOND_RETENTION_SECS`]);
@@ -19,12 +20,16 @@
 //!
 //! # Invariants
 //!
-//! * Memory: each metric is [`METRIC_BYTES`] of ring slots allocated when the
-//!   metric is first written and never grown; the store holds at most
-//!   [`StoreConfig::max_metrics`] metrics ([`MonitorError::MetricLimit`]
-//!   beyond). The rings are sized for retention **plus** the 2-hour future
-//!   window, so a point written 2 hours ahead never evicts one still within
-//!   retention.
+//! * Memory: a metric costs its map entry, two page tables (156 entries of
+//!   8 bytes)
+//!   and the ring pages that have been written, never more than
+//!   [`METRIC_BYTES`] of slots (every page allocated); the store holds at
+//!   most [`StoreConfig::max_metrics`] metrics ([`MonitorError::MetricLimit`]
+//!   beyond). A page stays allocated until [`Store::expire`] finds it holds
+//!   only points past retention. [`Store::memory_bytes`] and
+//!   [`Store::slots`] report it. The rings are
+//!   sized for retention **plus** the 2-hour future window, so a point
+//!   written 2 hours ahead never evicts one still within retention.
 //! * Time is the caller's: every call that depends on it takes `now`.
 //!   Timestamps more than 2 weeks before `now` or 2 hours after it are
 //!   refused ([`MonitorError::TooOld`], [`MonitorError::TooNew`]), the limits
@@ -43,9 +48,11 @@
 //!    [`crate::Alarm::evaluate_sets`]; for GetMetricStatistics,
 //!    [`Store::periods`] then [`crate::MetricStatistic::compute_sets`] on
 //!    each period's sets, once per requested statistic.
-//! 4. Every few minutes and on shutdown, write [`Store::snapshot`] to the
-//!    data directory (write a temporary file, then rename); once a day or so,
-//!    call [`Store::expire`] to forget metrics without data for 15 days.
+//! 4. Every few minutes, call [`Store::expire`]: it forgets metrics without
+//!    data for 15 days and gives back the pages that hold only data past
+//!    retention (a metric that stopped 3 hours ago keeps only its minutes).
+//!    Then, and on shutdown, write [`Store::snapshot`] to the data directory
+//!    (write a temporary file, then rename).
 //!
 //! ```
 //! use monitor::series::{Resolution, Store, StoreConfig, MetricId, MetricFilter};
@@ -71,6 +78,13 @@
 //! assert_eq!(mins.len(), 1);
 //! assert_eq!((mins[0].1.sum, mins[0].1.maximum), (18.0, 8.0));
 //!
+//! // Memory follows the data: pages of 256 slots allocated by the first
+//! // write into them (the two seconds straddle a page edge), about 33 KB
+//! // here, where every page of both rings would be 1.4 MB.
+//! let usage = store.slots(&id).unwrap();
+//! assert_eq!((usage.second_pages, usage.minute_pages), (2, 1));
+//! assert!(store.memory_bytes() < 40_000);
+//!
 //! // A snapshot restores the same store.
 //! let bytes = store.snapshot();
 //! assert_eq!(Store::restore(StoreConfig::default(), &bytes).unwrap(), store);
@@ -93,6 +107,7 @@ use std::collections::BTreeMap;
 
 pub use self::id::{DimensionFilter, MetricFilter, MetricId, MAX_DIMENSIONS, MAX_NAME_CHARS};
 pub use self::period::PeriodSets;
+pub use self::ring::PAGE_SLOTS;
 pub use self::set::StatisticSet;
 
 use self::ring::{Ring, SLOT_BYTES};
@@ -106,25 +121,49 @@ pub const MINUTE_RETENTION_MINS: u64 = 15 * 24 * 60;
 pub const MAX_AGE_SECS: u64 = 14 * 24 * 3600;
 /// PutMetricData refuses time stamps more than two hours in the future.
 pub const MAX_FUTURE_SECS: u64 = 2 * 3600;
+/// The last instant the store accepts, 9999-12-31T23:59:59.999Z (the
+/// latest an ISO 8601 time stamp with a four-digit year can say). It keeps
+/// every slot's lap within a `u32`.
+pub const LATEST_TIMESTAMP: Timestamp = Timestamp::from_unix_millis(253_402_300_799_999);
 
 /// Slots of the seconds ring: 3 h of retention plus the 2 h future window.
 pub const SECOND_SLOTS: usize = (SECOND_RETENTION_SECS + MAX_FUTURE_SECS) as usize;
 /// Slots of the minutes ring: 15 days of retention plus the 2 h future window.
 pub const MINUTE_SLOTS: usize = (MINUTE_RETENTION_MINS + MAX_FUTURE_SECS / 60) as usize;
-/// Ring memory of one metric, in bytes (40 bytes a slot: a `u64` unit tag
-/// and four `f64`): (18 000 + 21 720) × 40 = 1 588 800.
+/// Ring memory of one metric once every page is allocated, in bytes (36
+/// bytes a slot: a `u32` lap tag and four `f64`):
+/// (18 000 + 21 720) × 36 = 1 429 920. The worst case, reached by a metric
+/// written at least every 4 minutes for 15 days; typical metrics cost far
+/// less, since a page (256 slots, 9 216 bytes) is allocated by its first
+/// write:
+///
+/// | metric                                  | pages (s + min) | bytes       |
+/// |-----------------------------------------|-----------------|-------------|
+/// | one point                               | 1 + 1           | ≈ 20 000    |
+/// | every second for 3 hours                | 43–44 + 1–2     | ≈ 421 000   |
+/// | every second (or minute) for 5 hours    | 71 + 2–3        | ≈ 680 000   |
+/// | every second for 15 days                | 71 + 85         | ≈ 1 436 000 |
+/// | the same, [`Store::expire`] every 5 min | 43–45 + 85      | ≈ 1 200 000 |
+/// | stopped 3 hours ago, after `expire`     | 0 + its minutes | minutes     |
+///
+/// (Pages straddle the hours, hence the ranges; bytes include the page
+/// tables and the map entry. `expire` frees the seconds pages holding only
+/// points more than 3 hours old.)
 pub const METRIC_BYTES: usize = (SECOND_SLOTS + MINUTE_SLOTS) * SLOT_BYTES;
 
 /// Store limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StoreConfig {
     /// The most metrics the store holds; a write creating one more is
-    /// refused. Worst-case ring memory is `max_metrics × METRIC_BYTES`.
+    /// refused. Worst-case ring memory is `max_metrics × METRIC_BYTES`;
+    /// metrics written rarely or recently cost a page per ring and per
+    /// 256 seconds or minutes that hold data (see [`METRIC_BYTES`]).
     pub max_metrics: usize,
 }
 
 impl Default for StoreConfig {
-    /// 1 000 metrics: about 1.6 GB of rings when all are in use.
+    /// 1 000 metrics: about 1.4 GB of rings at worst (all written for 15
+    /// days at least every 4 minutes), about 20 MB when each holds a point.
     fn default() -> Self {
         Self { max_metrics: 1_000 }
     }
@@ -233,6 +272,12 @@ impl Store {
         let newest = now.plus_secs(MAX_FUTURE_SECS);
         if timestamp > newest {
             return Err(MonitorError::TooNew { timestamp, newest });
+        }
+        if timestamp > LATEST_TIMESTAMP {
+            return Err(MonitorError::invalid(
+                "Timestamp",
+                "must be before 10000-01-01T00:00:00Z",
+            ));
         }
         let limit = self.config.max_metrics;
         if !self.metrics.contains_key(id) && self.metrics.len() >= limit {
@@ -349,34 +394,79 @@ impl Store {
     }
 
     /// Forget metrics whose newest point is older than the minute retention
-    /// (15 days) at `now`, freeing their place under the metric cap. Returns
-    /// how many were dropped.
+    /// (15 days) at `now`, freeing their place under the metric cap, and
+    /// free the ring pages of the others that hold only points past
+    /// retention (seconds more than 3 hours old, minutes more than 15 days
+    /// old), which no read at `now` or later returns. Returns how many
+    /// metrics were dropped.
     pub fn expire(&mut self, now: Timestamp) -> usize {
-        let oldest = mins_of(now)
+        let oldest_minute = mins_of(now)
             .saturating_add(1)
             .saturating_sub(MINUTE_RETENTION_MINS);
+        let oldest_second = secs_of(now)
+            .saturating_add(1)
+            .saturating_sub(SECOND_RETENTION_SECS);
         let before = self.metrics.len();
-        self.metrics.retain(|_, m| m.last_minute >= oldest);
+        self.metrics.retain(|_, m| m.last_minute >= oldest_minute);
+        for metric in self.metrics.values_mut() {
+            metric.seconds.release_before(oldest_second);
+            metric.minutes.release_before(oldest_minute);
+        }
         before - self.metrics.len()
     }
 
-    /// `(seconds, minutes)` slots allocated for `id`, and how many of each
-    /// hold a point: the memory bound made observable.
+    /// The pages and slots allocated for `id` in each ring, how many slots
+    /// hold a point, and the bytes the metric costs: the memory bound made
+    /// observable.
     pub fn slots(&self, id: &MetricId) -> Option<SlotUsage> {
-        self.metrics.get(id).map(|m| SlotUsage {
-            second_slots: m.seconds.capacity(),
+        self.metrics.get_key_value(id).map(|(id, m)| SlotUsage {
+            second_pages: m.seconds.pages(),
+            second_slots: m.seconds.allocated_slots(),
             seconds_used: m.seconds.occupied().count(),
-            minute_slots: m.minutes.capacity(),
+            minute_pages: m.minutes.pages(),
+            minute_slots: m.minutes.allocated_slots(),
             minutes_used: m.minutes.occupied().count(),
+            bytes: entry_bytes(id, m),
         })
+    }
+
+    /// Approximate bytes the store holds: for each metric its map entry, its
+    /// identity's strings, both rings' page tables and allocated pages.
+    /// B-tree node slack and allocator rounding are not counted.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self
+                .metrics
+                .iter()
+                .map(|(id, m)| entry_bytes(id, m))
+                .sum::<usize>()
     }
 }
 
-/// Ring sizes of one metric (see [`Store::slots`]).
+fn entry_bytes(id: &MetricId, metric: &Metric) -> usize {
+    std::mem::size_of::<(MetricId, Metric)>()
+        + id.heap_bytes()
+        + metric.seconds.bytes()
+        + metric.minutes.bytes()
+}
+
+/// Memory of one metric (see [`Store::slots`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SlotUsage {
+    /// Pages of the seconds ring allocated (at most
+    /// `SECOND_SLOTS.div_ceil(PAGE_SLOTS)`).
+    pub second_pages: usize,
+    /// Slots in those pages (at most [`SECOND_SLOTS`]).
     pub second_slots: usize,
+    /// Slots holding a point.
     pub seconds_used: usize,
+    /// Pages of the minutes ring allocated.
+    pub minute_pages: usize,
+    /// Slots in those pages (at most [`MINUTE_SLOTS`]).
     pub minute_slots: usize,
+    /// Slots holding a point.
     pub minutes_used: usize,
+    /// Approximate bytes of the metric: map entry, identity, page tables and
+    /// pages (what it adds to [`Store::memory_bytes`]).
+    pub bytes: usize,
 }

@@ -19,7 +19,8 @@
 //! tells a truncated snapshot from an invalid one.
 
 use super::ring::Ring;
-use super::{Metric, MetricId, StatisticSet, Store, StoreConfig};
+use super::LATEST_TIMESTAMP;
+use super::{mins_of, secs_of, Metric, MetricId, StatisticSet, Store, StoreConfig};
 use crate::{Dimension, MonitorError};
 
 const VERSION: u8 = 1;
@@ -95,8 +96,8 @@ impl Store {
                 });
             }
             let mut metric = Metric::new();
-            r.ring(&mut metric.seconds, "seconds")?;
-            let newest = r.ring(&mut metric.minutes, "minutes")?;
+            r.ring(&mut metric.seconds, "seconds", secs_of(LATEST_TIMESTAMP))?;
+            let newest = r.ring(&mut metric.minutes, "minutes", mins_of(LATEST_TIMESTAMP))?;
             metric.last_minute = newest.ok_or_else(|| invalid("a metric without minutes"))?;
             // Snapshots list metrics in increasing order, each once.
             if store
@@ -159,8 +160,13 @@ impl<'a> Reader<'a> {
         String::from_utf8(head.to_vec()).map_err(|_| invalid(format!("{what} is not UTF-8")))
     }
 
-    /// Fill `ring`; the newest unit read, if any.
-    fn ring(&mut self, ring: &mut Ring, what: &'static str) -> Result<Option<u64>, MonitorError> {
+    /// Fill `ring` with units up to `latest`; the newest unit read, if any.
+    fn ring(
+        &mut self,
+        ring: &mut Ring,
+        what: &'static str,
+        latest: u64,
+    ) -> Result<Option<u64>, MonitorError> {
         let count = self.u32(what)?;
         if usize::try_from(count).map_or(true, |c| c > ring.capacity()) {
             return Err(invalid(format!("more {what} than the ring holds")));
@@ -178,6 +184,9 @@ impl<'a> Reader<'a> {
                 .map_err(|e| invalid(format!("{what} point {unit}: {e}")))?;
             if newest.is_some_and(|n| unit <= n) {
                 return Err(invalid(format!("{what} not in increasing order")));
+            }
+            if unit > latest {
+                return Err(invalid(format!("{what} point {unit}: after year 9999")));
             }
             if !ring.fill(unit, set) {
                 return Err(invalid(format!("two {what} points share one slot")));

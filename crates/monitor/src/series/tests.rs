@@ -44,10 +44,156 @@ fn timestamps(points: &[(Timestamp, StatisticSet)]) -> Vec<Timestamp> {
 
 #[test]
 fn slot_and_metric_sizes() {
-    assert_eq!(ring::SLOT_BYTES, 40);
+    assert_eq!(ring::SLOT_BYTES, 36);
     assert_eq!(SECOND_SLOTS, 18_000);
     assert_eq!(MINUTE_SLOTS, 21_720);
-    assert_eq!(METRIC_BYTES, 1_588_800);
+    assert_eq!(METRIC_BYTES, 1_429_920);
+}
+
+/// The page of the seconds ring that `ts` falls in.
+fn second_page(ts: Timestamp) -> u64 {
+    secs_of(ts) % SECOND_SLOTS as u64 / PAGE_SLOTS as u64
+}
+
+/// Bytes of one full page, slots and header.
+const PAGE_BYTES: usize = PAGE_SLOTS * SLOT_BYTES + ring::PAGE_HEADER_BYTES;
+
+fn usage(store: &Store, m: &MetricId) -> SlotUsage {
+    store
+        .slots(m)
+        .unwrap_or_else(|| unreachable!("{m:?} is in the store"))
+}
+
+#[test]
+fn memory_grows_with_written_pages_only() {
+    let m = id("onair/MediaConnect", "SourceBitRate", &[("FlowARN", "f")]);
+    let mut store = Store::new(StoreConfig::default());
+    let empty = store.memory_bytes();
+    ok(store.put(t(0), &m, t(0), 1.0));
+    let one = usage(&store, &m);
+    assert_eq!((one.second_pages, one.minute_pages), (1, 1));
+    assert_eq!(
+        (one.second_slots, one.minute_slots),
+        (PAGE_SLOTS, PAGE_SLOTS)
+    );
+    assert_eq!((one.seconds_used, one.minutes_used), (1, 1));
+    assert_eq!(store.memory_bytes(), empty + one.bytes);
+    // Two pages, the page tables (156 entries) and the entry: about 20 KB
+    // instead of 1.4 MB.
+    let pages = 2 * PAGE_BYTES;
+    assert!((pages..pages + 4096).contains(&one.bytes), "{}", one.bytes);
+
+    // More seconds in the same page cost nothing ...
+    let next_page = (1..)
+        .map(t)
+        .find(|ts| second_page(*ts) != second_page(t(0)))
+        .unwrap_or(t(0));
+    let mut s = t(1);
+    while s < next_page {
+        ok(store.put(t(0), &m, s, 1.0));
+        s = s.plus_secs(1);
+    }
+    let same = usage(&store, &m);
+    assert_eq!(same.second_pages, 1);
+    assert_eq!(same.bytes, one.bytes);
+    // ... and the first second of the next page allocates exactly one page.
+    ok(store.put(t(0), &m, next_page, 1.0));
+    let two = usage(&store, &m);
+    assert_eq!((two.second_pages, two.minute_pages), (2, 1));
+    assert_eq!(two.bytes, one.bytes + PAGE_BYTES);
+    // A second metric costs its own pages; reads allocate nothing.
+    let other = id("ns", "other", &[]);
+    let before = store.memory_bytes();
+    assert!(store
+        .read(t(0), &other, t(0), t(60), Resolution::Second)
+        .is_empty());
+    assert_eq!(store.memory_bytes(), before);
+    ok(store.put(t(0), &other, t(0), 1.0));
+    assert_eq!(store.memory_bytes(), before + usage(&store, &other).bytes);
+}
+
+#[test]
+fn a_fully_written_seconds_window_stays_bounded() {
+    let m = id("ns", "m", &[]);
+    let mut store = Store::new(StoreConfig::default());
+    // Every second for 3 hours: the pages covering 10 800 seconds.
+    for s in 0..SECOND_RETENTION_SECS {
+        ok(store.put(t(s), &m, t(s), 1.0));
+    }
+    let pages: std::collections::BTreeSet<u64> = (0..SECOND_RETENTION_SECS)
+        .map(|s| second_page(t(s)))
+        .collect();
+    let three_hours = usage(&store, &m);
+    assert_eq!(three_hours.second_pages, pages.len());
+    assert_eq!(three_hours.seconds_used as u64, SECOND_RETENTION_SECS);
+    assert!(three_hours.minute_pages <= 2);
+    assert!(
+        three_hours.bytes < METRIC_BYTES / 3,
+        "{}",
+        three_hours.bytes
+    );
+    // Once the ring has wrapped, every page is allocated and writing on
+    // allocates nothing more.
+    for s in SECOND_RETENTION_SECS..(6 * 3600) {
+        ok(store.put(t(s), &m, t(s), 1.0));
+    }
+    let full = usage(&store, &m);
+    assert_eq!(full.second_pages, SECOND_SLOTS.div_ceil(PAGE_SLOTS));
+    assert_eq!(full.second_slots, SECOND_SLOTS);
+    for s in (6 * 3600)..(7 * 3600) {
+        ok(store.put(t(s), &m, t(s), 1.0));
+    }
+    let later = usage(&store, &m);
+    assert_eq!(later.second_slots, SECOND_SLOTS);
+    assert_eq!(
+        later.bytes,
+        full.bytes + PAGE_BYTES * (later.minute_pages - full.minute_pages)
+    );
+    assert!(later.bytes < METRIC_BYTES);
+}
+
+#[test]
+fn expire_gives_back_pages_past_retention() {
+    let (stopped, live) = (id("ns", "stopped", &[]), id("ns", "live", &[]));
+    let mut store = Store::new(StoreConfig::default());
+    // `stopped` is written for an hour, `live` for 8 hours, every second.
+    for s in 0..(8 * 3600) {
+        if s < 3600 {
+            ok(store.put(t(s), &stopped, t(s), 1.0));
+        }
+        ok(store.put(t(s), &live, t(s), 1.0));
+    }
+    let now = t(8 * 3600);
+    let read = |store: &Store, m: &MetricId, resolution| {
+        store.read(now, m, t(0), now.plus_secs(1), resolution)
+    };
+    let reads = |store: &Store| {
+        [&stopped, &live].map(|m| {
+            (
+                read(store, m, Resolution::Second),
+                read(store, m, Resolution::Minute),
+            )
+        })
+    };
+    let before = reads(&store);
+    let (bytes, stopped_usage) = (store.memory_bytes(), usage(&store, &stopped));
+    assert_eq!(usage(&store, &live).second_slots, SECOND_SLOTS);
+    assert_eq!(store.expire(now), 0);
+    // Nothing readable changed ...
+    assert_eq!(reads(&store), before);
+    // ... the stopped metric keeps only its minutes ...
+    let after = usage(&store, &stopped);
+    assert_eq!((after.second_pages, after.seconds_used), (0, 0));
+    assert_eq!(after.minute_pages, stopped_usage.minute_pages);
+    // ... and the live one the pages of its last 3 hours.
+    let live_pages: std::collections::BTreeSet<u64> =
+        (5 * 3600..8 * 3600).map(|s| second_page(t(s))).collect();
+    assert_eq!(usage(&store, &live).second_pages, live_pages.len());
+    // About 840 KB down to 450 KB.
+    assert!(store.memory_bytes() < bytes - 380_000, "{bytes}");
+    // A snapshot carries what is left, and restores it.
+    let restored = Store::restore(store.config(), &store.snapshot());
+    assert_eq!(restored.as_ref(), Ok(&store));
 }
 
 #[test]
@@ -149,13 +295,21 @@ fn twenty_days_of_1_hz_keep_the_rings_the_same_size() {
     }
     let usage = store.slots(&m);
     assert_eq!(
-        usage,
-        Some(SlotUsage {
-            second_slots: SECOND_SLOTS,
-            seconds_used: SECOND_SLOTS,
-            minute_slots: MINUTE_SLOTS,
-            minutes_used: MINUTE_SLOTS,
-        })
+        usage.map(|u| (
+            u.second_slots,
+            u.seconds_used,
+            u.minute_slots,
+            u.minutes_used
+        )),
+        Some((SECOND_SLOTS, SECOND_SLOTS, MINUTE_SLOTS, MINUTE_SLOTS))
+    );
+    // Every page allocated: the worst case, and no more.
+    let pages = SECOND_SLOTS.div_ceil(PAGE_SLOTS) + MINUTE_SLOTS.div_ceil(PAGE_SLOTS);
+    assert_eq!(usage.map(|u| u.second_pages + u.minute_pages), Some(pages));
+    let bytes = usage.map_or(0, |u| u.bytes);
+    assert!(
+        (METRIC_BYTES..METRIC_BYTES + 8192).contains(&bytes),
+        "{bytes}"
     );
     let now = t(days - 1); // the last second written
     let end = now.plus_secs(1);
@@ -212,6 +366,44 @@ fn refuses_data_more_than_2_weeks_old_or_2_hours_ahead() {
             )
             .len(),
         3
+    );
+}
+
+#[test]
+fn time_stamps_up_to_the_year_9999_are_kept() {
+    let m = id("ns", "m", &[]);
+    let mut store = Store::new(StoreConfig::default());
+    let last = LATEST_TIMESTAMP;
+    ok(store.put(last, &m, last, 1.0));
+    let end = Timestamp::from_unix_millis(u64::MAX);
+    assert_eq!(store.read(last, &m, t(0), end, Resolution::Second).len(), 1);
+    assert_eq!(store.read(last, &m, t(0), end, Resolution::Minute).len(), 1);
+    assert_eq!(
+        Store::restore(store.config(), &store.snapshot()).as_ref(),
+        Ok(&store)
+    );
+    let beyond = Timestamp::from_unix_millis(last.as_unix_millis() + 1);
+    let err = store
+        .put(beyond, &m, beyond, 1.0)
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        err.as_deref(),
+        Some("Timestamp: must be before 10000-01-01T00:00:00Z")
+    );
+    // A snapshot cannot smuggle one in either: the last minute's unit is
+    // the u64 before its four f64.
+    let mut bytes = store.snapshot();
+    let at = bytes.len() - 40;
+    if let Some(unit) = bytes.get_mut(at..at + 8) {
+        unit.copy_from_slice(&(mins_of(last) + 1).to_le_bytes());
+    }
+    let err = Store::restore(store.config(), &bytes)
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        err.as_deref(),
+        Some("snapshot: invalid (minutes point 4223371680: after year 9999)")
     );
 }
 

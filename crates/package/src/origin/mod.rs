@@ -1255,6 +1255,7 @@ pub struct OriginStore {
 struct Registry {
     channels: RwLock<HashMap<String, ChannelHandle>>,
     retention: Retention,
+    traffic: traffic::Traffic,
 }
 
 impl OriginStore {
@@ -1264,8 +1265,14 @@ impl OriginStore {
             inner: Arc::new(Registry {
                 channels: RwLock::default(),
                 retention,
+                traffic: traffic::Traffic::default(),
             }),
         }
+    }
+
+    /// Ingress and egress counters (the `AWS/MediaPackage` metrics).
+    pub fn traffic(&self) -> &traffic::Traffic {
+        &self.inner.traffic
     }
 
     /// The handle of `channel_id`, if it has ingested anything.
@@ -1326,6 +1333,8 @@ impl OriginStore {
     /// Channels are not created. Each channel is locked on its own, after the registry's
     /// lock is released.
     pub fn sync(&self, channels: &[(String, Vec<EndpointConfig>)]) {
+        let ids: Vec<&str> = channels.iter().map(|(c, _)| c.as_str()).collect();
+        self.inner.traffic.retain(&ids);
         let listed = |id: &String| channels.iter().any(|(c, _)| c == id);
         let stale = self
             .inner
@@ -1379,6 +1388,7 @@ impl OriginStore {
         endpoints: &[EndpointConfig],
         now: OffsetDateTime,
     ) -> (Ingested, Vec<String>) {
+        self.inner.traffic.ingress(channel_id, body.len() as u64);
         let handle = self.channel_or_insert(channel_id);
         let mut channel = lock_channel(&handle);
         let outcome = channel.ingest(ingest_id, name, body, endpoints, now);
@@ -1395,6 +1405,7 @@ impl OriginStore {
         endpoints: &[EndpointConfig],
         now: OffsetDateTime,
     ) -> (Ingested, Vec<String>) {
+        self.inner.traffic.ingress(channel_id, ts.len() as u64);
         let handle = self.channel_or_insert(channel_id);
         let mut channel = lock_channel(&handle);
         let outcome = channel.ingest_ts(source, stream, ts, endpoints, now);
@@ -1535,6 +1546,8 @@ pub fn fuzz_origin(data: &[u8]) {
     }
     let _ = origin.take_warnings();
 }
+
+pub mod traffic;
 
 /// The package crate's synthetic TS program generator, shared with its integration tests.
 #[cfg(test)]

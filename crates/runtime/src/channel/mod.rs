@@ -284,6 +284,9 @@ fn post_report(channel: &str, running: &mut Running) {
                 fa.total_cmp(&fb)
             })
             .unwrap_or((0, 1)),
+        sampled_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0)),
     };
     let now = ChannelReport {
         counters,

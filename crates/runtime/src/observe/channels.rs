@@ -12,7 +12,11 @@ const NS: &str = "AWS/MediaLive";
 /// What the observer remembers of a channel between looks.
 #[derive(Default)]
 pub(super) struct Seen {
+    name: String,
     report: Option<ChannelReport>,
+    /// The rates last computed, published again while the engine's report
+    /// has not been renewed.
+    rates: Vec<(&'static str, f64, &'static str)>,
     /// Alerts set now, by type.
     alerts: BTreeSet<&'static str>,
 }
@@ -81,6 +85,13 @@ pub(super) fn observe(
         .collect();
     for id in gone {
         if let Some(s) = seen.remove(&id) {
+            out.happenings.push(Happening {
+                service: "medialive",
+                resource: id.clone(),
+                name: s.name.clone(),
+                severity: Severity::Info,
+                message: "channel stopped".to_owned(),
+            });
             for alert_type in s.alerts {
                 out.alerts.push(AlertChange {
                     channel_id: id.clone(),
@@ -99,7 +110,17 @@ pub(super) fn observe(
             .and_then(|v| v.as_str())
             .unwrap_or(id)
             .to_owned();
+        if !seen.contains_key(id) {
+            out.happenings.push(Happening {
+                service: "medialive",
+                resource: id.to_owned(),
+                name: name.clone(),
+                severity: Severity::Info,
+                message: "channel running".to_owned(),
+            });
+        }
         let state = seen.entry(id.to_owned()).or_default();
+        state.name = name.clone();
         let report = c.report;
         let before = state
             .report
@@ -170,7 +191,15 @@ pub(super) fn observe(
             }
         }
 
-        // Metrics.
+        // Metrics. Rates are over the report's own clock; a report not
+        // renewed since the last look repeats the last rates.
+        let renewed = bc.is_none_or(|b| b.sampled_ms != now.sampled_ms);
+        let elapsed = match bc {
+            Some(b) if now.sampled_ms > b.sampled_ms => {
+                (now.sampled_ms - b.sampled_ms) as f64 / 1000.0
+            }
+            _ => elapsed,
+        };
         let (num, den) = now.frame_rate;
         let fps = if den > 0 {
             f64::from(num) / f64::from(den)
@@ -184,18 +213,28 @@ pub(super) fn observe(
             .inputs
             .first()
             .is_some_and(|p| p.name == report.active_input);
-        let mut rows: Vec<(&str, f64, &'static str)> = vec![
-            ("InputVideoFrameRate", decoded / elapsed, "Count/Second"),
-            (
-                "NetworkIn",
-                d(|c| c.input_bytes) * 8.0 / 1e6 / elapsed,
-                "Megabits/Second",
-            ),
-            (
-                "NetworkOut",
-                d(|c| c.output_bytes) * 8.0 / 1e6 / elapsed,
-                "Megabits/Second",
-            ),
+        if renewed {
+            state.rates = vec![
+                ("InputVideoFrameRate", decoded / elapsed, "Count/Second"),
+                (
+                    "NetworkIn",
+                    d(|c| c.input_bytes) * 8.0 / 1e6 / elapsed,
+                    "Megabits/Second",
+                ),
+                (
+                    "NetworkOut",
+                    d(|c| c.output_bytes) * 8.0 / 1e6 / elapsed,
+                    "Megabits/Second",
+                ),
+            ];
+            if busy > 0.0 && fps > 0.0 {
+                state
+                    .rates
+                    .push(("EncoderSpeed", (decoded + fill) / fps / busy, "None"));
+            }
+        }
+        let mut rows: Vec<(&str, f64, &'static str)> = state.rates.clone();
+        rows.extend([
             ("DroppedFrames", d(|c| c.dropped_frames), "Count"),
             (
                 "FillMsec",
@@ -204,27 +243,20 @@ pub(super) fn observe(
             ),
             (
                 "InputLossSeconds",
-                if report.input_loss {
-                    elapsed.round()
-                } else {
-                    0.0
-                },
+                if report.input_loss { 1.0 } else { 0.0 },
                 "Seconds",
             ),
             ("ActiveAlerts", state.alerts.len() as f64, "Count"),
             ("ActiveOutputs", f64::from(now.outputs), "Count"),
             ("Output4xxErrors", d(|c| c.http_4xx), "Count"),
             ("Output5xxErrors", d(|c| c.http_5xx), "Count"),
-        ];
+        ]);
         if report.inputs.len() > 1 {
             rows.push((
                 "PrimaryInputActive",
                 if primary_active { 1.0 } else { 0.0 },
                 "None",
             ));
-        }
-        if busy > 0.0 && fps > 0.0 {
-            rows.push(("EncoderSpeed", (decoded + fill) / fps / busy, "None"));
         }
         for (metric_name, value, unit) in rows {
             out.point(

@@ -12,6 +12,7 @@ const NS: &str = "AWS/MediaConnect";
 /// What the observer remembers of a flow between looks.
 #[derive(Default)]
 pub(super) struct Seen {
+    name: String,
     sources: HashMap<String, SourceSeen>,
     outputs: HashMap<String, OutputStats>,
     active: Option<String>,
@@ -144,11 +145,33 @@ pub(super) fn observe(
     elapsed: f64,
     out: &mut Observation,
 ) {
-    seen.retain(|arn, _| flows.iter().any(|f| f.record.flow.flow_arn == *arn));
+    seen.retain(|arn, s| {
+        let running = flows.iter().any(|f| f.record.flow.flow_arn == *arn);
+        if !running {
+            out.happenings.push(Happening {
+                service: "mediaconnect",
+                resource: arn.clone(),
+                name: s.name.clone(),
+                severity: Severity::Info,
+                message: "flow stopped".to_owned(),
+            });
+        }
+        running
+    });
     for f in flows {
         let flow = &f.record.flow;
         let arn = flow.flow_arn.as_str();
+        if !seen.contains_key(arn) {
+            out.happenings.push(Happening {
+                service: "mediaconnect",
+                resource: arn.to_owned(),
+                name: flow.name.clone(),
+                severity: Severity::Info,
+                message: "flow started".to_owned(),
+            });
+        }
         let state = seen.entry(arn.to_owned()).or_default();
+        state.name = flow.name.clone();
         let merge = f.stats.merge.is_some();
         let mut seconds = Vec::new();
         for source in flow.all_sources() {

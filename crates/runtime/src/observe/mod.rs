@@ -39,6 +39,9 @@
 
 mod channels;
 mod flows;
+mod packaging;
+
+pub use packaging::TrafficView;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -116,6 +119,7 @@ pub struct ChannelView<'a> {
 pub struct Observer {
     flows: HashMap<String, flows::Seen>,
     channels: HashMap<String, channels::Seen>,
+    packaging: packaging::Seen,
     last: Option<Timestamp>,
 }
 
@@ -149,6 +153,7 @@ impl Observer {
         now: Timestamp,
         flows: &[FlowView<'_>],
         channels: &[ChannelView<'_>],
+        traffic: &TrafficView,
     ) -> Observation {
         let elapsed = self.last.map_or(1.0, |l| {
             (now.as_unix_millis().saturating_sub(l.as_unix_millis()) as f64 / 1000.0).max(0.001)
@@ -157,6 +162,7 @@ impl Observer {
         let mut out = Observation::default();
         flows::observe(&mut self.flows, flows, elapsed, &mut out);
         channels::observe(&mut self.channels, channels, elapsed, &mut out);
+        packaging::observe(&mut self.packaging, traffic, &mut out);
         out
     }
 }
@@ -166,7 +172,12 @@ pub type LogSink = Arc<dyn Fn(&Happening, Timestamp) + Send + Sync>;
 
 /// Runs the observer once a second until the process ends, writing into
 /// `hub`; `log` receives every event (the CloudWatch Logs sink).
-pub async fn run(cp: Arc<ControlPlane>, hub: Arc<Hub>, log: LogSink) {
+pub async fn run(
+    cp: Arc<ControlPlane>,
+    origin: package::origin::OriginStore,
+    hub: Arc<Hub>,
+    log: LogSink,
+) {
     let mut observer = Observer::default();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -198,7 +209,27 @@ pub async fn run(cp: Arc<ControlPlane>, hub: Arc<Hub>, log: LogSink) {
                     .map(|record| ChannelView { record, report })
             })
             .collect();
-        let observation = observer.observe(now, &flow_views, &channel_views);
+        let traffic = TrafficView {
+            channels: cp
+                .packaging_view()
+                .map(|v| {
+                    let mut channels: Vec<(String, Vec<String>)> =
+                        v.channels.keys().map(|c| (c.clone(), Vec::new())).collect();
+                    for e in v.endpoints.values() {
+                        if let Some((_, eps)) = channels
+                            .iter_mut()
+                            .find(|(c, _)| *c == e.endpoint.channel_id)
+                        {
+                            eps.push(e.endpoint.id.clone());
+                        }
+                    }
+                    channels
+                })
+                .unwrap_or_default(),
+            egress: origin.traffic().egress_totals(),
+            ingress: origin.traffic().ingress_totals(),
+        };
+        let observation = observer.observe(now, &flow_views, &channel_views, &traffic);
         apply(&hub, now, observation, log.as_ref());
     }
 }
