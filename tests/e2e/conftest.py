@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-BIN = Path(os.environ.get("ONAIR_BIN", REPO / "target" / "debug" / "onair"))
+BIN = Path(os.environ.get("ONAIR_BIN", REPO / "target" / "debug" / "onair")).absolute()
 VENV_BIN = Path(sys.executable).parent
 AWS = str(VENV_BIN / "aws") if (VENV_BIN / "aws").exists() else str(REPO / ".venv" / "bin" / "aws")
 MODEL = Path(__file__).resolve().parent / "models" / "mediaconnect-2018-11-14.service-2.json"
@@ -136,6 +136,8 @@ class Server:
             AWS_MAX_ATTEMPTS="2",
         )
         self.proc = None
+        # The server's working directory (None: the test's); onair reads nothing from it.
+        self.cwd = None
         self.log_path = tmp / "onair.log"
         self._log = None
         self._children = []
@@ -157,7 +159,7 @@ class Server:
             [str(BIN), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir),
              "--ingest-ip", "127.0.0.1", "--ingest-bind", "127.0.0.1", "--region", REGION],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-            start_new_session=True,
+            start_new_session=True, cwd=self.cwd,
         )
         wait_for(self._answers, timeout, what=f"onair to answer on {self.endpoint}\n{self.log_tail()}")
 
@@ -331,19 +333,21 @@ def server(tmp_path):
 
 
 class Demo:
-    """`onair demo` on a free port, started by the `demo` fixture: `hls` is its
-    printed HLS URL, `player` its browser URL, `log()` what it printed so far."""
+    """`onair demo` on a free port, started by the `demo` fixture in a directory
+    outside the repository (everything it serves is compiled in): `hls` is its
+    printed HLS URL, `player` its browser URL, `dashboard` its dashboard URL,
+    `log()` what it printed so far."""
 
     HLS_LINE = re.compile(r"HLS \(channel with input failover, 640x360 \+ 320x180\): (\S+)")
 
-    def __init__(self, tmp: Path, env=None):
+    def __init__(self, tmp: Path):
         self.port = _free_tcp_port()
         self._log = open(tmp / "demo.log", "w+")
         self.proc = subprocess.Popen(
             [str(BIN), "demo", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(tmp / "data"),
              "--seconds", "90"],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-        self.hls = self.player = None
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=tmp)
+        self.hls = self.player = self.dashboard = None
         deadline = time.monotonic() + 40
         while self.player is None and time.monotonic() < deadline and self.proc.poll() is None:
             time.sleep(0.5)
@@ -352,7 +356,9 @@ class Demo:
             self.hls = found and found.group(1)
             found = re.search(r"browser: (\S+)", text)
             self.player = found and found.group(1)
-        assert self.hls and self.player, f"demo printed no URLs (exit {self.proc.poll()}):\n{self.log()[-3000:]}"
+            found = re.search(r"dashboard: (\S+)", text)
+            self.dashboard = found and found.group(1)
+        assert self.hls and self.player and self.dashboard, f"demo printed no URLs (exit {self.proc.poll()}):\n{self.log()[-3000:]}"
 
     def log(self):
         self._log.seek(0)
@@ -374,7 +380,7 @@ class Demo:
 
 @pytest.fixture
 def demo(tmp_path):
-    d = Demo(tmp_path, env=dict(os.environ, ONAIR_WEB_DIR=str(REPO / "web")))
+    d = Demo(tmp_path)
     try:
         yield d
     finally:

@@ -2,6 +2,7 @@
 own, its printed HLS URL lists both renditions and plays the primary encoder's
 tone."""
 
+import json
 import re
 import urllib.error
 import urllib.request
@@ -31,3 +32,17 @@ def test_demo_serves_the_channel_over_hls(demo):
     assert {(s["codec_name"], s["sample_rate"]) for s in audio} == {("aac", "48000")}, streams
     hz = m.tone_hz(url, timeout=40)
     assert 850 < hz < 1150, f"expected the primary encoder's 1000 Hz tone, heard {hz:.0f} Hz"
+
+
+def test_demo_prints_the_dashboard(demo):
+    """The printed dashboard URL is the root of the API port, and its snapshot
+    lists the demo's flows, channel and endpoint (the page itself is driven in
+    test_player.py and test_dashboard.py)."""
+    assert demo.dashboard == f"http://127.0.0.1:{demo.port}/"
+    with urllib.request.urlopen(demo.dashboard, timeout=5) as r:
+        assert r.headers["Content-Type"] == "text/html; charset=utf-8"
+    with urllib.request.urlopen(demo.dashboard + "dashboard/api/snapshot", timeout=5) as r:
+        snap = json.load(r)
+    assert sorted(f["name"] for f in snap["flows"]) == ["demo-backup", "demo-primary"], snap["flows"]
+    assert len(snap["channels"]) == 1 and len(snap["endpoints"]) == 1, snap
+    assert demo.hls.endswith(snap["endpoints"][0]["path"]), (demo.hls, snap["endpoints"])

@@ -1,6 +1,7 @@
 """The browser player: `onair demo`'s printed `browser:` URL plays the channel in
 headless Chromium (Debian's, driven by playwright-core from web/node_modules)
-with hls.js served by onair itself at /player/hls.min.js."""
+with hls.js compiled into onair and served at /player/hls.min.js; so does the
+player of the printed dashboard. The demo runs outside the repository."""
 
 import json
 import os
@@ -12,6 +13,7 @@ import urllib.request
 
 import pytest
 
+from browser import Page
 from conftest import REPO, needs_ffmpeg, wait_for
 
 CHROMIUM = os.environ.get("ONAIR_CHROMIUM", "/usr/bin/chromium")
@@ -57,3 +59,19 @@ def test_browser_player_plays_the_demo_channel(demo):
     assert advanced >= SECONDS - 5, f"played {advanced:.1f} s of {SECONDS} s: {report}"
     assert end["stalls"] - start["stalls"] <= 1, f"stalled {end['stalls'] - start['stalls']} times: {report}"
     assert end["playing"], report
+    assert not [m for m in report["console"] if m.startswith(("error", "pageerror"))], report["console"]
+
+    # The dashboard the demo prints: both flows green, its player playing the channel.
+    page = Page(demo.dashboard)
+    try:
+        ok, _, _ = page.wait("window.onairDashboard?.snapshot?.flows.length === 2", 15)
+        assert ok, page.eval("document.body.innerText")
+        ok, _, _ = page.wait("[...document.querySelectorAll('[data-flow-arn]')]"
+                             ".every((c) => c.dataset.health === 'ok')", 15)
+        assert ok, page.eval("document.getElementById('flows').innerText")
+        ok, _, _ = page.wait("window.onairDashboard.player.currentTime > 2", 40)
+        assert ok, page.eval("JSON.stringify(window.onairDashboard.player)")
+        problems = [msg for msg in page.console() if msg["type"] in ("error", "pageerror", "requestfailed")]
+        assert not problems, problems
+    finally:
+        page.close()

@@ -422,7 +422,7 @@ pub fn fuzz_head(data: &[u8]) {
                 secret_access_key: "fuzz".into(),
             },
             origin: crate::origin::OriginStore::default(),
-            web_dir: "web".into(),
+            dashboard: Default::default(),
             monitor: std::sync::Arc::new(monitor::Hub::new(
                 monitor::Identity {
                     account_id: "000000000000".into(),

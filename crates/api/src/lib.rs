@@ -5,12 +5,16 @@
 //! `/tags/{arn}` for MediaConnect ARNs). Paths are split on `/` *before*
 //! percent-decoding, so ARNs with `/` (`%2F`) stay one label. MediaPackage HLS
 //! ingest (`/in/v2/…`) and origin (`/out/v1/…`) paths are routed to [`origin`]
-//! before SigV4, as they are not AWS API calls; so are the browser player
-//! (`/player`, [`player`]) and the SNS SubscribeURL / UnsubscribeURL a
-//! subscriber follows (an unsigned GET with `Action=`, [`sns`]). SNS calls
-//! (awsQuery) are told apart by their credential scope. A path prefix in
-//! the client's endpoint URL (`http://host:port/onair`) is skipped.
+//! before SigV4, as they are not AWS API calls; so are `/metrics`
+//! ([`prometheus`]), the operator dashboard (`/` without AWS authentication,
+//! `/dashboard/…`, [`dashboard`]), the browser player (`/player`,
+//! [`player`]), whose files are compiled in ([`assets`]), and the SNS
+//! SubscribeURL / UnsubscribeURL a subscriber follows (an unsigned GET with
+//! `Action=`, [`sns`]). SNS calls (awsQuery) are told apart by their
+//! credential scope. A path prefix in the client's endpoint URL
+//! (`http://host:port/onair`) is skipped.
 
+pub mod assets;
 pub mod cloudwatch;
 pub mod dashboard;
 pub mod error;
@@ -54,8 +58,8 @@ pub struct AppState {
     pub credentials: Credentials,
     /// MediaPackage HLS ingest and origin store ([`origin`]).
     pub origin: origin::OriginStore,
-    /// Where the browser player's `web/` directory is ([`player`]).
-    pub web_dir: std::path::PathBuf,
+    /// The dashboard's shared snapshot ([`dashboard`]).
+    pub dashboard: Arc<dashboard::LiveView>,
     /// Metrics, alarms, alerts and the event feed ([`cloudwatch`], [`dashboard`]).
     pub monitor: Arc<monitor::Hub>,
     /// Publishes to SNS topics and delivers to their subscribers ([`sns`]).
@@ -155,15 +159,20 @@ const ROOTS: &[&str] = &[
 
 async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let request_id = request_id();
-    // HLS ingest (Basic auth), origin GETs, the player and /metrics (public) and
-    // the SNS SubscribeURL / UnsubscribeURL a subscriber follows are not AWS
-    // calls: no SigV4.
-    let result = if req.uri().path() == "/metrics" && req.method() == Method::GET {
+    // HLS ingest (Basic auth), origin GETs, /metrics, the dashboard and the
+    // player (public), and the SNS SubscribeURL / UnsubscribeURL a subscriber
+    // follows, are not AWS calls: no SigV4.
+    let uri = req.uri();
+    let result = if uri.path() == "/metrics" && req.method() == Method::GET {
         Ok(prometheus::handle(&state.monitor))
-    } else if let Some(asset) = player::route(req.uri().path()) {
-        Ok(player::handle(&state.web_dir, asset, req.method()).await)
     } else if is_sns_link(&req) {
         sns::handle_link(&state, req.uri().query().unwrap_or("")).await
+    } else if let Some(route) =
+        dashboard::route(req.method(), uri.path(), uri.query(), req.headers())
+    {
+        Ok(dashboard::handle(&state, route, req).await)
+    } else if let Some(asset) = player::route(uri.path()) {
+        Ok(player::handle(asset, req.method(), req.headers()))
     } else {
         match origin::route(req.uri().path()) {
             Some(path) => origin::handle(state.cp.clone(), state.origin.clone(), path, req).await,

@@ -808,7 +808,7 @@ mod tests {
                     secret_access_key: "secret".into(),
                 },
                 origin: OriginStore::default(),
-                web_dir: "web".into(),
+                dashboard: Default::default(),
                 monitor: std::sync::Arc::new(monitor::Hub::new(
                     monitor::Identity {
                         account_id: "000000000000".into(),

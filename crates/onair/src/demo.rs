@@ -28,9 +28,6 @@ pub struct DemoArgs {
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long)]
     pub seconds: Option<u64>,
-    /// The repository's `web/` directory, for the browser player's hls.js.
-    #[arg(long, default_value = "web", env = "ONAIR_WEB_DIR")]
-    pub web_dir: PathBuf,
 }
 
 struct DemoFlow {
@@ -267,7 +264,6 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
         access_key_id: None,
         secret_access_key: None,
         public_url: None,
-        web_dir: args.web_dir.clone(),
         max_metrics: 2000,
         region: "us-east-1".into(),
     };
@@ -313,7 +309,8 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
     }
     let hls_url = pipeline(&rt, &arns).await?;
 
-    println!("\nonair demo is running: API at {endpoint}\n");
+    println!("\nonair demo is running: API at {endpoint}");
+    println!("  dashboard: {endpoint}/   (flows, channel, player, alarms, events; live)\n");
     for (f, arn) in FLOWS.iter().zip(&arns) {
         println!(
             "  {:<13} ingest rtp://127.0.0.1:{}  ({} Hz tone)  {arn}",

@@ -40,10 +40,6 @@ pub struct ServeArgs {
     /// origin URLs (default: http://INGEST_IP:PORT).
     #[arg(long, env = "ONAIR_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// The repository's `web/` directory: /player serves hls.js from its
-    /// node_modules (`npm ci` in web/).
-    #[arg(long, default_value = "web", env = "ONAIR_WEB_DIR")]
-    pub web_dir: PathBuf,
     /// The most metrics the CloudWatch store holds (engine metrics and
     /// PutMetricData together; about 70 per running flow, 25 per channel).
     #[arg(long, default_value_t = 2000, env = "ONAIR_MAX_METRICS")]
@@ -71,7 +67,6 @@ pub struct Server {
     pub creds: credentials::Stored,
     pub listener: tokio::net::TcpListener,
     pub endpoint: String,
-    pub web_dir: PathBuf,
     /// Metrics, alarms, alerts and events.
     pub monitor: Arc<monitor::Hub>,
     /// Where resources, alarms and the metric history are kept.
@@ -149,7 +144,6 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
         creds,
         listener,
         endpoint,
-        web_dir: args.web_dir.clone(),
     })
 }
 
@@ -214,7 +208,7 @@ pub async fn run(server: Server) -> anyhow::Result<()> {
             secret_access_key: server.creds.secret_access_key.clone(),
         },
         origin: server.origin.clone(),
-        web_dir: server.web_dir.clone(),
+        dashboard: Default::default(),
         monitor: server.monitor.clone(),
         sns,
     };
@@ -249,6 +243,7 @@ async fn shutdown_signal() {
 pub async fn main(args: ServeArgs) -> anyhow::Result<()> {
     let server = start(&args).await?;
     println!("onair is serving the AWS API on {}", server.endpoint);
+    println!("Dashboard: {}/", server.endpoint);
     println!("To use the aws CLI, boto3 or any AWS SDK with it, paste:\n");
     print!("{}", exports(&server, &args.region));
     println!();

@@ -23,7 +23,7 @@ fn state() -> AppState {
             secret_access_key: "secret".into(),
         },
         origin: crate::origin::OriginStore::default(),
-        web_dir: "web".into(),
+        dashboard: Default::default(),
         monitor: Arc::new(monitor::Hub::new(
             monitor::Identity {
                 account_id: "000000000000".into(),

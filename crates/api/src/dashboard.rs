@@ -1,1 +1,0 @@
-//! The operator dashboard at `/` (not built yet).
