@@ -414,23 +414,7 @@ pub fn fuzz_head(data: &[u8]) {
             &serde_json::json!({"id": "ep", "channelId": "live", "hlsPackage": {}}),
         )
         .ok()?;
-        Some(AppState {
-            sns: crate::sns::Notifier::new(cp.clone()),
-            cp,
-            credentials: crate::Credentials {
-                access_key_id: "AKIDFUZZ".into(),
-                secret_access_key: "fuzz".into(),
-            },
-            origin: crate::origin::OriginStore::default(),
-            dashboard: Default::default(),
-            monitor: std::sync::Arc::new(monitor::Hub::new(
-                monitor::Identity {
-                    account_id: "000000000000".into(),
-                    region: "us-west-2".into(),
-                },
-                monitor::series::StoreConfig::default(),
-            )),
-        })
+        Some(AppState::standalone(cp, 1000))
     });
     let Some(state) = state else { return };
     let peer = SocketAddr::from(([127, 0, 0, 1], 40000));

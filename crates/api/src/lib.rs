@@ -66,6 +66,30 @@ pub struct AppState {
     pub sns: sns::Notifier,
 }
 
+impl AppState {
+    /// The state of a server whose monitor starts empty, for fuzz targets and
+    /// tests: credentials `AKIDFUZZ` / `fuzz`, an empty origin.
+    pub fn standalone(cp: Arc<ControlPlane>, max_metrics: usize) -> Self {
+        AppState {
+            sns: sns::Notifier::new(cp.clone()),
+            cp,
+            credentials: Credentials {
+                access_key_id: "AKIDFUZZ".into(),
+                secret_access_key: "fuzz".into(),
+            },
+            origin: origin::OriginStore::default(),
+            dashboard: Default::default(),
+            monitor: Arc::new(monitor::Hub::new(
+                monitor::Identity {
+                    account_id: "000000000000".into(),
+                    region: "us-west-2".into(),
+                },
+                monitor::series::StoreConfig { max_metrics },
+            )),
+        }
+    }
+}
+
 /// The router: every path falls to the AWS dispatcher.
 pub fn router(state: AppState) -> Router {
     Router::new().fallback(dispatch).with_state(state)

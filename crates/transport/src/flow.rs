@@ -106,6 +106,7 @@ struct Source {
     stats: SourceStats,
     meter: Meter,
     last_packet: Option<Duration>,
+    jitter: crate::rtp::Jitter,
 }
 
 impl Source {
@@ -130,6 +131,7 @@ impl Source {
             },
             meter: Meter::default(),
             last_packet: None,
+            jitter: crate::rtp::Jitter::default(),
             cfg,
         }
     }
@@ -315,6 +317,9 @@ impl FlowCore {
                 self.on_air(now, source, None, payload, 0);
             }
             SourceProtocol::Rtp | SourceProtocol::RtpFec => {
+                if let Ok(p) = crate::rtp::RtpPacket::parse(data) {
+                    src.jitter.on_packet(now, p.timestamp);
+                }
                 let rebuilt = self.on_rtp(now, source, data, false);
                 for d in rebuilt {
                     self.on_rtp(now, source, &d, true);
@@ -533,6 +538,7 @@ impl FlowCore {
                     None => st.connected,
                 };
                 st.ts = s.ts.stats();
+                st.jitter_ms = s.jitter.millis();
                 st
             })
             .collect();

@@ -125,6 +125,9 @@ pub struct SourceStats {
     pub selected: bool,
     /// Has delivered within the last second.
     pub connected: bool,
+    /// RFC 3550 interarrival jitter of the RTP packets, in milliseconds
+    /// (0 for UDP sources).
+    pub jitter_ms: f64,
     /// TR 101 290 priority-1 checks on this source's stream.
     pub ts: media::tr101290::Tr101290Stats,
 }

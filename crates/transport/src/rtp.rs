@@ -83,6 +83,37 @@ impl<'a> RtpPacket<'a> {
     }
 }
 
+/// RFC 3550 §6.4.1 (A.8) interarrival jitter: the mean deviation of the
+/// difference between arrival spacing and RTP timestamp spacing, smoothed
+/// with gain 1/16, on the 90 kHz clock.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Jitter {
+    last_transit: Option<i64>,
+    /// In 90 kHz units.
+    jitter: f64,
+}
+
+impl Jitter {
+    /// One packet that arrived at `arrival` with RTP timestamp `timestamp`.
+    /// Packets rebuilt by FEC must not be given: they have no arrival of
+    /// their own.
+    pub fn on_packet(&mut self, arrival: Duration, timestamp: u32) {
+        // Both clocks wrap at 2^32 ticks: the transit time's difference is
+        // taken modulo 2^32 and read as signed.
+        let transit = i64::from(self::timestamp(arrival).wrapping_sub(timestamp));
+        if let Some(last) = self.last_transit {
+            let d = (transit.wrapping_sub(last) as i32).unsigned_abs();
+            self.jitter += (f64::from(d) - self.jitter) / 16.0;
+        }
+        self.last_transit = Some(transit);
+    }
+
+    /// The estimate in milliseconds.
+    pub fn millis(&self) -> f64 {
+        self.jitter * 1000.0 / CLOCK_HZ as f64
+    }
+}
+
 /// Writes a plain 12-byte RTP header (no CSRC, extension or padding).
 pub fn write_header(out: &mut Vec<u8>, payload_type: u8, seq: u16, timestamp: u32, ssrc: u32) {
     out.push(0x80);
@@ -128,6 +159,28 @@ mod tests {
     #[test]
     fn mp2t_packets_on_the_90_khz_clock() {
         assert_eq!(timestamp(Duration::from_millis(10)), 900);
+    }
+
+    #[test]
+    fn jitter_follows_rfc_3550() {
+        // Evenly spaced packets with matching timestamps: no jitter, even
+        // across the 32-bit wrap.
+        let mut j = Jitter::default();
+        for i in 0..100u32 {
+            j.on_packet(
+                Duration::from_millis(10 * u64::from(i)),
+                (u32::MAX - 450).wrapping_add(900 * i),
+            );
+        }
+        assert!(j.millis() < 1e-9, "{}", j.millis());
+        // Every other packet 4 ms late: |D| alternates 4 ms; the estimate
+        // converges to it.
+        let mut j = Jitter::default();
+        for i in 0..400u64 {
+            let late = if i % 2 == 1 { 4 } else { 0 };
+            j.on_packet(Duration::from_millis(10 * i + late), (900 * i) as u32);
+        }
+        assert!((j.millis() - 4.0).abs() < 0.1, "{}", j.millis());
         // 2^32 ticks (about 13.25 hours) wrap to 0.
         assert_eq!(timestamp(Duration::from_micros(47_721_858_845)), 0);
         let b = mp2t_packet(9, timestamp(Duration::from_secs(1)), 5, &[0x47; 188]);

@@ -300,3 +300,80 @@ pub(crate) fn now() -> Timestamp {
     let millis = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
     Timestamp::from_unix_millis(u64::try_from(millis).unwrap_or(0))
 }
+
+/// Every operation this module answers.
+pub const OPERATIONS: &[&str] = &[
+    "PutMetricData",
+    "GetMetricStatistics",
+    "GetMetricData",
+    "ListMetrics",
+    "PutMetricAlarm",
+    "DescribeAlarms",
+    "DescribeAlarmsForMetric",
+    "DescribeAlarmHistory",
+    "DeleteAlarms",
+    "SetAlarmState",
+    "EnableAlarmActions",
+    "DisableAlarmActions",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
+];
+
+/// The body of the `cloudwatch_request` fuzz target (and of a property test):
+/// the first byte picks an operation, the rest is its body, plain or, when the
+/// second byte is odd, announced as gzip. Whatever the bytes, the answer is a
+/// response or an error in CloudWatch's shape, never a panic.
+pub fn fuzz_request(data: &[u8]) {
+    static STATE: std::sync::OnceLock<Option<AppState>> = std::sync::OnceLock::new();
+    let state = STATE.get_or_init(|| {
+        let store = control::store::Store::in_memory().ok()?;
+        let cp = control::ControlPlane::with_store(store, control::Settings::default());
+        Some(AppState::standalone(cp, 64))
+    });
+    let Some(state) = state else { return };
+    let (Some(&op), Some(&flags)) = (data.first(), data.get(1)) else {
+        return;
+    };
+    let Some(operation) = OPERATIONS.get(usize::from(op) % OPERATIONS.len()) else {
+        return;
+    };
+    let req = ApiRequest {
+        method: axum::http::Method::POST,
+        segments: Vec::new(),
+        query: Vec::new(),
+        body: bytes::Bytes::copy_from_slice(data.get(2..).unwrap_or_default()),
+        region: "us-west-2".into(),
+        service: "monitoring".into(),
+        target: Some(format!("{TARGET_PREFIX}.{operation}")),
+        content_type: Some("application/x-amz-json-1.0".into()),
+        content_encoding: (flags & 1 == 1).then(|| "gzip".into()),
+    };
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread().build() else {
+        return;
+    };
+    let _ = rt.block_on(handle(state, &req, operation));
+}
+
+#[cfg(test)]
+mod fuzz_tests {
+    use proptest::prelude::*;
+
+    fn body() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..300),
+            // JSON shaped like the requests, with wrong types and values.
+            "\\{(\"(Namespace|MetricName|MetricData|Dimensions|StartTime|EndTime|Period|Statistics|AlarmName|AlarmNames|Threshold|Expression|MetricDataQueries|Id|Value|Values|Counts|StatisticValues|ComparisonOperator|EvaluationPeriods|MaxRecords|NextToken)\":(1e308|-1|\"x\"|\\[\\]|\\{\\}|null|\\[\\{\\}\\]|\"p99\"|0),?){0,6}\\}"
+                .prop_map(String::into_bytes),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn no_request_body_panics(op in any::<u8>(), gz in any::<bool>(), body in body()) {
+            let mut data = vec![op, u8::from(gz)];
+            data.extend(body);
+            super::fuzz_request(&data);
+        }
+    }
+}

@@ -39,6 +39,7 @@ struct SourceSecond {
     selected: bool,
     disconnections: f64,
     uptime: f64,
+    jitter: f64,
     connection_errors: f64,
     continuity: f64,
     pat: f64,
@@ -90,6 +91,7 @@ fn second(now: &SourceStats, seen: &mut SourceSeen, elapsed: f64) -> SourceSecon
         selected: now.selected,
         disconnections,
         uptime: seen.uptime.floor(),
+        jitter: now.jitter_ms,
         connection_errors: d(|s| s.dropped_not_allowed) + d(|s| s.malformed) + disconnections,
         continuity: d(|s| s.ts.continuity_errors),
         pat: d(|s| s.ts.pat_errors),
@@ -104,7 +106,7 @@ fn second(now: &SourceStats, seen: &mut SourceSeen, elapsed: f64) -> SourceSecon
 
 fn publish(out: &mut Observation, dims: &[(&str, &str)], s: &SourceSecond, merge: bool) {
     let flag = |b: bool| if b { 1.0 } else { 0.0 };
-    let rows: [(&str, f64, &'static str); 21] = [
+    let rows: [(&str, f64, &'static str); 22] = [
         ("SourceBitRate", s.bitrate, "Bits/Second"),
         ("SourceTotalPackets", s.packets, "Count"),
         ("SourceDroppedPackets", s.dropped, "Count"),
@@ -117,6 +119,7 @@ fn publish(out: &mut Observation, dims: &[(&str, &str)], s: &SourceSecond, merge
         ("SourceSelected", flag(s.selected), "None"),
         ("SourceDisconnections", s.disconnections, "Count"),
         ("SourceUptime", s.uptime, "Seconds"),
+        ("SourceJitter", s.jitter, "Milliseconds"),
         ("SourceConnectionErrors", s.connection_errors, "Count"),
         ("SourceContinuityCounter", s.continuity, "Count"),
         ("SourcePATError", s.pat, "Count"),
