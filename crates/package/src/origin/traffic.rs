@@ -49,7 +49,9 @@ struct Ingress {
 /// See the [module docs](self).
 #[derive(Debug, Default)]
 pub struct Traffic {
-    egress: RwLock<HashMap<(String, String), Arc<Egress>>>,
+    /// Channel → endpoint → counters: looked up with `&str`s, so counting a
+    /// request allocates nothing once its endpoint has been seen.
+    egress: RwLock<HashMap<String, HashMap<String, Arc<Egress>>>>,
     ingress: RwLock<HashMap<String, Arc<Ingress>>>,
 }
 
@@ -72,12 +74,12 @@ impl Traffic {
         bytes: u64,
         took: Duration,
     ) {
-        let key = (channel_id.to_owned(), endpoint_id.to_owned());
         let known = self
             .egress
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
+            .get(channel_id)
+            .and_then(|endpoints| endpoints.get(endpoint_id))
             .cloned();
         let counters = match known {
             Some(c) => c,
@@ -85,7 +87,9 @@ impl Traffic {
                 .egress
                 .write()
                 .unwrap_or_else(PoisonError::into_inner)
-                .entry(key)
+                .entry(channel_id.to_owned())
+                .or_default()
+                .entry(endpoint_id.to_owned())
                 .or_default()
                 .clone(),
         };
@@ -133,15 +137,17 @@ impl Traffic {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .map(|(k, c)| {
-                (
-                    k.clone(),
-                    EgressTotals {
-                        requests: load(&c.requests),
-                        bytes: load(&c.bytes),
-                        micros: c.micros.load(Ordering::Relaxed),
-                    },
-                )
+            .flat_map(|(channel, endpoints)| {
+                endpoints.iter().map(move |(endpoint, c)| {
+                    (
+                        (channel.clone(), endpoint.clone()),
+                        EgressTotals {
+                            requests: load(&c.requests),
+                            bytes: load(&c.bytes),
+                            micros: c.micros.load(Ordering::Relaxed),
+                        },
+                    )
+                })
             })
             .collect()
     }
@@ -169,7 +175,7 @@ impl Traffic {
         self.egress
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .retain(|(c, _), _| channels.contains(&c.as_str()));
+            .retain(|c, _| channels.contains(&c.as_str()));
         self.ingress
             .write()
             .unwrap_or_else(PoisonError::into_inner)
