@@ -15,7 +15,8 @@ function rendition(r) {
 
 function input(i, active) {
   const health = i.state ? (INPUT_HEALTH[i.state] || 'warning') : 'idle';
-  const notes = [i.black ? 'black' : null, i.silent ? 'silent' : null, i.losses ? `${i.losses} losses` : null]
+  const notes = [i.black ? 'black' : null, i.silent ? 'silent' : null, i.losses ? `${i.losses} losses` : null,
+    i.refused ? `${i.refused} datagrams refused by its security group` : null]
     .filter(Boolean).join(', ');
   return h('li', { dataset: { input: i.name, health }, title: i.reason || '' },
     badge(health, i.state || '—'), ' ', i.name,

@@ -3,7 +3,9 @@
 //! | method | path | operation |
 //! |---|---|---|
 //! | POST, GET | /prod/inputs | CreateInput, ListInputs |
-//! | GET, DELETE | /prod/inputs/{inputId} | DescribeInput, DeleteInput |
+//! | GET, PUT, DELETE | /prod/inputs/{inputId} | DescribeInput, UpdateInput, DeleteInput |
+//! | POST, GET | /prod/inputSecurityGroups | CreateInputSecurityGroup, ListInputSecurityGroups |
+//! | GET, PUT, DELETE | /prod/inputSecurityGroups/{inputSecurityGroupId} | DescribeInputSecurityGroup, UpdateInputSecurityGroup, DeleteInputSecurityGroup |
 //! | POST, GET | /prod/channels | CreateChannel, ListChannels |
 //! | GET, PUT, DELETE | /prod/channels/{channelId} | DescribeChannel, UpdateChannel, DeleteChannel |
 //! | POST | /prod/channels/{channelId}/start, /stop | StartChannel, StopChannel |
@@ -127,7 +129,28 @@ pub async fn handle(cp: &ControlPlane, req: &ApiRequest) -> Result<Response, Api
             cp.list_inputs(req.query("maxResults"), req.query("nextToken"))?,
         ),
         (&Method::GET, ["prod", "inputs", id]) => reply(StatusCode::OK, cp.describe_input(id)?),
+        (&Method::PUT, ["prod", "inputs", id]) => {
+            reply(StatusCode::OK, cp.update_input(id, &req.json()?)?)
+        }
         (&Method::DELETE, ["prod", "inputs", id]) => reply(StatusCode::OK, cp.delete_input(id)?),
+        (&Method::POST, ["prod", "inputSecurityGroups"]) => reply(
+            StatusCode::OK,
+            cp.create_input_security_group(&req.region, &req.json()?)?,
+        ),
+        (&Method::GET, ["prod", "inputSecurityGroups"]) => reply(
+            StatusCode::OK,
+            cp.list_input_security_groups(req.query("maxResults"), req.query("nextToken"))?,
+        ),
+        (&Method::GET, ["prod", "inputSecurityGroups", id]) => {
+            reply(StatusCode::OK, cp.describe_input_security_group(id)?)
+        }
+        (&Method::PUT, ["prod", "inputSecurityGroups", id]) => reply(
+            StatusCode::OK,
+            cp.update_input_security_group(id, &req.json()?)?,
+        ),
+        (&Method::DELETE, ["prod", "inputSecurityGroups", id]) => {
+            reply(StatusCode::OK, cp.delete_input_security_group(id)?)
+        }
         (&Method::POST, ["prod", "channels"]) => reply(
             StatusCode::CREATED,
             cp.create_channel(&req.region, &req.json()?)

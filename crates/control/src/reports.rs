@@ -147,6 +147,9 @@ pub struct InputReport {
     pub reason: Option<String>,
     /// Times the input went away after delivering.
     pub losses: u64,
+    /// Datagrams dropped because their sender is outside the input's
+    /// security groups (push inputs; since the engine started).
+    pub refused: u64,
     /// Black video (watched only with a black failover condition).
     pub black: bool,
     /// Silent audio (watched only with a silence failover condition).

@@ -177,6 +177,8 @@ pub struct InputView {
     pub black: bool,
     pub silent: bool,
     pub losses: u64,
+    /// Datagrams refused: their sender is outside the input's security groups.
+    pub refused: u64,
 }
 
 /// One video description of a channel's encoder settings.
@@ -501,6 +503,7 @@ fn channel_view(
                 black: i.black,
                 silent: i.silent,
                 losses: i.losses,
+                refused: i.refused,
             })
             .collect(),
         _ => attachments
@@ -512,6 +515,7 @@ fn channel_view(
                 black: false,
                 silent: false,
                 losses: 0,
+                refused: 0,
             })
             .collect(),
     };

@@ -365,6 +365,7 @@ fn health_json(r: &crate::reports::ChannelReport) -> Value {
                 "inputAttachmentName": i.name,
                 "state": i.state.as_str(),
                 "losses": i.losses,
+                "refused": i.refused,
                 "black": i.black,
                 "silent": i.silent,
             });

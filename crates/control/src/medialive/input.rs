@@ -1,16 +1,27 @@
-//! MediaLive inputs: CreateInput, DescribeInput, ListInputs, DeleteInput.
+//! MediaLive inputs: CreateInput, DescribeInput, ListInputs, UpdateInput,
+//! DeleteInput.
 //!
 //! Supported types: `MEDIACONNECT` (one or two existing flows), `RTP_PUSH`
 //! and `UDP_PUSH` (onair allocates two UDP ports from [`PUSH_PORTS`], one per
-//! pipeline, and reports them as `destinations[].url`). Other types are a 400
-//! naming the type.
+//! pipeline, and reports them as `destinations[].url`; `inputSecurityGroups`
+//! names the one group whose rules say who may push, none: anyone — see
+//! [`super::security_group`]). Other types are a 400 naming the type.
+//!
+//! UpdateInput changes `name`, `roleArn`, `inputSecurityGroups` and
+//! `mediaConnectFlows`. While the channel it is attached to runs (STARTING,
+//! RUNNING, STOPPING) the flows cannot change (409 naming the channel: the
+//! engine follows the flows it started with); the name, role and groups can,
+//! and new groups are in force in the running feed by the supervisor's next
+//! pass. An attached input keeps its class (one flow or two), as in MediaLive.
 
 use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{json, Value};
 
-use super::model::{InputDestination, InputRecord, InputType, MediaConnectFlow};
-use super::{arn, numeric_id, INPUT_KIND, PUSH_PORTS};
+use super::model::{
+    ChannelRecord, ChannelState, InputDestination, InputRecord, InputType, MediaConnectFlow,
+};
+use super::{arn, numeric_id, CHANNEL_KIND, INPUT_KIND, PUSH_PORTS};
 use crate::error::{ControlError, Result};
 use crate::fields::Fields;
 use crate::flow;
@@ -69,18 +80,7 @@ impl ControlPlane {
                 "type: onair does not implement input type {input_type} yet (supported: MEDIACONNECT, RTP_PUSH, UDP_PUSH)"
             )));
         }
-        let mut flows = Vec::new();
-        for (path, v) in f.list("mediaConnectFlows")?.unwrap_or_default() {
-            let mut ff = Fields::new(path.clone(), v)?;
-            let flow_arn = ff.required_string("flowArn")?;
-            ff.finish()?;
-            if self.flow_record(&flow_arn).is_err() {
-                return Err(ControlError::bad(format!(
-                    "{path}.flowArn: no MediaConnect flow {flow_arn}"
-                )));
-            }
-            flows.push(MediaConnectFlow { flow_arn });
-        }
+        let flows = self.read_flows(&mut f)?.unwrap_or_default();
         if let Some(d) = f.list("destinations")? {
             if !d.is_empty() {
                 return Err(ControlError::bad(format!(
@@ -88,13 +88,7 @@ impl ControlPlane {
                 )));
             }
         }
-        if let Some(groups) = f.string_list("inputSecurityGroups")? {
-            if !groups.is_empty() {
-                return Err(ControlError::bad(
-                    "inputSecurityGroups: onair does not implement input security groups yet",
-                ));
-            }
-        }
+        let groups = f.string_list("inputSecurityGroups")?.unwrap_or_default();
         let role_arn = f.string("roleArn")?;
         let tags = f.string_map("tags")?.unwrap_or_default();
         let request_id = f.string("requestId")?;
@@ -111,6 +105,7 @@ impl ControlPlane {
             media_connect_flows: Vec::new(),
             input_class: "STANDARD".into(),
             role_arn,
+            security_groups: Vec::new(),
             tags: tags.clone(),
             request_id: request_id.clone(),
             created_ms: flow::now_ms(),
@@ -124,19 +119,9 @@ impl ControlPlane {
         {
             return Ok(json!({ "input": same.render() }));
         }
+        rec.security_groups = self.check_input_groups(input_type, groups)?;
         if input_type == InputType::MediaConnect {
-            if !(1..=2).contains(&flows.len()) {
-                return Err(ControlError::bad(format!(
-                    "mediaConnectFlows: a MEDIACONNECT input names 1 or 2 flows, got {}",
-                    flows.len()
-                )));
-            }
-            rec.input_class = if flows.len() == 2 {
-                "STANDARD"
-            } else {
-                "SINGLE_PIPELINE"
-            }
-            .into();
+            rec.input_class = input_class(&flows)?.into();
             rec.media_connect_flows = flows;
         } else {
             if !flows.is_empty() {
@@ -187,6 +172,110 @@ impl ControlPlane {
     /// DescribeInput (the Input fields, flattened).
     pub fn describe_input(&self, id: &str) -> Result<Value> {
         Ok(self.input_record(id)?.render())
+    }
+
+    /// The `mediaConnectFlows` member: each flow must exist.
+    fn read_flows(&self, f: &mut Fields) -> Result<Option<Vec<MediaConnectFlow>>> {
+        let Some(items) = f.list("mediaConnectFlows")? else {
+            return Ok(None);
+        };
+        let mut flows = Vec::with_capacity(items.len());
+        for (path, v) in items {
+            let mut ff = Fields::new(path.clone(), v)?;
+            let flow_arn = ff.required_string("flowArn")?;
+            ff.finish()?;
+            if self.flow_record(&flow_arn).is_err() {
+                return Err(ControlError::bad(format!(
+                    "{path}.flowArn: no MediaConnect flow {flow_arn}"
+                )));
+            }
+            flows.push(MediaConnectFlow { flow_arn });
+        }
+        Ok(Some(flows))
+    }
+
+    /// The channel attached to `input` whose engine runs (STARTING, RUNNING
+    /// or STOPPING), with its state.
+    fn running_channel(&self, input: &InputRecord) -> Result<Option<(String, ChannelState)>> {
+        let now = flow::now_ms();
+        for id in &input.attached_channels {
+            if let Some(ch) = self.store.get::<ChannelRecord>(CHANNEL_KIND, id)? {
+                let state = ch.state_at(now);
+                if matches!(
+                    state,
+                    ChannelState::Starting | ChannelState::Running | ChannelState::Stopping
+                ) {
+                    return Ok(Some((ch.id, state)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// UpdateInput: the members given replace the stored ones (see the
+    /// [module docs](self) for what may change while a channel runs).
+    pub fn update_input(&self, id: &str, body: &Value) -> Result<Value> {
+        let mut f = Fields::new("", body)?;
+        let name = f.string("name")?;
+        let role_arn = f.string("roleArn")?;
+        let groups = f.string_list("inputSecurityGroups")?;
+        let flows = self.read_flows(&mut f)?;
+        if f.list("destinations")?.is_some_and(|d| !d.is_empty()) {
+            return Err(ControlError::bad(
+                "destinations: onair allocates the destinations of push inputs; they cannot be given or changed",
+            ));
+        }
+        if f.list("sources")?.is_some_and(|s| !s.is_empty()) {
+            return Err(ControlError::bad(
+                "sources: onair implements no pull input type, so no input has sources",
+            ));
+        }
+        f.finish()?;
+
+        let _w = self.write_lock()?;
+        let mut rec = self.input_record(id)?;
+        if rec.deleted_ms.is_some() {
+            return Err(ControlError::NotFound(format!("input not found: {id}")));
+        }
+        if let Some(groups) = groups {
+            rec.security_groups = self.check_input_groups(rec.input_type, groups)?;
+        }
+        if let Some(flows) = flows {
+            if rec.input_type != InputType::MediaConnect {
+                if !flows.is_empty() {
+                    return Err(ControlError::bad(format!(
+                        "mediaConnectFlows: only MEDIACONNECT inputs name flows, not {}",
+                        rec.input_type
+                    )));
+                }
+            } else if flows != rec.media_connect_flows {
+                let class = input_class(&flows)?;
+                if let Some(channel) = rec.attached_channels.first() {
+                    if class != rec.input_class {
+                        return Err(ControlError::Conflict(format!(
+                            "mediaConnectFlows: input {id} is attached to channel {channel}, so its class ({}) cannot change to {class}; detach it first",
+                            rec.input_class
+                        )));
+                    }
+                }
+                if let Some((channel, state)) = self.running_channel(&rec)? {
+                    return Err(ControlError::Conflict(format!(
+                        "mediaConnectFlows: input {id} is attached to channel {channel}, which is {state}; stop the channel to change the input's flows"
+                    )));
+                }
+                rec.input_class = class.into();
+                rec.media_connect_flows = flows;
+            }
+        }
+        if let Some(name) = name {
+            rec.name = name;
+        }
+        if role_arn.is_some() {
+            rec.role_arn = role_arn;
+        }
+        self.save_input(&rec)?;
+        self.wake();
+        Ok(json!({ "input": rec.render() }))
     }
 
     /// ListInputs, paginated by position in creation order; deleted inputs
@@ -254,10 +343,23 @@ impl ControlPlane {
                 self.save_live_channel(&rec)?;
                 Ok(rec.tags)
             }
+            Some(("inputSecurityGroup", id)) => self.change_security_group_tags(id, change),
             _ => Err(ControlError::NotFound(format!(
                 "no MediaLive resource {resource_arn}"
             ))),
         }
+    }
+}
+
+/// The class of a MEDIACONNECT input of `flows`: two flows are STANDARD
+/// (one per pipeline), one is SINGLE_PIPELINE.
+fn input_class(flows: &[MediaConnectFlow]) -> Result<&'static str> {
+    match flows.len() {
+        1 => Ok("SINGLE_PIPELINE"),
+        2 => Ok("STANDARD"),
+        n => Err(ControlError::bad(format!(
+            "mediaConnectFlows: a MEDIACONNECT input names 1 or 2 flows, got {n}"
+        ))),
     }
 }
 
@@ -277,6 +379,160 @@ pub(crate) fn page<'a, T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Settings, Store};
+
+    fn cp() -> std::sync::Arc<ControlPlane> {
+        ControlPlane::with_store(Store::in_memory().unwrap(), Settings::default())
+    }
+
+    fn new_flow(cp: &ControlPlane, name: &str, port: u16) -> String {
+        let body =
+            json!({"name": name, "source": {"name": "s", "protocol": "rtp", "ingestPort": port}});
+        let v = cp.create_flow("us-west-2", &body).unwrap();
+        v["flow"]["flowArn"].as_str().unwrap().to_owned()
+    }
+
+    fn input(cp: &ControlPlane, body: Value) -> String {
+        let v = cp.create_input("us-west-2", &body).unwrap();
+        v["input"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Attaches `input` to a stored channel in `state`.
+    fn attach(cp: &ControlPlane, input: &str, state: ChannelState) -> String {
+        let channel = ChannelRecord {
+            arn: "arn:aws:medialive:us-west-2:000000000000:channel:1000001".into(),
+            id: "1000001".into(),
+            settings: serde_json::from_value(
+                json!({"inputAttachments": [{"inputAttachmentName": "a", "inputId": input}]}),
+            )
+            .unwrap(),
+            tags: BTreeMap::new(),
+            entered: state,
+            entered_ms: flow::now_ms(),
+            created_ms: 0,
+            request_id: None,
+            active_input: None,
+        };
+        cp.save_live_channel(&channel).unwrap();
+        let mut rec = cp.input_record(input).unwrap();
+        rec.attached_channels = vec![channel.id.clone()];
+        cp.save_input(&rec).unwrap();
+        channel.id
+    }
+
+    #[test]
+    fn update_input_changes_what_a_running_channel_can_take() {
+        let cp = cp();
+        let (a, b) = (new_flow(&cp, "a", 6000), new_flow(&cp, "b", 6010));
+        let id = input(
+            &cp,
+            json!({"name": "in", "type": "MEDIACONNECT", "mediaConnectFlows": [{"flowArn": a}]}),
+        );
+        let channel = attach(&cp, &id, ChannelState::Running);
+        // The flows of a running channel's input stay; the name may change.
+        let e = cp
+            .update_input(&id, &json!({"mediaConnectFlows": [{"flowArn": b}]}))
+            .unwrap_err();
+        assert!(
+            matches!(&e, ControlError::Conflict(m) if m.contains(&channel) && m.contains("RUNNING")),
+            "{e:?}"
+        );
+        let v = cp
+            .update_input(
+                &id,
+                &json!({"name": "renamed", "mediaConnectFlows": [{"flowArn": a}]}),
+            )
+            .unwrap();
+        assert_eq!(v["input"]["name"], "renamed");
+        // An attached input keeps its class, running or not.
+        let mut ch = cp.live_channel_record(&channel).unwrap();
+        ch.entered = ChannelState::Idle;
+        cp.save_live_channel(&ch).unwrap();
+        let e = cp
+            .update_input(
+                &id,
+                &json!({"mediaConnectFlows": [{"flowArn": a}, {"flowArn": b}]}),
+            )
+            .unwrap_err();
+        assert!(
+            matches!(&e, ControlError::Conflict(m) if m.contains("class")),
+            "{e:?}"
+        );
+        let v = cp
+            .update_input(&id, &json!({"mediaConnectFlows": [{"flowArn": b}]}))
+            .unwrap();
+        assert_eq!(v["input"]["mediaConnectFlows"], json!([{"flowArn": b}]));
+        // Security groups are for push inputs.
+        let g = cp
+            .create_input_security_group(
+                "us-west-2",
+                &json!({"whitelistRules": [{"cidr": "127.0.0.1/32"}]}),
+            )
+            .unwrap()["securityGroup"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let e = cp
+            .update_input(&id, &json!({"inputSecurityGroups": [g]}))
+            .unwrap_err();
+        assert!(e.to_string().contains("only RTP_PUSH and UDP_PUSH"), "{e}");
+    }
+
+    #[test]
+    fn a_running_push_input_takes_new_groups() {
+        let cp = cp();
+        let id = input(&cp, json!({"name": "push", "type": "RTP_PUSH"}));
+        attach(&cp, &id, ChannelState::Running);
+        let g = cp
+            .create_input_security_group(
+                "us-west-2",
+                &json!({"whitelistRules": [{"cidr": "192.0.2.0/24"}]}),
+            )
+            .unwrap()["securityGroup"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let v = cp
+            .update_input(&id, &json!({"inputSecurityGroups": [g]}))
+            .unwrap();
+        assert_eq!(v["input"]["securityGroups"], json!([g]));
+        assert_eq!(v["input"]["state"], "ATTACHED");
+        let senders = cp.allowed_senders(&id).unwrap();
+        assert!(senders.admits("192.0.2.1".parse().unwrap()));
+        assert!(!senders.admits("127.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn update_input_refuses_what_onair_does_not_do_by_name() {
+        let cp = cp();
+        let id = input(&cp, json!({"type": "UDP_PUSH"}));
+        let msg = |body: Value| cp.update_input(&id, &body).unwrap_err().to_string();
+        assert!(msg(json!({"destinations": [{"streamName": "x"}]})).starts_with("destinations:"));
+        assert!(msg(json!({"sources": [{"url": "rtmp://x"}]})).starts_with("sources:"));
+        assert_eq!(
+            msg(json!({"inputDevices": []})),
+            "inputDevices: onair does not support this member"
+        );
+        assert!(msg(json!({"mediaConnectFlows": [{"flowArn": "arn:nope"}]}))
+            .starts_with("mediaConnectFlows[0].flowArn"));
+        // Empty lists are no change; the role is kept.
+        let v = cp
+            .update_input(
+                &id,
+                &json!({"destinations": [], "sources": [], "roleArn": "arn:aws:iam::000000000000:role/r"}),
+            )
+            .unwrap();
+        assert_eq!(v["input"]["roleArn"], "arn:aws:iam::000000000000:role/r");
+        assert!(matches!(
+            cp.update_input("404", &json!({})),
+            Err(ControlError::NotFound(_))
+        ));
+        cp.delete_input(&id).unwrap();
+        assert!(matches!(
+            cp.update_input(&id, &json!({"name": "x"})),
+            Err(ControlError::NotFound(_))
+        ));
+    }
 
     #[test]
     fn allocates_even_free_ports() {

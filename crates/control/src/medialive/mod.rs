@@ -1,5 +1,5 @@
-//! MediaLive resources: inputs and channels — their documents, validation and
-//! the lifecycle states the AWS waiters poll.
+//! MediaLive resources: inputs, input security groups and channels — their
+//! documents, validation and the lifecycle states the AWS waiters poll.
 //!
 //! `STARTING` is left by the supervisor (`runtime::channel`): `RUNNING` once the
 //! channel engine has opened its encoders, `IDLE` if the engine cannot run
@@ -13,6 +13,8 @@
 //!
 //! Inputs are `DETACHED` until a channel attaches them (`ATTACHED`), and
 //! `DELETED` (still describable for [`KEEP_DELETED_MS`]) after DeleteInput.
+//! Input security groups ([`security_group`]) are `IN_USE` while an input
+//! names them, `IDLE` otherwise.
 //!
 //! Errors: a request member that is malformed for CreateInput is a
 //! `BadRequest` (400, as the model lists for that operation); Create/Update
@@ -31,6 +33,7 @@ pub mod members;
 pub mod model;
 pub mod plan;
 pub mod references;
+pub mod security_group;
 pub mod shape;
 
 use std::ops::RangeInclusive;

@@ -178,6 +178,10 @@ pub struct InputRecord {
     pub media_connect_flows: Vec<MediaConnectFlow>,
     pub input_class: String,
     pub role_arn: Option<String>,
+    /// The ids of the input security groups that say who may push to it
+    /// (none: anyone). Absent from records written before groups existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
     pub tags: BTreeMap<String, String>,
     pub request_id: Option<String>,
     pub created_ms: i64,
@@ -221,7 +225,7 @@ impl InputRecord {
             "destinations": self.destinations,
             "mediaConnectFlows": self.media_connect_flows,
             "sources": [],
-            "securityGroups": [],
+            "securityGroups": self.security_groups,
             "inputClass": self.input_class,
             "inputSourceType": "STATIC",
             "tags": self.tags,

@@ -10,12 +10,19 @@
 //! connected, losses) is kept in [`InputStatus`] for the channel's report.
 //! The feed task runs as long as the channel's engine.
 //!
+//! A push input takes datagrams only from the senders its input security
+//! groups admit ([`AllowedSenders`]); the others are dropped and counted
+//! ([`InputReport::refused`]), and the first refusal under each set of rules
+//! is logged with the sender's address. The rules come on a `watch` the
+//! supervisor renews from the stored documents on every pass, so an
+//! UpdateInputSecurityGroup or UpdateInput is in force without a restart.
+//!
 //! With a black-video or audio-silence failover condition, every input (the
 //! standby too) also feeds a [`live::watch::Watcher`] — its own thread behind
 //! a drop-not-block queue — whose flags go into the switch every tick and into
 //! [`InputStatus`] for the channel's health.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,6 +30,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use control::medialive::model::{InputRecord, InputType};
 use control::medialive::plan::Plan;
+use control::medialive::security_group::AllowedSenders;
 use control::reports::{InputReport, InputState};
 use live::watch::{WatchConfig, Watcher};
 use live::Transcoder;
@@ -46,8 +54,21 @@ pub struct InputStatus {
     control: Option<Arc<control::ControlPlane>>,
     /// Milliseconds since the feed started, of the last datagram (0: none yet).
     last_datagram_ms: AtomicU64,
+    /// Datagrams refused by the input's security groups, and when the last
+    /// one was (milliseconds since the feed started).
+    refused: AtomicU64,
+    last_refused_ms: AtomicU64,
+    /// A refusal was logged under the rules in force.
+    refusal_logged: AtomicBool,
     black: AtomicBool,
     silent: AtomicBool,
+}
+
+/// Milliseconds from `since` to now, at least 1 (0 means "never").
+fn ms_since(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 impl InputStatus {
@@ -84,11 +105,19 @@ impl InputStatus {
         let mut r = self.lock().clone();
         r.black = self.black.load(Ordering::Relaxed);
         r.silent = self.silent.load(Ordering::Relaxed);
+        r.refused = self.refused.load(Ordering::Relaxed);
         if r.state == InputState::Connected {
             let last = self.last_datagram_ms.load(Ordering::Relaxed);
             let now = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX);
             if last == 0 || now.saturating_sub(last) > 1_000 {
                 r.state = InputState::Silent;
+                let refused = self.last_refused_ms.load(Ordering::Relaxed);
+                if refused != 0 && now.saturating_sub(refused) <= 1_000 {
+                    r.reason = Some(
+                        "datagrams arrive but are refused: their sender is outside the input's security groups"
+                            .into(),
+                    );
+                }
             }
         }
         r
@@ -126,8 +155,60 @@ impl InputStatus {
     }
 
     fn datagram(&self, since: Instant) {
-        let ms = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_datagram_ms.store(ms.max(1), Ordering::Relaxed);
+        self.last_datagram_ms
+            .store(ms_since(since), Ordering::Relaxed);
+    }
+
+    /// A datagram from `from` was refused; the first one under the rules in
+    /// force is logged (and posted at once).
+    fn refused(&self, from: SocketAddr, since: Instant) {
+        let total = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+        self.last_refused_ms
+            .store(ms_since(since), Ordering::Relaxed);
+        if !self.refusal_logged.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                input = %self.name(),
+                sender = %from,
+                refused = total,
+                "refusing datagrams from {}: outside the input's security groups",
+                from.ip()
+            );
+            self.wake();
+        }
+    }
+
+    /// New rules are in force: the next refusal is logged again.
+    fn rules_changed(&self, now: &AllowedSenders) {
+        self.refusal_logged.store(false, Ordering::Relaxed);
+        tracing::info!(input = %self.name(), senders = ?now, "input security group rules changed");
+    }
+}
+
+/// Who a push input admits, kept current from the supervisor's `watch`.
+struct Admission {
+    rules: Option<watch::Receiver<AllowedSenders>>,
+    now: AllowedSenders,
+}
+
+impl Admission {
+    /// Follows `rules` (none: everyone is admitted).
+    fn new(mut rules: Option<watch::Receiver<AllowedSenders>>) -> Self {
+        let now = rules
+            .as_mut()
+            .map(|r| r.borrow_and_update().clone())
+            .unwrap_or_default();
+        Admission { rules, now }
+    }
+
+    /// Whether a datagram from `ip` is taken under the rules in force now.
+    fn admits(&mut self, ip: IpAddr, status: &InputStatus) -> bool {
+        if let Some(rx) = self.rules.as_mut() {
+            if rx.has_changed().unwrap_or(false) {
+                self.now = rx.borrow_and_update().clone();
+                status.rules_changed(&self.now);
+            }
+        }
+        self.now.admits(ip)
     }
 }
 
@@ -136,11 +217,12 @@ impl InputStatus {
 enum Source {
     /// A MEDIACONNECT input: the first of its flows that runs.
     Flow(FlowFollower),
-    /// An RTP_PUSH / UDP_PUSH input's port.
+    /// An RTP_PUSH / UDP_PUSH input's port, and who may send to it.
     Push {
         bind: SocketAddr,
         rtp: bool,
         socket: Option<UdpSocket>,
+        admission: Admission,
     },
     /// An input that cannot deliver (gone, or of a type with no source).
     Never(String),
@@ -227,14 +309,24 @@ fn flow_name(arn: &str) -> &str {
 
 impl Source {
     /// The next datagram of whole TS packets, and whether a new stream starts with it (a
-    /// flow's engine was restarted or replaced).
-    async fn recv(&mut self, buf: &mut [u8], status: &InputStatus) -> (Vec<u8>, bool) {
+    /// flow's engine was restarted or replaced). `since` is when the feed started.
+    async fn recv(
+        &mut self,
+        buf: &mut [u8],
+        status: &InputStatus,
+        since: Instant,
+    ) -> (Vec<u8>, bool) {
         match self {
             Source::Flow(f) => {
                 let (b, fresh) = f.recv(status).await;
                 (b.to_vec(), fresh)
             }
-            Source::Push { bind, rtp, socket } => loop {
+            Source::Push {
+                bind,
+                rtp,
+                socket,
+                admission,
+            } => loop {
                 let Some(sock) = socket.as_ref() else {
                     match UdpSocket::bind(*bind).await {
                         Ok(s) => {
@@ -251,10 +343,14 @@ impl Source {
                     }
                     continue;
                 };
-                let Ok((n, _)) = sock.recv_from(buf).await else {
+                let Ok((n, from)) = sock.recv_from(buf).await else {
                     *socket = None;
                     continue;
                 };
+                if !admission.admits(from.ip(), status) {
+                    status.refused(from, since);
+                    continue;
+                }
                 let data = buf.get(..n).unwrap_or_default();
                 let payload = if *rtp { ts_payload(data) } else { Some(data) };
                 if let Some(p) = payload.filter(|p| !p.is_empty()) {
@@ -278,16 +374,26 @@ fn ts_payload(d: &[u8]) -> Option<&[u8]> {
     RtpPacket::parse(d).ok().map(|p| p.payload)
 }
 
-/// The source of an input.
-fn source(cp: &control::ControlPlane, taps: &Arc<Taps>, input_id: &str) -> Source {
+/// The source of an input; `senders` (push inputs) says who may send to it.
+fn source(
+    cp: &control::ControlPlane,
+    taps: &Arc<Taps>,
+    input_id: &str,
+    senders: Option<watch::Receiver<AllowedSenders>>,
+) -> Source {
     let input = match cp.input_record(input_id) {
         Ok(i) => i,
         Err(e) => return Source::Never(format!("input {input_id}: {e}")),
     };
-    source_of(cp, taps, &input)
+    source_of(cp, taps, &input, senders)
 }
 
-fn source_of(cp: &control::ControlPlane, taps: &Arc<Taps>, input: &InputRecord) -> Source {
+fn source_of(
+    cp: &control::ControlPlane,
+    taps: &Arc<Taps>,
+    input: &InputRecord,
+    senders: Option<watch::Receiver<AllowedSenders>>,
+) -> Source {
     match input.input_type {
         InputType::MediaConnect => Source::Flow(FlowFollower {
             taps: taps.clone(),
@@ -305,6 +411,7 @@ fn source_of(cp: &control::ControlPlane, taps: &Arc<Taps>, input: &InputRecord) 
                 bind: SocketAddr::new(cp.settings.ingest_bind, port),
                 rtp: input.input_type == InputType::RtpPush,
                 socket: None,
+                admission: Admission::new(senders),
             },
             None => Source::Never(format!("input {} has no port", input.id)),
         },
@@ -342,7 +449,8 @@ fn watchers(plan: &Plan) -> [Option<Watcher>; 2] {
 }
 
 /// Starts the task that feeds a channel's transcoder from its inputs; it runs
-/// until aborted. `status` has one entry per input (primary, secondary).
+/// until aborted. `status` and `senders` have one entry per input (primary,
+/// secondary).
 pub(crate) fn spawn(
     cp: &Arc<control::ControlPlane>,
     taps: &Arc<Taps>,
@@ -350,12 +458,13 @@ pub(crate) fn spawn(
     transcoder: Arc<Transcoder>,
     on_secondary: Arc<AtomicBool>,
     status: Arc<[InputStatus]>,
+    senders: &[watch::Receiver<AllowedSenders>],
 ) -> tokio::task::JoinHandle<()> {
-    let primary = source(cp, taps, &plan.primary.input_id);
+    let primary = source(cp, taps, &plan.primary.input_id, senders.first().cloned());
     let secondary = plan
         .secondary
         .as_ref()
-        .map(|a| source(cp, taps, &a.input_id));
+        .map(|a| source(cp, taps, &a.input_id, senders.get(1).cloned()));
     tokio::spawn(feed(
         cp.clone(),
         transcoder,
@@ -393,8 +502,8 @@ async fn feed(
     let (mut a, mut b) = (vec![0u8; 65_536], vec![0u8; 65_536]);
     loop {
         let (side, data) = tokio::select! {
-            d = primary.recv(&mut a, primary_status) => (Side::Primary, d),
-            d = secondary.recv(&mut b, secondary_status), if has_secondary => (Side::Secondary, d),
+            d = primary.recv(&mut a, primary_status, started) => (Side::Primary, d),
+            d = secondary.recv(&mut b, secondary_status, started), if has_secondary => (Side::Secondary, d),
             _ = tick.tick() => {
                 if has_secondary {
                     let now = Instant::now();
@@ -484,6 +593,76 @@ mod tests {
         assert_eq!(ts_payload(&rtp), Some(&ts[..]));
         assert_eq!(ts_payload(&[0x80, 33]), None);
         assert_eq!(ts_payload(&[0x00; 20]), None);
+    }
+
+    #[tokio::test]
+    async fn a_push_input_drops_and_counts_senders_its_groups_do_not_admit() {
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .unwrap()
+            .port();
+        let (rules, rx) =
+            watch::channel(AllowedSenders::Within(vec!["10.0.0.0/8".parse().unwrap()]));
+        let mut source = Source::Push {
+            bind: SocketAddr::from(([127, 0, 0, 1], port)),
+            rtp: false,
+            socket: None,
+            admission: Admission::new(Some(rx)),
+        };
+        let status = InputStatus::new("push", None);
+        let since = Instant::now();
+        let mut buf = vec![0u8; 2048];
+        let short = Duration::from_millis(300);
+        // The first call binds the port; nothing comes.
+        assert!(
+            tokio::time::timeout(short, source.recv(&mut buf, &status, since))
+                .await
+                .is_err()
+        );
+        let ts = [media::ts::SYNC_BYTE; 188];
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for _ in 0..3 {
+            sender.send_to(&ts, ("127.0.0.1", port)).unwrap();
+        }
+        assert!(
+            tokio::time::timeout(short, source.recv(&mut buf, &status, since))
+                .await
+                .is_err(),
+            "a sender outside 10.0.0.0/8 was admitted"
+        );
+        let report = status.report(since);
+        assert_eq!(report.refused, 3);
+        assert_eq!(report.state, InputState::Silent);
+        assert!(report.reason.is_some_and(|r| r.contains("refused")));
+
+        // New rules under the running feed: 127.0.0.1 is admitted, another
+        // loopback address is not.
+        rules
+            .send(AllowedSenders::Within(vec!["127.0.0.1/32"
+                .parse()
+                .unwrap()]))
+            .unwrap();
+        let mut refused = 3;
+        if let Ok(foreign) = std::net::UdpSocket::bind("127.0.0.2:0") {
+            foreign.send_to(&ts, ("127.0.0.1", port)).unwrap();
+            refused += 1;
+        }
+        sender.send_to(&ts, ("127.0.0.1", port)).unwrap();
+        let (data, fresh) = tokio::time::timeout(
+            Duration::from_secs(2),
+            source.recv(&mut buf, &status, since),
+        )
+        .await
+        .expect("the admitted sender's datagram");
+        assert_eq!((data.as_slice(), fresh), (&ts[..], false));
+        assert_eq!(status.report(since).refused, refused);
+    }
+
+    #[test]
+    fn without_rules_everyone_is_admitted() {
+        let status = InputStatus::new("push", None);
+        let mut open = Admission::new(None);
+        assert!(open.admits("203.0.113.9".parse().unwrap(), &status));
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //! `STOPPING` / `DELETING` channels lose their engine on the next pass. An
 //! engine whose thread died is restarted (counted in the report); a feed
 //! task that ended is started again. Every pass posts the channel's
-//! [`ChannelReport`] on its watch channel.
+//! [`ChannelReport`] on its watch channel, and renews who may push to each
+//! of its inputs (their input security groups' rules, which the feed
+//! applies from its next datagram).
 
 pub mod deliver;
 pub mod feed;
@@ -25,6 +27,7 @@ use std::time::Instant;
 
 use control::medialive::model::{ChannelRecord, ChannelState};
 use control::medialive::plan::{plan, Plan};
+use control::medialive::security_group::AllowedSenders;
 use control::packaging::endpoint_config;
 use control::reports::{ChannelCounters, ChannelReport};
 use live::Transcoder;
@@ -63,6 +66,8 @@ pub(crate) struct Running {
     reported_secondary: bool,
     /// Per input attachment (primary, secondary), as the feed sees it.
     inputs: Arc<[InputStatus]>,
+    /// Per input attachment, who may push to it (read by the feed).
+    senders: Vec<watch::Sender<AllowedSenders>>,
     /// When the engine started: the feed's clock.
     started: Instant,
     /// The channel's report, as posted.
@@ -146,6 +151,7 @@ pub(crate) async fn reconcile(env: &Env<'_>, channels: &mut Channels) {
             })
             .collect();
         *running.endpoints.lock().unwrap_or_else(|e| e.into_inner()) = eps;
+        renew_senders(cp, &rec.id, running);
         if running.feeder.as_ref().is_none_or(JoinHandle::is_finished) {
             if running.feeder.is_some() {
                 tracing::warn!(channel = %rec.id, "channel feed ended; starting it again");
@@ -157,6 +163,11 @@ pub(crate) async fn reconcile(env: &Env<'_>, channels: &mut Channels) {
                 running.transcoder.clone(),
                 running.on_secondary.clone(),
                 running.inputs.clone(),
+                &running
+                    .senders
+                    .iter()
+                    .map(watch::Sender::subscribe)
+                    .collect::<Vec<_>>(),
             ));
         }
         report_delivery(&rec.id, running);
@@ -172,6 +183,40 @@ pub(crate) async fn reconcile(env: &Env<'_>, channels: &mut Channels) {
             cp.channel_reached(&rec.id, ChannelState::Running, ChannelState::Running, name);
         }
         post_report(&rec.id, running);
+    }
+}
+
+/// The input ids of a plan's attachments (primary, secondary).
+fn attachment_inputs(plan: &Plan) -> impl Iterator<Item = &str> {
+    std::iter::once(plan.primary.input_id.as_str())
+        .chain(plan.secondary.as_ref().map(|a| a.input_id.as_str()))
+}
+
+/// Who may push to input `input_id` now; an input that cannot be read
+/// admits no one (its feed is waiting on it anyway).
+fn senders_of(cp: &control::ControlPlane, channel: &str, input_id: &str) -> AllowedSenders {
+    cp.allowed_senders(input_id).unwrap_or_else(|e| {
+        tracing::warn!(
+            channel,
+            input = input_id,
+            "cannot read the input's security groups: {e}"
+        );
+        AllowedSenders::Within(Vec::new())
+    })
+}
+
+/// Renews who may push to each input of a running channel from the stored
+/// documents; the feed sees a change only when there is one.
+fn renew_senders(cp: &control::ControlPlane, channel: &str, running: &Running) {
+    for (tx, input) in running.senders.iter().zip(attachment_inputs(&running.plan)) {
+        let now = senders_of(cp, channel, input);
+        tx.send_if_modified(|was| {
+            let changed = *was != now;
+            if changed {
+                *was = now;
+            }
+            changed
+        });
     }
 }
 
@@ -357,6 +402,11 @@ async fn start(
         .into_iter()
         .map(|name| InputStatus::new(name, Some(env.cp.clone())))
         .collect();
+    // In force from the first datagram: the feed never admits a sender the
+    // input's groups do not.
+    let senders = attachment_inputs(&plan)
+        .map(|input| watch::channel(senders_of(env.cp, &rec.id, input)).0)
+        .collect();
     Ok(Running {
         plan,
         transcoder: Arc::new(transcoder),
@@ -367,6 +417,7 @@ async fn start(
         on_secondary: Arc::new(AtomicBool::new(false)),
         reported_secondary: false,
         inputs,
+        senders,
         started: Instant::now(),
         report: report.unwrap_or_else(|| watch::channel(ChannelReport::default()).0),
         restarts: 0,

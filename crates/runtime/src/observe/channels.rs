@@ -71,6 +71,11 @@ fn wanted_alerts(
     alerts
 }
 
+/// Datagrams the channel's inputs refused (their security groups), in all.
+fn refused(report: &ChannelReport) -> u64 {
+    report.inputs.iter().map(|i| i.refused).sum()
+}
+
 pub(super) fn observe(
     seen: &mut HashMap<String, Seen>,
     channels: &[ChannelView<'_>],
@@ -177,6 +182,21 @@ pub(super) fn observe(
                     message: format!("input switched: {} is on air", report.active_input),
                 });
             }
+            for input in &report.inputs {
+                let was = b.inputs.iter().find(|i| i.name == input.name);
+                if input.refused > 0 && was.is_some_and(|w| w.refused == 0) {
+                    out.happenings.push(Happening {
+                        service: "medialive",
+                        resource: id.to_owned(),
+                        name: name.clone(),
+                        severity: Severity::Warning,
+                        message: format!(
+                            "input {}: refusing datagrams from senders outside its input security groups",
+                            input.name
+                        ),
+                    });
+                }
+            }
             if report.engine_restarts > b.engine_restarts {
                 out.happenings.push(Happening {
                     service: "medialive",
@@ -250,6 +270,11 @@ pub(super) fn observe(
             ("ActiveOutputs", f64::from(now.outputs), "Count"),
             ("Output4xxErrors", d(|c| c.http_4xx), "Count"),
             ("Output5xxErrors", d(|c| c.http_5xx), "Count"),
+            (
+                "RefusedInputDatagrams",
+                delta(refused(report), before.map(refused)) as f64,
+                "Count",
+            ),
         ]);
         if report.inputs.len() > 1 {
             rows.push((

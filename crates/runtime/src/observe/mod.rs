@@ -27,7 +27,9 @@
 //!   `PrimaryInputActive` (channels with two inputs), `ActiveAlerts`,
 //!   `ActiveOutputs`, `Output4xxErrors` / `Output5xxErrors`, and onair's
 //!   `EncoderSpeed` (media seconds the engine processes per second of work:
-//!   above 1 it keeps up, with that much headroom).
+//!   above 1 it keeps up, with that much headroom) and
+//!   `RefusedInputDatagrams` (datagrams dropped because their sender is
+//!   outside the input's security groups, per second).
 //!
 //! # Invariants
 //!

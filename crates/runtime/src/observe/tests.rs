@@ -305,6 +305,49 @@ fn channels_publish_rates_over_their_own_clock_and_alerts() {
 }
 
 #[test]
+fn refused_datagrams_are_counted_per_second_and_told_once() {
+    let rec = channel_record();
+    let mut observer = Observer::default();
+    let traffic = TrafficView::default();
+    let dims = [("ChannelId", "42"), ("Pipeline", "0")];
+    let refusing = |frames: u64, at_ms: u64, refused: u64| {
+        let mut r = report(frames, at_ms, false, "primary");
+        r.inputs[0].refused = refused;
+        r
+    };
+    let mut look = |at: u64, r: &ChannelReport| {
+        observer.observe(
+            t(at),
+            &[],
+            &[ChannelView {
+                record: &rec,
+                report: r,
+            }],
+            &traffic,
+        )
+    };
+    look(0, &refusing(0, 0, 0));
+    let second = look(1, &refusing(25, 1000, 40));
+    assert_eq!(value(&second, "RefusedInputDatagrams", &dims), Some(40.0));
+    let told: Vec<&str> = second
+        .happenings
+        .iter()
+        .map(|h| h.message.as_str())
+        .filter(|m| m.contains("refusing"))
+        .collect();
+    assert_eq!(
+        told,
+        ["input primary: refusing datagrams from senders outside its input security groups"]
+    );
+    let third = look(2, &refusing(50, 2000, 55));
+    assert_eq!(value(&third, "RefusedInputDatagrams", &dims), Some(15.0));
+    assert!(!third
+        .happenings
+        .iter()
+        .any(|h| h.message.contains("refusing")));
+}
+
+#[test]
 fn origin_traffic_becomes_mediapackage_metrics() {
     let mut observer = Observer::default();
     let mut view = TrafficView {
