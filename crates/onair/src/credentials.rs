@@ -19,10 +19,11 @@ pub struct Stored {
 const FILE: &str = "credentials.json";
 
 fn random_from(alphabet: &[u8], len: usize) -> String {
-    use rand::Rng;
+    use rand::seq::SliceRandom;
     let mut rng = rand::thread_rng();
     (0..len)
-        .map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char)
+        .filter_map(|_| alphabet.choose(&mut rng))
+        .map(|&b| char::from(b))
         .collect()
 }
 

@@ -1,5 +1,19 @@
 //! `onair`: self-hosted live event broadcasting in one binary.
 
+// As in `control`: no panics and no unchecked arithmetic outside tests.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 mod client;
 mod credentials;
 mod demo;
