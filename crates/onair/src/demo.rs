@@ -279,6 +279,9 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
     let server = serve::start(&serve_args).await?;
     let cp = server.cp.clone();
     let rt = server.runtime.clone();
+    // Unlike `onair serve`, the demo prints the secret key every run: it is a
+    // throwaway key in the demo's own data dir, the server listens on
+    // loopback unless told otherwise, and pasting these lines is the next step.
     let exports = serve::exports(&server, "us-east-1");
     let endpoint = server.endpoint.clone();
     let serving = tokio::spawn(serve::run(server));
