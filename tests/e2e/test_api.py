@@ -404,6 +404,66 @@ def test_generated_credentials(tmp_path, server):
     assert bad.returncode != 0
 
 
+def _printed(p, until, timeout=20):
+    """What a started `onair serve` printed on stdout, up to the first line
+    that holds `until`."""
+    buf = b""
+    sel = selectors.DefaultSelector()
+    sel.register(p.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while until not in buf.decode(errors="replace") and time.monotonic() < deadline:
+        if not sel.select(timeout=0.5):
+            continue
+        chunk = os.read(p.stdout.fileno(), 65536)
+        if not chunk:
+            break
+        buf += chunk
+    return buf.decode(errors="replace")
+
+
+def test_secret_is_printed_once_and_the_data_dir_is_private_and_held(tmp_path, server):
+    """The generated secret key is printed at first start only; later starts
+    say where it is, and `onair credentials` prints it. The store and the
+    credentials are 0600, and a second server on the same data dir is refused
+    while the first runs (and not after a kill -9)."""
+    data = tmp_path / "once"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ONAIR_", "AWS_"))}
+
+    def port():
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        n = s.getsockname()[1]
+        s.close()
+        return n
+
+    args = [str(BIN), "serve", "--listen", f"127.0.0.1:{port()}", "--data-dir", str(data)]
+    p = server.popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    first = _printed(p, "AWS_ENDPOINT_URL")
+    secret = json.loads((data / "credentials.json").read_text())["secret_access_key"]
+    assert f"export AWS_SECRET_ACCESS_KEY={secret}\n" in first, first
+    for name in ["credentials.json", "onair.db", "onair.db-wal", "onair.db-shm", "onair.lock"]:
+        assert (data / name).stat().st_mode & 0o777 == 0o600, name
+
+    other = [str(BIN), "serve", "--listen", f"127.0.0.1:{port()}", "--data-dir", str(data)]
+    second = subprocess.run(other, capture_output=True, text=True, env=env, timeout=20,
+                            stdin=subprocess.DEVNULL)
+    assert second.returncode != 0
+    assert f"another onair serve (pid {p.pid}) is using the data dir {data}" in second.stderr, \
+        second.stderr
+
+    server.kill_child(p)  # SIGKILL: the lock goes with the process
+    p = server.popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    later = _printed(p, "AWS_ENDPOINT_URL")
+    assert "AWS_ENDPOINT_URL" in later, later
+    assert secret not in later, later
+    assert "export AWS_ACCESS_KEY_ID=" in later
+    assert f"it is in {data}/credentials.json" in later, later
+    assert f"credentials --data-dir {data}" in later, later
+    shown = subprocess.run([str(BIN), "credentials", "--data-dir", str(data)], capture_output=True,
+                           text=True, env=env, timeout=20, check=True)
+    assert f"export AWS_SECRET_ACCESS_KEY={secret}\n" in shown.stdout
+
+
 def test_flow_whose_port_is_taken_goes_to_error_and_recovers(server, ports):
     """An ingest port held by another program: the flow goes to ERROR, says
     why in Messages, and runs once the port is free (retried every 5 s)."""

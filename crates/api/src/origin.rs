@@ -160,8 +160,8 @@ async fn ingest(
     let Some(endpoint) = endpoint else {
         return Ok(unauthorized("unknown ingest endpoint or wrong credentials"));
     };
-    let authorized = basic_auth(&parts.headers)
-        .is_some_and(|(u, p)| u == endpoint.username && p == endpoint.password);
+    let authorized =
+        basic_auth(&parts.headers).is_some_and(|(u, p)| ingest_credentials_match(&u, &p, endpoint));
     if !authorized {
         return Ok(unauthorized("unknown ingest endpoint or wrong credentials"));
     }
@@ -559,6 +559,21 @@ fn playlist_cache(target: u64) -> HeaderValue {
         n => HeaderValue::from_str(&format!("max-age={n}"))
             .unwrap_or_else(|_| HeaderValue::from_static("max-age=1")),
     }
+}
+
+/// Whether a Basic-auth pair is the ingest endpoint's, in time that does not
+/// depend on where the first wrong byte is (both members are compared
+/// whatever the first gives), so a client cannot find the password byte by
+/// byte by timing answers.
+fn ingest_credentials_match(
+    user: &str,
+    password: &str,
+    endpoint: &control::packaging::model::IngestEndpoint,
+) -> bool {
+    use subtle::ConstantTimeEq;
+    let user = user.as_bytes().ct_eq(endpoint.username.as_bytes());
+    let password = password.as_bytes().ct_eq(endpoint.password.as_bytes());
+    (user & password).into()
 }
 
 /// `Authorization: Basic base64(user:password)` (RFC 7617).

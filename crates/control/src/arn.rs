@@ -2,7 +2,7 @@
 //!
 //! `arn:aws:mediaconnect:us-east-1:111122223333:flow:1-23aBC45dEF67hiJ8-12AbC34DE5fG:AwardsShow`
 
-use rand::Rng;
+use rand::seq::SliceRandom;
 
 /// The parts of an ARN a router needs.
 #[derive(Debug, PartialEq, Eq)]
@@ -41,9 +41,20 @@ const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 
 /// Random alphanumeric text.
 pub fn random_alnum(len: usize) -> String {
+    random_from(ALNUM, len)
+}
+
+/// Random lowercase hex digits.
+pub fn random_hex(len: usize) -> String {
+    random_from(b"0123456789abcdef", len)
+}
+
+/// `len` bytes of `alphabet` (ASCII) picked at random.
+fn random_from(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::thread_rng();
     (0..len)
-        .map(|_| ALNUM[rng.gen_range(0..ALNUM.len())] as char)
+        .filter_map(|_| alphabet.choose(&mut rng))
+        .map(|&b| char::from(b))
         .collect()
 }
 

@@ -13,6 +13,23 @@
 //! # Ok(()) }
 //! ```
 
+// Request handlers never panic on what a client sends: numbers from a
+// request are range-checked and arithmetic on them is checked or saturating.
+// Denied outside tests (test code unwraps and indexes freely); the lib is
+// linted in its non-test build, so every line of it is covered.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 pub mod arn;
 pub mod error;
 pub mod fields;
@@ -20,6 +37,7 @@ pub mod flow;
 pub mod logs;
 pub mod medialive;
 pub mod packaging;
+pub mod page;
 pub mod reports;
 pub mod sns;
 pub mod store;
@@ -27,7 +45,7 @@ pub mod store;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 pub use error::{ControlError, Result};
 pub use store::Store;
@@ -117,11 +135,15 @@ impl ControlPlane {
     /// than the current one is reloaded on the next call.
     pub fn packaging_view(&self) -> Result<Arc<packaging::PackagingView>> {
         let version = self.packaging_version();
-        if let Ok(cached) = self.packaging_view.read() {
-            if let Some((_, view)) = cached.as_ref().filter(|(v, _)| *v == version) {
-                return Ok(view.clone());
-            }
+        // The cache is replaced whole, so a poisoned lock still holds a view.
+        let cached = self
+            .packaging_view
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, view)) = cached.as_ref().filter(|(v, _)| *v == version) {
+            return Ok(view.clone());
         }
+        drop(cached);
         let view = Arc::new(packaging::PackagingView {
             channels: self
                 .packaging_channels()?
@@ -134,17 +156,21 @@ impl ControlPlane {
                 .map(|e| (e.endpoint.id.clone(), e))
                 .collect(),
         });
-        if let Ok(mut cached) = self.packaging_view.write() {
-            *cached = Some((version, view.clone()));
-        }
+        *self
+            .packaging_view
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some((version, view.clone()));
         Ok(view)
     }
 
     /// Serialises read-check-write sequences on the store.
+    ///
+    /// The lock guards no data of its own: every sequence under it ends in
+    /// one store write (a put, or a [`store::Batch`] committed as one
+    /// transaction), so a request that panics half way has written nothing.
+    /// A poisoned lock is therefore taken again, not refused from then on.
     pub(crate) fn write_lock(&self) -> Result<MutexGuard<'_, ()>> {
-        self.write
-            .lock()
-            .map_err(|_| ControlError::Internal("write lock poisoned".into()))
+        Ok(self.write.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Tells whoever waits in [`ControlPlane::changed`] (the runtime) that
@@ -157,5 +183,26 @@ impl ControlPlane {
     /// came since the last call).
     pub async fn changed(&self) {
         self.changed.notified().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_under_the_write_lock_does_not_refuse_every_later_write() {
+        let cp = ControlPlane::with_store(Store::in_memory().unwrap(), Settings::default());
+        let holder = cp.clone();
+        let panicked = std::thread::spawn(move || {
+            let _w = holder.write_lock().unwrap();
+            panic!("a request handler panics half way");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(cp.write.is_poisoned());
+        drop(cp.write_lock().unwrap());
+        let body = serde_json::json!({"name": "f", "source": {"name": "s", "protocol": "rtp", "ingestPort": 5000}});
+        cp.create_flow("us-east-1", &body).unwrap();
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 
 use crate::serve::{self, ServeArgs};
@@ -65,7 +65,7 @@ fn encoder(f: &DemoFlow, seconds: Option<u64>) -> anyhow::Result<Child> {
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-hide_banner", "-loglevel", "error", "-re"]);
     if let Some(s) = seconds {
-        cmd.args(["-t", &(s + 5).to_string()]);
+        cmd.args(["-t", &s.saturating_add(5).to_string()]);
     }
     cmd.args([
         "-f",
@@ -115,9 +115,14 @@ async fn pipeline(rt: &runtime::Runtime, flows: &[String]) -> anyhow::Result<Str
     const CHANNEL: &str = "demo-channel";
     // Leftovers of an earlier run go first.
     if let Ok(list) = cp.list_channels(None, None) {
-        for ch in list["channels"].as_array().into_iter().flatten() {
-            if ch["name"] == CHANNEL {
-                let id = ch["id"].as_str().unwrap_or_default();
+        for ch in list
+            .get("channels")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if text(ch, "/name") == CHANNEL {
+                let id = text(ch, "/id");
                 let _ = cp.stop_channel(id);
                 rt.reconcile().await;
                 let _ = cp.delete_channel(id);
@@ -127,9 +132,14 @@ async fn pipeline(rt: &runtime::Runtime, flows: &[String]) -> anyhow::Result<Str
     }
     tokio::time::sleep(Duration::from_millis(1200)).await; // DELETING -> DELETED detaches inputs
     if let Ok(list) = cp.list_inputs(None, None) {
-        for i in list["inputs"].as_array().into_iter().flatten() {
-            if i["name"].as_str().is_some_and(|n| n.starts_with("demo-")) {
-                let _ = cp.delete_input(i["id"].as_str().unwrap_or_default());
+        for i in list
+            .get("inputs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if text(i, "/name").starts_with("demo-") {
+                let _ = cp.delete_input(text(i, "/id"));
             }
         }
     }
@@ -154,12 +164,7 @@ async fn pipeline(rt: &runtime::Runtime, flows: &[String]) -> anyhow::Result<Str
             "us-east-1",
             &json!({"name": format!("{}-input", f.name), "type": "MEDIACONNECT", "mediaConnectFlows": [{"flowArn": arn}]}),
         ))?;
-        inputs.push(
-            input["input"]["id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-        );
+        inputs.push(text(&input, "/input/id").to_string());
     }
     let (primary, backup) = match inputs.as_slice() {
         [p, b] => (p.clone(), b.clone()),
@@ -220,14 +225,18 @@ async fn pipeline(rt: &runtime::Runtime, flows: &[String]) -> anyhow::Result<Str
     let created = cp
         .create_channel("us-east-1", &body)
         .map_err(|e| anyhow::anyhow!("demo channel: {e:?}"))?;
-    let id = created["channel"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let id = text(&created, "/channel/id").to_string();
     tokio::time::sleep(Duration::from_millis(1200)).await; // CREATING -> IDLE
     api(cp.start_channel(&id))?;
     rt.reconcile().await;
-    Ok(endpoint["url"].as_str().unwrap_or_default().to_string())
+    Ok(text(&endpoint, "/url").to_string())
+}
+
+/// The string at `pointer` (RFC 6901) in an answer, or "" if there is none.
+fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 /// SIGTERM (`kill`, `timeout`, a supervisor): stop like Ctrl-C, so that the
@@ -270,6 +279,9 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
     let server = serve::start(&serve_args).await?;
     let cp = server.cp.clone();
     let rt = server.runtime.clone();
+    // Unlike `onair serve`, the demo prints the secret key every run: it is a
+    // throwaway key in the demo's own data dir, the server listens on
+    // loopback unless told otherwise, and pasting these lines is the next step.
     let exports = serve::exports(&server, "us-east-1");
     let endpoint = server.endpoint.clone();
     let serving = tokio::spawn(serve::run(server));
@@ -295,10 +307,7 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
             ]
         });
         let created = api(cp.create_flow("us-east-1", &body))?;
-        let arn = created["flow"]["flowArn"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let arn = text(&created, "/flow/flowArn").to_string();
         api(cp.start_flow(&arn))?;
         arns.push(arn);
     }
@@ -334,7 +343,7 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
 
     let deadline = args
         .seconds
-        .map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
+        .and_then(|s| tokio::time::Instant::now().checked_add(Duration::from_secs(s)));
     loop {
         let tick = tokio::time::sleep(Duration::from_secs(10));
         tokio::select! {

@@ -1,7 +1,22 @@
 //! `onair`: self-hosted live event broadcasting in one binary.
 
+// As in `control`: no panics and no unchecked arithmetic outside tests.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 mod client;
 mod credentials;
+mod data_dir;
 mod demo;
 mod monitoring;
 mod serve;
@@ -26,6 +41,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Run a self-contained demo: two test encoders into a primary and a backup flow.
     Demo(demo::DemoArgs),
+    /// Print the export lines of the key pair stored in a data dir (the
+    /// secret key is printed by `onair serve` at first start only).
+    Credentials(credentials::ShowArgs),
     /// Inspect flows on a running server.
     Flows {
         #[command(subcommand)]
@@ -55,6 +73,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve(args) => serve::main(args).await,
             Command::Demo(args) => demo::main(args).await,
+            Command::Credentials(args) => credentials::show(&args),
             Command::Flows {
                 command: FlowsCommand::Status(args),
             } => status::main(args).await,

@@ -264,11 +264,13 @@ pub fn alarm_message(t: &Transition, account_id: &str, region: &str) -> String {
         "TreatMissingData": d.treat_missing_data.as_str(),
         "EvaluateLowSampleCountPercentile": a.extras.evaluate_low_sample_count_percentile.clone().unwrap_or_default(),
     });
-    if let Some(s) = statistic {
-        trigger["Statistic"] = serde_json::json!(s);
-    }
-    if let Some(p) = extended {
-        trigger["ExtendedStatistic"] = serde_json::json!(p);
+    if let Some(m) = trigger.as_object_mut() {
+        if let Some(s) = statistic {
+            m.insert("Statistic".into(), serde_json::json!(s));
+        }
+        if let Some(p) = extended {
+            m.insert("ExtendedStatistic".into(), serde_json::json!(p));
+        }
     }
     serde_json::json!({
         "AlarmName": d.alarm_name,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 
-use crate::credentials;
+use crate::{credentials, data_dir};
 
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
@@ -65,12 +65,16 @@ pub struct Server {
     /// The MediaPackage origin, shared by the HTTP front and the channels.
     pub origin: package::origin::OriginStore,
     pub creds: credentials::Stored,
+    /// Where the key pair came from: the secret is printed only when generated.
+    pub creds_origin: credentials::Origin,
     pub listener: tokio::net::TcpListener,
     pub endpoint: String,
     /// Metrics, alarms, alerts and events.
     pub monitor: Arc<monitor::Hub>,
     /// Where resources, alarms and the metric history are kept.
     pub data_dir: PathBuf,
+    /// This process's hold on the data dir, kept until it ends.
+    pub claim: data_dir::Claim,
 }
 
 pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
@@ -78,6 +82,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
     tracing::debug!("open-file limit: {open_files}");
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create data dir {}", args.data_dir.display()))?;
+    let claim = data_dir::claim(&args.data_dir)?;
     // Origin segments live in unnamed files (page cache, served with sendfile).
     let segment_dir = args.segment_dir.as_ref().unwrap_or(&args.data_dir);
     std::fs::create_dir_all(segment_dir)
@@ -88,7 +93,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
             segment_dir.display()
         );
     }
-    let (creds, created) = credentials::load(
+    let (creds, creds_origin) = credentials::load(
         &args.data_dir,
         args.access_key_id.clone(),
         args.secret_access_key.clone(),
@@ -117,7 +122,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
     let cp = control::ControlPlane::open(&args.data_dir, settings)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let endpoint = format!("http://{local}");
-    if created {
+    if creds_origin == credentials::Origin::Generated {
         println!(
             "Generated API credentials in {}/credentials.json",
             args.data_dir.display()
@@ -142,21 +147,64 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
         runtime,
         origin,
         creds,
+        creds_origin,
         listener,
         endpoint,
+        claim,
     })
 }
 
-/// The lines a user pastes into a shell to drive onair with the aws CLI.
+/// The lines a user pastes into a shell to drive onair with the aws CLI,
+/// the secret key included.
 pub fn exports(server: &Server, region: &str) -> String {
     format!(
-        "export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\nexport AWS_DEFAULT_REGION={region}\nexport AWS_REGION={region}\nexport AWS_ENDPOINT_URL={}\n",
-        server.creds.access_key_id, server.creds.secret_access_key, server.endpoint
+        "export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\n{}",
+        server.creds.access_key_id,
+        server.creds.secret_access_key,
+        exports_but_the_key(server, region)
     )
+}
+
+/// The export lines without the key pair.
+fn exports_but_the_key(server: &Server, region: &str) -> String {
+    format!(
+        "export AWS_DEFAULT_REGION={region}\nexport AWS_REGION={region}\nexport AWS_ENDPOINT_URL={}\n",
+        server.endpoint
+    )
+}
+
+/// This program as the user started it (`onair`, `./target/release/onair`).
+fn program_name() -> String {
+    std::env::args_os()
+        .next()
+        .map_or_else(|| "onair".into(), |a| a.to_string_lossy().into_owned())
+}
+
+/// What `onair serve` prints to paste. The secret key is printed once, when
+/// it is generated: server output ends up in journals and terminal
+/// scrollback. Later starts say where it is and how to show it.
+fn start_exports(server: &Server, region: &str) -> String {
+    let (key, data_dir) = (&server.creds.access_key_id, &server.data_dir);
+    match server.creds_origin {
+        credentials::Origin::Generated => exports(server, region),
+        credentials::Origin::Stored => format!(
+            "export AWS_ACCESS_KEY_ID={key}\n# and AWS_SECRET_ACCESS_KEY, printed at first start only: it is in {file}; to set it:\n#   eval \"$({program} credentials --data-dir {dir})\"\n{rest}",
+            file = data_dir.join(credentials::FILE).display(),
+            program = program_name(),
+            dir = data_dir.display(),
+            rest = exports_but_the_key(server, region)
+        ),
+        credentials::Origin::Given => format!(
+            "export AWS_ACCESS_KEY_ID={key}\n# and AWS_SECRET_ACCESS_KEY: the secret key given to onair (ONAIR_SECRET_ACCESS_KEY or --secret-access-key)\n{}",
+            exports_but_the_key(server, region)
+        ),
+    }
 }
 
 /// Runs the supervisor and the HTTP server until the process ends.
 pub async fn run(server: Server) -> anyhow::Result<()> {
+    // Held until the server stops serving, the process's last moments.
+    let _claim = server.claim;
     tokio::spawn(server.runtime.clone().run());
     // Events go to CloudWatch Logs (one SQLite write each, off the async workers).
     let cp = server.cp.clone();
@@ -245,7 +293,7 @@ pub async fn main(args: ServeArgs) -> anyhow::Result<()> {
     println!("onair is serving the AWS API on {}", server.endpoint);
     println!("Dashboard: {}/", server.endpoint);
     println!("To use the aws CLI, boto3 or any AWS SDK with it, paste:\n");
-    print!("{}", exports(&server, &args.region));
+    print!("{}", start_exports(&server, &args.region));
     println!();
     run(server).await
 }

@@ -117,7 +117,9 @@ pub async fn main(args: ClientArgs) -> anyhow::Result<()> {
                 },
                 n(&s, "bitrate_bps") as f64 / 1e6,
                 n(&s, "packets"),
-                n(&s, "dropped_not_allowed") + n(&s, "dropped_over_bitrate") + n(&s, "malformed"),
+                n(&s, "dropped_not_allowed")
+                    .saturating_add(n(&s, "dropped_over_bitrate"))
+                    .saturating_add(n(&s, "malformed")),
                 n(&s, "fec_packets"),
                 n(&s, "fec_recovered"),
                 n(&s, "not_recovered"),

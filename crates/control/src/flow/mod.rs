@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use crate::arn;
 use crate::error::{ControlError, Result};
 use crate::fields::Fields;
+use crate::page::{self, Page};
 use crate::ControlPlane;
 use model::{Desired, Flow, FlowRecord, FlowStatus, Output, Source};
 
@@ -131,7 +132,7 @@ impl ControlPlane {
         }
         let flow_arn = arn::mediaconnect(region, &self.settings.account_id, "flow", &name);
         let az = match f.string("availabilityZone")? {
-            Some(az) if !az.starts_with(region) || az.len() != region.len() + 1 => {
+            Some(az) if az.strip_prefix(region).is_none_or(|zone| zone.len() != 1) => {
                 return Err(ControlError::bad(format!(
                     "availabilityZone: '{az}' is not a zone of region {region} (e.g. {region}a)"
                 )))
@@ -242,19 +243,11 @@ impl ControlPlane {
 
     /// ListFlows, paginated by position in creation order.
     pub fn list_flows(&self, max_results: Option<&str>, next_token: Option<&str>) -> Result<Value> {
-        let (start, max) = page_args(max_results, next_token)?;
+        let page = Page::parse(max_results, next_token)?;
         let all = self.flow_records()?;
-        let page: Vec<Value> = all
-            .iter()
-            .skip(start)
-            .take(max)
-            .map(|r| r.flow.listed())
-            .collect();
-        let mut out = json!({ "flows": page });
-        if start + max < all.len() {
-            out["nextToken"] = json!(format!("{}", start + max));
-        }
-        Ok(out)
+        let (items, next) = page.of(&all);
+        let listed = items.iter().map(|r| r.flow.listed()).collect();
+        Ok(page::listing("flows", listed, next))
     }
 
     /// DescribeFlow, with `messages` about unhealthy sources.
@@ -570,28 +563,6 @@ fn find_output(rec: &FlowRecord, output_arn: &str) -> Result<usize> {
         .iter()
         .position(|o| o.output_arn == output_arn)
         .ok_or_else(|| ControlError::NotFound(format!("output not found: {output_arn}")))
-}
-
-/// Reads `maxResults` / `nextToken` query values: (start index, page size).
-pub fn page_args(max_results: Option<&str>, next_token: Option<&str>) -> Result<(usize, usize)> {
-    let max = match max_results {
-        None => 1000,
-        Some(m) => match m.parse::<usize>() {
-            Ok(n) if (1..=1000).contains(&n) => n,
-            _ => {
-                return Err(ControlError::bad(format!(
-                    "maxResults: '{m}' must be a whole number from 1 to 1000"
-                )))
-            }
-        },
-    };
-    let start = match next_token {
-        None | Some("") => 0,
-        Some(t) => t.parse::<usize>().map_err(|_| {
-            ControlError::bad(format!("nextToken: '{t}' is not a token this server gave"))
-        })?,
-    };
-    Ok((start, max))
 }
 
 pub(crate) fn now_ms() -> i64 {

@@ -54,28 +54,31 @@ fn protocol(f: &mut Fields, key: &'static str) -> Result<Option<Protocol>> {
     }
 }
 
-fn port(f: &mut Fields, key: &'static str, proto: Protocol) -> Result<Option<u16>> {
+/// A UDP port member: 1 to 65535.
+fn port(f: &mut Fields, key: &'static str) -> Result<Option<u16>> {
     let Some(p) = f.int(key)? else {
         return Ok(None);
     };
-    // rtp-fec also uses port+2 (column FEC) and port+4 (row FEC).
-    let top = if proto == Protocol::RtpFec {
-        65531
-    } else {
-        65535
-    };
-    if !(1..=top).contains(&p) {
+    match u16::try_from(p) {
+        Ok(p) if p > 0 => Ok(Some(p)),
+        _ => Err(ControlError::bad(format!(
+            "{}: {p} is out of range (1-65535)",
+            f.at(key)
+        ))),
+    }
+}
+
+/// rtp-fec also uses `port`+2 (column FEC) and `port`+4 (row FEC): checked
+/// on the port and protocol a part ends up with, given or kept from before,
+/// so an update that changes only one of them cannot wrap past 65535.
+fn fec_ports_fit(f: &Fields, key: &'static str, proto: Protocol, port: u16) -> Result<()> {
+    if proto == Protocol::RtpFec && port.checked_add(4).is_none() {
         return Err(ControlError::bad(format!(
-            "{}: {p} is out of range (1-{top}{})",
-            f.at(key),
-            if proto == Protocol::RtpFec {
-                "; rtp-fec also uses port+2 and port+4"
-            } else {
-                ""
-            }
+            "{}: with protocol rtp-fec the FEC ports {key}+2 and {key}+4 must be at most 65535 ({key} is {port})",
+            f.at(key)
         )));
     }
-    Ok(Some(p as u16))
+    Ok(())
 }
 
 fn cidr(path: &str, raw: &str) -> Result<()> {
@@ -132,7 +135,7 @@ pub fn source(
     let mut f = Fields::new(path, value)?;
     let name = name_or_existing(&mut f, existing.map(|s| s.name.as_str()))?;
     let proto = protocol_or_existing(&mut f, existing.map(|s| s.transport.protocol))?;
-    let ingest_port = match (port(&mut f, "ingestPort", proto)?, existing) {
+    let ingest_port = match (port(&mut f, "ingestPort")?, existing) {
         (Some(p), _) => p,
         (None, Some(s)) => s.ingest_port,
         (None, None) => {
@@ -143,6 +146,7 @@ pub fn source(
             )))
         }
     };
+    fec_ports_fit(&f, "ingestPort", proto, ingest_port)?;
     let whitelist_cidr = match f.string("whitelistCidr")? {
         Some(c) => {
             cidr(&f.at("whitelistCidr"), &c)?;
@@ -216,7 +220,7 @@ pub fn output(
             )))
         }
     };
-    let port = match (port(&mut f, "port", proto)?, existing) {
+    let port = match (port(&mut f, "port")?, existing) {
         (Some(p), _) => p,
         (None, Some(o)) => o.port,
         (None, None) => {
@@ -227,6 +231,7 @@ pub fn output(
             )))
         }
     };
+    fec_ports_fit(&f, "port", proto, port)?;
     if let Some(list) = f.string_list("cidrAllowList")? {
         if !list.is_empty() {
             return Err(ControlError::bad(format!(
@@ -370,7 +375,7 @@ mod tests {
             ),
             (
                 json!({"name": "a", "protocol": "rtp-fec", "ingestPort": 65534}),
-                "source.ingestPort: 65534 is out of range (1-65531; rtp-fec",
+                "source.ingestPort: with protocol rtp-fec the FEC ports ingestPort+2 and ingestPort+4 must be at most 65535",
             ),
             (
                 json!({"name": "a", "protocol": "rtp", "ingestPort": 1, "whitelistCidr": "10.0.0.300/8"}),

@@ -11,12 +11,18 @@ pub const MAX_OUTPUTS: usize = 50;
 /// A flow has one source, or two for failover / 2022-7 merge.
 pub const MAX_SOURCES: usize = 2;
 
-/// The UDP ports a source listens on: rtp-fec adds column (+2) and row (+4) FEC.
+/// The UDP ports a source listens on: rtp-fec adds column (+2) and row (+4)
+/// FEC. The request readers refuse a port whose FEC ports pass 65535; a
+/// document stored before they did lists only the ports that exist.
 pub fn source_ports(s: &Source) -> Vec<u16> {
-    match s.transport.protocol {
-        Protocol::RtpFec => vec![s.ingest_port, s.ingest_port + 2, s.ingest_port + 4],
-        Protocol::Rtp | Protocol::Udp => vec![s.ingest_port],
-    }
+    let offsets: &[u16] = match s.transport.protocol {
+        Protocol::RtpFec => &[0, 2, 4],
+        Protocol::Rtp | Protocol::Udp => &[0],
+    };
+    offsets
+        .iter()
+        .filter_map(|o| s.ingest_port.checked_add(*o))
+        .collect()
 }
 
 /// Ports held outside flows (MediaLive push inputs), with who holds them.

@@ -60,8 +60,9 @@ pub fn check(events: &[InputEvent], now_ms: i64, retention_days: Option<i32>) ->
         )));
     }
     let mut total = 0usize;
+    let mut previous: Option<i64> = None;
     for (i, e) in events.iter().enumerate() {
-        let size = e.message.len() + EVENT_OVERHEAD;
+        let size = e.message.len().saturating_add(EVENT_OVERHEAD);
         if e.message.is_empty() {
             return Err(bad(format!("logEvents[{i}].message: may not be empty")));
         }
@@ -75,22 +76,23 @@ pub fn check(events: &[InputEvent], now_ms: i64, retention_days: Option<i32>) ->
                 "logEvents[{i}].timestamp: must be at least 0 (milliseconds since 1970)"
             )));
         }
-        if i > 0 && e.timestamp < events[i - 1].timestamp {
+        if previous.is_some_and(|p| e.timestamp < p) {
             return Err(bad(format!(
                 "logEvents: log events in a single PutLogEvents request must be in chronological order (event {i} is older than event {})",
-                i - 1
+                i.saturating_sub(1)
             )));
         }
-        total += size;
+        previous = Some(e.timestamp);
+        total = total.saturating_add(size);
     }
     if total > MAX_BATCH_BYTES {
         return Err(bad(format!(
             "logEvents: upload too large: {total} bytes exceeds the limit of {MAX_BATCH_BYTES}"
         )));
     }
-    let old_limit = now_ms - TOO_OLD_MS;
-    let expiry = retention_days.map(|d| now_ms - i64::from(d) * DAY_MS);
-    let new_limit = now_ms + TOO_NEW_MS;
+    let old_limit = now_ms.saturating_sub(TOO_OLD_MS);
+    let expiry = retention_days.map(|d| now_ms.saturating_sub(i64::from(d).saturating_mul(DAY_MS)));
+    let new_limit = now_ms.saturating_add(TOO_NEW_MS);
     // Sorted: the too old and expired events lead, the too new ones trail.
     let too_old = events
         .iter()
@@ -103,9 +105,10 @@ pub fn check(events: &[InputEvent], now_ms: i64, retention_days: Option<i32>) ->
         .take_while(|e| e.timestamp > new_limit)
         .count();
     let start = too_old.max(expired);
-    let end = (events.len() - too_new).max(start);
-    if let (Some(first), Some(last)) = (events.get(start), events[start..end].last()) {
-        if last.timestamp - first.timestamp > MAX_SPAN_MS {
+    let end = events.len().saturating_sub(too_new).max(start);
+    let accepted = events.get(start..end).unwrap_or_default();
+    if let (Some(first), Some(last)) = (accepted.first(), accepted.last()) {
+        if last.timestamp.saturating_sub(first.timestamp) > MAX_SPAN_MS {
             return Err(bad(
                 "logEvents: the accepted events of a PutLogEvents batch may not span more than 24 hours"
                     .into(),
@@ -114,7 +117,7 @@ pub fn check(events: &[InputEvent], now_ms: i64, retention_days: Option<i32>) ->
     }
     Ok(Verdict {
         accepted: start..end,
-        too_new_start: (too_new > 0).then(|| events.len() - too_new),
+        too_new_start: (too_new > 0).then(|| events.len().saturating_sub(too_new)),
         too_old_end: too_old.checked_sub(1),
         expired_end: expired.checked_sub(1),
     })

@@ -189,7 +189,7 @@ pub(crate) fn groups(
     if let Some(names) = &q.names {
         sql += &format!(" AND name IN {}", b.list(names));
     }
-    sql += &format!(" ORDER BY name LIMIT {}", b.bind(q.limit as i64 + 1));
+    sql += &format!(" ORDER BY name LIMIT {}", b.bind(one_more(q.limit)));
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params_from_iter(b.0), group_from_row)?;
     let mut out = Vec::new();
@@ -234,7 +234,7 @@ pub(crate) fn streams(conn: &Connection, group_id: i64, q: &StreamQuery) -> Resu
             sql += &format!(" ORDER BY {at} {dir}, name {dir}");
         }
     }
-    sql += &format!(" LIMIT {}", b.bind(q.limit as i64 + 1));
+    sql += &format!(" LIMIT {}", b.bind(one_more(q.limit)));
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params_from_iter(b.0), |r| {
         Ok(LogStream {
@@ -267,8 +267,8 @@ pub(crate) fn insert_events<'e>(
         insert.execute(params![group_id, stream_id, ts, ingested_ms, size, message])?;
         first = first.min(ts);
         last = last.max(ts);
-        bytes += size;
-        count += 1;
+        bytes = bytes.saturating_add(size);
+        count = count.saturating_add(1);
     }
     if count == 0 {
         return Ok(());
@@ -303,8 +303,8 @@ pub(crate) fn delete_counted(
         for (id, stream, size) in rows {
             delete.execute(params![id])?;
             let t = per_stream.entry(*stream).or_default();
-            t.0 += size;
-            t.1 += 1;
+            t.0 = t.0.saturating_add(*size);
+            t.1 = t.1.saturating_add(1);
         }
     }
     let (mut bytes, mut count) = (0, 0);
@@ -314,12 +314,17 @@ pub(crate) fn delete_counted(
              WHERE id = ?1",
             params![stream, b, n],
         )?;
-        bytes += b;
-        count += n;
+        bytes = i64::saturating_add(bytes, b);
+        count = i64::saturating_add(count, n);
     }
     conn.execute(
         "UPDATE log_groups SET stored_bytes = stored_bytes - ?2, events = events - ?3 WHERE id = ?1",
         params![group_id, bytes, count],
     )?;
     Ok(rows.len() as u64)
+}
+
+/// A page size plus one: the extra row tells whether there is a next page.
+fn one_more(limit: usize) -> i64 {
+    i64::try_from(limit).map_or(i64::MAX, |l| l.saturating_add(1))
 }

@@ -107,7 +107,7 @@ impl Logs<'_> {
         tx.commit()?;
         Ok(PutOutcome {
             verdict,
-            sequence_token: sequence_token(uploads + 1),
+            sequence_token: sequence_token(uploads.saturating_add(1)),
         })
     }
 
@@ -122,11 +122,13 @@ impl Logs<'_> {
         if text.is_empty() {
             text.push('-');
         }
-        if text.len() > MAX_EVENT_BYTES - EVENT_OVERHEAD {
-            let mut cut = MAX_EVENT_BYTES - EVENT_OVERHEAD;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
+        let room = MAX_EVENT_BYTES.saturating_sub(EVENT_OVERHEAD);
+        if text.len() > room {
+            // The longest prefix that ends on a character boundary (0 is one).
+            let cut = (0..=room)
+                .rev()
+                .find(|&i| text.is_char_boundary(i))
+                .unwrap_or(0);
             text.truncate(cut);
         }
         let now = crate::flow::now_ms();
@@ -202,14 +204,14 @@ impl Logs<'_> {
             key.id,
             limit as i64
         ])?;
-        let (mut events, mut bytes) = (Vec::new(), 0);
+        let (mut events, mut bytes) = (Vec::new(), 0usize);
         while let Some(r) = rows.next()? {
             let message: String = r.get(3)?;
-            let size = message.len() + EVENT_OVERHEAD;
-            if !events.is_empty() && bytes + size > PAGE_BYTES {
+            let size = message.len().saturating_add(EVENT_OVERHEAD);
+            if !events.is_empty() && bytes.saturating_add(size) > PAGE_BYTES {
                 break;
             }
-            bytes += size;
+            bytes = bytes.saturating_add(size);
             events.push(LogEvent {
                 id: r.get(0)?,
                 stream: stream.to_string(),
@@ -310,7 +312,7 @@ impl Logs<'_> {
         sql += &format!(" ORDER BY {order} LIMIT {}", b.bind(SCAN_ROWS));
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params_from_iter(b.0))?;
-        let (mut events, mut bytes, mut scanned) = (Vec::new(), 0, 0);
+        let (mut events, mut bytes, mut scanned) = (Vec::new(), 0usize, 0i64);
         let (mut last, mut full) = (None, false);
         while let Some(r) = rows.next()? {
             let key = Key {
@@ -319,13 +321,15 @@ impl Logs<'_> {
             };
             let message: String = r.get(3)?;
             if q.pattern.matches(&message) {
-                let size = message.len() + EVENT_OVERHEAD;
-                if events.len() >= limit || (!events.is_empty() && bytes + size > PAGE_BYTES) {
+                let size = message.len().saturating_add(EVENT_OVERHEAD);
+                if events.len() >= limit
+                    || (!events.is_empty() && bytes.saturating_add(size) > PAGE_BYTES)
+                {
                     // This one is for the next page.
                     full = true;
                     break;
                 }
-                bytes += size;
+                bytes = bytes.saturating_add(size);
                 events.push(LogEvent {
                     id: key.id,
                     stream: r.get(4)?,
@@ -334,7 +338,7 @@ impl Logs<'_> {
                     message,
                 });
             }
-            scanned += 1;
+            scanned = scanned.saturating_add(1);
             last = Some(key);
         }
         let more = full || scanned == SCAN_ROWS;
@@ -371,10 +375,10 @@ impl Logs<'_> {
         };
         for (id, name, retention) in groups {
             if let Some(days) = retention {
-                let cutoff = now_ms - i64::from(days) * DAY_MS;
+                let cutoff = now_ms.saturating_sub(i64::from(days).saturating_mul(DAY_MS));
                 loop {
                     let n = self.delete_oldest(id, Some(cutoff), DELETE_CHUNK)?;
-                    report.expired += n;
+                    report.expired = report.expired.saturating_add(n);
                     if (n as i64) < DELETE_CHUNK {
                         break;
                     }
@@ -387,12 +391,12 @@ impl Logs<'_> {
                         params![id],
                         |r| r.get(0),
                     )?;
-                    let excess = events - max_events;
+                    let excess = events.saturating_sub(max_events);
                     if excess <= 0 {
                         break;
                     }
                     let n = self.delete_oldest(id, None, excess.min(DELETE_CHUNK))?;
-                    report.over_cap += n;
+                    report.over_cap = report.over_cap.saturating_add(n);
                     if n == 0 {
                         break;
                     }

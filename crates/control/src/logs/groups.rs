@@ -224,7 +224,7 @@ impl<'a> Logs<'a> {
 
     /// Removes the events of deleted streams, a chunk per transaction.
     pub(super) fn empty_trash(&self) -> Result<u64> {
-        let mut removed = 0;
+        let mut removed = 0u64;
         loop {
             let mut conn = self.store.conn()?;
             let tx = conn.transaction()?;
@@ -245,7 +245,7 @@ impl<'a> Logs<'a> {
                 tx.execute("DELETE FROM log_trash WHERE stream_id = ?1", params![sid])?;
             }
             tx.commit()?;
-            removed += n as u64;
+            removed = removed.saturating_add(n as u64);
         }
     }
 }

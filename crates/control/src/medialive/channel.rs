@@ -180,8 +180,8 @@ impl ControlPlane {
     /// `onair`) shows it.
     pub fn describe_channel(&self, id: &str) -> Result<Value> {
         let mut v = self.render_live_channel(&self.live_channel_record(id)?, true);
-        if let Some(report) = self.reports.channel(id) {
-            v["onairHealth"] = health_json(&report);
+        if let (Some(report), Some(m)) = (self.reports.channel(id), v.as_object_mut()) {
+            m.insert("onairHealth".into(), health_json(&report));
         }
         Ok(v)
     }
@@ -200,13 +200,11 @@ impl ControlPlane {
             .filter(|r| r.state_at(now) != ChannelState::Deleted)
             .collect();
         let (page, next) = super::input::page(&all, max_results, next_token)?;
-        let mut out = json!({
-            "channels": page.iter().map(|r| self.render_live_channel(r, false)).collect::<Vec<_>>()
-        });
-        if let Some(n) = next {
-            out["nextToken"] = json!(n);
-        }
-        Ok(out)
+        let channels = page
+            .iter()
+            .map(|r| self.render_live_channel(r, false))
+            .collect();
+        Ok(crate::page::listing("channels", channels, next))
     }
 
     /// UpdateChannel: only while IDLE; members given replace the stored ones.
@@ -325,7 +323,7 @@ impl ControlPlane {
             };
             match result {
                 Ok(ch) => successful.push(json!({
-                    "arn": ch["arn"], "id": id, "state": ch["state"]
+                    "arn": ch.get("arn"), "id": id, "state": ch.get("state")
                 })),
                 Err(e) => {
                     let code = match e {
@@ -369,8 +367,8 @@ fn health_json(r: &crate::reports::ChannelReport) -> Value {
                 "black": i.black,
                 "silent": i.silent,
             });
-            if let Some(why) = &i.reason {
-                v["reason"] = json!(why);
+            if let (Some(why), Some(m)) = (&i.reason, v.as_object_mut()) {
+                m.insert("reason".into(), json!(why));
             }
             v
         }).collect::<Vec<_>>(),

@@ -261,7 +261,7 @@ pub fn plan(
     // bring pictures back: give it the switch time and the other input's
     // first IDR picture before filling.
     let fill_after = match &secondary {
-        Some(_) => loss_threshold + SWITCH_GRACE,
+        Some(_) => loss_threshold.saturating_add(SWITCH_GRACE),
         None => loss_threshold,
     };
     let input_loss = input_loss(doc, fill_after)?;

@@ -249,8 +249,8 @@ pub fn outputs(doc: &ChannelDoc) -> Result<Outputs, Problem> {
                         d,
                         &format!("encoderSettings.videoDescriptions[{i}]"),
                     )?);
-                    video_index.insert(vname.to_owned(), plan.video.len() - 1);
-                    plan.video.len() - 1
+                    video_index.insert(vname.to_owned(), plan.video.len().saturating_sub(1));
+                    plan.video.len().saturating_sub(1)
                 }
             };
             let mut audio = Vec::new();
@@ -282,8 +282,8 @@ pub fn outputs(doc: &ChannelDoc) -> Result<Outputs, Problem> {
                             }
                             _ => {}
                         }
-                        audio_index.insert(name.clone(), plan.audio.len() - 1);
-                        plan.audio.len() - 1
+                        audio_index.insert(name.clone(), plan.audio.len().saturating_sub(1));
+                        plan.audio.len().saturating_sub(1)
                     }
                 };
                 audio.push(index);
@@ -297,14 +297,14 @@ pub fn outputs(doc: &ChannelDoc) -> Result<Outputs, Problem> {
             let name = out
                 .output_name
                 .clone()
-                .unwrap_or_else(|| format!("output_{}", oi + 1));
+                .unwrap_or_else(|| format!("output_{}", oi.saturating_add(1)));
             let out_settings = out.output_settings.as_ref().unwrap_or(&no_output_settings);
             let spath = format!("{opath}.outputSettings");
             let mut output = OutputPlan {
                 name,
                 video,
                 audio,
-                name_modifier: format!("_{}", oi + 1),
+                name_modifier: format!("_{}", oi.saturating_add(1)),
                 ts: TsLayout::default(),
                 udp: None,
             };
@@ -825,7 +825,11 @@ fn ts_layout(m: &TsSettings, path: &str, structure: &str) -> Result<TsLayout, Pr
         ts.program_number = u16::try_from(n).unwrap_or(u16::MAX);
     }
     let pids = [ts.pmt_pid, ts.video_pid, ts.audio_pid];
-    if pids.iter().enumerate().any(|(i, p)| pids[..i].contains(p)) {
+    if pids
+        .iter()
+        .enumerate()
+        .any(|(i, p)| pids.get(..i).is_some_and(|before| before.contains(p)))
+    {
         return Err(Problem::new(
             path,
             "pmtPid, videoPid and audioPids must differ",

@@ -31,7 +31,7 @@ use crate::ControlPlane;
 fn allocate(n: usize, taken: &HashSet<u16>) -> Option<Vec<u16>> {
     let free: Vec<u16> = PUSH_PORTS
         .step_by(2)
-        .filter(|p| !taken.contains(p) && !taken.contains(&(p + 1)))
+        .filter(|p| !taken.contains(p) && !taken.contains(&p.saturating_add(1)))
         .take(n)
         .collect();
     (free.len() == n).then_some(free)
@@ -292,11 +292,8 @@ impl ControlPlane {
             .filter(|r| r.deleted_ms.is_none())
             .collect();
         let (page, next) = page(&all, max_results, next_token)?;
-        let mut out = json!({ "inputs": page.iter().map(InputRecord::render).collect::<Vec<_>>() });
-        if let Some(n) = next {
-            out["nextToken"] = json!(n);
-        }
-        Ok(out)
+        let inputs = page.iter().map(InputRecord::render).collect();
+        Ok(crate::page::listing("inputs", inputs, next))
     }
 
     /// DeleteInput: 409 while a channel attaches it.
@@ -369,11 +366,7 @@ pub(crate) fn page<'a, T>(
     max_results: Option<&str>,
     next_token: Option<&str>,
 ) -> Result<(&'a [T], Option<String>)> {
-    let (start, max) = crate::flow::page_args(max_results, next_token)?;
-    let start = start.min(all.len());
-    let end = (start + max).min(all.len());
-    let next = (end < all.len()).then(|| end.to_string());
-    Ok((all.get(start..end).unwrap_or(&[]), next))
+    Ok(crate::page::Page::parse(max_results, next_token)?.of(all))
 }
 
 #[cfg(test)]

@@ -202,7 +202,7 @@ impl InputRecord {
     /// True once a deleted input should answer NotFound.
     pub fn gone_at(&self, now_ms: i64) -> bool {
         self.deleted_ms
-            .is_some_and(|d| now_ms - d >= KEEP_DELETED_MS)
+            .is_some_and(|d| now_ms.saturating_sub(d) >= KEEP_DELETED_MS)
     }
 
     /// The UDP ports this input listens on.
@@ -214,6 +214,8 @@ impl InputRecord {
     }
 
     /// The Input shape.
+    // `v[key] = …` on the object built here inserts; it cannot panic.
+    #[allow(clippy::indexing_slicing)]
     pub fn render(&self) -> Value {
         let mut v = json!({
             "arn": self.arn,
@@ -262,7 +264,7 @@ impl ChannelRecord {
     /// The state a waiter sees at `now_ms`.
     pub fn state_at(&self, now_ms: i64) -> ChannelState {
         use ChannelState::*;
-        let elapsed = now_ms - self.entered_ms;
+        let elapsed = now_ms.saturating_sub(self.entered_ms);
         match self.entered {
             Creating if elapsed < CREATE_MS => Creating,
             Starting => Starting,
@@ -278,7 +280,7 @@ impl ChannelRecord {
     /// True once a deleted channel should answer NotFound.
     pub fn gone_at(&self, now_ms: i64) -> bool {
         self.entered == ChannelState::Deleting
-            && now_ms - self.entered_ms >= DELETE_MS + KEEP_DELETED_MS
+            && now_ms.saturating_sub(self.entered_ms) >= DELETE_MS + KEEP_DELETED_MS
     }
 
     pub fn channel_class(&self) -> &str {
@@ -303,6 +305,8 @@ impl ChannelRecord {
     }
 
     /// The Channel shape (`full`) or ChannelSummary, at `now_ms`.
+    // `v[key] = …` on the objects built here inserts; it cannot panic.
+    #[allow(clippy::indexing_slicing)]
     pub fn render(&self, now_ms: i64, egress_ip: &str, full: bool) -> Value {
         let state = self.state_at(now_ms);
         let pipelines = if self.channel_class() == "SINGLE_PIPELINE" {

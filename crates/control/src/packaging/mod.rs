@@ -19,12 +19,13 @@ pub mod request;
 
 use std::collections::{BTreeMap, HashMap};
 
-use rand::Rng;
 use serde_json::{json, Value};
 
+use crate::arn::random_hex;
 use crate::error::{ControlError, Result};
 use crate::fields::Fields;
-use crate::flow::{now_ms, page_args};
+use crate::flow::now_ms;
+use crate::page::{self, Page};
 use crate::ControlPlane;
 use model::{
     Channel, ChannelRecord, EndpointRecord, HlsIngest, HlsPackage, IngestEndpoint, OriginEndpoint,
@@ -84,13 +85,6 @@ impl PackagingView {
             .map(|id| (id.clone(), self.endpoint_configs(id)))
             .collect()
     }
-}
-
-fn random_hex(len: usize) -> String {
-    let mut rng = rand::thread_rng();
-    (0..len)
-        .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
-        .collect()
 }
 
 fn new_ingest_endpoint() -> IngestEndpoint {
@@ -244,19 +238,14 @@ impl ControlPlane {
         max_results: Option<&str>,
         next_token: Option<&str>,
     ) -> Result<Value> {
-        let (start, max) = page_args(max_results, next_token)?;
+        let page = Page::parse(max_results, next_token)?;
         let all = self.packaging_channels()?;
-        let page = all
+        let (items, next) = page.of(&all);
+        let listed = items
             .iter()
-            .skip(start)
-            .take(max)
             .map(|r| channel_json(&self.settings.base_url, &r.channel))
             .collect::<Result<Vec<_>>>()?;
-        let mut out = json!({ "channels": page });
-        if start + max < all.len() {
-            out["nextToken"] = json!((start + max).to_string());
-        }
-        Ok(out)
+        Ok(page::listing("channels", listed, next))
     }
 
     fn modify_channel(
@@ -395,23 +384,18 @@ impl ControlPlane {
         max_results: Option<&str>,
         next_token: Option<&str>,
     ) -> Result<Value> {
-        let (start, max) = page_args(max_results, next_token)?;
+        let page = Page::parse(max_results, next_token)?;
         let all: Vec<EndpointRecord> = self
             .origin_endpoints()?
             .into_iter()
             .filter(|e| channel_id.is_none_or(|c| c == e.endpoint.channel_id))
             .collect();
-        let page = all
+        let (items, next) = page.of(&all);
+        let listed = items
             .iter()
-            .skip(start)
-            .take(max)
             .map(|r| endpoint_json(&self.settings.base_url, &r.endpoint))
             .collect::<Result<Vec<_>>>()?;
-        let mut out = json!({ "originEndpoints": page });
-        if start + max < all.len() {
-            out["nextToken"] = json!((start + max).to_string());
-        }
-        Ok(out)
+        Ok(page::listing("originEndpoints", listed, next))
     }
 
     /// UpdateOriginEndpoint: members given replace the stored ones (a given

@@ -23,8 +23,6 @@
 
 pub mod model;
 
-use rand::Rng;
-
 use crate::arn::Arn;
 use crate::error::{ControlError, Result};
 use crate::flow::now_ms;
@@ -57,10 +55,7 @@ fn subscription_not_found(arn: &str) -> ControlError {
 
 /// A confirmation token: 64 random hex digits.
 fn new_token() -> String {
-    let mut rng = rand::thread_rng();
-    (0..64)
-        .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
-        .collect()
+    crate::arn::random_hex(64)
 }
 
 /// How many subscriptions of a topic are in each state (GetTopicAttributes).
@@ -234,9 +229,15 @@ impl ControlPlane {
         let mut counts = SubscriptionCounts::default();
         for s in self.sns_topic_subscriptions(topic_arn)? {
             match s.state {
-                SubscriptionState::Confirmed => counts.confirmed += 1,
-                SubscriptionState::PendingConfirmation => counts.pending += 1,
-                SubscriptionState::Unsubscribed => counts.deleted += 1,
+                SubscriptionState::Confirmed => {
+                    counts.confirmed = counts.confirmed.saturating_add(1)
+                }
+                SubscriptionState::PendingConfirmation => {
+                    counts.pending = counts.pending.saturating_add(1)
+                }
+                SubscriptionState::Unsubscribed => {
+                    counts.deleted = counts.deleted.saturating_add(1)
+                }
             }
         }
         Ok(counts)
