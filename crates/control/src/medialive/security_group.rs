@@ -68,7 +68,7 @@ impl SecurityGroupRecord {
     /// True once a deleted group should answer NotFound.
     pub fn gone_at(&self, now_ms: i64) -> bool {
         self.deleted_ms
-            .is_some_and(|d| now_ms - d >= KEEP_DELETED_MS)
+            .is_some_and(|d| now_ms.saturating_sub(d) >= KEEP_DELETED_MS)
     }
 
     /// The rules as networks (a stored rule that does not parse is skipped:
@@ -259,11 +259,12 @@ impl ControlPlane {
                 g.render(using)
             })
             .collect();
-        let mut out = json!({ "inputSecurityGroups": groups });
+        let mut out = serde_json::Map::new();
+        out.insert("inputSecurityGroups".into(), Value::Array(groups));
         if let Some(n) = next {
-            out["nextToken"] = json!(n);
+            out.insert("nextToken".into(), json!(n));
         }
-        Ok(out)
+        Ok(Value::Object(out))
     }
 
     /// UpdateInputSecurityGroup: `whitelistRules` given replace the rules,
