@@ -263,13 +263,26 @@ def test_two_variant_push_is_served_aligned_with_iframes(server, tmp_path):
     assert segment_uris(get(f"{base}/index_1.m3u8")[2].decode()) == segs[0]
 
 
-def test_whitelist_uses_forwarded_for_from_a_local_proxy(server):
+def test_whitelist_reads_forwarded_for_only_from_trusted_proxies(server):
     _, url = setup(server, "proxied")
     server.aws("mediapackage", "update-origin-endpoint", "--id", "proxied-hls", "--whitelist", "203.0.113.0/24")
-    # The test client is on loopback, as a reverse proxy on the same host would be.
+    # No trusted proxy (the default): the TCP peer (loopback) is the client and
+    # X-Forwarded-For is ignored, whatever it says.
     assert get(url)[0] == 403
-    assert get(url, headers={"X-Forwarded-For": "198.51.100.1"})[0] == 403
-    assert get(url, headers={"X-Forwarded-For": "203.0.113.9, 127.0.0.1"})[0] == 404  # allowed; nothing ingested
+    assert get(url, headers={"X-Forwarded-For": "203.0.113.9"})[0] == 403
+
+    # Behind a proxy on this host: its X-Forwarded-For is walked from the right.
+    server.env["ONAIR_TRUSTED_PROXIES"] = "127.0.0.1,10.0.0.0/8"
+    server.restart(kill9=False)
+    assert get(url)[0] == 403  # no header: the proxy itself asked
+    assert get(url, headers={"X-Forwarded-For": "203.0.113.9"})[0] == 404  # allowed; nothing ingested
+    # nginx's $proxy_add_x_forwarded_for puts what the client claimed first and the
+    # address it saw last: the claim does not count.
+    assert get(url, headers={"X-Forwarded-For": "203.0.113.9, 198.51.100.1"})[0] == 403
+    assert get(url, headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.9"})[0] == 404
+    # A second trusted hop is skipped; an entry that is not an address is nobody.
+    assert get(url, headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.9, 10.0.0.7"})[0] == 404
+    assert get(url, headers={"X-Forwarded-For": "203.0.113.9, unknown"})[0] == 403
     server.aws("mediapackage", "update-origin-endpoint", "--id", "proxied-hls", "--whitelist", "127.0.0.0/8")
     # The forwarded address decides, not the proxy's.
     assert get(url, headers={"X-Forwarded-For": "203.0.113.9"})[0] == 403

@@ -4,7 +4,7 @@
 //! the `x-amzn-ErrorType` header and the message from the body's `message`;
 //! MediaLive's 422 adds `validationErrors`.
 
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use control::ControlError;
 use serde_json::{json, Value};
@@ -19,6 +19,9 @@ pub struct ApiError {
     /// How the error is written: rest-json (the default) or an awsJson
     /// service's `__type` shape.
     pub shape: ErrorShape,
+    /// Close the connection after the answer (`Connection: close`): the request's
+    /// body was not read, or not all of it.
+    pub close: bool,
 }
 
 /// The wire shape of an error.
@@ -49,6 +52,7 @@ impl ApiError {
             message: message.into(),
             extra: None,
             shape: ErrorShape::RestJson,
+            close: false,
         }
     }
 
@@ -67,6 +71,12 @@ impl ApiError {
     /// The same error written in `shape`.
     pub fn with_shape(mut self, shape: ErrorShape) -> Self {
         self.shape = shape;
+        self
+    }
+
+    /// The same error, answered with `Connection: close`.
+    pub fn closing(mut self) -> Self {
+        self.close = true;
         self
     }
 }
@@ -131,6 +141,18 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let close = self.close;
+        let mut resp = self.render();
+        if close {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        resp
+    }
+}
+
+impl ApiError {
+    fn render(self) -> Response {
         let (mut body, content_type) = match self.shape {
             ErrorShape::Query { namespace } => return self.into_query_response(namespace),
             ErrorShape::RestJson => (json!({ "message": self.message }), None),

@@ -13,11 +13,17 @@
 //! `Action=`, [`sns`]). SNS calls (awsQuery) are told apart by their
 //! credential scope. A path prefix in the client's endpoint URL
 //! (`http://host:port/onair`) is skipped.
+//!
+//! An API call is authenticated as far as its head allows (the `Authorization`
+//! header's shape, key id, date and scope) before its body is read; then the body
+//! is read up to [`MAX_API_BODY`](front::limits::MAX_API_BODY) and the signature
+//! checked. Connections, timeouts and body sizes are the [`front`]'s.
 
 pub mod assets;
 pub mod cloudwatch;
 pub mod dashboard;
 pub mod error;
+pub mod forwarded;
 pub mod front;
 pub mod logs;
 pub mod mediaconnect;
@@ -32,7 +38,7 @@ pub mod xml;
 
 use std::sync::Arc;
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
@@ -41,9 +47,6 @@ use control::ControlPlane;
 use percent_encoding::percent_decode_str;
 
 pub use error::{ApiError, ErrorShape};
-
-/// The largest request body accepted (CloudWatch batches are the biggest).
-const MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// One API key pair.
 #[derive(Clone, Debug)]
@@ -64,11 +67,14 @@ pub struct AppState {
     pub monitor: Arc<monitor::Hub>,
     /// Publishes to SNS topics and delivers to their subscribers ([`sns`]).
     pub sns: sns::Notifier,
+    /// The HTTP front's limits, trusted proxies and counters ([`front`]).
+    pub front: Arc<front::Front>,
 }
 
 impl AppState {
     /// The state of a server whose monitor starts empty, for fuzz targets and
-    /// tests: credentials `AKIDFUZZ` / `fuzz`, an empty origin.
+    /// tests: credentials `AKIDFUZZ` / `fuzz`, an empty origin, the default limits
+    /// and no trusted proxy.
     pub fn standalone(cp: Arc<ControlPlane>, max_metrics: usize) -> Self {
         AppState {
             sns: sns::Notifier::new(cp.clone()),
@@ -86,6 +92,7 @@ impl AppState {
                 },
                 monitor::series::StoreConfig { max_metrics },
             )),
+            front: Default::default(),
         }
     }
 }
@@ -188,7 +195,7 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     // follows, are not AWS calls: no SigV4.
     let uri = req.uri();
     let result = if uri.path() == "/metrics" && req.method() == Method::GET {
-        Ok(prometheus::handle(&state.monitor))
+        Ok(prometheus::handle(&state.monitor, &state.front))
     } else if is_sns_link(&req) {
         sns::handle_link(&state, req.uri().query().unwrap_or("")).await
     } else if let Some(route) =
@@ -246,9 +253,6 @@ pub(crate) fn request_id() -> String {
 
 async fn handle(state: AppState, req: Request) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
-    let body = to_bytes(Body::new(body), MAX_BODY)
-        .await
-        .map_err(|e| ApiError::bad_request(format!("cannot read request body: {e}")))?;
     let raw_path = parts.uri.path().to_string();
     let raw_query = parts.uri.query().unwrap_or("").to_string();
     let headers: Vec<(String, String)> = parts
@@ -261,19 +265,11 @@ async fn handle(state: AppState, req: Request) -> Result<Response, ApiError> {
             )
         })
         .collect();
-    let signed = sigv4::SignedRequest {
-        method: parts.method.as_str(),
-        raw_path: &raw_path,
-        raw_query: &raw_query,
-        headers: &headers,
-        body: &body,
-    };
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let creds = &state.credentials;
-    let auth = sigv4::verify(&signed, now, |key| {
-        (key == creds.access_key_id).then(|| creds.secret_access_key.clone())
-    })
-    .map_err(|e| {
+    let secret_for =
+        |key: &str| (key == creds.access_key_id).then(|| creds.secret_access_key.clone());
+    let refuse = |e: sigv4::SigError| {
         if is_query_call(&parts.headers) {
             return sns::auth_error(&e);
         }
@@ -285,7 +281,43 @@ async fn handle(state: AppState, req: Request) -> Result<Response, ApiError> {
             sigv4::SigError::Mismatch => "InvalidSignatureException",
         };
         ApiError::forbidden(code, e.to_string())
-    })?;
+    };
+    let body_refused = |e: front::limits::BodyError| {
+        let e = e.into_api_error();
+        if is_query_call(&parts.headers) {
+            e.with_shape(sns::SHAPE)
+        } else {
+            e
+        }
+    };
+    let mut signed = sigv4::SignedRequest {
+        method: parts.method.as_str(),
+        raw_path: &raw_path,
+        raw_query: &raw_query,
+        headers: &headers,
+        body: b"",
+    };
+    // Everything but the signature is checked before the body is read, by
+    // verifying as if the body were empty: only a wrong signature (which a
+    // non-empty body makes) lets the request on to its body.
+    let before_body = match sigv4::verify(&signed, now, secret_for) {
+        Ok(auth) => Some(auth),
+        Err(sigv4::SigError::Mismatch) => None,
+        Err(e) if front::limits::has_body(&parts.headers) => return Err(refuse(e).closing()),
+        Err(e) => return Err(refuse(e)),
+    };
+    front::limits::check_declared(&parts.headers, front::limits::MAX_API_BODY)
+        .map_err(body_refused)?;
+    let body = front::limits::read_body(Body::new(body), front::limits::MAX_API_BODY)
+        .await
+        .map_err(body_refused)?;
+    let auth = match before_body {
+        Some(auth) if body.is_empty() => auth,
+        _ => {
+            signed.body = &body;
+            sigv4::verify(&signed, now, secret_for).map_err(refuse)?
+        }
+    };
 
     let raw_segments: Vec<&str> = raw_path.split('/').filter(|s| !s.is_empty()).collect();
     let start = raw_segments

@@ -11,8 +11,8 @@
 //! | GET, HEAD | /out/v1/{channelId}/{endpointId}/{manifestName}_{n}_{seq}.ts | segment |
 //!
 //! Origin GETs are public, limited by the endpoint's `whitelist` (CIDRs matched
-//! against the client address: the TCP peer, or the left-most `X-Forwarded-For`
-//! address when the peer is loopback, i.e. a reverse proxy on the same host) and
+//! against the client address: the TCP peer, or the address its trusted proxies
+//! forwarded in `X-Forwarded-For`, [`forwarded`](crate::forwarded)) and
 //! refused with 403 when `origination` is `DENY`. Every answer carries a strong `ETag`
 //! (`If-None-Match` → 304) and honours a single `Range` (206, or 416 past the end).
 //! The store is [`package::origin::OriginStore`]: one lock per packaging channel,
@@ -21,11 +21,11 @@
 //! rendered). Endpoint settings come from the control plane's in-memory
 //! [`packaging_view`](ControlPlane::packaging_view), so a GET reads no database.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::body::{to_bytes, Body};
-use axum::extract::{ConnectInfo, Request};
+use axum::body::Body;
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -36,6 +36,8 @@ use package::origin::{
     Origin, OriginFile, ServeOptions, StreamOrder, StreamSelection, MAX_INGEST_BODY,
 };
 
+use crate::forwarded::ClientAddress;
+use crate::front::limits::{self, BodyError};
 use crate::ApiError;
 
 /// The origin store shared by every request and the channel engines.
@@ -115,22 +117,14 @@ pub async fn handle(
     }
 }
 
-fn unauthorized(message: &str) -> Response {
-    let mut resp =
-        ApiError::new(StatusCode::UNAUTHORIZED, "UnauthorizedException", message).into_response();
+fn unauthorized(message: &str, close: bool) -> Response {
+    let error = ApiError::new(StatusCode::UNAUTHORIZED, "UnauthorizedException", message);
+    let mut resp = if close { error.closing() } else { error }.into_response();
     resp.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static("Basic realm=\"onair ingest\""),
     );
     resp
-}
-
-fn too_large() -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "PayloadTooLargeException",
-        format!("ingest bodies are limited to {MAX_INGEST_BODY} bytes"),
-    )
 }
 
 async fn ingest(
@@ -157,28 +151,24 @@ async fn ingest(
             .iter()
             .find(|e| e.id == path.endpoint_id)
     });
-    let Some(endpoint) = endpoint else {
-        return Ok(unauthorized("unknown ingest endpoint or wrong credentials"));
-    };
-    let authorized =
-        basic_auth(&parts.headers).is_some_and(|(u, p)| ingest_credentials_match(&u, &p, endpoint));
+    let authorized = endpoint.is_some_and(|endpoint| {
+        basic_auth(&parts.headers).is_some_and(|(u, p)| ingest_credentials_match(&u, &p, endpoint))
+    });
     if !authorized {
-        return Ok(unauthorized("unknown ingest endpoint or wrong credentials"));
+        // Refused before the body is read: close rather than read it.
+        let close = limits::has_body(&parts.headers);
+        return Ok(unauthorized(
+            "unknown ingest endpoint or wrong credentials",
+            close,
+        ));
     }
     if parts.method == Method::DELETE {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_INGEST_BODY) {
-        return Err(too_large());
-    }
-    let body = to_bytes(Body::new(body), MAX_INGEST_BODY)
+    limits::check_declared(&parts.headers, MAX_INGEST_BODY).map_err(BodyError::into_api_error)?;
+    let body = limits::read_body(Body::new(body), MAX_INGEST_BODY)
         .await
-        .map_err(|_| too_large())?;
+        .map_err(BodyError::into_api_error)?;
     let endpoints = view.endpoint_configs(&path.channel_id);
     drop(view);
     let now = time::OffsetDateTime::now_utc();
@@ -215,10 +205,10 @@ pub fn sync(cp: &ControlPlane, store: &OriginStore) {
 pub struct Ask<'a> {
     /// HEAD: the headers a GET would get, no body.
     pub head: bool,
-    /// The TCP peer.
-    pub peer: Option<IpAddr>,
-    /// The `X-Forwarded-For` header.
-    pub forwarded_for: Option<&'a str>,
+    /// The client address the whitelist is matched against: the TCP peer, or the
+    /// address its trusted proxies forwarded ([`crate::forwarded`]); `None` when
+    /// unknown (refused by a whitelist).
+    pub client: Option<IpAddr>,
     /// Every `If-None-Match` header.
     pub if_none_match: Vec<&'a str>,
     /// The `Range` header.
@@ -291,11 +281,7 @@ fn serve(
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     let ask = Ask {
         head: req.method() == Method::HEAD,
-        peer: req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip()),
-        forwarded_for: text(header::HeaderName::from_static("x-forwarded-for")),
+        client: req.extensions().get::<ClientAddress>().and_then(|c| c.0),
         if_none_match: headers
             .get_all(header::IF_NONE_MATCH)
             .iter()
@@ -353,9 +339,9 @@ pub fn answer(
         ));
     }
     if !rec.endpoint.whitelist.is_empty() {
-        let client = ask.peer.map(|p| client_address(p, ask.forwarded_for));
-        let allowed =
-            client.is_some_and(|ip| rec.endpoint.whitelist.iter().any(|c| cidr_contains(c, ip)));
+        let allowed = ask
+            .client
+            .is_some_and(|ip| rec.endpoint.whitelist.iter().any(|c| cidr_contains(c, ip)));
         if !allowed {
             return Err(ApiError::forbidden(
                 "ForbiddenException",
@@ -508,28 +494,6 @@ fn byte_range(value: &str, len: usize) -> Option<Result<(usize, usize), ()>> {
     })
 }
 
-/// The client's address for the whitelist: the left-most `X-Forwarded-For` address
-/// when the TCP peer is loopback (a reverse proxy on this host), else the peer.
-fn client_address(peer: IpAddr, forwarded_for: Option<&str>) -> IpAddr {
-    let peer_v4 = match peer {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer, IpAddr::V4),
-        v4 => v4,
-    };
-    if !peer_v4.is_loopback() {
-        return peer;
-    }
-    forwarded_for
-        .and_then(|v| v.split(',').next())
-        .map(str::trim)
-        .and_then(|first| {
-            first
-                .parse::<IpAddr>()
-                .ok()
-                .or_else(|| first.parse::<SocketAddr>().ok().map(|s| s.ip()))
-        })
-        .unwrap_or(peer)
-}
-
 /// The serve-time settings of an endpoint's `hlsPackage`.
 fn serve_options(hls: &HlsPackage) -> ServeOptions {
     let sel = &hls.stream_selection;
@@ -624,6 +588,7 @@ fn cidr_contains(cidr: &str, ip: IpAddr) -> bool {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use axum::body::to_bytes;
 
     #[test]
     fn routes() {
@@ -714,23 +679,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn forwarded_for_only_from_loopback() {
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        let h = Some("203.0.113.7, 10.0.0.1");
-        assert_eq!(client_address(ip("127.0.0.1"), h), ip("203.0.113.7"));
-        assert_eq!(client_address(ip("::1"), h), ip("203.0.113.7"));
-        assert_eq!(client_address(ip("::ffff:127.0.0.1"), h), ip("203.0.113.7"));
-        assert_eq!(client_address(ip("192.0.2.1"), h), ip("192.0.2.1"));
-        let h = Some("[2001:db8::1]:443");
-        assert_eq!(client_address(ip("127.0.0.1"), h), ip("2001:db8::1"));
-        assert_eq!(
-            client_address(ip("127.0.0.1"), Some("garbage")),
-            ip("127.0.0.1")
-        );
-        assert_eq!(client_address(ip("127.0.0.1"), None), ip("127.0.0.1"));
-    }
-
     #[tokio::test]
     async fn etags_and_ranges() {
         let body = Bytes::from_static(b"0123456789");
@@ -817,6 +765,7 @@ mod tests {
                 .unwrap();
             AppState {
                 sns: crate::sns::Notifier::new(cp.clone()),
+                front: Default::default(),
                 cp,
                 credentials: Credentials {
                     access_key_id: "AKIDTEST".into(),
@@ -936,7 +885,7 @@ mod tests {
                     .unwrap();
                 router(state.clone()).oneshot(req)
             };
-            // Larger than the API's 16 MiB limit, within the ingest limit.
+            // Larger than the API's 2 MiB limit, within the ingest limit.
             assert_eq!(send(20 << 20).await.unwrap().status(), StatusCode::CREATED);
             assert_eq!(
                 send(MAX_INGEST_BODY + 1).await.unwrap().status(),

@@ -6,7 +6,9 @@
 //! name in snake case (`AWS/MediaConnect` `SourceBitRate` →
 //! `aws_media_connect_source_bit_rate`), the labels are its dimensions in
 //! snake case (`FlowARN` → `flow_arn`). Alarms are `onair_alarm_state`
-//! gauges, 1 for the state the alarm is in and 0 for the others.
+//! gauges, 1 for the state the alarm is in and 0 for the others. The HTTP
+//! front adds its own: `onair_http_connections_open`, and what its
+//! [limits](crate::front::limits) turned away since the server started.
 //!
 //! The route is public, like the origin: bind onair to a trusted network or
 //! put it behind a proxy if ARNs and metric values are not for everyone.
@@ -187,18 +189,85 @@ fn collect(hub: &Hub, now: Timestamp) -> Scrape {
     scrape
 }
 
-/// The exposition text at `now`.
-pub fn render(hub: &Hub, now: Timestamp) -> Result<String, std::fmt::Error> {
+/// The HTTP front's numbers at one scrape.
+#[derive(Debug, Default)]
+struct FrontScrape {
+    open: u64,
+    refused: u64,
+    /// (phase, count) of idle, header and body timeouts.
+    timeouts: [(&'static str, u64); 3],
+}
+
+impl FrontScrape {
+    fn of(front: &crate::front::Front) -> Self {
+        let c = &front.counters;
+        let read = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+        FrontScrape {
+            open: front.open_connections() as u64,
+            refused: read(&c.refused),
+            timeouts: [
+                ("idle", read(&c.idle_timeouts)),
+                ("header", read(&c.header_timeouts)),
+                ("body", read(&c.body_timeouts)),
+            ],
+        }
+    }
+}
+
+impl Collector for FrontScrape {
+    /// Gauges, as every family here: counts since the server started (a counter
+    /// family's `_total` samples fail `promtool check metrics`).
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let gauge = |n: u64| ConstGauge::new(i64::try_from(n).unwrap_or(i64::MAX));
+        for (name, help, value) in [
+            (
+                "onair_http_connections_open",
+                "HTTP connections open now",
+                self.open,
+            ),
+            (
+                "onair_http_connections_refused",
+                "HTTP connections answered 503 at --max-connections since the server started",
+                self.refused,
+            ),
+        ] {
+            let value = gauge(value);
+            let metric = encoder.encode_descriptor(name, help, None, value.metric_type())?;
+            value.encode(metric)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "onair_http_timeouts",
+            "HTTP connections closed at a timeout since the server started, by phase: idle, header or body",
+            None,
+            gauge(0).metric_type(),
+        )?;
+        for (phase, count) in self.timeouts {
+            let labels = vec![("phase".to_owned(), phase.to_owned())];
+            gauge(count).encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// The exposition text at `now`, with the HTTP front's numbers when given.
+pub fn render(
+    hub: &Hub,
+    front: Option<&crate::front::Front>,
+    now: Timestamp,
+) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(collect(hub, now)));
+    if let Some(front) = front {
+        registry.register_collector(Box::new(FrontScrape::of(front)));
+    }
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry)?;
     Ok(text)
 }
 
 /// `GET /metrics`.
-pub fn handle(hub: &Hub) -> Response {
-    match render(hub, crate::cloudwatch::now()) {
+pub fn handle(hub: &Hub, front: &crate::front::Front) -> Response {
+    match render(hub, Some(front), crate::cloudwatch::now()) {
         Ok(text) => (StatusCode::OK, [(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
         Err(_) => {
             let mut msg = String::new();
@@ -262,7 +331,7 @@ mod tests {
             StatisticSet::value(5e6).unwrap_or_else(|e| panic!("{e}")),
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let text = render(&hub, now).unwrap_or_default();
+        let text = render(&hub, None, now).unwrap_or_default();
         assert!(
             text.contains("# TYPE aws_media_connect_source_bit_rate gauge"),
             "{text}"

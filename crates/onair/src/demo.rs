@@ -275,6 +275,7 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
         public_url: None,
         max_metrics: 2000,
         region: "us-east-1".into(),
+        network: Default::default(),
     };
     let server = serve::start(&serve_args).await?;
     let cp = server.cp.clone();

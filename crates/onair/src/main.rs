@@ -38,7 +38,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the server: AWS-compatible API, supervisor and engines on one port.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Run a self-contained demo: two test encoders into a primary and a backup flow.
     Demo(demo::DemoArgs),
     /// Print the export lines of the key pair stored in a data dir (the
@@ -71,7 +71,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async move {
         match cli.command {
-            Command::Serve(args) => serve::main(args).await,
+            Command::Serve(args) => serve::main(*args).await,
             Command::Demo(args) => demo::main(args).await,
             Command::Credentials(args) => credentials::show(&args),
             Command::Flows {

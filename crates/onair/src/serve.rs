@@ -3,6 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -47,6 +48,94 @@ pub struct ServeArgs {
     /// Region shown in the printed exports (any region is accepted).
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
+/// How the HTTP port treats its clients: timeouts, the connection cap, trusted
+/// proxies (see "Running onair on a network" in the user guide).
+#[derive(Args, Debug, Clone)]
+pub struct NetworkArgs {
+    /// The longest a request head may take from its first byte (10s, 500ms, 1m);
+    /// past it the client gets 408 and the connection is closed.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, env = "ONAIR_HEADER_TIMEOUT")]
+    pub header_timeout: Duration,
+    /// The longest wait between two reads of a request body; past it the client
+    /// gets 408 and the connection is closed.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, env = "ONAIR_BODY_TIMEOUT")]
+    pub body_timeout: Duration,
+    /// How long a keep-alive connection may wait for its next request before it
+    /// is closed.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, env = "ONAIR_IDLE_TIMEOUT")]
+    pub idle_timeout: Duration,
+    /// HTTP connections open at once; more are answered 503 and closed
+    /// (default: 8192, or half the open-file limit if that is lower).
+    #[arg(long, env = "ONAIR_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// A reverse proxy or CDN (address or CIDR) whose X-Forwarded-For is
+    /// believed; repeat for several (the variable takes a comma-separated list).
+    /// None by default: the TCP peer is the client.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = api::forwarded::parse_net,
+          env = "ONAIR_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<api::forwarded::IpNet>,
+}
+
+impl Default for NetworkArgs {
+    /// The defaults of the flags.
+    fn default() -> Self {
+        use api::front::Limits;
+        NetworkArgs {
+            header_timeout: Limits::DEFAULT_HEADER_TIMEOUT,
+            body_timeout: Limits::DEFAULT_BODY_TIMEOUT,
+            idle_timeout: Limits::DEFAULT_IDLE_TIMEOUT,
+            max_connections: None,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl NetworkArgs {
+    /// The front's settings, given the process's open-file limit.
+    fn front(&self, open_files: u64) -> api::front::Front {
+        let default_cap = api::front::Limits::default_max_connections(open_files);
+        let max_connections = self.max_connections.unwrap_or(default_cap);
+        if max_connections as u64 > open_files / 2 {
+            tracing::warn!(
+                "--max-connections {max_connections} is more than half the open-file limit \
+                 ({open_files}): raise the limit (ulimit -n, LimitNOFILE=) or lower the cap"
+            );
+        }
+        let limits = api::front::Limits {
+            header_timeout: self.header_timeout,
+            body_timeout: self.body_timeout,
+            idle_timeout: self.idle_timeout,
+            max_connections,
+        };
+        let proxies = api::forwarded::TrustedProxies::new(self.trusted_proxies.clone());
+        api::front::Front::new(limits, proxies)
+    }
+}
+
+/// A duration: a number of seconds with an optional unit (`ms`, `s`, `m`).
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration (10s, 500ms, 2m)"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" => value * 60.0,
+        other => return Err(format!("'{other}' is not a unit of time (ms, s, m)")),
+    };
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("'{s}' is not a positive duration"))
 }
 
 /// This host's primary address: the source address of a route to a public
@@ -75,6 +164,8 @@ pub struct Server {
     pub data_dir: PathBuf,
     /// This process's hold on the data dir, kept until it ends.
     pub claim: data_dir::Claim,
+    /// The HTTP port's limits and trusted proxies.
+    pub front: Arc<api::front::Front>,
 }
 
 pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
@@ -140,7 +231,9 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
         },
     ));
     crate::monitoring::restore(&monitor, &args.data_dir);
+    let front = Arc::new(args.network.front(open_files));
     Ok(Server {
+        front,
         monitor,
         data_dir: args.data_dir.clone(),
         cp,
@@ -259,6 +352,7 @@ pub async fn run(server: Server) -> anyhow::Result<()> {
         dashboard: Default::default(),
         monitor: server.monitor.clone(),
         sns,
+        front: server.front.clone(),
     };
     let hub = server.monitor.clone();
     let data_dir = server.data_dir.clone();
@@ -296,4 +390,69 @@ pub async fn main(args: ServeArgs) -> anyhow::Result<()> {
     print!("{}", start_exports(&server, &args.region));
     println!();
     run(server).await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        network: NetworkArgs,
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        for bad in ["", "s", "0", "0s", "-1s", "10h", "1e3", "ten"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn network_flags() {
+        let defaults = Cli::try_parse_from(["onair"]).unwrap().network;
+        let expected = NetworkArgs::default();
+        assert_eq!(defaults.header_timeout, expected.header_timeout);
+        assert_eq!(defaults.body_timeout, expected.body_timeout);
+        assert_eq!(defaults.idle_timeout, expected.idle_timeout);
+        assert_eq!(defaults.max_connections, None);
+        assert!(defaults.trusted_proxies.is_empty());
+        let front = defaults.front(1 << 20);
+        assert_eq!(front.limits, api::front::Limits::default());
+        assert!(front.trusted_proxies.is_empty());
+
+        let set = Cli::try_parse_from([
+            "onair",
+            "--header-timeout",
+            "2s",
+            "--max-connections",
+            "100",
+            "--trusted-proxy",
+            "10.0.0.0/8",
+            "--trusted-proxy",
+            "192.0.2.7",
+        ])
+        .unwrap()
+        .network;
+        assert_eq!(set.header_timeout, Duration::from_secs(2));
+        let front = set.front(1 << 20);
+        assert_eq!(front.limits.max_connections, 100);
+        let nets: Vec<String> = front
+            .trusted_proxies
+            .nets()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.0.2.7/32"]);
+        assert!(Cli::try_parse_from(["onair", "--trusted-proxy", "nope"]).is_err());
+        assert!(Cli::try_parse_from(["onair", "--idle-timeout", "0"]).is_err());
+    }
 }

@@ -22,6 +22,7 @@ fn state() -> AppState {
     let cp = ControlPlane::with_store(Store::in_memory().unwrap(), Settings::default());
     AppState {
         sns: crate::sns::Notifier::new(cp.clone()),
+        front: Default::default(),
         cp,
         credentials: Credentials {
             access_key_id: "AKIDTEST".into(),

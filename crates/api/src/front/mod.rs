@@ -24,26 +24,37 @@
 //! back in front of the stream. hyper then answers that request from the start, so
 //! behaviour is defined in one place and this path only makes the common case fast.
 //! Keep-alive and pipelining work on both.
+//!
+//! Both paths keep the [limits]: an idle timeout between requests, a header timeout
+//! from a request's first byte to the end of its head, a body timeout between reads
+//! of a body, and a cap on open connections, checked at accept (past it, a
+//! connection is answered 503 and closed, which costs one `write`). The short
+//! path's timer is armed once per connection and moved only when its deadline
+//! moves by a sixteenth of the timeout, so a busy keep-alive connection does not
+//! re-arm a timer per request. onair speaks HTTP/1.1 only (no HTTP/2, so no
+//! stream limits to set).
 
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Write as _};
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::extract::ConnectInfo;
 use axum::Router;
-use bytes::{Buf as _, Bytes, BytesMut};
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use bytes::{Buf as _, BytesMut};
 use package::body::Body;
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, Interest, ReadBuf};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, Interest};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 
 use crate::origin::{self, Answer, Ask, OriginPath, Side};
 use crate::AppState;
+
+mod handover;
+pub mod limits;
+
+pub use limits::{Counters, Front, Limits};
 
 /// The largest request head the short path reads before handing over to hyper
 /// (which answers 431 past its own limit).
@@ -57,9 +68,13 @@ const INLINE_BODY: usize = 64 * 1024;
 
 /// Serves the API, the origin, the player and everything else on `listener` until
 /// the process ends. Every accepted connection gets `TCP_NODELAY` (responses go out
-/// as soon as they are written, as nginx does) and its own task.
+/// as soon as they are written, as nginx does) and its own task, while there are
+/// fewer than [`Limits::max_connections`]; past that it is answered 503 and closed.
 pub async fn serve(listener: TcpListener, state: AppState) {
     let app = crate::router(state.clone());
+    // Whether the cap has been reached since the last connection was taken (to
+    // warn once per episode, not once per refused connection).
+    let full = AtomicBool::new(false);
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -70,6 +85,11 @@ pub async fn serve(listener: TcpListener, state: AppState) {
                 continue;
             }
         };
+        let Ok(permit) = state.front.slots.clone().try_acquire_owned() else {
+            refuse(&stream, &state.front, &full);
+            continue;
+        };
+        full.store(false, Ordering::Relaxed);
         if let Err(e) = stream.set_nodelay(true) {
             tracing::trace!("cannot set TCP_NODELAY: {e}");
         }
@@ -78,8 +98,22 @@ pub async fn serve(listener: TcpListener, state: AppState) {
             if let Err(e) = connection(stream, peer, &state, app).await {
                 tracing::trace!(%peer, "HTTP connection ended: {e}");
             }
+            drop(permit);
         });
     }
+}
+
+/// Answers a connection past the cap with 503 (one non-blocking `write`; a client
+/// that has not read it yet may see a reset instead) and closes it.
+fn refuse(stream: &TcpStream, front: &Front, full: &AtomicBool) {
+    Counters::count(&front.counters.refused);
+    if !full.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            "{} HTTP connections are open, the most allowed (--max-connections): refusing more",
+            front.limits.max_connections
+        );
+    }
+    let _ = stream.try_write(limits::BUSY_RESPONSE);
 }
 
 /// Raises the soft limit of open files to the hard limit and returns it. Every
@@ -122,16 +156,42 @@ async fn connection(
     state: &AppState,
     app: Router,
 ) -> io::Result<()> {
+    let limits = state.front.limits;
     let mut input = BytesMut::with_capacity(2048);
     let mut head = Vec::with_capacity(512);
+    // When the first bytes of the head in `input` arrived (`None`: none yet).
+    let mut head_from: Option<Instant> = None;
+    let epoch = Instant::now();
+    let timer = tokio::time::sleep_until(epoch + limits.idle_timeout);
+    tokio::pin!(timer);
     loop {
         match step(&input, peer, state) {
             Step::Read => {
-                if stream.read_buf(&mut input).await? == 0 {
-                    return Ok(()); // closed between requests (or mid-head)
+                let now = Instant::now();
+                let deadline = if input.is_empty() {
+                    limits::coarse_deadline(epoch, now, limits.idle_timeout)
+                } else {
+                    let from = *head_from.get_or_insert(now);
+                    limits::coarse_deadline(epoch, from, limits.header_timeout)
+                };
+                if timer.deadline() != deadline {
+                    timer.as_mut().reset(deadline);
+                }
+                tokio::select! {
+                    biased;
+                    read = stream.read_buf(&mut input) => {
+                        if read? == 0 {
+                            return Ok(()); // closed between requests (or mid-head)
+                        }
+                    }
+                    () = &mut timer => return timed_out(stream, &input, &state.front).await,
                 }
             }
-            Step::HandOver => return hand_over(stream, input.freeze(), peer, app).await,
+            Step::HandOver => {
+                let from = head_from.unwrap_or_else(Instant::now);
+                let front = state.front.clone();
+                return handover::hand_over(stream, input.freeze(), from, peer, app, front).await;
+            }
             Step::Answer {
                 answer,
                 consumed,
@@ -140,6 +200,7 @@ async fn connection(
             } => {
                 let started = std::time::Instant::now();
                 input.advance(consumed);
+                head_from = None;
                 write_answer(&mut stream, &answer, close, &mut head).await?;
                 state.origin.traffic().egress(
                     &route.channel_id,
@@ -157,6 +218,19 @@ async fn connection(
             }
         }
     }
+}
+
+/// Ends a connection whose wait ran out: idle (nothing of a next request), closed
+/// at once; mid-head, answered 408 first.
+async fn timed_out(mut stream: TcpStream, input: &[u8], front: &Front) -> io::Result<()> {
+    if input.is_empty() {
+        Counters::count(&front.counters.idle_timeouts);
+    } else {
+        Counters::count(&front.counters.header_timeouts);
+        // Best effort: the socket's buffer has room for a few lines.
+        let _ = stream.try_write(limits::HEADER_TIMEOUT_RESPONSE);
+    }
+    stream.shutdown().await
 }
 
 /// Parses the head in `input`, if complete, and decides whether and what the short
@@ -200,9 +274,14 @@ fn short(
         return None;
     }
     let route = origin::route(path).filter(|r| r.side == Side::Out)?;
+    let forwarded_for = req
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("x-forwarded-for"))
+        .filter_map(|h| std::str::from_utf8(h.value).ok());
     let mut ask = Ask {
         head,
-        peer: Some(peer.ip()),
+        client: state.front.trusted_proxies.client(peer.ip(), forwarded_for),
         ..Ask::default()
     };
     let mut close = false;
@@ -213,8 +292,6 @@ fn short(
             ask.if_none_match.push(value()?);
         } else if name.eq_ignore_ascii_case("range") {
             ask.range = ask.range.or(value());
-        } else if name.eq_ignore_ascii_case("x-forwarded-for") {
-            ask.forwarded_for = ask.forwarded_for.or(value());
         } else if name.eq_ignore_ascii_case("connection") {
             for token in value()?.split(',').map(str::trim) {
                 if token.eq_ignore_ascii_case("close") {
@@ -377,27 +454,6 @@ async fn send_file(
     Ok(())
 }
 
-/// hyper serves the rest of the connection, starting with the bytes already read.
-async fn hand_over(
-    stream: TcpStream,
-    read: Bytes,
-    peer: SocketAddr,
-    app: Router,
-) -> io::Result<()> {
-    let io = TokioIo::new(Replayed { read, stream });
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-        // The peer address is what origin endpoint whitelists match.
-        req.extensions_mut().insert(ConnectInfo(peer));
-        tower::ServiceExt::oneshot(app.clone(), req)
-    });
-    hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .serve_connection(io, service)
-        .with_upgrades()
-        .await
-        .map_err(io::Error::other)
-}
-
 /// The body of the `http_head` fuzz target (and of a property test): `data` as the
 /// bytes buffered on a connection of a server with one packaging channel and one
 /// origin endpoint. Whatever the bytes, deciding what to do must not panic, and an
@@ -423,91 +479,5 @@ pub fn fuzz_head(data: &[u8]) {
     }
 }
 
-/// A stream with bytes already read from it put back in front.
-struct Replayed {
-    read: Bytes,
-    stream: TcpStream,
-}
-
-impl AsyncRead for Replayed {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.read.is_empty() {
-            return Pin::new(&mut this.stream).poll_read(cx, buf);
-        }
-        let n = this.read.len().min(buf.remaining());
-        buf.put_slice(&this.read.split_to(n));
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for Replayed {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    proptest::proptest! {
-        #[test]
-        fn any_bytes_are_decided_without_panic(data in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
-            fuzz_head(&data);
-        }
-
-        #[test]
-        fn origin_heads_with_any_headers_are_decided_without_panic(
-            method in "(GET|HEAD|PUT|get)",
-            file in "[a-z_0-9.]{0,20}",
-            headers in proptest::collection::vec(("[A-Za-z-]{1,16}", "[ -~]{0,40}"), 0..8),
-            version in "1\\.[01]",
-        ) {
-            let mut head = format!("{method} /out/v1/live/ep/{file} HTTP/{version}\r\n");
-            for (name, value) in headers {
-                head.push_str(&format!("{name}: {value}\r\n"));
-            }
-            head.push_str("\r\n");
-            fuzz_head(head.as_bytes());
-        }
-    }
-
-    #[test]
-    fn dates_are_http_dates() {
-        let mut out = Vec::new();
-        http_date(&mut out);
-        let text = String::from_utf8(out).unwrap();
-        assert_eq!(text.len(), 29, "{text}");
-        assert!(text.ends_with(" GMT"), "{text}");
-        assert_eq!(text.as_bytes()[3], b',', "{text}");
-    }
-}
+mod tests;
