@@ -245,13 +245,13 @@ class Server:
         return boto3.client(service, **args)
 
     def stats(self, flow_arn):
-        """GET /onair/flows/{arn}/stats, SigV4-signed; None when the flow does
+        """GET /_onair/flows/{arn}/stats, SigV4-signed; None when the flow does
         not run (404)."""
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
         from botocore.credentials import Credentials
 
-        url = f"{self.endpoint}/onair/flows/{urllib.parse.quote(flow_arn, safe='')}/stats"
+        url = f"{self.endpoint}/_onair/flows/{urllib.parse.quote(flow_arn, safe='')}/stats"
         req = AWSRequest(method="GET", url=url)
         SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "mediaconnect", REGION).add_auth(req)
         r = urllib.request.Request(url, headers=dict(req.headers.items()), method="GET")

@@ -1,8 +1,11 @@
 //! onair's HTTP front: the AWS-compatible API on one port.
 //!
 //! Every API request is verified with SigV4 ([`sigv4`]) against the server's
-//! credentials, then routed by path to a service: MediaConnect (`/v1/…`,
-//! `/tags/{arn}` for MediaConnect ARNs). Paths are split on `/` *before*
+//! credentials, then routed ([`route`]) to the service its credential scope
+//! names: MediaConnect (`/v1/…`, `/tags/{arn}`), MediaLive (`/prod/…`),
+//! MediaPackage (`/channels…`, `/origin_endpoints…`, `/tags/{arn}`),
+//! CloudWatch and CloudWatch Logs (by `X-Amz-Target`), SNS (awsQuery); onair's
+//! own routes are under `/_onair/`. Paths are split on `/` *before*
 //! percent-decoding, so ARNs with `/` (`%2F`) stay one label. MediaPackage HLS
 //! ingest (`/in/v2/…`) and origin (`/out/v1/…`) paths are routed to [`origin`]
 //! before SigV4, as they are not AWS API calls; so are `/metrics`
@@ -10,9 +13,9 @@
 //! `/dashboard/…`, [`dashboard`]), the browser player (`/player`,
 //! [`player`]), whose files are compiled in ([`assets`]), and the SNS
 //! SubscribeURL / UnsubscribeURL a subscriber follows (an unsigned GET with
-//! `Action=`, [`sns`]). SNS calls (awsQuery) are told apart by their
-//! credential scope. A path prefix in the client's endpoint URL
-//! (`http://host:port/onair`) is skipped.
+//! `Action=`, [`sns`]). A path prefix in the client's endpoint URL
+//! (`http://host:port/onair`) is skipped: the route starts at the first root
+//! of the signed service ([`route`]).
 //!
 //! An API call is authenticated as far as its head allows (the `Authorization`
 //! header's shape, key id, date and scope) before its body is read; then the body
@@ -32,6 +35,7 @@ pub mod mediapackage;
 pub mod origin;
 pub mod player;
 pub mod prometheus;
+pub mod route;
 pub mod sigv4;
 pub mod sns;
 pub mod xml;
@@ -105,7 +109,8 @@ pub fn router(state: AppState) -> Router {
 /// A request as the services see it, after authentication.
 pub struct ApiRequest {
     pub method: Method,
-    /// Path segments after any prefix, percent-decoded one by one.
+    /// Path segments after any prefix, percent-decoded one by one; an
+    /// empty label is an empty segment (`/v1/flows/` names flow "").
     pub segments: Vec<String>,
     /// Decoded query pairs, in order.
     pub query: Vec<(String, String)>,
@@ -168,7 +173,7 @@ fn decode(s: &str) -> String {
     percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
-fn parse_query(raw: &str) -> Vec<(String, String)> {
+pub(crate) fn parse_query(raw: &str) -> Vec<(String, String)> {
     raw.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
@@ -177,16 +182,6 @@ fn parse_query(raw: &str) -> Vec<(String, String)> {
         })
         .collect()
 }
-
-/// The first segment of each service's routes; anything before is a prefix.
-const ROOTS: &[&str] = &[
-    "v1",
-    "tags",
-    "onair",
-    "prod",
-    "channels",
-    "origin_endpoints",
-];
 
 async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let request_id = request_id();
@@ -269,27 +264,9 @@ async fn handle(state: AppState, req: Request) -> Result<Response, ApiError> {
     let creds = &state.credentials;
     let secret_for =
         |key: &str| (key == creds.access_key_id).then(|| creds.secret_access_key.clone());
-    let refuse = |e: sigv4::SigError| {
-        if is_query_call(&parts.headers) {
-            return sns::auth_error(&e);
-        }
-        let code = match e {
-            sigv4::SigError::Missing => "MissingAuthenticationTokenException",
-            sigv4::SigError::UnknownKey(_) => "UnrecognizedClientException",
-            sigv4::SigError::Skew(..) => "InvalidSignatureException",
-            sigv4::SigError::Malformed(_) => "IncompleteSignatureException",
-            sigv4::SigError::Mismatch => "InvalidSignatureException",
-        };
-        ApiError::forbidden(code, e.to_string())
-    };
-    let body_refused = |e: front::limits::BodyError| {
-        let e = e.into_api_error();
-        if is_query_call(&parts.headers) {
-            e.with_shape(sns::SHAPE)
-        } else {
-            e
-        }
-    };
+    let shape = route::error_shape(&parts.headers);
+    let refuse = |e: sigv4::SigError| route::auth_error(&e, shape);
+    let body_refused = |e: front::limits::BodyError| e.into_api_error().with_shape(shape);
     let mut signed = sigv4::SignedRequest {
         method: parts.method.as_str(),
         raw_path: &raw_path,
@@ -319,16 +296,23 @@ async fn handle(state: AppState, req: Request) -> Result<Response, ApiError> {
         }
     };
 
-    let raw_segments: Vec<&str> = raw_path.split('/').filter(|s| !s.is_empty()).collect();
-    let start = raw_segments
-        .iter()
-        .position(|s| ROOTS.contains(s))
-        .unwrap_or(0);
+    let raw_segments = route::segments(&raw_path);
     let header = |name: &str| {
         parts
             .headers
             .get(name)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    let target = header("x-amz-target");
+    let routed = route::resolve(
+        &raw_segments,
+        &auth.service,
+        target.as_deref(),
+        &parts.method,
+    )?;
+    let start = match routed {
+        route::Route::Rest { start, .. } => start,
+        _ => raw_segments.len(),
     };
     let api = ApiRequest {
         method: parts.method.clone(),
@@ -337,80 +321,37 @@ async fn handle(state: AppState, req: Request) -> Result<Response, ApiError> {
         body,
         region: auth.region,
         service: auth.service,
-        target: header("x-amz-target"),
+        target,
         content_type: header("content-type"),
         content_encoding: header("content-encoding"),
     };
-    // awsJson services (CloudWatch, CloudWatch Logs) post to any path with
-    // the operation in X-Amz-Target; awsQuery services (SNS) post a form
-    // with `Action=`, told apart by the credential scope's service.
-    if let Some(target) = api.target.as_deref() {
-        let (prefix, operation) = target.split_once('.').unwrap_or((target, ""));
-        return match prefix {
-            cloudwatch::TARGET_PREFIX => cloudwatch::handle(&state, &api, operation).await,
-            logs::TARGET_PREFIX => logs::handle(&state, &api, operation).await,
-            _ => Err(ApiError::bad_request(format!(
-                "X-Amz-Target: onair does not implement the service of '{target}'"
-            ))
-            .with_shape(ErrorShape::AwsJson)),
-        };
-    }
-    if api.method == Method::POST && sns::is_sns(&api) {
-        return sns::handle(&state, &api).await;
-    }
+    let rest = match routed {
+        route::Route::CloudWatch { operation } => {
+            return cloudwatch::handle(&state, &api, &operation).await
+        }
+        route::Route::Logs { operation } => return logs::handle(&state, &api, &operation).await,
+        route::Route::Sns => return sns::handle(&state, &api).await,
+        route::Route::Rest { service, .. } => service,
+    };
     let first = api.segments.first().map(String::as_str);
-    match first {
-        Some("v1") => mediaconnect::handle(&state.cp, &api).await,
-        Some("onair") => onair_stats(&state.cp, &api),
-        Some("prod") => match api.segments.as_slice() {
+    match (rest, first) {
+        (route::Service::MediaConnect, Some(route::ONAIR_ROOT)) => onair_stats(&state.cp, &api),
+        (route::Service::MediaConnect, _) => mediaconnect::handle(&state.cp, &api).await,
+        (route::Service::MediaLive, _) => match api.segments.as_slice() {
             [_, c, id, a] if c == "channels" && a == "alerts" && api.method == Method::GET => {
                 medialive::list_alerts(&state.cp, &state.monitor, &api, id)
             }
             _ => medialive::handle(&state.cp, &api).await,
         },
-        Some("channels" | "origin_endpoints") => {
+        (route::Service::MediaPackage, _) => {
             let result = mediapackage::handle(&state.cp, &api).await;
-            if api.method != Method::GET {
+            if api.method != Method::GET && first != Some("tags") {
                 // A deleted or changed channel or endpoint frees its origin memory now.
                 origin::sync(&state.cp, &state.origin);
             }
             result
         }
-        Some("tags") => {
-            let arn_service = api
-                .segments
-                .get(1)
-                .and_then(|a| control::arn::Arn::parse(a))
-                .map(|a| a.service.to_string());
-            match arn_service.as_deref().unwrap_or(api.service.as_str()) {
-                "mediaconnect" => mediaconnect::handle(&state.cp, &api).await,
-                "mediapackage" => mediapackage::handle(&state.cp, &api).await,
-                other => Err(ApiError::bad_request(format!(
-                    "onair does not implement tagging for service '{other}' yet"
-                ))),
-            }
-        }
         _ => Err(unknown_operation(&api)),
-    }
-}
-
-/// Whether a request is an awsQuery (SNS) call, whose clients can read
-/// only an XML error: signed for `sns`, or a form POST with no signature
-/// and no `X-Amz-Target`.
-fn is_query_call(headers: &axum::http::HeaderMap) -> bool {
-    match headers.get(axum::http::header::AUTHORIZATION) {
-        Some(v) => v
-            .to_str()
-            .ok()
-            .and_then(|v| sigv4::Authorization::parse(v).ok())
-            .is_some_and(|a| a.service == "sns"),
-        None => {
-            !headers.contains_key("x-amz-target")
-                && headers
-                    .get(axum::http::header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
-        }
     }
 }
 
@@ -428,12 +369,12 @@ pub(crate) fn unknown_operation(req: &ApiRequest) -> ApiError {
     )
 }
 
-/// `GET /onair/flows/{flowArn}/stats`: the live engine statistics of a flow
-/// (onair's own route, used by `onair flows status`).
+/// `GET /_onair/flows/{flowArn}/stats`: the live engine statistics of a flow
+/// (onair's own route, signed for `mediaconnect`, used by `onair flows status`).
 fn onair_stats(cp: &ControlPlane, req: &ApiRequest) -> Result<Response, ApiError> {
     let seg: Vec<&str> = req.segments.iter().map(String::as_str).collect();
     match (&req.method, seg.as_slice()) {
-        (&Method::GET, ["onair", "flows", arn, "stats"]) => {
+        (&Method::GET, [route::ONAIR_ROOT, "flows", arn, "stats"]) => {
             cp.flow_record(arn)?;
             let stats = cp
                 .reports

@@ -2,19 +2,26 @@
 //! signs.
 //!
 //! The canonical request follows the AWS SigV4 specification
-//! ("Create a canonical request"): the canonical URI is the *raw* request path
-//! URI-encoded once more (so `%3A` in an ARN label becomes `%253A`: the real
-//! clients sign that), the query is decoded, re-encoded (RFC 3986 unreserved
-//! set) and sorted, header values are trimmed with inner runs of spaces
-//! folded, and the payload hash is computed here from the body received (the
-//! clients send no `X-Amz-Content-SHA256`).
+//! ("Create a canonical request"): the canonical URI is the *raw* request path,
+//! normalised as RFC 3986 §5.2.4 removes dot segments and with empty segments
+//! dropped (`//` is one `/`; a trailing `/` stays), then URI-encoded once more (so
+//! `%3A` in an ARN label becomes `%253A`) — exactly what botocore's `SigV4Auth`
+//! signs for every service but S3 ([`normalize_path`]). The query is decoded,
+//! re-encoded (RFC 3986 unreserved set) and sorted, header values are trimmed
+//! with inner runs of spaces folded, and the payload hash is computed here from
+//! the body received (the clients send no `X-Amz-Content-SHA256`).
+//!
+//! The credential scope is checked too: its date must be the day of
+//! `X-Amz-Date`, and its region must look like an AWS region
+//! ([`valid_region`]). Whether its service is one onair serves on the path
+//! asked for is the router's question (`crate::route`).
 
 use hmac::{Hmac, Mac};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
 
 /// Characters left alone by URI encoding: RFC 3986 unreserved.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
@@ -38,6 +45,10 @@ pub enum SigError {
     Skew(String, String),
     #[error("The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.")]
     Mismatch,
+    /// The credential scope names a region or service that is not served
+    /// here; the message says which and what would be.
+    #[error("Credential should be scoped to {0}")]
+    Scope(String),
 }
 
 /// The parsed `Authorization` header.
@@ -119,7 +130,10 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-fn canonical_query(raw: &str) -> String {
+/// The canonical query string: each `&`-separated pair percent-decoded
+/// (`+` read as a space), re-encoded in the RFC 3986 unreserved set, the
+/// pairs sorted by key then value.
+pub fn canonical_query(raw: &str) -> String {
     let mut pairs: Vec<(String, String)> = raw
         .split('&')
         .filter(|p| !p.is_empty())
@@ -144,18 +158,62 @@ fn canonical_query(raw: &str) -> String {
         .join("&")
 }
 
+/// The path as botocore signs it (`botocore.utils.normalize_url_path`): dot
+/// segments removed as RFC 3986 §5.2.4 says (`..` drops the segment before
+/// it, never climbing above the root), empty segments dropped, the leading
+/// `/` kept, a trailing `/` kept unless nothing is left; an empty path is
+/// `/`. Works on the raw path, so `%2F` inside a label is not a separator
+/// and `%2E%2E` is not a dot segment.
+pub fn normalize_path(raw: &str) -> String {
+    if raw.is_empty() {
+        return "/".into();
+    }
+    let mut kept: Vec<&str> = Vec::new();
+    for segment in raw.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                kept.pop();
+            }
+            s => kept.push(s),
+        }
+    }
+    let first = if raw.starts_with('/') { "/" } else { "" };
+    let last = if raw.ends_with('/') && !kept.is_empty() {
+        "/"
+    } else {
+        ""
+    };
+    format!("{first}{}{last}", kept.join("/"))
+}
+
+/// Whether a credential scope's region looks like an AWS region:
+/// lowercase words joined by `-`, the first of two letters or more, ending
+/// with a number (`us-east-1`, `eu-central-2`, `us-gov-west-1`,
+/// `cn-northwest-1`). onair answers in every such region; its resources
+/// carry the region they were made in.
+pub fn valid_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    let [first, middle @ .., number] = parts.as_slice() else {
+        return false;
+    };
+    let word = |s: &&str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase());
+    region.len() <= 32
+        && word(first)
+        && first.len() >= 2
+        && !middle.is_empty()
+        && middle.iter().all(word)
+        && (1..=2).contains(&number.len())
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
 fn fold_spaces(v: &str) -> String {
     v.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The canonical request string for `req` over `signed_headers`.
 pub fn canonical_request(req: &SignedRequest, signed_headers: &[String]) -> String {
-    let path = if req.raw_path.is_empty() {
-        "/"
-    } else {
-        req.raw_path
-    };
-    let uri = utf8_percent_encode(path, PATH).to_string();
+    let uri = utf8_percent_encode(&normalize_path(req.raw_path), PATH).to_string();
     let mut headers = String::new();
     for name in signed_headers {
         let values: Vec<String> = req
@@ -244,6 +302,12 @@ pub fn verify(
             "Credential date does not match X-Amz-Date".into(),
         ));
     }
+    if !valid_region(&auth.region) {
+        return Err(SigError::Scope(format!(
+            "a valid region (like us-east-1), not '{}'",
+            auth.region
+        )));
+    }
     if !auth.signed_headers.iter().any(|h| h == "host") {
         return Err(SigError::Malformed(
             "SignedHeaders must include host".into(),
@@ -304,6 +368,80 @@ pub fn sign(
             ),
         ),
     ]
+}
+
+/// The body of the `sigv4_request` fuzz target (and of a property test): the
+/// bytes, cut on NUL, are a method, a raw path, a raw query, header lines
+/// (`name: value`) and a body. The request is verified as it came (an error
+/// or not, never a panic); then it is signed as onair's client signs and
+/// verified again, which must pass; the canonical path and query are fixed
+/// points of their own normalisation.
+#[doc(hidden)]
+pub fn fuzz_request(data: &[u8]) {
+    let parts: Vec<&[u8]> = data.splitn(5, |&b| b == 0).collect();
+    let part = |i: usize| parts.get(i).copied().unwrap_or_default();
+    let text = |i: usize| String::from_utf8_lossy(part(i)).into_owned();
+    let (method, raw_path, raw_query, header_lines) = (text(0), text(1), text(2), text(3));
+    let body = part(4);
+    let token = |n: &&str| {
+        !n.is_empty()
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    let mut headers: Vec<(String, String)> = header_lines
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(n, _)| token(n))
+        .map(|(n, v)| (n.to_string(), v.trim().to_string()))
+        .collect();
+    let now = 1_800_000_000;
+    let secret = |k: &str| (k == "AKID").then(|| "secret".to_string());
+    let received = SignedRequest {
+        method: &method,
+        raw_path: &raw_path,
+        raw_query: &raw_query,
+        headers: &headers,
+        body,
+    };
+    let _ = verify(&received, now, secret);
+
+    let query = canonical_query(&raw_query);
+    assert_eq!(canonical_query(&query), query);
+    let path = normalize_path(&raw_path);
+    assert_eq!(normalize_path(&path), path);
+
+    headers.retain(|(n, _)| {
+        !["authorization", "x-amz-date", "host"]
+            .iter()
+            .any(|h| n.eq_ignore_ascii_case(h))
+    });
+    headers.push(("host".into(), "127.0.0.1:8080".into()));
+    let unsigned = SignedRequest {
+        method: &method,
+        raw_path: &raw_path,
+        raw_query: &raw_query,
+        headers: &headers,
+        body,
+    };
+    let added = sign(
+        &unsigned,
+        "AKID",
+        "secret",
+        "eu-west-1",
+        "mediaconnect",
+        now,
+    );
+    headers.extend(added);
+    let signed = SignedRequest {
+        method: &method,
+        raw_path: &raw_path,
+        raw_query: &raw_query,
+        headers: &headers,
+        body,
+    };
+    if let Err(e) = verify(&signed, now, secret) {
+        panic!("a request onair signed does not verify: {e}");
+    }
 }
 
 #[cfg(test)]
@@ -411,11 +549,129 @@ mod tests {
         }
     }
 
+    /// botocore's `normalize_url_path` on the same paths (awscli 1.46.3).
+    #[test]
+    fn paths_normalise_as_botocore_does() {
+        for (raw, botocore) in [
+            ("", "/"),
+            ("/", "/"),
+            ("//", "/"),
+            ("/v1/flows/", "/v1/flows/"),
+            ("/v1/flows//source-metadata", "/v1/flows/source-metadata"),
+            ("/a/./b/../c", "/a/c"),
+            ("/../a", "/a"),
+            ("/a/..", "/"),
+            ("/a/../", "/"),
+            ("a/b", "a/b"),
+            ("/%2E%2E/x", "/%2E%2E/x"),
+            ("/onair//v1/flows", "/onair/v1/flows"),
+            ("/a/b/.", "/a/b"),
+            ("/./", "/"),
+        ] {
+            assert_eq!(normalize_path(raw), botocore, "{raw:?}");
+        }
+    }
+
+    /// What botocore sends for `describe-flow-source-metadata --flow-arn ""`
+    /// (`/v1/flows//source-metadata`) is signed over the collapsed path.
+    #[test]
+    fn a_double_slash_verifies_against_the_collapsed_path() {
+        let now = 1_800_000_000;
+        let mut headers = vec![("host".to_string(), "h:1".to_string())];
+        let collapsed = SignedRequest {
+            method: "GET",
+            raw_path: "/v1/flows/source-metadata",
+            raw_query: "",
+            headers: &headers,
+            body: b"",
+        };
+        headers.extend(sign(
+            &collapsed,
+            "AK",
+            "S",
+            "us-east-1",
+            "mediaconnect",
+            now,
+        ));
+        let sent = SignedRequest {
+            method: "GET",
+            raw_path: "/v1/flows//source-metadata",
+            raw_query: "",
+            headers: &headers,
+            body: b"",
+        };
+        assert!(verify(&sent, now, |_| Some("S".into())).is_ok());
+    }
+
+    #[test]
+    fn regions_must_look_like_regions() {
+        for ok in [
+            "us-east-1",
+            "eu-central-2",
+            "us-gov-west-1",
+            "cn-northwest-1",
+            "ap-southeast-5",
+        ] {
+            assert!(valid_region(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "moon",
+            "us-east",
+            "US-EAST-1",
+            "us--1",
+            "-east-1",
+            "us-east-123",
+            "u-east-1",
+            "us-east-1a",
+        ] {
+            assert!(!valid_region(bad), "{bad}");
+        }
+        let now = 1_800_000_000;
+        let mut headers = vec![("host".to_string(), "h:1".to_string())];
+        let req = SignedRequest {
+            method: "GET",
+            raw_path: "/v1/flows",
+            raw_query: "",
+            headers: &headers,
+            body: b"",
+        };
+        headers.extend(sign(&req, "AK", "S", "moon", "mediaconnect", now));
+        let req = SignedRequest {
+            method: "GET",
+            raw_path: "/v1/flows",
+            raw_query: "",
+            headers: &headers,
+            body: b"",
+        };
+        let err = verify(&req, now, |_| Some("S".into())).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Credential should be scoped to a valid region (like us-east-1), not 'moon'"
+        );
+    }
+
     proptest::proptest! {
         #[test]
         fn parse_never_panics(s in ".*") {
             let _ = Authorization::parse(&s);
             let _ = canonical_query(&s);
+        }
+
+        #[test]
+        fn any_request_signs_and_verifies(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            fuzz_request(&data);
+        }
+
+        #[test]
+        fn shaped_requests_sign_and_verify(
+            method in "(GET|PUT|POST|DELETE)",
+            path in "(/[a-z0-9%.]{0,6}){0,5}/?",
+            query in "([a-zA-Z+%0-9]{0,4}=?[a-z+%2F ]{0,4}&?){0,4}",
+            headers in "(([A-Za-z-]{1,8}): ?[ -~]{0,12}\n){0,4}",
+            body in ".{0,20}",
+        ) {
+            fuzz_request(format!("{method}\0{path}\0{query}\0{headers}\0{body}").as_bytes());
         }
     }
 }

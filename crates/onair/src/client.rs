@@ -8,13 +8,17 @@ use tokio::net::TcpStream;
 pub struct Client {
     /// `host:port`
     pub authority: String,
+    /// The endpoint URL's path (`/onair` of `http://host:8080/onair`), put in
+    /// front of every request path as the AWS clients do; empty for none.
+    pub prefix: String,
     pub access_key: String,
     pub secret: String,
     pub region: String,
 }
 
 impl Client {
-    /// Parses `http://host:port`; only plain HTTP is served by onair.
+    /// Parses `http://host:port`, optionally followed by a path prefix
+    /// (`http://host:port/onair`); only plain HTTP is served by onair.
     pub fn new(
         endpoint: &str,
         access_key: String,
@@ -24,22 +28,30 @@ impl Client {
         let Some(rest) = endpoint.strip_prefix("http://") else {
             bail!("endpoint '{endpoint}' must start with http://");
         };
-        let authority = rest.trim_end_matches('/').to_string();
+        let (authority, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let prefix = prefix.trim_end_matches('/');
         Ok(Client {
-            authority,
+            authority: authority.to_string(),
+            prefix: if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("/{prefix}")
+            },
             access_key,
             secret,
             region,
         })
     }
 
-    /// Sends one request; returns the status and the JSON body.
+    /// Sends one request to `path` (under the endpoint's prefix); returns
+    /// the status and the JSON body.
     pub async fn call(
         &self,
         method: &str,
         path: &str,
         service: &str,
     ) -> anyhow::Result<(u16, serde_json::Value)> {
+        let path = &format!("{}{path}", self.prefix);
         let headers = vec![("host".to_string(), self.authority.clone())];
         let req = api::sigv4::SignedRequest {
             method,
@@ -129,4 +141,28 @@ pub fn label(s: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Client;
+
+    #[test]
+    fn an_endpoint_path_is_a_prefix() -> anyhow::Result<()> {
+        let new = |e: &str| Client::new(e, "k".into(), "s".into(), "us-east-1".into());
+        for (endpoint, authority, prefix) in [
+            ("http://127.0.0.1:8080", "127.0.0.1:8080", ""),
+            ("http://127.0.0.1:8080/", "127.0.0.1:8080", ""),
+            ("http://h:1/onair", "h:1", "/onair"),
+            ("http://h:1/a/b/", "h:1", "/a/b"),
+        ] {
+            let c = new(endpoint)?;
+            assert_eq!(
+                (c.authority.as_str(), c.prefix.as_str()),
+                (authority, prefix)
+            );
+        }
+        assert!(new("https://h:1").is_err());
+        Ok(())
+    }
 }

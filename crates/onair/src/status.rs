@@ -78,7 +78,7 @@ pub async fn main(args: ClientArgs) -> anyhow::Result<()> {
         let (code, stats) = client
             .call(
                 "GET",
-                &format!("/onair/flows/{}/stats", label(arn)),
+                &format!("/{}/flows/{}/stats", api::route::ONAIR_ROOT, label(arn)),
                 "mediaconnect",
             )
             .await?;

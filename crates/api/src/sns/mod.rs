@@ -84,23 +84,6 @@ pub(crate) fn from_control(e: ControlError) -> ApiError {
     }
 }
 
-/// A refused signature, in the codes awsQuery services answer with.
-pub fn auth_error(e: &crate::sigv4::SigError) -> ApiError {
-    use crate::sigv4::SigError;
-    let code = match e {
-        SigError::Missing => "MissingAuthenticationToken",
-        SigError::UnknownKey(_) => "InvalidClientTokenId",
-        SigError::Malformed(_) => "IncompleteSignature",
-        SigError::Skew(..) | SigError::Mismatch => "SignatureDoesNotMatch",
-    };
-    ApiError::forbidden(code, e.to_string()).with_shape(SHAPE)
-}
-
-/// Whether a POST is an SNS call: signed for service `sns`.
-pub fn is_sns(req: &ApiRequest) -> bool {
-    req.service == "sns"
-}
-
 /// One call being answered.
 struct Call<'a> {
     state: &'a AppState,
