@@ -11,9 +11,9 @@
 //! | [`MAX_API_BODY`], ingest's [`MAX_INGEST_BODY`](package::origin::MAX_INGEST_BODY) | request body bytes | `413` in the AWS shape, then close (before reading when `Content-Length` says so) |
 //!
 //! Both HTTP paths keep the same clock: the short path in its read loop
-//! ([`super`]), hyper's in the stream it is handed ([`super::handover`]). Timeouts
-//! are kept to within a sixteenth of their length. Every refusal is counted
-//! ([`Counters`], on `/metrics`).
+//! ([`super`]), hyper's in the stream it is handed ([`super::handover`]). The
+//! short path's timeouts are kept to within a sixteenth of their length. Every
+//! refusal is counted ([`Counters`], on `/metrics`).
 
 use std::fmt;
 use std::future::Future as _;
@@ -133,14 +133,13 @@ impl Default for Front {
     }
 }
 
-/// A deadline `timeout` after `from`, rounded up to a sixteenth of `timeout` past
-/// `epoch`: successive requests on a busy connection get the same deadline, so
-/// its timer is left alone instead of re-armed for every request.
-pub(crate) fn coarse_deadline(epoch: Instant, from: Instant, timeout: Duration) -> Instant {
-    let step = (timeout / 16).max(Duration::from_millis(1));
-    let exact = from.saturating_duration_since(epoch) + timeout;
-    let steps = exact.as_nanos().div_ceil(step.as_nanos());
-    epoch + step.saturating_mul(u32::try_from(steps).unwrap_or(u32::MAX))
+/// Where a timer that fires at `current` should fire instead, if anywhere, to
+/// fire between `wanted` and `wanted + slack`: `None` while it already does.
+/// Moved, it goes to the far end, so that successive requests on a busy
+/// keep-alive connection (`wanted` creeping forward) leave it alone for `slack`.
+pub(crate) fn retarget(current: Instant, wanted: Instant, slack: Duration) -> Option<Instant> {
+    let latest = wanted + slack;
+    (current < wanted || current > latest).then_some(latest)
 }
 
 /// The answer to a request head that took too long: written straight to the socket
@@ -335,19 +334,18 @@ mod tests {
     }
 
     #[test]
-    fn coarse_deadlines_round_up_by_at_most_a_sixteenth() {
-        let epoch = Instant::now();
-        let timeout = Duration::from_secs(16);
-        for ms in [0u64, 1, 999, 1000, 1001, 12_345, 3_600_000] {
-            let from = epoch + Duration::from_millis(ms);
-            let d = coarse_deadline(epoch, from, timeout);
-            assert!(d >= from + timeout, "{ms}");
-            assert!(d <= from + timeout + Duration::from_secs(1), "{ms}");
+    fn timers_move_only_out_of_their_window() {
+        let t0 = Instant::now();
+        let slack = Duration::from_secs(1);
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // Too early or too late: to the far end of the window.
+        assert_eq!(retarget(at(0), at(10_000), slack), Some(at(11_000)));
+        assert_eq!(retarget(at(60_000), at(10_000), slack), Some(at(11_000)));
+        // Within it: left alone, as the wanted time creeps forward.
+        for wanted in [10_000, 10_400, 11_000] {
+            assert_eq!(retarget(at(11_000), at(wanted), slack), None, "{wanted}");
         }
-        // Requests close together share a deadline.
-        let a = coarse_deadline(epoch, epoch + Duration::from_millis(100), timeout);
-        let b = coarse_deadline(epoch, epoch + Duration::from_millis(900), timeout);
-        assert_eq!(a, b);
+        assert_eq!(retarget(at(11_000), at(11_001), slack), Some(at(12_001)));
     }
 
     #[test]

@@ -29,8 +29,8 @@
 //! from a request's first byte to the end of its head, a body timeout between reads
 //! of a body, and a cap on open connections, checked at accept (past it, a
 //! connection is answered 503 and closed, which costs one `write`). The short
-//! path's timer is armed once per connection and moved only when its deadline
-//! moves by a sixteenth of the timeout, so a busy keep-alive connection does not
+//! path has one timer per connection, moved only when it would fire outside a
+//! window of a sixteenth of the timeout, so a busy keep-alive connection does not
 //! re-arm a timer per request. onair speaks HTTP/1.1 only (no HTTP/2, so no
 //! stream limits to set).
 
@@ -161,20 +161,20 @@ async fn connection(
     let mut head = Vec::with_capacity(512);
     // When the first bytes of the head in `input` arrived (`None`: none yet).
     let mut head_from: Option<Instant> = None;
-    let epoch = Instant::now();
-    let timer = tokio::time::sleep_until(epoch + limits.idle_timeout);
+    let (idle_slack, header_slack) = (limits.idle_timeout / 16, limits.header_timeout / 16);
+    let timer = tokio::time::sleep_until(Instant::now() + limits.idle_timeout + idle_slack);
     tokio::pin!(timer);
     loop {
         match step(&input, peer, state) {
             Step::Read => {
                 let now = Instant::now();
-                let deadline = if input.is_empty() {
-                    limits::coarse_deadline(epoch, now, limits.idle_timeout)
+                let (wanted, slack) = if input.is_empty() {
+                    (now + limits.idle_timeout, idle_slack)
                 } else {
                     let from = *head_from.get_or_insert(now);
-                    limits::coarse_deadline(epoch, from, limits.header_timeout)
+                    (from + limits.header_timeout, header_slack)
                 };
-                if timer.deadline() != deadline {
+                if let Some(deadline) = limits::retarget(timer.deadline(), wanted, slack) {
                     timer.as_mut().reset(deadline);
                 }
                 tokio::select! {
