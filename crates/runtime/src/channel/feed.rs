@@ -278,6 +278,28 @@ fn ts_payload(d: &[u8]) -> Option<&[u8]> {
     RtpPacket::parse(d).ok().map(|p| p.payload)
 }
 
+/// The body of the `channel_feed` fuzz target: datagrams as an RTP_PUSH input
+/// receives them (each behind a length byte, in units of 8 bytes), their TS
+/// payload found as the feed finds it ([`ts_payload`]) and pushed into the
+/// channel engine's demuxer. Never panics; a payload always lies inside its
+/// datagram.
+#[doc(hidden)]
+pub fn fuzz_datagrams(data: &[u8]) {
+    let mut demux = live::demux::Demuxer::new(live::demux::Selection::default());
+    let mut rest = data;
+    while let Some((&len, tail)) = rest.split_first() {
+        let (datagram, tail) = tail.split_at((usize::from(len) * 8).min(tail.len()));
+        rest = tail;
+        let Some(payload) = ts_payload(datagram) else {
+            continue;
+        };
+        let (outer, inner) = (datagram.as_ptr_range(), payload.as_ptr_range());
+        assert!(outer.start <= inner.start && inner.end <= outer.end);
+        demux.push(payload);
+        while demux.pop().is_some() {}
+    }
+}
+
 /// The source of an input.
 fn source(cp: &control::ControlPlane, taps: &Arc<Taps>, input_id: &str) -> Source {
     let input = match cp.input_record(input_id) {
@@ -484,6 +506,13 @@ mod tests {
         assert_eq!(ts_payload(&rtp), Some(&ts[..]));
         assert_eq!(ts_payload(&[0x80, 33]), None);
         assert_eq!(ts_payload(&[0x00; 20]), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_datagrams_feed(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            fuzz_datagrams(&data);
+        }
     }
 
     #[test]
