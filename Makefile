@@ -1,10 +1,11 @@
 # onair — the two commands.
 #   make demo   build and run the whole pipeline, print where to watch
 #   make test   install what tests need, then run every test
+# and `make fuzz`: every fuzz target for FUZZ_SECONDS (60) each (fuzz/README.md).
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test build lint unit e2e bench clean
+.PHONY: demo test build lint unit e2e bench fuzz clean
 
 demo:
 	scripts/setup.sh runtime
@@ -36,6 +37,10 @@ bench:
 	.venv/bin/python bench/transport.py
 	.venv/bin/python bench/transcode.py
 	.venv/bin/python bench/origin.py
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
 clean:
 	$(CARGO) clean

@@ -584,6 +584,35 @@ fn cidr_contains(cidr: &str, ip: IpAddr) -> bool {
     net.contains(&ip)
 }
 
+/// The body of the `origin_headers` fuzz target: the bytes as a `Range` value over
+/// a length the first byte picks, a Basic `Authorization` value, an `X-Forwarded-For`
+/// seen from a loopback and a remote peer, a whitelist CIDR, and a request path.
+#[doc(hidden)]
+pub fn fuzz_headers(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let len = usize::from(data.first().copied().unwrap_or(0)) * 37;
+    if let Some(Ok((first, last))) = byte_range(&text, len) {
+        assert!(
+            first <= last && last < len,
+            "{text:?} over {len}: {first}-{last}"
+        );
+    }
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_bytes(data) {
+        headers.insert(header::AUTHORIZATION, v);
+    }
+    let _ = (basic_auth(&headers), base64_decode(&text), route(&text));
+    let proxies = crate::forwarded::TrustedProxies::new(vec![
+        ipnet::IpNet::from(IpAddr::from([127, 0, 0, 1])),
+        ipnet::IpNet::from(IpAddr::from([10, 0, 0, 0])),
+    ]);
+    for peer in [IpAddr::from([127, 0, 0, 1]), IpAddr::from([203, 0, 113, 7])] {
+        if let Some(client) = proxies.client(peer, text.split('\n')) {
+            let _ = cidr_contains(&text, client);
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -286,11 +286,12 @@ pub fn auth_error(e: &SigError, shape: ErrorShape) -> ApiError {
 
 /// The body of the `api_route` fuzz target (and of a property test). The
 /// first byte picks the credential scope's service (bits 0-2: one served, or
-/// another), the method (bit 3) and the `X-Amz-Target` (bits 4-7); the rest, cut at the
-/// first NUL, is a raw path and a raw query string. Checks that the query
-/// pairs the services read encode to exactly the canonical query the
-/// signature covered, that the canonical path is a fixed point, and that a
-/// rest-json route starts at the first root of the signed service.
+/// another), the method (bit 3) and the `X-Amz-Target` (bits 4-7); the rest,
+/// cut at the first NUL, is a raw path and a raw query string. Checks that
+/// the query pairs the services read encode to exactly the canonical query
+/// the signature covered, that the canonical path of an origin-form path is
+/// a fixed point, and that a rest-json route starts at the first root of the
+/// signed service.
 #[doc(hidden)]
 pub fn fuzz_route(data: &[u8]) {
     let Some((&choice, rest)) = data.split_first() else {
@@ -313,8 +314,13 @@ pub fn fuzz_route(data: &[u8]) {
         sigv4::canonical_query(query),
         "{query:?}"
     );
+    // A path as HTTP carries it (origin form, from `/`) normalises to a fixed
+    // point; botocore's own normalisation is not one for a relative path
+    // (`..` → `` → `/`), which no request line holds.
     let normal = sigv4::normalize_path(path);
-    assert_eq!(sigv4::normalize_path(&normal), normal);
+    if path.starts_with('/') {
+        assert_eq!(sigv4::normalize_path(&normal), normal);
+    }
 
     let scope = Service::ALL
         .get(usize::from(choice & 0x07))

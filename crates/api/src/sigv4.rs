@@ -374,8 +374,9 @@ pub fn sign(
 /// bytes, cut on NUL, are a method, a raw path, a raw query, header lines
 /// (`name: value`) and a body. The request is verified as it came (an error
 /// or not, never a panic); then it is signed as onair's client signs and
-/// verified again, which must pass; the canonical path and query are fixed
-/// points of their own normalisation.
+/// verified again, which must pass; the canonical query, and the canonical
+/// path of an origin-form path (from `/`), are fixed points of their own
+/// normalisation.
 #[doc(hidden)]
 pub fn fuzz_request(data: &[u8]) {
     let parts: Vec<&[u8]> = data.splitn(5, |&b| b == 0).collect();
@@ -408,7 +409,9 @@ pub fn fuzz_request(data: &[u8]) {
     let query = canonical_query(&raw_query);
     assert_eq!(canonical_query(&query), query);
     let path = normalize_path(&raw_path);
-    assert_eq!(normalize_path(&path), path);
+    if raw_path.starts_with('/') {
+        assert_eq!(normalize_path(&path), path, "{raw_path:?}");
+    }
 
     headers.retain(|(n, _)| {
         !["authorization", "x-amz-date", "host"]
@@ -567,6 +570,9 @@ mod tests {
             ("/onair//v1/flows", "/onair/v1/flows"),
             ("/a/b/.", "/a/b"),
             ("/./", "/"),
+            // Relative paths (never on a request line) as botocore has them.
+            ("..", ""),
+            ("a/..", ""),
         ] {
             assert_eq!(normalize_path(raw), botocore, "{raw:?}");
         }

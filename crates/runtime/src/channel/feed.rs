@@ -374,6 +374,28 @@ fn ts_payload(d: &[u8]) -> Option<&[u8]> {
     RtpPacket::parse(d).ok().map(|p| p.payload)
 }
 
+/// The body of the `channel_feed` fuzz target: datagrams as an RTP_PUSH input
+/// receives them (each behind a length byte, in units of 8 bytes), their TS
+/// payload found as the feed finds it ([`ts_payload`]) and pushed into the
+/// channel engine's demuxer. Never panics; a payload always lies inside its
+/// datagram.
+#[doc(hidden)]
+pub fn fuzz_datagrams(data: &[u8]) {
+    let mut demux = live::demux::Demuxer::new(live::demux::Selection::default());
+    let mut rest = data;
+    while let Some((&len, tail)) = rest.split_first() {
+        let (datagram, tail) = tail.split_at((usize::from(len) * 8).min(tail.len()));
+        rest = tail;
+        let Some(payload) = ts_payload(datagram) else {
+            continue;
+        };
+        let (outer, inner) = (datagram.as_ptr_range(), payload.as_ptr_range());
+        assert!(outer.start <= inner.start && inner.end <= outer.end);
+        demux.push(payload);
+        while demux.pop().is_some() {}
+    }
+}
+
 /// The source of an input; `senders` (push inputs) says who may send to it.
 fn source(
     cp: &control::ControlPlane,
@@ -663,6 +685,13 @@ mod tests {
         let status = InputStatus::new("push", None);
         let mut open = Admission::new(None);
         assert!(open.admits("203.0.113.9".parse().unwrap(), &status));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_datagrams_feed(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            fuzz_datagrams(&data);
+        }
     }
 
     #[test]
