@@ -9,11 +9,13 @@ import { Flows } from './flows.js';
 import { renderChannels } from './channels.js';
 import { renderAlarms, renderEvents } from './alarms.js';
 import { Watch } from './watch.js';
+import { Demo } from './demo.js';
 
 const STALE_MS = 12000;
 const $ = (id) => document.getElementById(id);
 
 const flows = new Flows($('flows'));
+const demo = new Demo($('demo'), $('demo-panel'));
 const watch = new Watch({ select: $('endpoint'), info: $('endpoint-info'), video: $('video'), status: $('player-status') });
 const state = { snapshot: null, link: 'connecting', updates: 0, heard: Date.now() };
 
@@ -65,6 +67,7 @@ function render(s) {
   watch.render(s);
   renderAlarms($('alarms'), $('alarm-history'), s);
   renderEvents($('events'), s);
+  demo.render(s);
 }
 
 async function loadHistory() {

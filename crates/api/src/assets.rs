@@ -83,6 +83,11 @@ pub static ASSETS: &[Asset] = &[
         body: web!("dashboard/watch.js"),
     },
     Asset {
+        name: "demo.js",
+        content_type: JS,
+        body: web!("dashboard/demo.js"),
+    },
+    Asset {
         name: "player.html",
         content_type: HTML,
         body: web!("player.html"),

@@ -25,6 +25,7 @@
 pub mod assets;
 pub mod cloudwatch;
 pub mod dashboard;
+pub mod demo;
 pub mod error;
 pub mod forwarded;
 pub mod front;
@@ -73,6 +74,8 @@ pub struct AppState {
     pub sns: sns::Notifier,
     /// The HTTP front's limits, trusted proxies and counters ([`front`]).
     pub front: Arc<front::Front>,
+    /// `onair demo`'s controls and SNS subscriber, set once by the demo ([`demo`]).
+    pub demo: Arc<std::sync::OnceLock<Arc<demo::Demo>>>,
 }
 
 impl AppState {
@@ -97,6 +100,7 @@ impl AppState {
                 monitor::series::StoreConfig { max_metrics },
             )),
             front: Default::default(),
+            demo: Default::default(),
         }
     }
 }
@@ -193,6 +197,8 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         Ok(prometheus::handle(&state.monitor, &state.front))
     } else if is_sns_link(&req) {
         sns::handle_link(&state, req.uri().query().unwrap_or("")).await
+    } else if let Some(route) = demo::route(uri.path()) {
+        Ok(demo::handle(state.demo.get(), route, req).await)
     } else if let Some(route) =
         dashboard::route(req.method(), uri.path(), uri.query(), req.headers())
     {

@@ -795,6 +795,7 @@ mod tests {
             AppState {
                 sns: crate::sns::Notifier::new(cp.clone()),
                 front: Default::default(),
+                demo: Default::default(),
                 cp,
                 credentials: Credentials {
                     access_key_id: "AKIDTEST".into(),

@@ -166,6 +166,8 @@ pub struct Server {
     pub claim: data_dir::Claim,
     /// The HTTP port's limits and trusted proxies.
     pub front: Arc<api::front::Front>,
+    /// Set by `onair demo`: its controls and SNS subscriber on the dashboard.
+    pub demo: Arc<std::sync::OnceLock<Arc<api::demo::Demo>>>,
 }
 
 pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
@@ -233,6 +235,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
     crate::monitoring::restore(&monitor, &args.data_dir);
     let front = Arc::new(args.network.front(open_files));
     Ok(Server {
+        demo: Default::default(),
         front,
         monitor,
         data_dir: args.data_dir.clone(),
@@ -353,6 +356,7 @@ pub async fn run(server: Server) -> anyhow::Result<()> {
         monitor: server.monitor.clone(),
         sns,
         front: server.front.clone(),
+        demo: server.demo.clone(),
     };
     let hub = server.monitor.clone();
     let data_dir = server.data_dir.clone();

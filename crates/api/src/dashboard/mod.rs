@@ -163,7 +163,9 @@ impl LiveView {
             return b.clone();
         }
         let at = now();
-        let built = encode(&snapshot::build(&state.cp, &state.monitor, at), at);
+        let mut snapshot = snapshot::build(&state.cp, &state.monitor, at);
+        snapshot.demo = state.demo.get().map(|d| d.view());
+        let built = encode(&snapshot, at);
         *latest = Some(built.clone());
         built
     }

@@ -58,6 +58,9 @@ pub struct Snapshot {
     pub events: Vec<Event>,
     /// What could not be read (a store error), for the operator.
     pub problems: Vec<String>,
+    /// `onair demo`'s controls and SNS subscriber (only in the demo).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demo: Option<crate::demo::View>,
 }
 
 #[derive(Debug, Serialize)]
@@ -288,6 +291,7 @@ pub fn build(cp: &ControlPlane, hub: &Hub, now: Timestamp) -> Snapshot {
         alarm_history,
         events,
         problems,
+        demo: None,
     }
 }
 

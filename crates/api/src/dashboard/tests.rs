@@ -23,6 +23,7 @@ fn state() -> AppState {
     AppState {
         sns: crate::sns::Notifier::new(cp.clone()),
         front: Default::default(),
+        demo: Default::default(),
         cp,
         credentials: Credentials {
             access_key_id: "AKIDTEST".into(),

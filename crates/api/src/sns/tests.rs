@@ -18,6 +18,7 @@ fn state() -> AppState {
     AppState {
         sns: Notifier::new(cp.clone()),
         front: Default::default(),
+        demo: Default::default(),
         cp,
         credentials: Credentials {
             access_key_id: "AKIDTEST".into(),
