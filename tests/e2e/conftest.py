@@ -307,14 +307,22 @@ class Server:
 TEST_DEADLINE_S = 150
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "deadline(seconds): a test's bound instead of TEST_DEADLINE_S")
+
+
 @pytest.fixture(autouse=True)
-def _deadline():
-    """A last-resort bound on every test (each wait inside is bounded too)."""
+def _deadline(request):
+    """A last-resort bound on every test (each wait inside is bounded too);
+    `@pytest.mark.deadline(s)` gives a long test its own."""
+    marker = request.node.get_closest_marker("deadline")
+    seconds = marker.args[0] if marker else TEST_DEADLINE_S
+
     def expired(_sig, _frame):
-        raise TimeoutError(f"test ran longer than {TEST_DEADLINE_S} s")
+        raise TimeoutError(f"test ran longer than {seconds} s")
 
     old = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(TEST_DEADLINE_S)
+    signal.alarm(seconds)
     try:
         yield
     finally:

@@ -165,7 +165,9 @@ impl Demuxer {
                 .filter(|s| s.stream_type == stream_type::AAC_ADTS)
         };
         let audio = match (self.selection.audio_pid, self.selection.audio_language) {
-            (Some(pid), _) => pmt.streams.iter().find(|s| s.pid == pid).map(|s| s.pid),
+            // Only an audio stream: a selector that names the video's PID (the
+            // recipe's 256 with ffmpeg's muxer) selects no audio, as on MediaLive.
+            (Some(pid), _) => aac().find(|s| s.pid == pid).map(|s| s.pid),
             (None, Some(lang)) => aac()
                 .find(|s| s.languages().iter().any(|l| l.is(&lang.code)))
                 .map(|s| s.pid)
@@ -317,6 +319,27 @@ mod tests {
         d.flush();
         assert_eq!(drain(&mut d).len(), 2);
         assert_eq!(d.errors(), 1);
+    }
+
+    #[test]
+    fn an_audio_pid_that_is_not_audio_selects_none() {
+        let mut mux = TsMuxer::new(&streams(&[0x101]), 0);
+        let mut ts = Vec::new();
+        for i in 0..3 {
+            mux.write(0, i * 3000, i * 3000, i == 0, &[0, 0, 1, 9], &mut ts)
+                .unwrap();
+            mux.write(1, i * 1920, i * 1920, false, &[0xFF, 0xF1], &mut ts)
+                .unwrap();
+        }
+        let mut d = Demuxer::new(Selection {
+            audio_pid: Some(Pid(0x100)),
+            ..Selection::default()
+        });
+        d.push(&ts);
+        d.flush();
+        let got = drain(&mut d);
+        assert!(!got.is_empty());
+        assert!(got.iter().all(|a| a.kind == StreamKind::Video), "{got:?}");
     }
 
     /// Two AAC streams (PIDs 0x101 "eng", 0x102 "spa") whose PES carry [1] and [2]: the
