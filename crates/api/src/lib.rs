@@ -169,6 +169,15 @@ impl ApiRequest {
     }
 }
 
+/// Sets `key` of a JSON object (an answer built with `json!({…})`) to `value`:
+/// `object[key] = value` without the index operator, which panics on a
+/// non-object.
+pub(crate) fn set_member(object: &mut serde_json::Value, key: &str, value: serde_json::Value) {
+    if let Some(members) = object.as_object_mut() {
+        members.insert(key.to_owned(), value);
+    }
+}
+
 fn decode(s: &str) -> String {
     percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
@@ -403,5 +412,20 @@ mod request_ids {
             let u = uuid::Uuid::parse_str(id).unwrap();
             assert_eq!(u.get_version_num(), 4, "{id}");
         }
+    }
+}
+
+#[cfg(test)]
+mod set_member_tests {
+    use serde_json::json;
+
+    #[test]
+    fn sets_a_member_of_an_object_and_leaves_anything_else() {
+        let mut v = json!({ "a": 1 });
+        super::set_member(&mut v, "b", json!("x"));
+        assert_eq!(v, json!({ "a": 1, "b": "x" }));
+        let mut list = json!([1]);
+        super::set_member(&mut list, "b", json!("x"));
+        assert_eq!(list, json!([1]));
     }
 }

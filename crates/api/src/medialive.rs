@@ -104,7 +104,7 @@ pub fn list_alerts(
                 "state": a.state(),
             });
             if let Some(c) = a.cleared_at {
-                v["clearedTimestamp"] = json!(iso(c));
+                crate::set_member(&mut v, "clearedTimestamp", json!(iso(c)));
             }
             v
         })

@@ -12,7 +12,7 @@ use super::metrics::{check_unit, page_start, page_token, statistic};
 use super::{
     combination, dimensions_json, epoch, invalid, missing, not_found, now, validation, Members,
 };
-use crate::{ApiError, ApiRequest, AppState};
+use crate::{set_member, ApiError, ApiRequest, AppState};
 
 /// DescribeAlarms pages: 50 by default, at most 100.
 const DEFAULT_RECORDS: usize = 50;
@@ -203,25 +203,27 @@ fn alarm_json(a: &AlarmView) -> Value {
         "TreatMissingData": d.treat_missing_data.as_str(),
     });
     match &d.statistic {
-        monitor::MetricStatistic::Statistic(s) => v["Statistic"] = json!(s.as_str()),
+        monitor::MetricStatistic::Statistic(s) => {
+            set_member(&mut v, "Statistic", json!(s.as_str()))
+        }
         monitor::MetricStatistic::ExtendedStatistic(p) => {
-            v["ExtendedStatistic"] = json!(p.as_str())
+            set_member(&mut v, "ExtendedStatistic", json!(p.as_str()))
         }
     }
     if let Some(m) = d.datapoints_to_alarm {
-        v["DatapointsToAlarm"] = json!(m);
+        set_member(&mut v, "DatapointsToAlarm", json!(m));
     }
     if let Some(desc) = &a.extras.description {
-        v["AlarmDescription"] = json!(desc);
+        set_member(&mut v, "AlarmDescription", json!(desc));
     }
     if let Some(unit) = &a.extras.unit {
-        v["Unit"] = json!(unit);
+        set_member(&mut v, "Unit", json!(unit));
     }
     if let Some(l) = &a.extras.evaluate_low_sample_count_percentile {
-        v["EvaluateLowSampleCountPercentile"] = json!(l);
+        set_member(&mut v, "EvaluateLowSampleCountPercentile", json!(l));
     }
     if let Some(data) = &a.state_reason_data {
-        v["StateReasonData"] = json!(data);
+        set_member(&mut v, "StateReasonData", json!(data));
     }
     v
 }
