@@ -8,7 +8,7 @@ use monitor::{
 };
 use serde_json::{json, Value};
 
-use super::metrics::{check_unit, page_start, page_token, statistic};
+use super::metrics::{check_unit, page_of, page_start, statistic};
 use super::{
     combination, dimensions_json, epoch, invalid, missing, not_found, now, validation, Members,
 };
@@ -296,15 +296,11 @@ pub(super) fn describe_alarms(state: &AppState, body: &Value) -> Result<Value, A
             })
         })
         .collect();
-    let page: Vec<Value> = matching
-        .iter()
-        .skip(skip)
-        .take(max)
-        .map(|a| alarm_json(a))
-        .collect();
+    let (page, next) = page_of(&matching, skip, max);
+    let page: Vec<Value> = page.iter().map(|a| alarm_json(a)).collect();
     let mut out = json!({ "MetricAlarms": page, "CompositeAlarms": [] });
-    if matching.len() > skip + max {
-        out["NextToken"] = json!(page_token(skip + max));
+    if let Some(next) = next {
+        set_member(&mut out, "NextToken", json!(next));
     }
     Ok(out)
 }
@@ -390,10 +386,9 @@ pub(super) fn describe_alarm_history(state: &AppState, body: &Value) -> Result<V
     if ascending {
         items.reverse();
     }
-    let page: Vec<Value> = items
+    let (page, next) = page_of(&items, skip, max);
+    let page: Vec<Value> = page
         .iter()
-        .skip(skip)
-        .take(max)
         .map(|h| {
             json!({
                 "AlarmName": h.alarm_name,
@@ -406,8 +401,8 @@ pub(super) fn describe_alarm_history(state: &AppState, body: &Value) -> Result<V
         })
         .collect();
     let mut out = json!({ "AlarmHistoryItems": page });
-    if items.len() > skip + max {
-        out["NextToken"] = json!(page_token(skip + max));
+    if let Some(next) = next {
+        set_member(&mut out, "NextToken", json!(next));
     }
     Ok(out)
 }

@@ -7,7 +7,7 @@ use monitor::{MetricStatistic, Percentile, Statistic, StatisticSet, Timestamp};
 use serde_json::{json, Value};
 
 use super::{combination, dimensions_json, epoch, from_monitor, invalid, missing, now, Members};
-use crate::{ApiError, ApiRequest, AppState};
+use crate::{set_member, ApiError, ApiRequest, AppState};
 
 /// The most a gzipped PutMetricData body may inflate to.
 const MAX_INFLATED: u64 = 16 * 1024 * 1024;
@@ -18,6 +18,9 @@ const MAX_VALUES: usize = 150;
 const MAX_DATAPOINTS: u64 = 1440;
 /// ListMetrics pages hold 500 metrics.
 const LIST_PAGE: usize = 500;
+/// The largest offset a page token may hold: far past any list this server
+/// keeps, so a larger one was not given by it.
+const MAX_PAGE_OFFSET: usize = u32::MAX as usize;
 
 /// The units PutMetricData accepts (`StandardUnit`).
 const UNITS: &[&str] = &[
@@ -386,10 +389,9 @@ pub(super) fn list_metrics(state: &AppState, body: &Value) -> Result<Value, ApiE
             .cloned()
             .collect()
     });
-    let page: Vec<Value> = ids
+    let (page, next) = page_of(&ids, skip, LIST_PAGE);
+    let metrics: Vec<Value> = page
         .iter()
-        .skip(skip)
-        .take(LIST_PAGE)
         .map(|id| {
             json!({
                 "Namespace": id.namespace(),
@@ -398,9 +400,9 @@ pub(super) fn list_metrics(state: &AppState, body: &Value) -> Result<Value, ApiE
             })
         })
         .collect();
-    let mut out = json!({ "Metrics": page });
-    if ids.len() > skip + LIST_PAGE {
-        out["NextToken"] = json!(page_token(skip + LIST_PAGE));
+    let mut out = json!({ "Metrics": metrics });
+    if let Some(next) = next {
+        set_member(&mut out, "NextToken", json!(next));
     }
     Ok(out)
 }
@@ -410,14 +412,27 @@ pub(crate) fn page_token(offset: usize) -> String {
     format!("onair-{offset}")
 }
 
+/// The offset a `NextToken` holds (0 without one): `onair-N` with N at most
+/// [`MAX_PAGE_OFFSET`], else `InvalidNextToken`.
 pub(crate) fn page_start(token: Option<&str>) -> Result<usize, ApiError> {
     match token {
         None | Some("") => Ok(0),
         Some(t) => t
             .strip_prefix("onair-")
-            .and_then(|n| n.parse().ok())
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n <= MAX_PAGE_OFFSET)
             .ok_or_else(|| super::bad_token(t)),
     }
+}
+
+/// The items of `all` on the page that starts at `skip` and holds at most
+/// `max`, and the token of the next page (`None` on the last). A start past
+/// the end is an empty last page.
+pub(crate) fn page_of<T>(all: &[T], skip: usize, max: usize) -> (&[T], Option<String>) {
+    let start = skip.min(all.len());
+    let end = start.saturating_add(max).min(all.len());
+    let next = (end < all.len()).then(|| page_token(end));
+    (all.get(start..end).unwrap_or_default(), next)
 }
 
 /// One MetricStat query's series: `(timestamps, values)` oldest first.

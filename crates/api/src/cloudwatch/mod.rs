@@ -356,6 +356,9 @@ pub fn fuzz_request(data: &[u8]) {
 }
 
 #[cfg(test)]
+mod tests;
+
+#[cfg(test)]
 mod fuzz_tests {
     use proptest::prelude::*;
 
