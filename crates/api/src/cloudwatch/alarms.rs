@@ -42,8 +42,8 @@ fn monitor_error(e: MonitorError) -> ApiError {
 
 fn tag_list(member: &str, tags: &[Value]) -> Result<Vec<(String, String)>, ApiError> {
     tags.iter()
-        .enumerate()
-        .map(|(i, t)| {
+        .zip(1usize..)
+        .map(|(t, n)| {
             let key = t.get("Key").and_then(Value::as_str);
             let value = t.get("Value").and_then(Value::as_str);
             match (key, value) {
@@ -51,11 +51,10 @@ fn tag_list(member: &str, tags: &[Value]) -> Result<Vec<(String, String)>, ApiEr
                     Ok((k.to_owned(), v.to_owned()))
                 }
                 (Some(_), Some(_)) => Err(invalid(format!(
-                    "{member}.member.{}: keys are 1 to 128 characters, values at most 256",
-                    i + 1
+                    "{member}.member.{n}: keys are 1 to 128 characters, values at most 256"
                 ))),
-                (None, _) => Err(missing(&format!("{member}.member.{}.Key", i + 1))),
-                (_, None) => Err(missing(&format!("{member}.member.{}.Value", i + 1))),
+                (None, _) => Err(missing(&format!("{member}.member.{n}.Key"))),
+                (_, None) => Err(missing(&format!("{member}.member.{n}.Value"))),
             }
         })
         .collect()

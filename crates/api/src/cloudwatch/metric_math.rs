@@ -60,8 +60,8 @@ pub(super) fn get_metric_data(state: &AppState, body: &Value) -> Result<Value, A
 
     let mut ids = HashSet::new();
     let mut parsed = Vec::new();
-    for (i, q) in queries.iter().enumerate() {
-        let member = format!("MetricDataQueries.member.{}", i + 1);
+    for (q, n) in queries.iter().zip(1usize..) {
+        let member = format!("MetricDataQueries.member.{n}");
         let q = Members::of(q)?;
         let id = q
             .str("Id")?

@@ -119,8 +119,8 @@ pub(super) fn put_metric_data(state: &AppState, body: &Value) -> Result<Value, A
     let now = now();
     // Check every datum before writing any: a bad call stores nothing.
     let mut points = Vec::with_capacity(data.len());
-    for (i, datum) in data.iter().enumerate() {
-        let at = |member: &str| format!("MetricData.member.{}.{member}", i + 1);
+    for (datum, n) in data.iter().zip(1usize..) {
+        let at = |member: &str| format!("MetricData.member.{n}.{member}");
         let d = Members::of(datum)?;
         let name = d
             .str("MetricName")?
@@ -184,18 +184,16 @@ pub(super) fn put_metric_data(state: &AppState, body: &Value) -> Result<Value, A
                     at("Counts")
                 )));
             }
-            for (j, v) in values.iter().enumerate() {
+            // Counts, when given, has one entry per value; without, each counts 1.
+            let counts = counts.iter().map(Some).chain(std::iter::repeat(None));
+            for ((v, count), n) in values.iter().zip(counts).zip(1usize..) {
                 let v = v.as_f64().filter(|v| v.is_finite()).ok_or_else(|| {
                     invalid(format!(
-                        "{}.member.{}: must be a finite number",
-                        at("Values"),
-                        j + 1
+                        "{}.member.{n}: must be a finite number",
+                        at("Values")
                     ))
                 })?;
-                let count = counts
-                    .get(j)
-                    .map_or(Some(1.0), Value::as_f64)
-                    .unwrap_or(1.0);
+                let count = count.map_or(Some(1.0), Value::as_f64).unwrap_or(1.0);
                 if !(count.is_finite() && count > 0.0) {
                     continue; // a zero count adds nothing
                 }
@@ -293,7 +291,11 @@ pub(super) fn get_metric_statistics(state: &AppState, body: &Value) -> Result<Va
             "The parameter StartTime must be less than the parameter EndTime.",
         ));
     }
-    let span = (end.as_unix_millis() - start.as_unix_millis()).div_ceil(1000);
+    // StartTime < EndTime (just checked), so the difference does not saturate.
+    let span = end
+        .as_unix_millis()
+        .saturating_sub(start.as_unix_millis())
+        .div_ceil(1000);
     let requested = span.div_ceil(u64::from(period));
     if requested > MAX_DATAPOINTS {
         return Err(combination(format!(
@@ -350,11 +352,11 @@ pub(super) fn list_metrics(state: &AppState, body: &Value) -> Result<Value, ApiE
         metric_name: m.str("MetricName")?.map(str::to_owned),
         dimensions: Vec::new(),
     };
-    for (i, d) in m.list("Dimensions")?.iter().enumerate() {
+    for (d, n) in m.list("Dimensions")?.iter().zip(1usize..) {
         let name = d
             .get("Name")
             .and_then(Value::as_str)
-            .ok_or_else(|| missing(&format!("Dimensions.member.{}.Name", i + 1)))?;
+            .ok_or_else(|| missing(&format!("Dimensions.member.{n}.Name")))?;
         filter.dimensions.push(DimensionFilter {
             name: name.to_owned(),
             value: d.get("Value").and_then(Value::as_str).map(str::to_owned),

@@ -166,3 +166,44 @@ async fn max_datapoints_is_at_least_one_and_pages_by_points() {
     let e = refused(&state, "GetMetricData", query(1, Some("onair-4294967296"))).await;
     assert_eq!(e.code, "InvalidNextToken");
 }
+
+#[tokio::test]
+async fn list_members_are_numbered_from_one() {
+    let state = state();
+    let put = |data: Value| json!({ "Namespace": "onair", "MetricData": data });
+    let e = refused(
+        &state,
+        "PutMetricData",
+        put(json!([{ "MetricName": "m", "Value": 1 }, { "Value": 1 }])),
+    )
+    .await;
+    assert_eq!(
+        e.message,
+        "The parameter MetricData.member.2.MetricName is required."
+    );
+    let e = refused(
+        &state,
+        "PutMetricData",
+        put(json!([{ "MetricName": "m", "Values": [1, "x"], "Counts": [1, 2] }])),
+    )
+    .await;
+    assert_eq!(
+        e.message,
+        "MetricData.member.1.Values.member.2: must be a finite number"
+    );
+    let e = refused(
+        &state,
+        "PutMetricData",
+        put(json!([{ "MetricName": "m", "Value": 1, "Dimensions": [{ "Name": "a" }] }])),
+    )
+    .await;
+    assert_eq!(
+        e.message,
+        "The parameter MetricData.member.1.Dimensions.member.1.Value is required."
+    );
+    let e = refused(&state, "ListMetrics", json!({ "Dimensions": [{}] })).await;
+    assert_eq!(
+        e.message,
+        "The parameter Dimensions.member.1.Name is required."
+    );
+}
