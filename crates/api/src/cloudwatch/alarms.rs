@@ -17,6 +17,11 @@ use crate::{set_member, ApiError, ApiRequest, AppState};
 /// DescribeAlarms pages: 50 by default, at most 100.
 const DEFAULT_RECORDS: usize = 50;
 const MAX_RECORDS: usize = 100;
+/// The most tags an alarm holds.
+const MAX_TAGS: usize = 50;
+/// StateReason and StateReasonData of SetAlarmState: at most this many characters.
+const MAX_STATE_REASON: usize = 1023;
+const MAX_STATE_REASON_DATA: usize = 4000;
 
 /// Alarm actions onair can run: SNS topics. Others are refused by name.
 fn check_actions(member: &str, actions: &[String]) -> Result<(), ApiError> {
@@ -155,6 +160,8 @@ pub(super) fn put_metric_alarm(
         }
     }
     let tags = tag_list("Tags", m.list("Tags")?)?;
+    // Checked here, before the alarms' lock is taken (the book checks it again).
+    def.validate().map_err(monitor_error)?;
     let identity = Identity {
         account_id: state.cp.settings.account_id.clone(),
         region: req.region.clone(),
@@ -442,6 +449,19 @@ pub(super) fn set_alarm_state(state: &AppState, body: &Value) -> Result<Value, A
         .map_err(|e: MonitorError| invalid(e.to_string()))?;
     let reason = m.req_str("StateReason")?;
     let data = m.str("StateReasonData")?;
+    // The lengths the alarm checks too, checked before its lock is taken.
+    if reason.chars().count() > MAX_STATE_REASON {
+        return Err(monitor_error(MonitorError::invalid_member(
+            "StateReason",
+            format!("must be at most {MAX_STATE_REASON} characters"),
+        )));
+    }
+    if data.is_some_and(|d| d.chars().count() > MAX_STATE_REASON_DATA) {
+        return Err(monitor_error(MonitorError::invalid_member(
+            "StateReasonData",
+            format!("must be at most {MAX_STATE_REASON_DATA} characters"),
+        )));
+    }
     if let Some(d) = data {
         if serde_json::from_str::<Value>(d).is_err() {
             return Err(super::ApiError::new(
@@ -522,25 +542,31 @@ pub(super) fn tag_resource(state: &AppState, body: &Value) -> Result<Value, ApiE
     let arn = m.req_str("ResourceARN")?;
     let name = alarm_of_arn(arn)?;
     let tags = tag_list("Tags", m.list("Tags")?)?;
+    let too_many =
+        || MonitorError::invalid_member("Tags", format!("an alarm holds at most {MAX_TAGS} tags"));
+    if tags.len() > MAX_TAGS {
+        return Err(monitor_error(too_many()));
+    }
     let mut found = false;
     state
         .monitor
         .with_alarms_mut(|book, _| {
-            if let Some(existing) = book.tags_mut(name) {
-                found = true;
-                for (k, v) in tags {
-                    match existing.iter_mut().find(|(ek, _)| *ek == k) {
-                        Some(e) => e.1 = v,
-                        None => existing.push((k, v)),
-                    }
-                }
-                if existing.len() > 50 {
-                    return Err(MonitorError::invalid_member(
-                        "Tags",
-                        "an alarm holds at most 50 tags",
-                    ));
+            let Some(existing) = book.tags_mut(name) else {
+                return Ok(());
+            };
+            found = true;
+            // Merged aside: a call refused for the count leaves the tags as they were.
+            let mut merged = existing.clone();
+            for (k, v) in tags {
+                match merged.iter_mut().find(|(ek, _)| *ek == k) {
+                    Some(e) => e.1 = v,
+                    None => merged.push((k, v)),
                 }
             }
+            if merged.len() > MAX_TAGS {
+                return Err(too_many());
+            }
+            *existing = merged;
             Ok(())
         })
         .map_err(monitor_error)?;

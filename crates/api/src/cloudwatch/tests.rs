@@ -207,3 +207,96 @@ async fn list_members_are_numbered_from_one() {
         "The parameter Dimensions.member.1.Name is required."
     );
 }
+
+#[tokio::test]
+async fn a_tag_call_past_fifty_tags_is_refused_and_changes_nothing() {
+    let state = state();
+    put_alarm(&state, "a").await;
+    let arn = "arn:aws:cloudwatch:us-west-2:000000000000:alarm:a";
+    let tags = |keys: std::ops::Range<usize>| -> Value {
+        keys.map(|k| json!({ "Key": format!("k{k}"), "Value": "v" }))
+            .collect()
+    };
+    let tag = |tags: Value| json!({ "ResourceARN": arn, "Tags": tags });
+    let count = || async {
+        let listed = call(&state, "ListTagsForResource", json!({ "ResourceARN": arn }))
+            .await
+            .unwrap();
+        listed["Tags"].as_array().unwrap().len()
+    };
+    // Fifty in one call, before any lock: refused past it.
+    let e = refused(&state, "TagResource", tag(tags(0..51))).await;
+    assert_eq!(e.code, "ValidationError");
+    assert!(e.message.starts_with("Tags: "), "{}", e.message);
+    assert_eq!(count().await, 0);
+    call(&state, "TagResource", tag(tags(0..50))).await.unwrap();
+    assert_eq!(count().await, 50);
+    // At fifty, a new key is refused and nothing is merged; a known key is
+    // overwritten.
+    let e = refused(&state, "TagResource", tag(tags(49..51))).await;
+    assert!(e.message.starts_with("Tags: "), "{}", e.message);
+    assert_eq!(count().await, 50);
+    call(
+        &state,
+        "TagResource",
+        tag(json!([{ "Key": "k0", "Value": "w" }])),
+    )
+    .await
+    .unwrap();
+    assert_eq!(count().await, 50);
+}
+
+#[tokio::test]
+async fn set_alarm_state_reason_lengths_are_checked() {
+    let state = state();
+    put_alarm(&state, "a").await;
+    let set = |reason: String, data: Option<String>| {
+        let mut body = json!({ "AlarmName": "a", "StateValue": "ALARM", "StateReason": reason });
+        if let Some(d) = data {
+            body["StateReasonData"] = json!(d);
+        }
+        body
+    };
+    // A JSON string document of `n` characters.
+    let document = |n: usize| format!("\"{}\"", "x".repeat(n - 2));
+    call(
+        &state,
+        "SetAlarmState",
+        set("r".repeat(1023), Some(document(4000))),
+    )
+    .await
+    .unwrap();
+    let e = refused(&state, "SetAlarmState", set("r".repeat(1024), None)).await;
+    assert_eq!(e.code, "ValidationError");
+    assert!(e.message.starts_with("StateReason: "), "{}", e.message);
+    let e = refused(
+        &state,
+        "SetAlarmState",
+        set("r".into(), Some(document(4001))),
+    )
+    .await;
+    assert_eq!(e.code, "ValidationError");
+    assert!(e.message.starts_with("StateReasonData: "), "{}", e.message);
+}
+
+#[tokio::test]
+async fn put_metric_alarm_names_the_invalid_member() {
+    let state = state();
+    let e = refused(
+        &state,
+        "PutMetricAlarm",
+        json!({
+            "AlarmName": "a",
+            "Namespace": "onair",
+            "MetricName": "m",
+            "Statistic": "Average",
+            "Period": 61,
+            "EvaluationPeriods": 1,
+            "Threshold": 1.0,
+            "ComparisonOperator": "GreaterThanThreshold",
+        }),
+    )
+    .await;
+    assert_eq!(e.code, "ValidationError");
+    assert!(e.message.starts_with("Period: "), "{}", e.message);
+}
