@@ -22,6 +22,23 @@
 //! is read up to [`MAX_API_BODY`](front::limits::MAX_API_BODY) and the signature
 //! checked. Connections, timeouts and body sizes are the [`front`]'s.
 
+// Request handlers never panic on what a client sends: numbers from a
+// request are range-checked and arithmetic on them is checked or saturating.
+// Denied outside tests (test code unwraps and indexes freely); the lib is
+// linted in its non-test build, so every line of it is covered.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 pub mod assets;
 pub mod cloudwatch;
 pub mod dashboard;
