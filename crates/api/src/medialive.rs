@@ -83,17 +83,19 @@ pub fn list_alerts(
         .filter(|a| filter == "ALL" || a.state() == filter)
         .collect();
     let iso = |t: monitor::Timestamp| {
-        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.as_unix_millis()) * 1_000_000)
-            .ok()
+        i128::from(t.as_unix_millis())
+            .checked_mul(1_000_000)
+            .and_then(|nanos| time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok())
             .and_then(|d| {
                 d.format(&time::format_description::well_known::Rfc3339)
                     .ok()
             })
     };
-    let page: Vec<Value> = alerts
+    // Cut as MediaLive's other List operations cut theirs: a token past the
+    // end is an empty last page.
+    let (page, next) = control::page::Page { start: skip, max }.of(&alerts);
+    let items: Vec<Value> = page
         .iter()
-        .skip(skip)
-        .take(max)
         .map(|a| {
             let mut v = json!({
                 "alertType": a.alert_type,
@@ -104,16 +106,15 @@ pub fn list_alerts(
                 "state": a.state(),
             });
             if let Some(c) = a.cleared_at {
-                v["clearedTimestamp"] = json!(iso(c));
+                crate::set_member(&mut v, "clearedTimestamp", json!(iso(c)));
             }
             v
         })
         .collect();
-    let mut body = json!({ "alerts": page });
-    if alerts.len() > skip + max {
-        body["nextToken"] = json!((skip + max).to_string());
-    }
-    reply(StatusCode::OK, body)
+    reply(
+        StatusCode::OK,
+        control::page::listing("alerts", items, next),
+    )
 }
 
 pub async fn handle(cp: &ControlPlane, req: &ApiRequest) -> Result<Response, ApiError> {

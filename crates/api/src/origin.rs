@@ -69,14 +69,13 @@ pub fn route(path: &str) -> Option<OriginPath> {
     let start = segs
         .windows(2)
         .position(|w| matches!(w, ["in", "v2"] | ["out", "v1"]))?;
-    let side = if segs.get(start) == Some(&"in") {
+    let [side, _, channel_id, endpoint_id, file @ ..] = segs.get(start..)? else {
+        return None;
+    };
+    let side = if *side == "in" {
         Side::Ingest
     } else {
         Side::Out
-    };
-    let rest = segs.get(start + 2..)?;
-    let [channel_id, endpoint_id, file @ ..] = rest else {
-        return None;
     };
     if file.is_empty() || file.iter().any(|s| *s == "." || *s == "..") {
         return None;
@@ -397,9 +396,10 @@ fn decide(
                 0..0,
                 Some(format!("bytes */{len}")),
             ),
+            // `last` is below `len` (byte_range clamps it): no saturation.
             Some(Ok((first, last))) => (
                 StatusCode::PARTIAL_CONTENT,
-                first..last + 1,
+                first..last.saturating_add(1),
                 Some(format!("bytes {first}-{last}/{len}")),
             ),
         }

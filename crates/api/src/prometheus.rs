@@ -32,12 +32,12 @@ const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset
 
 /// `CamelCase` (and any other characters) as a Prometheus name part.
 pub fn snake(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 8);
+    let mut out = String::with_capacity(name.len().saturating_add(8));
     let chars: Vec<char> = name.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
         if c.is_ascii_uppercase() {
             let prev = i.checked_sub(1).and_then(|p| chars.get(p)).copied();
-            let next = chars.get(i + 1).copied();
+            let next = i.checked_add(1).and_then(|n| chars.get(n)).copied();
             let boundary = prev.is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit())
                 || (prev.is_some_and(|p| p.is_ascii_uppercase())
                     && next.is_some_and(|n| n.is_ascii_lowercase()));

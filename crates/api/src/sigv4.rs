@@ -294,7 +294,7 @@ pub fn verify(
     let when = parse_amz_date(amz_date).ok_or_else(|| {
         SigError::Malformed(format!("X-Amz-Date '{amz_date}' is not yyyymmddTHHMMSSZ"))
     })?;
-    if (when - now_unix).abs() > MAX_SKEW_SECS {
+    if when.abs_diff(now_unix) > MAX_SKEW_SECS.unsigned_abs() {
         return Err(SigError::Skew(amz_date.into(), format_amz_date(now_unix)));
     }
     if !amz_date.starts_with(&auth.date) {
@@ -442,9 +442,11 @@ pub fn fuzz_request(data: &[u8]) {
         headers: &headers,
         body,
     };
-    if let Err(e) = verify(&signed, now, secret) {
-        panic!("a request onair signed does not verify: {e}");
-    }
+    let verified = verify(&signed, now, secret);
+    assert!(
+        verified.is_ok(),
+        "a request onair signed does not verify: {verified:?}"
+    );
 }
 
 #[cfg(test)]
@@ -524,6 +526,36 @@ mod tests {
             verify(&req, now, |_| None),
             Err(SigError::UnknownKey(_))
         ));
+    }
+
+    #[test]
+    fn clock_skew_is_allowed_up_to_fifteen_minutes_on_any_clock() {
+        let now = 1_800_000_000;
+        let path = "/v1/flows";
+        let headers = signed(path, b"", now);
+        let req = SignedRequest {
+            method: "POST",
+            raw_path: path,
+            raw_query: "maxResults=5&b=a%20b",
+            headers: &headers,
+            body: b"",
+        };
+        let secret = |_: &str| Some("SECRET".to_string());
+        for at in [now - MAX_SKEW_SECS, now + MAX_SKEW_SECS] {
+            assert!(verify(&req, at, secret).is_ok(), "{at}");
+        }
+        // Past it, and clocks whose difference from the date overflows i64.
+        for at in [
+            now - MAX_SKEW_SECS - 1,
+            now + MAX_SKEW_SECS + 1,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            assert!(
+                matches!(verify(&req, at, secret), Err(SigError::Skew(..))),
+                "{at}"
+            );
+        }
     }
 
     #[test]

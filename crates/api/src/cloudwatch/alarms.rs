@@ -8,15 +8,20 @@ use monitor::{
 };
 use serde_json::{json, Value};
 
-use super::metrics::{check_unit, page_start, page_token, statistic};
+use super::metrics::{check_unit, page_of, page_start, statistic};
 use super::{
     combination, dimensions_json, epoch, invalid, missing, not_found, now, validation, Members,
 };
-use crate::{ApiError, ApiRequest, AppState};
+use crate::{set_member, ApiError, ApiRequest, AppState};
 
 /// DescribeAlarms pages: 50 by default, at most 100.
 const DEFAULT_RECORDS: usize = 50;
 const MAX_RECORDS: usize = 100;
+/// The most tags an alarm holds.
+const MAX_TAGS: usize = 50;
+/// StateReason and StateReasonData of SetAlarmState: at most this many characters.
+const MAX_STATE_REASON: usize = 1023;
+const MAX_STATE_REASON_DATA: usize = 4000;
 
 /// Alarm actions onair can run: SNS topics. Others are refused by name.
 fn check_actions(member: &str, actions: &[String]) -> Result<(), ApiError> {
@@ -42,8 +47,8 @@ fn monitor_error(e: MonitorError) -> ApiError {
 
 fn tag_list(member: &str, tags: &[Value]) -> Result<Vec<(String, String)>, ApiError> {
     tags.iter()
-        .enumerate()
-        .map(|(i, t)| {
+        .zip(1usize..)
+        .map(|(t, n)| {
             let key = t.get("Key").and_then(Value::as_str);
             let value = t.get("Value").and_then(Value::as_str);
             match (key, value) {
@@ -51,11 +56,10 @@ fn tag_list(member: &str, tags: &[Value]) -> Result<Vec<(String, String)>, ApiEr
                     Ok((k.to_owned(), v.to_owned()))
                 }
                 (Some(_), Some(_)) => Err(invalid(format!(
-                    "{member}.member.{}: keys are 1 to 128 characters, values at most 256",
-                    i + 1
+                    "{member}.member.{n}: keys are 1 to 128 characters, values at most 256"
                 ))),
-                (None, _) => Err(missing(&format!("{member}.member.{}.Key", i + 1))),
-                (_, None) => Err(missing(&format!("{member}.member.{}.Value", i + 1))),
+                (None, _) => Err(missing(&format!("{member}.member.{n}.Key"))),
+                (_, None) => Err(missing(&format!("{member}.member.{n}.Value"))),
             }
         })
         .collect()
@@ -156,6 +160,8 @@ pub(super) fn put_metric_alarm(
         }
     }
     let tags = tag_list("Tags", m.list("Tags")?)?;
+    // Checked here, before the alarms' lock is taken (the book checks it again).
+    def.validate().map_err(monitor_error)?;
     let identity = Identity {
         account_id: state.cp.settings.account_id.clone(),
         region: req.region.clone(),
@@ -203,25 +209,27 @@ fn alarm_json(a: &AlarmView) -> Value {
         "TreatMissingData": d.treat_missing_data.as_str(),
     });
     match &d.statistic {
-        monitor::MetricStatistic::Statistic(s) => v["Statistic"] = json!(s.as_str()),
+        monitor::MetricStatistic::Statistic(s) => {
+            set_member(&mut v, "Statistic", json!(s.as_str()))
+        }
         monitor::MetricStatistic::ExtendedStatistic(p) => {
-            v["ExtendedStatistic"] = json!(p.as_str())
+            set_member(&mut v, "ExtendedStatistic", json!(p.as_str()))
         }
     }
     if let Some(m) = d.datapoints_to_alarm {
-        v["DatapointsToAlarm"] = json!(m);
+        set_member(&mut v, "DatapointsToAlarm", json!(m));
     }
     if let Some(desc) = &a.extras.description {
-        v["AlarmDescription"] = json!(desc);
+        set_member(&mut v, "AlarmDescription", json!(desc));
     }
     if let Some(unit) = &a.extras.unit {
-        v["Unit"] = json!(unit);
+        set_member(&mut v, "Unit", json!(unit));
     }
     if let Some(l) = &a.extras.evaluate_low_sample_count_percentile {
-        v["EvaluateLowSampleCountPercentile"] = json!(l);
+        set_member(&mut v, "EvaluateLowSampleCountPercentile", json!(l));
     }
     if let Some(data) = &a.state_reason_data {
-        v["StateReasonData"] = json!(data);
+        set_member(&mut v, "StateReasonData", json!(data));
     }
     v
 }
@@ -294,15 +302,11 @@ pub(super) fn describe_alarms(state: &AppState, body: &Value) -> Result<Value, A
             })
         })
         .collect();
-    let page: Vec<Value> = matching
-        .iter()
-        .skip(skip)
-        .take(max)
-        .map(|a| alarm_json(a))
-        .collect();
+    let (page, next) = page_of(&matching, skip, max);
+    let page: Vec<Value> = page.iter().map(|a| alarm_json(a)).collect();
     let mut out = json!({ "MetricAlarms": page, "CompositeAlarms": [] });
-    if matching.len() > skip + max {
-        out["NextToken"] = json!(page_token(skip + max));
+    if let Some(next) = next {
+        set_member(&mut out, "NextToken", json!(next));
     }
     Ok(out)
 }
@@ -388,10 +392,9 @@ pub(super) fn describe_alarm_history(state: &AppState, body: &Value) -> Result<V
     if ascending {
         items.reverse();
     }
-    let page: Vec<Value> = items
+    let (page, next) = page_of(&items, skip, max);
+    let page: Vec<Value> = page
         .iter()
-        .skip(skip)
-        .take(max)
         .map(|h| {
             json!({
                 "AlarmName": h.alarm_name,
@@ -404,8 +407,8 @@ pub(super) fn describe_alarm_history(state: &AppState, body: &Value) -> Result<V
         })
         .collect();
     let mut out = json!({ "AlarmHistoryItems": page });
-    if items.len() > skip + max {
-        out["NextToken"] = json!(page_token(skip + max));
+    if let Some(next) = next {
+        set_member(&mut out, "NextToken", json!(next));
     }
     Ok(out)
 }
@@ -446,6 +449,19 @@ pub(super) fn set_alarm_state(state: &AppState, body: &Value) -> Result<Value, A
         .map_err(|e: MonitorError| invalid(e.to_string()))?;
     let reason = m.req_str("StateReason")?;
     let data = m.str("StateReasonData")?;
+    // The lengths the alarm checks too, checked before its lock is taken.
+    if reason.chars().count() > MAX_STATE_REASON {
+        return Err(monitor_error(MonitorError::invalid_member(
+            "StateReason",
+            format!("must be at most {MAX_STATE_REASON} characters"),
+        )));
+    }
+    if data.is_some_and(|d| d.chars().count() > MAX_STATE_REASON_DATA) {
+        return Err(monitor_error(MonitorError::invalid_member(
+            "StateReasonData",
+            format!("must be at most {MAX_STATE_REASON_DATA} characters"),
+        )));
+    }
     if let Some(d) = data {
         if serde_json::from_str::<Value>(d).is_err() {
             return Err(super::ApiError::new(
@@ -526,25 +542,31 @@ pub(super) fn tag_resource(state: &AppState, body: &Value) -> Result<Value, ApiE
     let arn = m.req_str("ResourceARN")?;
     let name = alarm_of_arn(arn)?;
     let tags = tag_list("Tags", m.list("Tags")?)?;
+    let too_many =
+        || MonitorError::invalid_member("Tags", format!("an alarm holds at most {MAX_TAGS} tags"));
+    if tags.len() > MAX_TAGS {
+        return Err(monitor_error(too_many()));
+    }
     let mut found = false;
     state
         .monitor
         .with_alarms_mut(|book, _| {
-            if let Some(existing) = book.tags_mut(name) {
-                found = true;
-                for (k, v) in tags {
-                    match existing.iter_mut().find(|(ek, _)| *ek == k) {
-                        Some(e) => e.1 = v,
-                        None => existing.push((k, v)),
-                    }
-                }
-                if existing.len() > 50 {
-                    return Err(MonitorError::invalid_member(
-                        "Tags",
-                        "an alarm holds at most 50 tags",
-                    ));
+            let Some(existing) = book.tags_mut(name) else {
+                return Ok(());
+            };
+            found = true;
+            // Merged aside: a call refused for the count leaves the tags as they were.
+            let mut merged = existing.clone();
+            for (k, v) in tags {
+                match merged.iter_mut().find(|(ek, _)| *ek == k) {
+                    Some(e) => e.1 = v,
+                    None => merged.push((k, v)),
                 }
             }
+            if merged.len() > MAX_TAGS {
+                return Err(too_many());
+            }
+            *existing = merged;
             Ok(())
         })
         .map_err(monitor_error)?;

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::metrics::{metric_stat_series, page_start, page_token};
 use super::{invalid, missing, validation, Members};
-use crate::{ApiError, AppState};
+use crate::{set_member, ApiError, AppState};
 
 /// At most 500 queries a call.
 const MAX_QUERIES: usize = 500;
@@ -51,14 +51,17 @@ pub(super) fn get_metric_data(state: &AppState, body: &Value) -> Result<Value, A
             )))
         }
     };
-    let max_points = m
-        .u32("MaxDatapoints")?
-        .map_or(DEFAULT_MAX_DATAPOINTS, |n| n as usize);
+    // A page of no datapoints would hand back the token it was given.
+    let max_points = match m.u32("MaxDatapoints")? {
+        None => DEFAULT_MAX_DATAPOINTS,
+        Some(0) => return Err(invalid("The parameter MaxDatapoints must be at least 1.")),
+        Some(n) => n as usize,
+    };
 
     let mut ids = HashSet::new();
     let mut parsed = Vec::new();
-    for (i, q) in queries.iter().enumerate() {
-        let member = format!("MetricDataQueries.member.{}", i + 1);
+    for (q, n) in queries.iter().zip(1usize..) {
+        let member = format!("MetricDataQueries.member.{n}");
         let q = Members::of(q)?;
         let id = q
             .str("Id")?
@@ -152,28 +155,34 @@ pub(super) fn get_metric_data(state: &AppState, body: &Value) -> Result<Value, A
         if descending {
             points.reverse();
         }
-        let n = points.len();
         // Skip what earlier pages returned (points are counted across queries).
-        let from = skip.saturating_sub(offset).min(n);
-        offset += n;
-        let take = (n - from).min(budget);
-        budget -= take;
-        if from + take < n {
-            remaining = true;
-        }
-        let slice = &points[from..from + take];
+        let from = skip.saturating_sub(offset);
+        offset = offset.saturating_add(points.len());
+        let unsent = points.get(from..).unwrap_or_default();
+        let (slice, rest) = unsent
+            .split_at_checked(budget.min(unsent.len()))
+            .unwrap_or((unsent, &[]));
+        budget = budget.saturating_sub(slice.len());
+        let partial = !rest.is_empty();
+        remaining |= partial;
         out.push(json!({
             "Id": r.id,
             "Label": r.label,
             "Timestamps": slice.iter().map(|(t, _)| super::epoch(*t)).collect::<Vec<_>>(),
             "Values": slice.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
-            "StatusCode": if from + take < n { "PartialData" } else { "Complete" },
+            "StatusCode": if partial { "PartialData" } else { "Complete" },
             "Messages": r.messages.iter().map(|(c, v)| json!({"Code": c, "Value": v})).collect::<Vec<_>>(),
         }));
     }
     let mut body = json!({ "MetricDataResults": out, "Messages": [] });
     if remaining {
-        body["NextToken"] = json!(page_token(skip + max_points));
+        // A full page was sent: the next starts `max_points` on (both at most
+        // u32::MAX, so the sum does not saturate).
+        set_member(
+            &mut body,
+            "NextToken",
+            json!(page_token(skip.saturating_add(max_points))),
+        );
     }
     Ok(body)
 }

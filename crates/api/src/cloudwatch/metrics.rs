@@ -7,7 +7,7 @@ use monitor::{MetricStatistic, Percentile, Statistic, StatisticSet, Timestamp};
 use serde_json::{json, Value};
 
 use super::{combination, dimensions_json, epoch, from_monitor, invalid, missing, now, Members};
-use crate::{ApiError, ApiRequest, AppState};
+use crate::{set_member, ApiError, ApiRequest, AppState};
 
 /// The most a gzipped PutMetricData body may inflate to.
 const MAX_INFLATED: u64 = 16 * 1024 * 1024;
@@ -18,6 +18,9 @@ const MAX_VALUES: usize = 150;
 const MAX_DATAPOINTS: u64 = 1440;
 /// ListMetrics pages hold 500 metrics.
 const LIST_PAGE: usize = 500;
+/// The largest offset a page token may hold: far past any list this server
+/// keeps, so a larger one was not given by it.
+const MAX_PAGE_OFFSET: usize = u32::MAX as usize;
 
 /// The units PutMetricData accepts (`StandardUnit`).
 const UNITS: &[&str] = &[
@@ -116,8 +119,8 @@ pub(super) fn put_metric_data(state: &AppState, body: &Value) -> Result<Value, A
     let now = now();
     // Check every datum before writing any: a bad call stores nothing.
     let mut points = Vec::with_capacity(data.len());
-    for (i, datum) in data.iter().enumerate() {
-        let at = |member: &str| format!("MetricData.member.{}.{member}", i + 1);
+    for (datum, n) in data.iter().zip(1usize..) {
+        let at = |member: &str| format!("MetricData.member.{n}.{member}");
         let d = Members::of(datum)?;
         let name = d
             .str("MetricName")?
@@ -181,18 +184,16 @@ pub(super) fn put_metric_data(state: &AppState, body: &Value) -> Result<Value, A
                     at("Counts")
                 )));
             }
-            for (j, v) in values.iter().enumerate() {
+            // Counts, when given, has one entry per value; without, each counts 1.
+            let counts = counts.iter().map(Some).chain(std::iter::repeat(None));
+            for ((v, count), n) in values.iter().zip(counts).zip(1usize..) {
                 let v = v.as_f64().filter(|v| v.is_finite()).ok_or_else(|| {
                     invalid(format!(
-                        "{}.member.{}: must be a finite number",
-                        at("Values"),
-                        j + 1
+                        "{}.member.{n}: must be a finite number",
+                        at("Values")
                     ))
                 })?;
-                let count = counts
-                    .get(j)
-                    .map_or(Some(1.0), Value::as_f64)
-                    .unwrap_or(1.0);
+                let count = count.map_or(Some(1.0), Value::as_f64).unwrap_or(1.0);
                 if !(count.is_finite() && count > 0.0) {
                     continue; // a zero count adds nothing
                 }
@@ -290,7 +291,11 @@ pub(super) fn get_metric_statistics(state: &AppState, body: &Value) -> Result<Va
             "The parameter StartTime must be less than the parameter EndTime.",
         ));
     }
-    let span = (end.as_unix_millis() - start.as_unix_millis()).div_ceil(1000);
+    // StartTime < EndTime (just checked), so the difference does not saturate.
+    let span = end
+        .as_unix_millis()
+        .saturating_sub(start.as_unix_millis())
+        .div_ceil(1000);
     let requested = span.div_ceil(u64::from(period));
     if requested > MAX_DATAPOINTS {
         return Err(combination(format!(
@@ -347,11 +352,11 @@ pub(super) fn list_metrics(state: &AppState, body: &Value) -> Result<Value, ApiE
         metric_name: m.str("MetricName")?.map(str::to_owned),
         dimensions: Vec::new(),
     };
-    for (i, d) in m.list("Dimensions")?.iter().enumerate() {
+    for (d, n) in m.list("Dimensions")?.iter().zip(1usize..) {
         let name = d
             .get("Name")
             .and_then(Value::as_str)
-            .ok_or_else(|| missing(&format!("Dimensions.member.{}.Name", i + 1)))?;
+            .ok_or_else(|| missing(&format!("Dimensions.member.{n}.Name")))?;
         filter.dimensions.push(DimensionFilter {
             name: name.to_owned(),
             value: d.get("Value").and_then(Value::as_str).map(str::to_owned),
@@ -386,10 +391,9 @@ pub(super) fn list_metrics(state: &AppState, body: &Value) -> Result<Value, ApiE
             .cloned()
             .collect()
     });
-    let page: Vec<Value> = ids
+    let (page, next) = page_of(&ids, skip, LIST_PAGE);
+    let metrics: Vec<Value> = page
         .iter()
-        .skip(skip)
-        .take(LIST_PAGE)
         .map(|id| {
             json!({
                 "Namespace": id.namespace(),
@@ -398,9 +402,9 @@ pub(super) fn list_metrics(state: &AppState, body: &Value) -> Result<Value, ApiE
             })
         })
         .collect();
-    let mut out = json!({ "Metrics": page });
-    if ids.len() > skip + LIST_PAGE {
-        out["NextToken"] = json!(page_token(skip + LIST_PAGE));
+    let mut out = json!({ "Metrics": metrics });
+    if let Some(next) = next {
+        set_member(&mut out, "NextToken", json!(next));
     }
     Ok(out)
 }
@@ -410,14 +414,27 @@ pub(crate) fn page_token(offset: usize) -> String {
     format!("onair-{offset}")
 }
 
+/// The offset a `NextToken` holds (0 without one): `onair-N` with N at most
+/// [`MAX_PAGE_OFFSET`], else `InvalidNextToken`.
 pub(crate) fn page_start(token: Option<&str>) -> Result<usize, ApiError> {
     match token {
         None | Some("") => Ok(0),
         Some(t) => t
             .strip_prefix("onair-")
-            .and_then(|n| n.parse().ok())
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n <= MAX_PAGE_OFFSET)
             .ok_or_else(|| super::bad_token(t)),
     }
+}
+
+/// The items of `all` on the page that starts at `skip` and holds at most
+/// `max`, and the token of the next page (`None` on the last). A start past
+/// the end is an empty last page.
+pub(crate) fn page_of<T>(all: &[T], skip: usize, max: usize) -> (&[T], Option<String>) {
+    let start = skip.min(all.len());
+    let end = start.saturating_add(max).min(all.len());
+    let next = (end < all.len()).then(|| page_token(end));
+    (all.get(start..end).unwrap_or_default(), next)
 }
 
 /// One MetricStat query's series: `(timestamps, values)` oldest first.

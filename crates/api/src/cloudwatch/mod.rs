@@ -194,11 +194,11 @@ impl<'a> Members<'a> {
     pub(crate) fn strings(&self, member: &str) -> Result<Vec<String>, ApiError> {
         self.list(member)?
             .iter()
-            .enumerate()
-            .map(|(i, v)| {
+            .zip(1usize..)
+            .map(|(v, n)| {
                 v.as_str()
                     .map(str::to_owned)
-                    .ok_or_else(|| invalid(format!("{member}.member.{}: must be a string", i + 1)))
+                    .ok_or_else(|| invalid(format!("{member}.member.{n}: must be a string")))
             })
             .collect()
     }
@@ -258,9 +258,8 @@ impl<'a> Members<'a> {
     ) -> Result<Vec<Dimension>, ApiError> {
         self.list(key)?
             .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let n = i + 1;
+            .zip(1usize..)
+            .map(|(d, n)| {
                 let name = d.get("Name").and_then(Value::as_str);
                 let value = d.get("Value").and_then(Value::as_str);
                 match (name, value) {
@@ -335,7 +334,10 @@ pub fn fuzz_request(data: &[u8]) {
     let (Some(&op), Some(&flags)) = (data.first(), data.get(1)) else {
         return;
     };
-    let Some(operation) = OPERATIONS.get(usize::from(op) % OPERATIONS.len()) else {
+    let Some(operation) = usize::from(op)
+        .checked_rem(OPERATIONS.len())
+        .and_then(|i| OPERATIONS.get(i))
+    else {
         return;
     };
     let req = ApiRequest {
@@ -354,6 +356,9 @@ pub fn fuzz_request(data: &[u8]) {
     };
     let _ = rt.block_on(handle(state, &req, operation));
 }
+
+#[cfg(test)]
+mod tests;
 
 #[cfg(test)]
 mod fuzz_tests {

@@ -388,7 +388,10 @@ fn flow_view(rec: &FlowRecord, stats: Option<&FlowStats>) -> FlowView {
                     fec_recovered: x.fec_recovered,
                     not_recovered: x.not_recovered,
                     continuity_errors: x.ts.continuity_errors,
-                    dropped: x.dropped_not_allowed + x.dropped_over_bitrate + x.malformed,
+                    dropped: x
+                        .dropped_not_allowed
+                        .saturating_add(x.dropped_over_bitrate)
+                        .saturating_add(x.malformed),
                 });
             let ts_ok = stats
                 .and_then(|st| st.sources.iter().find(|x| x.name == s.name))
@@ -488,11 +491,13 @@ fn channel_view(
     active_alerts: usize,
 ) -> ChannelView {
     let settings = Value::Object(rec.settings.clone());
-    let attachments: Vec<String> = settings["inputAttachments"]
-        .as_array()
+    let attachments: Vec<String> = settings
+        .get("inputAttachments")
+        .and_then(Value::as_array)
         .map(|l| {
             l.iter()
-                .filter_map(|a| a["inputAttachmentName"].as_str().map(str::to_owned))
+                .filter_map(|a| a.get("inputAttachmentName").and_then(Value::as_str))
+                .map(str::to_owned)
                 .collect()
         })
         .unwrap_or_default();
@@ -523,17 +528,24 @@ fn channel_view(
             })
             .collect(),
     };
-    let packaging_channels: Vec<String> = settings["destinations"]
-        .as_array()
+    let packaging_channels: Vec<String> = settings
+        .get("destinations")
+        .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .flat_map(|d| d["mediaPackageSettings"].as_array().into_iter().flatten())
-        .filter_map(|m| m["channelId"].as_str().map(str::to_owned))
+        .filter_map(|d| d.get("mediaPackageSettings").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|m| m.get("channelId").and_then(Value::as_str))
+        .map(str::to_owned)
         .collect();
     ChannelView {
         id: rec.id.clone(),
         arn: rec.arn.clone(),
-        name: settings["name"].as_str().unwrap_or_default().to_owned(),
+        name: settings
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         state: state.as_str(),
         health: channel_health(state, report, active_alerts),
         active_input: report
@@ -580,29 +592,36 @@ pub fn channel_health(
 
 /// The video descriptions of a channel's `encoderSettings`.
 pub fn renditions(settings: &Value) -> Vec<Rendition> {
-    let Some(list) = settings["encoderSettings"]["videoDescriptions"].as_array() else {
+    let Some(list) = settings
+        .pointer("/encoderSettings/videoDescriptions")
+        .and_then(Value::as_array)
+    else {
         return Vec::new();
     };
     list.iter()
         .map(|v| {
             // `codecSettings` holds one member: `h264Settings`, `h265Settings`, …
-            let codec = v["codecSettings"]
-                .as_object()
-                .and_then(|m| m.values().next())
-                .cloned()
-                .unwrap_or(Value::Null);
+            let codec = v
+                .get("codecSettings")
+                .and_then(Value::as_object)
+                .and_then(|m| m.values().next());
+            let codec_member = |key: &str| codec.and_then(|c| c.get(key));
             let framerate = match (
-                codec["framerateNumerator"].as_f64(),
-                codec["framerateDenominator"].as_f64(),
+                codec_member("framerateNumerator").and_then(Value::as_f64),
+                codec_member("framerateDenominator").and_then(Value::as_f64),
             ) {
                 (Some(n), Some(d)) if d > 0.0 => Some(n / d),
                 _ => None,
             };
             Rendition {
-                name: v["name"].as_str().unwrap_or_default().to_owned(),
-                width: v["width"].as_u64(),
-                height: v["height"].as_u64(),
-                bitrate: codec["bitrate"].as_u64(),
+                name: v
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                width: v.get("width").and_then(Value::as_u64),
+                height: v.get("height").and_then(Value::as_u64),
+                bitrate: codec_member("bitrate").and_then(Value::as_u64),
                 framerate,
             }
         })

@@ -34,7 +34,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
-use super::limits::{Counters, Front, TimedBody, HEADER_TIMEOUT_RESPONSE};
+use super::limits::{deadline, Counters, Front, TimedBody, HEADER_TIMEOUT_RESPONSE};
 use crate::forwarded::ClientAddress;
 
 /// The largest request head hyper reads (it answers 431 past it).
@@ -60,7 +60,10 @@ pub(super) async fn hand_over(
             generation: 0,
             head_from: Some(head_from),
         },
-        timer: Box::pin(tokio::time::sleep_until(head_from + limits.header_timeout)),
+        timer: Box::pin(tokio::time::sleep_until(deadline(
+            head_from,
+            limits.header_timeout,
+        ))),
         front: front.clone(),
     });
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
@@ -84,7 +87,7 @@ pub(super) async fn hand_over(
     });
     hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.idle_timeout + limits.header_timeout)
+        .header_read_timeout(limits.idle_timeout.saturating_add(limits.header_timeout))
         .max_header_size(MAX_HYPER_HEAD)
         .serve_connection(io, service)
         .with_upgrades()
@@ -201,7 +204,7 @@ impl Replayed {
                 head_from: None,
             };
             let idle = self.front.limits.idle_timeout;
-            self.timer.as_mut().reset(now + idle);
+            self.timer.as_mut().reset(deadline(now, idle));
         }
         true
     }
@@ -211,7 +214,7 @@ impl Replayed {
         if self.waiting(now) && self.wait.head_from.is_none() {
             self.wait.head_from = Some(now);
             let header = self.front.limits.header_timeout;
-            self.timer.as_mut().reset(now + header);
+            self.timer.as_mut().reset(deadline(now, header));
         }
     }
 }

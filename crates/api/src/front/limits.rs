@@ -138,8 +138,24 @@ impl Default for Front {
 /// Moved, it goes to the far end, so that successive requests on a busy
 /// keep-alive connection (`wanted` creeping forward) leave it alone for `slack`.
 pub(crate) fn retarget(current: Instant, wanted: Instant, slack: Duration) -> Option<Instant> {
-    let latest = wanted + slack;
+    let latest = deadline(wanted, slack);
     (current < wanted || current > latest).then_some(latest)
+}
+
+/// The longest a timer is set for: about 30 years, where tokio's `sleep` caps a
+/// duration too. A longer timeout (`--idle-timeout 1e12s`) never fires either way.
+const FOREVER: Duration = Duration::from_secs(30 * 365 * 86_400);
+
+/// The instant `timeout` after `from`, a timeout too long for the clock cut to
+/// [`FOREVER`]: `Instant + Duration` would panic past the clock's range. (30
+/// years on from a monotonic clock that counts from boot always fits.)
+pub(crate) fn deadline(from: Instant, timeout: Duration) -> Instant {
+    from.checked_add(timeout.min(FOREVER)).unwrap_or(from)
+}
+
+/// How late the short path's timer may fire: a sixteenth of its timeout.
+pub(crate) fn slack(timeout: Duration) -> Duration {
+    timeout.checked_div(16).unwrap_or_default()
 }
 
 /// The answer to a request head that took too long: written straight to the socket
@@ -211,7 +227,7 @@ where
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
             Poll::Pending => {
-                let deadline = Instant::now() + this.timeout;
+                let deadline = deadline(Instant::now(), this.timeout);
                 let timer = this
                     .timer
                     .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
@@ -346,6 +362,26 @@ mod tests {
             assert_eq!(retarget(at(11_000), at(wanted), slack), None, "{wanted}");
         }
         assert_eq!(retarget(at(11_000), at(11_001), slack), Some(at(12_001)));
+    }
+
+    #[test]
+    fn timeouts_too_long_for_the_clock_are_cut_not_overflowed() {
+        let t0 = Instant::now();
+        let year = Duration::from_secs(365 * 86_400);
+        assert_eq!(
+            deadline(t0, Duration::from_secs(10)),
+            t0 + Duration::from_secs(10)
+        );
+        assert_eq!(deadline(t0, FOREVER), t0 + FOREVER);
+        assert_eq!(deadline(t0, Duration::MAX), t0 + FOREVER);
+        assert!(deadline(t0, Duration::MAX) > t0 + 29 * year);
+        let past_forever = t0 + FOREVER + Duration::from_secs(1);
+        assert_eq!(
+            retarget(past_forever, t0, Duration::MAX),
+            Some(t0 + FOREVER)
+        );
+        assert_eq!(slack(Duration::from_secs(16)), Duration::from_secs(1));
+        assert_eq!(slack(Duration::MAX), Duration::MAX / 16);
     }
 
     #[test]

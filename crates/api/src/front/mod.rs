@@ -161,18 +161,24 @@ async fn connection(
     let mut head = Vec::with_capacity(512);
     // When the first bytes of the head in `input` arrived (`None`: none yet).
     let mut head_from: Option<Instant> = None;
-    let (idle_slack, header_slack) = (limits.idle_timeout / 16, limits.header_timeout / 16);
-    let timer = tokio::time::sleep_until(Instant::now() + limits.idle_timeout + idle_slack);
+    let (idle_slack, header_slack) = (
+        limits::slack(limits.idle_timeout),
+        limits::slack(limits.header_timeout),
+    );
+    let timer = tokio::time::sleep_until(limits::deadline(
+        Instant::now(),
+        limits.idle_timeout.saturating_add(idle_slack),
+    ));
     tokio::pin!(timer);
     loop {
         match step(&input, peer, state) {
             Step::Read => {
                 let now = Instant::now();
                 let (wanted, slack) = if input.is_empty() {
-                    (now + limits.idle_timeout, idle_slack)
+                    (limits::deadline(now, limits.idle_timeout), idle_slack)
                 } else {
                     let from = *head_from.get_or_insert(now);
-                    (from + limits.header_timeout, header_slack)
+                    (limits::deadline(from, limits.header_timeout), header_slack)
                 };
                 if let Some(deadline) = limits::retarget(timer.deadline(), wanted, slack) {
                     timer.as_mut().reset(deadline);
@@ -440,7 +446,7 @@ async fn send_file(
     let end = range.end as u64;
     while offset < end {
         stream.writable().await?;
-        let count = usize::try_from(end - offset).unwrap_or(usize::MAX);
+        let count = usize::try_from(end.saturating_sub(offset)).unwrap_or(usize::MAX);
         let sent = stream.try_io(Interest::WRITABLE, || {
             rustix::fs::sendfile(stream, file, Some(&mut offset), count).map_err(io::Error::from)
         });

@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::members::Members;
 use super::{bad, group_name, group_or_identifier, next_token, stream_name, Call, Result};
+use crate::set_member;
 
 pub(super) fn create_log_stream(call: &Call, body: &Value) -> Result<Value> {
     let mut m = Members::new(body)?;
@@ -85,7 +86,7 @@ pub(super) fn describe_log_streams(call: &Call, body: &Value) -> Result<Value> {
         .collect();
     let mut out = json!({ "logStreams": streams });
     if let Some(t) = page.next_token {
-        out["nextToken"] = json!(t);
+        set_member(&mut out, "nextToken", json!(t));
     }
     Ok(out)
 }
@@ -141,7 +142,11 @@ pub(super) fn put_log_events(call: &Call, body: &Value) -> Result<Value> {
         }
     }
     if !rejected.is_empty() {
-        answer["rejectedLogEventsInfo"] = Value::Object(rejected);
+        set_member(
+            &mut answer,
+            "rejectedLogEventsInfo",
+            Value::Object(rejected),
+        );
     }
     Ok(answer)
 }
@@ -232,7 +237,7 @@ pub(super) fn filter_log_events(call: &Call, body: &Value) -> Result<Value> {
         .collect();
     let mut out = json!({ "events": events, "searchedLogStreams": [] });
     if let Some(t) = page.next_token {
-        out["nextToken"] = json!(t);
+        set_member(&mut out, "nextToken", json!(t));
     }
     Ok(out)
 }

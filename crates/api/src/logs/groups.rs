@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::members::Members;
 use super::{bad, group_name, next_token, Call, Result};
+use crate::set_member;
 
 fn optional_tags(m: &mut Members, key: &'static str) -> Result<BTreeMap<String, String>> {
     let tags = m.string_map(key)?.unwrap_or_default();
@@ -129,7 +130,7 @@ pub(super) fn describe_log_groups(call: &Call, body: &Value) -> Result<Value> {
         .collect();
     let mut out = json!({ "logGroups": groups });
     if let Some(t) = page.next_token {
-        out["nextToken"] = json!(t);
+        set_member(&mut out, "nextToken", json!(t));
     }
     Ok(out)
 }

@@ -46,13 +46,10 @@ impl Form {
         let mut pairs: Vec<(String, String)> = Vec::new();
         let mut keys = HashSet::new();
         for part in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
-            let (k, v) = match part.iter().position(|&b| b == b'=') {
-                Some(i) => (
-                    part.get(..i).unwrap_or_default(),
-                    part.get(i + 1..).unwrap_or_default(),
-                ),
-                None => (part, &[][..]),
-            };
+            // `k=v`, or `k` alone (an empty value); the value may hold `=`.
+            let mut halves = part.splitn(2, |&b| b == b'=');
+            let k = halves.next().unwrap_or_default();
+            let v = halves.next().unwrap_or_default();
             let (k, v) = (decode(k)?, decode(v)?);
             if !keys.insert(k.clone()) {
                 return Err(invalid(format!("{k}: given more than once")));
@@ -247,9 +244,11 @@ mod tests {
         let e = Form::parse(b"Name=a&Name=b").unwrap_err();
         assert_eq!(message(e), "Name: given more than once");
         // A lone key, empty pairs and a bad escape are tolerated.
-        let mut f = form("&&Flag&Odd=%zz");
+        let mut f = form("&&Flag&Odd=%zz&Eq=a=b&Empty=");
         assert_eq!(f.optional("Flag").as_deref(), Some(""));
         assert_eq!(f.optional("Odd").as_deref(), Some("%zz"));
+        assert_eq!(f.optional("Eq").as_deref(), Some("a=b"));
+        assert_eq!(f.optional("Empty").as_deref(), Some(""));
     }
 
     #[test]

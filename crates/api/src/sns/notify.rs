@@ -253,7 +253,7 @@ async fn deliver(inner: &Inner, d: &Delivery) {
             },
             Err(e) => e,
         };
-        failures += 1;
+        failures = failures.saturating_add(1);
         match inner.policy.next_delay(failures, started.elapsed()) {
             Some(delay) => {
                 tracing::warn!(

@@ -42,7 +42,11 @@ impl RetryPolicy {
         let delay = if failures <= self.immediate {
             Duration::ZERO
         } else {
-            let doublings = (failures - self.immediate - 1).min(16);
+            // failures > immediate here: the first backoff doubles 0 times.
+            let doublings = failures
+                .saturating_sub(self.immediate)
+                .saturating_sub(1)
+                .min(16);
             self.min_delay
                 .saturating_mul(1 << doublings)
                 .min(self.max_delay)
