@@ -51,14 +51,34 @@ impl Client {
         path: &str,
         service: &str,
     ) -> anyhow::Result<(u16, serde_json::Value)> {
+        let (status, body) = self.send(method, path, service, &[], b"").await?;
+        let json = if body.trim().is_empty() {
+            serde_json::json!({})
+        } else {
+            serde_json::from_str(&body)?
+        };
+        Ok((status, json))
+    }
+
+    /// Sends one signed request with `headers` (besides `host`, which is
+    /// added) and `body`; returns the status and the body as text.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        service: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> anyhow::Result<(u16, String)> {
         let path = &format!("{}{path}", self.prefix);
-        let headers = vec![("host".to_string(), self.authority.clone())];
+        let mut signed = vec![("host".to_string(), self.authority.clone())];
+        signed.extend(headers.iter().map(|(n, v)| (n.to_string(), v.to_string())));
         let req = api::sigv4::SignedRequest {
             method,
             raw_path: path,
             raw_query: "",
-            headers: &headers,
-            body: b"",
+            headers: &signed,
+            body,
         };
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let auth = api::sigv4::sign(
@@ -69,12 +89,12 @@ impl Client {
             service,
             now,
         );
-        let mut text = format!(
-            "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n",
-            self.authority
-        );
-        for (n, v) in auth {
+        let mut text = format!("{method} {path} HTTP/1.1\r\nconnection: close\r\n");
+        for (n, v) in signed.iter().chain(&auth) {
             text.push_str(&format!("{n}: {v}\r\n"));
+        }
+        if !body.is_empty() {
+            text.push_str(&format!("content-length: {}\r\n", body.len()));
         }
         text.push_str("\r\n");
         let mut stream = TcpStream::connect(&self.authority).await.with_context(|| {
@@ -84,6 +104,7 @@ impl Client {
             )
         })?;
         stream.write_all(text.as_bytes()).await?;
+        stream.write_all(body).await?;
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).await?;
         let raw = String::from_utf8_lossy(&raw);
@@ -103,12 +124,7 @@ impl Client {
         } else {
             body.to_string()
         };
-        let json = if body.trim().is_empty() {
-            serde_json::json!({})
-        } else {
-            serde_json::from_str(&body)?
-        };
-        Ok((status, json))
+        Ok((status, body))
     }
 }
 
