@@ -21,6 +21,7 @@ mod demo;
 mod monitoring;
 mod serve;
 mod status;
+mod testsrc;
 
 use clap::{Parser, Subcommand};
 
@@ -44,6 +45,9 @@ enum Command {
     /// Print the export lines of the key pair stored in a data dir (the
     /// secret key is printed by `onair serve` at first start only).
     Credentials(credentials::ShowArgs),
+    /// Send a broadcast test signal (moving pattern, name, timecode, tone; H.264 + AAC in
+    /// MPEG-TS) over RTP, RTP-FEC or UDP, with impairments to test failover.
+    Testsrc(crate::testsrc::TestsrcArgs),
     /// Inspect flows on a running server.
     Flows {
         #[command(subcommand)]
@@ -74,6 +78,7 @@ fn main() -> anyhow::Result<()> {
             Command::Serve(args) => serve::main(*args).await,
             Command::Demo(args) => demo::main(args).await,
             Command::Credentials(args) => credentials::show(&args),
+            Command::Testsrc(args) => crate::testsrc::main(args).await,
             Command::Flows {
                 command: FlowsCommand::Status(args),
             } => status::main(args).await,
