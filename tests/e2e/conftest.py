@@ -348,12 +348,12 @@ class Demo:
 
     HLS_LINE = re.compile(r"HLS \(channel with input failover, 640x360 \+ 320x180\): (\S+)")
 
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, seconds=90):
         self.port = _free_tcp_port()
         self._log = open(tmp / "demo.log", "w+")
         self.proc = subprocess.Popen(
             [str(BIN), "demo", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(tmp / "data"),
-             "--seconds", "90"],
+             "--seconds", str(seconds)],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=tmp)
         self.hls = self.player = self.dashboard = None
         deadline = time.monotonic() + 40

@@ -4,11 +4,17 @@ tone."""
 
 import json
 import re
+import subprocess
 import urllib.error
 import urllib.request
 
-from conftest import needs_ffmpeg, wait_for
+import pytest
+
+from browser import Page, needs_chromium
+from conftest import Demo, needs_ffmpeg, wait_for
 import mediatools as m
+
+BITRATE = "demo-primary-bitrate"
 
 
 @needs_ffmpeg
@@ -46,3 +52,73 @@ def test_demo_prints_the_dashboard(demo):
     assert sorted(f["name"] for f in snap["flows"]) == ["demo-backup", "demo-primary"], snap["flows"]
     assert len(snap["channels"]) == 1 and len(snap["endpoints"]) == 1, snap
     assert demo.hls.endswith(snap["endpoints"][0]["path"]), (demo.hls, snap["endpoints"])
+
+
+def snapshot(demo):
+    with urllib.request.urlopen(demo.dashboard + "dashboard/api/snapshot", timeout=5) as r:
+        return json.load(r)
+
+
+def alarm_state(snap, name):
+    return next((a["state"] for a in snap["alarms"] if a["name"] == name), None)
+
+
+def notified(snap, alarm, state):
+    """Whether the demo's SNS subscriber received `alarm` going to `state`."""
+    return any(n.get("alarm") == alarm and n.get("state") == state for n in snap["demo"]["notifications"])
+
+
+@needs_ffmpeg
+@needs_chromium
+@pytest.mark.deadline(420)
+def test_the_failover_control_switches_to_the_backup_and_back(tmp_path):
+    """The Demo panel's Stop button (pressed in Chromium) takes the primary
+    encoder off: the channel plays the backup (its 600 Hz tone in the HLS
+    output), the bitrate alarm goes to ALARM and the demo's own SNS subscriber
+    receives it; Restore brings everything back, OK notified too. Then SIGTERM
+    ends the demo, with nothing left running."""
+    demo = Demo(tmp_path, seconds=360)
+    page = Page(demo.dashboard)
+    try:
+        ok, _, _ = page.wait("window.onairDashboard && window.onairDashboard.link === 'live'", 20)
+        assert ok
+        ok, _, _ = page.wait("document.querySelector('#demo-panel button[data-action=stop]') !== null", 20)
+        assert ok, page.eval("document.getElementById('demo').outerHTML")
+        # The subscription is confirmed and the fast alarms settle to OK.
+        wait_for(lambda: alarm_state(snapshot(demo), BITRATE) == "OK"
+                 and notified(snapshot(demo), BITRATE, "OK"), 60, interval=1,
+                 what=f"{BITRATE} OK and notified\n{demo.log()[-2000:]}")
+        assert 850 < m.tone_hz(demo.hls, timeout=40) < 1150
+
+        page.eval("document.querySelector('#demo-panel button[data-action=stop]').click()")
+        wait_for(lambda: snapshot(demo)["demo"]["primary"] == "stop", 10, what="the primary encoder stopped")
+        wait_for(lambda: snapshot(demo)["channels"][0]["activeInput"] == "backup", 15, interval=0.5,
+                 what="the channel on its backup input")
+        wait_for(lambda: alarm_state(snapshot(demo), BITRATE) == "ALARM", 40, interval=1,
+                 what=f"{BITRATE} in ALARM")
+        wait_for(lambda: notified(snapshot(demo), BITRATE, "ALARM"), 20, interval=1,
+                 what="the subscriber's ALARM notification")
+        ok, _, _ = page.wait("document.querySelector('#demo-inbox li[data-state=ALARM]') !== null", 10)
+        assert ok, page.eval("document.getElementById('demo-inbox').outerHTML")
+        wait_for(lambda: 450 < m.tone_hz(demo.hls, timeout=40) < 750, 60, interval=2,
+                 what="the backup's 600 Hz tone in the HLS output")
+
+        page.eval("document.querySelector('#demo-panel button[data-action=restore]').click()")
+        wait_for(lambda: snapshot(demo)["channels"][0]["activeInput"] == "primary", 30, interval=0.5,
+                 what="the channel back on its primary input")
+        wait_for(lambda: alarm_state(snapshot(demo), BITRATE) == "OK", 40, interval=1, what=f"{BITRATE} OK again")
+        wait_for(lambda: sum(1 for n in snapshot(demo)["demo"]["notifications"]
+                             if n.get("alarm") == BITRATE and n.get("state") == "OK") >= 2, 20, interval=1,
+                 what="the subscriber's second OK notification")
+        wait_for(lambda: 850 < m.tone_hz(demo.hls, timeout=40) < 1150, 60, interval=2,
+                 what="the primary's 1000 Hz tone again")
+        problems = [msg for msg in page.console() if msg["type"] in ("error", "pageerror")]
+        assert problems == [], problems
+    finally:
+        page.close()
+        pid = demo.proc.pid
+        demo.close()
+    assert demo.proc.returncode == 0, demo.log()[-2000:]
+    assert "demo stopped" in demo.log()
+    left = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    assert left == "", f"processes left behind: {left}"

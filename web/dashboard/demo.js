@@ -46,7 +46,7 @@ export class Demo {
     }, (WORDS[a] || [a])[0]));
     const inbox = demo.notifications.length === 0
       ? [h('li', { class: 'muted' }, 'nothing yet')]
-      : demo.notifications.map((n) => h('li', { dataset: { state: n.state || '', kind: n.kind } },
+      : demo.notifications.map((n) => h('li', { dataset: { state: n.state || '', kind: n.kind }, title: n.message },
         h('time', {}, n.timestamp ? clock(Date.parse(n.timestamp)) : ''), ' ',
         n.alarm
           ? [h('strong', {}, n.state), ` ${n.alarm}`]

@@ -97,6 +97,7 @@ pub struct Received {
     /// The alarm's name and new state when the message is a CloudWatch alarm's.
     pub alarm: Option<String>,
     pub state: Option<String>,
+    /// The message; for an alarm's, its `NewStateReason`.
     pub message: String,
     /// The message's `Timestamp` (ISO 8601).
     pub timestamp: String,
@@ -270,6 +271,8 @@ async fn subscriber(demo: &Demo, body: &[u8]) -> Response {
             .and_then(Value::as_str)
             .map(str::to_owned)
     };
+    // An alarm's message is long JSON: its reason is what the page shows.
+    let message = alarm_field("NewStateReason").unwrap_or(message);
     let received = Received {
         kind: kind.clone(),
         subject: field("Subject"),

@@ -1,27 +1,45 @@
-//! `onair demo`: the recipe's media path on one box.
+//! `onair demo`: the recipe's architecture on one box, with controls that
+//! break it and mend it.
 //!
-//! Starts the server, creates a primary and a backup flow (recipe steps 1-3:
-//! RTP sources on 5000/5001, rtp-fec outputs on 5002/5003, plus a plain UDP
-//! monitor output each), starts two test encoders (ffmpeg test patterns with a
-//! 1 kHz tone on the primary, 600 Hz on the backup), then a MediaPackage
-//! channel with an HLS endpoint and a MediaLive channel that takes both flows
-//! with automatic input failover (steps 4-8, 10), and prints where to watch.
+//! Starts the server and, in it:
+//! - two flows as the recipe's steps 1-3 make them (`demo-primary` on
+//!   5000, `demo-backup` on 5001, each with an `rtp-fec` output for MediaLive
+//!   and a plain UDP monitor output);
+//! - two test encoders in-process ([`testsrc`]: a moving pattern with the
+//!   source's name and timecode, 1 kHz on the primary, 600 Hz on the backup,
+//!   720p25 over RTP) sending to them;
+//! - a MediaPackage channel with an HLS endpoint, and a MediaLive channel that
+//!   takes both flows with automatic input failover (input loss, black
+//!   picture, silence) and encodes a two-rung ladder into it (steps 4-8, 10);
+//! - the recipe's two alarms (step 9), and two that answer within seconds —
+//!   the primary flow's `SourceBitRate` and the channel's
+//!   `PrimaryInputActive` — whose actions go to an SNS topic with an `http`
+//!   subscription: the demo's own subscriber, shown on the dashboard.
+//!
+//! The monitoring is set up through the server's own API, signed, as a user's
+//! script would. The dashboard's Demo panel stops, blacks out, silences,
+//! freezes and restores the primary encoder ([`api::demo`]). Ctrl-C or
+//! SIGTERM stops it all: the encoders are threads of this process, so nothing
+//! is left behind.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
 use serde_json::{json, Value};
-use tokio::process::{Child, Command};
+use testsrc::{Config, Format, Impairments, TestSource};
 
+use crate::client::{label, Client};
 use crate::serve::{self, ServeArgs};
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Address of the HTTP port.
     #[arg(long, default_value = "127.0.0.1:8080")]
-    pub listen: std::net::SocketAddr,
+    pub listen: SocketAddr,
     /// Where the demo keeps its resources.
     #[arg(long, default_value = "onair-demo-data")]
     pub data_dir: PathBuf,
@@ -32,87 +50,98 @@ pub struct DemoArgs {
 
 struct DemoFlow {
     name: &'static str,
+    label: &'static str,
     ingest: u16,
     fec_out: u16,
     monitor: u16,
     tone_hz: u32,
-    pattern: &'static str,
+    zone: &'static str,
 }
 
 const FLOWS: [DemoFlow; 2] = [
     DemoFlow {
         name: "demo-primary",
+        label: "PRIMARY",
         ingest: 5000,
         fec_out: 5002,
         monitor: 5020,
         tone_hz: 1000,
-        pattern: "testsrc2",
+        zone: "us-east-1a",
     },
     DemoFlow {
         name: "demo-backup",
+        label: "BACKUP",
         ingest: 5001,
         fec_out: 5003,
         monitor: 5021,
         tone_hz: 600,
-        pattern: "smptehdbars",
+        zone: "us-east-1b",
     },
 ];
 
-/// A test encoder for `f`. With a run time, the encoder stops by itself a
-/// little after it, so it cannot outlive the demo even if the demo is killed
-/// without a chance to clean up.
-fn encoder(f: &DemoFlow, seconds: Option<u64>) -> anyhow::Result<Child> {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-hide_banner", "-loglevel", "error", "-re"]);
-    if let Some(s) = seconds {
-        cmd.args(["-t", &s.saturating_add(5).to_string()]);
+const REGION: &str = "us-east-1";
+const PACKAGE: &str = "demo-package";
+const CHANNEL: &str = "demo-channel";
+const TOPIC: &str = "demo-alerts";
+/// The alarms that answer within seconds, with SNS actions.
+const BITRATE_ALARM: &str = "demo-primary-bitrate";
+const BACKUP_ALARM: &str = "demo-channel-on-backup";
+
+/// The two encoders, as the dashboard's buttons drive them.
+struct Encoders {
+    primary: TestSource,
+    backup: TestSource,
+}
+
+impl api::demo::Encoders for Encoders {
+    fn apply(&self, action: api::demo::Action) -> Result<(), String> {
+        use api::demo::Action;
+        if !self.primary.is_running() {
+            return Err("the primary encoder has stopped by itself (see the log)".into());
+        }
+        let mut i = Impairments::none();
+        match action {
+            Action::Stop => i.stop = true,
+            Action::Black => i.black = true,
+            Action::Silence => i.silence = true,
+            Action::Freeze => i.freeze = true,
+            Action::Restore => {}
+        }
+        self.primary.set(i);
+        Ok(())
     }
-    cmd.args([
-        "-f",
-        "lavfi",
-        "-i",
-        &format!("{}=size=640x360:rate=25", f.pattern),
-    ])
-    .args([
-        "-f",
-        "lavfi",
-        "-i",
-        &format!("sine=frequency={}:sample_rate=48000", f.tone_hz),
-    ])
-    .args([
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-tune",
-        "zerolatency",
-        "-b:v",
-        "1500k",
-    ])
-    .args([
-        "-g",
-        "50",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "128k",
-        "-f",
-        "rtp_mpegts",
-    ])
-    .arg(format!("rtp://127.0.0.1:{}", f.ingest))
-    .kill_on_drop(true)
-    .stdin(std::process::Stdio::null())
-    .spawn()
-    .context("cannot start ffmpeg as the test encoder (install ffmpeg; `make demo` does)")
+
+    fn primary_state(&self) -> String {
+        let i = self.primary.impairments();
+        let state = if !self.primary.is_running() {
+            "failed"
+        } else if i.stop {
+            "stop"
+        } else if i.black {
+            "black"
+        } else if i.silence {
+            "silence"
+        } else if i.freeze {
+            "freeze"
+        } else {
+            "sending"
+        };
+        state.into()
+    }
+}
+
+fn start_encoder(f: &DemoFlow) -> anyhow::Result<TestSource> {
+    let mut config = Config::new(f.label, SocketAddr::from(([127, 0, 0, 1], f.ingest)));
+    config.format = Format::Hd720p25;
+    config.tone_hz = f.tone_hz;
+    TestSource::start(config).with_context(|| format!("cannot start the {} test encoder", f.label))
 }
 
 /// Steps 4-8 and 10 in-process: a MediaPackage channel with an HLS endpoint,
 /// a MEDIACONNECT input per flow and a channel with automatic input failover
-/// from the primary to the backup. Returns the HLS URL.
-async fn pipeline(rt: &runtime::Runtime, flows: &[String]) -> anyhow::Result<String> {
+/// from the primary to the backup. Returns the HLS URL and the channel id.
+async fn pipeline(rt: &runtime::Runtime, flows: &[String]) -> anyhow::Result<(String, String)> {
     let cp = &**rt.control();
-    const PACKAGE: &str = "demo-package";
-    const CHANNEL: &str = "demo-channel";
     // Leftovers of an earlier run go first.
     if let Ok(list) = cp.list_channels(None, None) {
         for ch in list
@@ -146,12 +175,9 @@ async fn pipeline(rt: &runtime::Runtime, flows: &[String]) -> anyhow::Result<Str
     let _ = cp.delete_origin_endpoint("demo-hls");
     let _ = cp.delete_package_channel(PACKAGE);
 
-    api(cp.create_package_channel(
-        "us-east-1",
-        &json!({"id": PACKAGE, "description": "onair demo"}),
-    ))?;
+    api(cp.create_package_channel(REGION, &json!({"id": PACKAGE, "description": "onair demo"})))?;
     let endpoint = api(cp.create_origin_endpoint(
-        "us-east-1",
+        REGION,
         &json!({
             "channelId": PACKAGE,
             "id": "demo-hls",
@@ -161,7 +187,7 @@ async fn pipeline(rt: &runtime::Runtime, flows: &[String]) -> anyhow::Result<Str
     let mut inputs = Vec::new();
     for (f, arn) in FLOWS.iter().zip(flows) {
         let input = api(cp.create_input(
-            "us-east-1",
+            REGION,
             &json!({"name": format!("{}-input", f.name), "type": "MEDIACONNECT", "mediaConnectFlows": [{"flowArn": arn}]}),
         ))?;
         inputs.push(text(&input, "/input/id").to_string());
@@ -171,6 +197,16 @@ async fn pipeline(rt: &runtime::Runtime, flows: &[String]) -> anyhow::Result<Str
         _ => bail!("the demo needs two inputs"),
     };
     let audio = json!({"audioSelectors": [{"name": "default"}]});
+    let video = |name: &str, width: u32, height: u32, bitrate: u32| {
+        json!({
+            "name": name, "width": width, "height": height,
+            "codecSettings": {"h264Settings": {
+                "bitrate": bitrate, "rateControlMode": "CBR", "framerateControl": "SPECIFIED",
+                "framerateNumerator": 25, "framerateDenominator": 1, "gopSize": 2, "gopSizeUnits": "SECONDS",
+                "gopNumBFrames": 0, "profile": "MAIN", "level": "H264_LEVEL_3_1"
+            }}
+        })
+    };
     let body = json!({
         "name": CHANNEL,
         "channelClass": "SINGLE_PIPELINE",
@@ -183,7 +219,11 @@ async fn pipeline(rt: &runtime::Runtime, flows: &[String]) -> anyhow::Result<Str
                     "secondaryInputId": backup,
                     "inputPreference": "PRIMARY_INPUT_PREFERRED",
                     "errorClearTimeMsec": 3000,
-                    "failoverConditions": [{"failoverConditionSettings": {"inputLossSettings": {"inputLossThresholdMsec": 1000}}}]
+                    "failoverConditions": [
+                        {"failoverConditionSettings": {"inputLossSettings": {"inputLossThresholdMsec": 1000}}},
+                        {"failoverConditionSettings": {"videoBlackSettings": {"blackDetectThreshold": 0.1, "videoBlackThresholdMsec": 2000}}},
+                        {"failoverConditionSettings": {"audioSilenceSettings": {"audioSelectorName": "default", "audioSilenceThresholdMsec": 2000}}}
+                    ]
                 }
             },
             {"inputAttachmentName": "backup", "inputId": backup, "inputSettings": audio}
@@ -195,21 +235,7 @@ async fn pipeline(rt: &runtime::Runtime, flows: &[String]) -> anyhow::Result<Str
                 "name": "audio", "audioSelectorName": "default",
                 "codecSettings": {"aacSettings": {"bitrate": 128000, "sampleRate": 48000, "codingMode": "CODING_MODE_2_0", "profile": "LC"}}
             }],
-            "videoDescriptions": [{
-                "name": "video", "width": 640, "height": 360,
-                "codecSettings": {"h264Settings": {
-                    "bitrate": 1200000, "rateControlMode": "CBR", "framerateControl": "SPECIFIED",
-                    "framerateNumerator": 25, "framerateDenominator": 1, "gopSize": 2, "gopSizeUnits": "SECONDS",
-                    "gopNumBFrames": 0, "profile": "MAIN", "level": "H264_LEVEL_3_1"
-                }}
-            }, {
-                "name": "video-low", "width": 320, "height": 180,
-                "codecSettings": {"h264Settings": {
-                    "bitrate": 400000, "rateControlMode": "CBR", "framerateControl": "SPECIFIED",
-                    "framerateNumerator": 25, "framerateDenominator": 1, "gopSize": 2, "gopSizeUnits": "SECONDS",
-                    "gopNumBFrames": 0, "profile": "MAIN", "level": "H264_LEVEL_3_1"
-                }}
-            }],
+            "videoDescriptions": [video("video", 640, 360, 1_200_000), video("video-low", 320, 180, 400_000)],
             "outputGroups": [{
                 "outputGroupSettings": {"mediaPackageGroupSettings": {"destination": {"destinationRefId": "mp"}}},
                 "outputs": [{
@@ -223,13 +249,131 @@ async fn pipeline(rt: &runtime::Runtime, flows: &[String]) -> anyhow::Result<Str
         }
     });
     let created = cp
-        .create_channel("us-east-1", &body)
+        .create_channel(REGION, &body)
         .map_err(|e| anyhow::anyhow!("demo channel: {e:?}"))?;
     let id = text(&created, "/channel/id").to_string();
     tokio::time::sleep(Duration::from_millis(1200)).await; // CREATING -> IDLE
     api(cp.start_channel(&id))?;
     rt.reconcile().await;
-    Ok(text(&endpoint, "/url").to_string())
+    Ok((text(&endpoint, "/url").to_string(), id))
+}
+
+/// Step 9 and the demo's own alarms, through the server's API as a script
+/// would: an SNS topic whose `http` subscriber is the demo's, the recipe's
+/// two alarms, and two that answer within seconds with the topic as their
+/// ALARM and OK actions.
+async fn monitoring(
+    client: &Client,
+    subscriber: &str,
+    primary_flow_arn: &str,
+    channel_id: &str,
+) -> anyhow::Result<()> {
+    let created = sns(client, &[("Action", "CreateTopic"), ("Name", TOPIC)]).await?;
+    let topic = created
+        .split_once("<TopicArn>")
+        .and_then(|(_, rest)| rest.split_once("</TopicArn>"))
+        .map(|(arn, _)| arn.to_string())
+        .with_context(|| format!("CreateTopic answered no TopicArn: {created}"))?;
+    sns(
+        client,
+        &[
+            ("Action", "Subscribe"),
+            ("TopicArn", &topic),
+            ("Protocol", "http"),
+            ("Endpoint", subscriber),
+        ],
+    )
+    .await?;
+    let flow = |name: &str, value: &str| json!([{"Name": name, "Value": value}]);
+    let alarms = [
+        // The recipe's step 9, as it writes them.
+        json!({
+            "AlarmName": "demo-primary-source-errors",
+            "AlarmDescription": "Alert on MediaConnect primary flow source errors",
+            "MetricName": "SourceConnectionErrors", "Namespace": "AWS/MediaConnect",
+            "Statistic": "Sum", "Period": 300, "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold", "EvaluationPeriods": 1,
+            "Dimensions": flow("FlowName", "demo-primary")
+        }),
+        json!({
+            "AlarmName": "demo-channel-input-errors",
+            "AlarmDescription": "Alert on MediaLive channel input errors",
+            "MetricName": "InputVideoFrameRate", "Namespace": "AWS/MediaLive",
+            "Statistic": "Average", "Period": 300, "Threshold": 1,
+            "ComparisonOperator": "LessThanThreshold", "EvaluationPeriods": 2,
+            "Dimensions": flow("ChannelId", channel_id)
+        }),
+        // Within seconds, with SNS actions.
+        json!({
+            "AlarmName": BITRATE_ALARM,
+            "AlarmDescription": "The primary encoder's signal is gone from its flow",
+            "MetricName": "SourceBitRate", "Namespace": "AWS/MediaConnect",
+            "Statistic": "Average", "Period": 10, "Threshold": 100000,
+            "ComparisonOperator": "LessThanThreshold", "EvaluationPeriods": 1,
+            "TreatMissingData": "breaching",
+            "Dimensions": flow("FlowARN", primary_flow_arn),
+            "AlarmActions": [topic], "OKActions": [topic]
+        }),
+        json!({
+            "AlarmName": BACKUP_ALARM,
+            "AlarmDescription": "The channel plays its backup input",
+            "MetricName": "PrimaryInputActive", "Namespace": "AWS/MediaLive",
+            "Statistic": "Minimum", "Period": 10, "Threshold": 1,
+            "ComparisonOperator": "LessThanThreshold", "EvaluationPeriods": 1,
+            "Dimensions": [{"Name": "ChannelId", "Value": channel_id}, {"Name": "Pipeline", "Value": "0"}],
+            "AlarmActions": [topic], "OKActions": [topic]
+        }),
+    ];
+    for alarm in alarms {
+        let (status, body) = client
+            .send(
+                "POST",
+                "/",
+                "monitoring",
+                &[
+                    ("content-type", "application/x-amz-json-1.0"),
+                    (
+                        "x-amz-target",
+                        "GraniteServiceVersion20100801.PutMetricAlarm",
+                    ),
+                ],
+                alarm.to_string().as_bytes(),
+            )
+            .await?;
+        if status != 200 {
+            bail!(
+                "PutMetricAlarm {}: HTTP {status}: {body}",
+                text(&alarm, "/AlarmName")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// One SNS call (awsQuery: a form POST).
+async fn sns(client: &Client, params: &[(&str, &str)]) -> anyhow::Result<String> {
+    let body = params
+        .iter()
+        .chain(&[("Version", "2010-03-31")])
+        .map(|(k, v)| format!("{}={}", label(k), label(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let (status, answer) = client
+        .send(
+            "POST",
+            "/",
+            "sns",
+            &[(
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            )],
+            body.as_bytes(),
+        )
+        .await?;
+    if status != 200 {
+        bail!("SNS {body}: HTTP {status}: {answer}");
+    }
+    Ok(answer)
 }
 
 /// The string at `pointer` (RFC 6901) in an answer, or "" if there is none.
@@ -239,8 +383,7 @@ fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
         .unwrap_or_default()
 }
 
-/// SIGTERM (`kill`, `timeout`, a supervisor): stop like Ctrl-C, so that the
-/// encoders are stopped with the demo instead of feeding the next run.
+/// SIGTERM (`kill`, `timeout`, a supervisor): stop like Ctrl-C.
 async fn terminated() {
     match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(mut s) => {
@@ -255,15 +398,6 @@ fn api<T>(r: control::Result<T>) -> anyhow::Result<T> {
 }
 
 pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
-    if std::process::Command::new("ffmpeg")
-        .arg("-version")
-        .output()
-        .is_err()
-    {
-        bail!(
-            "the demo needs ffmpeg as its test encoder: run `make demo`, or apt-get install ffmpeg"
-        );
-    }
     let serve_args = ServeArgs {
         listen: args.listen,
         data_dir: args.data_dir.clone(),
@@ -274,17 +408,24 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
         secret_access_key: None,
         public_url: None,
         max_metrics: 2000,
-        region: "us-east-1".into(),
+        region: REGION.into(),
         network: Default::default(),
     };
     let server = serve::start(&serve_args).await?;
     let cp = server.cp.clone();
     let rt = server.runtime.clone();
+    let hooks = server.demo.clone();
     // Unlike `onair serve`, the demo prints the secret key every run: it is a
     // throwaway key in the demo's own data dir, the server listens on
     // loopback unless told otherwise, and pasting these lines is the next step.
-    let exports = serve::exports(&server, "us-east-1");
+    let exports = serve::exports(&server, REGION);
     let endpoint = server.endpoint.clone();
+    let client = Client::new(
+        &endpoint,
+        server.creds.access_key_id.clone(),
+        server.creds.secret_access_key.clone(),
+        REGION.into(),
+    )?;
     let serving = tokio::spawn(serve::run(server));
 
     // A fresh pair of flows each run.
@@ -300,31 +441,40 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
     for f in &FLOWS {
         let body = json!({
             "name": f.name,
-            "availabilityZone": if f.ingest == 5000 { "us-east-1a" } else { "us-east-1b" },
+            "availabilityZone": f.zone,
             "source": { "name": format!("{}-source", f.name), "protocol": "rtp", "ingestPort": f.ingest, "whitelistCidr": "127.0.0.0/8" },
             "outputs": [
                 { "name": "MediaLiveOutput", "protocol": "rtp-fec", "destination": "127.0.0.1", "port": f.fec_out },
                 { "name": "monitor", "protocol": "udp", "destination": "127.0.0.1", "port": f.monitor }
             ]
         });
-        let created = api(cp.create_flow("us-east-1", &body))?;
+        let created = api(cp.create_flow(REGION, &body))?;
         let arn = text(&created, "/flow/flowArn").to_string();
         api(cp.start_flow(&arn))?;
         arns.push(arn);
     }
     rt.reconcile().await;
-    let mut encoders = Vec::new();
-    for f in &FLOWS {
-        encoders.push(encoder(f, args.seconds)?);
+    let [primary_flow, backup_flow] = &FLOWS;
+    let (primary, backup) = (start_encoder(primary_flow)?, start_encoder(backup_flow)?);
+    let encoders = Arc::new(Encoders { primary, backup });
+    let demo = Arc::new(api::demo::Demo::new(encoders.clone(), &endpoint));
+    let subscriber = demo.subscriber_url().to_string();
+    if hooks.set(demo).is_err() {
+        bail!("the demo's controls were registered twice");
     }
-    let hls_url = pipeline(&rt, &arns).await?;
+    let (hls_url, channel_id) = pipeline(&rt, &arns).await?;
+    let primary_arn = arns.first().map(String::as_str).unwrap_or_default();
+    monitoring(&client, &subscriber, primary_arn, &channel_id)
+        .await
+        .context("cannot set up the demo's alarms")?;
 
     println!("\nonair demo is running: API at {endpoint}");
-    println!("  dashboard: {endpoint}/   (flows, channel, player, alarms, events; live)\n");
+    println!("  dashboard: {endpoint}/   (flows, channel, player, alarms, events; live)");
+    println!("  break it there: the Demo panel stops, blacks out, silences or freezes the primary encoder\n");
     for (f, arn) in FLOWS.iter().zip(&arns) {
         println!(
-            "  {:<13} ingest rtp://127.0.0.1:{}  ({} Hz tone)  {arn}",
-            f.name, f.ingest, f.tone_hz
+            "  {:<13} ingest rtp://127.0.0.1:{}  (test signal {}, {} Hz tone)  {arn}",
+            f.name, f.ingest, f.label, f.tone_hz
         );
         println!(
             "  {:<13} watch: ffplay udp://127.0.0.1:{}   (rtp-fec output on 127.0.0.1:{})",
@@ -334,9 +484,12 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
     println!("\n  HLS (channel with input failover, 640x360 + 320x180): {hls_url}");
     println!("  browser: {endpoint}/player?src={hls_url}");
     println!("  watch: ffplay {hls_url}   (or VLC, Safari; the first segments take ~10 s)");
-    println!("  failover: stop the primary encoder (1000 Hz) and the tone turns to 600 Hz");
+    println!(
+        "  alarms: {BITRATE_ALARM} and {BACKUP_ALARM} notify the SNS topic {TOPIC}, whose subscriber is the dashboard's"
+    );
     println!("\nDrive it with the aws CLI after pasting:\n\n{exports}");
     println!("  aws mediaconnect list-flows");
+    println!("  aws cloudwatch describe-alarms --query 'MetricAlarms[*].[AlarmName,StateValue]' --output table");
     println!(
         "  onair flows status --data-dir {}\n",
         args.data_dir.display()
@@ -353,6 +506,11 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
             _ = tick => {}
             _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => break,
         }
+        for (label, source) in [("primary", &encoders.primary), ("backup", &encoders.backup)] {
+            if !source.is_running() {
+                tracing::error!("the {label} test encoder stopped by itself");
+            }
+        }
         for arn in &arns {
             if let Some(stats) = cp.reports.flow(arn) {
                 for s in &stats.sources {
@@ -366,9 +524,6 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
                 }
             }
         }
-    }
-    for mut e in encoders {
-        let _ = e.kill().await;
     }
     for arn in &arns {
         let _ = cp.stop_flow(arn);
