@@ -17,19 +17,20 @@ import mediatools as m
 BITRATE = "demo-primary-bitrate"
 
 
+def has_segments(demo, n):
+    try:
+        with urllib.request.urlopen(demo.media_playlist(), timeout=5) as r:
+            return len(re.findall(r"\.ts$", r.read().decode(), re.MULTILINE)) >= n
+    except (urllib.error.URLError, OSError):
+        return False
+
+
 @needs_ffmpeg
 def test_demo_serves_the_channel_over_hls(demo):
     url = demo.hls
     assert url.startswith(f"http://127.0.0.1:{demo.port}/out/v1/")
 
-    def segments():
-        try:
-            with urllib.request.urlopen(demo.media_playlist(), timeout=5) as r:
-                return len(re.findall(r"\.ts$", r.read().decode(), re.MULTILINE)) >= 2
-        except (urllib.error.URLError, OSError):
-            return False
-
-    wait_for(segments, 40, interval=0.5, what="two segments in the demo's HLS playlist")
+    wait_for(lambda: has_segments(demo, 2), 40, interval=0.5, what="two segments in the demo's HLS playlist")
     streams = m.probe(url, timeout=40)
     video = [s for s in streams if s["codec_type"] == "video"]
     audio = [s for s in streams if s["codec_type"] == "audio"]
@@ -78,8 +79,12 @@ def test_the_failover_control_switches_to_the_backup_and_back(tmp_path):
     receives it; Restore brings everything back, OK notified too. Then SIGTERM
     ends the demo, with nothing left running."""
     demo = Demo(tmp_path, seconds=360)
-    page = Page(demo.dashboard)
+    page = None
     try:
+        # The page opens once the endpoint has segments: before, its playlist is a 404
+        # that the player reports in the console.
+        wait_for(lambda: has_segments(demo, 2), 60, interval=0.5, what="segments in the demo's HLS output")
+        page = Page(demo.dashboard)
         ok, _, _ = page.wait("window.onairDashboard && window.onairDashboard.link === 'live'", 20)
         assert ok
         ok, _, _ = page.wait("document.querySelector('#demo-panel button[data-action=stop]') !== null", 20)
@@ -115,10 +120,12 @@ def test_the_failover_control_switches_to_the_backup_and_back(tmp_path):
         problems = [msg for msg in page.console() if msg["type"] in ("error", "pageerror")]
         assert problems == [], problems
     finally:
-        page.close()
+        if page:
+            page.close()
         pid = demo.proc.pid
         demo.close()
-    assert demo.proc.returncode == 0, demo.log()[-2000:]
-    assert "demo stopped" in demo.log()
+    log = (tmp_path / "demo.log").read_text()
+    assert demo.proc.returncode == 0, log[-2000:]
+    assert "demo stopped" in log
     left = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
     assert left == "", f"processes left behind: {left}"
