@@ -109,6 +109,13 @@ impl PasswordRules {
         all
     }
 
+    /// Checks the rules, then draws a password with the thread's generator
+    /// (`rand::thread_rng`: ChaCha12 seeded from the operating system and
+    /// reseeded as it goes, a CSPRNG).
+    pub fn draw(&self) -> SecretsResult<String> {
+        self.generate(&mut rand::thread_rng())
+    }
+
     /// Checks the rules, then draws a password with `rng`.
     pub fn generate<R: Rng + CryptoRng>(&self, rng: &mut R) -> SecretsResult<String> {
         if !(1..=MAX_LENGTH).contains(&self.length) {
