@@ -112,6 +112,31 @@ class AwsCliError(AssertionError):
     pass
 
 
+# The trust policy of the recipe's MediaLive role (Preparation).
+MEDIALIVE_TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Service": "medialive.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }],
+}
+
+
+def medialive_role(server, name="MediaLiveAccessRole"):
+    """The ARN of the IAM role `name` on `server`, created with the recipe's
+    trust policy the first time it is asked for. A MediaLive channel's RoleArn
+    must name a role that exists (422 otherwise, as on AWS), and the ARN
+    carries the server's own account id (random per data dir), so tests ask
+    for it here rather than writing one by hand."""
+    iam = server.client("iam")
+    try:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(MEDIALIVE_TRUST_POLICY),
+                               Description="MediaLive channels of the e2e tests")["Role"]["Arn"]
+
+
 class Server:
     """A running `onair serve` plus everything a test started around it."""
 

@@ -27,9 +27,9 @@ import time
 
 import pytest
 
-from conftest import ACCESS_KEY, REGION, SECRET_KEY, Server, needs_ffmpeg, wait_for
+from conftest import ACCESS_KEY, REGION, SECRET_KEY, Server, medialive_role, needs_ffmpeg, wait_for
 from mediatools import encoder
-from test_channel import ROLE, channel_config, get, run_channel
+from test_channel import channel_config, get, run_channel
 
 HEADER_S, BODY_S, IDLE_S, MAX_CONNECTIONS = 2, 2, 4, 400
 SLACK_S = 3  # a busy 2-core machine encodes and packages meanwhile
@@ -168,7 +168,7 @@ def test_abuse_leaves_the_channel_and_the_api_standing(guarded, ports, tmp_path)
     )["Flow"]["FlowArn"]
     server.aws("mediaconnect", "start-flow", "--flow-arn", flow)
     camera = server.aws("medialive", "create-input", "--name", "cam-input", "--type", "MEDIACONNECT",
-                        "--media-connect-flows", f"FlowArn={flow}", "--role-arn", ROLE)["Input"]["Id"]
+                        "--media-connect-flows", f"FlowArn={flow}", "--role-arn", medialive_role(server))["Input"]["Id"]
     push = server.aws("medialive", "create-input", "--name", "push", "--type", "RTP_PUSH")["Input"]
     encoder(server, f"rtp://127.0.0.1:{port}", fec=True, log_name="camera")
     config = channel_config(camera)

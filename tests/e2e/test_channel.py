@@ -8,10 +8,9 @@ import subprocess
 import urllib.error
 import urllib.request
 
-from conftest import REGION, needs_ffmpeg, wait_for
+from conftest import REGION, medialive_role, needs_ffmpeg, wait_for
 from mediatools import encoder
 
-ROLE = "arn:aws:iam::000000000000:role/MediaLiveAccessRole"
 HLS = (
     "PlaylistType=NONE,PlaylistWindowSeconds=30,SegmentDurationSeconds=2,"
     "StreamSelection={MaxVideoBitsPerSecond=2147483647,MinVideoBitsPerSecond=0,StreamOrder=ORIGINAL}"
@@ -30,9 +29,9 @@ def get(url, timeout=10):
 
 
 def channel_config(input_id):
+    """The e2e channel on one input; start_channel gives it its RoleArn."""
     return {
         "Name": "e2e-event",
-        "RoleArn": ROLE,
         "ChannelClass": "SINGLE_PIPELINE",
         "InputAttachments": [{
             "InputAttachmentName": "camera",
@@ -194,13 +193,14 @@ def flow_input(server, name, port):
     )["Flow"]["FlowArn"]
     server.aws("mediaconnect", "start-flow", "--flow-arn", flow)
     return server.aws("medialive", "create-input", "--name", f"{name}-input", "--type", "MEDIACONNECT",
-                      "--media-connect-flows", f"FlowArn={flow}", "--role-arn", ROLE)["Input"]["Id"]
+                      "--media-connect-flows", f"FlowArn={flow}", "--role-arn", medialive_role(server))["Input"]["Id"]
 
 
 def start_channel(server, tmp_path, config):
-    """CreateChannel from `config` with the CLI, then StartChannel; returns its id once RUNNING."""
+    """CreateChannel from `config` with the CLI, its RoleArn the recipe's role
+    (created on the server if needed), then StartChannel; returns its id once RUNNING."""
     cfg = tmp_path / "channel.json"
-    cfg.write_text(json.dumps(config))
+    cfg.write_text(json.dumps(dict(config, RoleArn=medialive_role(server))))
     cid = server.aws("medialive", "create-channel", "--cli-input-json", f"file://{cfg}")["Channel"]["Id"]
     server.aws("medialive", "wait", "channel-created", "--channel-id", cid, timeout=30)
     server.aws("medialive", "start-channel", "--channel-id", cid)

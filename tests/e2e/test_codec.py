@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from test_medialive import ROLE, channel_config, medialive
+from conftest import medialive_role
+from test_medialive import channel_config, medialive
 
 H264 = "encoderSettings.videoDescriptions[0].codecSettings.h264Settings"
 AAC = "encoderSettings.audioDescriptions[0].codecSettings.aacSettings"
@@ -37,6 +38,7 @@ def refused(ml, cfg):
 def test_create_refuses_what_the_encoder_cannot_honour(server):
     ml = medialive(server)
     a, b = inputs(ml)
+    role = medialive_role(server)
     cases = [
         ({"ScanType": "INTERLACED"}, f"{H264}.scanType", "PROGRESSIVE"),
         ({"Syntax": "RP2027"}, f"{H264}.syntax", "DEFAULT"),
@@ -46,7 +48,7 @@ def test_create_refuses_what_the_encoder_cannot_honour(server):
         ({"RateControlMode": "QVBR", "QvbrQualityLevel": 8, "MaxBitrate": None}, f"{H264}.maxBitrate", "QVBR"),
     ]
     for change, path, words in cases:
-        cfg = channel_config("bad", a, b)
+        cfg = channel_config("bad", a, b, role)
         for k, v in change.items():
             if v is None:
                 h264(cfg).pop(k, None)
@@ -57,12 +59,12 @@ def test_create_refuses_what_the_encoder_cannot_honour(server):
         errors = refused(ml, cfg)
         assert [e["ElementPath"] for e in errors] == [path], (change, errors)
         assert words in errors[0]["ErrorMessage"], errors
-    cfg = channel_config("bad", a, b)
+    cfg = channel_config("bad", a, b, role)
     aac(cfg)["RateControlMode"] = "VBR"
     aac(cfg)["Spec"] = "MPEG2"
     errors = refused(ml, cfg)
     assert [e["ElementPath"] for e in errors] == [f"{AAC}.rateControlMode"], errors
-    cfg = channel_config("bad", a, b)
+    cfg = channel_config("bad", a, b, role)
     cfg["InputAttachments"][0]["InputSettings"]["AudioSelectors"][0]["SelectorSettings"] = {
         "AudioTrackSelection": {"Tracks": [{"Track": 1}]}}
     errors = refused(ml, cfg)
@@ -76,7 +78,7 @@ def test_create_refuses_what_the_encoder_cannot_honour(server):
 def test_settings_onair_encodes_are_accepted_and_kept(server):
     ml = medialive(server)
     a, b = inputs(ml)
-    cfg = channel_config("qvbr", a, b)
+    cfg = channel_config("qvbr", a, b, medialive_role(server))
     h = h264(cfg)
     h.pop("Bitrate")
     h.update({
@@ -98,9 +100,10 @@ def test_settings_onair_encodes_are_accepted_and_kept(server):
 def test_update_refuses_with_the_cli(server, tmp_path):
     ml = medialive(server)
     a, b = inputs(ml)
-    cid = ml.create_channel(**channel_config("upd", a, b))["Channel"]["Id"]
+    role = medialive_role(server)
+    cid = ml.create_channel(**channel_config("upd", a, b, role))["Channel"]["Id"]
     server.aws("medialive", "wait", "channel-created", "--channel-id", cid, timeout=60)
-    enc = copy.deepcopy(channel_config("upd", a, b)["EncoderSettings"])
+    enc = copy.deepcopy(channel_config("upd", a, b, role)["EncoderSettings"])
     h264({"EncoderSettings": enc})["ScanType"] = "INTERLACED"
     body = tmp_path / "update.json"
     body.write_text(json.dumps({"ChannelId": cid, "EncoderSettings": enc}))
@@ -112,4 +115,4 @@ def test_update_refuses_with_the_cli(server, tmp_path):
     # The stored channel is unchanged.
     kept = ml.describe_channel(ChannelId=cid)["EncoderSettings"]
     assert h264({"EncoderSettings": kept}).get("ScanType") != "INTERLACED"
-    assert ROLE == ml.describe_channel(ChannelId=cid)["RoleArn"]
+    assert role == ml.describe_channel(ChannelId=cid)["RoleArn"]

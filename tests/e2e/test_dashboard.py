@@ -16,8 +16,8 @@ import urllib.request
 import pytest
 
 from browser import Page, needs_chromium
-from conftest import REPO, Server, needs_ffmpeg, wait_for
-from test_channel import HLS, ROLE, channel_config, get, start_channel
+from conftest import REPO, Server, medialive_role, needs_ffmpeg, wait_for
+from test_channel import HLS, channel_config, get, start_channel
 import mediatools as m
 
 
@@ -133,7 +133,7 @@ def test_dashboard_follows_the_event(elsewhere, ports, tmp_path):
     wait_for(lambda: srv.source_stats(flow_arn, "Backup")["connected"], 15, what="the backup to arrive")
 
     input_id = srv.aws("medialive", "create-input", "--name", "stage-input", "--type", "MEDIACONNECT",
-                       "--media-connect-flows", f"FlowArn={flow_arn}", "--role-arn", ROLE)["Input"]["Id"]
+                       "--media-connect-flows", f"FlowArn={flow_arn}", "--role-arn", medialive_role(srv))["Input"]["Id"]
     srv.aws("mediapackage", "create-channel", "--id", "e2e-pkg")
     url = srv.aws("mediapackage", "create-origin-endpoint", "--channel-id", "e2e-pkg",
                   "--id", "e2e-pkg-hls", "--hls-package", HLS)["Url"]

@@ -17,8 +17,8 @@ import time
 import urllib.parse
 import urllib.request
 
-from conftest import ACCESS_KEY, REGION, SECRET_KEY, needs_ffmpeg, wait_for
-from test_channel import HLS, ROLE, channel_config, get, start_channel
+from conftest import ACCESS_KEY, REGION, SECRET_KEY, medialive_role, needs_ffmpeg, wait_for
+from test_channel import HLS, channel_config, get, start_channel
 
 # Seconds from a source being back to its picture and tone in a listed segment.
 HEAL_S = 5.0
@@ -152,7 +152,7 @@ def flow_and_input(server, name, port, start_flow=True):
     if start_flow:
         server.aws("mediaconnect", "start-flow", "--flow-arn", flow["FlowArn"])
     input_id = server.aws("medialive", "create-input", "--name", f"{name}-input", "--type", "MEDIACONNECT",
-                          "--media-connect-flows", f"FlowArn={flow['FlowArn']}", "--role-arn", ROLE)["Input"]["Id"]
+                          "--media-connect-flows", f"FlowArn={flow['FlowArn']}", "--role-arn", medialive_role(server))["Input"]["Id"]
     return flow, input_id
 
 

@@ -7,7 +7,7 @@ import re
 import subprocess
 
 from conftest import needs_ffmpeg, wait_for
-from test_channel import ROLE, flow_input, get, start_channel
+from test_channel import flow_input, get, start_channel
 
 FPS = 30
 GOP_SECONDS = 2
@@ -54,7 +54,7 @@ def ladder_channel(input_id):
             "GopSizeUnits": "SECONDS", "GopNumBFrames": 2, "Profile": profile}},
     } for name, w, h, rate, profile in RUNGS]
     return {
-        "Name": "ladder", "RoleArn": ROLE, "ChannelClass": "SINGLE_PIPELINE",
+        "Name": "ladder", "ChannelClass": "SINGLE_PIPELINE",
         "InputAttachments": [{"InputAttachmentName": "camera", "InputId": input_id,
                               "InputSettings": {"AudioSelectors": [{"Name": "default"}]}}],
         "Destinations": [{"Id": "mp", "MediaPackageSettings": [{"ChannelId": "ladder-pkg"}]}],

@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, REGION, SECRET_KEY
+from conftest import ACCESS_KEY, REGION, SECRET_KEY, medialive_role
 
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "medialive-2017-10-14.service-2.json"
-ROLE = "arn:aws:iam::000000000000:role/MediaLiveAccessRole"
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +60,12 @@ def selectors():
     }
 
 
-def channel_config(name, primary, backup, video_description_name="video_720p30"):
-    """Recipe step 6, fixed as issue 3 describes."""
+def channel_config(name, primary, backup, role_arn, video_description_name="video_720p30"):
+    """Recipe step 6, fixed as issue 3 describes; `role_arn` names a role that
+    exists (conftest.medialive_role)."""
     return {
         "Name": name,
-        "RoleArn": ROLE,
+        "RoleArn": role_arn,
         "InputAttachments": [
             {
                 "InputAttachmentName": "primary-input",
@@ -130,12 +130,13 @@ def medialive(server):
 
 def test_inputs_and_channel_lifecycle(server, ports, tmp_path, ml_model):
     flow_arn = create_flow(server, "live-primary", ports())
+    role = medialive_role(server)
 
     mc = server.aws("medialive", "create-input", "--name", "live-primary-input", "--type", "MEDIACONNECT",
-                    "--media-connect-flows", f"FlowArn={flow_arn}", "--role-arn", ROLE)["Input"]
+                    "--media-connect-flows", f"FlowArn={flow_arn}", "--role-arn", role)["Input"]
     assert mc["Type"] == "MEDIACONNECT" and mc["State"] == "DETACHED"
     assert mc["MediaConnectFlows"] == [{"FlowArn": flow_arn}]
-    assert mc["RoleArn"] == ROLE
+    assert mc["RoleArn"] == role
     assert mc["Arn"].startswith(f"arn:aws:medialive:{REGION}:") and mc["Arn"].endswith(f":input:{mc['Id']}")
     assert mc["Id"].isdigit() and len(mc["Id"]) == 7
 
@@ -151,11 +152,11 @@ def test_inputs_and_channel_lifecycle(server, ports, tmp_path, ml_model):
                                                           "--input-id", rtp["Id"])) == []
 
     cfg = tmp_path / "channel.json"
-    cfg.write_text(json.dumps(channel_config("live-event", mc["Id"], rtp["Id"])))
+    cfg.write_text(json.dumps(channel_config("live-event", mc["Id"], rtp["Id"], role)))
     created = server.aws("medialive", "create-channel", "--cli-input-json", f"file://{cfg}")["Channel"]
     cid = created["Id"]
     assert created["State"] in ("CREATING", "IDLE")
-    assert created["RoleArn"] == ROLE
+    assert created["RoleArn"] == role
 
     server.aws("medialive", "wait", "channel-created", "--channel-id", cid, timeout=60)
     ch = server.aws("medialive", "describe-channel", "--channel-id", cid)
@@ -206,12 +207,13 @@ def test_inputs_and_channel_lifecycle(server, ports, tmp_path, ml_model):
 
 def test_unprocessable_channel_names_the_element(server):
     ml = medialive(server)
+    role = medialive_role(server)
     a = ml.create_input(Name="a", Type="RTP_PUSH")["Input"]["Id"]
     b = ml.create_input(Name="b", Type="UDP_PUSH")["Input"]["Id"]
     assert ml.describe_input(InputId=b)["Destinations"][0]["Url"].startswith("udp://")
 
     with pytest.raises(ml.exceptions.UnprocessableEntityException) as e:
-        ml.create_channel(**channel_config("bad", a, b, video_description_name="video_1080p"))
+        ml.create_channel(**channel_config("bad", a, b, role, video_description_name="video_1080p"))
     err = e.value.response
     assert err["ResponseMetadata"]["HTTPStatusCode"] == 422
     assert err["ValidationErrors"] == [{
@@ -219,20 +221,20 @@ def test_unprocessable_channel_names_the_element(server):
         "ErrorMessage": "no video description named 'video_1080p'",
     }], err
 
-    cfg = channel_config("bad", a, "1234567")
+    cfg = channel_config("bad", a, "1234567", role)
     with pytest.raises(ml.exceptions.UnprocessableEntityException) as e:
         ml.create_channel(**cfg)
     paths = [v["ElementPath"] for v in e.value.response["ValidationErrors"]]
     assert paths == ["inputAttachments[1].inputId"], paths
 
-    cfg = channel_config("bad", a, b)
+    cfg = channel_config("bad", a, b, role)
     cfg["InputAttachments"][0]["AutomaticInputFailoverSettings"]["SecondaryInputId"] = a
     with pytest.raises(ml.exceptions.UnprocessableEntityException) as e:
         ml.create_channel(**cfg)
     paths = [v["ElementPath"] for v in e.value.response["ValidationErrors"]]
     assert paths == ["inputAttachments[0].automaticInputFailoverSettings.secondaryInputId"], paths
 
-    cfg = channel_config("bad", a, b)
+    cfg = channel_config("bad", a, b, role)
     cfg["EncoderSettings"]["VideoDescriptions"][0]["CodecSettings"]["H264Settings"]["Bitrate"] = 500
     with pytest.raises(ml.exceptions.UnprocessableEntityException) as e:
         ml.create_channel(**cfg)
@@ -245,6 +247,7 @@ def test_unprocessable_channel_names_the_element(server):
 
 def test_unknown_member_and_unsupported_type(server):
     ml = medialive(server)
+    role = medialive_role(server)
     with pytest.raises(ClientError) as e:
         ml.create_input(Name="x", Type="RTMP_PULL")
     assert e.value.response["Error"]["Code"] == "BadRequestException"
@@ -262,7 +265,7 @@ def test_unknown_member_and_unsupported_type(server):
 
     ml.meta.events.register("before-sign.medialive.CreateChannel", add_member)
     with pytest.raises(ml.exceptions.UnprocessableEntityException) as e:
-        ml.create_channel(**channel_config("x", a, b))
+        ml.create_channel(**channel_config("x", a, b, role))
     assert e.value.response["ValidationErrors"][0]["ElementPath"] == "encoderSettings.videoDescriptions[0].turbo"
 
 
@@ -270,7 +273,7 @@ def test_batch_start_stop_and_tags(server, tmp_path):
     ml = medialive(server)
     a = ml.create_input(Name="a", Type="RTP_PUSH")["Input"]["Id"]
     b = ml.create_input(Name="b", Type="RTP_PUSH")["Input"]["Id"]
-    ch = ml.create_channel(**channel_config("batch", a, b), Tags={"event": "awards"})["Channel"]
+    ch = ml.create_channel(**channel_config("batch", a, b, medialive_role(server)), Tags={"event": "awards"})["Channel"]
     ml.get_waiter("channel_created").wait(ChannelId=ch["Id"], WaiterConfig={"Delay": 1, "MaxAttempts": 10})
 
     out = ml.batch_start(ChannelIds=[ch["Id"], "7777777"])

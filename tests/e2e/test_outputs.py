@@ -5,9 +5,9 @@ SMPTE 2022-1 FEC, read back by ffmpeg."""
 import json
 import re
 
-from conftest import needs_ffmpeg, wait_for
+from conftest import medialive_role, needs_ffmpeg, wait_for
 from mediatools import encoder, probe, read, rtp_url, udp_url
-from test_channel import ROLE, flow_input, get, start_channel
+from test_channel import flow_input, get, start_channel
 
 HLS = "PlaylistType=NONE,PlaylistWindowSeconds=30,SegmentDurationSeconds=2"
 
@@ -24,7 +24,7 @@ def video(name, width, height, bitrate):
 
 def channel(input_id, destinations, groups, videos):
     return {
-        "Name": "outputs", "RoleArn": ROLE, "ChannelClass": "SINGLE_PIPELINE",
+        "Name": "outputs", "ChannelClass": "SINGLE_PIPELINE",
         "InputAttachments": [{"InputAttachmentName": "camera", "InputId": input_id,
                               "InputSettings": {"AudioSelectors": [{"Name": "default"}]}}],
         "Destinations": destinations,
@@ -132,6 +132,7 @@ def test_unimplemented_output_settings_are_refused_at_create(server, tmp_path):
                            "ContainerSettings": {"M2tsSettings": {}}}}}]}],
         [video("v", 640, 360, 1000000)],
     )
+    config["RoleArn"] = medialive_role(server)
     cfg = tmp_path / "channel.json"
     cfg.write_text(json.dumps(config))
     out = server.aws_run("medialive", "create-channel", "--cli-input-json", f"file://{cfg}")

@@ -16,13 +16,11 @@ import time
 
 import pytest
 
-from conftest import needs_ffmpeg, wait_for
+from conftest import medialive_role, needs_ffmpeg, wait_for
 from mediatools import encoder
 from test_channel import channel_config, run_channel
 from test_healing import health, segments
 from test_medialive import ml_model, unknown_members  # noqa: F401 - ml_model is a fixture
-
-ROLE = "arn:aws:iam::000000000000:role/MediaLiveAccessRole"
 
 
 def create_group(server, *cidrs):
@@ -135,7 +133,7 @@ def send_from(address, port, count):
 def test_a_push_input_restricted_by_its_group(server, tmp_path):
     gid = create_group(server, "127.0.0.1/32")["Id"]
     inp = server.aws("medialive", "create-input", "--name", "camera-input", "--type", "RTP_PUSH",
-                     "--input-security-groups", gid, "--role-arn", ROLE)["Input"]
+                     "--input-security-groups", gid, "--role-arn", medialive_role(server))["Input"]
     port = int(inp["Destinations"][0]["Port"])
     encoder(server, f"rtp://127.0.0.1:{port}", log_name="camera")
     cid, media_url = run_channel(server, tmp_path, channel_config(inp["Id"]))

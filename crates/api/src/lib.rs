@@ -4,8 +4,8 @@
 //! credentials, then routed ([`route`]) to the service its credential scope
 //! names: MediaConnect (`/v1/…`, `/tags/{arn}`), MediaLive (`/prod/…`),
 //! MediaPackage (`/channels…`, `/origin_endpoints…`, `/tags/{arn}`),
-//! CloudWatch and CloudWatch Logs (by `X-Amz-Target`), SNS (awsQuery); onair's
-//! own routes are under `/_onair/`. Paths are split on `/` *before*
+//! CloudWatch, CloudWatch Logs and Secrets Manager (by `X-Amz-Target`), SNS,
+//! IAM and STS (awsQuery); onair's own routes are under `/_onair/`. Paths are split on `/` *before*
 //! percent-decoding, so ARNs with `/` (`%2F`) stay one label. MediaPackage HLS
 //! ingest (`/in/v2/…`) and origin (`/out/v1/…`) paths are routed to [`origin`]
 //! before SigV4, as they are not AWS API calls; so are `/metrics`
@@ -46,6 +46,7 @@ pub mod demo;
 pub mod error;
 pub mod forwarded;
 pub mod front;
+pub mod iam;
 pub mod logs;
 pub mod mediaconnect;
 pub mod medialive;
@@ -53,9 +54,12 @@ pub mod mediapackage;
 pub mod origin;
 pub mod player;
 pub mod prometheus;
+mod query;
 pub mod route;
+pub mod secretsmanager;
 pub mod sigv4;
 pub mod sns;
+pub mod sts;
 pub mod xml;
 
 use std::sync::Arc;
@@ -363,6 +367,11 @@ async fn handle(state: AppState, req: Request) -> Result<Response, ApiError> {
         }
         route::Route::Logs { operation } => return logs::handle(&state, &api, &operation).await,
         route::Route::Sns => return sns::handle(&state, &api).await,
+        route::Route::Iam => return iam::handle(&state, &api).await,
+        route::Route::Sts => return sts::handle(&state, &api),
+        route::Route::SecretsManager { operation } => {
+            return secretsmanager::handle(&state, &api, &operation).await
+        }
         route::Route::Rest { service, .. } => service,
     };
     let first = api.segments.first().map(String::as_str);

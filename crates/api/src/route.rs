@@ -4,9 +4,9 @@
 //! their *root*: MediaConnect `v1` and `tags`, MediaLive `prod`, MediaPackage
 //! `channels`, `origin_endpoints` and `tags`. onair's own routes live under
 //! [`ONAIR_ROOT`] and are signed for `mediaconnect`. The awsJson services
-//! (CloudWatch, CloudWatch Logs) are named by `X-Amz-Target` and SNS
-//! (awsQuery) by the credential scope; those three post to whatever path the
-//! client's endpoint URL has.
+//! (CloudWatch, CloudWatch Logs, Secrets Manager) are named by
+//! `X-Amz-Target` and the awsQuery ones (SNS, IAM, STS) by the credential
+//! scope; those post to whatever path the client's endpoint URL has.
 //!
 //! **Path prefix.** A client may be given an endpoint with a path
 //! (`--endpoint-url http://host:8080/onair`): botocore puts it in front of
@@ -28,7 +28,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use percent_encoding::utf8_percent_encode;
 
 use crate::sigv4::{self, SigError};
-use crate::{cloudwatch, logs, sns, ApiError, ErrorShape};
+use crate::{cloudwatch, iam, logs, secretsmanager, sns, sts, ApiError, ErrorShape};
 
 /// The root of onair's own routes (`GET /_onair/flows/{flowArn}/stats`),
 /// signed for `mediaconnect`. The leading `_` keeps it apart from AWS's roots
@@ -50,16 +50,22 @@ pub enum Service {
     CloudWatch,
     Logs,
     Sns,
+    Iam,
+    Sts,
+    SecretsManager,
 }
 
 impl Service {
-    pub const ALL: [Service; 6] = [
+    pub const ALL: [Service; 9] = [
         Service::MediaConnect,
         Service::MediaLive,
         Service::MediaPackage,
         Service::CloudWatch,
         Service::Logs,
         Service::Sns,
+        Service::Iam,
+        Service::Sts,
+        Service::SecretsManager,
     ];
 
     /// The service's name in a credential scope.
@@ -71,6 +77,9 @@ impl Service {
             Service::CloudWatch => "monitoring",
             Service::Logs => "logs",
             Service::Sns => "sns",
+            Service::Iam => "iam",
+            Service::Sts => "sts",
+            Service::SecretsManager => "secretsmanager",
         }
     }
 
@@ -85,7 +94,12 @@ impl Service {
             Service::MediaConnect => &["v1", "tags", ONAIR_ROOT],
             Service::MediaLive => &["prod"],
             Service::MediaPackage => &["channels", "origin_endpoints", "tags"],
-            Service::CloudWatch | Service::Logs | Service::Sns => &[],
+            Service::CloudWatch
+            | Service::Logs
+            | Service::Sns
+            | Service::Iam
+            | Service::Sts
+            | Service::SecretsManager => &[],
         }
     }
 }
@@ -101,6 +115,12 @@ pub enum Route {
     Logs { operation: String },
     /// An SNS action (awsQuery form POST).
     Sns,
+    /// An IAM action (awsQuery form POST).
+    Iam,
+    /// An STS action (awsQuery form POST).
+    Sts,
+    /// A Secrets Manager operation (awsJson 1.1).
+    SecretsManager { operation: String },
 }
 
 /// The raw path's segments, still percent-encoded, after the leading `/`.
@@ -139,6 +159,11 @@ pub fn resolve(
                 Route::Logs { operation },
                 ErrorShape::AwsJson,
             ),
+            secretsmanager::TARGET_PREFIX => (
+                Service::SecretsManager,
+                Route::SecretsManager { operation },
+                ErrorShape::AwsJson,
+            ),
             _ => {
                 return Err(ApiError::bad_request(format!(
                     "X-Amz-Target: onair does not implement the service of '{target}'"
@@ -153,12 +178,21 @@ pub fn resolve(
     }
     match Service::from_signing_name(scope) {
         Some(Service::Sns) if method == Method::POST => Ok(Route::Sns),
-        Some(Service::Sns) => Err(ApiError::new(
+        Some(Service::Iam) if method == Method::POST => Ok(Route::Iam),
+        Some(Service::Sts) if method == Method::POST => Ok(Route::Sts),
+        Some(service @ (Service::Sns | Service::Iam | Service::Sts)) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "InvalidAction",
-            format!("onair answers SNS actions sent as a form POST, not {method}"),
+            format!(
+                "onair answers {} actions sent as a form POST, not {method}",
+                service.signing_name().to_uppercase()
+            ),
         )
-        .with_shape(sns::SHAPE)),
+        .with_shape(query_shape(service))),
+        Some(Service::SecretsManager) => Err(ApiError::bad_request(
+            "X-Amz-Target: is required for Secrets Manager (secretsmanager.<Operation>)",
+        )
+        .with_shape(ErrorShape::AwsJson)),
         Some(Service::CloudWatch) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "InvalidAction",
@@ -221,10 +255,20 @@ fn unknown_route(method: &Method, segments: &[&str], scope: &str) -> ApiError {
     )
 }
 
+/// The error shape of an awsQuery service: its `ErrorResponse` in its XML
+/// namespace.
+fn query_shape(service: Service) -> ErrorShape {
+    match service {
+        Service::Iam => iam::SHAPE,
+        Service::Sts => sts::SHAPE,
+        _ => sns::SHAPE,
+    }
+}
+
 /// The error shape in which a request is refused before it is routed: that
-/// of the service it calls, by `X-Amz-Target` (CloudWatch, CloudWatch Logs)
-/// or as an awsQuery call (SNS: signed for `sns`, or an unsigned form POST);
-/// rest-json otherwise.
+/// of the service it calls, by `X-Amz-Target` (CloudWatch, CloudWatch Logs,
+/// Secrets Manager) or as an awsQuery call (SNS, IAM, STS by the signed
+/// service; an unsigned form POST as SNS); rest-json otherwise.
 pub fn error_shape(headers: &HeaderMap) -> ErrorShape {
     let target = headers
         .get("x-amz-target")
@@ -233,29 +277,28 @@ pub fn error_shape(headers: &HeaderMap) -> ErrorShape {
         .map(|(prefix, _)| prefix);
     match target {
         Some(cloudwatch::TARGET_PREFIX) => cloudwatch::SHAPE,
-        Some(logs::TARGET_PREFIX) => ErrorShape::AwsJson,
-        _ if is_query_call(headers) => sns::SHAPE,
-        _ => ErrorShape::RestJson,
+        Some(logs::TARGET_PREFIX | secretsmanager::TARGET_PREFIX) => ErrorShape::AwsJson,
+        _ => query_call(headers).map_or(ErrorShape::RestJson, query_shape),
     }
 }
 
-/// Whether a request is an awsQuery (SNS) call, whose clients can read
-/// only an XML error: signed for `sns`, or a form POST with no signature
-/// and no `X-Amz-Target`.
-fn is_query_call(headers: &HeaderMap) -> bool {
+/// The awsQuery service a request calls, whose clients can read only an XML
+/// error: the one it is signed for (SNS, IAM, STS), or SNS for a form POST
+/// with no signature and no `X-Amz-Target`.
+fn query_call(headers: &HeaderMap) -> Option<Service> {
     match headers.get(header::AUTHORIZATION) {
         Some(v) => v
             .to_str()
             .ok()
             .and_then(|v| sigv4::Authorization::parse(v).ok())
-            .is_some_and(|a| a.service == "sns"),
-        None => {
-            !headers.contains_key("x-amz-target")
-                && headers
-                    .get(header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
-        }
+            .and_then(|a| Service::from_signing_name(&a.service))
+            .filter(|s| matches!(s, Service::Sns | Service::Iam | Service::Sts)),
+        None => (!headers.contains_key("x-amz-target")
+            && headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded")))
+        .then_some(Service::Sns),
     }
 }
 
@@ -322,9 +365,13 @@ pub fn fuzz_route(data: &[u8]) {
         assert_eq!(sigv4::normalize_path(&normal), normal);
     }
 
-    let scope = Service::ALL
-        .get(usize::from(choice & 0x07))
-        .map_or("s3", |s| s.signing_name());
+    // Bits 0-2 pick one of the first seven services, or one onair does not serve.
+    let scope = match choice & 0x07 {
+        7 => "s3",
+        i => Service::ALL
+            .get(usize::from(i))
+            .map_or("s3", |s| s.signing_name()),
+    };
     let method = if choice & 0x08 == 0 {
         Method::GET
     } else {
@@ -334,6 +381,10 @@ pub fn fuzz_route(data: &[u8]) {
         0 => Some(format!("{}.PutMetricData", cloudwatch::TARGET_PREFIX)),
         1 => Some(format!("{}.DescribeLogGroups", logs::TARGET_PREFIX)),
         2 => Some(path.to_string()),
+        3 => Some(format!(
+            "{}.GetRandomPassword",
+            secretsmanager::TARGET_PREFIX
+        )),
         _ => None,
     };
     let segments = segments(path);
@@ -342,7 +393,7 @@ pub fn fuzz_route(data: &[u8]) {
             assert_eq!(service.signing_name(), scope);
             assert_eq!(root_of(&segments, service), Some(start));
         }
-        Ok(_) => assert!(target.is_some() || scope == "sns"),
+        Ok(_) => assert!(target.is_some() || matches!(scope, "sns" | "iam" | "sts")),
         Err(e) => assert!(e.status.is_client_error(), "{e:?}"),
     }
 }
@@ -430,7 +481,7 @@ mod tests {
         let e = refused(rest("/", "s3"));
         assert!(
             e.message.ends_with(
-                "one onair serves (mediaconnect, medialive, mediapackage, monitoring, logs, sns), not 's3'"
+                "one onair serves (mediaconnect, medialive, mediapackage, monitoring, logs, sns, iam, sts, secretsmanager), not 's3'"
             ),
             "{}",
             e.message
@@ -483,6 +534,65 @@ mod tests {
         );
         let e = refused(resolve(&[], "sns", None, &Method::GET));
         assert_eq!(e.shape, sns::SHAPE);
+    }
+
+    #[test]
+    fn iam_sts_and_secrets_manager() {
+        let sm = format!("{}.GetRandomPassword", secretsmanager::TARGET_PREFIX);
+        assert_eq!(
+            resolve(&[], "secretsmanager", Some(&sm), &Method::POST).ok(),
+            Some(Route::SecretsManager {
+                operation: "GetRandomPassword".into()
+            })
+        );
+        let e = refused(resolve(&[], "sts", Some(&sm), &Method::POST));
+        assert_eq!(
+            (e.code, e.shape),
+            ("InvalidSignatureException", ErrorShape::AwsJson)
+        );
+        let e = refused(resolve(&[], "secretsmanager", None, &Method::POST));
+        assert_eq!(e.shape, ErrorShape::AwsJson);
+        // A path prefix is whatever the endpoint URL has.
+        assert_eq!(
+            resolve(&["onair"], "iam", None, &Method::POST).ok(),
+            Some(Route::Iam)
+        );
+        assert_eq!(
+            resolve(&[], "sts", None, &Method::POST).ok(),
+            Some(Route::Sts)
+        );
+        let e = refused(resolve(&[], "iam", None, &Method::GET));
+        assert_eq!((e.code, e.shape), ("InvalidAction", iam::SHAPE));
+        let e = refused(resolve(&[], "sts", None, &Method::GET));
+        assert_eq!(e.shape, sts::SHAPE);
+        // Refused before routing, in the shape of the service called.
+        let signed = |service: &str| {
+            let mut h = HeaderMap::new();
+            let auth = format!(
+                "AWS4-HMAC-SHA256 Credential=AKID/20261129/us-east-1/{service}/aws4_request, \
+                 SignedHeaders=host;x-amz-date, Signature={}",
+                "0".repeat(64)
+            );
+            h.insert(
+                header::AUTHORIZATION,
+                axum::http::HeaderValue::from_str(&auth).unwrap(),
+            );
+            h
+        };
+        assert_eq!(error_shape(&signed("iam")), iam::SHAPE);
+        assert_eq!(error_shape(&signed("sts")), sts::SHAPE);
+        assert_eq!(error_shape(&signed("sns")), sns::SHAPE);
+        assert_eq!(error_shape(&signed("medialive")), ErrorShape::RestJson);
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-amz-target",
+            axum::http::HeaderValue::from_str(&sm).unwrap(),
+        );
+        assert_eq!(error_shape(&h), ErrorShape::AwsJson);
+        assert_eq!(
+            auth_error(&SigError::Mismatch, iam::SHAPE).code,
+            "SignatureDoesNotMatch"
+        );
     }
 
     #[test]

@@ -34,11 +34,13 @@ pub mod arn;
 pub mod error;
 pub mod fields;
 pub mod flow;
+pub mod iam;
 pub mod logs;
 pub mod medialive;
 pub mod packaging;
 pub mod page;
 pub mod reports;
+pub mod secrets;
 pub mod sns;
 pub mod store;
 

@@ -354,6 +354,11 @@ fn running_channel(s: &AppState) -> (String, watch::Sender<ChannelReport>) {
             .to_owned()
     };
     let (a, b) = (input("a"), input("b"));
+    // The roleArn below names a role that exists, as MediaLive requires.
+    let trust = r#"{"Statement": {"Effect": "Allow", "Action": "sts:AssumeRole",
+        "Principal": {"Service": "medialive.amazonaws.com"}}}"#;
+    s.cp.iam_create_role(&control::iam::model::NewRole::new("ml", trust))
+        .unwrap();
     let ch = s
         .cp
         .create_channel(

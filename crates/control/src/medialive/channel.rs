@@ -61,7 +61,13 @@ impl ControlPlane {
         };
         // The typed view of what the engine reads; the rules below work on it.
         let doc = ChannelDoc::from_settings(settings).map_err(|p| unprocessable(vec![p]))?;
-        let mut problems = references::references(&doc, &input_ok);
+        let mut problems: Vec<Problem> = body
+            .get("roleArn")
+            .and_then(Value::as_str)
+            .and_then(|role| self.role_problem(role))
+            .into_iter()
+            .collect();
+        problems.extend(references::references(&doc, &input_ok));
         // What the engine cannot encode is refused now, not when StartChannel fails.
         problems.extend(codec::check(&doc));
         problems.extend(members::check(&doc));
@@ -72,6 +78,27 @@ impl ControlPlane {
         // Output groups and everything else the engine plans, by element path.
         plan::plan_doc(&doc).map_err(|p| unprocessable(vec![p]))?;
         Ok(())
+    }
+
+    /// A `roleArn` given to Create/UpdateChannel must name an IAM role that
+    /// exists (`aws iam create-role`), as MediaLive checks; a channel
+    /// without one is accepted.
+    fn role_problem(&self, role: &str) -> Option<Problem> {
+        match self.iam_role_by_arn(role) {
+            Ok(Some(_)) => None,
+            Ok(None) => Some(Problem::new(
+                "roleArn",
+                format!(
+                    "no IAM role has the ARN '{role}' in account {}; create it first \
+                     (aws iam create-role) and pass the Role.Arn it returns",
+                    self.settings.account_id
+                ),
+            )),
+            Err(e) => Some(Problem::new(
+                "roleArn",
+                format!("cannot read IAM role '{role}': {e}"),
+            )),
+        }
     }
 
     /// Commits a channel together with `attachedChannels` of its inputs
@@ -408,8 +435,14 @@ mod tests {
     use super::*;
     use crate::{Settings, Store};
 
+    /// A control plane with the IAM role the channels below name (`ml`).
     fn cp() -> std::sync::Arc<ControlPlane> {
-        ControlPlane::with_store(Store::in_memory().unwrap(), Settings::default())
+        let cp = ControlPlane::with_store(Store::in_memory().unwrap(), Settings::default());
+        let trust = r#"{"Statement": {"Effect": "Allow", "Action": "sts:AssumeRole",
+            "Principal": {"Service": "medialive.amazonaws.com"}}}"#;
+        cp.iam_create_role(&crate::iam::model::NewRole::new("ml", trust))
+            .unwrap();
+        cp
     }
 
     fn push_input(cp: &ControlPlane) -> String {
@@ -472,6 +505,57 @@ mod tests {
             cp.start_channel(&id),
             Err(ControlError::Conflict(_))
         ));
+    }
+
+    #[test]
+    fn the_role_arn_names_an_existing_role() {
+        let cp = cp();
+        let (a, b) = (push_input(&cp), push_input(&cp));
+        let mut body = channel(&a, &b);
+        body["roleArn"] = json!("arn:aws:iam::000000000000:role/Nobody");
+        let LiveError::Unprocessable(errors) = cp.create_channel("us-west-2", &body).unwrap_err()
+        else {
+            panic!("expected 422");
+        };
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].element_path, "roleArn");
+        assert!(
+            errors[0]
+                .error_message
+                .contains("'arn:aws:iam::000000000000:role/Nobody'"),
+            "{errors:?}"
+        );
+        // Another account's role of the same name is not ours.
+        body["roleArn"] = json!("arn:aws:iam::111122223333:role/ml");
+        assert_eq!(
+            paths(cp.create_channel("us-west-2", &body).unwrap_err()),
+            ["roleArn"]
+        );
+        // No roleArn at all is accepted.
+        body.as_object_mut().unwrap().remove("roleArn");
+        let created = cp.create_channel("us-west-2", &body).unwrap();
+        let id = created["channel"]["id"].as_str().unwrap().to_string();
+        let mut rec = cp.live_channel_record(&id).unwrap();
+        rec.entered = ChannelState::Idle;
+        cp.save_live_channel(&rec).unwrap();
+        // UpdateChannel checks the roleArn it is given.
+        let e = cp
+            .update_channel(
+                &id,
+                &json!({"roleArn": "arn:aws:iam::000000000000:role/gone"}),
+            )
+            .unwrap_err();
+        assert_eq!(paths(e), ["roleArn"]);
+        let updated = cp
+            .update_channel(
+                &id,
+                &json!({"roleArn": "arn:aws:iam::000000000000:role/ml"}),
+            )
+            .unwrap();
+        assert_eq!(
+            updated["channel"]["roleArn"],
+            "arn:aws:iam::000000000000:role/ml"
+        );
     }
 
     #[test]
