@@ -1,43 +1,10 @@
-#!/usr/bin/env bash
-# Steps 4-10 of the "Live Event Broadcasting with Elemental MediaConnect"
-# recipe (MediaPackage channel, MediaLive inputs, channel configuration,
-# channel, HLS origin endpoint, CloudWatch alarms, start), runnable with the real
-# aws CLI against AWS or against `onair serve`, after steps-1-3.sh with the
-# same RANDOM_SUFFIX:
-#
-#   export RANDOM_SUFFIX=abc123
-#   examples/recipe/steps-1-3.sh && examples/recipe/steps-4-10.sh
+# Steps 4-10 of the recipe: the MediaPackage channel, the MediaLive inputs,
+# channel configuration and channel, the HLS origin endpoint, the CloudWatch
+# alarms, and the start of the pipeline. Source it after preparation.sh and
+# steps-1-3.sh, in the same shell, or run recipe.sh.
 #
 # Only the recipe's client-side defects are fixed; README.md lists them.
-set -euo pipefail
-
-export AWS_REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-$(aws configure get region || true)}}"
-if [ -z "${AWS_REGION}" ] || [ -z "${RANDOM_SUFFIX:-}" ]; then
-    echo "steps-4-10: set AWS_REGION (or AWS_DEFAULT_REGION) and the RANDOM_SUFFIX used for steps 1-3" >&2
-    exit 1
-fi
-if [ -z "${AWS_ACCOUNT_ID:-}" ]; then
-    AWS_ACCOUNT_ID="$(aws sts get-caller-identity --query Account --output text 2>/dev/null || true)"
-fi
-export AWS_ACCOUNT_ID="${AWS_ACCOUNT_ID:-000000000000}"
-
-export FLOW_NAME_PRIMARY="live-event-primary-${RANDOM_SUFFIX}"
-export FLOW_NAME_BACKUP="live-event-backup-${RANDOM_SUFFIX}"
-export MEDIALIVE_CHANNEL_NAME="live-event-channel-${RANDOM_SUFFIX}"
-export MEDIAPACKAGE_CHANNEL_ID="live-event-package-${RANDOM_SUFFIX}"
-export IAM_ROLE_NAME="MediaLiveAccessRole-${RANDOM_SUFFIX}"
-
-# From the preparation: the role MediaLive assumes. onair has no IAM yet (it
-# stores roleArn as given), so without the role the ARN it would have is used.
-export MEDIALIVE_ROLE_ARN="$(aws iam get-role --role-name "${IAM_ROLE_NAME}" \
-    --query Role.Arn --output text 2>/dev/null \
-    || echo "arn:aws:iam::${AWS_ACCOUNT_ID}:role/${IAM_ROLE_NAME}")"
-
-# From steps 1-2.
-export PRIMARY_FLOW_ARN=$(aws mediaconnect list-flows \
-    --query "Flows[?Name=='${FLOW_NAME_PRIMARY}'].FlowArn" --output text)
-export BACKUP_FLOW_ARN=$(aws mediaconnect list-flows \
-    --query "Flows[?Name=='${FLOW_NAME_BACKUP}'].FlowArn" --output text)
+(return 0 2>/dev/null) || { echo "steps-4-10.sh: source it after steps-1-3.sh, or run recipe.sh" >&2; exit 2; }
 
 # ---------------------------------------------------------------- Step 4
 
@@ -100,7 +67,7 @@ echo "✅ Created MediaLive inputs: ${PRIMARY_INPUT_ID}, ${BACKUP_INPUT_ID}"
 # ---------------------------------------------------------------- Step 6
 
 # Create channel configuration JSON
-cat > /tmp/medialive-channel-config.json << EOF2
+cat > /tmp/medialive-channel-config.json << EOF
 {
     "Name": "${MEDIALIVE_CHANNEL_NAME}",
     "RoleArn": "${MEDIALIVE_ROLE_ARN}",
@@ -240,7 +207,7 @@ cat > /tmp/medialive-channel-config.json << EOF2
         "MaximumBitrate": "MAX_10_MBPS"
     }
 }
-EOF2
+EOF
 
 echo "✅ Created MediaLive channel configuration"
 
