@@ -295,4 +295,16 @@ mod tests {
         };
         assert_eq!(wild.clamped().drop_percent, 100.0);
     }
+
+    proptest::proptest! {
+        /// Whatever is typed, parsing answers, and applying keeps the drop in range.
+        #[test]
+        fn any_line_parses_or_is_refused_without_panicking(line in ".{0,40}") {
+            if let Ok(c) = line.parse::<Command>() {
+                let mut i = Impairments::none();
+                i.apply(c);
+                proptest::prop_assert!((0.0..=100.0).contains(&i.drop_percent));
+            }
+        }
+    }
 }
