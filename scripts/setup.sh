@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-test}
 
-# The FFmpeg -dev packages and libclang are for building ffmpeg-next (crates/live): its
+# The FFmpeg -dev packages and libclang are for building ffmpeg-next (crates/live, crates/testsrc): its
 # -sys crate runs bindgen (libclang) over Debian's FFmpeg 5.1 headers and links avcodec,
 # avformat, avutil, swscale and swresample (avfilter/avdevice are not used).
 runtime_pkgs=(ffmpeg pkg-config build-essential

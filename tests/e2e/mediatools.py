@@ -1,9 +1,10 @@
-"""Media peers for the e2e tests: ffmpeg encoders and readers, a UDP
+"""Media peers for the e2e tests: ffmpeg encoders and readers, `onair testsrc`, a UDP
 datagram counter and a lossy UDP relay. Every wait here is bounded."""
 
 import array
 import random
 import re
+import signal
 import socket
 import subprocess
 import threading
@@ -30,6 +31,49 @@ def encoder(server, url, tone=1000, log_name="encoder", fec=False):
          "-c:a", "aac", "-f", "rtp_mpegts", *(["-fec", "prompeg=l=5:d=5"] if fec else []), url],
         stdout=log, stderr=subprocess.STDOUT,
     )
+
+
+class Testsrc:
+    """`onair testsrc` sending to `destination` (flags in `args`), stderr (all it prints)
+    in a log file under `tmp`; stdin=True to type commands with say(). Stop it with stop()
+    (SIGINT, as Ctrl-C), or pass `popen=server.popen` to have the server fixture end it."""
+
+    def __init__(self, tmp, destination, *args, name="testsrc", seconds=300, stdin=False, popen=None):
+        from conftest import BIN
+
+        self.log_path = tmp / f"testsrc-{name}.log"
+        self._log = open(self.log_path, "wb")
+        popen = popen or (lambda argv, **kw: subprocess.Popen(argv, start_new_session=True, **kw))
+        self.proc = popen(
+            [str(BIN), "testsrc", "--name", name, "--seconds", str(seconds), *map(str, args), destination],
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+        )
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+    def say(self, line, timeout=10):
+        """Types a command on stdin and waits for its acknowledgement; returns it."""
+        before = len(self.log())
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            answer = self.log()[before:].strip()
+            if answer:
+                return answer
+            time.sleep(0.1)
+        raise AssertionError(f"no answer to {line!r} in {timeout}s:\n{self.log()}")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self._log.close()
 
 
 def udp_url(port):

@@ -8,47 +8,13 @@ source. No timing is asserted beyond bounded waits.
 """
 
 import re
-import signal
 import subprocess
 import time
 
 import pytest
 
 import mediatools as m
-from conftest import BIN, REGION, needs_ffmpeg, wait_for
-
-
-class Signal:
-    """A running `onair testsrc`; stderr (all it prints) goes to a log file."""
-
-    def __init__(self, tmp, destination, *args, name="src", seconds=60, stdin=False):
-        self.log_path = tmp / f"testsrc-{name}.log"
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            [str(BIN), "testsrc", "--name", name, "--seconds", str(seconds), *map(str, args), destination],
-            stdout=self._log, stderr=subprocess.STDOUT,
-            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL, start_new_session=True,
-        )
-
-    def log(self):
-        return self.log_path.read_text(errors="replace")
-
-    def say(self, line):
-        """Types a command on stdin and waits for its acknowledgement; returns it."""
-        before = len(self.log())
-        self.proc.stdin.write(line.encode() + b"\n")
-        self.proc.stdin.flush()
-        return wait_for(lambda: self.log()[before:].strip(), 10, what=f"an answer to {line!r}:\n{self.log()}")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self._log.close()
+from conftest import REGION, needs_ffmpeg, wait_for
 
 
 @pytest.fixture
@@ -57,7 +23,7 @@ def testsrc(tmp_path):
     started = []
 
     def start(destination, *args, **kw):
-        t = Signal(tmp_path, destination, *args, **kw)
+        t = m.Testsrc(tmp_path, destination, *args, **kw)
         started.append(t)
         return t
 

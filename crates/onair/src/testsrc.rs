@@ -130,7 +130,8 @@ async fn terminated() {
     }
 }
 
-/// The status line: counters since start, the rate since the last line.
+/// The status line: counters since start, the rate since the last line (or, for the
+/// summary at the end, since start).
 struct Status {
     started: Instant,
     last: (Instant, u64),
@@ -143,6 +144,12 @@ impl Status {
             started: now,
             last: (now, 0),
         }
+    }
+
+    /// The line for the whole run, its rate the average since start.
+    fn summary(&mut self, st: &Stats, impairments: &Impairments) -> String {
+        self.last = (self.started, 0);
+        self.line(st, impairments)
     }
 
     fn line(&mut self, st: &Stats, impairments: &Impairments) -> String {
@@ -269,7 +276,7 @@ pub async fn main(args: TestsrcArgs) -> anyhow::Result<()> {
     }
     let impairments = source.impairments();
     let stats = source.stop().await?;
-    eprintln!("{}", status.line(&stats, &impairments));
+    eprintln!("{}", status.summary(&stats, &impairments));
     eprintln!("testsrc {name}: stopped");
     Ok(())
 }

@@ -13,7 +13,11 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 /// What is wrong with the signal on purpose. The default is nothing.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+///
+/// In JSON (for a dashboard's buttons): `{"dropPercent": 5, "freeze": false, "black":
+/// false, "silence": false, "stop": false}`, every member optional.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct Impairments {
     /// Share of media datagrams not sent, in percent (0 to 100), drawn at random per
     /// datagram. With RTP-FEC, FEC datagrams are always sent: this is the loss that FEC
@@ -278,10 +282,29 @@ mod tests {
             "restore all".parse::<Command>(),
             Err(CommandError::Unknown(_))
         ));
+        let json: Impairments =
+            serde_json::from_str(r#"{"dropPercent": 2.5, "black": true}"#).unwrap();
+        assert_eq!(json.to_string(), "drop 2.5%, black");
+        assert_eq!(
+            serde_json::to_string(&Impairments::none()).unwrap(),
+            r#"{"dropPercent":0.0,"freeze":false,"black":false,"silence":false,"stop":false}"#
+        );
         let wild = Impairments {
             drop_percent: 250.0,
             ..Impairments::none()
         };
         assert_eq!(wild.clamped().drop_percent, 100.0);
+    }
+
+    proptest::proptest! {
+        /// Whatever is typed, parsing answers, and applying keeps the drop in range.
+        #[test]
+        fn any_line_parses_or_is_refused_without_panicking(line in ".{0,40}") {
+            if let Ok(c) = line.parse::<Command>() {
+                let mut i = Impairments::none();
+                i.apply(c);
+                proptest::prop_assert!((0.0..=100.0).contains(&i.drop_percent));
+            }
+        }
     }
 }
