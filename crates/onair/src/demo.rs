@@ -376,6 +376,37 @@ async fn sns(client: &Client, params: &[(&str, &str)]) -> anyhow::Result<String>
     Ok(answer)
 }
 
+/// Waits (3 s at most) for a started flow to be ACTIVE; a flow in ERROR (its
+/// ingest port taken, most often by another demo) stops the demo with the
+/// flow's own words.
+async fn flow_active(cp: &control::ControlPlane, f: &DemoFlow, arn: &str) -> anyhow::Result<()> {
+    for _ in 0..30 {
+        let flow = api(cp.describe_flow(arn))?;
+        match text(&flow, "/flow/status") {
+            "ACTIVE" => return Ok(()),
+            "ERROR" => {
+                let why = flow
+                    .pointer("/messages/errors")
+                    .and_then(Value::as_array)
+                    .map(|e| {
+                        e.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    })
+                    .unwrap_or_default();
+                bail!(
+                    "flow {} cannot start: {why}\n(is another `onair demo`, or anything else, using UDP port {}?)",
+                    f.name,
+                    f.ingest
+                );
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    bail!("flow {} did not become ACTIVE within 3 s", f.name)
+}
+
 /// The string at `pointer` (RFC 6901) in an answer, or "" if there is none.
 fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
     v.pointer(pointer)
@@ -454,6 +485,9 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
         arns.push(arn);
     }
     rt.reconcile().await;
+    for (f, arn) in FLOWS.iter().zip(&arns) {
+        flow_active(&cp, f, arn).await?;
+    }
     let [primary_flow, backup_flow] = &FLOWS;
     let (primary, backup) = (start_encoder(primary_flow)?, start_encoder(backup_flow)?);
     let encoders = Arc::new(Encoders { primary, backup });
