@@ -5,8 +5,9 @@
 //! names: MediaConnect (`/v1/…`, `/tags/{arn}`), MediaLive (`/prod/…`),
 //! MediaPackage (`/channels…`, `/origin_endpoints…`, `/tags/{arn}`),
 //! CloudWatch, CloudWatch Logs and Secrets Manager (by `X-Amz-Target`), SNS,
-//! IAM and STS (awsQuery); onair's own routes are under `/_onair/`. Paths are split on `/` *before*
-//! percent-decoding, so ARNs with `/` (`%2F`) stay one label. MediaPackage HLS
+//! IAM and STS (awsQuery); onair's own routes are under `/_onair/`. Paths are
+//! split on `/` *before* percent-decoding, so ARNs with `/` (`%2F`) stay one
+//! label. MediaPackage HLS
 //! ingest (`/in/v2/…`) and origin (`/out/v1/…`) paths are routed to [`origin`]
 //! before SigV4, as they are not AWS API calls; so are `/metrics`
 //! ([`prometheus`]), the operator dashboard (`/` without AWS authentication,
