@@ -23,7 +23,7 @@ unit:
 	$(CARGO) test --workspace
 
 e2e: build
-	.venv/bin/python -m pytest -q tests/e2e
+	.venv/bin/python -m pytest -q -rxf --durations=15 tests/e2e
 
 test:
 	scripts/setup.sh test

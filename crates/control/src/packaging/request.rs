@@ -91,10 +91,10 @@ pub fn hls_package(value: &Value, path: &str) -> Result<HlsPackage> {
         },
     )? {
         if m != "NONE" {
-            return Err(not_implemented(
-                f.at("adMarkers"),
-                &format!("ad markers ({m}); use NONE"),
-            ));
+            return Err(ControlError::bad(format!(
+                "{}: onair does not implement ad markers ({m}) yet; use NONE",
+                f.at("adMarkers")
+            )));
         }
     }
     if f.list("adTriggers")?.is_some_and(|l| !l.is_empty()) {
