@@ -394,6 +394,11 @@ fn world(start: u8, flows: bool, live: bool, packaging: bool) -> World {
         }
     });
     let live_channel = live.then(|| {
+        // The channel's roleArn must name a role, as on MediaLive.
+        let trust = r#"{"Statement": {"Effect": "Allow", "Action": "sts:AssumeRole",
+            "Principal": {"Service": "medialive.amazonaws.com"}}}"#;
+        cp.iam_create_role(&control::iam::model::NewRole::new("ml", trust))
+            .expect("the starting role is valid");
         let input = |name: &str| {
             let made = cp.create_input(REGION, &json!({"name": name, "type": "RTP_PUSH"}));
             text(&made.expect("the starting input is valid"), "/input/id")
