@@ -1,15 +1,3 @@
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::todo,
-        clippy::unimplemented,
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects
-    )
-)]
 //! What IAM and STS share of the awsQuery protocol: the form body (read
 //! with SNS's [`Form`], every error re-coded for the service), its `Action`
 //! and `Version`, and the XML answer in the service's namespace.

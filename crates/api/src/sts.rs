@@ -1,15 +1,3 @@
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::todo,
-        clippy::unimplemented,
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects
-    )
-)]
 //! STS (awsQuery, `Version=2011-06-15`): `GetCallerIdentity`, what scripts
 //! call to learn the account id (`aws sts get-caller-identity --query
 //! Account --output text`).

@@ -1,15 +1,3 @@
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::todo,
-        clippy::unimplemented,
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects
-    )
-)]
 //! IAM roles as scripts use them (awsQuery, `Version=2010-05-08`, answered
 //! in XML): CreateRole, GetRole, ListRoles, DeleteRole, AttachRolePolicy,
 //! DetachRolePolicy and ListAttachedRolePolicies. The roles and their rules

@@ -1,15 +1,3 @@
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::todo,
-        clippy::unimplemented,
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects
-    )
-)]
 //! Secrets Manager (awsJson 1.1, `X-Amz-Target: secretsmanager.<Op>`).
 //!
 //! Every call is `POST /` with a JSON body of PascalCase members and answers

@@ -1,15 +1,3 @@
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::todo,
-        clippy::unimplemented,
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects
-    )
-)]
 //! The operations: members read, the control plane called, the answer written.
 
 use control::secrets::model::{Secret, SecretValue, SecretVersion};
