@@ -1,4 +1,8 @@
-//! A listener and a caller on 127.0.0.1 exchanging live-mode messages.
+//! A listener and a caller on 127.0.0.1 exchanging live-mode messages, and
+//! (in `interop`) our caller reading from `srt-live-transmit`.
+
+#[path = "loopback/interop.rs"]
+mod interop;
 
 use std::io;
 use std::thread;
