@@ -12,7 +12,9 @@ what=${1:-test}
 # The FFmpeg -dev packages and libclang are for building ffmpeg-next (crates/live, crates/testsrc): its
 # -sys crate runs bindgen (libclang) over Debian's FFmpeg 5.1 headers and links avcodec,
 # avformat, avutil, swscale and swresample (avfilter/avdevice are not used).
-runtime_pkgs=(ffmpeg pkg-config build-essential
+# libsrt-openssl-dev is for crates/srt-sys, which links Debian's libsrt 1.5 (found with
+# pkg-config, declarations written by hand).
+runtime_pkgs=(ffmpeg pkg-config build-essential libsrt-openssl-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libclang-dev)
 # promtool (Debian's prometheus package) checks onair's /metrics exposition.
 test_pkgs=(ffmpeg srt-tools iproute2 python3 python3-venv chromium prometheus)

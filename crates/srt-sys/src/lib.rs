@@ -1,0 +1,49 @@
+//! SRT through Debian's libsrt 1.5: raw declarations ([`ffi`]) and a small
+//! safe, **blocking** wrapper ([`listen`], [`connect`], [`Socket`]).
+//!
+//! With the FFmpeg glue this is the only crate allowed `unsafe` (DESIGN.md);
+//! every `unsafe` block says why it holds in a `// SAFETY:` comment.
+//!
+//! Contract:
+//! - libsrt is started once per process on first use (`srt_startup` behind a
+//!   `OnceLock`) and never cleaned up: sockets may live until exit.
+//! - A [`Socket`] owns one `SRTSOCKET` and closes it on drop. libsrt is
+//!   thread-safe, so one thread may `recv` while another `send`s or reads
+//!   [`Socket::stats`].
+//! - Live mode (`SRTT_LIVE`): one `send` is one message of at most
+//!   [`Options::payload_size`] bytes (1316 = 7 TS packets by default); `recv`
+//!   needs a buffer at least that large and returns one message.
+//! - Errors are `std::io::Error` carrying libsrt's own message.
+//!
+//! Next: the async bridge — one thread waiting on `srt_epoll_uwait` for every
+//! non-blocking socket and waking tokio tasks — and the SRT adapter engine in
+//! `transport` on top of it.
+//!
+//! ```no_run
+//! use srt_sys::{connect, Options};
+//! let opts = Options { passphrase: Some("correct horse battery".into()), ..Options::default() };
+//! let socket = connect("127.0.0.1:9000".parse()?, &opts)?;
+//! socket.send(&[0x47; 1316])?;
+//! println!("rtt {} ms", socket.stats(false)?.rtt_ms);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::todo,
+    clippy::unimplemented,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+mod error;
+pub mod ffi;
+mod options;
+mod socket;
+mod stats;
+
+pub use options::{KeyLength, Options};
+pub use socket::{connect, listen, Listener, Socket, SocketState};
+pub use stats::Stats;

@@ -1,0 +1,100 @@
+//! A listener and a caller on 127.0.0.1 exchanging live-mode messages, and
+//! (in `interop`) our caller reading from `srt-live-transmit`.
+
+#[path = "loopback/interop.rs"]
+mod interop;
+
+use std::io;
+use std::thread;
+use std::time::Duration;
+
+use srt_sys::{connect, listen, Options, SocketState};
+
+const MESSAGES: u32 = 1000;
+const SIZE: usize = 1316;
+
+fn options(passphrase: Option<&str>) -> Options {
+    Options {
+        passphrase: passphrase.map(str::to_owned),
+        recv_timeout: Some(Duration::from_secs(5)),
+        connect_timeout: Duration::from_secs(2),
+        ..Options::default()
+    }
+}
+
+fn message(i: u32) -> Vec<u8> {
+    let mut m = vec![0x47u8; SIZE];
+    m[1..5].copy_from_slice(&i.to_be_bytes());
+    m
+}
+
+fn exchange(listener_pass: Option<&str>, caller_pass: Option<&str>) {
+    let listener = listen("127.0.0.1:0".parse().unwrap(), &options(listener_pass)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let receiver = thread::spawn(move || {
+        let (socket, _peer) = listener.accept().unwrap();
+        assert_eq!(socket.stream_id().unwrap(), "live/test");
+        let mut buf = [0u8; 1456];
+        for i in 0..MESSAGES {
+            let n = socket.recv(&mut buf).unwrap();
+            assert_eq!(&buf[..n], &message(i)[..], "message {i}");
+        }
+        let stats = socket.stats(false).unwrap();
+        // Kept open until the caller has read its own stats.
+        (socket, stats)
+    });
+    let caller_opts = Options {
+        stream_id: Some("live/test".into()),
+        ..options(caller_pass)
+    };
+    let caller = connect(addr, &caller_opts).unwrap();
+    assert_eq!(caller.state(), SocketState::Connected);
+    for i in 0..MESSAGES {
+        assert_eq!(caller.send(&message(i)).unwrap(), SIZE);
+        if i % 100 == 99 {
+            thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let (_accepted, rx) = receiver.join().unwrap();
+    let tx = caller.stats(false).unwrap();
+    assert!(tx.packets_sent >= u64::from(MESSAGES), "{tx:?}");
+    assert!(rx.packets_received >= u64::from(MESSAGES), "{rx:?}");
+    assert!(
+        rx.bytes_received >= u64::from(MESSAGES) * SIZE as u64,
+        "{rx:?}"
+    );
+    assert_eq!(rx.packets_dropped, 0, "{rx:?}");
+    assert_eq!(rx.packets_undecrypted, 0, "{rx:?}");
+    assert_eq!(rx.latency_ms, 120, "{rx:?}");
+}
+
+#[test]
+fn live_exchange_plain() {
+    exchange(None, None);
+}
+
+#[test]
+fn live_exchange_encrypted() {
+    exchange(Some("correct horse battery"), Some("correct horse battery"));
+}
+
+#[test]
+fn wrong_passphrase_is_refused() {
+    let listener = listen(
+        "127.0.0.1:0".parse().unwrap(),
+        &options(Some("correct horse battery")),
+    )
+    .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let err = connect(addr, &options(Some("wrong horse battery"))).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{err}");
+    let err = connect(addr, &options(None)).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{err}");
+    eprintln!("refused: {err}");
+}
+
+#[test]
+fn invalid_options_are_rejected_before_libsrt() {
+    let err = connect("127.0.0.1:9".parse().unwrap(), &options(Some("short"))).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+}
