@@ -20,9 +20,8 @@
 //!
 //! # Invariants
 //!
-//! * Memory: a metric costs its map entry, two page tables (156 entries of
-//!   8 bytes)
-//!   and the ring pages that have been written, never more than
+//! * Memory: a metric costs its map entry, two page tables (622 entries of
+//!   8 bytes) and the ring pages that have been written, never more than
 //!   [`METRIC_BYTES`] of slots (every page allocated); the store holds at
 //!   most [`StoreConfig::max_metrics`] metrics ([`MonitorError::MetricLimit`]
 //!   beyond). A page stays allocated until [`Store::expire`] finds it holds
@@ -78,12 +77,12 @@
 //! assert_eq!(mins.len(), 1);
 //! assert_eq!((mins[0].1.sum, mins[0].1.maximum), (18.0, 8.0));
 //!
-//! // Memory follows the data: pages of 256 slots allocated by the first
-//! // write into them (the two seconds straddle a page edge), about 33 KB
+//! // Memory follows the data: pages of 64 slots allocated by the first
+//! // write into them (the two seconds straddle a page edge), about 12 KB
 //! // here, where every page of both rings would be 1.4 MB.
 //! let usage = store.slots(&id).unwrap();
 //! assert_eq!((usage.second_pages, usage.minute_pages), (2, 1));
-//! assert!(store.memory_bytes() < 40_000);
+//! assert!(store.memory_bytes() < 14_000);
 //!
 //! // A snapshot restores the same store.
 //! let bytes = store.snapshot();
@@ -134,16 +133,16 @@ pub const MINUTE_SLOTS: usize = (MINUTE_RETENTION_MINS + MAX_FUTURE_SECS / 60) a
 /// bytes a slot: a `u32` lap tag and four `f64`):
 /// (18 000 + 21 720) × 36 = 1 429 920. The worst case, reached by a metric
 /// written at least every 4 minutes for 15 days; typical metrics cost far
-/// less, since a page (256 slots, 9 216 bytes) is allocated by its first
+/// less, since a page (64 slots, 2 304 bytes) is allocated by its first
 /// write:
 ///
 /// | metric                                  | pages (s + min) | bytes       |
 /// |-----------------------------------------|-----------------|-------------|
-/// | one point                               | 1 + 1           | ≈ 20 000    |
-/// | every second for 3 hours                | 43–44 + 1–2     | ≈ 421 000   |
-/// | every second (or minute) for 5 hours    | 71 + 2–3        | ≈ 680 000   |
-/// | every second for 15 days                | 71 + 85         | ≈ 1 436 000 |
-/// | the same, [`Store::expire`] every 5 min | 43–45 + 85      | ≈ 1 200 000 |
+/// | one point                               | 1 + 1           | ≈ 10 000    |
+/// | every second for 3 hours                | 169–170 + 3–4   | ≈ 412 000   |
+/// | every second (or minute) for 5 hours    | 282 + 5–6       | ≈ 678 000   |
+/// | every second for 15 days                | 282 + 340       | ≈ 1 458 000 |
+/// | the same, [`Store::expire`] every 5 min | 170–175 + 340   | ≈ 1 205 000 |
 /// | stopped 3 hours ago, after `expire`     | 0 + its minutes | minutes     |
 ///
 /// (Pages straddle the hours, hence the ranges; bytes include the page
@@ -157,7 +156,7 @@ pub struct StoreConfig {
     /// The most metrics the store holds; a write creating one more is
     /// refused. Worst-case ring memory is `max_metrics × METRIC_BYTES`;
     /// metrics written rarely or recently cost a page per ring and per
-    /// 256 seconds or minutes that hold data (see [`METRIC_BYTES`]).
+    /// 64 seconds or minutes that hold data (see [`METRIC_BYTES`]).
     pub max_metrics: usize,
 }
 

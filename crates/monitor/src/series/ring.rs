@@ -17,9 +17,10 @@
 
 use super::set::StatisticSet;
 
-/// Slots per page: 256 seconds (about 4 minutes) or 256 minutes (about
-/// 4 hours).
-pub const PAGE_SLOTS: usize = 256;
+/// Slots per page: 64 seconds or 64 minutes. Small pages keep what a short
+/// event leaves behind small (its metrics stay for 15 days); the page tables
+/// they need cost 5 KB a metric.
+pub const PAGE_SLOTS: usize = 64;
 
 /// Up to [`PAGE_SLOTS`] slots: slot `i` holds unit
 /// `laps[i] × capacity + page start + i` when `sets[i]` is not empty.

@@ -78,10 +78,10 @@ fn memory_grows_with_written_pages_only() {
     );
     assert_eq!((one.seconds_used, one.minutes_used), (1, 1));
     assert_eq!(store.memory_bytes(), empty + one.bytes);
-    // Two pages, the page tables (156 entries) and the entry: about 20 KB
+    // Two pages, the page tables (622 entries) and the entry: about 10 KB
     // instead of 1.4 MB.
     let pages = 2 * PAGE_BYTES;
-    assert!((pages..pages + 4096).contains(&one.bytes), "{}", one.bytes);
+    assert!((pages..pages + 6144).contains(&one.bytes), "{}", one.bytes);
 
     // More seconds in the same page cost nothing ...
     let next_page = (1..)
@@ -126,7 +126,7 @@ fn a_fully_written_seconds_window_stays_bounded() {
     let three_hours = usage(&store, &m);
     assert_eq!(three_hours.second_pages, pages.len());
     assert_eq!(three_hours.seconds_used as u64, SECOND_RETENTION_SECS);
-    assert!(three_hours.minute_pages <= 2);
+    assert!(three_hours.minute_pages <= 4);
     assert!(
         three_hours.bytes < METRIC_BYTES / 3,
         "{}",
@@ -303,12 +303,13 @@ fn twenty_days_of_1_hz_keep_the_rings_the_same_size() {
         )),
         Some((SECOND_SLOTS, SECOND_SLOTS, MINUTE_SLOTS, MINUTE_SLOTS))
     );
-    // Every page allocated: the worst case, and no more.
+    // Every page allocated: the worst case, and no more than the page
+    // headers and tables besides (622 of each).
     let pages = SECOND_SLOTS.div_ceil(PAGE_SLOTS) + MINUTE_SLOTS.div_ceil(PAGE_SLOTS);
     assert_eq!(usage.map(|u| u.second_pages + u.minute_pages), Some(pages));
     let bytes = usage.map_or(0, |u| u.bytes);
     assert!(
-        (METRIC_BYTES..METRIC_BYTES + 8192).contains(&bytes),
+        (METRIC_BYTES..METRIC_BYTES + 32_768).contains(&bytes),
         "{bytes}"
     );
     let now = t(days - 1); // the last second written
