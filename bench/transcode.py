@@ -127,13 +127,19 @@ def onair_cmd(case: str, src: Path, preset: str, out_dir: Path | None) -> list[s
     return cmd + (["--out-dir", str(out_dir)] if out_dir else [])
 
 
+# The glibc allocator settings `onair` gives itself at start (crates/onair/src/main.rs,
+# "Memory" in docs/USER_GUIDE.md), so the bench binary allocates as the server does.
+ONAIR_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_ARENA_MAX": str(max(2, os.cpu_count() or 2))}
+
+
 # ---------------------------------------------------------------- measuring
 
-def measure(cmd: list[str], timeout: float) -> dict:
+def measure(cmd: list[str], timeout: float, env: dict | None = None) -> dict:
     """Runs `cmd`; CPU of the process and all its threads from wait4, wall time around it."""
     busy0 = busy_jiffies()[0]
     t0 = time.monotonic()
-    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env={**os.environ, **env} if env else None)
     deadline = t0 + timeout
     while True:
         pid, status, ru = os.wait4(p.pid, os.WNOHANG)
@@ -352,7 +358,7 @@ def main() -> int:
                 attempts = []
                 for attempt in range(1 + args.retries):
                     load = wait_quiet(20)
-                    r = measure(cmd, args.timeout)
+                    r = measure(cmd, args.timeout, ONAIR_MALLOC_ENV if tool == "onair" else None)
                     r.update(busy_before=round(load, 3), case=case, tool=tool, run=i + 1, attempt=attempt + 1)
                     # Other processes took more than 10 % of the machine: a shared run.
                     r["contended"] = r["other_cpu_s"] > 0.10 * r["wall_s"] * (os.cpu_count() or 1)
