@@ -20,9 +20,9 @@
 //!
 //! # Invariants
 //!
-//! * Memory: a metric costs its map entry, two page tables (622 entries of
-//!   8 bytes) and the ring pages that have been written, never more than
-//!   [`METRIC_BYTES`] of slots (every page allocated); the store holds at
+//! * Memory: a metric costs its map entry, the ring pages that have been
+//!   written and an entry of 16 bytes for each of them in its two page
+//!   tables, never more than [`METRIC_BYTES`] of slots (every page allocated); the store holds at
 //!   most [`StoreConfig::max_metrics`] metrics ([`MonitorError::MetricLimit`]
 //!   beyond). A page stays allocated until [`Store::expire`] finds it holds
 //!   only points past retention. [`Store::memory_bytes`] and
@@ -78,11 +78,11 @@
 //! assert_eq!((mins[0].1.sum, mins[0].1.maximum), (18.0, 8.0));
 //!
 //! // Memory follows the data: pages of 64 slots allocated by the first
-//! // write into them (the two seconds straddle a page edge), about 12 KB
+//! // write into them (the two seconds straddle a page edge), about 7 KB
 //! // here, where every page of both rings would be 1.4 MB.
 //! let usage = store.slots(&id).unwrap();
 //! assert_eq!((usage.second_pages, usage.minute_pages), (2, 1));
-//! assert!(store.memory_bytes() < 14_000);
+//! assert!(store.memory_bytes() < 8_000);
 //!
 //! // A snapshot restores the same store.
 //! let bytes = store.snapshot();
@@ -138,11 +138,11 @@ pub const MINUTE_SLOTS: usize = (MINUTE_RETENTION_MINS + MAX_FUTURE_SECS / 60) a
 ///
 /// | metric                                  | pages (s + min) | bytes       |
 /// |-----------------------------------------|-----------------|-------------|
-/// | one point                               | 1 + 1           | ≈ 10 000    |
-/// | every second for 3 hours                | 169–170 + 3–4   | ≈ 412 000   |
-/// | every second (or minute) for 5 hours    | 282 + 5–6       | ≈ 678 000   |
-/// | every second for 15 days                | 282 + 340       | ≈ 1 458 000 |
-/// | the same, [`Store::expire`] every 5 min | 170–175 + 340   | ≈ 1 205 000 |
+/// | one point                               | 1 + 1           | ≈ 5 000     |
+/// | every second for 3 hours                | 169–170 + 3–4   | ≈ 410 000   |
+/// | every second (or minute) for 5 hours    | 282 + 5–6       | ≈ 680 000   |
+/// | every second for 15 days                | 282 + 340       | ≈ 1 470 000 |
+/// | the same, [`Store::expire`] every 5 min | 170–175 + 340   | ≈ 1 210 000 |
 /// | stopped 3 hours ago, after `expire`     | 0 + its minutes | minutes     |
 ///
 /// (Pages straddle the hours, hence the ranges; bytes include the page

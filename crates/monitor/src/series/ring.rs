@@ -18,8 +18,7 @@
 use super::set::StatisticSet;
 
 /// Slots per page: 64 seconds or 64 minutes. Small pages keep what a short
-/// event leaves behind small (its metrics stay for 15 days); the page tables
-/// they need cost 5 KB a metric.
+/// event leaves behind small (its metrics stay for 15 days).
 pub const PAGE_SLOTS: usize = 64;
 
 /// Up to [`PAGE_SLOTS`] slots: slot `i` holds unit
@@ -47,8 +46,8 @@ impl Page {
 pub(crate) const SLOT_BYTES: usize =
     std::mem::size_of::<u32>() + std::mem::size_of::<StatisticSet>();
 
-/// Size in bytes of one page table entry (allocated or not).
-pub(crate) const PAGE_ENTRY_BYTES: usize = std::mem::size_of::<Option<Box<Page>>>();
+/// Size in bytes of one page table entry.
+pub(crate) const PAGE_ENTRY_BYTES: usize = std::mem::size_of::<(usize, Box<Page>)>();
 
 /// Size in bytes of an allocated page besides its slots.
 pub(crate) const PAGE_HEADER_BYTES: usize = std::mem::size_of::<Page>();
@@ -56,9 +55,11 @@ pub(crate) const PAGE_HEADER_BYTES: usize = std::mem::size_of::<Page>();
 #[derive(Clone, Debug)]
 pub(crate) struct Ring {
     capacity: usize,
-    /// Page `p` holds slots `p * PAGE_SLOTS ..`; `None` until written.
-    /// Boxed, so an entry costs 8 bytes whether or not it is allocated.
-    pages: Box<[Option<Box<Page>>]>,
+    /// The allocated pages by page number, in order: page `p` holds slots
+    /// `p * PAGE_SLOTS ..`. Only written pages have an entry (16 bytes), so
+    /// a metric that lived a few minutes costs a few entries, not a table
+    /// for the whole ring.
+    pages: Vec<(usize, Box<Page>)>,
 }
 
 /// Where a unit lives: its page, its offset in the page, and its lap.
@@ -75,7 +76,7 @@ impl Ring {
         let capacity = capacity.max(1);
         Self {
             capacity,
-            pages: vec![None; capacity.div_ceil(PAGE_SLOTS)].into_boxed_slice(),
+            pages: Vec::new(),
         }
     }
 
@@ -85,17 +86,17 @@ impl Ring {
 
     /// How many pages are allocated.
     pub(crate) fn pages(&self) -> usize {
-        self.pages.iter().flatten().count()
+        self.pages.len()
     }
 
     /// How many slots the allocated pages hold.
     pub(crate) fn allocated_slots(&self) -> usize {
-        self.pages.iter().flatten().map(|p| p.len()).sum()
+        self.pages.iter().map(|(_, p)| p.len()).sum()
     }
 
     /// Bytes of the page table and the allocated pages.
     pub(crate) fn bytes(&self) -> usize {
-        self.pages.len() * PAGE_ENTRY_BYTES
+        self.pages.capacity() * PAGE_ENTRY_BYTES
             + self.pages() * PAGE_HEADER_BYTES
             + self.allocated_slots() * SLOT_BYTES
     }
@@ -111,10 +112,16 @@ impl Ring {
         })
     }
 
+    /// The entry of page `page`, or where it would go.
+    fn find(&self, page: usize) -> Result<usize, usize> {
+        self.pages.binary_search_by_key(&page, |(p, _)| *p)
+    }
+
     /// The set in `unit`'s slot and whether that slot holds `unit`.
     fn held(&self, unit: u64) -> Option<(StatisticSet, bool)> {
         let place = self.locate(unit)?;
-        let page = self.pages.get(place.page)?.as_ref()?;
+        let i = self.find(place.page).ok()?;
+        let (_, page) = self.pages.get(i)?;
         let set = *page.sets.get(place.offset)?;
         let lap = *page.laps.get(place.offset)?;
         Some((set, !set.is_empty() && lap == place.lap))
@@ -129,10 +136,16 @@ impl Ring {
             .capacity
             .saturating_sub(place.page.saturating_mul(PAGE_SLOTS))
             .min(PAGE_SLOTS);
-        let Some(entry) = self.pages.get_mut(place.page) else {
+        let i = match self.find(place.page) {
+            Ok(i) => i,
+            Err(i) => {
+                self.pages.insert(i, (place.page, Box::new(Page::new(len))));
+                i
+            }
+        };
+        let Some((_, page)) = self.pages.get_mut(i) else {
             return;
         };
-        let page = entry.get_or_insert_with(|| Box::new(Page::new(len)));
         if let (Some(lap), Some(held)) = (
             page.laps.get_mut(place.offset),
             page.sets.get_mut(place.offset),
@@ -165,8 +178,7 @@ impl Ring {
         let cap = self.capacity as u64;
         self.pages
             .iter()
-            .enumerate()
-            .filter_map(|(p, page)| page.as_ref().map(|page| (p * PAGE_SLOTS, page)))
+            .map(|(p, page)| (p * PAGE_SLOTS, page))
             .flat_map(move |(start, page)| {
                 page.laps
                     .iter()
@@ -185,26 +197,20 @@ impl Ring {
     /// change: any unit `>= oldest` reads as before.
     pub(crate) fn release_before(&mut self, oldest: u64) -> usize {
         let cap = self.capacity as u64;
-        let mut released = 0;
-        for (p, entry) in self.pages.iter_mut().enumerate() {
-            let Some(page) = entry else {
-                continue;
-            };
+        let before = self.pages.len();
+        self.pages.retain(|(p, page)| {
             let start = (p * PAGE_SLOTS) as u64;
-            let stale =
-                page.laps
-                    .iter()
-                    .zip(page.sets.iter())
-                    .zip(start..)
-                    .all(|((lap, set), index)| {
-                        set.is_empty() || u64::from(*lap) * cap + index < oldest
-                    });
-            if stale {
-                *entry = None;
-                released += 1;
-            }
+            !page
+                .laps
+                .iter()
+                .zip(page.sets.iter())
+                .zip(start..)
+                .all(|((lap, set), index)| set.is_empty() || u64::from(*lap) * cap + index < oldest)
+        });
+        if self.pages.len() < self.pages.capacity() / 2 {
+            self.pages.shrink_to_fit();
         }
-        released
+        before - self.pages.len()
     }
 
     /// Put `set` into an empty slot (restoring a snapshot). `false` when the
@@ -264,8 +270,8 @@ mod tests {
         let cap = 2 * PAGE_SLOTS + 10;
         let mut ring = Ring::new(cap);
         assert_eq!((ring.pages(), ring.allocated_slots()), (0, 0));
-        assert_eq!(ring.bytes(), 3 * PAGE_ENTRY_BYTES);
-        assert_eq!((PAGE_ENTRY_BYTES, PAGE_HEADER_BYTES), (8, 32));
+        assert_eq!(ring.bytes(), 0, "an empty ring has no page table");
+        assert_eq!((PAGE_ENTRY_BYTES, PAGE_HEADER_BYTES), (16, 32));
         // Reads allocate nothing.
         assert_eq!(ring.get(7), None);
         assert_eq!(ring.pages(), 0);
@@ -283,8 +289,11 @@ mod tests {
         assert_eq!(ring.get(cap as u64 + 7), Some(v(2.0)));
         assert_eq!(
             ring.bytes(),
-            3 * PAGE_ENTRY_BYTES + 2 * PAGE_HEADER_BYTES + (PAGE_SLOTS + 10) * SLOT_BYTES
+            ring.pages.capacity() * PAGE_ENTRY_BYTES
+                + 2 * PAGE_HEADER_BYTES
+                + (PAGE_SLOTS + 10) * SLOT_BYTES
         );
+        assert!(ring.pages.capacity() <= 4);
     }
 
     #[test]
