@@ -239,8 +239,9 @@ impl Session {
         self.events.pop_front()
     }
 
-    /// Takes bytes read from the socket. An error is fatal: flush `poll_transmit` and
-    /// close. Input after the session closed is ignored.
+    /// Takes bytes read from the socket. An error is fatal: the session is closed
+    /// (no [`Event::Closed`] follows); flush `poll_transmit` and close the socket.
+    /// Input after the session closed is ignored.
     pub fn handle_input(&mut self, data: &[u8]) -> Result<(), Error> {
         if self.phase == Phase::Closed {
             return Ok(());
@@ -248,6 +249,8 @@ impl Session {
         let len = u64::try_from(data.len()).unwrap_or(u64::MAX);
         self.stats.bytes_in = self.stats.bytes_in.saturating_add(len);
         if self.input.len().saturating_add(data.len()) > MAX_BUFFERED {
+            self.phase = Phase::Closed;
+            self.input = Vec::new();
             return Err(Error::Overflow);
         }
         self.input.extend_from_slice(data);
@@ -401,6 +404,10 @@ impl Session {
                 Err(e) => break Err(e),
             }
         };
+        if result.is_err() {
+            // Fatal: the session takes no more input.
+            self.phase = Phase::Closed;
+        }
         if self.phase == Phase::Closed {
             self.input = Vec::new();
         } else {
@@ -974,17 +981,19 @@ mod tests {
         handshake(&mut session);
         let input = client.command(0, &["publish".into(), 1.0.into()]);
         assert!(session.handle_input(&input).is_err());
+        // An error closes the session: later input is ignored.
+        assert!(session.is_closed());
+        assert_eq!(session.handle_input(&input), Ok(()));
+        assert!(session.poll_transmit().is_none());
         let mut session = Session::new();
         handshake(&mut session);
-        // A chunk announcing a 16 MiB message.
+        // A chunk announcing a 16 MiB message waits for it.
         assert_eq!(
             session.handle_input(&[3, 0, 0, 0, 0xFF, 0xFF, 0xFF, 20, 0, 0, 0, 0]),
             Ok(())
         );
         let mut session = Session::new();
         handshake(&mut session);
-        let mut reader_limit = ChunkReader::new();
-        reader_limit.set_max_message_len(10);
         // Media before publish is counted and dropped, not fatal.
         let mut client = Client::new();
         session.handle_input(&connect(&mut client, "live")).unwrap();
@@ -993,5 +1002,118 @@ mod tests {
             .handle_input(&client.media(kind::VIDEO, 0, avc_record()))
             .unwrap();
         assert_eq!(session.stats().dropped, 1);
+    }
+
+    /// The whole client side of an OBS-style publish (C0C1, C2, Set Chunk Size 4096,
+    /// FMLE connect fields, the FCPublish sequence, media larger than a chunk), as one
+    /// byte string.
+    fn obs_stream() -> Vec<u8> {
+        let mut bytes = vec![3u8];
+        bytes.extend((0..PACKET_SIZE).map(|i| (i * 13) as u8));
+        // C2: librtmp echoes S1; the server does not check it.
+        bytes.extend([0u8; PACKET_SIZE]);
+        let mut client = Client::new();
+        client
+            .writer
+            .write(&message::set_chunk_size(4096), &mut bytes)
+            .unwrap();
+        client.writer.set_chunk_size(4096).unwrap();
+        bytes.extend(client.command(
+            0,
+            &[
+                "connect".into(),
+                1.0.into(),
+                Value::Object(vec![
+                    ("app".into(), Value::string("live")),
+                    ("type".into(), Value::string("nonprivate")),
+                    (
+                        "flashVer".into(),
+                        Value::string("FMLE/3.0 (compatible; FMSc/1.0)"),
+                    ),
+                    ("swfUrl".into(), Value::string("rtmp://example.net/live")),
+                    ("tcUrl".into(), Value::string("rtmp://example.net/live")),
+                ]),
+            ],
+        ));
+        for (i, name) in ["releaseStream", "FCPublish"].iter().enumerate() {
+            bytes.extend(client.command(
+                0,
+                &[
+                    (*name).into(),
+                    (2.0 + i as f64).into(),
+                    Value::Null,
+                    "obs".into(),
+                ],
+            ));
+        }
+        bytes.extend(client.command(0, &["createStream".into(), 4.0.into(), Value::Null]));
+        bytes.extend(client.command(
+            1,
+            &[
+                "publish".into(),
+                5.0.into(),
+                Value::Null,
+                "obs".into(),
+                "live".into(),
+            ],
+        ));
+        bytes.extend(client.media(kind::VIDEO, 0, avc_record()));
+        bytes.extend(client.media(kind::AUDIO, 0, vec![0xAF, 0, 0x11, 0x90]));
+        for n in 0..6u32 {
+            let mut frame = vec![if n % 3 == 0 { 0x17 } else { 0x27 }, 1, 0, 0, 0];
+            frame.extend_from_slice(&10_000u32.to_be_bytes());
+            frame.push(if n % 3 == 0 { 0x65 } else { 0x41 });
+            frame.extend(std::iter::repeat_n(n as u8 + 1, 9_999));
+            bytes.extend(client.media(kind::VIDEO, n * 33, frame));
+            bytes.extend(client.media(kind::AUDIO, n * 21, vec![0xAF, 1, 0x21, 0x10, n as u8]));
+        }
+        bytes
+    }
+
+    /// Feeds `bytes` in pieces of `step`, accepting every request; returns the events.
+    fn run(bytes: &[u8], step: usize) -> Vec<Event> {
+        let mut session = Session::new();
+        let mut seen = Vec::new();
+        for piece in bytes.chunks(step) {
+            session.handle_input(piece).unwrap();
+            while let Some(event) = session.poll_event() {
+                if matches!(event, Event::Connect { .. } | Event::Publish { .. }) {
+                    session.accept(true).unwrap();
+                }
+                seen.push(event);
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn obs_style_publish_in_one_read() {
+        let events = run(&obs_stream(), usize::MAX);
+        assert_eq!(events.len(), 2 + 6 + 6, "{events:?}");
+        assert_eq!(
+            events[1],
+            Event::Publish {
+                app: "live".into(),
+                stream_key: "obs".into()
+            }
+        );
+        let keyframes = events
+            .iter()
+            .filter(|e| matches!(e, Event::Video(v) if v.keyframe))
+            .count();
+        assert_eq!(keyframes, 2);
+        let Some(Event::Audio(audio)) = events.get(3) else {
+            panic!("{:?}", events.get(3));
+        };
+        // AAC-LC 48 kHz stereo (0x11 0x90).
+        assert_eq!((audio.sample_rate, audio.channels), (48_000, 2));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn events_do_not_depend_on_read_sizes(step in 1usize..5000) {
+            let bytes = obs_stream();
+            proptest::prop_assert_eq!(run(&bytes, step), run(&bytes, usize::MAX));
+        }
     }
 }
