@@ -149,7 +149,9 @@ impl Value {
             Self::Undefined => out.push(marker::UNDEFINED),
             Self::EcmaArray(props) => {
                 out.push(marker::ECMA_ARRAY);
-                let count = u32::try_from(props.len()).unwrap_or(u32::MAX);
+                // Empty names are not written (see encode_properties): not counted.
+                let written = props.iter().filter(|(k, _)| !k.is_empty()).count();
+                let count = u32::try_from(written).unwrap_or(u32::MAX);
                 out.extend_from_slice(&count.to_be_bytes());
                 encode_properties(props, out);
             }
@@ -441,6 +443,18 @@ mod tests {
                 (String::new(), Value::Boolean(true))
             ])
         );
+    }
+
+    #[test]
+    fn empty_names_are_not_written_nor_counted() {
+        // Found by fuzz/rtmp_amf0: an ECMA array holding a property named "" (which
+        // decodes) was written with a count of 1 and no property.
+        let bytes = [marker::ECMA_ARRAY, 0, 0, 0, 1, 0, 0, marker::NULL, 0, 0, 9];
+        let value = decode(&mut &bytes[..]).unwrap();
+        assert_eq!(value, Value::EcmaArray(vec![(String::new(), Value::Null)]));
+        let mut out = Vec::new();
+        value.encode(&mut out);
+        assert_eq!(out, [marker::ECMA_ARRAY, 0, 0, 0, 0, 0, 0, 9]);
     }
 
     fn key() -> impl Strategy<Value = String> {

@@ -249,15 +249,18 @@ impl Session {
         let len = u64::try_from(data.len()).unwrap_or(u64::MAX);
         self.stats.bytes_in = self.stats.bytes_in.saturating_add(len);
         if self.input.len().saturating_add(data.len()) > MAX_BUFFERED {
-            self.phase = Phase::Closed;
-            self.input = Vec::new();
+            self.fail();
             return Err(Error::Overflow);
         }
         self.input.extend_from_slice(data);
+        let mut result = Ok(());
         if self.phase != Phase::Handshake {
-            self.count_for_ack(len)?;
+            result = self.count_for_ack(len);
         }
-        self.process()
+        // process() closes the session itself on an error.
+        result
+            .and_then(|()| self.process())
+            .inspect_err(|_| self.fail())
     }
 
     /// Answers the pending [`Event::Connect`] or [`Event::Publish`]: `true` lets the
@@ -265,6 +268,20 @@ impl Session {
     /// [`Event::Closed`] follows). Without a pending request this does nothing. Input
     /// held while waiting is processed now, hence the `Result`.
     pub fn accept(&mut self, ok: bool) -> Result<(), Error> {
+        let result = self.decide(ok);
+        if result.is_err() {
+            self.fail();
+        }
+        result
+    }
+
+    /// After a fatal error: no more input is taken.
+    fn fail(&mut self) {
+        self.phase = Phase::Closed;
+        self.input = Vec::new();
+    }
+
+    fn decide(&mut self, ok: bool) -> Result<(), Error> {
         match self.phase.clone() {
             Phase::ConnectPending { txid } => {
                 if ok {
@@ -406,7 +423,7 @@ impl Session {
         };
         if result.is_err() {
             // Fatal: the session takes no more input.
-            self.phase = Phase::Closed;
+            self.fail();
         }
         if self.phase == Phase::Closed {
             self.input = Vec::new();
