@@ -24,8 +24,8 @@
 //!
 //! Bounds: a message is at most the reader's `max_message_len` (default
 //! [`MAX_MESSAGE_LEN`]), at most [`MAX_CHUNK_STREAMS`] chunk streams are tracked, and
-//! at most [`MAX_PARTIAL_BYTES`] of unfinished messages are held; beyond that the reader
-//! returns an error instead of growing.
+//! at most [`MAX_PARTIAL_BYTES`] (or twice a lowered message limit) of unfinished
+//! messages are held; beyond that the reader returns an error instead of growing.
 
 use std::collections::BTreeMap;
 
@@ -86,6 +86,9 @@ struct ReadState {
 pub struct ChunkReader {
     chunk_size: u32,
     max_message_len: u32,
+    /// Cap on `partial_bytes`: two of the longest messages, at most
+    /// [`MAX_PARTIAL_BYTES`].
+    max_partial: usize,
     streams: BTreeMap<u32, ReadState>,
     partial_bytes: usize,
 }
@@ -134,14 +137,18 @@ impl ChunkReader {
         Self {
             chunk_size: DEFAULT_CHUNK_SIZE,
             max_message_len: MAX_MESSAGE_LEN,
+            max_partial: MAX_PARTIAL_BYTES,
             streams: BTreeMap::new(),
             partial_bytes: 0,
         }
     }
 
-    /// Lowers (or restores) the longest message accepted.
+    /// Lowers (or restores) the longest message accepted; unfinished messages may
+    /// then hold twice that at most.
     pub fn set_max_message_len(&mut self, len: u32) {
         self.max_message_len = len.min(MAX_MESSAGE_LEN);
+        let len = usize::try_from(self.max_message_len).unwrap_or(usize::MAX);
+        self.max_partial = len.saturating_mul(2).min(MAX_PARTIAL_BYTES);
     }
 
     /// The peer's chunk size in effect.
@@ -270,7 +277,7 @@ impl ChunkReader {
             .partial_bytes
             .saturating_sub(dropped)
             .saturating_add(size);
-        if partial_bytes > MAX_PARTIAL_BYTES {
+        if partial_bytes > self.max_partial {
             return Err(Error::Chunk("too many bytes in unfinished messages"));
         }
         state.partial.extend_from_slice(body);

@@ -7,7 +7,8 @@
 //! - after it, write everything [`Session::poll_transmit`] returns, and drain
 //!   [`Session::poll_event`];
 //! - answer [`Event::Connect`] and [`Event::Publish`] with [`Session::accept`]; until
-//!   then the session reads nothing further (it holds at most [`MAX_BUFFERED`] bytes);
+//!   then the session reads nothing further (it holds at most [`MAX_BUFFERED`] bytes,
+//!   less after [`Session::set_max_message_len`]);
 //! - after [`Event::Closed`] (or an `Err` from `handle_input` or `accept`), write what
 //!   `poll_transmit` still returns and close the socket.
 //!
@@ -41,7 +42,9 @@ use crate::Error;
 
 /// Most bytes of input the session holds unprocessed: one whole chunk of the longest
 /// message plus headers, or what arrives while a decision is pending.
-pub const MAX_BUFFERED: usize = MAX_MESSAGE_LEN as usize + (1 << 16);
+pub const MAX_BUFFERED: usize = MAX_MESSAGE_LEN as usize + BUFFER_SLACK;
+/// Room for chunk headers and small messages beyond the longest message.
+const BUFFER_SLACK: usize = 1 << 16;
 /// Chunk size the server writes with after connect.
 pub const SERVER_CHUNK_SIZE: u32 = 4096;
 /// Window Acknowledgement Size and peer bandwidth the server announces.
@@ -155,6 +158,7 @@ pub struct Session {
     unacked: u64,
     stats: Stats,
     streams_created: u32,
+    max_buffered: usize,
 }
 
 impl Default for Session {
@@ -193,7 +197,18 @@ impl Session {
             unacked: 0,
             stats: Stats::default(),
             streams_created: 0,
+            max_buffered: MAX_BUFFERED,
         }
+    }
+
+    /// Lowers the longest message the peer may send (default and ceiling
+    /// [`MAX_MESSAGE_LEN`], 16 MiB), and with it the input the session holds, which
+    /// bounds the memory one connection can make the server hold to about three times
+    /// this (see [`crate::chunk`]'s bounds). A key frame must fit.
+    pub fn set_max_message_len(&mut self, len: u32) {
+        self.reader.set_max_message_len(len);
+        let len = usize::try_from(len.min(MAX_MESSAGE_LEN)).unwrap_or(usize::MAX);
+        self.max_buffered = len.saturating_add(BUFFER_SLACK);
     }
 
     /// Counters so far.
@@ -248,7 +263,7 @@ impl Session {
         }
         let len = u64::try_from(data.len()).unwrap_or(u64::MAX);
         self.stats.bytes_in = self.stats.bytes_in.saturating_add(len);
-        if self.input.len().saturating_add(data.len()) > MAX_BUFFERED {
+        if self.input.len().saturating_add(data.len()) > self.max_buffered {
             self.fail();
             return Err(Error::Overflow);
         }
@@ -546,13 +561,11 @@ impl Session {
                 self.phase = Phase::PublishPending { txid, stream_id };
             }
             "FCUnpublish" | "closeStream" | "deleteStream" => {
-                if let Phase::Publishing { stream_id } = self.phase {
+                // No answer: publishers close right after these, and an answer arriving
+                // after their close only makes their kernel reset the connection.
+                if let Phase::Publishing { .. } = self.phase {
                     self.phase = Phase::Connected;
                     self.events.push_back(Event::Unpublish);
-                    if name == "FCUnpublish" {
-                        let info = status("status", "NetStream.Unpublish.Success", "Stopped.");
-                        self.status(stream_id, info)?;
-                    }
                 }
             }
             "play" | "play2" => {
@@ -1011,6 +1024,17 @@ mod tests {
         );
         let mut session = Session::new();
         handshake(&mut session);
+        // A lower message limit.
+        let mut limited = Session::new();
+        limited.set_max_message_len(1000);
+        handshake(&mut limited);
+        assert_eq!(
+            limited.handle_input(&[3, 0, 0, 0, 0, 0x03, 0xE9, 20, 0, 0, 0, 0]),
+            Err(Error::MessageTooLong(1001))
+        );
+        let mut limited = Session::new();
+        limited.set_max_message_len(1000);
+        assert_eq!(limited.handle_input(&[0; 70_000]), Err(Error::Overflow));
         // Media before publish is counted and dropped, not fatal.
         let mut client = Client::new();
         session.handle_input(&connect(&mut client, "live")).unwrap();

@@ -23,9 +23,12 @@ struct Seen {
     metadata: bool,
     video: usize,
     keyframes_with_parameter_sets: usize,
+    /// Video frames with a non-zero composition time (B-frames reorder).
+    reordered: usize,
     audio: usize,
     unpublish: bool,
     closed: bool,
+    acks: u64,
     error: Option<String>,
     ts: Vec<u8>,
 }
@@ -66,6 +69,8 @@ fn serve(listener: TcpListener, key: &'static str, limit: Duration) -> Seen {
     while Instant::now() < deadline {
         let n = match stream.read(&mut buf) {
             Ok(0) => break,
+            // ffmpeg closes with our acknowledgements unread: a reset, not an error.
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
             Ok(n) => n,
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
             Err(e) => {
@@ -98,6 +103,9 @@ fn serve(listener: TcpListener, key: &'static str, limit: Duration) -> Seen {
                 }
                 Event::Video(frame) => {
                     seen.video += 1;
+                    if frame.composition_ms != 0 {
+                        seen.reordered += 1;
+                    }
                     let types = media::h264::nal_types(&frame.data);
                     if frame.keyframe && types.contains(&7) && types.contains(&8) {
                         seen.keyframes_with_parameter_sets += 1;
@@ -133,18 +141,19 @@ fn serve(listener: TcpListener, key: &'static str, limit: Duration) -> Seen {
             break;
         }
     }
+    seen.acks = session.stats().acks;
     seen
 }
 
 /// Runs ffmpeg pushing `seconds` of test signal to `url`; returns its exit success
 /// and the end of its log.
-fn push(url: &str, seconds: u32, limit: Duration) -> (bool, String) {
+fn push(url: &str, seconds: u32, preset: &str, limit: Duration) -> (bool, String) {
     let mut child = Command::new("ffmpeg")
         .args(["-hide_banner", "-nostdin", "-loglevel", "warning", "-re"])
         .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25"])
         .args(["-f", "lavfi", "-i", "sine=f=1000"])
         .args(["-t", &seconds.to_string()])
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "25"])
+        .args(["-c:v", "libx264", "-preset", preset, "-g", "25"])
         .args(["-c:a", "aac", "-f", "flv", url])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -180,7 +189,7 @@ fn ffmpeg_push_to_ts() {
     let port = listener.local_addr().unwrap().port();
     let server = thread::spawn(move || serve(listener, "key", Duration::from_secs(40)));
     let url = format!("rtmp://127.0.0.1:{port}/live/key");
-    let (ok, log) = push(&url, 3, Duration::from_secs(40));
+    let (ok, log) = push(&url, 3, "ultrafast", Duration::from_secs(40));
     let seen = server.join().unwrap();
     eprintln!(
         "video {} (key frames with SPS/PPS {}), audio {}, ts {} bytes",
@@ -267,10 +276,83 @@ fn ffmpeg_push_wrong_key_is_refused() {
     let port = listener.local_addr().unwrap().port();
     let server = thread::spawn(move || serve(listener, "key", Duration::from_secs(20)));
     let url = format!("rtmp://127.0.0.1:{port}/live/other");
-    let (ok, log) = push(&url, 1, Duration::from_secs(20));
+    let (ok, log) = push(&url, 1, "ultrafast", Duration::from_secs(20));
     let seen = server.join().unwrap();
     assert!(!ok, "ffmpeg should fail: {log}");
     assert_eq!(seen.publish, Some(("live".into(), "other".into())));
     assert!(seen.closed);
     assert_eq!(seen.video, 0);
+}
+
+/// x264's `veryfast` preset codes B-frames: FLV composition times are not zero, and the
+/// TS must carry PTS ahead of DTS for them (PTS = (timestamp + composition) × 90).
+#[test]
+fn ffmpeg_push_with_b_frames() {
+    if !have("ffmpeg") || !have("ffprobe") {
+        eprintln!("skipping ffmpeg_push_with_b_frames: ffmpeg or ffprobe is not installed");
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = thread::spawn(move || serve(listener, "key", Duration::from_secs(30)));
+    let url = format!("rtmp://127.0.0.1:{port}/live/key");
+    let (ok, log) = push(&url, 2, "veryfast", Duration::from_secs(30));
+    let seen = server.join().unwrap();
+    assert!(ok, "ffmpeg failed: {log}");
+    assert_eq!(seen.error, None);
+    eprintln!(
+        "video {} ({} with composition time), audio {}, acks {}",
+        seen.video, seen.reordered, seen.audio, seen.acks
+    );
+    assert!(
+        (45..=55).contains(&seen.video),
+        "video frames: {}",
+        seen.video
+    );
+    assert!(
+        seen.reordered > 10,
+        "frames with composition time: {}",
+        seen.reordered
+    );
+
+    let path = std::env::temp_dir().join(format!("rtmp-ffmpeg-bframes-{}.ts", std::process::id()));
+    std::fs::write(&path, &seen.ts).unwrap();
+    let probe = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "packet=pts,dts",
+        ])
+        .args(["-of", "csv=p=0"])
+        .arg(&path)
+        .output()
+        .expect("run ffprobe");
+    let text = String::from_utf8_lossy(&probe.stdout);
+    let errors = String::from_utf8_lossy(&probe.stderr);
+    assert!(
+        probe.status.success() && errors.trim().is_empty(),
+        "{errors}"
+    );
+    let packets: Vec<(i64, i64)> = text
+        .lines()
+        .filter_map(|l| {
+            // "pts,dts," (ffprobe may add fields after them).
+            let mut fields = l.trim().split(',');
+            let pts = fields.next()?.parse().ok()?;
+            let dts = fields.next()?.parse().ok()?;
+            Some((pts, dts))
+        })
+        .collect();
+    assert_eq!(packets.len(), seen.video, "{text}");
+    assert!(packets.iter().all(|(pts, dts)| pts >= dts), "{text}");
+    let ahead = packets.iter().filter(|(pts, dts)| pts > dts).count();
+    assert_eq!(ahead, seen.reordered);
+    assert!(
+        packets.windows(2).all(|w| w[1].1 > w[0].1),
+        "DTS increases: {text}"
+    );
+    let _ = std::fs::remove_file(&path);
 }
