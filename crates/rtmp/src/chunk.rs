@@ -20,7 +20,11 @@
 //! - a fmt 3 chunk that starts a new message adds the last timestamp field of that
 //!   chunk stream (an fmt 1/2 delta, or an fmt 0 absolute timestamp) to its timestamp.
 //!   The writer only starts a message with fmt 3 after an fmt 1 or 2 header, where every
-//!   reader agrees.
+//!   reader agrees. (librtmp, and so OBS, starts a message with fmt 3 only when its
+//!   timestamp equals the previous one on that chunk stream, meaning a delta of 0;
+//!   read by this rule it gets the previous delta added. That takes two messages of
+//!   one type and size with one timestamp on one chunk stream in a row, which audio
+//!   and video do not produce.)
 //!
 //! Bounds: a message is at most the reader's `max_message_len` (default
 //! [`MAX_MESSAGE_LEN`]), at most [`MAX_CHUNK_STREAMS`] chunk streams are tracked, and

@@ -67,7 +67,9 @@ pub enum Media {
     Video(VideoFrame),
     /// An audio frame.
     Audio(AudioFrame),
-    /// Nothing to pass on: an empty tag, an AVC end of sequence, or a frame before its
+    /// An AVC end of sequence (AVCPacketType 2; ffmpeg's FLV muxer ends with one).
+    EndOfSequence,
+    /// Nothing to pass on: an empty tag, a video command frame, or a frame before its
     /// configuration.
     Skipped,
     /// A codec this crate does not take (the FLV CodecID or SoundFormat).
@@ -309,6 +311,7 @@ impl FlvDecoder {
                     data,
                 }))
             }
+            2 => Ok(Media::EndOfSequence),
             _ => Ok(Media::Skipped),
         }
     }
@@ -475,6 +478,10 @@ mod tests {
         assert_eq!(media::h264::nal_types(&frame.data), vec![9, 1]);
         // A length beyond the tag.
         assert!(d.video(0, &tag(2, 1, 0, &[0, 0, 1, 0, 0x41])).is_err());
+        assert_eq!(
+            d.video(0, &tag(1, 2, 0, &[])).unwrap(),
+            Media::EndOfSequence
+        );
         // Other codecs.
         assert_eq!(d.video(0, &[0x12, 0]).unwrap(), Media::Unsupported(2));
         assert_eq!(d.video(0, &[0x9C, 0]).unwrap(), Media::Unsupported(12));

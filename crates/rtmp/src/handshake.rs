@@ -7,7 +7,8 @@
 //! Player 9 digest handshake (ffmpeg, librtmp in OBS) that this server does the simple
 //! one: ffmpeg checks digests only when it plays from a server that announces a version,
 //! and librtmp falls back to the simple handshake when those bytes are zero. S2 echoes
-//! C1 byte for byte, which librtmp compares.
+//! C1 byte for byte, which librtmp compares. Both are checked against the real
+//! clients in `tests/ffmpeg_push.rs` (Debian's ffmpeg 5.1 and librtmp 2.4).
 //!
 //! S1's filler needs no secrecy (the simple handshake authenticates nothing); it is
 //! derived from C1 so the server needs no random source.

@@ -620,7 +620,7 @@ impl Session {
                 self.stats.audio_frames = self.stats.audio_frames.saturating_add(1);
                 self.events.push_back(Event::Audio(frame));
             }
-            Ok(Media::Config) => {}
+            Ok(Media::Config | Media::EndOfSequence) => {}
             Ok(Media::Skipped | Media::Unsupported(_)) | Err(_) => {
                 self.stats.dropped = self.stats.dropped.saturating_add(1);
             }

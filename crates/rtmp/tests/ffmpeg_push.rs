@@ -148,17 +148,25 @@ fn serve(listener: TcpListener, key: &'static str, limit: Duration) -> Seen {
 /// Runs ffmpeg pushing `seconds` of test signal to `url`; returns its exit success
 /// and the end of its log.
 fn push(url: &str, seconds: u32, preset: &str, limit: Duration) -> (bool, String) {
-    let mut child = Command::new("ffmpeg")
+    let mut command = Command::new("ffmpeg");
+    command
         .args(["-hide_banner", "-nostdin", "-loglevel", "warning", "-re"])
         .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25"])
         .args(["-f", "lavfi", "-i", "sine=f=1000"])
         .args(["-t", &seconds.to_string()])
         .args(["-c:v", "libx264", "-preset", preset, "-g", "25"])
-        .args(["-c:a", "aac", "-f", "flv", url])
+        .args(["-c:a", "aac", "-f", "flv", url]);
+    run(command, limit)
+}
+
+/// Runs `command` for at most `limit` (then kills it); returns its exit success and
+/// the end of its standard error.
+fn run(mut command: Command, limit: Duration) -> (bool, String) {
+    let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn ffmpeg");
+        .expect("spawn");
     let deadline = Instant::now() + limit;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -225,8 +233,16 @@ fn ffmpeg_push_to_ts() {
     assert!(seen.unpublish, "no unpublish at the end");
     assert_eq!(seen.ts.len() % 188, 0);
 
-    let path = std::env::temp_dir().join(format!("rtmp-ffmpeg-push-{}.ts", std::process::id()));
-    std::fs::write(&path, &seen.ts).unwrap();
+    let duration = probe(&seen.ts, seen.video, "ffmpeg-push");
+    assert!((2.7..=3.4).contains(&duration), "duration {duration}");
+}
+
+/// Writes `ts` to a temporary file and has ffprobe read it: H.264 and AAC streams,
+/// every one of `video_frames` access units decoded without a complaint. Returns the
+/// duration ffprobe gives.
+fn probe(ts: &[u8], video_frames: usize, name: &str) -> f64 {
+    let path = std::env::temp_dir().join(format!("rtmp-{name}-{}.ts", std::process::id()));
+    std::fs::write(&path, ts).unwrap();
     let probe = Command::new("ffprobe")
         .args(["-v", "error", "-count_frames", "-select_streams", "v"])
         .args([
@@ -245,7 +261,7 @@ fn ffmpeg_push_to_ts() {
     assert!(text.contains("codec_name=h264"), "{text}");
     // Every access unit decodes.
     assert!(
-        text.contains(&format!("nb_read_frames={}", seen.video)),
+        text.contains(&format!("nb_read_frames={video_frames}")),
         "{text}"
     );
     let streams = Command::new("ffprobe")
@@ -258,12 +274,10 @@ fn ffmpeg_push_to_ts() {
     assert!(streams.contains("codec_name=h264"), "{streams}");
     assert!(streams.contains("codec_name=aac"), "{streams}");
     let _ = std::fs::remove_file(&path);
-    let duration: f64 = text
-        .lines()
+    text.lines()
         .find_map(|l| l.strip_prefix("duration="))
         .and_then(|d| d.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no duration: {text}"));
-    assert!((2.7..=3.4).contains(&duration), "duration {duration}");
+        .unwrap_or_else(|| panic!("no duration: {text}"))
 }
 
 #[test]
@@ -355,4 +369,68 @@ fn ffmpeg_push_with_b_frames() {
         "DTS increases: {text}"
     );
     let _ = std::fs::remove_file(&path);
+}
+
+/// librtmp (Debian's librtmp1), the library OBS Studio's RTMP output is a fork of, as
+/// the publisher: `tests/librtmp_push.c` (built by hand, see its header) publishes an
+/// FLV file that ffmpeg made. Runs only when `RTMP_LIBRTMP_PUSH` names that program.
+#[test]
+fn librtmp_push() {
+    let Some(program) = std::env::var_os("RTMP_LIBRTMP_PUSH") else {
+        eprintln!(
+            "skipping librtmp_push: RTMP_LIBRTMP_PUSH does not name tests/librtmp_push.c built"
+        );
+        return;
+    };
+    if !have("ffmpeg") {
+        eprintln!("skipping librtmp_push: ffmpeg is not installed");
+        return;
+    }
+    let flv = std::env::temp_dir().join(format!("rtmp-librtmp-{}.flv", std::process::id()));
+    let mut make = Command::new("ffmpeg");
+    make.args(["-hide_banner", "-nostdin", "-loglevel", "warning", "-y"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25"])
+        .args(["-f", "lavfi", "-i", "sine=f=1000", "-t", "3"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "25",
+            "-c:a",
+            "aac",
+        ])
+        .arg(&flv);
+    let (ok, log) = run(make, Duration::from_secs(60));
+    assert!(ok, "ffmpeg: {log}");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = thread::spawn(move || serve(listener, "key", Duration::from_secs(30)));
+    let mut publish = Command::new(program);
+    publish
+        .arg(format!("rtmp://127.0.0.1:{port}/live/key"))
+        .arg(&flv);
+    let (ok, log) = run(publish, Duration::from_secs(30));
+    let seen = server.join().unwrap();
+    let _ = std::fs::remove_file(&flv);
+    eprintln!(
+        "librtmp: video {} (key frames with SPS/PPS {}), audio {}",
+        seen.video, seen.keyframes_with_parameter_sets, seen.audio
+    );
+    assert!(ok, "librtmp_push failed: {log}");
+    assert_eq!(seen.error, None, "{log}");
+    assert_eq!(seen.publish, Some(("live".into(), "key".into())));
+    assert_eq!(seen.video, 75);
+    assert!(seen.keyframes_with_parameter_sets >= 3);
+    assert!(
+        (120..=150).contains(&seen.audio),
+        "audio frames: {}",
+        seen.audio
+    );
+    assert!(seen.unpublish, "no unpublish at the end");
+    if have("ffprobe") {
+        let duration = probe(&seen.ts, seen.video, "librtmp");
+        assert!((2.7..=3.4).contains(&duration), "duration {duration}");
+    }
 }
