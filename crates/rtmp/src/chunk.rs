@@ -216,7 +216,11 @@ impl ChunkReader {
             return Err(Error::Chunk("too many chunk streams"));
         }
         let prev = known.cloned().unwrap_or_default();
-        if fmt != 0 && !prev.started {
+        // A chunk stream starts with fmt 0 (§5.3.1.2.1), but librtmp starts one with
+        // fmt 1 when its first message has a non-zero timestamp: taken as a delta from
+        // 0 on message stream 0, as ffmpeg and nginx-rtmp read it. Without a length
+        // (fmt 2, 3) there is nothing to go on.
+        if fmt >= 2 && !prev.started {
             return Err(Error::Chunk("compressed header on a new chunk stream"));
         }
         let field = if fmt < 3 { header.be(3) } else { None };
@@ -507,7 +511,13 @@ mod tests {
     #[test]
     fn refusals() {
         let mut reader = ChunkReader::new();
-        assert!(reader.read(&[0x43, 0, 0, 0, 0, 0, 1, 8]).is_err());
+        assert!(reader.read(&[0x83, 0, 0, 0]).is_err());
+        assert!(reader.read(&[0xC3]).is_err());
+        // fmt 1 on a new chunk stream: timestamp from 0, message stream 0.
+        let (used, msg) = reader.read(&[0x44, 0, 0, 40, 0, 0, 1, 8, 0xAF]).unwrap();
+        assert_eq!(used, 9);
+        let msg = msg.unwrap();
+        assert_eq!((msg.timestamp, msg.stream_id, msg.type_id), (40, 0, 8));
         let mut big = vec![0x03, 0, 0, 0, 0xFF, 0xFF, 0xFF, 9, 1, 0, 0, 0];
         reader.set_max_message_len(1 << 20);
         assert_eq!(reader.read(&big), Err(Error::MessageTooLong(0x00FF_FFFF)));

@@ -272,7 +272,7 @@ impl Session {
         if self.phase != Phase::Handshake {
             result = self.count_for_ack(len);
         }
-        // process() closes the session itself on an error.
+        // Any error closes the session (process() does it too).
         result
             .and_then(|()| self.process())
             .inspect_err(|_| self.fail())
