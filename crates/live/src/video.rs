@@ -56,6 +56,10 @@ pub struct VideoRendition {
     open: Option<Open>,
     /// Scaled pictures (with input PTS) held until the encoder opens.
     pending: Vec<(frame::Video, i64)>,
+    /// The last picture the encoder took, to scale the next one into: a
+    /// frame of 720p is 1.4 MB, which would otherwise be mapped and
+    /// unmapped for every frame (onair runs with `MALLOC_MMAP_THRESHOLD_`).
+    spare: Option<frame::Video>,
     /// The first input picture's sample aspect ratio.
     source_sar: Option<(u32, u32)>,
     /// 90 kHz time of output frame 0: the first picture's PTS. The output timeline is
@@ -84,6 +88,7 @@ impl VideoRendition {
             settings,
             scaler: None,
             pending: Vec::new(),
+            spare: None,
             source_sar: None,
             origin: None,
             anchor: 0,
@@ -259,6 +264,11 @@ impl VideoRendition {
             open.encoder.send_frame(&scaled)?;
             self.drain(out);
         }
+        // The encoder holds nothing of `scaled` now: avcodec_send_frame takes a
+        // reference that the encode call drops once libx264 has copied the picture
+        // (x264_encoder_encode copies its input), and drain() received until the
+        // encoder asked for more. So the next picture can be scaled into it.
+        self.spare = Some(scaled);
         Ok(())
     }
 
@@ -278,7 +288,11 @@ impl VideoRendition {
             )?;
             self.scaler = Some((ctx, key));
         }
-        let mut scaled = frame::Video::new(Pixel::YUV420P, w, h);
+        let mut scaled = self
+            .spare
+            .take()
+            .filter(|f| (f.width(), f.height(), f.format()) == (w, h, Pixel::YUV420P))
+            .unwrap_or_else(|| frame::Video::new(Pixel::YUV420P, w, h));
         if let Some((ctx, _)) = self.scaler.as_mut() {
             ctx.run(picture, &mut scaled)?;
         }
