@@ -11,6 +11,7 @@ import pytest
 
 from conftest import Server, _free_tcp_port, needs_ffmpeg, wait_for
 from test_channel import channel_config, get, run_channel
+from test_healing import input_state
 
 
 @pytest.fixture
@@ -95,7 +96,9 @@ def test_ffmpeg_rtmp_push_plays_out_of_hls(rtmp_server, tmp_path):
     code, _, log = refused_push(url)
     assert code != 0, log
 
-    _, media_url = run_channel(srv, tmp_path, channel_config(input_id))
+    cid, media_url = run_channel(srv, tmp_path, channel_config(input_id))
+    waiting = wait_for(lambda: input_state(srv, cid).get("reason"), 10, what="the input's waiting reason")
+    assert f"waiting for an RTMP publisher on rtmp://127.0.0.1:{port}/live/cam" in waiting, waiting
     encoder_log = open(tmp_path / "rtmp-encoder.log", "ab")
     srv.popen(push_args(url), stdout=encoder_log, stderr=subprocess.STDOUT)
 
@@ -109,6 +112,7 @@ def test_ffmpeg_rtmp_push_plays_out_of_hls(rtmp_server, tmp_path):
         assert codecs(f"{base}/{name}") == {"aac", "h264"}, name
     log = srv.log_tail(400)
     assert "RTMP publisher accepted" in log, log
+    assert input_state(srv, cid)["state"] == "CONNECTED"
 
     # A wrong key and a wrong app are refused quickly, and the publisher keeps running.
     for wrong in ("live/other", "other/cam"):
@@ -121,12 +125,31 @@ def test_ffmpeg_rtmp_push_plays_out_of_hls(rtmp_server, tmp_path):
     assert before >= 3
 
     # A security group that does not admit loopback: the running publisher is dropped
-    # and a new one refused before the handshake, counted in the channel's health.
+    # (input loss) and a new one refused before the handshake, counted in the
+    # channel's health.
     group = srv.aws("medialive", "create-input-security-group",
                     "--whitelist-rules", "Cidr=10.0.0.0/8")["SecurityGroup"]["Id"]
     srv.aws("medialive", "update-input", "--input-id", input_id, "--input-security-groups", group)
     wait_for(lambda: "no longer admits" in srv.log_tail(400), 15, interval=0.5,
              what="the publisher to be dropped")
+    state = input_state(srv, cid)
+    assert state["state"] == "WAITING" and "left" in state["reason"] and state["losses"] >= 1, state
+    wait_for(lambda: "input loss started" in srv.log_tail(400), 15, interval=0.5, what="input loss")
+    refused_before = input_state(srv, cid)["refused"]
     code, took, out = refused_push(url)
     assert code != 0 and took < 10, (code, took, out)
     wait_for(lambda: "RTMP connection refused" in srv.log_tail(400), 10, what="the refusal in the log")
+    wait_for(lambda: input_state(srv, cid)["refused"] > refused_before, 5, what="the refusal counted")
+
+    # Loopback admitted again: a new publisher is a new stream, and the loss ends.
+    srv.aws("medialive", "update-input-security-group", "--input-security-group-id", group,
+            "--whitelist-rules", "Cidr=127.0.0.0/8")
+    time.sleep(1.5)  # the supervisor renews the rules on its next pass (at once, or within 1 s)
+    srv.popen(push_args(url), stdout=encoder_log, stderr=subprocess.STDOUT)
+    wait_for(lambda: input_state(srv, cid)["state"] == "CONNECTED", 15, interval=0.5,
+             what="the new publisher to be connected")
+    wait_for(lambda: "input loss ended" in srv.log_tail(400), 20, interval=0.5, what="input loss to end")
+    wait_for(lambda: len(segment_names(media_url)) > before and segment_names(media_url)[-1] != names[-1], 20,
+             interval=0.5, what="new segments")
+    last = segment_names(media_url)[-1]
+    assert codecs(f"{base}/{last}") == {"aac", "h264"}, last

@@ -340,10 +340,13 @@ async fn serve(
     let _ = conn.flush().await;
     if let Some(claim) = conn.claim.take() {
         tracing::info!(%peer, stream = %conn.name, "RTMP publisher left: {why}");
-        let _ = claim.route.tx.try_send(Delivery::Ended {
+        // Behind the media still queued; a feed that takes nothing for a
+        // second sees the loss by the silence instead.
+        let ended = Delivery::Ended {
             peer,
             why: why.clone(),
-        });
+        };
+        let _ = claim.route.tx.send_timeout(ended, RETRY_BIND).await;
     } else {
         tracing::info!(%peer, "RTMP connection closed before publishing: {why}");
     }
@@ -479,14 +482,19 @@ impl Connection {
             return Some("the input's security group no longer admits the address".into());
         }
         for piece in ts.chunks(TS_PIECE) {
-            if claim
+            let sent = claim
                 .route
                 .tx
-                .send(Delivery::Ts(piece.to_vec()))
-                .await
-                .is_err()
-            {
-                return Some("the channel stopped".into());
+                .send_timeout(Delivery::Ts(piece.to_vec()), IDLE_TIMEOUT)
+                .await;
+            match sent {
+                Ok(()) => {}
+                Err(mpsc::error::SendTimeoutError::Closed(_)) => {
+                    return Some("the channel stopped".into())
+                }
+                Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                    return Some("the channel's feed takes nothing".into())
+                }
             }
         }
         ts.clear();
