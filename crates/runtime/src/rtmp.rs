@@ -69,6 +69,9 @@ pub enum Delivery {
     Ended { peer: SocketAddr, why: String },
     /// A connection from `peer` was refused by the input's security group.
     Refused(SocketAddr),
+    /// The listener cannot bind its port (`Some`: why; it tries again every
+    /// second), or is listening again (`None`).
+    Listening { error: Option<String> },
 }
 
 /// One registered input.
@@ -97,6 +100,8 @@ pub struct RtmpIngest {
     bind: SocketAddr,
     routes: Mutex<HashMap<String, Arc<Route>>>,
     listener: Mutex<Option<JoinHandle<()>>>,
+    /// Why the listener cannot bind its port, while it cannot.
+    listen_error: Mutex<Option<String>>,
     connections: Arc<Semaphore>,
     next_id: AtomicU64,
     /// Connections refused before the handshake, and at the connection cap.
@@ -121,6 +126,7 @@ impl Drop for Registration {
             if let Some(h) = self.ingest.listener().take() {
                 h.abort();
             }
+            *self.ingest.listen_error() = None;
         }
     }
 }
@@ -132,6 +138,7 @@ impl RtmpIngest {
             bind,
             routes: Mutex::default(),
             listener: Mutex::default(),
+            listen_error: Mutex::default(),
             connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
             next_id: AtomicU64::new(1),
             refused: AtomicU64::new(0),
@@ -161,6 +168,26 @@ impl RtmpIngest {
         self.listener.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn listen_error(&self) -> MutexGuard<'_, Option<String>> {
+        self.listen_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records whether the port is bound and tells every input when that changes.
+    fn listening(&self, error: Option<String>) {
+        let mut now = self.listen_error();
+        if *now == error {
+            return;
+        }
+        now.clone_from(&error);
+        drop(now);
+        for r in self.routes().values() {
+            let error = error.clone();
+            let _ = r.tx.try_send(Delivery::Listening { error });
+        }
+    }
+
     /// Routes publishers of `names` (`app/key`) to the returned registration,
     /// admitting the addresses `rules` admits (none: anyone). Refused with the
     /// reason when another registration holds one of the names. Must be called
@@ -188,6 +215,11 @@ impl RtmpIngest {
             for name in names {
                 routes.insert(name.clone(), route.clone());
             }
+        }
+        if let Some(error) = self.listen_error().clone() {
+            let _ = route
+                .tx
+                .try_send(Delivery::Listening { error: Some(error) });
         }
         let mut listener = self.listener();
         if listener.as_ref().is_none_or(JoinHandle::is_finished) {
@@ -272,12 +304,18 @@ async fn listen(ingest: Weak<RtmpIngest>) {
                     tracing::warn!(
                         "RTMP listener cannot listen on {bind}: {why}; trying again every second"
                     );
-                    logged = Some(why);
+                    logged = Some(why.clone());
                 }
+                let Some(i) = ingest.upgrade() else { return };
+                i.listening(Some(why));
+                drop(i);
                 tokio::time::sleep(RETRY_BIND).await;
             }
         }
     };
+    if let Some(i) = ingest.upgrade() {
+        i.listening(None);
+    }
     tracing::info!("RTMP listener on {bind}");
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -547,6 +585,28 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let again = ingest.register(&names, None).unwrap();
         drop(again);
+    }
+
+    #[tokio::test]
+    async fn a_busy_port_is_reported_and_tried_again() {
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let ingest = RtmpIngest::new(busy.local_addr().unwrap());
+        let mut reg = ingest.register(&["live/a".to_string()], None).unwrap();
+        let first = tokio::time::timeout(Duration::from_secs(3), reg.rx.recv())
+            .await
+            .unwrap();
+        assert!(
+            matches!(&first, Some(Delivery::Listening { error: Some(e) }) if !e.is_empty()),
+            "{first:?}"
+        );
+        drop(busy);
+        let again = tokio::time::timeout(Duration::from_secs(3), reg.rx.recv())
+            .await
+            .unwrap();
+        assert!(
+            matches!(again, Some(Delivery::Listening { error: None })),
+            "{again:?}"
+        );
     }
 
     #[tokio::test]

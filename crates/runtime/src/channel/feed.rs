@@ -285,6 +285,13 @@ impl RtmpFollower {
                     ));
                 }
                 Some(Delivery::Refused(from)) => status.refused(from, since),
+                Some(Delivery::Listening { error: Some(e) }) => status.waiting(format!(
+                    "the RTMP listener cannot listen on {}: {e}; trying again every second",
+                    self.ingest.bind()
+                )),
+                Some(Delivery::Listening { error: None }) => {
+                    status.waiting(format!("waiting for an RTMP publisher on {}", self.urls()));
+                }
                 None => self.registration = None,
             }
         }
