@@ -125,7 +125,7 @@ impl ControlPlane {
             .as_ref()
             .and_then(|r| others.iter().find(|o| o.request_id.as_ref() == Some(r)))
         {
-            return Ok(json!({ "input": same.render() }));
+            return Ok(json!({ "input": self.render_input(same) }));
         }
         rec.security_groups = self.check_input_groups(input_type, groups)?;
         if input_type == InputType::MediaConnect {
@@ -152,16 +152,8 @@ impl ControlPlane {
             if stream_names.len() == 1 {
                 rec.input_class = "SINGLE_PIPELINE".into();
             }
-            let ip = &self.settings.ingest_ip;
-            let port = self.settings.rtmp_port;
-            rec.destinations = stream_names
-                .iter()
-                .map(|name| InputDestination {
-                    ip: ip.clone(),
-                    port: port.to_string(),
-                    url: format!("rtmp://{ip}:{port}/{name}"),
-                })
-                .collect();
+            let names: Vec<&str> = stream_names.iter().map(String::as_str).collect();
+            rec.destinations = rtmp_destinations(&self.settings, &names);
         } else {
             if !flows.is_empty() {
                 return Err(ControlError::bad(format!(
@@ -205,12 +197,24 @@ impl ControlPlane {
             rec.arn = arn(region, &self.settings.account_id, "input", &rec.id);
         }
         self.save_input(&rec)?;
-        Ok(json!({ "input": rec.render() }))
+        Ok(json!({ "input": self.render_input(&rec) }))
+    }
+
+    /// The Input shape of `rec`. An RTMP_PUSH input's destinations are on the
+    /// server's RTMP port as configured now (`--ingest-ip`, `--rtmp-port`),
+    /// which a restart may have changed since the input was created.
+    fn render_input(&self, rec: &InputRecord) -> Value {
+        if rec.input_type != InputType::RtmpPush {
+            return rec.render();
+        }
+        let mut now = rec.clone();
+        now.destinations = rtmp_destinations(&self.settings, &rec.stream_names());
+        now.render()
     }
 
     /// DescribeInput (the Input fields, flattened).
     pub fn describe_input(&self, id: &str) -> Result<Value> {
-        Ok(self.input_record(id)?.render())
+        Ok(self.render_input(&self.input_record(id)?))
     }
 
     /// The `mediaConnectFlows` member: each flow must exist.
@@ -314,7 +318,7 @@ impl ControlPlane {
         }
         self.save_input(&rec)?;
         self.wake();
-        Ok(json!({ "input": rec.render() }))
+        Ok(json!({ "input": self.render_input(&rec) }))
     }
 
     /// ListInputs, paginated by position in creation order; deleted inputs
@@ -331,7 +335,7 @@ impl ControlPlane {
             .filter(|r| r.deleted_ms.is_none())
             .collect();
         let (page, next) = page(&all, max_results, next_token)?;
-        let inputs = page.iter().map(InputRecord::render).collect();
+        let inputs = page.iter().map(|i| self.render_input(i)).collect();
         Ok(crate::page::listing("inputs", inputs, next))
     }
 
@@ -385,6 +389,20 @@ impl ControlPlane {
             ))),
         }
     }
+}
+
+/// The destinations of RTMP stream `names` on the server's RTMP port.
+fn rtmp_destinations(settings: &crate::Settings, names: &[&str]) -> Vec<InputDestination> {
+    let ip = &settings.ingest_ip;
+    let port = settings.rtmp_port;
+    names
+        .iter()
+        .map(|name| InputDestination {
+            ip: ip.clone(),
+            port: port.to_string(),
+            url: format!("rtmp://{ip}:{port}/{name}"),
+        })
+        .collect()
 }
 
 /// The longest `app` or `key` of an RTMP stream name.
@@ -675,6 +693,19 @@ mod tests {
         assert!(msg(json!([])).starts_with("destinations: an RTMP_PUSH input takes 1 or 2"));
         assert!(msg(json!([{"url": "rtmp://x"}]))
             .starts_with("destinations[0].streamName: is required"));
+        // The URL follows the server's RTMP port and ingest address.
+        let moved = Settings {
+            ingest_ip: "192.0.2.7".into(),
+            rtmp_port: 2935,
+            ..Settings::default()
+        };
+        let d = rtmp_destinations(&moved, &rec.stream_names());
+        assert_eq!(d[1].url, "rtmp://192.0.2.7:2935/live/b");
+        assert_eq!(d[1].port, "2935");
+        assert_eq!(
+            cp.describe_input(&rec.id).unwrap()["destinations"],
+            input["destinations"]
+        );
         // Once deleted, its names are free again.
         cp.delete_input(input["id"].as_str().unwrap()).unwrap();
         cp.create_input(
