@@ -153,3 +153,52 @@ def test_ffmpeg_rtmp_push_plays_out_of_hls(rtmp_server, tmp_path):
              interval=0.5, what="new segments")
     last = segment_names(media_url)[-1]
     assert codecs(f"{base}/{last}") == {"aac", "h264"}, last
+
+
+@needs_ffmpeg
+@pytest.mark.deadline(200)
+def test_rtmp_publisher_loss_fails_over_to_the_backup_and_back(rtmp_server, tmp_path):
+    """An RTMP_PUSH input as the primary, an RTP_PUSH input fed by ffmpeg as the
+    backup: the RTMP publisher stopping is input loss, so the channel switches to the
+    backup, and a new publisher brings it back after ErrorClearTimeMsec."""
+    from mediatools import encoder
+
+    srv, port = rtmp_server, rtmp_server.rtmp_port
+    primary = srv.aws("medialive", "create-input", "--name", "obs", "--type", "RTMP_PUSH",
+                      "--destinations", "StreamName=live/main")["Input"]["Id"]
+    backup = srv.aws("medialive", "create-input", "--name", "backup", "--type", "RTP_PUSH")["Input"]
+    config = channel_config(primary)
+    config["InputAttachments"][0]["AutomaticInputFailoverSettings"] = {
+        "SecondaryInputId": backup["Id"], "InputPreference": "PRIMARY_INPUT_PREFERRED",
+        "ErrorClearTimeMsec": 2000,
+        "FailoverConditions": [
+            {"FailoverConditionSettings": {"InputLossSettings": {"InputLossThresholdMsec": 1000}}}],
+    }
+    config["InputAttachments"].append({
+        "InputAttachmentName": "backup", "InputId": backup["Id"],
+        "InputSettings": {"AudioSelectors": [{"Name": "default"}]},
+    })
+    encoder(srv, f"rtp://127.0.0.1:{backup['Destinations'][0]['Port']}", tone=2000, log_name="backup")
+    cid, _ = run_channel(srv, tmp_path, config)
+    url = f"rtmp://127.0.0.1:{port}/live/main"
+    log = open(tmp_path / "rtmp-encoder.log", "ab")
+
+    def active():
+        details = srv.aws("medialive", "describe-channel", "--channel-id", cid)["PipelineDetails"]
+        return details[0].get("ActiveInputAttachmentName") if details else None
+
+    publisher = srv.popen(push_args(url), stdout=log, stderr=subprocess.STDOUT)
+    wait_for(lambda: input_state(srv, cid)["state"] == "CONNECTED", 20, interval=0.5,
+             what="the RTMP publisher to be connected")
+    wait_for(lambda: active() == "camera", 20, interval=0.5, what="the channel on the RTMP input")
+
+    srv.kill_child(publisher)
+    try:
+        wait_for(lambda: active() == "backup", 15, interval=0.5, what="the switch to the backup")
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{srv.log_tail(60)}") from None
+    state = input_state(srv, cid)
+    assert state["state"] == "WAITING" and "left" in state["reason"] and state["losses"] >= 1, state
+
+    srv.popen(push_args(url), stdout=log, stderr=subprocess.STDOUT)
+    wait_for(lambda: active() == "camera", 25, interval=0.5, what="the switch back to the RTMP input")
