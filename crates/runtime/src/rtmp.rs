@@ -370,6 +370,7 @@ async fn serve(
         adapter: TsAdapter::new(),
         claim: None,
         name: String::new(),
+        warned_dropped: false,
     };
     conn.session.set_max_message_len(MAX_MESSAGE_LEN);
     let _ = conn.stream.set_nodelay(true);
@@ -401,7 +402,13 @@ struct Connection {
     claim: Option<Claim>,
     /// The `app/key` published.
     name: String,
+    /// The publisher was told of in the log for media that is dropped.
+    warned_dropped: bool,
 }
+
+/// Media messages dropped (other codecs, malformed) before it is logged: a
+/// few before the codec configuration are normal.
+const DROPPED_WARNING: u64 = 50;
 
 impl Connection {
     /// Reads and answers until the connection ends; returns why it ended.
@@ -437,6 +444,7 @@ impl Connection {
             if let Some(end) = self.events(&mut ts) {
                 return end;
             }
+            self.warn_dropped();
             if let Err(e) = self.flush().await {
                 return e;
             }
@@ -497,6 +505,23 @@ impl Connection {
             }
         }
         None
+    }
+
+    /// Logs, once, a publisher whose media is mostly dropped (a codec other
+    /// than H.264 / AAC, or malformed tags).
+    fn warn_dropped(&mut self) {
+        let stats = self.session.stats();
+        if !self.warned_dropped && stats.dropped >= DROPPED_WARNING {
+            self.warned_dropped = true;
+            tracing::warn!(
+                peer = %self.peer,
+                stream = %self.name,
+                dropped = stats.dropped,
+                video = stats.video_frames,
+                audio = stats.audio_frames,
+                "RTMP publisher sends media onair drops: only H.264 video and AAC audio are taken"
+            );
+        }
     }
 
     /// Writes what the session has to say.
