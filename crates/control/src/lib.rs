@@ -52,6 +52,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 pub use error::{ControlError, Result};
 pub use store::Store;
 
+/// The RTMP port encoders expect (and MediaLive uses).
+pub const DEFAULT_RTMP_PORT: u16 = 1935;
+
 /// Server-wide settings.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -61,6 +64,9 @@ pub struct Settings {
     pub ingest_ip: String,
     /// The local address ingest sockets bind to.
     pub ingest_bind: IpAddr,
+    /// The TCP port of the one RTMP listener every RTMP_PUSH input shares
+    /// (inputs are told apart by `app/key`).
+    pub rtmp_port: u16,
     /// Public base URL of the HTTP port (`http://host:port`, no trailing
     /// `/`): MediaPackage ingest and origin URLs are built on it.
     pub base_url: String,
@@ -72,6 +78,7 @@ impl Default for Settings {
             account_id: "000000000000".into(),
             ingest_ip: "127.0.0.1".into(),
             ingest_bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            rtmp_port: DEFAULT_RTMP_PORT,
             base_url: "http://127.0.0.1:8080".into(),
         }
     }

@@ -31,6 +31,10 @@ pub struct ServeArgs {
     /// Local address ingest sockets bind to.
     #[arg(long, default_value = "0.0.0.0", env = "ONAIR_INGEST_BIND")]
     pub ingest_bind: IpAddr,
+    /// TCP port of the RTMP listener that every RTMP_PUSH input shares (on
+    /// the ingest bind address; opened while a channel with such an input runs).
+    #[arg(long, default_value_t = control::DEFAULT_RTMP_PORT, env = "ONAIR_RTMP_PORT")]
+    pub rtmp_port: u16,
     /// API access key id (default: generated at first start, kept in the data dir).
     #[arg(long, env = "ONAIR_ACCESS_KEY_ID")]
     pub access_key_id: Option<String>,
@@ -210,6 +214,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
         account_id: creds.account_id.clone(),
         ingest_ip: ingest_ip.to_string(),
         ingest_bind: args.ingest_bind,
+        rtmp_port: args.rtmp_port,
         base_url,
     };
     let cp = control::ControlPlane::open(&args.data_dir, settings)

@@ -13,7 +13,8 @@
 //! moves to the flow's new engine as soon as one is published (the flow was
 //! started after the channel, stopped and started again, or restarted by a
 //! source change); a push input whose port is held by another program tries
-//! again every second. None of this needs the channel to be stopped.
+//! again every second. RTMP_PUSH inputs share one RTMP listener ([`rtmp`]),
+//! open while a channel with such an input runs. None of this needs the channel to be stopped.
 //!
 //! Driving contract: [`Runtime::run`] passes once a second and whenever the
 //! control plane says something changed; only the runtime starts and stops
@@ -31,6 +32,7 @@
 pub mod channel;
 pub mod flows;
 pub mod observe;
+pub mod rtmp;
 pub mod taps;
 
 use std::sync::Arc;
@@ -44,6 +46,7 @@ pub struct Runtime {
     cp: Arc<ControlPlane>,
     origin: OriginStore,
     taps: Arc<taps::Taps>,
+    rtmp: Arc<rtmp::RtmpIngest>,
     engines: tokio::sync::Mutex<Engines>,
 }
 
@@ -56,10 +59,15 @@ struct Engines {
 impl Runtime {
     /// A runtime for the resources of `cp`; channels deliver to `origin`.
     pub fn new(cp: Arc<ControlPlane>, origin: OriginStore) -> Arc<Runtime> {
+        let rtmp = rtmp::RtmpIngest::new(std::net::SocketAddr::new(
+            cp.settings.ingest_bind,
+            cp.settings.rtmp_port,
+        ));
         Arc::new(Runtime {
             cp,
             origin,
             taps: Arc::default(),
+            rtmp,
             engines: tokio::sync::Mutex::default(),
         })
     }
@@ -84,6 +92,7 @@ impl Runtime {
         let env = channel::Env {
             cp: &self.cp,
             taps: &self.taps,
+            rtmp: &self.rtmp,
             origin: &self.origin,
         };
         channel::reconcile(&env, &mut engines.channels).await;

@@ -15,6 +15,7 @@ fn settings() -> Settings {
         account_id: "123456789012".into(),
         ingest_ip: "127.0.0.1".into(),
         ingest_bind: "127.0.0.1".parse().unwrap(),
+        rtmp_port: control::DEFAULT_RTMP_PORT,
         base_url: "http://127.0.0.1:8080".into(),
     }
 }

@@ -3,9 +3,13 @@
 //!
 //! Supported types: `MEDIACONNECT` (one or two existing flows), `RTP_PUSH`
 //! and `UDP_PUSH` (onair allocates two UDP ports from [`PUSH_PORTS`], one per
-//! pipeline, and reports them as `destinations[].url`; `inputSecurityGroups`
-//! names the one group whose rules say who may push, none: anyone — see
-//! [`super::security_group`]). Other types are a 400 naming the type.
+//! pipeline, and reports them as `destinations[].url`), and `RTMP_PUSH`
+//! (`destinations[].streamName` gives one or two `app/key` names, unique
+//! among inputs; every RTMP_PUSH input shares the server's one RTMP port,
+//! [`crate::Settings::rtmp_port`], and its destinations read
+//! `rtmp://ip:port/app/key`). For push inputs `inputSecurityGroups` names the
+//! one group whose rules say who may push, none: anyone — see
+//! [`super::security_group`]. Other types are a 400 naming the type.
 //!
 //! UpdateInput changes `name`, `roleArn`, `inputSecurityGroups` and
 //! `mediaConnectFlows`. While the channel it is attached to runs (STARTING,
@@ -77,17 +81,21 @@ impl ControlPlane {
         };
         if !input_type.implemented() {
             return Err(ControlError::bad(format!(
-                "type: onair does not implement input type {input_type} yet (supported: MEDIACONNECT, RTP_PUSH, UDP_PUSH)"
+                "type: onair does not implement input type {input_type} yet (supported: MEDIACONNECT, RTP_PUSH, UDP_PUSH, RTMP_PUSH)"
             )));
         }
         let flows = self.read_flows(&mut f)?.unwrap_or_default();
-        if let Some(d) = f.list("destinations")? {
-            if !d.is_empty() {
+        let given_destinations = f.list("destinations")?.unwrap_or_default();
+        let stream_names = if input_type == InputType::RtmpPush {
+            read_stream_names(&given_destinations)?
+        } else {
+            if !given_destinations.is_empty() {
                 return Err(ControlError::bad(format!(
                     "destinations: onair allocates the destinations of {input_type} inputs; do not give any"
                 )));
             }
-        }
+            Vec::new()
+        };
         let groups = f.string_list("inputSecurityGroups")?.unwrap_or_default();
         let role_arn = f.string("roleArn")?;
         let tags = f.string_map("tags")?.unwrap_or_default();
@@ -117,12 +125,35 @@ impl ControlPlane {
             .as_ref()
             .and_then(|r| others.iter().find(|o| o.request_id.as_ref() == Some(r)))
         {
-            return Ok(json!({ "input": same.render() }));
+            return Ok(json!({ "input": self.render_input(same) }));
         }
         rec.security_groups = self.check_input_groups(input_type, groups)?;
         if input_type == InputType::MediaConnect {
             rec.input_class = input_class(&flows)?.into();
             rec.media_connect_flows = flows;
+        } else if input_type == InputType::RtmpPush {
+            if !flows.is_empty() {
+                return Err(ControlError::bad(
+                    "mediaConnectFlows: only MEDIACONNECT inputs name flows, not RTMP_PUSH",
+                ));
+            }
+            for (i, name) in stream_names.iter().enumerate() {
+                if let Some(holder) = others
+                    .iter()
+                    .filter(|o| o.deleted_ms.is_none())
+                    .find(|o| o.stream_names().contains(&name.as_str()))
+                {
+                    return Err(ControlError::bad(format!(
+                        "destinations[{i}].streamName: {name} is already used by RTMP_PUSH input '{}' ({}); choose another app/key",
+                        holder.name, holder.id
+                    )));
+                }
+            }
+            if stream_names.len() == 1 {
+                rec.input_class = "SINGLE_PIPELINE".into();
+            }
+            let names: Vec<&str> = stream_names.iter().map(String::as_str).collect();
+            rec.destinations = rtmp_destinations(&self.settings, &names);
         } else {
             if !flows.is_empty() {
                 return Err(ControlError::bad(format!(
@@ -166,12 +197,24 @@ impl ControlPlane {
             rec.arn = arn(region, &self.settings.account_id, "input", &rec.id);
         }
         self.save_input(&rec)?;
-        Ok(json!({ "input": rec.render() }))
+        Ok(json!({ "input": self.render_input(&rec) }))
+    }
+
+    /// The Input shape of `rec`. An RTMP_PUSH input's destinations are on the
+    /// server's RTMP port as configured now (`--ingest-ip`, `--rtmp-port`),
+    /// which a restart may have changed since the input was created.
+    fn render_input(&self, rec: &InputRecord) -> Value {
+        if rec.input_type != InputType::RtmpPush {
+            return rec.render();
+        }
+        let mut now = rec.clone();
+        now.destinations = rtmp_destinations(&self.settings, &rec.stream_names());
+        now.render()
     }
 
     /// DescribeInput (the Input fields, flattened).
     pub fn describe_input(&self, id: &str) -> Result<Value> {
-        Ok(self.input_record(id)?.render())
+        Ok(self.render_input(&self.input_record(id)?))
     }
 
     /// The `mediaConnectFlows` member: each flow must exist.
@@ -222,7 +265,7 @@ impl ControlPlane {
         let flows = self.read_flows(&mut f)?;
         if f.list("destinations")?.is_some_and(|d| !d.is_empty()) {
             return Err(ControlError::bad(
-                "destinations: onair allocates the destinations of push inputs; they cannot be given or changed",
+                "destinations: the destinations of a push input cannot change (onair allocates RTP/UDP ports; an RTMP_PUSH input keeps the app/key it was created with: create another input for new ones)",
             ));
         }
         if f.list("sources")?.is_some_and(|s| !s.is_empty()) {
@@ -275,7 +318,7 @@ impl ControlPlane {
         }
         self.save_input(&rec)?;
         self.wake();
-        Ok(json!({ "input": rec.render() }))
+        Ok(json!({ "input": self.render_input(&rec) }))
     }
 
     /// ListInputs, paginated by position in creation order; deleted inputs
@@ -292,7 +335,7 @@ impl ControlPlane {
             .filter(|r| r.deleted_ms.is_none())
             .collect();
         let (page, next) = page(&all, max_results, next_token)?;
-        let inputs = page.iter().map(InputRecord::render).collect();
+        let inputs = page.iter().map(|i| self.render_input(i)).collect();
         Ok(crate::page::listing("inputs", inputs, next))
     }
 
@@ -346,6 +389,75 @@ impl ControlPlane {
             ))),
         }
     }
+}
+
+/// The destinations of RTMP stream `names` on the server's RTMP port.
+fn rtmp_destinations(settings: &crate::Settings, names: &[&str]) -> Vec<InputDestination> {
+    let ip = &settings.ingest_ip;
+    let port = settings.rtmp_port;
+    names
+        .iter()
+        .map(|name| InputDestination {
+            ip: ip.clone(),
+            port: port.to_string(),
+            url: format!("rtmp://{ip}:{port}/{name}"),
+        })
+        .collect()
+}
+
+/// The longest `app` or `key` of an RTMP stream name.
+const MAX_STREAM_NAME_PART: usize = 128;
+
+/// The `destinations[].streamName` of an RTMP_PUSH CreateInput: one (a
+/// SINGLE_PIPELINE input) or two (STANDARD), each `app/key`, both parts of
+/// letters, digits and `-` `_` `.` `~` (they appear unescaped in URLs), and
+/// the two different.
+fn read_stream_names(items: &[(String, &Value)]) -> Result<Vec<String>> {
+    if !(1..=2).contains(&items.len()) {
+        return Err(ControlError::bad(format!(
+            "destinations: an RTMP_PUSH input takes 1 or 2 destinations, each with a streamName app/key; got {}",
+            items.len()
+        )));
+    }
+    let mut names: Vec<String> = Vec::with_capacity(items.len());
+    for (path, v) in items {
+        let mut ff = Fields::new(path.clone(), v)?;
+        let name = ff.required_string("streamName")?;
+        ff.finish()?;
+        check_stream_name(&name).map_err(|why| {
+            ControlError::bad(format!(
+                "{path}.streamName: '{name}' {why}; give it as app/key (for example live/camera1)"
+            ))
+        })?;
+        if names.contains(&name) {
+            return Err(ControlError::bad(format!(
+                "{path}.streamName: {name} is given twice; each destination needs its own app/key"
+            )));
+        }
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// Why `name` is not an RTMP `app/key`.
+fn check_stream_name(name: &str) -> std::result::Result<(), &'static str> {
+    let Some((app, key)) = name.split_once('/') else {
+        return Err("has no '/' between app and key");
+    };
+    if app.is_empty() || key.is_empty() {
+        return Err("has an empty app or key");
+    }
+    if key.contains('/') {
+        return Err("has more than one '/'");
+    }
+    if app.len() > MAX_STREAM_NAME_PART || key.len() > MAX_STREAM_NAME_PART {
+        return Err("has an app or key longer than 128 characters");
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~');
+    if !app.chars().chain(key.chars()).all(allowed) {
+        return Err("has characters other than letters, digits, '-', '_', '.' and '~'");
+    }
+    Ok(())
 }
 
 /// The class of a MEDIACONNECT input of `flows`: two flows are STANDARD
@@ -468,7 +580,11 @@ mod tests {
         let e = cp
             .update_input(&id, &json!({"inputSecurityGroups": [g]}))
             .unwrap_err();
-        assert!(e.to_string().contains("only RTP_PUSH and UDP_PUSH"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("only RTP_PUSH, UDP_PUSH and RTMP_PUSH"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -525,6 +641,78 @@ mod tests {
             cp.update_input(&id, &json!({"name": "x"})),
             Err(ControlError::NotFound(_))
         ));
+    }
+
+    #[test]
+    fn rtmp_push_inputs_take_app_key_stream_names() {
+        let cp = cp();
+        let v = cp
+            .create_input(
+                "us-west-2",
+                &json!({"name": "obs", "type": "RTMP_PUSH",
+                        "destinations": [{"streamName": "live/a"}, {"streamName": "live/b"}]}),
+            )
+            .unwrap();
+        let input = &v["input"];
+        assert_eq!(input["inputClass"], "STANDARD");
+        assert_eq!(
+            input["destinations"][0]["url"],
+            "rtmp://127.0.0.1:1935/live/a"
+        );
+        assert_eq!(input["destinations"][1]["port"], "1935");
+        let rec = cp.input_record(input["id"].as_str().unwrap()).unwrap();
+        assert_eq!(rec.stream_names(), ["live/a", "live/b"]);
+        // RTMP holds no UDP port.
+        assert!(rec.ports().is_empty());
+
+        let one = cp
+            .create_input(
+                "us-west-2",
+                &json!({"type": "RTMP_PUSH", "destinations": [{"streamName": "live/c"}]}),
+            )
+            .unwrap();
+        assert_eq!(one["input"]["inputClass"], "SINGLE_PIPELINE");
+
+        let msg = |d: Value| {
+            cp.create_input(
+                "us-west-2",
+                &json!({"type": "RTMP_PUSH", "destinations": d}),
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        assert!(msg(json!([{"streamName": "live/b"}])).starts_with(
+            "destinations[0].streamName: live/b is already used by RTMP_PUSH input 'obs'"
+        ));
+        assert!(msg(json!([{"streamName": "nokey"}])).starts_with("destinations[0].streamName:"));
+        assert!(msg(json!([{"streamName": "live/"}])).contains("empty"));
+        assert!(msg(json!([{"streamName": "a/b/c"}])).contains("more than one"));
+        assert!(msg(json!([{"streamName": "a/b c"}])).contains("characters"));
+        assert!(msg(json!([{"streamName": "x/y"}, {"streamName": "x/y"}]))
+            .starts_with("destinations[1].streamName: x/y is given twice"));
+        assert!(msg(json!([])).starts_with("destinations: an RTMP_PUSH input takes 1 or 2"));
+        assert!(msg(json!([{"url": "rtmp://x"}]))
+            .starts_with("destinations[0].streamName: is required"));
+        // The URL follows the server's RTMP port and ingest address.
+        let moved = Settings {
+            ingest_ip: "192.0.2.7".into(),
+            rtmp_port: 2935,
+            ..Settings::default()
+        };
+        let d = rtmp_destinations(&moved, &rec.stream_names());
+        assert_eq!(d[1].url, "rtmp://192.0.2.7:2935/live/b");
+        assert_eq!(d[1].port, "2935");
+        assert_eq!(
+            cp.describe_input(&rec.id).unwrap()["destinations"],
+            input["destinations"]
+        );
+        // Once deleted, its names are free again.
+        cp.delete_input(input["id"].as_str().unwrap()).unwrap();
+        cp.create_input(
+            "us-west-2",
+            &json!({"type": "RTMP_PUSH", "destinations": [{"streamName": "live/a"}]}),
+        )
+        .unwrap();
     }
 
     #[test]

@@ -135,11 +135,19 @@ impl InputType {
         InputType::ALL.into_iter().find(|t| t.as_str() == s)
     }
 
-    /// The types onair runs: MEDIACONNECT, RTP_PUSH and UDP_PUSH.
+    /// The types onair runs: MEDIACONNECT, RTP_PUSH, UDP_PUSH and RTMP_PUSH.
     pub fn implemented(self) -> bool {
         matches!(
             self,
-            InputType::MediaConnect | InputType::RtpPush | InputType::UdpPush
+            InputType::MediaConnect | InputType::RtpPush | InputType::UdpPush | InputType::RtmpPush
+        )
+    }
+
+    /// The types an encoder pushes to, which input security groups guard.
+    pub fn is_push(self) -> bool {
+        matches!(
+            self,
+            InputType::RtpPush | InputType::UdpPush | InputType::RtmpPush
         )
     }
 }
@@ -150,12 +158,23 @@ impl std::fmt::Display for InputType {
     }
 }
 
-/// A push input's listening address, as DescribeInput reports it.
+/// A push input's listening address, as DescribeInput reports it. An
+/// RTMP_PUSH destination's `url` is `rtmp://ip:port/app/key`: its path is the
+/// stream name the input was created with ([`InputDestination::stream_name`]).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct InputDestination {
     pub ip: String,
     pub port: String,
     pub url: String,
+}
+
+impl InputDestination {
+    /// The `app/key` of an RTMP destination (the path of its `url`).
+    pub fn stream_name(&self) -> Option<&str> {
+        let rest = self.url.strip_prefix("rtmp://")?;
+        let (_, path) = rest.split_once('/')?;
+        Some(path)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -205,11 +224,26 @@ impl InputRecord {
             .is_some_and(|d| now_ms.saturating_sub(d) >= KEEP_DELETED_MS)
     }
 
-    /// The UDP ports this input listens on.
+    /// The UDP ports this input listens on (an RTMP_PUSH input shares the
+    /// server's one RTMP TCP port, so it holds none).
     pub fn ports(&self) -> Vec<u16> {
+        if self.input_type == InputType::RtmpPush {
+            return Vec::new();
+        }
         self.destinations
             .iter()
             .filter_map(|d| d.port.parse().ok())
+            .collect()
+    }
+
+    /// The `app/key` stream names of an RTMP_PUSH input, one per destination.
+    pub fn stream_names(&self) -> Vec<&str> {
+        if self.input_type != InputType::RtmpPush {
+            return Vec::new();
+        }
+        self.destinations
+            .iter()
+            .filter_map(InputDestination::stream_name)
             .collect()
     }
 

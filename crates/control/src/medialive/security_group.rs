@@ -4,10 +4,11 @@
 //! # Model
 //!
 //! A group is a list of 1 to [`MAX_RULES`] rules, each a CIDR block
-//! (`whitelistRules[].cidr`). An RTP_PUSH or UDP_PUSH input names at most one
-//! group in `inputSecurityGroups` (MediaLive attaches one group to an input);
-//! a running channel's feed then drops the datagrams of senders outside the
-//! group's rules and counts them (`onairHealth.inputs[].refused`).
+//! (`whitelistRules[].cidr`). An RTP_PUSH, UDP_PUSH or RTMP_PUSH input names
+//! at most one group in `inputSecurityGroups` (MediaLive attaches one group to
+//! an input); a running channel's feed then drops the datagrams of senders
+//! outside the group's rules, and the RTMP listener closes their connections,
+//! and counts them (`onairHealth.inputs[].refused`).
 //!
 //! # Invariants
 //!
@@ -337,9 +338,9 @@ impl ControlPlane {
         if groups.is_empty() {
             return Ok(groups);
         }
-        if !matches!(input_type, InputType::RtpPush | InputType::UdpPush) {
+        if !input_type.is_push() {
             return Err(ControlError::bad(format!(
-                "inputSecurityGroups: only RTP_PUSH and UDP_PUSH inputs take input security groups, not {input_type}"
+                "inputSecurityGroups: only RTP_PUSH, UDP_PUSH and RTMP_PUSH inputs take input security groups, not {input_type}"
             )));
         }
         if groups.len() > 1 {

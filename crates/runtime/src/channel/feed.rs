@@ -1,7 +1,10 @@
 //! Feeding a running channel: each input follows its source — a MediaConnect
-//! flow's in-process tap (through [`Taps`], by flow ARN) or the UDP port of an
-//! RTP_PUSH / UDP_PUSH input — and one task passes the active input's datagrams
-//! to the transcoder, as [`InputSwitch`] decides.
+//! flow's in-process tap (through [`Taps`], by flow ARN), the UDP port of an
+//! RTP_PUSH / UDP_PUSH input, or an RTMP_PUSH input's stream names on the
+//! shared RTMP listener ([`crate::rtmp`], TS made from the publisher's media)
+//! — and one task passes the active input's datagrams to the transcoder, as
+//! [`InputSwitch`] decides. An RTMP publisher that leaves is an input that
+//! stops; the next one starts a new stream.
 //!
 //! A source is never resolved once and kept: a flow that is not running yet,
 //! stops, starts again or is restarted with new sources is picked up as soon
@@ -40,6 +43,7 @@ use tokio::sync::{broadcast, watch};
 use transport::rtp::RtpPacket;
 
 use super::switch::{Condition, InputSwitch, Side};
+use crate::rtmp::{Delivery, Registration, RtmpIngest};
 use crate::taps::Taps;
 
 /// How long a push input waits before it tries a busy port again.
@@ -224,8 +228,74 @@ enum Source {
         socket: Option<UdpSocket>,
         admission: Admission,
     },
+    /// An RTMP_PUSH input: its stream names on the shared RTMP listener.
+    Rtmp(RtmpFollower),
     /// An input that cannot deliver (gone, or of a type with no source).
     Never(String),
+}
+
+/// An RTMP_PUSH input's place on the shared listener ([`crate::rtmp`]),
+/// taken on the first `recv` and held until the feed ends.
+struct RtmpFollower {
+    ingest: Arc<RtmpIngest>,
+    names: Vec<String>,
+    rules: Option<watch::Receiver<AllowedSenders>>,
+    registration: Option<Registration>,
+    /// A publisher started: its first TS starts a new stream.
+    fresh: bool,
+}
+
+impl RtmpFollower {
+    /// The URLs the input's publishers use, for messages.
+    fn urls(&self) -> String {
+        let bind = self.ingest.bind();
+        self.names
+            .iter()
+            .map(|n| format!("rtmp://{bind}/{n}"))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    }
+
+    /// The next piece of TS, and whether a new publisher starts with it.
+    async fn recv(&mut self, status: &InputStatus, since: Instant) -> (Vec<u8>, bool) {
+        loop {
+            let Some(reg) = self.registration.as_mut() else {
+                match self.ingest.register(&self.names, self.rules.clone()) {
+                    Ok(r) => {
+                        self.registration = Some(r);
+                        status.waiting(format!("waiting for an RTMP publisher on {}", self.urls()));
+                    }
+                    Err(why) => {
+                        status.waiting(format!("{why}; trying again every second"));
+                        tokio::time::sleep(RETRY_BIND).await;
+                    }
+                }
+                continue;
+            };
+            match reg.rx.recv().await {
+                Some(Delivery::Ts(ts)) => return (ts, std::mem::take(&mut self.fresh)),
+                Some(Delivery::Publishing { peer, stream }) => {
+                    self.fresh = true;
+                    status.connected(&format!("RTMP publisher {peer} on {stream}"));
+                }
+                Some(Delivery::Ended { peer, why }) => {
+                    status.waiting(format!(
+                        "RTMP publisher {peer} left ({why}); waiting for one on {}",
+                        self.urls()
+                    ));
+                }
+                Some(Delivery::Refused(from)) => status.refused(from, since),
+                Some(Delivery::Listening { error: Some(e) }) => status.waiting(format!(
+                    "the RTMP listener cannot listen on {}: {e}; trying again every second",
+                    self.ingest.bind()
+                )),
+                Some(Delivery::Listening { error: None }) => {
+                    status.waiting(format!("waiting for an RTMP publisher on {}", self.urls()));
+                }
+                None => self.registration = None,
+            }
+        }
+    }
 }
 
 /// Follows a MEDIACONNECT input's flows through the tap registry.
@@ -357,6 +427,7 @@ impl Source {
                     return (p.to_vec(), false);
                 }
             },
+            Source::Rtmp(r) => r.recv(status, since).await,
             Source::Never(why) => {
                 status.waiting(why.clone());
                 std::future::pending().await
@@ -400,6 +471,7 @@ pub fn fuzz_datagrams(data: &[u8]) {
 fn source(
     cp: &control::ControlPlane,
     taps: &Arc<Taps>,
+    rtmp: &Arc<RtmpIngest>,
     input_id: &str,
     senders: Option<watch::Receiver<AllowedSenders>>,
 ) -> Source {
@@ -407,12 +479,13 @@ fn source(
         Ok(i) => i,
         Err(e) => return Source::Never(format!("input {input_id}: {e}")),
     };
-    source_of(cp, taps, &input, senders)
+    source_of(cp, taps, rtmp, &input, senders)
 }
 
 fn source_of(
     cp: &control::ControlPlane,
     taps: &Arc<Taps>,
+    rtmp: &Arc<RtmpIngest>,
     input: &InputRecord,
     senders: Option<watch::Receiver<AllowedSenders>>,
 ) -> Source {
@@ -437,6 +510,19 @@ fn source_of(
             },
             None => Source::Never(format!("input {} has no port", input.id)),
         },
+        InputType::RtmpPush => {
+            let names: Vec<String> = input.stream_names().into_iter().map(String::from).collect();
+            if names.is_empty() {
+                return Source::Never(format!("input {} has no stream name", input.id));
+            }
+            Source::Rtmp(RtmpFollower {
+                ingest: rtmp.clone(),
+                names,
+                rules: senders,
+                registration: None,
+                fresh: false,
+            })
+        }
         other => Source::Never(format!("input type {other} has no source")),
     }
 }
@@ -473,20 +559,28 @@ fn watchers(plan: &Plan) -> [Option<Watcher>; 2] {
 /// Starts the task that feeds a channel's transcoder from its inputs; it runs
 /// until aborted. `status` and `senders` have one entry per input (primary,
 /// secondary).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn spawn(
     cp: &Arc<control::ControlPlane>,
     taps: &Arc<Taps>,
+    rtmp: &Arc<RtmpIngest>,
     plan: &Plan,
     transcoder: Arc<Transcoder>,
     on_secondary: Arc<AtomicBool>,
     status: Arc<[InputStatus]>,
     senders: &[watch::Receiver<AllowedSenders>],
 ) -> tokio::task::JoinHandle<()> {
-    let primary = source(cp, taps, &plan.primary.input_id, senders.first().cloned());
+    let primary = source(
+        cp,
+        taps,
+        rtmp,
+        &plan.primary.input_id,
+        senders.first().cloned(),
+    );
     let secondary = plan
         .secondary
         .as_ref()
-        .map(|a| source(cp, taps, &a.input_id, senders.get(1).cloned()));
+        .map(|a| source(cp, taps, rtmp, &a.input_id, senders.get(1).cloned()));
     tokio::spawn(feed(
         cp.clone(),
         transcoder,

@@ -43,6 +43,7 @@ use crate::taps::Taps;
 pub(crate) struct Env<'a> {
     pub(crate) cp: &'a Arc<control::ControlPlane>,
     pub(crate) taps: &'a Arc<Taps>,
+    pub(crate) rtmp: &'a Arc<crate::rtmp::RtmpIngest>,
     pub(crate) origin: &'a package::origin::OriginStore,
 }
 
@@ -159,6 +160,7 @@ pub(crate) async fn reconcile(env: &Env<'_>, channels: &mut Channels) {
             running.feeder = Some(feed::spawn(
                 env.cp,
                 env.taps,
+                env.rtmp,
                 &running.plan,
                 running.transcoder.clone(),
                 running.on_secondary.clone(),
