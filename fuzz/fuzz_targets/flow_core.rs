@@ -20,6 +20,7 @@ fn source(name: &str, port: u16) -> SourceConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], port)),
         allow: Vec::new(),
         max_bitrate: Some(10_000_000),
+        srt: None,
     }
 }
 
@@ -31,6 +32,7 @@ fuzz_target!(|data: &[u8]| {
             protocol: OutputProtocol::Udp,
             destination: SocketAddr::from(([127, 0, 0, 1], 6000)),
             enabled: true,
+            srt: None,
         }],
         failover: Some(FailoverConfig {
             mode: FailoverMode::Merge { recovery_window: Duration::from_millis(200) },

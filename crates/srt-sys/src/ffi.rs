@@ -61,6 +61,9 @@ pub const SRT_KM_S_SECURED: SRT_KM_STATE = 2;
 pub const SRT_KM_S_NOSECRET: SRT_KM_STATE = 3;
 pub const SRT_KM_S_BADSECRET: SRT_KM_STATE = 4;
 
+/// syslog's `LOG_ERR`, for `srt_setloglevel`.
+pub const LOG_ERR: c_int = 3;
+
 /// `SRT_EPOLL_OPT` event bits.
 pub const SRT_EPOLL_IN: c_int = 0x1;
 pub const SRT_EPOLL_OUT: c_int = 0x4;
@@ -285,6 +288,7 @@ extern "C" {
         instantaneous: c_int,
     ) -> c_int;
     pub fn srt_getsockstate(u: SRTSOCKET) -> SRT_SOCKSTATUS;
+    pub fn srt_setloglevel(ll: c_int);
     pub fn srt_epoll_create() -> c_int;
     pub fn srt_epoll_add_usock(eid: c_int, u: SRTSOCKET, events: *const c_int) -> c_int;
     pub fn srt_epoll_remove_usock(eid: c_int, u: SRTSOCKET) -> c_int;

@@ -19,8 +19,14 @@ const BACKLOG: c_int = 16;
 /// Starts libsrt once per process.
 pub(crate) fn startup() -> io::Result<()> {
     static STARTED: OnceLock<c_int> = OnceLock::new();
-    // SAFETY: srt_startup takes no arguments; OnceLock runs it once.
-    let rc = *STARTED.get_or_init(|| unsafe { ffi::srt_startup() });
+    // libsrt logs warnings (each refused handshake, say) on stderr; its
+    // users log what matters themselves.
+    // SAFETY: srt_startup and srt_setloglevel take plain integers;
+    // OnceLock runs them once.
+    let rc = *STARTED.get_or_init(|| unsafe {
+        ffi::srt_setloglevel(ffi::LOG_ERR);
+        ffi::srt_startup()
+    });
     if rc < 0 {
         return Err(io::Error::other("srt_startup failed"));
     }

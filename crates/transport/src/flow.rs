@@ -112,7 +112,7 @@ struct Source {
 impl Source {
     fn new(cfg: SourceConfig) -> Self {
         let reorder = match cfg.protocol {
-            SourceProtocol::Udp => None,
+            SourceProtocol::Udp | SourceProtocol::SrtListener | SourceProtocol::SrtCaller => None,
             SourceProtocol::Rtp => {
                 let mut m = Merger::new(1, REORDER_WINDOW);
                 m.set_max_reorder(Some(REORDER_PACKETS));
@@ -291,7 +291,11 @@ impl FlowCore {
             self.drain_source(now, source);
             return;
         }
-        if src.cfg.protocol != SourceProtocol::Udp && is_rtcp(data) {
+        if matches!(
+            src.cfg.protocol,
+            SourceProtocol::Rtp | SourceProtocol::RtpFec
+        ) && is_rtcp(data)
+        {
             // RTP senders put RTCP on port+1, which is often the next
             // flow's ingest port (the recipe uses 5000 and 5001): ignore it.
             return;
@@ -307,7 +311,9 @@ impl FlowCore {
         src.meter.bytes += data.len() as u64;
         src.last_packet = Some(now);
         match src.cfg.protocol {
-            SourceProtocol::Udp => {
+            // SRT delivers whole messages in order (its own ARQ repaired
+            // them): like UDP, TS packets without RTP numbering.
+            SourceProtocol::Udp | SourceProtocol::SrtListener | SourceProtocol::SrtCaller => {
                 if !is_ts(data) {
                     src.stats.malformed += 1;
                     return;
@@ -436,7 +442,9 @@ impl FlowCore {
             .filter(|(_, o)| o.cfg.enabled)
         {
             let data = match out.cfg.protocol {
-                OutputProtocol::Udp => payload.clone(),
+                OutputProtocol::Udp | OutputProtocol::SrtListener | OutputProtocol::SrtCaller => {
+                    payload.clone()
+                }
                 OutputProtocol::Rtp | OutputProtocol::RtpFec { .. } => rtp_datagram
                     .get_or_insert_with(|| rtp::mp2t_packet(seq, timestamp, self.ssrc, &payload))
                     .clone(),
@@ -594,6 +602,7 @@ mod tests {
             bind: addr([127, 0, 0, 1], port),
             allow: Vec::new(),
             max_bitrate: None,
+            srt: None,
         }
     }
 
@@ -603,6 +612,8 @@ mod tests {
             protocol,
             destination: addr([127, 0, 0, 1], port),
             enabled: true,
+            srt: None,
+            allow: Vec::new(),
         }
     }
 

@@ -17,7 +17,9 @@ pub const MAX_SOURCES: usize = 2;
 pub fn source_ports(s: &Source) -> Vec<u16> {
     let offsets: &[u16] = match s.transport.protocol {
         Protocol::RtpFec => &[0, 2, 4],
-        Protocol::Rtp | Protocol::Udp => &[0],
+        Protocol::Rtp | Protocol::Udp | Protocol::SrtListener => &[0],
+        // A caller binds no port of its own.
+        Protocol::SrtCaller => &[],
     };
     offsets
         .iter()

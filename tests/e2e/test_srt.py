@@ -1,0 +1,238 @@
+"""SRT sources and outputs of a flow, against real peers on loopback.
+
+The encoder side is ffmpeg (a real H.264 + AAC transport stream, 1316-byte
+UDP datagrams) relayed by `srt-live-transmit` as an SRT caller with a
+passphrase; the receiving side is a second `srt-live-transmit` calling the
+flow's srt-listener output and writing UDP, which the test reads and checks
+packet by packet (sync bytes, whole 7-packet messages, continuity counters).
+The passphrase lives in a Secrets Manager secret, as on AWS.
+"""
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import needs_ffmpeg, wait_for
+
+PASSPHRASE = "correct-horse-battery-staple"
+ROLE = "arn:aws:iam::111122223333:role/MediaConnectSecrets"
+
+needs_srt = pytest.mark.skipif(
+    shutil.which("srt-live-transmit") is None,
+    reason="srt-live-transmit not installed (Debian srt-tools; scripts/setup.sh test installs it)",
+)
+
+
+# ---------------------------------------------------------------- helpers
+
+def secret(server, name, value=PASSPHRASE):
+    """Creates a SecretString secret with the aws CLI; returns its ARN."""
+    return server.aws("secretsmanager", "create-secret", "--name", name, "--secret-string", value)["ARN"]
+
+
+def encryption(secret_arn, algorithm="aes256"):
+    return f"{{KeyType=srt-password,Algorithm={algorithm},SecretArn={secret_arn},RoleArn={ROLE}}}"
+
+
+def start_flow(server, arn):
+    server.aws("mediaconnect", "start-flow", "--flow-arn", arn)
+    server.aws("mediaconnect", "wait", "flow-active", "--flow-arn", arn, timeout=60)
+
+
+def ts_encoder(server, udp_port, log_name="ffmpeg"):
+    """ffmpeg sending a real-time test signal as MPEG-TS in 1316-byte UDP
+    datagrams to 127.0.0.1:udp_port."""
+    log = open(server.tmp / f"{log_name}.log", "ab")
+    return server.popen(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning", "-re",
+         "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25",
+         "-f", "lavfi", "-i", "sine=frequency=1000",
+         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-b:v", "800k",
+         "-c:a", "aac", "-f", "mpegts", f"udp://127.0.0.1:{udp_port}?pkt_size=1316"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+
+
+def slt(server, src, dst, log_name, *flags):
+    """srt-live-transmit SRC DST, logging to a file; ended by the fixture."""
+    log = open(server.tmp / f"{log_name}.log", "ab")
+    return server.popen(["srt-live-transmit", "-loglevel:warn", *flags, src, dst],
+                        stdout=log, stderr=subprocess.STDOUT)
+
+
+def srt_url(port, passphrase=PASSPHRASE, mode="caller", latency=200):
+    url = f"srt://127.0.0.1:{port}?mode={mode}&latency={latency}"
+    if passphrase:
+        url += f"&passphrase={passphrase}&pbkeylen=32"
+    return url
+
+
+def receive(port, seconds):
+    """Every datagram arriving on 127.0.0.1:port within `seconds`."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    s.bind(("127.0.0.1", port))
+    s.settimeout(0.2)
+    got = []
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            try:
+                got.append(s.recv(65536))
+            except socket.timeout:
+                pass
+    finally:
+        s.close()
+    return got
+
+
+def ts_problems(datagrams):
+    """What is wrong with a TS stream delivered in datagrams: sizes, sync
+    bytes and continuity counters (ISO/IEC 13818-1 §2.4.3.3: the counter of
+    a PID goes up by one with each packet that carries payload). The first
+    packet of each PID only sets the counter."""
+    problems = []
+    cc = {}
+    for n, d in enumerate(datagrams):
+        if len(d) == 0 or len(d) % 188:
+            problems.append(f"datagram {n}: {len(d)} bytes, not whole TS packets")
+            continue
+        for k in range(0, len(d), 188):
+            p = d[k:k + 188]
+            if p[0] != 0x47:
+                problems.append(f"datagram {n} packet {k // 188}: sync byte {p[0]:#x}")
+                continue
+            pid = ((p[1] & 0x1F) << 8) | p[2]
+            if pid == 0x1FFF or not p[3] & 0x10:
+                continue  # null packets and packets without payload
+            counter = p[3] & 0x0F
+            discontinuity = p[3] & 0x20 and p[4] > 0 and p[5] & 0x80
+            if pid in cc and not discontinuity and counter != (cc[pid] + 1) % 16:
+                problems.append(f"datagram {n}: PID {pid:#x} counter {cc[pid]} then {counter}")
+            cc[pid] = counter
+    return problems
+
+
+def srt_stats(server, arn, name=None, output=None):
+    """The `srt` block of a source (by name) or output (by ARN) in the flow's stats."""
+    st = server.stats(arn) or {}
+    if name is not None:
+        items = [s for s in st.get("sources", []) if s.get("name") == name]
+    else:
+        items = [o for o in st.get("outputs", []) if o.get("id") == output]
+    return (items[0].get("srt") if items else None) or {}
+
+
+# ---------------------------------------------------------------- tests
+
+@needs_srt
+@needs_ffmpeg
+@pytest.mark.deadline(150)
+def test_srt_listener_source_to_srt_listener_output_with_passphrase(server, ports):
+    udp_in, srt_in, srt_out, udp_out, udp_bad = ports(), ports(), ports(), ports(), ports()
+    arn_secret = secret(server, "flows/srt-passphrase")
+    flow = server.aws(
+        "mediaconnect", "create-flow", "--name", "srt-show",
+        "--source",
+        f"Name=encoder,Protocol=srt-listener,IngestPort={srt_in},MinLatency=200,"
+        f"WhitelistCidr=127.0.0.0/8,Decryption={encryption(arn_secret)}",
+        "--outputs",
+        f"Name=program,Protocol=srt-listener,Port={srt_out},MinLatency=200,"
+        f"CidrAllowList=127.0.0.0/8,Encryption={encryption(arn_secret)}",
+    )["Flow"]
+    arn = flow["FlowArn"]
+    source = flow["Source"]
+    assert source["Transport"]["Protocol"] == "srt-listener", source
+    assert source["Transport"]["MinLatency"] == 200, source
+    assert source["Decryption"]["KeyType"] == "srt-password", source
+    assert source["Decryption"]["SecretArn"] == arn_secret, source
+    output = flow["Outputs"][0]
+    assert output["Port"] == srt_out and "Destination" not in output, output
+    assert output["Transport"]["CidrAllowList"] == ["127.0.0.0/8"], output
+    start_flow(server, arn)
+
+    ts_encoder(server, udp_in)
+    slt(server, f"udp://127.0.0.1:{udp_in}", srt_url(srt_in), "slt-encoder")
+    slt(server, srt_url(srt_out), f"udp://127.0.0.1:{udp_out}", "slt-reader")
+
+    wait_for(lambda: srt_stats(server, arn, name="encoder").get("connected"), 20,
+             what="the encoder's SRT connection")
+    out_arn = output["OutputArn"]
+    wait_for(lambda: srt_stats(server, arn, output=out_arn).get("connected"), 20,
+             what="the reader's SRT connection")
+
+    got = receive(udp_out, 4.0)
+    assert len(got) > 200, f"only {len(got)} datagrams from the srt-listener output"
+    assert ts_problems(got) == [], ts_problems(got)[:10]
+
+    # A caller with the wrong passphrase is refused and counted; the
+    # listener goes on serving the encoder.
+    bad = slt(server, f"udp://127.0.0.1:{udp_bad}", srt_url(srt_in, passphrase="not-the-passphrase"),
+              "slt-wrong", "-a:no")
+    st = wait_for(lambda: (s := srt_stats(server, arn, name="encoder")).get("refused", 0) >= 1 and s, 20,
+                  what="the wrong passphrase to be counted")
+    assert st["connected"] and st["connections"] == 1, st
+    server.kill_child(bad)
+    assert "wrong passphrase" in server.log_path.read_text(errors="replace")
+
+    got = receive(udp_out, 2.0)
+    assert len(got) > 100 and ts_problems(got) == [], (len(got), ts_problems(got)[:10])
+
+    stats = server.stats(arn)
+    src = stats["sources"][0]
+    assert src["packets"] > 0 and src["bitrate_bps"] > 0, src
+    assert src["ts"].get("continuity_errors", 0) == 0, src
+    out = stats["outputs"][0]
+    assert out["packets"] > 0 and out["send_errors"] == 0, out
+
+
+@needs_srt
+def test_srt_settings_are_checked_at_create(server, ports):
+    p = ports()
+    base = f"Name=enc,Protocol=srt-listener,IngestPort={p}"
+
+    # A secret that does not exist: 404 naming the member.
+    r = server.aws_run("mediaconnect", "create-flow", "--name", "a", "--source",
+                       base + ",Decryption=" + encryption(
+                           "arn:aws:secretsmanager:us-west-2:111122223333:secret:nope-AbCdEf"))
+    assert r.returncode != 0 and "NotFoundException" in r.stderr, r.stderr
+    assert "source.decryption.secretArn" in r.stderr, r.stderr
+
+    # Only srt-password keys; the secret must be named.
+    arn_secret = secret(server, "flows/x")
+    r = server.aws_run("mediaconnect", "create-flow", "--name", "b", "--source",
+                       base + f",Decryption={{KeyType=static-key,SecretArn={arn_secret},RoleArn={ROLE}}}")
+    assert r.returncode != 0 and "source.decryption.keyType" in r.stderr, r.stderr
+    r = server.aws_run("mediaconnect", "create-flow", "--name", "c", "--source",
+                       base + f",Decryption={{KeyType=srt-password,RoleArn={ROLE}}}")
+    assert r.returncode != 0 and "source.decryption.secretArn" in r.stderr, r.stderr
+
+    # A passphrase SRT cannot use.
+    short = secret(server, "flows/short", "tooshort")
+    r = server.aws_run("mediaconnect", "create-flow", "--name", "d", "--source",
+                       base + ",Decryption=" + encryption(short))
+    assert r.returncode != 0 and "BadRequestException" in r.stderr and "10 to 79" in r.stderr, r.stderr
+
+    # SRT members with another protocol, and latency bounds.
+    r = server.aws_run("mediaconnect", "create-flow", "--name", "e", "--source",
+                       f"Name=enc,Protocol=udp,IngestPort={p},MinLatency=100")
+    assert r.returncode != 0 and "source.minLatency" in r.stderr, r.stderr
+    r = server.aws_run("mediaconnect", "create-flow", "--name", "f", "--source", base + ",MinLatency=5")
+    assert r.returncode != 0 and "source.minLatency: 5 ms is out of range" in r.stderr, r.stderr
+
+    # srt-caller needs the listener it calls.
+    r = server.aws_run("mediaconnect", "create-flow", "--name", "g", "--source",
+                       "Name=enc,Protocol=srt-caller,SourceListenerPort=9000")
+    assert r.returncode != 0 and "source.sourceListenerAddress: is required" in r.stderr, r.stderr
+    ok = server.aws("mediaconnect", "create-flow", "--name", "h", "--source",
+                    "Name=enc,Protocol=srt-caller,SourceListenerAddress=127.0.0.1,SourceListenerPort=9000,"
+                    "StreamId=cam1")["Flow"]
+    t = ok["Source"]["Transport"]
+    assert (t["SourceListenerAddress"], t["SourceListenerPort"], t["StreamId"]) == ("127.0.0.1", 9000, "cam1"), t
+    assert "IngestPort" not in ok["Source"], ok["Source"]
+    desc = server.aws("mediaconnect", "describe-flow", "--flow-arn", ok["FlowArn"])
+    assert json.dumps(desc["Flow"]["Source"]) == json.dumps(ok["Source"])
