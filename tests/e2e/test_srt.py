@@ -236,3 +236,70 @@ def test_srt_settings_are_checked_at_create(server, ports):
     assert "IngestPort" not in ok["Source"], ok["Source"]
     desc = server.aws("mediaconnect", "describe-flow", "--flow-arn", ok["FlowArn"])
     assert json.dumps(desc["Flow"]["Source"]) == json.dumps(ok["Source"])
+
+
+@needs_srt
+@needs_ffmpeg
+@pytest.mark.deadline(150)
+def test_srt_caller_source_and_output_reconnect(server, ports):
+    """The flow calls the encoder (srt-live-transmit listening) and calls
+    the receiver (srt-live-transmit listening); when either goes away and
+    comes back, the flow calls again and the stream resumes intact."""
+    udp_in, enc_port, rcv_port, udp_out = ports(), ports(), ports(), ports()
+    arn_secret = secret(server, "flows/srt-caller")
+    flow = server.aws(
+        "mediaconnect", "create-flow", "--name", "srt-calls",
+        "--source",
+        f"Name=remote,Protocol=srt-caller,SourceListenerAddress=127.0.0.1,SourceListenerPort={enc_port},"
+        f"MinLatency=200,StreamId=cam1,Decryption={encryption(arn_secret, 'aes128')}",
+        "--outputs",
+        f"Name=to-studio,Protocol=srt-caller,Destination=127.0.0.1,Port={rcv_port},MinLatency=200,"
+        f"Encryption={encryption(arn_secret, 'aes128')}",
+    )["Flow"]
+    arn, out_arn = flow["FlowArn"], flow["Outputs"][0]["OutputArn"]
+    start_flow(server, arn)
+
+    def enc_url():
+        return srt_url(enc_port, mode="listener").replace("pbkeylen=32", "pbkeylen=16")
+
+    def rcv_url():
+        return srt_url(rcv_port, mode="listener").replace("pbkeylen=32", "pbkeylen=16")
+
+    ts_encoder(server, udp_in)
+    encoder = slt(server, f"udp://127.0.0.1:{udp_in}", enc_url(), "slt-encoder")
+    receiver = slt(server, rcv_url(), f"udp://127.0.0.1:{udp_out}", "slt-receiver")
+
+    wait_for(lambda: srt_stats(server, arn, name="remote").get("connected"), 30,
+             what="the flow's call to the encoder")
+    wait_for(lambda: srt_stats(server, arn, output=out_arn).get("connected"), 30,
+             what="the flow's call to the receiver")
+    got = receive(udp_out, 3.0)
+    assert len(got) > 150 and ts_problems(got) == [], (len(got), ts_problems(got)[:10])
+
+    # The receiver goes away: the output notices, calls again with backoff,
+    # and delivers once it is back.
+    server.kill_child(receiver)
+    st = wait_for(lambda: (s := srt_stats(server, arn, output=out_arn)).get("disconnections", 0) >= 1 and s,
+                  30, what="the receiver's disconnection")
+    assert not st["connected"], st
+    time.sleep(2)
+    receiver = slt(server, rcv_url(), f"udp://127.0.0.1:{udp_out}", "slt-receiver-2")
+    st = wait_for(lambda: (s := srt_stats(server, arn, output=out_arn)).get("connected") and s, 30,
+                  what="the flow to call the receiver again")
+    assert st["connections"] == 2, st
+    got = receive(udp_out, 3.0)
+    assert len(got) > 150 and ts_problems(got) == [], (len(got), ts_problems(got)[:10])
+
+    # The encoder goes away and comes back: the source calls it again.
+    server.kill_child(encoder)
+    wait_for(lambda: srt_stats(server, arn, name="remote").get("disconnections", 0) >= 1, 30,
+             what="the encoder's disconnection")
+    encoder = slt(server, f"udp://127.0.0.1:{udp_in}", enc_url(), "slt-encoder-2")
+    st = wait_for(lambda: (s := srt_stats(server, arn, name="remote")).get("connected") and s, 30,
+                  what="the flow to call the encoder again")
+    assert st["connections"] == 2, st
+    got = receive(udp_out, 3.0)
+    assert len(got) > 150, len(got)
+    # The switch between encoder sessions may break continuity once; after
+    # it the stream is clean again.
+    assert ts_problems(receive(udp_out, 2.0)) == []
