@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
@@ -117,6 +118,17 @@ def ts_problems(datagrams):
     return problems
 
 
+def metric(server, name, dims, statistic="Maximum"):
+    """The datapoints of an AWS/MediaConnect metric over the last two minutes."""
+    now = int(time.time())
+    return server.aws(
+        "cloudwatch", "get-metric-statistics", "--namespace", "AWS/MediaConnect", "--metric-name", name,
+        "--dimensions", *[f"Name={k},Value={v}" for k, v in dims],
+        "--start-time", str(now - 120), "--end-time", str(now + 60), "--period", "60",
+        "--statistics", statistic, "SampleCount",
+    )["Datapoints"]
+
+
 def srt_stats(server, arn, name=None, output=None):
     """The `srt` block of a source (by name) or output (by ARN) in the flow's stats."""
     st = server.stats(arn) or {}
@@ -188,6 +200,26 @@ def test_srt_listener_source_to_srt_listener_output_with_passphrase(server, port
     assert src["ts"].get("continuity_errors", 0) == 0, src
     out = stats["outputs"][0]
     assert out["packets"] > 0 and out["send_errors"] == 0, out
+
+    # MediaConnect's SRT metrics, through CloudWatch and /metrics.
+    per_source = [("FlowARN", arn), ("SourceARN", source["SourceArn"])]
+    connected = wait_for(lambda: metric(server, "SourceConnected", per_source), 15,
+                         what="SourceConnected datapoints")
+    assert max(p["Maximum"] for p in connected) == 1.0, connected
+    for name in ("SourceARQRequests", "SourceARQRecovered", "SourceRoundTripTime", "SourceDisconnections"):
+        points = metric(server, name, per_source)
+        assert points and all(p["Maximum"] >= 0 for p in points), (name, points)
+    assert metric(server, "SourceRoundTripTime", per_source)[0]["Unit"] == "Milliseconds"
+    errors = metric(server, "SourceConnectionErrors", per_source, "Sum")
+    assert sum(p["Sum"] for p in errors) >= 1, errors  # the wrong passphrase
+    bitrate = metric(server, "SourceBitRate", [("FlowARN", arn)], "Average")
+    assert bitrate and max(p["Average"] for p in bitrate) > 100_000, bitrate
+    output_connected = metric(server, "OutputConnected", [("FlowARN", arn), ("OutputARN", out_arn)])
+    assert output_connected and max(p["Maximum"] for p in output_connected) == 1.0, output_connected
+    with urllib.request.urlopen(server.endpoint + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    for name in ("source_arq_requests", "source_round_trip_time", "source_connected", "output_connected"):
+        assert name in text, name
 
 
 @needs_srt
