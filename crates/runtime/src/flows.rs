@@ -179,7 +179,8 @@ fn engine_view(flow: &Flow) -> Flow {
     f
 }
 
-/// MediaConnect's `minLatency` when a request gives none, in milliseconds.
+/// `minLatency` when a request gives none, in milliseconds: generous, so
+/// that retransmission repairs losses on long paths too.
 pub const DEFAULT_SRT_LATENCY_MS: u64 = 2000;
 
 /// The region part of a flow ARN.

@@ -619,6 +619,97 @@ mod tests {
     }
 
     #[test]
+    fn srt_sources_and_outputs() {
+        let s = src(
+            json!({"name": "enc", "protocol": "srt-listener", "ingestPort": 9000,
+            "minLatency": 200, "streamId": "cam1",
+            "decryption": {"keyType": "srt-password", "algorithm": "aes256",
+                           "secretArn": "arn:s", "roleArn": "arn:r"}}),
+        )
+        .unwrap();
+        assert_eq!(s.transport.min_latency, Some(200));
+        assert_eq!(s.transport.stream_id.as_deref(), Some("cam1"));
+        let d = s.decryption.unwrap();
+        assert_eq!(
+            (d.algorithm.as_deref(), d.secret_arn.as_str()),
+            (Some("aes256"), "arn:s")
+        );
+
+        let c = src(json!({"name": "enc", "protocol": "srt-caller",
+            "sourceListenerAddress": "192.0.2.1", "sourceListenerPort": 9000}))
+        .unwrap();
+        assert_eq!(c.ingest_port, 0);
+        assert_eq!(c.transport.source_listener_port, Some(9000));
+
+        let errors = [
+            (
+                json!({"name": "a", "protocol": "srt-listener", "ingestPort": 1,
+                       "decryption": {"keyType": "speke", "roleArn": "r"}}),
+                "source.decryption.keyType: onair supports only srt-password",
+            ),
+            (
+                json!({"name": "a", "protocol": "srt-listener", "ingestPort": 1,
+                       "decryption": {"keyType": "srt-password", "roleArn": "r"}}),
+                "source.decryption.secretArn: is required",
+            ),
+            (
+                json!({"name": "a", "protocol": "srt-listener", "ingestPort": 1,
+                       "decryption": {"keyType": "srt-password", "secretArn": "s"}}),
+                "source.decryption.roleArn: is required",
+            ),
+            (
+                json!({"name": "a", "protocol": "udp", "ingestPort": 1, "streamId": "x"}),
+                "source.streamId: onair supports this member only with protocols srt-listener",
+            ),
+            (
+                json!({"name": "a", "protocol": "srt-caller", "ingestPort": 1,
+                       "sourceListenerAddress": "192.0.2.1", "sourceListenerPort": 9}),
+                "source.ingestPort: an srt-caller source listens on no port",
+            ),
+            (
+                json!({"name": "a", "protocol": "srt-caller", "sourceListenerAddress": "192.0.2.1"}),
+                "source.sourceListenerPort: is required",
+            ),
+            (
+                json!({"name": "a", "protocol": "rtp", "ingestPort": 1, "sourceListenerPort": 9}),
+                "source.sourceListenerPort: applies only to protocol srt-caller",
+            ),
+        ];
+        for (body, want) in errors {
+            let err = src(body.clone()).unwrap_err().to_string();
+            assert!(err.starts_with(want), "{body}: got {err:?}, want {want:?}");
+        }
+
+        let o = |v| output(&v, "outputs[0]", None, |n: &str| n.to_string());
+        let l = o(
+            json!({"name": "o", "protocol": "srt-listener", "port": 9100,
+                         "cidrAllowList": ["10.0.0.0/8"]}),
+        )
+        .unwrap();
+        assert_eq!(l.destination, "");
+        assert_eq!(
+            l.transport.cidr_allow_list,
+            Some(vec!["10.0.0.0/8".to_string()])
+        );
+        let err = o(
+            json!({"name": "o", "protocol": "srt-listener", "port": 9100,
+                           "destination": "192.0.2.1"}),
+        )
+        .unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("outputs[0].destination: an srt-listener output"));
+        let err = o(
+            json!({"name": "o", "protocol": "srt-listener", "port": 9100,
+                           "cidrAllowList": ["nope"]}),
+        )
+        .unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("outputs[0].cidrAllowList[0]: 'nope'"));
+    }
+
+    #[test]
     fn update_changes_only_what_it_names() {
         let s =
             src(json!({"name": "a", "protocol": "rtp", "ingestPort": 5000, "maxBitrate": 1000}))

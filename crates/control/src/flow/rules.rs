@@ -121,11 +121,14 @@ fn check_failover(flow: &Flow, sources: &[&Source]) -> Result<()> {
     if cfg.failover_mode == FailoverMode::Merge {
         if let Some(s) = sources
             .iter()
-            .find(|s| s.transport.protocol == Protocol::Udp)
+            .find(|s| !matches!(s.transport.protocol, Protocol::Rtp | Protocol::RtpFec))
         {
+            // SRT sources would need merging by TS packet position and
+            // content (issue 13); until then they are refused, not doubled.
             return Err(ControlError::bad(format!(
-                "sourceFailoverConfig.failoverMode: MERGE needs RTP sequence numbers; source '{}' uses udp (use rtp or rtp-fec)",
-                s.name
+                "sourceFailoverConfig.failoverMode: MERGE needs RTP sequence numbers; source '{}' uses {} (use rtp or rtp-fec, or FAILOVER)",
+                s.name,
+                s.transport.protocol.as_str()
             )));
         }
     }
