@@ -335,3 +335,48 @@ def test_srt_caller_source_and_output_reconnect(server, ports):
     # The switch between encoder sessions may break continuity once; after
     # it the stream is clean again.
     assert ts_problems(receive(udp_out, 2.0)) == []
+
+
+@needs_srt
+@needs_ffmpeg
+@pytest.mark.deadline(150)
+def test_srt_listeners_come_back_after_updates_and_restarts(server, ports):
+    """Changing a running flow's SRT source restarts the engine, changing its
+    SRT output re-opens that listener, and stop/start reopens both: each
+    time on the same ports, and the peers (which reconnect on their own)
+    are served again."""
+    udp_in, srt_in, srt_out, udp_out = ports(), ports(), ports(), ports()
+    flow = server.aws(
+        "mediaconnect", "create-flow", "--name", "srt-restarts",
+        "--source", f"Name=encoder,Protocol=srt-listener,IngestPort={srt_in},MinLatency=120",
+        "--outputs", f"Name=program,Protocol=srt-listener,Port={srt_out},MinLatency=120",
+    )["Flow"]
+    arn, src_arn = flow["FlowArn"], flow["Source"]["SourceArn"]
+    out_arn = flow["Outputs"][0]["OutputArn"]
+    start_flow(server, arn)
+    ts_encoder(server, udp_in)
+    slt(server, f"udp://127.0.0.1:{udp_in}", srt_url(srt_in, passphrase=None, latency=120), "slt-encoder")
+    slt(server, srt_url(srt_out, passphrase=None, latency=120), f"udp://127.0.0.1:{udp_out}", "slt-reader")
+
+    def flowing(what):
+        wait_for(lambda: srt_stats(server, arn, name="encoder").get("connected"), 30, what=f"encoder {what}")
+        wait_for(lambda: srt_stats(server, arn, output=out_arn).get("connected"), 30, what=f"reader {what}")
+        wait_for(lambda: receive(udp_out, 1.0), 20, what=f"datagrams {what}")
+        got = receive(udp_out, 1.5)
+        assert len(got) > 50 and ts_problems(got) == [], (what, len(got), ts_problems(got)[:10])
+
+    flowing("at first")
+    server.aws("mediaconnect", "update-flow-source", "--flow-arn", arn, "--source-arn", src_arn,
+               "--min-latency", "150")
+    time.sleep(1)
+    flowing("after the source changed")
+    server.aws("mediaconnect", "update-flow-output", "--flow-arn", arn, "--output-arn", out_arn,
+               "--min-latency", "150")
+    time.sleep(1)
+    flowing("after the output changed")
+    server.aws("mediaconnect", "stop-flow", "--flow-arn", arn)
+    server.aws("mediaconnect", "wait", "flow-standby", "--flow-arn", arn, timeout=60)
+    start_flow(server, arn)
+    flowing("after stop and start")
+    desc = server.aws("mediaconnect", "describe-flow", "--flow-arn", arn)["Flow"]
+    assert desc["Status"] == "ACTIVE" and not desc.get("Messages", {}).get("Errors"), desc

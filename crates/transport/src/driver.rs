@@ -482,6 +482,10 @@ async fn run(
     };
     // Close the ingest ports before saying so: a restart may rebind them.
     drop(sockets);
+    if let Some(srt) = io.srt.take() {
+        // Blocks this flow's own thread for at most one epoll wait.
+        srt.bridge.stop();
+    }
     if let Some(done) = stopped {
         let _ = done.send(());
     }

@@ -84,9 +84,22 @@ enum Command {
 /// The handle of a flow's SRT thread; dropping it stops the thread.
 pub struct Bridge {
     commands: std_mpsc::Sender<Command>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Bridge {
+    /// Stops the thread and waits until it has closed every SRT socket
+    /// (at most one epoll wait, [`POLL`]), so that a restarted flow can
+    /// listen on the same ports.
+    pub fn stop(mut self) {
+        let (tx, _) = std_mpsc::channel();
+        // Dropping the only sender tells the thread to end.
+        drop(std::mem::replace(&mut self.commands, tx));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
     /// Replaces the SRT outputs (non-SRT ones in `outputs` are ignored).
     /// Unchanged outputs keep their connection.
     pub fn set_outputs(&self, outputs: Vec<OutputConfig>) {
@@ -169,11 +182,14 @@ pub fn start(
         buf: vec![0u8; MAX_MESSAGE],
     };
     thread.set_outputs(outputs.to_vec());
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("onair-flow-srt".into())
         .spawn(move || thread.run())
         .map_err(StartError::Thread)?;
-    Ok(Some(Bridge { commands }))
+    Ok(Some(Bridge {
+        commands,
+        thread: Some(thread),
+    }))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -510,7 +526,7 @@ impl Thread {
                 "srt {name}: call to {remote} failed ({why}); again in {:?}",
                 backoff
             );
-            *backoff = (*backoff * 2).min(BACKOFF_MAX);
+            *backoff = backoff.saturating_mul(2).min(BACKOFF_MAX);
             return;
         }
         *backoff = BACKOFF_MIN;
