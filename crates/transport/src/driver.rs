@@ -307,9 +307,11 @@ impl SrtOut {
                 }
             }
             srt::Event::OutputUp { id, socket } => {
+                core.set_output_ready(&id, true);
                 self.senders.insert(id, socket);
             }
             srt::Event::OutputDown { id } => {
+                core.set_output_ready(&id, false);
                 self.senders.remove(&id);
             }
             srt::Event::Stats(all) => self.stats = all.into_iter().collect(),

@@ -150,6 +150,9 @@ struct Output {
     fec: Option<FecEncoder>,
     stats: OutputStats,
     meter: Meter,
+    /// Has somewhere to send: always for datagram outputs; for SRT ones
+    /// while a receiver is connected ([`FlowCore::set_output_ready`]).
+    ready: bool,
 }
 
 impl Output {
@@ -164,6 +167,7 @@ impl Output {
                 ..OutputStats::default()
             },
             fec,
+            ready: !cfg.protocol.is_srt(),
             cfg,
             meter: Meter::default(),
         }
@@ -252,6 +256,14 @@ impl FlowCore {
                 None => Output::new(cfg, self.ssrc),
             };
             self.outputs.push(out);
+        }
+    }
+
+    /// Whether output `id` (an SRT output) has a connected receiver: until
+    /// it has, the output is given nothing and counts nothing.
+    pub fn set_output_ready(&mut self, id: &str, ready: bool) {
+        for o in self.outputs.iter_mut().filter(|o| o.cfg.id == id) {
+            o.ready = ready;
         }
     }
 
@@ -439,7 +451,7 @@ impl FlowCore {
             .outputs
             .iter_mut()
             .enumerate()
-            .filter(|(_, o)| o.cfg.enabled)
+            .filter(|(_, o)| o.cfg.enabled && o.ready)
         {
             let data = match out.cfg.protocol {
                 OutputProtocol::Udp | OutputProtocol::SrtListener | OutputProtocol::SrtCaller => {
@@ -667,6 +679,35 @@ mod tests {
             (st.sources[0].dropped_not_allowed, st.sources[0].packets),
             (1, 1)
         );
+    }
+
+    #[test]
+    fn srt_messages_go_out_as_they_came_once_a_receiver_is_there() {
+        let cfg = FlowConfig {
+            sources: vec![source("in", SourceProtocol::SrtListener, 5000)],
+            outputs: vec![
+                output("srt", OutputProtocol::SrtListener, 6000),
+                output("rtp", OutputProtocol::Rtp, 6010),
+            ],
+            failover: None,
+        };
+        let mut core = FlowCore::new(cfg, 1);
+        let from = addr([127, 0, 0, 1], 9);
+        core.on_datagram(ms(0), 0, Port::Media, from, &ts_payload(0));
+        // No SRT receiver yet: only the RTP output gets the message.
+        let t: Vec<Transmit> = core.drain_transmits().collect();
+        assert_eq!(t.iter().map(|t| t.output).collect::<Vec<_>>(), vec![1]);
+        core.set_output_ready("srt", true);
+        core.on_datagram(ms(1), 0, Port::Media, from, &ts_payload(1));
+        let t: Vec<Transmit> = core.drain_transmits().collect();
+        assert_eq!(t.len(), 2);
+        // The SRT output carries the message unchanged (no RTP header).
+        assert_eq!(t[0].data.as_ref(), &ts_payload(1)[..]);
+        core.on_datagram(ms(2), 0, Port::Media, from, &[0x47; 100]);
+        assert_eq!(core.drain_transmits().count(), 0);
+        let st = core.stats(ms(3));
+        assert_eq!((st.sources[0].packets, st.sources[0].malformed), (3, 1));
+        assert_eq!((st.outputs[0].packets, st.outputs[1].packets), (1, 2));
     }
 
     #[test]
