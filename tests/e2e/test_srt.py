@@ -190,6 +190,8 @@ def test_srt_listener_source_to_srt_listener_output_with_passphrase(server, port
     assert st["connected"] and st["connections"] == 1, st
     server.kill_child(bad)
     assert "wrong passphrase" in server.log_path.read_text(errors="replace")
+    errors = server.aws("mediaconnect", "describe-flow", "--flow-arn", arn)["Messages"]["Errors"]
+    assert any("SRT connections refused" in e for e in errors), errors
 
     got = receive(udp_out, 2.0)
     assert len(got) > 100 and ts_problems(got) == [], (len(got), ts_problems(got)[:10])
@@ -314,6 +316,8 @@ def test_srt_caller_source_and_output_reconnect(server, ports):
     st = wait_for(lambda: (s := srt_stats(server, arn, output=out_arn)).get("disconnections", 0) >= 1 and s,
                   30, what="the receiver's disconnection")
     assert not st["connected"], st
+    errors = server.aws("mediaconnect", "describe-flow", "--flow-arn", arn)["Messages"]["Errors"]
+    assert any(e.startswith("Output 'to-studio' cannot reach the SRT listener at 127.0.0.1:") for e in errors), errors
     time.sleep(2)
     receiver = slt(server, rcv_url(), f"udp://127.0.0.1:{udp_out}", "slt-receiver-2")
     st = wait_for(lambda: (s := srt_stats(server, arn, output=out_arn)).get("connected") and s, 30,
