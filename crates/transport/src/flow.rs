@@ -803,40 +803,49 @@ mod tests {
 
     #[test]
     fn failover_switches_to_the_backup_when_the_primary_stops() {
-        let cfg = FlowConfig {
-            sources: vec![
-                source("main", SourceProtocol::Udp, 5000),
-                source("backup", SourceProtocol::Udp, 5010),
-            ],
-            outputs: vec![output("o", OutputProtocol::Udp, 6000)],
-            failover: Some(FailoverConfig {
-                mode: FailoverMode::Failover {
-                    primary: Some("main".into()),
-                },
-            }),
-        };
-        let mut core = FlowCore::new(cfg, 1);
-        let from = addr([127, 0, 0, 1], 9);
-        let mut sent_from = Vec::new();
-        for t in (0..4000u64).step_by(10) {
-            let now = ms(t);
-            core.on_timeout(now);
-            if t < 2000 {
-                core.on_datagram(now, 0, Port::Media, from, &ts_payload(t));
-                sent_from.extend(core.drain_transmits().map(|_| (t, 0)));
+        // SRT sources fail over exactly as UDP ones: by arrival, with no
+        // sequence numbers.
+        for proto in [
+            SourceProtocol::Udp,
+            SourceProtocol::SrtListener,
+            SourceProtocol::SrtCaller,
+        ] {
+            let cfg = FlowConfig {
+                sources: vec![source("main", proto, 5000), source("backup", proto, 5010)],
+                outputs: vec![output("o", OutputProtocol::Udp, 6000)],
+                failover: Some(FailoverConfig {
+                    mode: FailoverMode::Failover {
+                        primary: Some("main".into()),
+                    },
+                }),
+            };
+            let mut core = FlowCore::new(cfg, 1);
+            let from = addr([127, 0, 0, 1], 9);
+            let mut sent_from = Vec::new();
+            for t in (0..4000u64).step_by(10) {
+                let now = ms(t);
+                core.on_timeout(now);
+                if t < 2000 {
+                    core.on_datagram(now, 0, Port::Media, from, &ts_payload(t));
+                    sent_from.extend(core.drain_transmits().map(|_| (t, 0)));
+                }
+                core.on_datagram(now, 1, Port::Media, from, &ts_payload(t + 1));
+                sent_from.extend(core.drain_transmits().map(|_| (t, 1)));
             }
-            core.on_datagram(now, 1, Port::Media, from, &ts_payload(t + 1));
-            sent_from.extend(core.drain_transmits().map(|_| (t, 1)));
+            assert!(
+                sent_from.iter().all(|&(t, s)| if t < 2000 {
+                    s == 0
+                } else {
+                    t >= 1990 + 500 && s == 1
+                }),
+                "{proto:?}"
+            );
+            assert_eq!(
+                core.stats(ms(4000)).active_source.as_deref(),
+                Some("backup"),
+                "{proto:?}"
+            );
         }
-        assert!(sent_from.iter().all(|&(t, s)| if t < 2000 {
-            s == 0
-        } else {
-            t >= 1990 + 500 && s == 1
-        }));
-        assert_eq!(
-            core.stats(ms(4000)).active_source.as_deref(),
-            Some("backup")
-        );
     }
 
     #[test]
