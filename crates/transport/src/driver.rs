@@ -217,8 +217,13 @@ pub async fn start_flow(cfg: FlowConfig) -> Result<FlowHandle, TransportError> {
         .map(|_| Lane::start(fail_tx.clone()))
         .collect::<Result<Vec<_>, _>>()?;
 
-    let (srt_tx, srt_rx) = mpsc::channel(srt::QUEUE);
-    let srt = srt::start(&cfg.sources, &cfg.outputs, srt_tx)?.map(|bridge| SrtOut {
+    let (data_tx, data_rx) = mpsc::channel(srt::QUEUE);
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let events = srt::Events {
+        data: data_tx,
+        control: control_tx,
+    };
+    let srt = srt::start(&cfg.sources, &cfg.outputs, events)?.map(|bridge| SrtOut {
         bridge,
         outputs: cfg.outputs.clone(),
         senders: HashMap::new(),
@@ -242,7 +247,13 @@ pub async fn start_flow(cfg: FlowConfig) -> Result<FlowHandle, TransportError> {
         .map_err(TransportError::Thread)?;
     std::thread::Builder::new()
         .name("onair-flow".into())
-        .spawn(move || runtime.block_on(run(core, ingests, cmd_rx, srt_rx, io)))
+        .spawn(move || {
+            let srt_events = SrtEvents {
+                data: data_rx,
+                control: control_rx,
+            };
+            runtime.block_on(run(core, ingests, cmd_rx, srt_events, io))
+        })
         .map_err(TransportError::Thread)?;
     Ok(FlowHandle {
         commands: cmd_tx,
@@ -281,6 +292,12 @@ struct Io {
     tap: broadcast::Sender<Bytes>,
     /// The flow's SRT thread and connected SRT receivers, if it has any.
     srt: Option<SrtOut>,
+}
+
+/// What the flow's SRT thread sends ([`srt::Events`]).
+struct SrtEvents {
+    data: mpsc::Receiver<srt::Event>,
+    control: mpsc::UnboundedReceiver<srt::Event>,
 }
 
 /// The flow's side of its SRT thread.
@@ -404,7 +421,7 @@ async fn run(
     mut core: FlowCore,
     ingests: Vec<Ingest<StdUdpSocket>>,
     mut commands: mpsc::UnboundedReceiver<Command>,
-    mut srt_events: mpsc::Receiver<srt::Event>,
+    mut srt_events: SrtEvents,
     mut io: Io,
 ) {
     let mut sockets = Vec::with_capacity(ingests.len());
@@ -467,7 +484,12 @@ async fn run(
                 Some(Command::Stop(done)) => break Some(done),
                 None => break None,
             },
-            Some(event) = srt_events.recv(), if io.srt.is_some() => {
+            Some(event) = srt_events.control.recv(), if io.srt.is_some() => {
+                if let Some(srt) = io.srt.as_mut() {
+                    srt.on_event(&mut core, now(), event);
+                }
+            }
+            Some(event) = srt_events.data.recv(), if io.srt.is_some() => {
                 core.set_tap(io.tap.receiver_count() > 0);
                 if let Some(srt) = io.srt.as_mut() {
                     srt.on_event(&mut core, now(), event);

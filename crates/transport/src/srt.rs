@@ -61,6 +61,15 @@ pub enum Endpoint {
     Output(String),
 }
 
+/// The SRT thread's two ways to the flow: messages on a bounded channel
+/// (when the flow falls behind, new batches are dropped and counted), and
+/// everything else on an unbounded one, so that a connection change or a
+/// statistics report is never lost to a burst of media.
+pub struct Events {
+    pub data: mpsc::Sender<Event>,
+    pub control: mpsc::UnboundedSender<Event>,
+}
+
 /// From the SRT thread to the flow.
 pub enum Event {
     /// Messages a source received, in order.
@@ -136,7 +145,7 @@ fn options(s: Option<&SrtSettings>) -> Options {
 pub fn start(
     sources: &[SourceConfig],
     outputs: &[OutputConfig],
-    events: mpsc::Sender<Event>,
+    events: Events,
 ) -> Result<Option<Bridge>, StartError> {
     if !sources.iter().any(|s| s.protocol.is_srt()) && !outputs.iter().any(|o| o.protocol.is_srt())
     {
@@ -304,7 +313,7 @@ fn allowed(allow: &[IpNet], ip: IpAddr) -> bool {
 struct Thread {
     epoll: Epoll,
     links: Vec<Link>,
-    events: mpsc::Sender<Event>,
+    events: Events,
     commands: std_mpsc::Receiver<Command>,
     ready: Vec<srt_sys::Ready>,
     buf: Vec<u8>,
@@ -322,7 +331,7 @@ impl Thread {
                     Err(std_mpsc::TryRecvError::Disconnected) => return,
                 }
             }
-            if self.events.is_closed() {
+            if self.events.control.is_closed() {
                 return;
             }
             let now = Instant::now();
@@ -359,7 +368,7 @@ impl Thread {
             _ => true,
         });
         for id in gone {
-            let _ = self.events.try_send(Event::OutputDown { id });
+            let _ = self.events.control.send(Event::OutputDown { id });
         }
         for o in wanted {
             if self.links.iter().any(|l| l.config.as_ref() == Some(&o)) {
@@ -553,7 +562,7 @@ impl Thread {
         link.stats.connections += 1;
         link.peer = Some((socket.clone(), peer));
         if let Endpoint::Output(id) = &link.endpoint {
-            let _ = self.events.try_send(Event::OutputUp {
+            let _ = self.events.control.send(Event::OutputUp {
                 id: id.clone(),
                 socket,
             });
@@ -581,7 +590,10 @@ impl Thread {
             *next_try = Instant::now() + *backoff;
         }
         if let Endpoint::Output(id) = &link.endpoint {
-            let _ = self.events.try_send(Event::OutputDown { id: id.clone() });
+            let _ = self
+                .events
+                .control
+                .send(Event::OutputDown { id: id.clone() });
         }
     }
 
@@ -615,7 +627,7 @@ impl Thread {
                 from,
                 messages,
             };
-            if self.events.try_send(event).is_err() {
+            if self.events.data.try_send(event).is_err() {
                 link.stats.overflow += n;
             }
         }
@@ -645,7 +657,7 @@ impl Thread {
             }
             all.push((link.endpoint.clone(), link.stats.clone()));
         }
-        let _ = self.events.try_send(Event::Stats(all));
+        let _ = self.events.control.send(Event::Stats(all));
     }
 }
 
