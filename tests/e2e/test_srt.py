@@ -384,3 +384,26 @@ def test_srt_listeners_come_back_after_updates_and_restarts(server, ports):
     flowing("after stop and start")
     desc = server.aws("mediaconnect", "describe-flow", "--flow-arn", arn)["Flow"]
     assert desc["Status"] == "ACTIVE" and not desc.get("Messages", {}).get("Errors"), desc
+
+
+@needs_srt
+@pytest.mark.deadline(90)
+def test_srt_callers_outside_the_allow_list_are_refused(server, ports):
+    """An srt-listener output whose cidrAllowList excludes loopback refuses
+    a receiver calling from 127.0.0.1: counted, logged, reported."""
+    srt_in, srt_out, udp_out = ports(), ports(), ports()
+    flow = server.aws(
+        "mediaconnect", "create-flow", "--name", "srt-cidr",
+        "--source", f"Name=encoder,Protocol=srt-listener,IngestPort={srt_in}",
+        "--outputs", f"Name=far,Protocol=srt-listener,Port={srt_out},CidrAllowList=192.0.2.0/24",
+    )["Flow"]
+    arn, out_arn = flow["FlowArn"], flow["Outputs"][0]["OutputArn"]
+    start_flow(server, arn)
+    slt(server, srt_url(srt_out, passphrase=None), f"udp://127.0.0.1:{udp_out}", "slt-outsider")
+    st = wait_for(lambda: (s := srt_stats(server, arn, output=out_arn)).get("refused", 0) >= 1 and s, 20,
+                  what="the outsider to be refused")
+    assert not st["connected"] and st["connections"] == 0, st
+    log = server.log_path.read_text(errors="replace")
+    assert "address not in the allow list" in log, log[-2000:]
+    errors = server.aws("mediaconnect", "describe-flow", "--flow-arn", arn)["Messages"]["Errors"]
+    assert any("Output 'far' has no SRT receiver connected" in e for e in errors), errors
