@@ -17,6 +17,7 @@ import urllib.request
 
 import pytest
 
+import mediatools as m
 from conftest import needs_ffmpeg, wait_for
 
 PASSPHRASE = "correct-horse-battery-staple"
@@ -407,3 +408,45 @@ def test_srt_callers_outside_the_allow_list_are_refused(server, ports):
     assert "address not in the allow list" in log, log[-2000:]
     errors = server.aws("mediaconnect", "describe-flow", "--flow-arn", arn)["Messages"]["Errors"]
     assert any("Output 'far' has no SRT receiver connected" in e for e in errors), errors
+
+
+@needs_srt
+@needs_ffmpeg
+@pytest.mark.deadline(120)
+def test_ffmpeg_as_srt_caller_and_listener(server, ports):
+    """ffmpeg's own SRT (libavformat on libsrt) at both ends: it calls the
+    flow's srt-listener source with a passphrase, reads the srt-listener
+    output as a caller, and listens for the flow's srt-caller output; both
+    readers decode clean H.264 + AAC."""
+    srt_in, srt_out, ffmpeg_listens = ports(), ports(), ports()
+    arn_secret = secret(server, "flows/ffmpeg")
+    flow = server.aws(
+        "mediaconnect", "create-flow", "--name", "srt-ffmpeg",
+        "--source",
+        f"Name=ffmpeg,Protocol=srt-listener,IngestPort={srt_in},MinLatency=200,"
+        f"Decryption={encryption(arn_secret, 'aes128')}",
+        "--outputs",
+        f"Name=pull,Protocol=srt-listener,Port={srt_out},MinLatency=200,Encryption={encryption(arn_secret, 'aes128')}",
+        f"Name=push,Protocol=srt-caller,Destination=127.0.0.1,Port={ffmpeg_listens},MinLatency=200,"
+        f"Encryption={encryption(arn_secret, 'aes128')}",
+    )["Flow"]
+    arn = flow["FlowArn"]
+    key = f"passphrase={PASSPHRASE}&pbkeylen=16"
+    # ffmpeg listens before the flow starts, so the flow's first call finds it.
+    pushed = m.Reader(f"srt://127.0.0.1:{ffmpeg_listens}?mode=listener&{key}", seconds=3)
+    start_flow(server, arn)
+    log = open(server.tmp / "ffmpeg-srt.log", "ab")
+    server.popen(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning", "-re",
+         "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-f", "lavfi", "-i", "sine=frequency=1000",
+         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25",
+         "-c:a", "aac", "-f", "mpegts",
+         f"srt://127.0.0.1:{srt_in}?mode=caller&{key}&latency=200000&pkt_size=1316"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    wait_for(lambda: srt_stats(server, arn, name="ffmpeg").get("connected"), 20, what="ffmpeg's SRT call")
+    m.read(f"srt://127.0.0.1:{srt_out}?mode=caller&{key}", 3).assert_clean_av()
+    pushed.result().assert_clean_av()
+    st = server.stats(arn)
+    assert st["sources"][0]["malformed"] == 0, st["sources"][0]
+    assert all(o["srt"]["connections"] >= 1 for o in st["outputs"]), st["outputs"]
