@@ -12,6 +12,7 @@ import json
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 
@@ -272,6 +273,14 @@ def test_srt_settings_are_checked_at_create(server, ports):
     desc = server.aws("mediaconnect", "describe-flow", "--flow-arn", ok["FlowArn"])
     assert json.dumps(desc["Flow"]["Source"]) == json.dumps(ok["Source"])
 
+    # An srt-listener output listens: its port is checked like an ingest port.
+    server.aws("mediaconnect", "create-flow", "--name", "i", "--source", base)
+    r = server.aws_run("mediaconnect", "create-flow", "--name", "j", "--source",
+                       f"Name=enc,Protocol=srt-listener,IngestPort={ports()}",
+                       "--outputs", f"Name=pull,Protocol=srt-listener,Port={p}")
+    assert r.returncode != 0 and f"port: port {p} of output 'pull' is already used by source 'enc'" in r.stderr, \
+        r.stderr
+
 
 @needs_srt
 @needs_ffmpeg
@@ -450,3 +459,46 @@ def test_ffmpeg_as_srt_caller_and_listener(server, ports):
     st = server.stats(arn)
     assert st["sources"][0]["malformed"] == 0, st["sources"][0]
     assert all(o["srt"]["connections"] >= 1 for o in st["outputs"]), st["outputs"]
+
+
+@needs_srt
+@needs_ffmpeg
+@pytest.mark.deadline(120)
+def test_merge_of_two_srt_paths_survives_one_dying(server, ports):
+    """One TS feed relayed over two SRT paths into a MERGE flow: the output
+    is the stream exactly once, and killing one path leaves no mark on it
+    (continuity intact across the kill)."""
+    feed, path_a, path_b, srt_a, srt_b, udp_out = ports(), ports(), ports(), ports(), ports(), ports()
+    flow = server.aws(
+        "mediaconnect", "create-flow", "--name", "srt-merge",
+        "--sources",
+        f"Name=path-a,Protocol=srt-listener,IngestPort={srt_a},MinLatency=200",
+        f"Name=path-b,Protocol=srt-listener,IngestPort={srt_b},MinLatency=200",
+        "--source-failover-config", "State=ENABLED,FailoverMode=MERGE,RecoveryWindow=500",
+        "--outputs", f"Name=out,Protocol=udp,Destination=127.0.0.1,Port={udp_out}",
+    )["Flow"]
+    arn = flow["FlowArn"]
+    start_flow(server, arn)
+    relay = m.Relay(feed, [path_a, path_b])
+    try:
+        ts_encoder(server, feed)
+        a = slt(server, f"udp://127.0.0.1:{path_a}", srt_url(srt_a, passphrase=None), "slt-a")
+        slt(server, f"udp://127.0.0.1:{path_b}", srt_url(srt_b, passphrase=None), "slt-b")
+        for name in ("path-a", "path-b"):
+            wait_for(lambda: srt_stats(server, arn, name=name).get("connected"), 20, what=f"{name} connected")
+        time.sleep(1)
+        got = []
+        reader = threading.Thread(target=lambda: got.extend(receive(udp_out, 5.0)))
+        reader.start()
+        time.sleep(2)
+        server.kill_child(a)
+        reader.join(timeout=15)
+        assert len(got) > 300, len(got)
+        assert ts_problems(got) == [], ts_problems(got)[:10]
+        merge = server.stats(arn)["merge"]
+        assert merge["lost"] == 0 and merge["duplicates"] > 100, merge
+        assert all(n > 0 for n in merge["from_path"]), merge
+        wait_for(lambda: srt_stats(server, arn, name="path-a").get("disconnections", 0) >= 1, 20,
+                 what="path-a's disconnection")
+    finally:
+        relay.close()

@@ -13,6 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use media::tr101290::Analyzer;
 
+use crate::align::Aligner;
 use crate::failover::Selector;
 use crate::fec::{FecDecoder, FecEncoder};
 use crate::merge::{Merger, Pushed};
@@ -176,7 +177,9 @@ impl Output {
 
 enum Mode {
     Single,
-    Merge(Merger),
+    /// 2022-7: RTP sources by their sequence numbers; sources without
+    /// (SRT) numbered by content first ([`Aligner`]).
+    Merge(Merger, Box<Aligner>),
     Failover(Selector),
 }
 
@@ -196,9 +199,10 @@ impl FlowCore {
     pub fn new(cfg: FlowConfig, ssrc: u32) -> Self {
         let sources: Vec<Source> = cfg.sources.into_iter().map(Source::new).collect();
         let mode = match cfg.failover.map(|f| f.mode) {
-            Some(FailoverMode::Merge { recovery_window }) if sources.len() > 1 => {
-                Mode::Merge(Merger::new(sources.len(), recovery_window))
-            }
+            Some(FailoverMode::Merge { recovery_window }) if sources.len() > 1 => Mode::Merge(
+                Merger::new(sources.len(), recovery_window),
+                Box::new(Aligner::new(sources.len())),
+            ),
             Some(FailoverMode::Failover { primary }) if sources.len() > 1 => {
                 let p = primary.and_then(|n| sources.iter().position(|s| s.cfg.name == n));
                 Mode::Failover(Selector::new(sources.len(), p))
@@ -412,19 +416,25 @@ impl FlowCore {
                     self.emit(now, payload, lost);
                 }
             }
-            Mode::Merge(m) => match seq {
-                Some(seq) => {
+            Mode::Merge(m, aligner) => {
+                // The timeline number's low 16 bits: the merger extends
+                // them as it extends RTP's.
+                let seq = seq.or_else(|| {
+                    aligner
+                        .number(source, &payload)
+                        .map(|n| (n & u64::from(u16::MAX)) as u16)
+                });
+                if let Some(seq) = seq {
                     m.push(now, source, seq, payload);
                     self.drain_merge(now);
                 }
-                None => self.emit(now, payload, 0),
-            },
+            }
         }
     }
 
     fn drain_merge(&mut self, now: Duration) {
         loop {
-            let Mode::Merge(m) = &mut self.mode else {
+            let Mode::Merge(m, _) = &mut self.mode else {
                 return;
             };
             let Some(r) = m.pop(now) else { return };
@@ -515,7 +525,7 @@ impl FlowCore {
             .iter()
             .filter_map(|s| s.reorder.as_ref()?.deadline());
         let merge = match &self.mode {
-            Mode::Merge(m) => m.deadline(),
+            Mode::Merge(m, _) => m.deadline(),
             _ => None,
         };
         sources.chain(merge).min()
@@ -538,7 +548,7 @@ impl FlowCore {
         let active = match &self.mode {
             Mode::Single => Some(0),
             Mode::Failover(sel) => Some(sel.active()),
-            Mode::Merge(_) => None,
+            Mode::Merge(..) => None,
         };
         let sources = self
             .sources
@@ -580,7 +590,7 @@ impl FlowCore {
                 _ => 0,
             },
             merge: match &self.mode {
-                Mode::Merge(m) => Some(m.stats().clone()),
+                Mode::Merge(m, _) => Some(m.stats().clone()),
                 _ => None,
             },
             flow_ts: match (&self.mode, self.sources.first()) {
@@ -708,6 +718,44 @@ mod tests {
         let st = core.stats(ms(3));
         assert_eq!((st.sources[0].packets, st.sources[0].malformed), (3, 1));
         assert_eq!((st.outputs[0].packets, st.outputs[1].packets), (1, 2));
+    }
+
+    #[test]
+    fn merge_of_srt_sources_by_content_is_hitless() {
+        let cfg = FlowConfig {
+            sources: vec![
+                source("a", SourceProtocol::SrtListener, 5000),
+                source("b", SourceProtocol::SrtCaller, 5010),
+            ],
+            outputs: vec![output("o", OutputProtocol::Udp, 6000)],
+            failover: Some(FailoverConfig {
+                mode: FailoverMode::Merge {
+                    recovery_window: ms(200),
+                },
+            }),
+        };
+        let mut core = FlowCore::new(cfg, 1);
+        let from = addr([127, 0, 0, 1], 9);
+        let mut out = Vec::new();
+        // Path a delivers 0..300 then dies; path b lags 3 messages and lost
+        // 50..60 (SRT gave them up); both carry the same messages.
+        for t in 0..400u64 {
+            let now = ms(t * 2);
+            core.on_timeout(now);
+            if t < 300 {
+                core.on_datagram(now, 0, Port::Media, from, &ts_payload(t));
+            }
+            if let Some(n) = t.checked_sub(3).filter(|n| !(50..60).contains(n)) {
+                core.on_datagram(now, 1, Port::Media, from, &ts_payload(n));
+            }
+            out.extend(core.drain_transmits().map(|t| t.data));
+        }
+        let want: Vec<Vec<u8>> = (0..397).map(ts_payload).collect();
+        assert_eq!(out.len(), want.len());
+        assert!(out.iter().zip(&want).all(|(o, w)| o.as_ref() == &w[..]));
+        let st = core.stats(ms(800));
+        assert_eq!(st.flow_ts.continuity_errors, 0, "{st:?}");
+        assert_eq!(st.merge.unwrap().lost, 0);
     }
 
     #[test]

@@ -20,6 +20,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod align;
 pub mod driver;
 pub mod failover;
 pub mod fec;
