@@ -9,6 +9,8 @@
 //! SRT sources and outputs (`srt-listener`, `srt-caller`) carry the same
 //! 1316-byte TS payloads as `udp`; their connections live on one thread per
 //! flow waiting on libsrt's epoll ([`srt`]), bridged to the flow by channels.
+//! Without sequence numbers, SRT sources are merged by content ([`align`]
+//! numbers their messages on one timeline for the 2022-7 merger).
 //!
 //! Everything that decides is sans-IO and driven by explicit time
 //! ([`flow::FlowCore`]); [`driver`] is the thin tokio layer owning sockets.
