@@ -502,3 +502,31 @@ def test_merge_of_two_srt_paths_survives_one_dying(server, ports):
                  what="path-a's disconnection")
     finally:
         relay.close()
+
+
+@needs_srt
+@needs_ffmpeg
+@pytest.mark.deadline(120)
+def test_srt_output_added_to_a_running_udp_flow(server, ports):
+    """A running flow with no SRT at all gets an srt-listener output: it is
+    served at once (no restart), and disabling it closes it."""
+    udp_in, srt_out, udp_out = ports(), ports(), ports()
+    flow = server.aws("mediaconnect", "create-flow", "--name", "udp-then-srt", "--source",
+                      f"Name=cam,Protocol=udp,IngestPort={udp_in},WhitelistCidr=127.0.0.0/8")["Flow"]
+    arn = flow["FlowArn"]
+    start_flow(server, arn)
+    ts_encoder(server, udp_in)
+    added = server.aws("mediaconnect", "add-flow-outputs", "--flow-arn", arn, "--outputs",
+                       f"Name=srt,Protocol=srt-listener,Port={srt_out},MinLatency=120")["Outputs"][0]
+    out_arn = added["OutputArn"]
+    slt(server, srt_url(srt_out, passphrase=None, latency=120), f"udp://127.0.0.1:{udp_out}", "slt-reader")
+    wait_for(lambda: srt_stats(server, arn, output=out_arn).get("connected"), 20, what="the SRT receiver")
+    got = receive(udp_out, 2.0)
+    assert len(got) > 50 and ts_problems(got) == [], (len(got), ts_problems(got)[:10])
+
+    server.aws("mediaconnect", "update-flow-output", "--flow-arn", arn, "--output-arn", out_arn,
+               "--output-status", "DISABLED")
+    wait_for(lambda: not any(o.get("srt", {}) and o["srt"].get("connected")
+                             for o in (server.stats(arn) or {}).get("outputs", [])), 20,
+             what="the disabled output to close")
+    assert receive(udp_out, 1.0) == []

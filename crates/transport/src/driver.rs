@@ -223,7 +223,7 @@ pub async fn start_flow(cfg: FlowConfig) -> Result<FlowHandle, TransportError> {
         data: data_tx,
         control: control_tx,
     };
-    let srt = srt::start(&cfg.sources, &cfg.outputs, events)?.map(|bridge| SrtOut {
+    let srt = srt::start(&cfg.sources, &cfg.outputs, events.clone())?.map(|bridge| SrtOut {
         bridge,
         outputs: cfg.outputs.clone(),
         senders: HashMap::new(),
@@ -240,6 +240,7 @@ pub async fn start_flow(cfg: FlowConfig) -> Result<FlowHandle, TransportError> {
         stats: stats_tx,
         tap: tap.clone(),
         srt,
+        srt_events: events,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -292,6 +293,8 @@ struct Io {
     tap: broadcast::Sender<Bytes>,
     /// The flow's SRT thread and connected SRT receivers, if it has any.
     srt: Option<SrtOut>,
+    /// For an SRT thread started when the first SRT output is added.
+    srt_events: srt::Events,
 }
 
 /// What the flow's SRT thread sends ([`srt::Events`]).
@@ -473,6 +476,20 @@ async fn run(
             }
             cmd = commands.recv() => match cmd {
                 Some(Command::SetOutputs(o, done)) => {
+                    if io.srt.is_none() {
+                        // The first SRT output of a flow that had none.
+                        match srt::start(&[], &o, io.srt_events.clone()) {
+                            Ok(bridge) => {
+                                io.srt = bridge.map(|bridge| SrtOut {
+                                    bridge,
+                                    outputs: Vec::new(),
+                                    senders: HashMap::new(),
+                                    stats: HashMap::new(),
+                                });
+                            }
+                            Err(e) => tracing::error!("flow outputs: {e}"),
+                        }
+                    }
                     if let Some(srt) = io.srt.as_mut() {
                         srt.bridge.set_outputs(o.clone());
                         srt.outputs.clone_from(&o);

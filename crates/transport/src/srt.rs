@@ -65,6 +65,7 @@ pub enum Endpoint {
 /// (when the flow falls behind, new batches are dropped and counted), and
 /// everything else on an unbounded one, so that a connection change or a
 /// statistics report is never lost to a burst of media.
+#[derive(Clone)]
 pub struct Events {
     pub data: mpsc::Sender<Event>,
     pub control: mpsc::UnboundedSender<Event>,
@@ -109,8 +110,8 @@ impl Bridge {
         }
     }
 
-    /// Replaces the SRT outputs (non-SRT ones in `outputs` are ignored).
-    /// Unchanged outputs keep their connection.
+    /// Replaces the SRT outputs (non-SRT and disabled ones in `outputs` are
+    /// ignored). Unchanged outputs keep their connection.
     pub fn set_outputs(&self, outputs: Vec<OutputConfig>) {
         let _ = self.commands.send(Command::SetOutputs(outputs));
     }
@@ -355,9 +356,10 @@ impl Thread {
     /// Replaces the SRT outputs; an output whose settings are unchanged
     /// keeps its listener and receiver.
     fn set_outputs(&mut self, outputs: Vec<OutputConfig>) {
+        // A disabled output neither listens nor calls.
         let wanted: Vec<OutputConfig> = outputs
             .into_iter()
-            .filter(|o| o.protocol.is_srt())
+            .filter(|o| o.protocol.is_srt() && o.enabled)
             .collect();
         let mut gone = Vec::new();
         self.links.retain(|l| match &l.config {
