@@ -421,7 +421,7 @@ impl Thread {
                 remote,
                 attempt,
                 next_try,
-                ..
+                backoff,
             } = &mut link.role
             else {
                 continue;
@@ -437,8 +437,9 @@ impl Thread {
                     *attempt = Some(s);
                 }
                 Err(e) => {
-                    tracing::warn!("srt {name}: cannot call {remote}: {e}");
-                    *next_try = now + BACKOFF_MIN;
+                    tracing::warn!("srt {name}: cannot call {remote}: {e}; again in {backoff:?}");
+                    *next_try = now + *backoff;
+                    *backoff = backoff.saturating_mul(2).min(BACKOFF_MAX);
                 }
             }
         }
