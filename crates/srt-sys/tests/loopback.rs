@@ -155,3 +155,41 @@ fn epoll_listener_sees_bad_passphrases() {
     assert!(bad.join().unwrap().is_err());
     good.join().unwrap();
 }
+
+/// The caller's key length wins: a listener set to AES-256 takes an
+/// AES-128 caller with the same passphrase (HSv5: the initiator decides).
+#[test]
+fn listener_follows_the_callers_key_length() {
+    use srt_sys::KeyLength;
+    let pass = "correct horse battery";
+    let listener = listen(
+        "127.0.0.1:0".parse().unwrap(),
+        &Options {
+            key_length: KeyLength::Aes256,
+            ..options(Some(pass))
+        },
+    )
+    .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let receiver = thread::spawn(move || {
+        let (socket, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 1456];
+        let n = socket.recv(&mut buf).unwrap();
+        (n, socket.key_state().unwrap())
+    });
+    let caller = connect(
+        addr,
+        &Options {
+            key_length: KeyLength::Aes128,
+            ..options(Some(pass))
+        },
+    )
+    .unwrap();
+    caller.send(&message(0)).unwrap();
+    let (n, states) = receiver.join().unwrap();
+    assert_eq!(n, SIZE);
+    assert_eq!(
+        states,
+        (srt_sys::KeyState::Secured, srt_sys::KeyState::Secured)
+    );
+}
