@@ -1,6 +1,7 @@
 //! The whole flow engine fed arbitrary datagrams on every port of two MERGE
-//! sources, with time advancing: never panics, and whatever reaches an
-//! output is whole MPEG-TS packets.
+//! sources (rtp-fec merged by sequence number, or SRT merged by content: the
+//! first byte chooses), with time advancing: never panics, and whatever
+//! reaches an output is whole MPEG-TS packets.
 #![no_main]
 
 use std::net::SocketAddr;
@@ -13,24 +14,31 @@ use transport::{
     SourceProtocol,
 };
 
-fn source(name: &str, port: u16) -> SourceConfig {
+fn source(name: &str, port: u16, protocol: SourceProtocol) -> SourceConfig {
     SourceConfig {
         name: name.into(),
-        protocol: SourceProtocol::RtpFec,
+        protocol,
         bind: SocketAddr::from(([127, 0, 0, 1], port)),
         allow: Vec::new(),
         max_bitrate: Some(10_000_000),
+        srt: None,
     }
 }
 
 fuzz_target!(|data: &[u8]| {
+    let protocol = match data.first() {
+        Some(b) if b & 1 == 1 => SourceProtocol::SrtListener,
+        _ => SourceProtocol::RtpFec,
+    };
     let cfg = FlowConfig {
-        sources: vec![source("a", 5000), source("b", 5010)],
+        sources: vec![source("a", 5000, protocol), source("b", 5010, protocol)],
         outputs: vec![OutputConfig {
             id: "out".into(),
             protocol: OutputProtocol::Udp,
             destination: SocketAddr::from(([127, 0, 0, 1], 6000)),
             enabled: true,
+            srt: None,
+            allow: Vec::new(),
         }],
         failover: Some(FailoverConfig {
             mode: FailoverMode::Merge { recovery_window: Duration::from_millis(200) },

@@ -430,7 +430,9 @@ fn ports(protocol: Protocol, port: u16) -> Vec<u32> {
     let port = u32::from(port);
     match protocol {
         Protocol::RtpFec => vec![port, port + 2, port + 4],
-        Protocol::Rtp | Protocol::Udp => vec![port],
+        Protocol::Rtp | Protocol::Udp | Protocol::SrtListener => vec![port],
+        // A caller listens on no port (its ingestPort is 0, not serialized).
+        Protocol::SrtCaller => Vec::new(),
     }
 }
 

@@ -15,7 +15,7 @@ use ipnet::IpNet;
 use transport::{FlowConfig, FlowHandle, OutputConfig, SourceConfig};
 
 use control::flow::model::{
-    Desired, EnabledState, FailoverMode, Flow, FlowRecord, FlowStatus, Protocol,
+    Desired, EnabledState, Encryption, FailoverMode, Flow, FlowRecord, FlowStatus, Protocol,
 };
 use control::ControlPlane;
 
@@ -85,7 +85,7 @@ async fn reconcile_flow(cp: &ControlPlane, taps: &Taps, engines: &mut Flows, rec
                     && was.source_failover_config == now.source_failover_config
                 {
                     if was.outputs != now.outputs {
-                        running.handle.set_outputs(outputs(&rec.flow)).await;
+                        running.handle.set_outputs(outputs(cp, &rec.flow)).await;
                     }
                     running.flow = rec.flow.clone();
                     if rec.flow.status != FlowStatus::Active {
@@ -179,11 +179,75 @@ fn engine_view(flow: &Flow) -> Flow {
     f
 }
 
-fn outputs(flow: &Flow) -> Vec<OutputConfig> {
+/// `minLatency` when a request gives none, in milliseconds: generous, so
+/// that retransmission repairs losses on long paths too.
+pub const DEFAULT_SRT_LATENCY_MS: u64 = 2000;
+
+/// The region part of a flow ARN.
+fn region(flow: &Flow) -> &str {
+    flow.flow_arn.split(':').nth(3).unwrap_or_default()
+}
+
+/// The engine's SRT settings of a source or output; `path` names the part
+/// in errors (the passphrase comes from Secrets Manager).
+fn srt_settings(
+    cp: &ControlPlane,
+    flow: &Flow,
+    path: &str,
+    transport: &control::flow::model::Transport,
+    enc: Option<&Encryption>,
+) -> Result<transport::SrtSettings, String> {
+    let passphrase = match enc {
+        Some(e) => Some(
+            cp.srt_passphrase(region(flow), path, e)
+                .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
+    let key_length = match enc.and_then(|e| e.algorithm.as_deref()) {
+        Some("aes192") => transport::KeyLength::Aes192,
+        Some("aes256") => transport::KeyLength::Aes256,
+        _ => transport::KeyLength::Aes128,
+    };
+    let latency = transport
+        .min_latency
+        .and_then(|l| u64::try_from(l).ok())
+        .unwrap_or(DEFAULT_SRT_LATENCY_MS);
+    Ok(transport::SrtSettings {
+        latency: Duration::from_millis(latency),
+        passphrase,
+        key_length,
+        stream_id: transport.stream_id.clone(),
+    })
+}
+
+fn outputs(cp: &ControlPlane, flow: &Flow) -> Vec<OutputConfig> {
     flow.outputs
         .iter()
         .filter_map(|o| {
-            let ip: IpAddr = o.destination.parse().ok()?;
+            let destination = match o.transport.protocol {
+                Protocol::SrtListener => SocketAddr::new(cp.settings.ingest_bind, o.port),
+                _ => SocketAddr::new(o.destination.parse::<IpAddr>().ok()?, o.port),
+            };
+            let srt = if o.transport.protocol.is_srt() {
+                let path = format!("output '{}'.encryption", o.name);
+                match srt_settings(cp, flow, &path, &o.transport, o.encryption.as_ref()) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        tracing::error!(flow = %flow.name, "output not started: {e}");
+                        return None;
+                    }
+                }
+            } else {
+                None
+            };
+            let allow = o
+                .transport
+                .cidr_allow_list
+                .iter()
+                .flatten()
+                .filter_map(|c| c.parse::<IpNet>().ok())
+                .collect();
             Some(OutputConfig {
                 id: o.output_arn.clone(),
                 protocol: match o.transport.protocol {
@@ -193,9 +257,13 @@ fn outputs(flow: &Flow) -> Vec<OutputConfig> {
                         rows: FEC_ROWS,
                     },
                     Protocol::Udp => transport::OutputProtocol::Udp,
+                    Protocol::SrtListener => transport::OutputProtocol::SrtListener,
+                    Protocol::SrtCaller => transport::OutputProtocol::SrtCaller,
                 },
-                destination: SocketAddr::new(ip, o.port),
+                destination,
                 enabled: o.output_status == EnabledState::Enabled,
+                srt,
+                allow,
             })
         })
         .collect()
@@ -211,16 +279,47 @@ fn config(cp: &ControlPlane, flow: &Flow) -> Result<FlowConfig, String> {
                 .map_err(|_| format!("source '{}': bad whitelistCidr '{c}'", s.name))?],
             None => Vec::new(),
         };
+        let bind = match s.transport.protocol {
+            Protocol::SrtCaller => {
+                let ip = s
+                    .transport
+                    .source_listener_address
+                    .as_deref()
+                    .and_then(|a| a.parse::<IpAddr>().ok())
+                    .ok_or_else(|| format!("source '{}': bad sourceListenerAddress", s.name))?;
+                let port = s
+                    .transport
+                    .source_listener_port
+                    .ok_or_else(|| format!("source '{}': no sourceListenerPort", s.name))?;
+                SocketAddr::new(ip, port)
+            }
+            _ => SocketAddr::new(cp.settings.ingest_bind, s.ingest_port),
+        };
+        let srt = if s.transport.protocol.is_srt() {
+            let path = format!("source '{}'.decryption", s.name);
+            Some(srt_settings(
+                cp,
+                flow,
+                &path,
+                &s.transport,
+                s.decryption.as_ref(),
+            )?)
+        } else {
+            None
+        };
         sources.push(SourceConfig {
             name: s.name.clone(),
             protocol: match s.transport.protocol {
                 Protocol::Rtp => transport::SourceProtocol::Rtp,
                 Protocol::RtpFec => transport::SourceProtocol::RtpFec,
                 Protocol::Udp => transport::SourceProtocol::Udp,
+                Protocol::SrtListener => transport::SourceProtocol::SrtListener,
+                Protocol::SrtCaller => transport::SourceProtocol::SrtCaller,
             },
-            bind: SocketAddr::new(cp.settings.ingest_bind, s.ingest_port),
+            bind,
             allow,
             max_bitrate: s.transport.max_bitrate.map(|b| b as u64),
+            srt,
         });
     }
     let failover = flow
@@ -246,7 +345,7 @@ fn config(cp: &ControlPlane, flow: &Flow) -> Result<FlowConfig, String> {
     }
     Ok(FlowConfig {
         sources,
-        outputs: outputs(flow),
+        outputs: outputs(cp, flow),
         failover,
     })
 }

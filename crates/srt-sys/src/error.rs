@@ -54,7 +54,7 @@ fn kind_of(code: c_int) -> io::ErrorKind {
 ///
 /// # Safety
 /// `ptr` is null or points to a NUL-terminated string valid for this call.
-unsafe fn cstr_lossy(ptr: *const std::ffi::c_char) -> String {
+pub(crate) unsafe fn cstr_lossy(ptr: *const std::ffi::c_char) -> String {
     if ptr.is_null() {
         return String::new();
     }

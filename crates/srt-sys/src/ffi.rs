@@ -48,6 +48,36 @@ pub const SRTO_STREAMID: SRT_SOCKOPT = 46;
 pub const SRTO_MESSAGEAPI: SRT_SOCKOPT = 48;
 pub const SRTO_PAYLOADSIZE: SRT_SOCKOPT = 49;
 pub const SRTO_TRANSTYPE: SRT_SOCKOPT = 50;
+pub const SRTO_KMSTATE: SRT_SOCKOPT = 28;
+pub const SRTO_SNDKMSTATE: SRT_SOCKOPT = 40;
+pub const SRTO_RCVKMSTATE: SRT_SOCKOPT = 41;
+pub const SRTO_ENFORCEDENCRYPTION: SRT_SOCKOPT = 53;
+
+/// `SRT_KM_STATE`: where the encryption key exchange of a connection ended.
+pub type SRT_KM_STATE = c_int;
+pub const SRT_KM_S_UNSECURED: SRT_KM_STATE = 0;
+pub const SRT_KM_S_SECURING: SRT_KM_STATE = 1;
+pub const SRT_KM_S_SECURED: SRT_KM_STATE = 2;
+pub const SRT_KM_S_NOSECRET: SRT_KM_STATE = 3;
+pub const SRT_KM_S_BADSECRET: SRT_KM_STATE = 4;
+
+/// syslog's `LOG_ERR`, for `srt_setloglevel`.
+pub const LOG_ERR: c_int = 3;
+
+/// `SRT_EPOLL_OPT` event bits.
+pub const SRT_EPOLL_IN: c_int = 0x1;
+pub const SRT_EPOLL_OUT: c_int = 0x4;
+pub const SRT_EPOLL_ERR: c_int = 0x8;
+/// `SRT_EPOLL_FLAGS`: waiting on an empty set sleeps instead of failing.
+pub const SRT_EPOLL_ENABLE_EMPTY: i32 = 1;
+
+/// `SRT_EPOLL_EVENT`: one ready socket from `srt_epoll_uwait`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SRT_EPOLL_EVENT {
+    pub fd: SRTSOCKET,
+    pub events: c_int,
+}
 
 /// `SRT_TRANSTYPE`.
 pub type SRT_TRANSTYPE = c_int;
@@ -208,6 +238,7 @@ const _: () = {
     assert!(std::mem::offset_of!(SRT_TRACEBSTATS, pktSentUniqueTotal) == 432);
     assert!(std::mem::offset_of!(SRT_TRACEBSTATS, byteRecvUnique) == 488);
     assert!(std::mem::size_of::<SRT_MSGCTRL>() == 48);
+    assert!(std::mem::size_of::<SRT_EPOLL_EVENT>() == 8);
 };
 
 #[link(name = "srt")]
@@ -257,6 +288,18 @@ extern "C" {
         instantaneous: c_int,
     ) -> c_int;
     pub fn srt_getsockstate(u: SRTSOCKET) -> SRT_SOCKSTATUS;
+    pub fn srt_setloglevel(ll: c_int);
+    pub fn srt_epoll_create() -> c_int;
+    pub fn srt_epoll_add_usock(eid: c_int, u: SRTSOCKET, events: *const c_int) -> c_int;
+    pub fn srt_epoll_remove_usock(eid: c_int, u: SRTSOCKET) -> c_int;
+    pub fn srt_epoll_uwait(
+        eid: c_int,
+        fds_set: *mut SRT_EPOLL_EVENT,
+        fds_size: c_int,
+        ms_timeout: i64,
+    ) -> c_int;
+    pub fn srt_epoll_set(eid: c_int, flags: i32) -> i32;
+    pub fn srt_epoll_release(eid: c_int) -> c_int;
     pub fn srt_getrejectreason(sock: SRTSOCKET) -> c_int;
     pub fn srt_rejectreason_str(id: c_int) -> *const c_char;
 }

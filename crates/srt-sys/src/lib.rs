@@ -1,5 +1,6 @@
 //! SRT through Debian's libsrt 1.5: raw declarations ([`ffi`]) and a small
-//! safe, **blocking** wrapper ([`listen`], [`connect`], [`Socket`]).
+//! safe wrapper ([`listen`], [`connect`], [`Socket`], [`Epoll`]), blocking
+//! unless asked otherwise.
 //!
 //! With the FFmpeg glue this is the only crate allowed `unsafe` (DESIGN.md);
 //! every `unsafe` block says why it holds in a `// SAFETY:` comment.
@@ -15,9 +16,8 @@
 //!   needs a buffer at least that large and returns one message.
 //! - Errors are `std::io::Error` carrying libsrt's own message.
 //!
-//! Next: the async bridge — one thread waiting on `srt_epoll_uwait` for every
-//! non-blocking socket and waking tokio tasks — and the SRT adapter engine in
-//! `transport` on top of it.
+//! [`Epoll`] waits on many non-blocking sockets ([`Options::nonblocking`])
+//! from one thread; `transport::srt` bridges that thread to a flow.
 //!
 //! ```no_run
 //! use srt_sys::{connect, Options};
@@ -38,12 +38,14 @@
     clippy::arithmetic_side_effects
 )]
 
+mod epoll;
 mod error;
 pub mod ffi;
 mod options;
 mod socket;
 mod stats;
 
+pub use epoll::{Epoll, Interest, Ready};
 pub use options::{KeyLength, Options};
-pub use socket::{connect, listen, Listener, Socket, SocketState};
+pub use socket::{connect, listen, KeyState, Listener, Socket, SocketState};
 pub use stats::Stats;

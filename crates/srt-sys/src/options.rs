@@ -54,6 +54,16 @@ pub struct Options {
     /// How long `recv` (and `accept`) blocks before `TimedOut`
     /// (`SRTO_RCVTIMEO`); `None` blocks forever.
     pub recv_timeout: Option<Duration>,
+    /// Non-blocking sockets (`SRTO_RCVSYN` / `SRTO_SNDSYN` off), for use
+    /// with [`crate::Epoll`]: `recv`, `send` and `accept` return
+    /// `WouldBlock` instead of waiting, and `connect` returns at once with
+    /// the socket [`crate::SocketState::Connecting`].
+    pub nonblocking: bool,
+    /// `SRTO_ENFORCEDENCRYPTION`: libsrt refuses a peer whose passphrase
+    /// does not match inside the handshake, unseen by the application. Off,
+    /// such a peer is accepted and [`crate::Socket::key_state`] tells why it
+    /// must be closed, so a listener can count and log refused callers.
+    pub enforce_encryption: bool,
 }
 
 impl Default for Options {
@@ -66,6 +76,8 @@ impl Default for Options {
             payload_size: 1316,
             connect_timeout: Duration::from_secs(3),
             recv_timeout: None,
+            nonblocking: false,
+            enforce_encryption: true,
         }
     }
 }

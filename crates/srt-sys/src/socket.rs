@@ -17,10 +17,16 @@ use crate::stats::Stats;
 const BACKLOG: c_int = 16;
 
 /// Starts libsrt once per process.
-fn startup() -> io::Result<()> {
+pub(crate) fn startup() -> io::Result<()> {
     static STARTED: OnceLock<c_int> = OnceLock::new();
-    // SAFETY: srt_startup takes no arguments; OnceLock runs it once.
-    let rc = *STARTED.get_or_init(|| unsafe { ffi::srt_startup() });
+    // libsrt logs warnings (each refused handshake, say) on stderr; its
+    // users log what matters themselves.
+    // SAFETY: srt_startup and srt_setloglevel take plain integers;
+    // OnceLock runs them once.
+    let rc = *STARTED.get_or_init(|| unsafe {
+        ffi::srt_setloglevel(ffi::LOG_ERR);
+        ffi::srt_startup()
+    });
     if rc < 0 {
         return Err(io::Error::other("srt_startup failed"));
     }
@@ -39,6 +45,33 @@ pub enum SocketState {
     Closing,
     Closed,
     NonExistent,
+}
+
+/// Where the encryption key exchange of a connection ended (`SRT_KM_STATE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyState {
+    /// Neither side encrypts.
+    Unsecured,
+    /// The exchange is under way.
+    Securing,
+    /// Both sides hold the same key.
+    Secured,
+    /// The peer encrypts and this side has no passphrase.
+    NoSecret,
+    /// The passphrases differ.
+    BadSecret,
+}
+
+impl KeyState {
+    fn from_raw(raw: c_int) -> Self {
+        match raw {
+            ffi::SRT_KM_S_SECURING => KeyState::Securing,
+            ffi::SRT_KM_S_SECURED => KeyState::Secured,
+            ffi::SRT_KM_S_NOSECRET => KeyState::NoSecret,
+            ffi::SRT_KM_S_BADSECRET => KeyState::BadSecret,
+            _ => KeyState::Unsecured,
+        }
+    }
 }
 
 /// One SRT socket, closed on drop.
@@ -105,8 +138,14 @@ impl Socket {
         options.validate()?;
         self.set_int(ffi::SRTO_TRANSTYPE, ffi::SRTT_LIVE, "SRTO_TRANSTYPE")?;
         self.set_int(ffi::SRTO_MESSAGEAPI, 1, "SRTO_MESSAGEAPI")?;
-        self.set_int(ffi::SRTO_RCVSYN, 1, "SRTO_RCVSYN")?;
-        self.set_int(ffi::SRTO_SNDSYN, 1, "SRTO_SNDSYN")?;
+        let blocking = c_int::from(!options.nonblocking);
+        self.set_int(ffi::SRTO_RCVSYN, blocking, "SRTO_RCVSYN")?;
+        self.set_int(ffi::SRTO_SNDSYN, blocking, "SRTO_SNDSYN")?;
+        self.set_int(
+            ffi::SRTO_ENFORCEDENCRYPTION,
+            c_int::from(options.enforce_encryption),
+            "SRTO_ENFORCEDENCRYPTION",
+        )?;
         let latency = millis(options.latency, "latency")?;
         self.set_int(ffi::SRTO_LATENCY, latency, "SRTO_LATENCY")?;
         self.set_int(
@@ -169,6 +208,15 @@ impl Socket {
         Ok(Stats::from(&perf))
     }
 
+    /// Why the peer refused this socket's connection, in libsrt's words.
+    pub fn reject_reason(&self) -> String {
+        // SAFETY: plain integer handle; an unknown socket yields a code.
+        let reason = unsafe { ffi::srt_getrejectreason(self.raw) };
+        // SAFETY: srt_rejectreason_str returns a static NUL-terminated
+        // string for any id.
+        unsafe { crate::error::cstr_lossy(ffi::srt_rejectreason_str(reason)) }
+    }
+
     /// Current state of the socket.
     pub fn state(&self) -> SocketState {
         // SAFETY: plain integer handle; unknown handles report NONEXIST.
@@ -183,6 +231,31 @@ impl Socket {
             ffi::SRTS_CLOSED => SocketState::Closed,
             _ => SocketState::NonExistent,
         }
+    }
+
+    /// How the key exchange ended, on the receiving and on the sending
+    /// direction (`SRTO_RCVKMSTATE`, `SRTO_SNDKMSTATE`).
+    pub fn key_state(&self) -> io::Result<(KeyState, KeyState)> {
+        let rcv = self.get_int(ffi::SRTO_RCVKMSTATE, "SRTO_RCVKMSTATE")?;
+        let snd = self.get_int(ffi::SRTO_SNDKMSTATE, "SRTO_SNDKMSTATE")?;
+        Ok((KeyState::from_raw(rcv), KeyState::from_raw(snd)))
+    }
+
+    fn get_int(&self, opt: ffi::SRT_SOCKOPT, what: &str) -> io::Result<c_int> {
+        let mut value: c_int = 0;
+        let mut len = size_of::<c_int>() as c_int;
+        // SAFETY: optval points to one writable c_int and optlen holds its
+        // size; libsrt writes at most that many bytes.
+        let rc = unsafe {
+            ffi::srt_getsockflag(
+                self.raw,
+                opt,
+                (&mut value as *mut c_int).cast::<c_void>(),
+                &mut len,
+            )
+        };
+        self.check(rc, what)?;
+        Ok(value)
     }
 
     /// The stream id the caller sent (on an accepted socket) or set.
@@ -257,7 +330,9 @@ pub fn listen(addr: SocketAddr, options: &Options) -> io::Result<Listener> {
 
 impl Listener {
     /// Blocks until a caller completes the handshake (a caller with a wrong
-    /// passphrase is refused inside libsrt and never shows up here).
+    /// passphrase is refused inside libsrt and never shows up here, unless
+    /// [`Options::enforce_encryption`] is off). Non-blocking listeners return
+    /// `WouldBlock` when no caller waits.
     pub fn accept(&self) -> io::Result<(Socket, SocketAddr)> {
         let mut raw = ffi::SRT_INVALID_SOCK;
         // SAFETY: try_init hands a zeroed sockaddr_storage and its length;
@@ -284,11 +359,18 @@ impl Listener {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.socket.local_addr()
     }
+
+    /// The listening socket itself (for [`crate::Epoll`]).
+    pub fn socket(&self) -> &Socket {
+        &self.socket
+    }
 }
 
 /// Connects a live-mode caller to `addr`, blocking for the handshake (at most
 /// [`Options::connect_timeout`]). A refused connection is `ConnectionRefused`
-/// with libsrt's reject reason, e.g. a passphrase mismatch.
+/// with libsrt's reject reason, e.g. a passphrase mismatch. A non-blocking
+/// socket returns at once, `Connecting`; [`crate::Epoll`] reports it writable
+/// once connected, or in error when refused ([`Socket::reject_reason`]).
 pub fn connect(addr: SocketAddr, options: &Options) -> io::Result<Socket> {
     let socket = Socket::new()?;
     socket.configure(options)?;

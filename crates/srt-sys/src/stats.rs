@@ -15,6 +15,10 @@ pub struct Stats {
     pub packets_lost: u64,
     /// Packets the sender learnt were lost.
     pub packets_send_lost: u64,
+    /// Loss reports (NAK packets) this side sent, as a receiver.
+    pub naks_sent: u64,
+    /// Loss reports (NAK packets) this side received, as a sender.
+    pub naks_received: u64,
     /// Packets retransmitted by this side.
     pub packets_retransmitted: u64,
     /// Packets the receiver dropped as too late to play.
@@ -52,6 +56,8 @@ impl From<&SRT_TRACEBSTATS> for Stats {
             packets_received: count(s.pktRecvTotal),
             packets_lost: count(s.pktRcvLossTotal),
             packets_send_lost: count(s.pktSndLossTotal),
+            naks_sent: count(s.pktSentNAKTotal),
+            naks_received: count(s.pktRecvNAKTotal),
             packets_retransmitted: count(s.pktRetransTotal),
             packets_dropped: count(s.pktRcvDropTotal),
             packets_send_dropped: count(s.pktSndDropTotal),

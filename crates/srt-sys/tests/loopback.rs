@@ -98,3 +98,98 @@ fn invalid_options_are_rejected_before_libsrt() {
     let err = connect("127.0.0.1:9".parse().unwrap(), &options(Some("short"))).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
 }
+
+/// A non-blocking listener driven by `Epoll`: a caller with the right
+/// passphrase is accepted and its messages read; with
+/// `enforce_encryption` off a caller with a wrong one is accepted too, and
+/// `key_state` says why it must be closed.
+#[test]
+fn epoll_listener_sees_bad_passphrases() {
+    use srt_sys::{Epoll, Interest, KeyState};
+    use std::time::Instant;
+    let pass = "correct horse battery";
+    let opts = Options {
+        nonblocking: true,
+        enforce_encryption: false,
+        ..options(Some(pass))
+    };
+    let listener = listen("127.0.0.1:0".parse().unwrap(), &opts).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let epoll = Epoll::new().unwrap();
+    epoll.add(listener.socket(), Interest::READ).unwrap();
+    let bad = thread::spawn(move || connect(addr, &options(Some("wrong horse battery"))));
+    let good = thread::spawn(move || {
+        let caller = connect(addr, &options(Some(pass))).unwrap();
+        for i in 0..10 {
+            caller.send(&message(i)).unwrap();
+        }
+        thread::sleep(Duration::from_millis(500));
+    });
+    let mut ready = Vec::new();
+    let mut states = Vec::new();
+    let mut received = 0;
+    let mut accepted = Vec::new();
+    let until = Instant::now() + Duration::from_secs(5);
+    while received < 10 && Instant::now() < until {
+        epoll.wait(&mut ready, Duration::from_millis(100)).unwrap();
+        for r in &ready {
+            if r.socket == listener.socket().raw() {
+                let (s, _) = listener.accept().unwrap();
+                let (rcv, _snd) = s.key_state().unwrap();
+                states.push(rcv);
+                if rcv == KeyState::Secured {
+                    epoll.add(&s, Interest::READ).unwrap();
+                    accepted.push(s);
+                }
+            } else if let Some(s) = accepted.iter().find(|s| s.raw() == r.socket) {
+                let mut buf = [0u8; 1456];
+                while let Ok(n) = s.recv(&mut buf) {
+                    assert_eq!(n, SIZE);
+                    received += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(received, 10);
+    assert!(states.contains(&KeyState::BadSecret), "{states:?}");
+    assert!(bad.join().unwrap().is_err());
+    good.join().unwrap();
+}
+
+/// The caller's key length wins: a listener set to AES-256 takes an
+/// AES-128 caller with the same passphrase (HSv5: the initiator decides).
+#[test]
+fn listener_follows_the_callers_key_length() {
+    use srt_sys::KeyLength;
+    let pass = "correct horse battery";
+    let listener = listen(
+        "127.0.0.1:0".parse().unwrap(),
+        &Options {
+            key_length: KeyLength::Aes256,
+            ..options(Some(pass))
+        },
+    )
+    .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let receiver = thread::spawn(move || {
+        let (socket, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 1456];
+        let n = socket.recv(&mut buf).unwrap();
+        (n, socket.key_state().unwrap())
+    });
+    let caller = connect(
+        addr,
+        &Options {
+            key_length: KeyLength::Aes128,
+            ..options(Some(pass))
+        },
+    )
+    .unwrap();
+    caller.send(&message(0)).unwrap();
+    let (n, states) = receiver.join().unwrap();
+    assert_eq!(n, SIZE);
+    assert_eq!(
+        states,
+        (srt_sys::KeyState::Secured, srt_sys::KeyState::Secured)
+    );
+}

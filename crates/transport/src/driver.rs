@@ -10,9 +10,11 @@
 //! sends are spread over "lanes" (one thread per further core), because then
 //! the kernel's per-datagram work, not onair's, is what fills a core.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -23,7 +25,8 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::flow::{FlowCore, Port, Transmit};
-use crate::{FlowConfig, FlowStats, OutputConfig, SourceProtocol};
+use crate::srt::{self, Endpoint};
+use crate::{FlowConfig, FlowStats, OutputConfig, SourceProtocol, SrtLinkStats};
 
 /// Kernel buffer asked for on every socket: bursts of a 100 Mb/s stream fit.
 const SOCKET_BUFFER: usize = 8 << 20;
@@ -51,6 +54,8 @@ pub enum TransportError {
     Thread(io::Error),
     #[error("a flow needs at least one source")]
     NoSource,
+    #[error(transparent)]
+    Srt(#[from] srt::StartError),
 }
 
 /// A non-blocking UDP socket with large kernel buffers.
@@ -187,6 +192,9 @@ pub async fn start_flow(cfg: FlowConfig) -> Result<FlowHandle, TransportError> {
     }
     let mut ingests = Vec::new();
     for (i, s) in cfg.sources.iter().enumerate() {
+        if s.protocol.is_srt() {
+            continue; // the SRT thread's
+        }
         let mut ports = vec![(Port::Media, 0)];
         if s.protocol == SourceProtocol::RtpFec {
             ports.extend([(Port::FecColumn, 2), (Port::FecRow, 4)]);
@@ -209,6 +217,18 @@ pub async fn start_flow(cfg: FlowConfig) -> Result<FlowHandle, TransportError> {
         .map(|_| Lane::start(fail_tx.clone()))
         .collect::<Result<Vec<_>, _>>()?;
 
+    let (data_tx, data_rx) = mpsc::channel(srt::QUEUE);
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let events = srt::Events {
+        data: data_tx,
+        control: control_tx,
+    };
+    let srt = srt::start(&cfg.sources, &cfg.outputs, events.clone())?.map(|bridge| SrtOut {
+        bridge,
+        outputs: cfg.outputs.clone(),
+        senders: HashMap::new(),
+        stats: HashMap::new(),
+    });
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (tap, _) = broadcast::channel(1024);
     let core = FlowCore::new(cfg, rand_ssrc());
@@ -219,6 +239,8 @@ pub async fn start_flow(cfg: FlowConfig) -> Result<FlowHandle, TransportError> {
         failures: fail_rx,
         stats: stats_tx,
         tap: tap.clone(),
+        srt,
+        srt_events: events,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -226,7 +248,13 @@ pub async fn start_flow(cfg: FlowConfig) -> Result<FlowHandle, TransportError> {
         .map_err(TransportError::Thread)?;
     std::thread::Builder::new()
         .name("onair-flow".into())
-        .spawn(move || runtime.block_on(run(core, ingests, cmd_rx, io)))
+        .spawn(move || {
+            let srt_events = SrtEvents {
+                data: data_rx,
+                control: control_rx,
+            };
+            runtime.block_on(run(core, ingests, cmd_rx, srt_events, io))
+        })
         .map_err(TransportError::Thread)?;
     Ok(FlowHandle {
         commands: cmd_tx,
@@ -263,16 +291,97 @@ struct Io {
     failures: std_mpsc::Receiver<usize>,
     stats: watch::Sender<FlowStats>,
     tap: broadcast::Sender<Bytes>,
+    /// The flow's SRT thread and connected SRT receivers, if it has any.
+    srt: Option<SrtOut>,
+    /// For an SRT thread started when the first SRT output is added.
+    srt_events: srt::Events,
+}
+
+/// What the flow's SRT thread sends ([`srt::Events`]).
+struct SrtEvents {
+    data: mpsc::Receiver<srt::Event>,
+    control: mpsc::UnboundedReceiver<srt::Event>,
+}
+
+/// The flow's side of its SRT thread.
+struct SrtOut {
+    bridge: srt::Bridge,
+    /// The outputs as last applied (a transmit names its output by index).
+    outputs: Vec<OutputConfig>,
+    /// Connected receivers of SRT outputs, by output id.
+    senders: HashMap<String, Arc<srt_sys::Socket>>,
+    /// The SRT thread's latest report.
+    stats: HashMap<Endpoint, SrtLinkStats>,
+}
+
+impl SrtOut {
+    fn on_event(&mut self, core: &mut FlowCore, now: Duration, event: srt::Event) {
+        match event {
+            srt::Event::Data {
+                source,
+                from,
+                messages,
+            } => {
+                for m in &messages {
+                    core.on_datagram(now, source, Port::Media, from, m);
+                }
+            }
+            srt::Event::OutputUp { id, socket } => {
+                core.set_output_ready(&id, true);
+                self.senders.insert(id, socket);
+            }
+            srt::Event::OutputDown { id } => {
+                core.set_output_ready(&id, false);
+                self.senders.remove(&id);
+            }
+            srt::Event::Stats(all) => self.stats = all.into_iter().collect(),
+        }
+    }
+
+    /// Sends `t` if its output is an SRT one (true), on the connected
+    /// receiver if there is one. Never waits: a message the send buffer
+    /// will not take is counted against the output.
+    fn send(&self, core: &mut FlowCore, t: &Transmit) -> bool {
+        let Some(out) = self.outputs.get(t.output).filter(|o| o.protocol.is_srt()) else {
+            return false;
+        };
+        if let Some(socket) = self.senders.get(&out.id) {
+            if socket.send(&t.data).is_err() {
+                core.send_failed(t.output);
+            }
+        }
+        true
+    }
+
+    fn overlay(&self, stats: &mut FlowStats) {
+        for (i, s) in stats.sources.iter_mut().enumerate() {
+            if let Some(l) = self.stats.get(&Endpoint::Source(i)) {
+                s.srt = Some(l.clone());
+            }
+        }
+        for o in &mut stats.outputs {
+            if let Some(l) = self.stats.get(&Endpoint::Output(o.id.clone())) {
+                o.srt = Some(l.clone());
+            }
+        }
+    }
 }
 
 impl Io {
     fn publish(&self, core: &FlowCore, now: Duration) {
-        self.stats.send_replace(core.stats(now));
+        let mut stats = core.stats(now);
+        if let Some(srt) = &self.srt {
+            srt.overlay(&mut stats);
+        }
+        self.stats.send_replace(stats);
     }
 
     /// Sends everything the core produced, and hands out the tap.
     fn flush(&self, core: &mut FlowCore) {
-        let transmits: Vec<Transmit> = core.drain_transmits().collect();
+        let mut transmits: Vec<Transmit> = core.drain_transmits().collect();
+        if let Some(srt) = &self.srt {
+            transmits.retain(|t| !srt.send(core, t));
+        }
         if !self.lanes.is_empty() && core.enabled_outputs() >= FAN_OUT_FROM {
             // Output i goes to lane i % (lanes + 1); "lane" 0 is this thread.
             let ways = self.lanes.len() + 1;
@@ -315,7 +424,8 @@ async fn run(
     mut core: FlowCore,
     ingests: Vec<Ingest<StdUdpSocket>>,
     mut commands: mpsc::UnboundedReceiver<Command>,
-    io: Io,
+    mut srt_events: SrtEvents,
+    mut io: Io,
 ) {
     let mut sockets = Vec::with_capacity(ingests.len());
     for i in ingests {
@@ -366,6 +476,24 @@ async fn run(
             }
             cmd = commands.recv() => match cmd {
                 Some(Command::SetOutputs(o, done)) => {
+                    if io.srt.is_none() {
+                        // The first SRT output of a flow that had none.
+                        match srt::start(&[], &o, io.srt_events.clone()) {
+                            Ok(bridge) => {
+                                io.srt = bridge.map(|bridge| SrtOut {
+                                    bridge,
+                                    outputs: Vec::new(),
+                                    senders: HashMap::new(),
+                                    stats: HashMap::new(),
+                                });
+                            }
+                            Err(e) => tracing::error!("flow outputs: {e}"),
+                        }
+                    }
+                    if let Some(srt) = io.srt.as_mut() {
+                        srt.bridge.set_outputs(o.clone());
+                        srt.outputs.clone_from(&o);
+                    }
                     core.set_outputs(o);
                     io.publish(&core, now());
                     let _ = done.send(());
@@ -373,6 +501,17 @@ async fn run(
                 Some(Command::Stop(done)) => break Some(done),
                 None => break None,
             },
+            Some(event) = srt_events.control.recv(), if io.srt.is_some() => {
+                if let Some(srt) = io.srt.as_mut() {
+                    srt.on_event(&mut core, now(), event);
+                }
+            }
+            Some(event) = srt_events.data.recv(), if io.srt.is_some() => {
+                core.set_tap(io.tap.receiver_count() > 0);
+                if let Some(srt) = io.srt.as_mut() {
+                    srt.on_event(&mut core, now(), event);
+                }
+            }
             _ = tick.tick() => {
                 let t = now();
                 core.tick(t);
@@ -384,6 +523,10 @@ async fn run(
     };
     // Close the ingest ports before saying so: a restart may rebind them.
     drop(sockets);
+    if let Some(srt) = io.srt.take() {
+        // Blocks this flow's own thread for at most one epoll wait.
+        srt.bridge.stop();
+    }
     if let Some(done) = stopped {
         let _ = done.send(());
     }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use media::tr101290::Analyzer;
 
+use crate::align::Aligner;
 use crate::failover::Selector;
 use crate::fec::{FecDecoder, FecEncoder};
 use crate::merge::{Merger, Pushed};
@@ -112,7 +113,7 @@ struct Source {
 impl Source {
     fn new(cfg: SourceConfig) -> Self {
         let reorder = match cfg.protocol {
-            SourceProtocol::Udp => None,
+            SourceProtocol::Udp | SourceProtocol::SrtListener | SourceProtocol::SrtCaller => None,
             SourceProtocol::Rtp => {
                 let mut m = Merger::new(1, REORDER_WINDOW);
                 m.set_max_reorder(Some(REORDER_PACKETS));
@@ -150,6 +151,9 @@ struct Output {
     fec: Option<FecEncoder>,
     stats: OutputStats,
     meter: Meter,
+    /// Has somewhere to send: always for datagram outputs; for SRT ones
+    /// while a receiver is connected ([`FlowCore::set_output_ready`]).
+    ready: bool,
 }
 
 impl Output {
@@ -164,6 +168,7 @@ impl Output {
                 ..OutputStats::default()
             },
             fec,
+            ready: !cfg.protocol.is_srt(),
             cfg,
             meter: Meter::default(),
         }
@@ -172,7 +177,9 @@ impl Output {
 
 enum Mode {
     Single,
-    Merge(Merger),
+    /// 2022-7: RTP sources by their sequence numbers; sources without
+    /// (SRT) numbered by content first ([`Aligner`]).
+    Merge(Merger, Box<Aligner>),
     Failover(Selector),
 }
 
@@ -192,9 +199,10 @@ impl FlowCore {
     pub fn new(cfg: FlowConfig, ssrc: u32) -> Self {
         let sources: Vec<Source> = cfg.sources.into_iter().map(Source::new).collect();
         let mode = match cfg.failover.map(|f| f.mode) {
-            Some(FailoverMode::Merge { recovery_window }) if sources.len() > 1 => {
-                Mode::Merge(Merger::new(sources.len(), recovery_window))
-            }
+            Some(FailoverMode::Merge { recovery_window }) if sources.len() > 1 => Mode::Merge(
+                Merger::new(sources.len(), recovery_window),
+                Box::new(Aligner::new(sources.len())),
+            ),
             Some(FailoverMode::Failover { primary }) if sources.len() > 1 => {
                 let p = primary.and_then(|n| sources.iter().position(|s| s.cfg.name == n));
                 Mode::Failover(Selector::new(sources.len(), p))
@@ -255,6 +263,14 @@ impl FlowCore {
         }
     }
 
+    /// Whether output `id` (an SRT output) has a connected receiver: until
+    /// it has, the output is given nothing and counts nothing.
+    pub fn set_output_ready(&mut self, id: &str, ready: bool) {
+        for o in self.outputs.iter_mut().filter(|o| o.cfg.id == id) {
+            o.ready = ready;
+        }
+    }
+
     /// A datagram arrived on a source's port from `from`.
     pub fn on_datagram(
         &mut self,
@@ -291,7 +307,11 @@ impl FlowCore {
             self.drain_source(now, source);
             return;
         }
-        if src.cfg.protocol != SourceProtocol::Udp && is_rtcp(data) {
+        if matches!(
+            src.cfg.protocol,
+            SourceProtocol::Rtp | SourceProtocol::RtpFec
+        ) && is_rtcp(data)
+        {
             // RTP senders put RTCP on port+1, which is often the next
             // flow's ingest port (the recipe uses 5000 and 5001): ignore it.
             return;
@@ -307,7 +327,9 @@ impl FlowCore {
         src.meter.bytes += data.len() as u64;
         src.last_packet = Some(now);
         match src.cfg.protocol {
-            SourceProtocol::Udp => {
+            // SRT delivers whole messages in order (its own ARQ repaired
+            // them): like UDP, TS packets without RTP numbering.
+            SourceProtocol::Udp | SourceProtocol::SrtListener | SourceProtocol::SrtCaller => {
                 if !is_ts(data) {
                     src.stats.malformed += 1;
                     return;
@@ -394,19 +416,25 @@ impl FlowCore {
                     self.emit(now, payload, lost);
                 }
             }
-            Mode::Merge(m) => match seq {
-                Some(seq) => {
+            Mode::Merge(m, aligner) => {
+                // The timeline number's low 16 bits: the merger extends
+                // them as it extends RTP's.
+                let seq = seq.or_else(|| {
+                    aligner
+                        .number(source, &payload)
+                        .map(|n| (n & u64::from(u16::MAX)) as u16)
+                });
+                if let Some(seq) = seq {
                     m.push(now, source, seq, payload);
                     self.drain_merge(now);
                 }
-                None => self.emit(now, payload, 0),
-            },
+            }
         }
     }
 
     fn drain_merge(&mut self, now: Duration) {
         loop {
-            let Mode::Merge(m) = &mut self.mode else {
+            let Mode::Merge(m, _) = &mut self.mode else {
                 return;
             };
             let Some(r) = m.pop(now) else { return };
@@ -433,10 +461,12 @@ impl FlowCore {
             .outputs
             .iter_mut()
             .enumerate()
-            .filter(|(_, o)| o.cfg.enabled)
+            .filter(|(_, o)| o.cfg.enabled && o.ready)
         {
             let data = match out.cfg.protocol {
-                OutputProtocol::Udp => payload.clone(),
+                OutputProtocol::Udp | OutputProtocol::SrtListener | OutputProtocol::SrtCaller => {
+                    payload.clone()
+                }
                 OutputProtocol::Rtp | OutputProtocol::RtpFec { .. } => rtp_datagram
                     .get_or_insert_with(|| rtp::mp2t_packet(seq, timestamp, self.ssrc, &payload))
                     .clone(),
@@ -495,7 +525,7 @@ impl FlowCore {
             .iter()
             .filter_map(|s| s.reorder.as_ref()?.deadline());
         let merge = match &self.mode {
-            Mode::Merge(m) => m.deadline(),
+            Mode::Merge(m, _) => m.deadline(),
             _ => None,
         };
         sources.chain(merge).min()
@@ -518,7 +548,7 @@ impl FlowCore {
         let active = match &self.mode {
             Mode::Single => Some(0),
             Mode::Failover(sel) => Some(sel.active()),
-            Mode::Merge(_) => None,
+            Mode::Merge(..) => None,
         };
         let sources = self
             .sources
@@ -560,7 +590,7 @@ impl FlowCore {
                 _ => 0,
             },
             merge: match &self.mode {
-                Mode::Merge(m) => Some(m.stats().clone()),
+                Mode::Merge(m, _) => Some(m.stats().clone()),
                 _ => None,
             },
             flow_ts: match (&self.mode, self.sources.first()) {
@@ -594,6 +624,7 @@ mod tests {
             bind: addr([127, 0, 0, 1], port),
             allow: Vec::new(),
             max_bitrate: None,
+            srt: None,
         }
     }
 
@@ -603,6 +634,8 @@ mod tests {
             protocol,
             destination: addr([127, 0, 0, 1], port),
             enabled: true,
+            srt: None,
+            allow: Vec::new(),
         }
     }
 
@@ -656,6 +689,73 @@ mod tests {
             (st.sources[0].dropped_not_allowed, st.sources[0].packets),
             (1, 1)
         );
+    }
+
+    #[test]
+    fn srt_messages_go_out_as_they_came_once_a_receiver_is_there() {
+        let cfg = FlowConfig {
+            sources: vec![source("in", SourceProtocol::SrtListener, 5000)],
+            outputs: vec![
+                output("srt", OutputProtocol::SrtListener, 6000),
+                output("rtp", OutputProtocol::Rtp, 6010),
+            ],
+            failover: None,
+        };
+        let mut core = FlowCore::new(cfg, 1);
+        let from = addr([127, 0, 0, 1], 9);
+        core.on_datagram(ms(0), 0, Port::Media, from, &ts_payload(0));
+        // No SRT receiver yet: only the RTP output gets the message.
+        let t: Vec<Transmit> = core.drain_transmits().collect();
+        assert_eq!(t.iter().map(|t| t.output).collect::<Vec<_>>(), vec![1]);
+        core.set_output_ready("srt", true);
+        core.on_datagram(ms(1), 0, Port::Media, from, &ts_payload(1));
+        let t: Vec<Transmit> = core.drain_transmits().collect();
+        assert_eq!(t.len(), 2);
+        // The SRT output carries the message unchanged (no RTP header).
+        assert_eq!(t[0].data.as_ref(), &ts_payload(1)[..]);
+        core.on_datagram(ms(2), 0, Port::Media, from, &[0x47; 100]);
+        assert_eq!(core.drain_transmits().count(), 0);
+        let st = core.stats(ms(3));
+        assert_eq!((st.sources[0].packets, st.sources[0].malformed), (3, 1));
+        assert_eq!((st.outputs[0].packets, st.outputs[1].packets), (1, 2));
+    }
+
+    #[test]
+    fn merge_of_srt_sources_by_content_is_hitless() {
+        let cfg = FlowConfig {
+            sources: vec![
+                source("a", SourceProtocol::SrtListener, 5000),
+                source("b", SourceProtocol::SrtCaller, 5010),
+            ],
+            outputs: vec![output("o", OutputProtocol::Udp, 6000)],
+            failover: Some(FailoverConfig {
+                mode: FailoverMode::Merge {
+                    recovery_window: ms(200),
+                },
+            }),
+        };
+        let mut core = FlowCore::new(cfg, 1);
+        let from = addr([127, 0, 0, 1], 9);
+        let mut out = Vec::new();
+        // Path a delivers 0..300 then dies; path b lags 3 messages and lost
+        // 50..60 (SRT gave them up); both carry the same messages.
+        for t in 0..400u64 {
+            let now = ms(t * 2);
+            core.on_timeout(now);
+            if t < 300 {
+                core.on_datagram(now, 0, Port::Media, from, &ts_payload(t));
+            }
+            if let Some(n) = t.checked_sub(3).filter(|n| !(50..60).contains(n)) {
+                core.on_datagram(now, 1, Port::Media, from, &ts_payload(n));
+            }
+            out.extend(core.drain_transmits().map(|t| t.data));
+        }
+        let want: Vec<Vec<u8>> = (0..397).map(ts_payload).collect();
+        assert_eq!(out.len(), want.len());
+        assert!(out.iter().zip(&want).all(|(o, w)| o.as_ref() == &w[..]));
+        let st = core.stats(ms(800));
+        assert_eq!(st.flow_ts.continuity_errors, 0, "{st:?}");
+        assert_eq!(st.merge.unwrap().lost, 0);
     }
 
     #[test]
@@ -751,40 +851,49 @@ mod tests {
 
     #[test]
     fn failover_switches_to_the_backup_when_the_primary_stops() {
-        let cfg = FlowConfig {
-            sources: vec![
-                source("main", SourceProtocol::Udp, 5000),
-                source("backup", SourceProtocol::Udp, 5010),
-            ],
-            outputs: vec![output("o", OutputProtocol::Udp, 6000)],
-            failover: Some(FailoverConfig {
-                mode: FailoverMode::Failover {
-                    primary: Some("main".into()),
-                },
-            }),
-        };
-        let mut core = FlowCore::new(cfg, 1);
-        let from = addr([127, 0, 0, 1], 9);
-        let mut sent_from = Vec::new();
-        for t in (0..4000u64).step_by(10) {
-            let now = ms(t);
-            core.on_timeout(now);
-            if t < 2000 {
-                core.on_datagram(now, 0, Port::Media, from, &ts_payload(t));
-                sent_from.extend(core.drain_transmits().map(|_| (t, 0)));
+        // SRT sources fail over exactly as UDP ones: by arrival, with no
+        // sequence numbers.
+        for proto in [
+            SourceProtocol::Udp,
+            SourceProtocol::SrtListener,
+            SourceProtocol::SrtCaller,
+        ] {
+            let cfg = FlowConfig {
+                sources: vec![source("main", proto, 5000), source("backup", proto, 5010)],
+                outputs: vec![output("o", OutputProtocol::Udp, 6000)],
+                failover: Some(FailoverConfig {
+                    mode: FailoverMode::Failover {
+                        primary: Some("main".into()),
+                    },
+                }),
+            };
+            let mut core = FlowCore::new(cfg, 1);
+            let from = addr([127, 0, 0, 1], 9);
+            let mut sent_from = Vec::new();
+            for t in (0..4000u64).step_by(10) {
+                let now = ms(t);
+                core.on_timeout(now);
+                if t < 2000 {
+                    core.on_datagram(now, 0, Port::Media, from, &ts_payload(t));
+                    sent_from.extend(core.drain_transmits().map(|_| (t, 0)));
+                }
+                core.on_datagram(now, 1, Port::Media, from, &ts_payload(t + 1));
+                sent_from.extend(core.drain_transmits().map(|_| (t, 1)));
             }
-            core.on_datagram(now, 1, Port::Media, from, &ts_payload(t + 1));
-            sent_from.extend(core.drain_transmits().map(|_| (t, 1)));
+            assert!(
+                sent_from.iter().all(|&(t, s)| if t < 2000 {
+                    s == 0
+                } else {
+                    t >= 1990 + 500 && s == 1
+                }),
+                "{proto:?}"
+            );
+            assert_eq!(
+                core.stats(ms(4000)).active_source.as_deref(),
+                Some("backup"),
+                "{proto:?}"
+            );
         }
-        assert!(sent_from.iter().all(|&(t, s)| if t < 2000 {
-            s == 0
-        } else {
-            t >= 1990 + 500 && s == 1
-        }));
-        assert_eq!(
-            core.stats(ms(4000)).active_source.as_deref(),
-            Some("backup")
-        );
     }
 
     #[test]

@@ -6,6 +6,12 @@
 //! SMPTE 2022-7 merging of both paths), checks the transport stream
 //! (TR 101 290 priority 1) and sends it to up to 50 outputs.
 //!
+//! SRT sources and outputs (`srt-listener`, `srt-caller`) carry the same
+//! 1316-byte TS payloads as `udp`; their connections live on one thread per
+//! flow waiting on libsrt's epoll ([`srt`]), bridged to the flow by channels.
+//! Without sequence numbers, SRT sources are merged by content ([`align`]
+//! numbers their messages on one timeline for the 2022-7 merger).
+//!
 //! Everything that decides is sans-IO and driven by explicit time
 //! ([`flow::FlowCore`]); [`driver`] is the thin tokio layer owning sockets.
 
@@ -16,6 +22,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod align;
 pub mod driver;
 pub mod failover;
 pub mod fec;
@@ -25,6 +32,7 @@ pub mod ratelimit;
 pub mod rtp;
 pub mod sender;
 pub mod seq;
+pub mod srt;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -34,6 +42,7 @@ use serde::Serialize;
 
 pub use driver::{start_flow, FlowHandle, TransportError};
 pub use merge::MergeStats;
+pub use srt_sys::KeyLength;
 
 /// How a source's datagrams are framed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -45,18 +54,60 @@ pub enum SourceProtocol {
     RtpFec,
     /// MPEG-TS directly in UDP datagrams.
     Udp,
+    /// SRT (live mode, 1316-byte messages of 7 TS packets): onair listens
+    /// on `bind` for one caller at a time.
+    SrtListener,
+    /// SRT: onair calls the listener at `bind`, again with backoff whenever
+    /// the connection is lost.
+    SrtCaller,
+}
+
+impl SourceProtocol {
+    pub fn is_srt(self) -> bool {
+        matches!(
+            self,
+            SourceProtocol::SrtListener | SourceProtocol::SrtCaller
+        )
+    }
+}
+
+/// The SRT settings of a source or output (MediaConnect's `minLatency`,
+/// `streamId`, and the `srt-password` of `decryption` / `encryption`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SrtSettings {
+    /// Receiver buffer (SRTO_LATENCY); the peers use the larger of theirs.
+    pub latency: Duration,
+    /// AES passphrase, 10 to 79 characters; `None`: unencrypted.
+    pub passphrase: Option<String>,
+    pub key_length: srt_sys::KeyLength,
+    /// Sent by a caller (SRTO_STREAMID).
+    pub stream_id: Option<String>,
+}
+
+impl std::fmt::Debug for SrtSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SrtSettings")
+            .field("latency", &self.latency)
+            .field("passphrase", &self.passphrase.as_ref().map(|_| "<secret>"))
+            .field("key_length", &self.key_length)
+            .field("stream_id", &self.stream_id)
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceConfig {
     pub name: String,
     pub protocol: SourceProtocol,
-    /// Where the source listens (FEC sources also use port+2 and port+4).
+    /// Where the source listens (FEC sources also use port+2 and port+4);
+    /// for `SrtCaller`, the listener it calls.
     pub bind: SocketAddr,
     /// Senders allowed to deliver (empty: anyone).
     pub allow: Vec<IpNet>,
     /// Datagrams above this rate (bits per second) are dropped.
     pub max_bitrate: Option<u64>,
+    /// SRT sources only.
+    pub srt: Option<SrtSettings>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -69,6 +120,20 @@ pub enum OutputProtocol {
         rows: u8,
     },
     Udp,
+    /// SRT: onair listens on `destination` (its bind address) for one
+    /// receiver at a time, admitted by `OutputConfig::allow`.
+    SrtListener,
+    /// SRT: onair calls the receiver listening at `destination`.
+    SrtCaller,
+}
+
+impl OutputProtocol {
+    pub fn is_srt(self) -> bool {
+        matches!(
+            self,
+            OutputProtocol::SrtListener | OutputProtocol::SrtCaller
+        )
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,6 +144,10 @@ pub struct OutputConfig {
     pub protocol: OutputProtocol,
     pub destination: SocketAddr,
     pub enabled: bool,
+    /// SRT outputs only (`SrtListener`: receivers admitted by `allow`).
+    pub srt: Option<SrtSettings>,
+    /// `cidrAllowList` of an `SrtListener` output (empty: anyone).
+    pub allow: Vec<IpNet>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,6 +199,38 @@ pub struct SourceStats {
     pub jitter_ms: f64,
     /// TR 101 290 priority-1 checks on this source's stream.
     pub ts: media::tr101290::Tr101290Stats,
+    /// The SRT connection (SRT sources only).
+    pub srt: Option<SrtLinkStats>,
+}
+
+/// One SRT endpoint's connection, as MediaConnect reports it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SrtLinkStats {
+    /// A peer is connected now.
+    pub connected: bool,
+    /// The connected peer.
+    pub peer: Option<SocketAddr>,
+    pub connections: u64,
+    /// Connections lost (peer gone, broken), not counting refusals.
+    pub disconnections: u64,
+    /// Peers refused: wrong or missing passphrase, address outside the
+    /// allow list, or a second peer while one is connected; for a caller,
+    /// connection attempts the listener refused.
+    pub refused: u64,
+    /// Retransmission requests: NAKs sent (receiving) or received
+    /// (sending), on the current connection.
+    pub arq_requests: u64,
+    /// Lost packets that retransmission recovered in time (receiving).
+    pub arq_recovered: u64,
+    /// Packets lost on the link (before recovery).
+    pub lost: u64,
+    /// Packets given up as too late.
+    pub dropped: u64,
+    pub retransmitted: u64,
+    /// Smoothed round-trip time, in milliseconds.
+    pub rtt_ms: f64,
+    /// Messages the flow could not take in time (its queue was full).
+    pub overflow: u64,
 }
 
 /// Live counters of one output.
@@ -140,8 +241,11 @@ pub struct OutputStats {
     pub bytes: u64,
     pub bitrate_bps: u64,
     pub fec_packets: u64,
-    /// Datagrams the kernel would not take (socket buffer full, no route).
+    /// Datagrams the kernel would not take (socket buffer full, no route);
+    /// for SRT, messages the send buffer would not take.
     pub send_errors: u64,
+    /// The SRT connection (SRT outputs only).
+    pub srt: Option<SrtLinkStats>,
 }
 
 /// Live state of a flow.

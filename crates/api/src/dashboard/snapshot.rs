@@ -400,7 +400,14 @@ fn flow_view(rec: &FlowRecord, stats: Option<&FlowStats>) -> FlowView {
                 name: s.name.clone(),
                 arn: s.source_arn.clone(),
                 protocol: s.transport.protocol.as_str(),
-                ingest: format!("{}:{}", s.ingest_ip, s.ingest_port),
+                // An srt-caller source calls out instead of listening.
+                ingest: match (
+                    &s.transport.source_listener_address,
+                    s.transport.source_listener_port,
+                ) {
+                    (Some(a), Some(p)) => format!("calls {a}:{p}"),
+                    _ => format!("{}:{}", s.ingest_ip, s.ingest_port),
+                },
                 health: source_health(running, live.as_ref(), ts_ok),
                 live,
             }
@@ -414,7 +421,12 @@ fn flow_view(rec: &FlowRecord, stats: Option<&FlowStats>) -> FlowView {
             OutputView {
                 name: o.name.clone(),
                 protocol: o.transport.protocol.as_str(),
-                destination: format!("{}:{}", o.destination, o.port),
+                // An srt-listener output waits on its port for a receiver.
+                destination: if o.destination.is_empty() {
+                    format!("listens on {}", o.port)
+                } else {
+                    format!("{}:{}", o.destination, o.port)
+                },
                 enabled: o.output_status == control::flow::model::EnabledState::Enabled,
                 bitrate_bps: live.map(|x| x.bitrate_bps),
                 send_errors: live.map(|x| x.send_errors),

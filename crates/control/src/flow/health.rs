@@ -3,7 +3,7 @@
 
 use transport::FlowStats;
 
-use super::model::{FlowRecord, FlowStatus};
+use super::model::{EnabledState, FlowRecord, FlowStatus, Protocol, Source};
 
 pub fn messages(rec: &FlowRecord, stats: Option<&FlowStats>) -> Vec<String> {
     let mut out = Vec::new();
@@ -19,7 +19,10 @@ pub fn messages(rec: &FlowRecord, stats: Option<&FlowStats>) -> Vec<String> {
             .all_sources()
             .into_iter()
             .find(|x| x.name == s.name);
-        if !s.connected {
+        let srt_down = s.srt.as_ref().is_some_and(|l| !l.connected);
+        if srt_down {
+            out.push(srt_not_connected(&s.name, declared));
+        } else if !s.connected {
             out.push(format!(
                 "Source '{}' is not receiving any packets on {}:{}",
                 s.name,
@@ -78,6 +81,52 @@ pub fn messages(rec: &FlowRecord, stats: Option<&FlowStats>) -> Vec<String> {
                 s.name, s.dropped_over_bitrate
             ));
         }
+        if let Some(l) = s.srt.as_ref().filter(|l| l.refused > 0) {
+            out.push(format!(
+                "Source '{}': {} SRT connections refused since start (wrong or missing passphrase, address not allowed, or a second caller; the log says which)",
+                s.name, l.refused
+            ));
+        }
+    }
+    for o in &stats.outputs {
+        let Some(l) = o.srt.as_ref().filter(|l| !l.connected) else {
+            continue;
+        };
+        let Some(declared) = rec.flow.outputs.iter().find(|x| x.output_arn == o.id) else {
+            continue;
+        };
+        if declared.output_status != EnabledState::Enabled {
+            continue;
+        }
+        out.push(match declared.transport.protocol {
+            Protocol::SrtCaller => format!(
+                "Output '{}' cannot reach the SRT listener at {}:{} ({} attempts refused)",
+                declared.name, declared.destination, declared.port, l.refused
+            ),
+            _ => format!(
+                "Output '{}' has no SRT receiver connected on port {}",
+                declared.name, declared.port
+            ),
+        });
     }
     out
+}
+
+/// Why an SRT source has no connection, in the operator's terms.
+fn srt_not_connected(name: &str, declared: Option<&Source>) -> String {
+    match declared {
+        Some(x) if x.transport.protocol == Protocol::SrtCaller => format!(
+            "Source '{name}' cannot reach the SRT listener at {}:{}",
+            x.transport
+                .source_listener_address
+                .as_deref()
+                .unwrap_or("?"),
+            x.transport.source_listener_port.unwrap_or(0),
+        ),
+        _ => format!(
+            "Source '{name}' has no SRT caller connected on {}:{}",
+            declared.map_or("?", |x| x.ingest_ip.as_str()),
+            declared.map_or(0, |x| x.ingest_port),
+        ),
+    }
 }

@@ -11,6 +11,7 @@ pub mod health;
 pub mod model;
 pub mod request;
 pub mod rules;
+pub mod secret;
 
 use std::collections::BTreeMap;
 
@@ -154,26 +155,30 @@ impl ControlPlane {
             (None, None) => return Err(ControlError::bad("source: is required (or sources)")),
             (Some(_), None) => {
                 let v = body.get("source").unwrap_or(&Value::Null);
-                sources.push(request::source(v, "source", &ctx, None, |n| {
-                    self.new_source_arn(region, n)
-                })?);
+                let s =
+                    request::source(v, "source", &ctx, None, |n| self.new_source_arn(region, n))?;
+                self.check_srt_secret(region, "source.decryption", s.decryption.as_ref())?;
+                sources.push(s);
             }
             (None, Some(list)) => {
                 if list.is_empty() {
                     return Err(ControlError::bad("sources: must name at least one source"));
                 }
                 for (path, v) in list {
-                    sources.push(request::source(v, &path, &ctx, None, |n| {
-                        self.new_source_arn(region, n)
-                    })?);
+                    let s =
+                        request::source(v, &path, &ctx, None, |n| self.new_source_arn(region, n))?;
+                    let at = format!("{path}.decryption");
+                    self.check_srt_secret(region, &at, s.decryption.as_ref())?;
+                    sources.push(s);
                 }
             }
         }
         let mut outputs: Vec<Output> = Vec::new();
         for (path, v) in f.list("outputs")?.unwrap_or_default() {
-            outputs.push(request::output(v, &path, None, |n| {
-                self.new_output_arn(region, n)
-            })?);
+            let o = request::output(v, &path, None, |n| self.new_output_arn(region, n))?;
+            let at = format!("{path}.encryption");
+            self.check_srt_secret(region, &at, o.encryption.as_ref())?;
+            outputs.push(o);
         }
         let source_failover_config = match f.object("sourceFailoverConfig")? {
             Some(_) => Some(request::failover(
@@ -290,9 +295,10 @@ impl ControlPlane {
                 .ok_or_else(|| ControlError::bad("outputs: is required"))?;
             let mut added = Vec::new();
             for (path, v) in list {
-                added.push(request::output(v, &path, None, |n| {
-                    self.new_output_arn(&region, n)
-                })?);
+                let o = request::output(v, &path, None, |n| self.new_output_arn(&region, n))?;
+                let at = format!("{path}.encryption");
+                self.check_srt_secret(&region, &at, o.encryption.as_ref())?;
+                added.push(o);
             }
             f.finish()?;
             rec.flow.outputs.extend(added.iter().cloned());
@@ -310,6 +316,8 @@ impl ControlPlane {
         self.modify_flow(flow_arn, |rec| {
             let i = find_output(rec, output_arn)?;
             let updated = request::output(body, "", rec.flow.outputs.get(i), |_| String::new())?;
+            let region = arn_region(flow_arn);
+            self.check_srt_secret(region, "encryption", updated.encryption.as_ref())?;
             if let Some(slot) = rec.flow.outputs.get_mut(i) {
                 *slot = updated.clone();
             }
@@ -337,9 +345,10 @@ impl ControlPlane {
                 .ok_or_else(|| ControlError::bad("sources: is required"))?;
             let mut added = Vec::new();
             for (path, v) in list {
-                added.push(request::source(v, &path, &ctx, None, |n| {
-                    self.new_source_arn(&region, n)
-                })?);
+                let s = request::source(v, &path, &ctx, None, |n| self.new_source_arn(&region, n))?;
+                let at = format!("{path}.decryption");
+                self.check_srt_secret(&region, &at, s.decryption.as_ref())?;
+                added.push(s);
             }
             f.finish()?;
             if rec.flow.sources.is_empty() {
@@ -367,6 +376,8 @@ impl ControlPlane {
                 .cloned()
                 .ok_or_else(|| ControlError::NotFound(format!("source not found: {source_arn}")))?;
             let updated = request::source(body, "", &ctx, Some(&existing), |_| String::new())?;
+            let region = arn_region(flow_arn);
+            self.check_srt_secret(region, "decryption", updated.decryption.as_ref())?;
             if rec.flow.source.source_arn == source_arn {
                 rec.flow.source = updated.clone();
             }

@@ -9,6 +9,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+fn is_zero(v: &u16) -> bool {
+    *v == 0
+}
+
 /// Flow status, as the `flow-active` / `flow-standby` / `flow-deleted` waiters
 /// expect it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +59,10 @@ pub enum Protocol {
     RtpFec,
     #[serde(rename = "udp")]
     Udp,
+    #[serde(rename = "srt-listener")]
+    SrtListener,
+    #[serde(rename = "srt-caller")]
+    SrtCaller,
 }
 
 impl Protocol {
@@ -63,8 +71,28 @@ impl Protocol {
             Protocol::Rtp => "rtp",
             Protocol::RtpFec => "rtp-fec",
             Protocol::Udp => "udp",
+            Protocol::SrtListener => "srt-listener",
+            Protocol::SrtCaller => "srt-caller",
         }
     }
+
+    pub fn is_srt(self) -> bool {
+        matches!(self, Protocol::SrtListener | Protocol::SrtCaller)
+    }
+}
+
+/// The `Encryption` shape, as onair carries it: an SRT passphrase kept in a
+/// Secrets Manager secret (`keyType` `srt-password`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Encryption {
+    /// `aes128`, `aes192` or `aes256`: the key length this side starts
+    /// encryption with (a listener follows its caller's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
+    pub key_type: String,
+    pub role_arn: String,
+    pub secret_arn: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -75,6 +103,16 @@ pub struct Transport {
     pub max_bitrate: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cidr_allow_list: Option<Vec<String>>,
+    /// SRT receiver latency, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_latency: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_id: Option<String>,
+    /// The listener an `srt-caller` source calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_listener_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_listener_port: Option<u16>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -85,9 +123,13 @@ pub struct Source {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub ingest_ip: String,
+    /// 0 for `srt-caller` sources, which listen on no port.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub ingest_port: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub whitelist_cidr: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<Encryption>,
     pub transport: Transport,
     #[serde(default, skip_serializing)]
     pub tags: BTreeMap<String, String>,
@@ -107,8 +149,12 @@ pub struct Output {
     pub output_arn: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Empty for `srt-listener` outputs, which wait for their receiver.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub destination: String,
     pub port: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
     pub transport: Transport,
     pub output_status: EnabledState,
     #[serde(default, skip_serializing)]

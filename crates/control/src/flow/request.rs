@@ -9,7 +9,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::model::{
-    EnabledState, FailoverConfig, FailoverMode, Output, Protocol, Source, SourcePriority, Transport,
+    EnabledState, Encryption, FailoverConfig, FailoverMode, Output, Protocol, Source,
+    SourcePriority, Transport,
 };
 use crate::error::{ControlError, Result};
 use crate::fields::Fields;
@@ -21,8 +22,6 @@ const NOT_YET: &[&str] = &[
     "rist",
     "st2110-jpegxs",
     "cdi",
-    "srt-listener",
-    "srt-caller",
     "fujitsu-qos",
     "ndi-speed-hq",
     "rtmp-push",
@@ -42,12 +41,14 @@ fn protocol(f: &mut Fields, key: &'static str) -> Result<Option<Protocol>> {
         "rtp" => Ok(Some(Protocol::Rtp)),
         "rtp-fec" => Ok(Some(Protocol::RtpFec)),
         "udp" => Ok(Some(Protocol::Udp)),
+        "srt-listener" => Ok(Some(Protocol::SrtListener)),
+        "srt-caller" => Ok(Some(Protocol::SrtCaller)),
         other if NOT_YET.contains(&other) => Err(ControlError::bad(format!(
-            "{}: onair does not implement protocol '{other}' yet (supported: rtp, rtp-fec, udp)",
+            "{}: onair does not implement protocol '{other}' yet (supported: rtp, rtp-fec, udp, srt-listener, srt-caller)",
             f.at(key)
         ))),
         other => Err(ControlError::bad(format!(
-            "{}: '{other}' is not a valid protocol (one of rtp, rtp-fec, udp, {})",
+            "{}: '{other}' is not a valid protocol (one of rtp, rtp-fec, udp, srt-listener, srt-caller, {})",
             f.at(key),
             NOT_YET.join(", ")
         ))),
@@ -123,6 +124,133 @@ fn protocol_or_existing(f: &mut Fields, existing: Option<Protocol>) -> Result<Pr
     }
 }
 
+/// MediaConnect's bounds on `minLatency`, in milliseconds.
+pub const MIN_LATENCY_MS: std::ops::RangeInclusive<i64> = 10..=15_000;
+/// libsrt's bound on `SRTO_STREAMID`, in bytes.
+const STREAM_ID_MAX: usize = 512;
+
+/// The SRT members of a source or output (`minLatency`, `streamId`, and the
+/// `decryption` / `encryption` object named `enc_key`), on top of what the
+/// part had. Given with another protocol they are refused by name.
+struct SrtMembers {
+    min_latency: Option<i64>,
+    stream_id: Option<String>,
+    encryption: Option<Encryption>,
+}
+
+fn srt_members(
+    f: &mut Fields,
+    proto: Protocol,
+    enc_key: &'static str,
+    existing: SrtMembers,
+) -> Result<SrtMembers> {
+    let min_latency = match f.int("minLatency")? {
+        Some(l) if !MIN_LATENCY_MS.contains(&l) => {
+            return Err(ControlError::bad(format!(
+                "{}: {l} ms is out of range ({}-{} ms)",
+                f.at("minLatency"),
+                MIN_LATENCY_MS.start(),
+                MIN_LATENCY_MS.end()
+            )))
+        }
+        Some(l) => Some((f.at("minLatency"), l)),
+        None => None,
+    };
+    let stream_id = match f.string("streamId")? {
+        Some(id) if id.len() > STREAM_ID_MAX => {
+            return Err(ControlError::bad(format!(
+                "{}: at most {STREAM_ID_MAX} bytes",
+                f.at("streamId")
+            )))
+        }
+        Some(id) => Some((f.at("streamId"), id)),
+        None => None,
+    };
+    let encryption = match f.object(enc_key)? {
+        Some(e) => Some((f.at(enc_key), encryption(e)?)),
+        None => None,
+    };
+    if !proto.is_srt() {
+        let given = [
+            min_latency.as_ref().map(|(p, _)| p),
+            stream_id.as_ref().map(|(p, _)| p),
+            encryption.as_ref().map(|(p, _)| p),
+        ];
+        if let Some(path) = given.into_iter().flatten().next() {
+            return Err(ControlError::bad(format!(
+                "{path}: onair supports this member only with protocols srt-listener and srt-caller"
+            )));
+        }
+        return Ok(SrtMembers {
+            min_latency: None,
+            stream_id: None,
+            encryption: None,
+        });
+    }
+    Ok(SrtMembers {
+        min_latency: min_latency.map(|(_, l)| l).or(existing.min_latency),
+        stream_id: stream_id.map(|(_, s)| s).or(existing.stream_id),
+        encryption: encryption.map(|(_, e)| e).or(existing.encryption),
+    })
+}
+
+/// An `Encryption` object: only `keyType` `srt-password` (the SRT
+/// passphrase, kept in a Secrets Manager secret) is carried.
+fn encryption(mut e: Fields) -> Result<Encryption> {
+    let key_type = e.enumeration("keyType", &["speke", "static-key", "srt-password"], |s| {
+        matches!(s, "speke" | "static-key" | "srt-password").then(|| s.to_string())
+    })?;
+    match key_type.as_deref() {
+        Some("srt-password") => {}
+        Some(other) => {
+            return Err(ControlError::bad(format!(
+                "{}: onair supports only srt-password (an SRT passphrase), not '{other}'",
+                e.at("keyType")
+            )))
+        }
+        None => {
+            return Err(ControlError::bad(format!(
+                "{}: is required (srt-password)",
+                e.at("keyType")
+            )))
+        }
+    }
+    let algorithm = e.enumeration("algorithm", &["aes128", "aes192", "aes256"], |s| {
+        matches!(s, "aes128" | "aes192" | "aes256").then(|| s.to_string())
+    })?;
+    let secret_arn = e.string("secretArn")?.filter(|s| !s.is_empty());
+    let Some(secret_arn) = secret_arn else {
+        return Err(ControlError::bad(format!(
+            "{}: is required with keyType srt-password (the secret holding the passphrase)",
+            e.at("secretArn")
+        )));
+    };
+    let Some(role_arn) = e.string("roleArn")? else {
+        return Err(ControlError::bad(format!(
+            "{}: is required",
+            e.at("roleArn")
+        )));
+    };
+    e.finish()?;
+    Ok(Encryption {
+        algorithm,
+        key_type: "srt-password".into(),
+        role_arn,
+        secret_arn,
+    })
+}
+
+/// An IP address member (`sourceListenerAddress`, `destination`).
+fn ip_address(f: &Fields, key: &'static str, raw: &str) -> Result<()> {
+    if raw.parse::<IpAddr>().is_err() {
+        return Err(ControlError::bad(format!(
+            "{}: '{raw}' is not an IP address",
+            f.at(key)
+        )));
+    }
+    Ok(())
+}
+
 /// Reads a `SetSourceRequest` (create) or `UpdateFlowSourceRequest` (update,
 /// with `existing`). `arn` is the source ARN to give a new source.
 pub fn source(
@@ -135,10 +263,20 @@ pub fn source(
     let mut f = Fields::new(path, value)?;
     let name = name_or_existing(&mut f, existing.map(|s| s.name.as_str()))?;
     let proto = protocol_or_existing(&mut f, existing.map(|s| s.transport.protocol))?;
-    let ingest_port = match (port(&mut f, "ingestPort")?, existing) {
+    let given_port = port(&mut f, "ingestPort")?;
+    let ingest_port = match (given_port, existing) {
+        _ if proto == Protocol::SrtCaller => {
+            if given_port.is_some() {
+                return Err(ControlError::bad(format!(
+                    "{}: an srt-caller source listens on no port; it calls sourceListenerAddress:sourceListenerPort",
+                    f.at("ingestPort")
+                )));
+            }
+            0
+        }
         (Some(p), _) => p,
-        (None, Some(s)) => s.ingest_port,
-        (None, None) => {
+        (None, Some(s)) if s.ingest_port != 0 => s.ingest_port,
+        (None, _) => {
             return Err(ControlError::bad(format!(
                 "{}: is required for protocol {}",
                 f.at("ingestPort"),
@@ -147,6 +285,55 @@ pub fn source(
         }
     };
     fec_ports_fit(&f, "ingestPort", proto, ingest_port)?;
+    let listener_address = f.string("sourceListenerAddress")?;
+    if let Some(a) = &listener_address {
+        ip_address(&f, "sourceListenerAddress", a)?;
+    }
+    let listener_port = port(&mut f, "sourceListenerPort")?;
+    let (source_listener_address, source_listener_port) = if proto == Protocol::SrtCaller {
+        let keep = existing.filter(|s| s.transport.protocol == Protocol::SrtCaller);
+        let address = listener_address
+            .or_else(|| keep.and_then(|s| s.transport.source_listener_address.clone()));
+        let port = listener_port.or_else(|| keep.and_then(|s| s.transport.source_listener_port));
+        match (address, port) {
+            (Some(a), Some(p)) => (Some(a), Some(p)),
+            (None, _) => {
+                return Err(ControlError::bad(format!(
+                    "{}: is required for protocol srt-caller",
+                    f.at("sourceListenerAddress")
+                )))
+            }
+            (_, None) => {
+                return Err(ControlError::bad(format!(
+                    "{}: is required for protocol srt-caller",
+                    f.at("sourceListenerPort")
+                )))
+            }
+        }
+    } else {
+        if listener_address.is_some() || listener_port.is_some() {
+            let key = if listener_address.is_some() {
+                "sourceListenerAddress"
+            } else {
+                "sourceListenerPort"
+            };
+            return Err(ControlError::bad(format!(
+                "{}: applies only to protocol srt-caller",
+                f.at(key)
+            )));
+        }
+        (None, None)
+    };
+    let srt = srt_members(
+        &mut f,
+        proto,
+        "decryption",
+        SrtMembers {
+            min_latency: existing.and_then(|s| s.transport.min_latency),
+            stream_id: existing.and_then(|s| s.transport.stream_id.clone()),
+            encryption: existing.and_then(|s| s.decryption.clone()),
+        },
+    )?;
     let whitelist_cidr = match f.string("whitelistCidr")? {
         Some(c) => {
             cidr(&f.at("whitelistCidr"), &c)?;
@@ -182,10 +369,15 @@ pub fn source(
         ingest_ip: ctx.ingest_ip.to_string(),
         ingest_port,
         whitelist_cidr,
+        decryption: srt.encryption,
         transport: Transport {
             protocol: proto,
             max_bitrate,
             cidr_allow_list: None,
+            min_latency: srt.min_latency,
+            stream_id: srt.stream_id,
+            source_listener_address,
+            source_listener_port,
         },
         tags,
     })
@@ -202,17 +394,19 @@ pub fn output(
     let name = name_or_existing(&mut f, existing.map(|o| o.name.as_str()))?;
     let proto = protocol_or_existing(&mut f, existing.map(|o| o.transport.protocol))?;
     let destination = match (f.string("destination")?, existing) {
+        (Some(_), _) if proto == Protocol::SrtListener => {
+            return Err(ControlError::bad(format!(
+                "{}: an srt-listener output waits for its receiver on port; it has no destination",
+                f.at("destination")
+            )))
+        }
+        (None, _) if proto == Protocol::SrtListener => String::new(),
         (Some(d), _) => {
-            if d.parse::<IpAddr>().is_err() {
-                return Err(ControlError::bad(format!(
-                    "{}: '{d}' is not an IP address",
-                    f.at("destination")
-                )));
-            }
+            ip_address(&f, "destination", &d)?;
             d
         }
-        (None, Some(o)) => o.destination.clone(),
-        (None, None) => {
+        (None, Some(o)) if !o.destination.is_empty() => o.destination.clone(),
+        (None, _) => {
             return Err(ControlError::bad(format!(
                 "{}: is required for protocol {}",
                 f.at("destination"),
@@ -232,15 +426,34 @@ pub fn output(
         }
     };
     fec_ports_fit(&f, "port", proto, port)?;
-    if let Some(list) = f.string_list("cidrAllowList")? {
-        if !list.is_empty() {
+    let cidr_allow_list = match f.string_list("cidrAllowList")? {
+        Some(list) if proto == Protocol::SrtListener => {
+            for (i, c) in list.iter().enumerate() {
+                cidr(&format!("{}[{i}]", f.at("cidrAllowList")), c)?;
+            }
+            Some(list)
+        }
+        Some(list) if !list.is_empty() => {
             return Err(ControlError::bad(format!(
                 "{}: applies only to listener protocols; {} outputs send to a destination",
                 f.at("cidrAllowList"),
                 proto.as_str()
             )));
         }
-    }
+        _ => existing
+            .filter(|_| proto == Protocol::SrtListener)
+            .and_then(|o| o.transport.cidr_allow_list.clone()),
+    };
+    let srt = srt_members(
+        &mut f,
+        proto,
+        "encryption",
+        SrtMembers {
+            min_latency: existing.and_then(|o| o.transport.min_latency),
+            stream_id: existing.and_then(|o| o.transport.stream_id.clone()),
+            encryption: existing.and_then(|o| o.encryption.clone()),
+        },
+    )?;
     let output_status = enabled_state(&mut f, "outputStatus")?
         .or(existing.map(|o| o.output_status))
         .unwrap_or(EnabledState::Enabled);
@@ -261,10 +474,15 @@ pub fn output(
         description,
         destination,
         port,
+        encryption: srt.encryption,
         transport: Transport {
             protocol: proto,
             max_bitrate: None,
-            cidr_allow_list: None,
+            cidr_allow_list,
+            min_latency: srt.min_latency,
+            stream_id: srt.stream_id,
+            source_listener_address: None,
+            source_listener_port: None,
         },
         output_status,
         tags,
@@ -387,7 +605,7 @@ mod tests {
             ),
             (
                 json!({"name": "a", "protocol": "rtp", "ingestPort": 1, "minLatency": 100}),
-                "source.minLatency: onair does not support this member",
+                "source.minLatency: onair supports this member only with protocols srt-listener and srt-caller",
             ),
             (
                 json!({"protocol": "rtp", "ingestPort": 1}),
@@ -398,6 +616,97 @@ mod tests {
             let err = src(body.clone()).unwrap_err().to_string();
             assert!(err.starts_with(want), "{body}: got {err:?}, want {want:?}");
         }
+    }
+
+    #[test]
+    fn srt_sources_and_outputs() {
+        let s = src(
+            json!({"name": "enc", "protocol": "srt-listener", "ingestPort": 9000,
+            "minLatency": 200, "streamId": "cam1",
+            "decryption": {"keyType": "srt-password", "algorithm": "aes256",
+                           "secretArn": "arn:s", "roleArn": "arn:r"}}),
+        )
+        .unwrap();
+        assert_eq!(s.transport.min_latency, Some(200));
+        assert_eq!(s.transport.stream_id.as_deref(), Some("cam1"));
+        let d = s.decryption.unwrap();
+        assert_eq!(
+            (d.algorithm.as_deref(), d.secret_arn.as_str()),
+            (Some("aes256"), "arn:s")
+        );
+
+        let c = src(json!({"name": "enc", "protocol": "srt-caller",
+            "sourceListenerAddress": "192.0.2.1", "sourceListenerPort": 9000}))
+        .unwrap();
+        assert_eq!(c.ingest_port, 0);
+        assert_eq!(c.transport.source_listener_port, Some(9000));
+
+        let errors = [
+            (
+                json!({"name": "a", "protocol": "srt-listener", "ingestPort": 1,
+                       "decryption": {"keyType": "speke", "roleArn": "r"}}),
+                "source.decryption.keyType: onair supports only srt-password",
+            ),
+            (
+                json!({"name": "a", "protocol": "srt-listener", "ingestPort": 1,
+                       "decryption": {"keyType": "srt-password", "roleArn": "r"}}),
+                "source.decryption.secretArn: is required",
+            ),
+            (
+                json!({"name": "a", "protocol": "srt-listener", "ingestPort": 1,
+                       "decryption": {"keyType": "srt-password", "secretArn": "s"}}),
+                "source.decryption.roleArn: is required",
+            ),
+            (
+                json!({"name": "a", "protocol": "udp", "ingestPort": 1, "streamId": "x"}),
+                "source.streamId: onair supports this member only with protocols srt-listener",
+            ),
+            (
+                json!({"name": "a", "protocol": "srt-caller", "ingestPort": 1,
+                       "sourceListenerAddress": "192.0.2.1", "sourceListenerPort": 9}),
+                "source.ingestPort: an srt-caller source listens on no port",
+            ),
+            (
+                json!({"name": "a", "protocol": "srt-caller", "sourceListenerAddress": "192.0.2.1"}),
+                "source.sourceListenerPort: is required",
+            ),
+            (
+                json!({"name": "a", "protocol": "rtp", "ingestPort": 1, "sourceListenerPort": 9}),
+                "source.sourceListenerPort: applies only to protocol srt-caller",
+            ),
+        ];
+        for (body, want) in errors {
+            let err = src(body.clone()).unwrap_err().to_string();
+            assert!(err.starts_with(want), "{body}: got {err:?}, want {want:?}");
+        }
+
+        let o = |v| output(&v, "outputs[0]", None, |n: &str| n.to_string());
+        let l = o(
+            json!({"name": "o", "protocol": "srt-listener", "port": 9100,
+                         "cidrAllowList": ["10.0.0.0/8"]}),
+        )
+        .unwrap();
+        assert_eq!(l.destination, "");
+        assert_eq!(
+            l.transport.cidr_allow_list,
+            Some(vec!["10.0.0.0/8".to_string()])
+        );
+        let err = o(
+            json!({"name": "o", "protocol": "srt-listener", "port": 9100,
+                           "destination": "192.0.2.1"}),
+        )
+        .unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("outputs[0].destination: an srt-listener output"));
+        let err = o(
+            json!({"name": "o", "protocol": "srt-listener", "port": 9100,
+                           "cidrAllowList": ["nope"]}),
+        )
+        .unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("outputs[0].cidrAllowList[0]: 'nope'"));
     }
 
     #[test]

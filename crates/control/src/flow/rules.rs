@@ -17,7 +17,9 @@ pub const MAX_SOURCES: usize = 2;
 pub fn source_ports(s: &Source) -> Vec<u16> {
     let offsets: &[u16] = match s.transport.protocol {
         Protocol::RtpFec => &[0, 2, 4],
-        Protocol::Rtp | Protocol::Udp => &[0],
+        Protocol::Rtp | Protocol::Udp | Protocol::SrtListener => &[0],
+        // A caller binds no port of its own.
+        Protocol::SrtCaller => &[],
     };
     offsets
         .iter()
@@ -77,8 +79,15 @@ fn check_ports(
         }
         for s in other.flow.all_sources() {
             for p in source_ports(s) {
-                taken.push((p, s.name.clone(), other.flow.name.clone()));
+                taken.push((p, format!("source '{}'", s.name), other.flow.name.clone()));
             }
+        }
+        for o in listening_outputs(&other.flow) {
+            taken.push((
+                o.port,
+                format!("output '{}'", o.name),
+                other.flow.name.clone(),
+            ));
         }
     }
     for s in sources {
@@ -91,14 +100,38 @@ fn check_ports(
             }
             if let Some((_, by, of)) = taken.iter().find(|(q, _, _)| *q == p) {
                 return Err(ControlError::bad(format!(
-                    "ingestPort: port {p} of source '{}' is already used by source '{by}' of flow '{of}'",
+                    "ingestPort: port {p} of source '{}' is already used by {by} of flow '{of}'",
                     s.name
                 )));
             }
-            taken.push((p, s.name.clone(), flow.name.clone()));
+            taken.push((p, format!("source '{}'", s.name), flow.name.clone()));
         }
     }
+    // An srt-listener output listens too (SRT runs over UDP).
+    for o in listening_outputs(flow) {
+        let p = o.port;
+        if let Some((_, holder)) = reserved.iter().find(|(q, _)| *q == p) {
+            return Err(ControlError::bad(format!(
+                "port: port {p} of output '{}' is already used by {holder}",
+                o.name
+            )));
+        }
+        if let Some((_, by, of)) = taken.iter().find(|(q, _, _)| *q == p) {
+            return Err(ControlError::bad(format!(
+                "port: port {p} of output '{}' is already used by {by} of flow '{of}'",
+                o.name
+            )));
+        }
+        taken.push((p, format!("output '{}'", o.name), flow.name.clone()));
+    }
     Ok(())
+}
+
+/// Outputs that listen on their port (`srt-listener`).
+fn listening_outputs(flow: &Flow) -> impl Iterator<Item = &super::model::Output> {
+    flow.outputs
+        .iter()
+        .filter(|o| o.transport.protocol == Protocol::SrtListener)
 }
 
 fn check_failover(flow: &Flow, sources: &[&Source]) -> Result<()> {
@@ -117,13 +150,19 @@ fn check_failover(flow: &Flow, sources: &[&Source]) -> Result<()> {
         }
     }
     if cfg.failover_mode == FailoverMode::Merge {
-        if let Some(s) = sources
-            .iter()
-            .find(|s| s.transport.protocol == Protocol::Udp)
-        {
+        // RTP sources merge by sequence number, SRT sources by content
+        // (transport::align); udp, or a mix, cannot be lined up.
+        let rtp = |p: Protocol| matches!(p, Protocol::Rtp | Protocol::RtpFec);
+        let first = sources.first().map(|s| s.transport.protocol);
+        let odd = sources.iter().find(|s| {
+            let p = s.transport.protocol;
+            p == Protocol::Udp || first.is_some_and(|f| rtp(f) != rtp(p))
+        });
+        if let Some(s) = odd {
             return Err(ControlError::bad(format!(
-                "sourceFailoverConfig.failoverMode: MERGE needs RTP sequence numbers; source '{}' uses udp (use rtp or rtp-fec)",
-                s.name
+                "sourceFailoverConfig.failoverMode: MERGE needs sources that can be lined up: all rtp/rtp-fec (by sequence number) or all srt (by content); source '{}' uses {} (or use FAILOVER)",
+                s.name,
+                s.transport.protocol.as_str()
             )));
         }
     }

@@ -49,6 +49,15 @@ struct SourceSecond {
     sync_loss: f64,
     transport_errors: f64,
     crc: f64,
+    /// SRT sources only.
+    srt: Option<SrtSecond>,
+}
+
+/// Per-second values of an SRT source's connection.
+struct SrtSecond {
+    arq_requests: f64,
+    arq_recovered: f64,
+    round_trip_ms: f64,
 }
 
 fn second(now: &SourceStats, seen: &mut SourceSeen, elapsed: f64) -> SourceSecond {
@@ -58,12 +67,24 @@ fn second(now: &SourceStats, seen: &mut SourceSeen, elapsed: f64) -> SourceSecon
     let recovered = d(|s| s.fec_recovered);
     let not_recovered = d(|s| s.not_recovered);
     let was_connected = before.is_some_and(|b| b.connected);
-    let disconnections = if was_connected && !now.connected {
-        1.0
-    } else {
-        0.0
+    // An SRT source is connected while its SRT connection is up (even when
+    // the encoder sends nothing), and counts its own disconnections.
+    let srt_before = before.and_then(|b| b.srt.as_ref());
+    let (connected, disconnections, refused) = match &now.srt {
+        Some(l) => (
+            l.connected,
+            delta(l.disconnections, srt_before.map(|b| b.disconnections)) as f64,
+            delta(l.refused, srt_before.map(|b| b.refused)) as f64,
+        ),
+        None if was_connected && !now.connected => (false, 1.0, 0.0),
+        None => (now.connected, 0.0, 0.0),
     };
-    seen.uptime = if now.connected {
+    let srt = now.srt.as_ref().map(|l| SrtSecond {
+        arq_requests: delta(l.arq_requests, srt_before.map(|b| b.arq_requests)) as f64,
+        arq_recovered: delta(l.arq_recovered, srt_before.map(|b| b.arq_recovered)) as f64,
+        round_trip_ms: if l.connected { l.rtt_ms } else { 0.0 },
+    });
+    seen.uptime = if connected {
         seen.uptime + elapsed
     } else {
         0.0
@@ -87,12 +108,15 @@ fn second(now: &SourceStats, seen: &mut SourceSeen, elapsed: f64) -> SourceSecon
             0.0
         },
         fec_packets: d(|s| s.fec_packets),
-        connected: now.connected,
+        connected,
         selected: now.selected,
         disconnections,
         uptime: seen.uptime.floor(),
         jitter: now.jitter_ms,
-        connection_errors: d(|s| s.dropped_not_allowed) + d(|s| s.malformed) + disconnections,
+        connection_errors: d(|s| s.dropped_not_allowed)
+            + d(|s| s.malformed)
+            + disconnections
+            + refused,
         continuity: d(|s| s.ts.continuity_errors),
         pat: d(|s| s.ts.pat_errors),
         pmt: d(|s| s.ts.pmt_errors),
@@ -101,6 +125,7 @@ fn second(now: &SourceStats, seen: &mut SourceSeen, elapsed: f64) -> SourceSecon
         sync_loss: d(|s| s.ts.sync_loss),
         transport_errors: d(|s| s.ts.transport_errors),
         crc: d(|s| s.ts.crc_errors),
+        srt,
     }
 }
 
@@ -132,6 +157,16 @@ fn publish(out: &mut Observation, dims: &[(&str, &str)], s: &SourceSecond, merge
     ];
     for (name, value, unit) in rows {
         out.point(metric(NS, name, dims), value, unit);
+    }
+    if let Some(srt) = &s.srt {
+        let rows = [
+            ("SourceARQRequests", srt.arq_requests, "Count"),
+            ("SourceARQRecovered", srt.arq_recovered, "Count"),
+            ("SourceRoundTripTime", srt.round_trip_ms, "Milliseconds"),
+        ];
+        for (name, value, unit) in rows {
+            out.point(metric(NS, name, dims), value, unit);
+        }
     }
     if merge {
         out.point(
@@ -273,7 +308,11 @@ pub(super) fn observe(
                 "Bits/Second",
             );
             out.point(metric(NS, "OutputTotalPackets", &dims), packets, "Count");
-            let connected = packets > 0.0 && errors == 0;
+            // An SRT output is connected while its receiver is.
+            let connected = match &o.srt {
+                Some(l) => l.connected,
+                None => packets > 0.0 && errors == 0,
+            };
             out.point(
                 metric(NS, "OutputConnected", &dims),
                 if connected { 1.0 } else { 0.0 },

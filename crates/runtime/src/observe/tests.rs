@@ -5,7 +5,7 @@ use control::medialive::model::ChannelRecord;
 use control::reports::{ChannelCounters, ChannelReport, InputReport, InputState};
 use control::{ControlPlane, Settings, Store};
 use package::origin::traffic::{EgressTotals, IngressTotals};
-use transport::{FlowStats, SourceStats};
+use transport::{FlowStats, OutputStats, SourceStats, SrtLinkStats};
 
 use super::*;
 
@@ -46,6 +46,91 @@ fn source(name: &str, bytes: u64, packets: u64, connected: bool, selected: bool)
         selected,
         ..SourceStats::default()
     }
+}
+
+#[test]
+fn srt_sources_and_outputs_publish_their_connection() {
+    let cp = ControlPlane::with_store(Store::in_memory().unwrap(), Settings::default());
+    cp.create_flow(
+        "us-west-2",
+        &serde_json::json!({
+            "name": "srt",
+            "source": {"name": "enc", "protocol": "srt-listener", "ingestPort": 5000},
+        }),
+    )
+    .unwrap();
+    let rec = cp.flow_records().unwrap().remove(0);
+    let arn = rec.flow.flow_arn.clone();
+    let src_arn = rec.flow.source.source_arn.clone();
+    let mut observer = Observer::default();
+    let traffic = TrafficView::default();
+    let stats = |packets: u64, link: SrtLinkStats| FlowStats {
+        sources: vec![SourceStats {
+            srt: Some(link.clone()),
+            ..source("enc", packets * 1316, packets, packets > 0, true)
+        }],
+        outputs: vec![OutputStats {
+            id: "out".into(),
+            srt: Some(link),
+            ..OutputStats::default()
+        }],
+        ..FlowStats::default()
+    };
+    let look = |observer: &mut Observer, secs, st: &FlowStats| {
+        observer.observe(
+            t(secs),
+            &[FlowView {
+                record: &rec,
+                stats: st,
+            }],
+            &[],
+            &traffic,
+        )
+    };
+    let up = SrtLinkStats {
+        connected: true,
+        connections: 1,
+        arq_requests: 4,
+        arq_recovered: 3,
+        rtt_ms: 1.5,
+        ..SrtLinkStats::default()
+    };
+    look(&mut observer, 0, &stats(0, up.clone()));
+    let one = look(
+        &mut observer,
+        1,
+        &stats(
+            100,
+            SrtLinkStats {
+                arq_requests: 10,
+                arq_recovered: 8,
+                refused: 2,
+                ..up.clone()
+            },
+        ),
+    );
+    let dims = [("FlowARN", arn.as_str()), ("SourceARN", src_arn.as_str())];
+    assert_eq!(value(&one, "SourceARQRequests", &dims), Some(6.0));
+    assert_eq!(value(&one, "SourceARQRecovered", &dims), Some(5.0));
+    assert_eq!(value(&one, "SourceRoundTripTime", &dims), Some(1.5));
+    assert_eq!(value(&one, "SourceConnected", &dims), Some(1.0));
+    assert_eq!(value(&one, "SourceConnectionErrors", &dims), Some(2.0));
+    let out = [("FlowARN", arn.as_str()), ("OutputARN", "out")];
+    assert_eq!(value(&one, "OutputConnected", &out), Some(1.0));
+
+    // The peer goes: connected drops, the disconnection is counted once,
+    // even though the encoder was silent before (no datagram-based guess).
+    let down = SrtLinkStats {
+        connected: false,
+        disconnections: 1,
+        refused: 2,
+        ..up
+    };
+    let two = look(&mut observer, 2, &stats(100, down));
+    assert_eq!(value(&two, "SourceConnected", &dims), Some(0.0));
+    assert_eq!(value(&two, "SourceDisconnections", &dims), Some(1.0));
+    assert_eq!(value(&two, "SourceRoundTripTime", &dims), Some(0.0));
+    assert_eq!(value(&two, "OutputConnected", &out), Some(0.0));
 }
 
 #[test]

@@ -1,0 +1,711 @@
+//! The SRT side of a flow: one thread per flow (started only when the flow
+//! has an SRT source or output) waits on libsrt's epoll for every SRT socket
+//! of that flow, and talks to the flow's own thread through channels.
+//!
+//! - Sources: the thread accepts (listener) or keeps calling (caller) one
+//!   peer, reads its messages and hands them over in batches
+//!   ([`Event::Data`]); the flow feeds them to its core like UDP datagrams.
+//! - Outputs: the thread accepts or calls one receiver and hands the
+//!   connected socket to the flow ([`Event::OutputUp`]), which sends on it
+//!   directly: a non-blocking `srt_sendmsg2` only copies into libsrt's send
+//!   buffer (libsrt's own threads do the network I/O), so no message crosses
+//!   threads twice.
+//! - A listener admits a caller only if its address is in the allow list,
+//!   its passphrase matches ([`srt_sys::KeyState`]), and no other peer is
+//!   connected; every refusal is counted and logged, and the listener goes
+//!   on listening.
+//! - A caller whose peer is gone or refuses it tries again after a backoff
+//!   doubling from [`BACKOFF_MIN`] to [`BACKOFF_MAX`].
+//! - Connection statistics (`srt_bistats`) go to the flow every
+//!   [`STATS_EVERY`] ([`Event::Stats`]).
+//!
+//! Commands reach the thread within [`POLL`]: it never blocks longer.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ipnet::IpNet;
+use srt_sys::{Epoll, Interest, KeyState, Listener, Options, Socket, SocketState};
+use tokio::sync::mpsc;
+
+use crate::{OutputConfig, SourceConfig, SourceProtocol, SrtLinkStats, SrtSettings};
+
+/// Longest wait in epoll: how late a command or a reconnection may start.
+const POLL: Duration = Duration::from_millis(50);
+/// How often connection statistics are read and sent to the flow.
+pub const STATS_EVERY: Duration = Duration::from_millis(500);
+/// First and longest wait before calling a peer again.
+pub const BACKOFF_MIN: Duration = Duration::from_millis(500);
+pub const BACKOFF_MAX: Duration = Duration::from_secs(8);
+/// How long a caller waits for the handshake.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Messages read from one socket before the others get a turn.
+const BATCH: usize = 64;
+/// Batches queued towards the flow before new ones are dropped (counted).
+pub const QUEUE: usize = 1024;
+/// At most one log line per endpoint and this period about refused peers.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(5);
+/// Largest SRT live message (SRT_LIVE_MAX_PLSIZE).
+const MAX_MESSAGE: usize = 1456;
+
+/// Which of the flow's endpoints something is about.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// Index in the flow's source list.
+    Source(usize),
+    /// Output id (its ARN).
+    Output(String),
+}
+
+/// The SRT thread's two ways to the flow: messages on a bounded channel
+/// (when the flow falls behind, new batches are dropped and counted), and
+/// everything else on an unbounded one, so that a connection change or a
+/// statistics report is never lost to a burst of media.
+#[derive(Clone)]
+pub struct Events {
+    pub data: mpsc::Sender<Event>,
+    pub control: mpsc::UnboundedSender<Event>,
+}
+
+/// From the SRT thread to the flow.
+pub enum Event {
+    /// Messages a source received, in order.
+    Data {
+        source: usize,
+        from: SocketAddr,
+        messages: Vec<Bytes>,
+    },
+    /// An output's receiver is connected: send on this socket.
+    OutputUp { id: String, socket: Arc<Socket> },
+    /// An output's receiver is gone.
+    OutputDown { id: String },
+    /// The latest connection statistics of every SRT endpoint.
+    Stats(Vec<(Endpoint, SrtLinkStats)>),
+}
+
+enum Command {
+    SetOutputs(Vec<OutputConfig>),
+}
+
+/// The handle of a flow's SRT thread; dropping it stops the thread.
+pub struct Bridge {
+    commands: std_mpsc::Sender<Command>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Bridge {
+    /// Stops the thread and waits until it has closed every SRT socket
+    /// (at most one epoll wait, [`POLL`]), so that a restarted flow can
+    /// listen on the same ports.
+    pub fn stop(mut self) {
+        let (tx, _) = std_mpsc::channel();
+        // Dropping the only sender tells the thread to end.
+        drop(std::mem::replace(&mut self.commands, tx));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// Replaces the SRT outputs (non-SRT and disabled ones in `outputs` are
+    /// ignored). Unchanged outputs keep their connection.
+    pub fn set_outputs(&self, outputs: Vec<OutputConfig>) {
+        let _ = self.commands.send(Command::SetOutputs(outputs));
+    }
+}
+
+/// libsrt options of an endpoint: non-blocking, encryption checked by us.
+fn options(s: Option<&SrtSettings>) -> Options {
+    let d = Options::default();
+    match s {
+        Some(s) => Options {
+            latency: s.latency,
+            passphrase: s.passphrase.clone(),
+            key_length: s.key_length,
+            stream_id: s.stream_id.clone(),
+            connect_timeout: CONNECT_TIMEOUT,
+            nonblocking: true,
+            enforce_encryption: false,
+            ..d
+        },
+        None => Options {
+            connect_timeout: CONNECT_TIMEOUT,
+            nonblocking: true,
+            enforce_encryption: false,
+            ..d
+        },
+    }
+}
+
+/// Binds the listeners of the SRT sources (so that a port in use fails the
+/// flow's start, naming it) and starts the thread, which takes care of the
+/// callers and of every SRT output. `None` when nothing in the flow is SRT.
+pub fn start(
+    sources: &[SourceConfig],
+    outputs: &[OutputConfig],
+    events: Events,
+) -> Result<Option<Bridge>, StartError> {
+    if !sources.iter().any(|s| s.protocol.is_srt()) && !outputs.iter().any(|o| o.protocol.is_srt())
+    {
+        return Ok(None);
+    }
+    let epoll = Epoll::new().map_err(StartError::Thread)?;
+    let mut links = Vec::new();
+    for (i, s) in sources.iter().enumerate() {
+        let opts = options(s.srt.as_ref());
+        let role = match s.protocol {
+            SourceProtocol::SrtListener => {
+                let l = srt_sys::listen(s.bind, &opts).map_err(|source| StartError::Listen {
+                    addr: s.bind,
+                    source,
+                })?;
+                epoll
+                    .add(l.socket(), Interest::READ)
+                    .map_err(StartError::Thread)?;
+                Role::Listener {
+                    listener: l,
+                    allow: s.allow.clone(),
+                }
+            }
+            SourceProtocol::SrtCaller => Role::Caller {
+                remote: s.bind,
+                attempt: None,
+                next_try: Instant::now(),
+                backoff: BACKOFF_MIN,
+            },
+            _ => continue,
+        };
+        let mut link = Link::new(Endpoint::Source(i), role, opts);
+        link.label.clone_from(&s.name);
+        links.push(link);
+    }
+    let (commands, rx) = std_mpsc::channel();
+    let mut thread = Thread {
+        epoll,
+        links,
+        events,
+        commands: rx,
+        ready: Vec::new(),
+        buf: vec![0u8; MAX_MESSAGE],
+    };
+    thread.set_outputs(outputs.to_vec());
+    let thread = std::thread::Builder::new()
+        .name("onair-flow-srt".into())
+        .spawn(move || thread.run())
+        .map_err(StartError::Thread)?;
+    Ok(Some(Bridge {
+        commands,
+        thread: Some(thread),
+    }))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr} (SRT): {source}")]
+    Listen { addr: SocketAddr, source: io::Error },
+    #[error("cannot start the flow's SRT thread: {0}")]
+    Thread(io::Error),
+}
+
+enum Role {
+    Listener {
+        listener: Listener,
+        allow: Vec<IpNet>,
+    },
+    Caller {
+        remote: SocketAddr,
+        /// The connection under way.
+        attempt: Option<Socket>,
+        next_try: Instant,
+        backoff: Duration,
+    },
+}
+
+/// One SRT source or output: its listener or calling state, and the peer.
+struct Link {
+    endpoint: Endpoint,
+    role: Role,
+    options: Options,
+    /// The output config it was made from (outputs only), to tell changes.
+    config: Option<OutputConfig>,
+    peer: Option<(Arc<Socket>, SocketAddr)>,
+    stats: SrtLinkStats,
+    last_refusal_log: Option<Instant>,
+    /// The source's name, for logs.
+    label: String,
+}
+
+impl Link {
+    fn new(endpoint: Endpoint, role: Role, options: Options) -> Self {
+        Link {
+            endpoint,
+            role,
+            options,
+            config: None,
+            peer: None,
+            stats: SrtLinkStats::default(),
+            last_refusal_log: None,
+            label: String::new(),
+        }
+    }
+
+    fn is_source(&self) -> bool {
+        matches!(self.endpoint, Endpoint::Source(_))
+    }
+
+    fn name(&self) -> String {
+        match &self.endpoint {
+            Endpoint::Source(_) => format!("source '{}'", self.label),
+            Endpoint::Output(id) => format!("output {id}"),
+        }
+    }
+}
+
+/// Why an accepted caller cannot stay, if it cannot.
+fn refusal(link: &Link, socket: &Socket, peer: SocketAddr) -> Option<String> {
+    if let Role::Listener { allow, .. } = &link.role {
+        if !allowed(allow, peer.ip()) {
+            return Some("address not in the allow list".into());
+        }
+    }
+    if let Some(why) = key_refusal(link.options.passphrase.is_some(), socket) {
+        return Some(why);
+    }
+    link.peer
+        .is_some()
+        .then(|| "another peer is connected".into())
+}
+
+/// A passphrase mismatch, from the key exchange's outcome.
+fn key_refusal(have_passphrase: bool, socket: &Socket) -> Option<String> {
+    let states = match socket.key_state() {
+        Ok(s) => s,
+        Err(e) => return Some(format!("key state unknown: {e}")),
+    };
+    let ok = if have_passphrase {
+        states == (KeyState::Secured, KeyState::Secured)
+    } else {
+        states == (KeyState::Unsecured, KeyState::Unsecured)
+    };
+    if ok {
+        return None;
+    }
+    Some(match states {
+        (KeyState::BadSecret, _) | (_, KeyState::BadSecret) => "wrong passphrase".into(),
+        (KeyState::NoSecret, _) | (_, KeyState::NoSecret) => {
+            "the peer encrypts and this side has no passphrase".into()
+        }
+        _ if have_passphrase => "the peer sent no passphrase".into(),
+        (rcv, snd) => format!("unexpected key state {rcv:?}/{snd:?}"),
+    })
+}
+
+fn allowed(allow: &[IpNet], ip: IpAddr) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    allow.is_empty() || allow.iter().any(|n| n.contains(&ip))
+}
+
+struct Thread {
+    epoll: Epoll,
+    links: Vec<Link>,
+    events: Events,
+    commands: std_mpsc::Receiver<Command>,
+    ready: Vec<srt_sys::Ready>,
+    buf: Vec<u8>,
+}
+
+impl Thread {
+    fn run(mut self) {
+        let mut next_stats = Instant::now();
+        loop {
+            loop {
+                match self.commands.try_recv() {
+                    Ok(Command::SetOutputs(o)) => self.set_outputs(o),
+                    Err(std_mpsc::TryRecvError::Empty) => break,
+                    // The flow is gone: drop every socket and end.
+                    Err(std_mpsc::TryRecvError::Disconnected) => return,
+                }
+            }
+            if self.events.control.is_closed() {
+                return;
+            }
+            let now = Instant::now();
+            self.call(now);
+            let mut ready = std::mem::take(&mut self.ready);
+            if let Err(e) = self.epoll.wait(&mut ready, POLL) {
+                tracing::error!("srt epoll: {e}");
+                std::thread::sleep(POLL);
+            }
+            for r in &ready {
+                self.on_ready(*r);
+            }
+            self.ready = ready;
+            if now >= next_stats {
+                next_stats = now + STATS_EVERY;
+                self.send_stats();
+            }
+        }
+    }
+
+    /// Replaces the SRT outputs; an output whose settings are unchanged
+    /// keeps its listener and receiver.
+    fn set_outputs(&mut self, outputs: Vec<OutputConfig>) {
+        // A disabled output neither listens nor calls.
+        let wanted: Vec<OutputConfig> = outputs
+            .into_iter()
+            .filter(|o| o.protocol.is_srt() && o.enabled)
+            .collect();
+        let mut gone = Vec::new();
+        self.links.retain(|l| match &l.config {
+            Some(c) if !wanted.contains(c) => {
+                gone.push(c.id.clone());
+                false
+            }
+            _ => true,
+        });
+        for id in gone {
+            let _ = self.events.control.send(Event::OutputDown { id });
+        }
+        for o in wanted {
+            if self.links.iter().any(|l| l.config.as_ref() == Some(&o)) {
+                continue;
+            }
+            let opts = options(o.srt.as_ref());
+            let role = match o.protocol {
+                crate::OutputProtocol::SrtListener => match srt_sys::listen(o.destination, &opts) {
+                    Ok(l) => {
+                        if let Err(e) = self.epoll.add(l.socket(), Interest::READ) {
+                            tracing::error!("srt output {}: {e}", o.id);
+                        }
+                        Role::Listener {
+                            listener: l,
+                            allow: o.allow.clone(),
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(
+                            "srt output {}: cannot listen on {}: {e}",
+                            o.id,
+                            o.destination
+                        );
+                        continue;
+                    }
+                },
+                _ => Role::Caller {
+                    remote: o.destination,
+                    attempt: None,
+                    next_try: Instant::now(),
+                    backoff: BACKOFF_MIN,
+                },
+            };
+            let mut link = Link::new(Endpoint::Output(o.id.clone()), role, opts);
+            link.config = Some(o);
+            self.links.push(link);
+        }
+    }
+
+    /// Starts the connections of callers that are due.
+    fn call(&mut self, now: Instant) {
+        for link in &mut self.links {
+            if link.peer.is_some() {
+                continue;
+            }
+            let name = link.name();
+            let Role::Caller {
+                remote,
+                attempt,
+                next_try,
+                backoff,
+            } = &mut link.role
+            else {
+                continue;
+            };
+            if attempt.is_some() || now < *next_try {
+                continue;
+            }
+            match srt_sys::connect(*remote, &link.options) {
+                Ok(s) => {
+                    if let Err(e) = self.epoll.add(&s, Interest::WRITE) {
+                        tracing::error!("srt {name}: {e}");
+                    }
+                    *attempt = Some(s);
+                }
+                Err(e) => {
+                    tracing::warn!("srt {name}: cannot call {remote}: {e}; again in {backoff:?}");
+                    *next_try = now + *backoff;
+                    *backoff = backoff.saturating_mul(2).min(BACKOFF_MAX);
+                }
+            }
+        }
+    }
+
+    fn on_ready(&mut self, r: srt_sys::Ready) {
+        let Some(i) = self.links.iter().position(|l| l.owns(r.socket)) else {
+            return;
+        };
+        let kind = match self.links.get(i) {
+            Some(l) => l.which(r.socket),
+            None => return,
+        };
+        match kind {
+            Which::Listener => self.accept(i),
+            Which::Attempt => self.attempt_done(i, r),
+            Which::Peer => {
+                if r.readable {
+                    self.read(i);
+                }
+                if r.error {
+                    self.lost(i, "connection broken");
+                }
+            }
+        }
+    }
+
+    /// Accepts a waiting caller of listener `i` (epoll reports the listener
+    /// again while more wait), or refuses it.
+    fn accept(&mut self, i: usize) {
+        let Some(link) = self.links.get_mut(i) else {
+            return;
+        };
+        let Role::Listener { listener, .. } = &link.role else {
+            return;
+        };
+        let (socket, peer) = match listener.accept() {
+            Ok(a) => a,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) => {
+                tracing::warn!("srt {}: accept: {e}", link.name());
+                return;
+            }
+        };
+        if let Some(why) = refusal(link, &socket, peer) {
+            link.stats.refused += 1;
+            // A misconfigured caller retries many times a second: one line
+            // per REFUSAL_LOG_EVERY is enough to tell why.
+            let now = Instant::now();
+            if link
+                .last_refusal_log
+                .is_none_or(|t| now.duration_since(t) >= REFUSAL_LOG_EVERY)
+            {
+                link.last_refusal_log = Some(now);
+                tracing::warn!(
+                    "srt {}: refused caller {peer}: {why} ({} refused so far)",
+                    link.name(),
+                    link.stats.refused
+                );
+            }
+            return; // dropping `socket` closes it
+        }
+        tracing::info!("srt {}: caller {peer} connected", link.name());
+        self.connected(i, socket, peer);
+    }
+
+    /// A caller's handshake finished, one way or the other.
+    fn attempt_done(&mut self, i: usize, r: srt_sys::Ready) {
+        let Some(link) = self.links.get_mut(i) else {
+            return;
+        };
+        let name = link.name();
+        let Role::Caller {
+            remote,
+            attempt,
+            next_try,
+            backoff,
+        } = &mut link.role
+        else {
+            return;
+        };
+        let Some(socket) = attempt.take() else {
+            return;
+        };
+        self.epoll.remove(&socket);
+        let remote = *remote;
+        let refused = if r.error || socket.state() != SocketState::Connected {
+            Some(socket.reject_reason())
+        } else {
+            key_refusal(link.options.passphrase.is_some(), &socket)
+        };
+        if let Some(why) = refused {
+            link.stats.refused += 1;
+            *next_try = Instant::now() + *backoff;
+            tracing::warn!(
+                "srt {name}: call to {remote} failed ({why}); again in {:?}",
+                backoff
+            );
+            *backoff = backoff.saturating_mul(2).min(BACKOFF_MAX);
+            return;
+        }
+        *backoff = BACKOFF_MIN;
+        tracing::info!("srt {}: connected to {remote}", link.name());
+        self.connected(i, socket, remote);
+    }
+
+    fn connected(&mut self, i: usize, socket: Socket, peer: SocketAddr) {
+        let Some(link) = self.links.get_mut(i) else {
+            return;
+        };
+        let interest = if link.is_source() {
+            Interest::READ
+        } else {
+            Interest::ERROR
+        };
+        if let Err(e) = self.epoll.add(&socket, interest) {
+            tracing::error!("srt {}: {e}", link.name());
+            return;
+        }
+        let socket = Arc::new(socket);
+        link.stats.connected = true;
+        link.stats.peer = Some(peer);
+        link.stats.connections += 1;
+        link.peer = Some((socket.clone(), peer));
+        if let Endpoint::Output(id) = &link.endpoint {
+            let _ = self.events.control.send(Event::OutputUp {
+                id: id.clone(),
+                socket,
+            });
+        }
+        // A source's messages may already wait: epoll reports them anyway.
+    }
+
+    /// Link `i`'s peer is gone: forget it and, for a caller, call again.
+    fn lost(&mut self, i: usize, why: &str) {
+        let Some(link) = self.links.get_mut(i) else {
+            return;
+        };
+        let Some((socket, peer)) = link.peer.take() else {
+            return;
+        };
+        self.epoll.remove(&socket);
+        link.stats.connected = false;
+        link.stats.peer = None;
+        link.stats.disconnections += 1;
+        tracing::warn!("srt {}: peer {peer} gone: {why}", link.name());
+        if let Role::Caller {
+            next_try, backoff, ..
+        } = &mut link.role
+        {
+            *next_try = Instant::now() + *backoff;
+        }
+        if let Endpoint::Output(id) = &link.endpoint {
+            let _ = self
+                .events
+                .control
+                .send(Event::OutputDown { id: id.clone() });
+        }
+    }
+
+    /// Reads what source link `i`'s peer has delivered and passes it on.
+    fn read(&mut self, i: usize) {
+        let Some(link) = self.links.get_mut(i) else {
+            return;
+        };
+        let (Endpoint::Source(source), Some((socket, from))) = (&link.endpoint, &link.peer) else {
+            return;
+        };
+        let (source, from) = (*source, *from);
+        let mut messages = Vec::new();
+        let mut broken = None;
+        for _ in 0..BATCH {
+            match socket.recv(&mut self.buf) {
+                Ok(n) => messages.push(Bytes::copy_from_slice(
+                    self.buf.get(..n).unwrap_or_default(),
+                )),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    broken = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        if !messages.is_empty() {
+            let n = messages.len() as u64;
+            let event = Event::Data {
+                source,
+                from,
+                messages,
+            };
+            if self.events.data.try_send(event).is_err() {
+                link.stats.overflow += n;
+            }
+        }
+        if let Some(why) = broken {
+            self.lost(i, &why);
+        }
+    }
+
+    fn send_stats(&mut self) {
+        let mut all = Vec::with_capacity(self.links.len());
+        for link in &mut self.links {
+            let is_source = link.is_source();
+            if let Some((socket, _)) = &link.peer {
+                if let Ok(s) = socket.stats(false) {
+                    let st = &mut link.stats;
+                    st.rtt_ms = s.rtt_ms;
+                    st.lost = s.packets_lost.max(s.packets_send_lost);
+                    st.dropped = s.packets_dropped.max(s.packets_send_dropped);
+                    st.retransmitted = s.packets_retransmitted;
+                    if is_source {
+                        st.arq_requests = s.naks_sent;
+                        st.arq_recovered = s.packets_lost.saturating_sub(s.packets_dropped);
+                    } else {
+                        st.arq_requests = s.naks_received;
+                    }
+                }
+            }
+            all.push((link.endpoint.clone(), link.stats.clone()));
+        }
+        let _ = self.events.control.send(Event::Stats(all));
+    }
+}
+
+enum Which {
+    Listener,
+    Attempt,
+    Peer,
+}
+
+impl Link {
+    fn owns(&self, raw: srt_sys::ffi::SRTSOCKET) -> bool {
+        self.which_opt(raw).is_some()
+    }
+
+    fn which(&self, raw: srt_sys::ffi::SRTSOCKET) -> Which {
+        self.which_opt(raw).unwrap_or(Which::Peer)
+    }
+
+    fn which_opt(&self, raw: srt_sys::ffi::SRTSOCKET) -> Option<Which> {
+        if self.peer.as_ref().is_some_and(|(s, _)| s.raw() == raw) {
+            return Some(Which::Peer);
+        }
+        match &self.role {
+            Role::Listener { listener, .. } if listener.socket().raw() == raw => {
+                Some(Which::Listener)
+            }
+            Role::Caller {
+                attempt: Some(s), ..
+            } if s.raw() == raw => Some(Which::Attempt),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_list_takes_mapped_addresses() {
+        let allow: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        assert!(allowed(&allow, "10.1.2.3".parse().unwrap()));
+        assert!(allowed(&allow, "::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!allowed(&allow, "192.0.2.1".parse().unwrap()));
+        assert!(allowed(&[], "192.0.2.1".parse().unwrap()));
+    }
+}
