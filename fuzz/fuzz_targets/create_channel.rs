@@ -6,8 +6,12 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(body) = serde_json::from_slice::<serde_json::Value>(data) else { return };
-    let Ok(store) = control::Store::in_memory() else { return };
+    let Ok(body) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    let Ok(store) = control::Store::in_memory() else {
+        return;
+    };
     let cp = control::ControlPlane::with_store(store, control::Settings::default());
     let _ = cp.create_channel("us-east-1", &body);
 });

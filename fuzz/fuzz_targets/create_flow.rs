@@ -5,8 +5,12 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(body) = serde_json::from_slice::<serde_json::Value>(data) else { return };
-    let Ok(store) = control::Store::in_memory() else { return };
+    let Ok(body) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    let Ok(store) = control::Store::in_memory() else {
+        return;
+    };
     let settings = control::Settings {
         account_id: "123456789012".into(),
         ingest_ip: "127.0.0.1".into(),

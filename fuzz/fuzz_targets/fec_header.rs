@@ -10,8 +10,14 @@ fuzz_target!(|data: &[u8]| {
     let _ = FecPacket::parse(data);
     let mut dec = FecDecoder::new();
     for chunk in data.split(|b| *b == 0xA5) {
-        let Some((&kind, rest)) = chunk.split_first() else { continue };
-        let rebuilt = if kind & 1 == 0 { dec.on_media(rest) } else { dec.on_fec(rest) };
+        let Some((&kind, rest)) = chunk.split_first() else {
+            continue;
+        };
+        let rebuilt = if kind & 1 == 0 {
+            dec.on_media(rest)
+        } else {
+            dec.on_fec(rest)
+        };
         for r in rebuilt {
             // Whatever the decoder rebuilds is valid RTP.
             assert!(transport::rtp::RtpPacket::parse(&r).is_ok());

@@ -41,14 +41,18 @@ fuzz_target!(|data: &[u8]| {
             allow: Vec::new(),
         }],
         failover: Some(FailoverConfig {
-            mode: FailoverMode::Merge { recovery_window: Duration::from_millis(200) },
+            mode: FailoverMode::Merge {
+                recovery_window: Duration::from_millis(200),
+            },
         }),
     };
     let mut core = FlowCore::new(cfg, 1);
     let from = SocketAddr::from(([127, 0, 0, 1], 1234));
     let mut now = Duration::ZERO;
     for chunk in data.split(|b| *b == 0xA5) {
-        let Some((&sel, rest)) = chunk.split_first() else { continue };
+        let Some((&sel, rest)) = chunk.split_first() else {
+            continue;
+        };
         now += Duration::from_millis(u64::from(sel >> 4));
         let port = match sel & 3 {
             0 | 3 => Port::Media,

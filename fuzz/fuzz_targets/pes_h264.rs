@@ -11,7 +11,9 @@ fuzz_target!(|data: &[u8]| {
     let mut asm = PesAssembler::new();
     // First byte of each chunk: bit 0 is the payload_unit_start_indicator.
     for chunk in data.split(|b| *b == 0x47) {
-        let Some((&flags, rest)) = chunk.split_first() else { continue };
+        let Some((&flags, rest)) = chunk.split_first() else {
+            continue;
+        };
         asm.push(flags & 1 == 1, rest);
         while let Some(p) = asm.pop() {
             for nal in h264::nal_units(&p.payload) {

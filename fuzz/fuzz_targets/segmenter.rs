@@ -10,9 +10,16 @@ use package::hls::{PlaylistType, Rendition, RenditionConfig};
 use package::segmenter::{Segmenter, SegmenterConfig};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(mut seg) = Segmenter::new(SegmenterConfig::new(Duration::from_secs(2))) else { return };
-    let mut rendition = Rendition::new(RenditionConfig::new(PlaylistType::Live, Duration::from_secs(2)));
-    let Some((&step, rest)) = data.split_first() else { return };
+    let Ok(mut seg) = Segmenter::new(SegmenterConfig::new(Duration::from_secs(2))) else {
+        return;
+    };
+    let mut rendition = Rendition::new(RenditionConfig::new(
+        PlaylistType::Live,
+        Duration::from_secs(2),
+    ));
+    let Some((&step, rest)) = data.split_first() else {
+        return;
+    };
     for chunk in rest.chunks(usize::from(step).max(1) * 4) {
         seg.push(chunk);
         while let Some(s) = seg.poll_segment() {
