@@ -109,3 +109,61 @@ def test_srt_caller_input_plays_out_of_hls_and_survives_listener_loss(server, po
         raise AssertionError(f"{e}\n{server.log_tail(60)}") from None
     last = segment_names(media_url)[-1]
     assert codecs(f"{base}/{last}") == {"aac", "h264"}, last
+
+
+@needs_srt
+@needs_ffmpeg
+@pytest.mark.deadline(240)
+def test_srt_listener_input_takes_a_caller_its_security_group_admits(server, ports, tmp_path):
+    """An SRT_LISTENER input listens on the port onair allocated (its `Destinations`); a
+    caller (`srt-live-transmit` relaying ffmpeg's TS) with the passphrase plays out of HLS.
+    A security group that no longer admits loopback drops the caller (input loss) and
+    refusals are counted; admitted again, the caller comes back and segments resume."""
+    udp_in = ports()
+    arn = secret(server, "live/srt-listen", PASSPHRASE)
+    group = server.aws("medialive", "create-input-security-group",
+                       "--whitelist-rules", "Cidr=127.0.0.0/8")["SecurityGroup"]["Id"]
+    made = server.aws("medialive", "create-input", "--name", "srt-in", "--type", "SRT_LISTENER",
+                      "--input-security-groups", group, "--srt-settings", json.dumps({
+                          "SrtListenerSettings": {"MinimumLatency": 200, "Decryption": {
+                              "Algorithm": "AES256", "PassphraseSecretArn": arn}}}))["Input"]
+    assert made["SrtSettings"]["SrtListenerSettings"]["MinimumLatency"] == 200, made
+    dest = made["Destinations"][0]
+    assert dest["Url"] == f"srt://127.0.0.1:{dest['Port']}", made
+    caller_url = srt_url(int(dest["Port"]), passphrase=PASSPHRASE, mode="caller")
+
+    ts_encoder(server, udp_in, log_name="srt-listen-ffmpeg")
+    cid, media_url = run_channel(server, tmp_path, channel_config(made["Id"]))
+    caller = slt(server, f"udp://127.0.0.1:{udp_in}", caller_url, "slt-caller")
+    try:
+        wait_for(lambda: input_state(server, cid)["state"] == "CONNECTED", 30, interval=0.5,
+                 what="a caller on the SRT listener")
+        names = wait_for(lambda: len(segment_names(media_url)) >= 3 and segment_names(media_url), 60,
+                         interval=0.5, what="3 segments in the endpoint's media playlist")
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{server.log_tail(60)}") from None
+    base = media_url.rsplit("/", 1)[0]
+    assert codecs(f"{base}/{names[-1]}") == {"aac", "h264"}, names[-1]
+
+    server.aws("medialive", "update-input-security-group", "--input-security-group-id", group,
+               "--whitelist-rules", "Cidr=10.0.0.0/8")
+    try:
+        wait_for(lambda: "input loss started" in server.log_tail(400), 20, interval=0.5, what="input loss")
+        wait_for(lambda: input_state(server, cid)["refused"] >= 1, 20, interval=0.5,
+                 what="the refused caller counted")
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{server.log_tail(60)}") from None
+    before = segment_names(media_url)
+    server.aws("medialive", "update-input-security-group", "--input-security-group-id", group,
+               "--whitelist-rules", "Cidr=127.0.0.0/8")
+    # A new caller (srt-live-transmit's own reconnection gives up after refusals).
+    server.kill_child(caller)
+    time.sleep(1.5)  # the supervisor renews the rules on its next pass (within 1 s)
+    slt(server, f"udp://127.0.0.1:{udp_in}", caller_url, "slt-caller-2")
+    try:
+        wait_for(lambda: input_state(server, cid)["state"] == "CONNECTED", 30, interval=0.5,
+                 what="the caller admitted again")
+        wait_for(lambda: (now := segment_names(media_url)) and now[-1] not in before, 30,
+                 interval=0.5, what="new segments")
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{server.log_tail(60)}") from None

@@ -135,8 +135,8 @@ impl InputType {
         InputType::ALL.into_iter().find(|t| t.as_str() == s)
     }
 
-    /// The types onair runs: MEDIACONNECT, RTP_PUSH, UDP_PUSH, RTMP_PUSH and
-    /// SRT_CALLER.
+    /// The types onair runs: MEDIACONNECT, RTP_PUSH, UDP_PUSH, RTMP_PUSH,
+    /// SRT_CALLER and SRT_LISTENER.
     pub fn implemented(self) -> bool {
         matches!(
             self,
@@ -145,14 +145,16 @@ impl InputType {
                 | InputType::UdpPush
                 | InputType::RtmpPush
                 | InputType::SrtCaller
+                | InputType::SrtListener
         )
     }
 
-    /// The types an encoder pushes to, which input security groups guard.
+    /// The types an encoder pushes to (or, SRT_LISTENER, calls), which
+    /// input security groups guard.
     pub fn is_push(self) -> bool {
         matches!(
             self,
-            InputType::RtpPush | InputType::UdpPush | InputType::RtmpPush
+            InputType::RtpPush | InputType::UdpPush | InputType::RtmpPush | InputType::SrtListener
         )
     }
 }
@@ -206,6 +208,16 @@ pub struct SrtCallerSource {
     pub decryption: Option<SrtDecryption>,
 }
 
+/// An SRT_LISTENER input's `srtListenerSettings`: what callers must use.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SrtListenerSettings {
+    pub minimum_latency: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_id: Option<String>,
+    pub decryption: SrtDecryption,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct MediaConnectFlow {
@@ -233,6 +245,9 @@ pub struct InputRecord {
     /// An SRT_CALLER input's `srtSettings.srtCallerSources`, one per pipeline.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub srt_caller_sources: Vec<SrtCallerSource>,
+    /// An SRT_LISTENER input's `srtSettings.srtListenerSettings`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub srt_listener_settings: Option<SrtListenerSettings>,
     pub tags: BTreeMap<String, String>,
     pub request_id: Option<String>,
     pub created_ms: i64,
@@ -303,6 +318,9 @@ impl InputRecord {
         }
         if self.input_type == InputType::SrtCaller {
             v["srtSettings"] = json!({ "srtCallerSources": self.srt_caller_sources });
+        }
+        if let Some(l) = &self.srt_listener_settings {
+            v["srtSettings"] = json!({ "srtListenerSettings": l });
         }
         v
     }

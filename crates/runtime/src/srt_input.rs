@@ -1,7 +1,14 @@
-//! The source of an SRT_CALLER input: one thread per running input calls
-//! the upstream SRT listener through libsrt ([`srt_sys`], blocking calls with
-//! timeouts, never on a tokio worker), reads its live-mode messages (whole
-//! TS packets) and hands them to the channel feed over a bounded channel.
+//! The source of an SRT_CALLER or SRT_LISTENER input: one thread per
+//! running input calls the upstream SRT listener ([`SrtCaller::start`]), or
+//! listens for one caller ([`SrtCaller::listen`]), through libsrt
+//! ([`srt_sys`], blocking calls with timeouts, never on a tokio worker),
+//! reads its live-mode messages (whole TS packets) and hands them to the
+//! channel feed over a bounded channel.
+//!
+//! - A listener takes one caller at a time; a caller whose address the
+//!   input's security groups do not admit (checked at accept, and again
+//!   while connected, so a group change drops it) or whose stream id is not
+//!   the input's is closed and reported ([`Delivery::Refused`]).
 //!
 //! - The call waits at most [`CONNECT_TIMEOUT`] for the handshake; a refused
 //!   or failed call is tried again after a backoff doubling from
@@ -21,8 +28,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use control::medialive::security_group::AllowedSenders;
 use srt_sys::{KeyLength, Options};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// First and longest wait before calling the listener again.
 pub const BACKOFF_MIN: Duration = Duration::from_millis(500);
@@ -90,8 +98,10 @@ pub enum Delivery {
     /// One message: whole TS packets.
     Ts(Vec<u8>),
     /// The call failed or the connection ended, and why; the thread calls
-    /// again after the backoff.
+    /// again after the backoff (a listener listens on).
     Down(String),
+    /// A caller was refused by the input's security groups.
+    Refused(SocketAddr),
 }
 
 /// A running caller; dropping it stops the thread.
@@ -116,6 +126,114 @@ impl SrtCaller {
             .name("srt-caller".into())
             .spawn(move || run(&config, &tx, &flag))?;
         Ok(SrtCaller { rx, stop })
+    }
+}
+
+impl SrtCaller {
+    /// Starts listening on `config.addr` for one caller at a time, admitting
+    /// those `rules` admit (none: anyone).
+    pub fn listen(
+        config: CallerConfig,
+        rules: Option<watch::Receiver<AllowedSenders>>,
+    ) -> io::Result<SrtCaller> {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("srt-listener".into())
+            .spawn(move || run_listener(&config, rules.as_ref(), &tx, &flag))?;
+        Ok(SrtCaller { rx, stop })
+    }
+}
+
+/// Whether `rules` admit `ip` now.
+fn admitted(rules: Option<&watch::Receiver<AllowedSenders>>, ip: std::net::IpAddr) -> bool {
+    rules.is_none_or(|r| r.borrow().admits(ip))
+}
+
+fn run_listener(
+    config: &CallerConfig,
+    rules: Option<&watch::Receiver<AllowedSenders>>,
+    tx: &mpsc::Sender<Delivery>,
+    stop: &AtomicBool,
+) {
+    let options = Options {
+        stream_id: None,
+        ..config.options()
+    };
+    let mut buf = vec![0u8; MAX_MESSAGE];
+    while !stopping(stop, tx) {
+        let listener = match srt_sys::listen(config.addr, &options) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = tx.try_send(Delivery::Down(format!(
+                    "cannot listen on srt://{}: {e}; trying again every second",
+                    config.addr
+                )));
+                sleep(Duration::from_secs(1), stop, tx);
+                continue;
+            }
+        };
+        let waiting = format!("waiting for an SRT caller on srt://{}", config.addr);
+        let _ = tx.try_send(Delivery::Down(waiting.clone()));
+        loop {
+            if stopping(stop, tx) {
+                return;
+            }
+            let (socket, peer) = match listener.accept() {
+                Ok(p) => p,
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => continue,
+                Err(e) => {
+                    let _ = tx.try_send(Delivery::Down(format!(
+                        "the SRT listener on srt://{} failed ({e}); listening again",
+                        config.addr
+                    )));
+                    sleep(Duration::from_secs(1), stop, tx);
+                    break;
+                }
+            };
+            if !admitted(rules, peer.ip()) {
+                let _ = tx.try_send(Delivery::Refused(peer));
+                continue;
+            }
+            if let Some(want) = &config.stream_id {
+                let got = socket.stream_id().unwrap_or_default();
+                if &got != want {
+                    let _ = tx.try_send(Delivery::Down(format!(
+                        "refused SRT caller {peer}: stream id '{got}' is not '{want}'; {waiting}"
+                    )));
+                    continue;
+                }
+            }
+            if tx.blocking_send(Delivery::Connected).is_err() {
+                return;
+            }
+            let why = loop {
+                if stopping(stop, tx) {
+                    return;
+                }
+                if !admitted(rules, peer.ip()) {
+                    let _ = tx.try_send(Delivery::Refused(peer));
+                    break "the input's security groups no longer admit it".to_owned();
+                }
+                match socket.recv(&mut buf) {
+                    Ok(n) => {
+                        let message = buf.get(..n).unwrap_or_default().to_vec();
+                        if let Err(mpsc::error::TrySendError::Closed(_)) =
+                            tx.try_send(Delivery::Ts(message))
+                        {
+                            return;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::TimedOut => {}
+                    Err(e) => break e.to_string(),
+                }
+            };
+            drop(socket);
+            let _ = tx.blocking_send(Delivery::Down(format!(
+                "the SRT caller {peer} left ({why}); {waiting}"
+            )));
+        }
     }
 }
 
@@ -263,6 +381,50 @@ mod tests {
         };
         assert!(why.starts_with("cannot call srt://127.0.0.1:"), "{why}");
         drop(listener);
+    }
+
+    /// A listener refuses callers its rules do not admit, and takes them
+    /// once the rules change.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_listener_admits_whom_its_rules_admit() {
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .unwrap()
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let (rules, rx) =
+            watch::channel(AllowedSenders::Within(vec!["10.0.0.0/8".parse().unwrap()]));
+        let mut input = SrtCaller::listen(config(addr, Some("correct horse")), Some(rx)).unwrap();
+        assert!(matches!(next(&mut input).await, Delivery::Down(w) if w.starts_with("waiting")));
+        let call = move || {
+            std::thread::spawn(move || {
+                let Ok(socket) = srt_sys::connect(
+                    addr,
+                    &Options {
+                        passphrase: Some("correct horse".into()),
+                        ..Options::default()
+                    },
+                ) else {
+                    return;
+                };
+                for _ in 0..50 {
+                    if socket.send(&[0x47; 188]).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+        };
+        let first = call();
+        assert!(
+            matches!(next(&mut input).await, Delivery::Refused(from) if from.ip() == addr.ip())
+        );
+        first.join().unwrap();
+        rules.send(AllowedSenders::Anyone).unwrap();
+        let second = call();
+        assert_eq!(next(&mut input).await, Delivery::Connected);
+        assert_eq!(next(&mut input).await, Delivery::Ts(vec![0x47; 188]));
+        second.join().unwrap();
     }
 
     #[test]
