@@ -33,6 +33,7 @@ pub mod channel;
 pub mod flows;
 pub mod observe;
 pub mod rtmp;
+pub mod srt_input;
 pub mod taps;
 
 use std::sync::Arc;

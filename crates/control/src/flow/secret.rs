@@ -22,25 +22,30 @@ impl ControlPlane {
     /// The passphrase `enc` names. `path` is the member (`source.decryption`)
     /// errors name; `region` is the flow's, for a secret given by name.
     pub fn srt_passphrase(&self, region: &str, path: &str, enc: &Encryption) -> Result<String> {
-        let arn = enc.secret_arn.as_str();
+        self.srt_passphrase_in(region, &format!("{path}.secretArn"), &enc.secret_arn)
+    }
+
+    /// The passphrase in secret `arn`; `member` is the request member that
+    /// named it (`…decryption.passphraseSecretArn`), for errors.
+    pub fn srt_passphrase_in(&self, region: &str, member: &str, arn: &str) -> Result<String> {
         let region = region_of(arn).unwrap_or(region);
         let (_, version) = self
             .secrets_get_value(region, arn, None, None, super::now_ms())
             .map_err(|e| match e {
                 SecretsError::ResourceNotFound(_) => ControlError::NotFound(format!(
-                    "{path}.secretArn: Secrets Manager has no secret '{arn}'"
+                    "{member}: Secrets Manager has no secret '{arn}'"
                 )),
                 SecretsError::Control(c) => c,
-                other => ControlError::bad(format!("{path}.secretArn: '{arn}': {other}")),
+                other => ControlError::bad(format!("{member}: '{arn}': {other}")),
             })?;
         let SecretValue::String(passphrase) = version.value else {
             return Err(ControlError::bad(format!(
-                "{path}.secretArn: '{arn}' holds a SecretBinary; the SRT passphrase must be a SecretString"
+                "{member}: '{arn}' holds a SecretBinary; the SRT passphrase must be a SecretString"
             )));
         };
         if !PASSPHRASE_LEN.contains(&passphrase.len()) {
             return Err(ControlError::bad(format!(
-                "{path}.secretArn: the passphrase in '{arn}' has {} characters; SRT needs {} to {}",
+                "{member}: the passphrase in '{arn}' has {} characters; SRT needs {} to {}",
                 passphrase.len(),
                 PASSPHRASE_LEN.start(),
                 PASSPHRASE_LEN.end()

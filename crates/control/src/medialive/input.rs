@@ -9,7 +9,12 @@
 //! [`crate::Settings::rtmp_port`], and its destinations read
 //! `rtmp://ip:port/app/key`). For push inputs `inputSecurityGroups` names the
 //! one group whose rules say who may push, none: anyone — see
-//! [`super::security_group`]. Other types are a 400 naming the type.
+//! [`super::security_group`]. `SRT_CALLER` (`srtSettings.srtCallerSources`,
+//! one or two listeners onair calls; a passphrase secret must exist when the
+//! input is created, and is read again when the channel starts) and
+//! `SRT_LISTENER` (`srtSettings.srtListenerSettings`; two UDP ports from
+//! [`PUSH_PORTS`] as for RTP/UDP push, `destinations[].url` `srt://ip:port`,
+//! guarded by security groups). Other types are a 400 naming the type.
 //!
 //! UpdateInput changes `name`, `roleArn`, `inputSecurityGroups` and
 //! `mediaConnectFlows`. While the channel it is attached to runs (STARTING,
@@ -24,6 +29,7 @@ use serde_json::{json, Value};
 
 use super::model::{
     ChannelRecord, ChannelState, InputDestination, InputRecord, InputType, MediaConnectFlow,
+    SrtCallerSource, SrtDecryption, SrtListenerSettings,
 };
 use super::{arn, numeric_id, CHANNEL_KIND, INPUT_KIND, PUSH_PORTS};
 use crate::error::{ControlError, Result};
@@ -81,7 +87,7 @@ impl ControlPlane {
         };
         if !input_type.implemented() {
             return Err(ControlError::bad(format!(
-                "type: onair does not implement input type {input_type} yet (supported: MEDIACONNECT, RTP_PUSH, UDP_PUSH, RTMP_PUSH)"
+                "type: onair does not implement input type {input_type} yet (supported: MEDIACONNECT, RTP_PUSH, UDP_PUSH, RTMP_PUSH, SRT_CALLER, SRT_LISTENER)"
             )));
         }
         let flows = self.read_flows(&mut f)?.unwrap_or_default();
@@ -96,11 +102,47 @@ impl ControlPlane {
             }
             Vec::new()
         };
+        let is_srt = matches!(input_type, InputType::SrtCaller | InputType::SrtListener);
+        let (srt_sources, srt_listener) = match f.object("srtSettings")? {
+            Some(srt) if is_srt => read_srt_settings(srt, input_type)?,
+            Some(_) => {
+                return Err(ControlError::bad(format!(
+                    "srtSettings: only SRT_CALLER and SRT_LISTENER inputs take SRT settings, not {input_type}"
+                )))
+            }
+            None if input_type == InputType::SrtCaller => {
+                return Err(ControlError::bad(
+                    "srtSettings.srtCallerSources: an SRT_CALLER input needs 1 or 2 sources",
+                ))
+            }
+            None if input_type == InputType::SrtListener => {
+                return Err(ControlError::bad(
+                    "srtSettings.srtListenerSettings: an SRT_LISTENER input needs its listener settings",
+                ))
+            }
+            None => (Vec::new(), None),
+        };
         let groups = f.string_list("inputSecurityGroups")?.unwrap_or_default();
         let role_arn = f.string("roleArn")?;
         let tags = f.string_map("tags")?.unwrap_or_default();
         let request_id = f.string("requestId")?;
         f.finish()?;
+        for (i, s) in srt_sources.iter().enumerate() {
+            if let Some(d) = &s.decryption {
+                self.srt_passphrase_in(
+                    region,
+                    &format!("srtSettings.srtCallerSources[{i}].decryption.passphraseSecretArn"),
+                    &d.passphrase_secret_arn,
+                )?;
+            }
+        }
+        if let Some(l) = &srt_listener {
+            self.srt_passphrase_in(
+                region,
+                "srtSettings.srtListenerSettings.decryption.passphraseSecretArn",
+                &l.decryption.passphrase_secret_arn,
+            )?;
+        }
 
         let id = numeric_id();
         let mut rec = InputRecord {
@@ -114,6 +156,8 @@ impl ControlPlane {
             input_class: "STANDARD".into(),
             role_arn,
             security_groups: Vec::new(),
+            srt_caller_sources: Vec::new(),
+            srt_listener_settings: srt_listener,
             tags: tags.clone(),
             request_id: request_id.clone(),
             created_ms: flow::now_ms(),
@@ -131,6 +175,16 @@ impl ControlPlane {
         if input_type == InputType::MediaConnect {
             rec.input_class = input_class(&flows)?.into();
             rec.media_connect_flows = flows;
+        } else if input_type == InputType::SrtCaller {
+            if !flows.is_empty() {
+                return Err(ControlError::bad(
+                    "mediaConnectFlows: only MEDIACONNECT inputs name flows, not SRT_CALLER",
+                ));
+            }
+            if srt_sources.len() == 1 {
+                rec.input_class = "SINGLE_PIPELINE".into();
+            }
+            rec.srt_caller_sources = srt_sources;
         } else if input_type == InputType::RtmpPush {
             if !flows.is_empty() {
                 return Err(ControlError::bad(
@@ -177,10 +231,10 @@ impl ControlPlane {
                     PUSH_PORTS.end()
                 ))
             })?;
-            let scheme = if input_type == InputType::RtpPush {
-                "rtp"
-            } else {
-                "udp"
+            let scheme = match input_type {
+                InputType::RtpPush => "rtp",
+                InputType::SrtListener => "srt",
+                _ => "udp",
             };
             let ip = &self.settings.ingest_ip;
             rec.destinations = ports
@@ -391,6 +445,151 @@ impl ControlPlane {
     }
 }
 
+/// The range of `minimumLatency`, in milliseconds, as MediaLive documents it.
+pub const SRT_LATENCY_MS: std::ops::RangeInclusive<i64> = 120..=15000;
+/// libsrt's bound on a stream id, in bytes.
+const SRT_STREAM_ID_MAX: usize = 512;
+/// The values of `decryption.algorithm` (the model's `Algorithm`).
+const SRT_ALGORITHMS: [&str; 3] = ["AES128", "AES192", "AES256"];
+
+/// The `srtSettings` of an SRT_CALLER CreateInput (`srtCallerSources`, one
+/// or two, one per pipeline) or of an SRT_LISTENER one
+/// (`srtListenerSettings`); each type refuses the other's member.
+fn read_srt_settings(
+    mut f: Fields,
+    input_type: InputType,
+) -> Result<(Vec<SrtCallerSource>, Option<SrtListenerSettings>)> {
+    let path = f.at("srtCallerSources");
+    let items = f.list("srtCallerSources")?.unwrap_or_default();
+    let listener = f.object("srtListenerSettings")?;
+    f.finish()?;
+    if input_type == InputType::SrtListener {
+        if !items.is_empty() {
+            return Err(ControlError::bad(format!(
+                "{path}: only SRT_CALLER inputs take caller sources, not SRT_LISTENER"
+            )));
+        }
+        let Some(l) = listener else {
+            return Err(ControlError::bad(
+                "srtSettings.srtListenerSettings: an SRT_LISTENER input needs its listener settings",
+            ));
+        };
+        return Ok((Vec::new(), Some(read_srt_listener_settings(l)?)));
+    }
+    if listener.is_some() {
+        return Err(ControlError::bad(
+            "srtSettings.srtListenerSettings: only SRT_LISTENER inputs take listener settings, not SRT_CALLER",
+        ));
+    }
+    if !(1..=2).contains(&items.len()) {
+        return Err(ControlError::bad(format!(
+            "{path}: an SRT_CALLER input needs 1 or 2 sources (one per pipeline); got {}",
+            items.len()
+        )));
+    }
+    let sources = items
+        .into_iter()
+        .map(|(path, v)| read_srt_caller_source(path, v))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((sources, None))
+}
+
+/// An `SrtListenerSettingsRequest`: `minimumLatency` and `decryption` are
+/// required, as in the model.
+fn read_srt_listener_settings(mut f: Fields) -> Result<SrtListenerSettings> {
+    let minimum_latency = f
+        .int("minimumLatency")?
+        .ok_or_else(|| ControlError::bad(format!("{}: is required", f.at("minimumLatency"))))?;
+    check_latency(&f, minimum_latency)?;
+    let stream_id = read_stream_id(&mut f)?;
+    let decryption = read_decryption(&mut f)?
+        .ok_or_else(|| ControlError::bad(format!("{}: is required", f.at("decryption"))))?;
+    f.finish()?;
+    Ok(SrtListenerSettings {
+        minimum_latency,
+        stream_id,
+        decryption,
+    })
+}
+
+fn check_latency(f: &Fields, l: i64) -> Result<()> {
+    if SRT_LATENCY_MS.contains(&l) {
+        return Ok(());
+    }
+    Err(ControlError::bad(format!(
+        "{}: {l} is outside {}-{} milliseconds",
+        f.at("minimumLatency"),
+        SRT_LATENCY_MS.start(),
+        SRT_LATENCY_MS.end()
+    )))
+}
+
+fn read_stream_id(f: &mut Fields) -> Result<Option<String>> {
+    let stream_id = f.string("streamId")?;
+    if stream_id
+        .as_ref()
+        .is_some_and(|s| s.len() > SRT_STREAM_ID_MAX)
+    {
+        return Err(ControlError::bad(format!(
+            "{}: at most {SRT_STREAM_ID_MAX} bytes",
+            f.at("streamId")
+        )));
+    }
+    Ok(stream_id)
+}
+
+/// A `decryption` member: `algorithm` and `passphraseSecretArn`, both
+/// required when it is given.
+fn read_decryption(f: &mut Fields) -> Result<Option<SrtDecryption>> {
+    let Some(mut d) = f.object("decryption")? else {
+        return Ok(None);
+    };
+    let algorithm = d
+        .enumeration("algorithm", &SRT_ALGORITHMS, |a| {
+            SRT_ALGORITHMS.contains(&a).then(|| a.to_owned())
+        })?
+        .ok_or_else(|| ControlError::bad(format!("{}: is required", d.at("algorithm"))))?;
+    let passphrase_secret_arn = d.required_string("passphraseSecretArn")?;
+    d.finish()?;
+    Ok(Some(SrtDecryption {
+        algorithm,
+        passphrase_secret_arn,
+    }))
+}
+
+/// One `SrtCallerSourceRequest`.
+fn read_srt_caller_source(path: String, v: &Value) -> Result<SrtCallerSource> {
+    let mut f = Fields::new(path, v)?;
+    let address = f.required_string("srtListenerAddress")?;
+    if address.parse::<std::net::IpAddr>().is_err() {
+        return Err(ControlError::bad(format!(
+            "{}: '{address}' is not an IP address",
+            f.at("srtListenerAddress")
+        )));
+    }
+    let port = f.required_string("srtListenerPort")?;
+    if !port.parse::<u16>().is_ok_and(|p| p != 0) {
+        return Err(ControlError::bad(format!(
+            "{}: '{port}' is not a port number from 1 to 65535",
+            f.at("srtListenerPort")
+        )));
+    }
+    let stream_id = read_stream_id(&mut f)?;
+    let minimum_latency = f.int("minimumLatency")?;
+    if let Some(l) = minimum_latency {
+        check_latency(&f, l)?;
+    }
+    let decryption = read_decryption(&mut f)?;
+    f.finish()?;
+    Ok(SrtCallerSource {
+        srt_listener_address: address,
+        srt_listener_port: port,
+        stream_id,
+        minimum_latency,
+        decryption,
+    })
+}
+
 /// The destinations of RTMP stream `names` on the server's RTMP port.
 fn rtmp_destinations(settings: &crate::Settings, names: &[&str]) -> Vec<InputDestination> {
     let ip = &settings.ingest_ip;
@@ -582,7 +781,7 @@ mod tests {
             .unwrap_err();
         assert!(
             e.to_string()
-                .contains("only RTP_PUSH, UDP_PUSH and RTMP_PUSH"),
+                .contains("only RTP_PUSH, UDP_PUSH, RTMP_PUSH and SRT_LISTENER"),
             "{e}"
         );
     }
@@ -713,6 +912,175 @@ mod tests {
             &json!({"type": "RTMP_PUSH", "destinations": [{"streamName": "live/a"}]}),
         )
         .unwrap();
+    }
+
+    #[test]
+    fn srt_caller_inputs_name_their_listeners() {
+        let cp = cp();
+        let new = crate::secrets::NewSecret {
+            name: "srt/pass".into(),
+            value: Some(crate::secrets::model::SecretValue::string("0123456789abc").unwrap()),
+            ..Default::default()
+        };
+        let (secret, _) = cp
+            .secrets_create("us-west-2", &new, flow::now_ms())
+            .unwrap();
+        let source = json!({"srtListenerAddress": "127.0.0.1", "srtListenerPort": "9000",
+            "streamId": "cam", "minimumLatency": 200,
+            "decryption": {"algorithm": "AES128", "passphraseSecretArn": secret.arn}});
+        let v = cp
+            .create_input(
+                "us-west-2",
+                &json!({"name": "srt", "type": "SRT_CALLER",
+                        "srtSettings": {"srtCallerSources": [source]}}),
+            )
+            .unwrap();
+        assert_eq!(v["input"]["inputClass"], "SINGLE_PIPELINE");
+        assert_eq!(v["input"]["srtSettings"]["srtCallerSources"][0], source);
+        assert_eq!(v["input"]["destinations"], json!([]));
+        let id = v["input"]["id"].as_str().unwrap();
+        assert_eq!(
+            cp.describe_input(id).unwrap()["srtSettings"],
+            v["input"]["srtSettings"]
+        );
+        assert!(cp.input_record(id).unwrap().ports().is_empty());
+
+        let err = |srt: Value| {
+            cp.create_input(
+                "us-west-2",
+                &json!({"type": "SRT_CALLER", "srtSettings": srt}),
+            )
+            .unwrap_err()
+        };
+        let with = |key: &str, value: Value| {
+            let mut s = source.clone();
+            s[key] = value;
+            err(json!({"srtCallerSources": [s]})).to_string()
+        };
+        let at = "srtSettings.srtCallerSources[0]";
+        assert!(with("srtListenerAddress", json!("example.com"))
+            .starts_with(&format!("{at}.srtListenerAddress:")));
+        assert!(with("srtListenerPort", json!("0")).starts_with(&format!("{at}.srtListenerPort:")));
+        assert!(with("srtListenerPort", json!("65536")).contains("1 to 65535"));
+        assert!(with("minimumLatency", json!(119)).starts_with(&format!("{at}.minimumLatency:")));
+        assert!(with("minimumLatency", json!(15001)).contains("120-15000"));
+        assert!(with(
+            "decryption",
+            json!({"algorithm": "AES512", "passphraseSecretArn": "x"})
+        )
+        .starts_with(&format!("{at}.decryption.algorithm:")));
+        let missing = err(
+            json!({"srtCallerSources": [{"srtListenerAddress": "127.0.0.1",
+            "srtListenerPort": "9000", "decryption": {"algorithm": "AES256",
+            "passphraseSecretArn": "arn:aws:secretsmanager:us-west-2:000000000000:secret:nope"}}]}),
+        );
+        assert!(
+            matches!(&missing, ControlError::NotFound(m)
+                if m.starts_with(&format!("{at}.decryption.passphraseSecretArn:"))),
+            "{missing:?}"
+        );
+        assert!(err(json!({"srtCallerSources": []}))
+            .to_string()
+            .contains("1 or 2"));
+        assert!(err(json!({"srtCallerSources": [source, source, source]}))
+            .to_string()
+            .contains("1 or 2"));
+        assert!(err(json!({"srtListenerSettings": {"minimumLatency": 200}}))
+            .to_string()
+            .starts_with("srtSettings.srtListenerSettings:"));
+        let listener = cp
+            .create_input("us-west-2", &json!({"type": "SRT_LISTENER"}))
+            .unwrap_err();
+        assert!(
+            listener
+                .to_string()
+                .starts_with("srtSettings.srtListenerSettings:"),
+            "{listener}"
+        );
+        let rtp = cp
+            .create_input("us-west-2", &json!({"type": "RTP_PUSH", "srtSettings": {}}))
+            .unwrap_err();
+        assert!(rtp.to_string().starts_with("srtSettings:"), "{rtp}");
+        // Two sources: one per pipeline.
+        let v = cp
+            .create_input(
+                "us-west-2",
+                &json!({"type": "SRT_CALLER", "srtSettings": {"srtCallerSources": [
+                    {"srtListenerAddress": "127.0.0.1", "srtListenerPort": "9000"},
+                    {"srtListenerAddress": "127.0.0.1", "srtListenerPort": "9002"}]}}),
+            )
+            .unwrap();
+        assert_eq!(v["input"]["inputClass"], "STANDARD");
+    }
+
+    #[test]
+    fn srt_listener_inputs_get_ports_and_take_groups() {
+        let cp = cp();
+        let new = crate::secrets::NewSecret {
+            name: "srt/listen".into(),
+            value: Some(crate::secrets::model::SecretValue::string("0123456789abc").unwrap()),
+            ..Default::default()
+        };
+        let (secret, _) = cp
+            .secrets_create("us-west-2", &new, flow::now_ms())
+            .unwrap();
+        let settings = json!({"minimumLatency": 300, "streamId": "cam",
+            "decryption": {"algorithm": "AES256", "passphraseSecretArn": secret.arn}});
+        let g = cp
+            .create_input_security_group(
+                "us-west-2",
+                &json!({"whitelistRules": [{"cidr": "127.0.0.1/32"}]}),
+            )
+            .unwrap()["securityGroup"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let v = cp
+            .create_input(
+                "us-west-2",
+                &json!({"type": "SRT_LISTENER", "inputSecurityGroups": [g],
+                        "srtSettings": {"srtListenerSettings": settings}}),
+            )
+            .unwrap();
+        let input = &v["input"];
+        assert_eq!(input["srtSettings"]["srtListenerSettings"], settings);
+        assert_eq!(input["securityGroups"], json!([g]));
+        let port = input["destinations"][0]["port"].as_str().unwrap();
+        assert_eq!(
+            input["destinations"][0]["url"],
+            format!("srt://127.0.0.1:{port}")
+        );
+        let rec = cp.input_record(input["id"].as_str().unwrap()).unwrap();
+        assert_eq!(rec.ports().len(), 2);
+
+        let err = |l: Value| {
+            cp.create_input(
+                "us-west-2",
+                &json!({"type": "SRT_LISTENER", "srtSettings": {"srtListenerSettings": l}}),
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        let at = "srtSettings.srtListenerSettings";
+        assert!(err(json!({"decryption": settings["decryption"]}))
+            .starts_with(&format!("{at}.minimumLatency: is required")));
+        assert!(err(json!({"minimumLatency": 200}))
+            .starts_with(&format!("{at}.decryption: is required")));
+        assert!(
+            err(json!({"minimumLatency": 100, "decryption": settings["decryption"]}))
+                .starts_with(&format!("{at}.minimumLatency:"))
+        );
+        let e = cp
+            .create_input(
+                "us-west-2",
+                &json!({"type": "SRT_LISTENER", "srtSettings": {"srtCallerSources": [
+                    {"srtListenerAddress": "127.0.0.1", "srtListenerPort": "9000"}]}}),
+            )
+            .unwrap_err();
+        assert!(
+            e.to_string().starts_with("srtSettings.srtCallerSources:"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -135,19 +135,26 @@ impl InputType {
         InputType::ALL.into_iter().find(|t| t.as_str() == s)
     }
 
-    /// The types onair runs: MEDIACONNECT, RTP_PUSH, UDP_PUSH and RTMP_PUSH.
+    /// The types onair runs: MEDIACONNECT, RTP_PUSH, UDP_PUSH, RTMP_PUSH,
+    /// SRT_CALLER and SRT_LISTENER.
     pub fn implemented(self) -> bool {
         matches!(
             self,
-            InputType::MediaConnect | InputType::RtpPush | InputType::UdpPush | InputType::RtmpPush
+            InputType::MediaConnect
+                | InputType::RtpPush
+                | InputType::UdpPush
+                | InputType::RtmpPush
+                | InputType::SrtCaller
+                | InputType::SrtListener
         )
     }
 
-    /// The types an encoder pushes to, which input security groups guard.
+    /// The types an encoder pushes to (or, SRT_LISTENER, calls), which
+    /// input security groups guard.
     pub fn is_push(self) -> bool {
         matches!(
             self,
-            InputType::RtpPush | InputType::UdpPush | InputType::RtmpPush
+            InputType::RtpPush | InputType::UdpPush | InputType::RtmpPush | InputType::SrtListener
         )
     }
 }
@@ -177,6 +184,40 @@ impl InputDestination {
     }
 }
 
+/// The decryption of an SRT_CALLER source: the key length and the Secrets
+/// Manager secret holding the passphrase (read again when the channel starts).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SrtDecryption {
+    pub algorithm: String,
+    pub passphrase_secret_arn: String,
+}
+
+/// One SRT_CALLER source (`SrtCallerSource`): the listener MediaLive calls,
+/// one per pipeline. The wire form is the model's, the port a string.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SrtCallerSource {
+    pub srt_listener_address: String,
+    pub srt_listener_port: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_latency: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<SrtDecryption>,
+}
+
+/// An SRT_LISTENER input's `srtListenerSettings`: what callers must use.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SrtListenerSettings {
+    pub minimum_latency: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_id: Option<String>,
+    pub decryption: SrtDecryption,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct MediaConnectFlow {
@@ -201,6 +242,12 @@ pub struct InputRecord {
     /// (none: anyone). Absent from records written before groups existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_groups: Vec<String>,
+    /// An SRT_CALLER input's `srtSettings.srtCallerSources`, one per pipeline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub srt_caller_sources: Vec<SrtCallerSource>,
+    /// An SRT_LISTENER input's `srtSettings.srtListenerSettings`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub srt_listener_settings: Option<SrtListenerSettings>,
     pub tags: BTreeMap<String, String>,
     pub request_id: Option<String>,
     pub created_ms: i64,
@@ -268,6 +315,12 @@ impl InputRecord {
         });
         if let Some(role) = &self.role_arn {
             v["roleArn"] = json!(role);
+        }
+        if self.input_type == InputType::SrtCaller {
+            v["srtSettings"] = json!({ "srtCallerSources": self.srt_caller_sources });
+        }
+        if let Some(l) = &self.srt_listener_settings {
+            v["srtSettings"] = json!({ "srtListenerSettings": l });
         }
         v
     }

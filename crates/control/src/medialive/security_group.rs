@@ -340,7 +340,7 @@ impl ControlPlane {
         }
         if !input_type.is_push() {
             return Err(ControlError::bad(format!(
-                "inputSecurityGroups: only RTP_PUSH, UDP_PUSH and RTMP_PUSH inputs take input security groups, not {input_type}"
+                "inputSecurityGroups: only RTP_PUSH, UDP_PUSH, RTMP_PUSH and SRT_LISTENER inputs take input security groups, not {input_type}"
             )));
         }
         if groups.len() > 1 {

@@ -44,6 +44,7 @@ use transport::rtp::RtpPacket;
 
 use super::switch::{Condition, InputSwitch, Side};
 use crate::rtmp::{Delivery, Registration, RtmpIngest};
+use crate::srt_input::{self, CallerConfig, SrtCaller};
 use crate::taps::Taps;
 
 /// How long a push input waits before it tries a busy port again.
@@ -230,6 +231,8 @@ enum Source {
     },
     /// An RTMP_PUSH input: its stream names on the shared RTMP listener.
     Rtmp(RtmpFollower),
+    /// An SRT_CALLER input: the listener it calls (its first source).
+    SrtCall(SrtFollower),
     /// An input that cannot deliver (gone, or of a type with no source).
     Never(String),
 }
@@ -293,6 +296,62 @@ impl RtmpFollower {
                     status.waiting(format!("waiting for an RTMP publisher on {}", self.urls()));
                 }
                 None => self.registration = None,
+            }
+        }
+    }
+}
+
+/// An SRT_CALLER input's caller thread, or an SRT_LISTENER input's listener
+/// thread ([`crate::srt_input`]), started on the first `recv` and stopped
+/// when the feed ends.
+struct SrtFollower {
+    config: CallerConfig,
+    /// Listen (SRT_LISTENER, admitting whom these rules admit) rather than call.
+    listen: Option<Option<watch::Receiver<AllowedSenders>>>,
+    caller: Option<SrtCaller>,
+    /// A connection started: its first message starts a new stream.
+    fresh: bool,
+}
+
+impl SrtFollower {
+    /// The next message of TS, and whether a new connection starts with it.
+    async fn recv(&mut self, status: &InputStatus, since: Instant) -> (Vec<u8>, bool) {
+        loop {
+            let Some(caller) = self.caller.as_mut() else {
+                let started = match &self.listen {
+                    Some(rules) => SrtCaller::listen(self.config.clone(), rules.clone()),
+                    None => SrtCaller::start(self.config.clone()),
+                };
+                match started {
+                    Ok(c) => {
+                        if self.listen.is_none() {
+                            status
+                                .waiting(format!("calling the SRT listener {}", self.config.url()));
+                        }
+                        self.caller = Some(c);
+                    }
+                    Err(e) => {
+                        status.waiting(format!(
+                            "cannot start the SRT caller: {e}; trying again every second"
+                        ));
+                        tokio::time::sleep(RETRY_BIND).await;
+                    }
+                }
+                continue;
+            };
+            match caller.rx.recv().await {
+                Some(srt_input::Delivery::Ts(ts)) => return (ts, std::mem::take(&mut self.fresh)),
+                Some(srt_input::Delivery::Connected) => {
+                    self.fresh = true;
+                    if self.listen.is_some() {
+                        status.connected(&format!("an SRT caller on srt://{}", self.config.addr));
+                    } else {
+                        status.connected(&format!("the SRT listener {}", self.config.url()));
+                    }
+                }
+                Some(srt_input::Delivery::Refused(from)) => status.refused(from, since),
+                Some(srt_input::Delivery::Down(why)) => status.waiting(why),
+                None => self.caller = None,
             }
         }
     }
@@ -428,6 +487,7 @@ impl Source {
                 }
             },
             Source::Rtmp(r) => r.recv(status, since).await,
+            Source::SrtCall(c) => c.recv(status, since).await,
             Source::Never(why) => {
                 status.waiting(why.clone());
                 std::future::pending().await
@@ -523,8 +583,105 @@ fn source_of(
                 fresh: false,
             })
         }
+        InputType::SrtCaller => match srt_caller_config(cp, input) {
+            Ok(config) => Source::SrtCall(SrtFollower {
+                config,
+                listen: None,
+                caller: None,
+                fresh: false,
+            }),
+            Err(why) => Source::Never(format!("input {}: {why}", input.id)),
+        },
+        InputType::SrtListener => match srt_listener_config(cp, input) {
+            Ok(config) => Source::SrtCall(SrtFollower {
+                config,
+                listen: Some(senders),
+                caller: None,
+                fresh: false,
+            }),
+            Err(why) => Source::Never(format!("input {}: {why}", input.id)),
+        },
         other => Source::Never(format!("input type {other} has no source")),
     }
+}
+
+/// How an SRT_LISTENER input listens: on its first port, with its
+/// passphrase (read from Secrets Manager now).
+fn srt_listener_config(
+    cp: &control::ControlPlane,
+    input: &InputRecord,
+) -> std::result::Result<CallerConfig, String> {
+    let settings = input
+        .srt_listener_settings
+        .as_ref()
+        .ok_or("it has no SRT listener settings")?;
+    let port = *input.ports().first().ok_or("it has no port")?;
+    let region = input.arn.split(':').nth(3).unwrap_or_default();
+    let d = &settings.decryption;
+    let passphrase = cp
+        .srt_passphrase_in(
+            region,
+            "srtSettings.srtListenerSettings.decryption.passphraseSecretArn",
+            &d.passphrase_secret_arn,
+        )
+        .map_err(|e| e.to_string())?;
+    Ok(CallerConfig {
+        addr: SocketAddr::new(cp.settings.ingest_bind, port),
+        latency: u64::try_from(settings.minimum_latency)
+            .map_or(Duration::from_millis(120), Duration::from_millis),
+        stream_id: settings.stream_id.clone(),
+        passphrase: Some(passphrase),
+        key_length: srt_input::key_length(&d.algorithm)
+            .ok_or_else(|| format!("unknown algorithm {}", d.algorithm))?,
+    })
+}
+
+/// How an SRT_CALLER input calls its first source's listener; the
+/// passphrase is read from Secrets Manager now, so a rotated one is used
+/// from the next channel start.
+fn srt_caller_config(
+    cp: &control::ControlPlane,
+    input: &InputRecord,
+) -> std::result::Result<CallerConfig, String> {
+    let source = input
+        .srt_caller_sources
+        .first()
+        .ok_or("it has no SRT caller source")?;
+    let ip: std::net::IpAddr = source
+        .srt_listener_address
+        .parse()
+        .map_err(|_| format!("'{}' is not an IP address", source.srt_listener_address))?;
+    let port: u16 = source
+        .srt_listener_port
+        .parse()
+        .map_err(|_| format!("'{}' is not a port", source.srt_listener_port))?;
+    let latency = source
+        .minimum_latency
+        .and_then(|l| u64::try_from(l).ok())
+        .map_or(Duration::from_millis(120), Duration::from_millis);
+    let (passphrase, key_length) = match &source.decryption {
+        None => (None, srt_sys::KeyLength::Aes128),
+        Some(d) => {
+            let region = input.arn.split(':').nth(3).unwrap_or_default();
+            let passphrase = cp
+                .srt_passphrase_in(
+                    region,
+                    "srtSettings.srtCallerSources[0].decryption.passphraseSecretArn",
+                    &d.passphrase_secret_arn,
+                )
+                .map_err(|e| e.to_string())?;
+            let key = srt_input::key_length(&d.algorithm)
+                .ok_or_else(|| format!("unknown algorithm {}", d.algorithm))?;
+            (Some(passphrase), key)
+        }
+    };
+    Ok(CallerConfig {
+        addr: SocketAddr::new(ip, port),
+        latency,
+        stream_id: source.stream_id.clone(),
+        passphrase,
+        key_length,
+    })
 }
 
 /// Datagrams that may wait for an input watcher before new ones are dropped.
