@@ -163,6 +163,9 @@ class Server:
         self.proc = None
         # The server's working directory (None: the test's); onair reads nothing from it.
         self.cwd = None
+        # Where flow sources and outputs listen (`--ingest-bind`); a test whose
+        # peers are not on loopback sets it before start().
+        self.ingest_bind = "127.0.0.1"
         self.log_path = tmp / "onair.log"
         self._log = None
         self._children = []
@@ -182,7 +185,7 @@ class Server:
                    ONAIR_LOG=os.environ.get("ONAIR_LOG", "info"))
         self.proc = subprocess.Popen(
             [str(BIN), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir),
-             "--ingest-ip", "127.0.0.1", "--ingest-bind", "127.0.0.1", "--region", REGION],
+             "--ingest-ip", "127.0.0.1", "--ingest-bind", self.ingest_bind, "--region", REGION],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
             start_new_session=True, cwd=self.cwd,
         )
