@@ -216,16 +216,9 @@ fn run_listener(
                     let _ = tx.try_send(Delivery::Refused(peer));
                     break "the input's security groups no longer admit it".to_owned();
                 }
-                match socket.recv(&mut buf) {
-                    Ok(n) => {
-                        let message = buf.get(..n).unwrap_or_default().to_vec();
-                        if let Err(mpsc::error::TrySendError::Closed(_)) =
-                            tx.try_send(Delivery::Ts(message))
-                        {
-                            return;
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::TimedOut => {}
+                match pass_on(&socket, &mut buf, tx) {
+                    Ok(true) => {}
+                    Ok(false) => return,
                     Err(e) => break e.to_string(),
                 }
             };
@@ -238,6 +231,27 @@ fn run_listener(
 }
 
 /// Whether the thread should end: told to, or nobody listens.
+/// Reads one message (or times out) and hands it to the feed; `Ok(false)`
+/// once the feed is gone. A feed that falls behind loses messages, not the
+/// thread.
+fn pass_on(
+    socket: &srt_sys::Socket,
+    buf: &mut [u8],
+    tx: &mpsc::Sender<Delivery>,
+) -> io::Result<bool> {
+    match socket.recv(buf) {
+        Ok(n) => {
+            let message = buf.get(..n).unwrap_or_default().to_vec();
+            Ok(!matches!(
+                tx.try_send(Delivery::Ts(message)),
+                Err(mpsc::error::TrySendError::Closed(_))
+            ))
+        }
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
 fn stopping(stop: &AtomicBool, tx: &mpsc::Sender<Delivery>) -> bool {
     stop.load(Ordering::Relaxed) || tx.is_closed()
 }
@@ -268,17 +282,9 @@ fn run(config: &CallerConfig, tx: &mpsc::Sender<Delivery>, stop: &AtomicBool) {
             if stopping(stop, tx) {
                 return;
             }
-            match socket.recv(&mut buf) {
-                Ok(n) => {
-                    let message = buf.get(..n).unwrap_or_default().to_vec();
-                    // A feed that falls behind loses messages, not the thread.
-                    if let Err(mpsc::error::TrySendError::Closed(_)) =
-                        tx.try_send(Delivery::Ts(message))
-                    {
-                        return;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::TimedOut => {}
+            match pass_on(&socket, &mut buf, tx) {
+                Ok(true) => {}
+                Ok(false) => return,
                 Err(e) => break e,
             };
         };

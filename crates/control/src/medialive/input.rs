@@ -914,17 +914,22 @@ mod tests {
         .unwrap();
     }
 
-    #[test]
-    fn srt_caller_inputs_name_their_listeners() {
-        let cp = cp();
+    /// A Secrets Manager secret holding an SRT passphrase.
+    fn passphrase_secret(cp: &ControlPlane, name: &str) -> crate::secrets::model::Secret {
         let new = crate::secrets::NewSecret {
-            name: "srt/pass".into(),
+            name: name.into(),
             value: Some(crate::secrets::model::SecretValue::string("0123456789abc").unwrap()),
             ..Default::default()
         };
-        let (secret, _) = cp
-            .secrets_create("us-west-2", &new, flow::now_ms())
-            .unwrap();
+        cp.secrets_create("us-west-2", &new, flow::now_ms())
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn srt_caller_inputs_name_their_listeners() {
+        let cp = cp();
+        let secret = passphrase_secret(&cp, "srt/pass");
         let source = json!({"srtListenerAddress": "127.0.0.1", "srtListenerPort": "9000",
             "streamId": "cam", "minimumLatency": 200,
             "decryption": {"algorithm": "AES128", "passphraseSecretArn": secret.arn}});
@@ -1016,14 +1021,7 @@ mod tests {
     #[test]
     fn srt_listener_inputs_get_ports_and_take_groups() {
         let cp = cp();
-        let new = crate::secrets::NewSecret {
-            name: "srt/listen".into(),
-            value: Some(crate::secrets::model::SecretValue::string("0123456789abc").unwrap()),
-            ..Default::default()
-        };
-        let (secret, _) = cp
-            .secrets_create("us-west-2", &new, flow::now_ms())
-            .unwrap();
+        let secret = passphrase_secret(&cp, "srt/listen");
         let settings = json!({"minimumLatency": 300, "streamId": "cam",
             "decryption": {"algorithm": "AES256", "passphraseSecretArn": secret.arn}});
         let g = cp
