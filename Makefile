@@ -22,8 +22,11 @@ lint:
 unit:
 	$(CARGO) test --workspace
 
+# Two pytest-xdist workers: most e2e time is waiting on real-time media, and
+# each worker takes its ports from a band of its own (tests/e2e/conftest.py).
+E2E_JOBS ?= 2
 e2e: build
-	.venv/bin/python -m pytest -q -rxf --durations=15 tests/e2e
+	.venv/bin/python -m pytest -q -rxf --durations=15 -n $(E2E_JOBS) --dist loadgroup tests/e2e
 
 test:
 	scripts/setup.sh test

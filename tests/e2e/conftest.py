@@ -54,8 +54,19 @@ needs_ffmpeg = pytest.mark.skipif(
 # ---------------------------------------------------------------- UDP ports
 
 _PORT_BLOCK = 10  # rtp-fec uses port, +1 (RTCP from ffmpeg), +2, +4
-_ports = itertools.count(random.Random(os.getpid() ^ int(time.time())).randrange(20000, 40000, _PORT_BLOCK),
-                         _PORT_BLOCK)
+
+# Under pytest-xdist (`make e2e` runs two workers) each worker takes its UDP
+# blocks, and its servers their push-input ports, from a band of its own, so
+# two tests running at once never reach for the same port.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+_WORKERS = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+_BAND = (40000 - 20000) // _WORKERS // _PORT_BLOCK * _PORT_BLOCK
+_BAND_START = 20000 + _WORKER * _BAND
+_first = random.Random(os.getpid() ^ int(time.time())).randrange(0, _BAND, _PORT_BLOCK)
+_ports = (_BAND_START + (_first + i) % _BAND for i in itertools.count(0, _PORT_BLOCK))
+# `--input-ports` of every server this worker starts: 40000-44999 shared out.
+_INPUT_BAND = 5000 // _WORKERS
+INPUT_PORTS = f"{40000 + _WORKER * _INPUT_BAND}-{40000 + (_WORKER + 1) * _INPUT_BAND - 1}"
 
 
 def _udp_free(port):
@@ -72,7 +83,7 @@ def _udp_free(port):
 
 def udp_port():
     """A UDP port whose block (port..port+9) is free now; unique in this run."""
-    for _ in range(200):
+    for _ in range(400):
         p = next(_ports)
         if p + _PORT_BLOCK > 65000:
             continue
@@ -185,7 +196,8 @@ class Server:
                    ONAIR_LOG=os.environ.get("ONAIR_LOG", "info"))
         self.proc = subprocess.Popen(
             [str(BIN), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir),
-             "--ingest-ip", "127.0.0.1", "--ingest-bind", self.ingest_bind, "--region", REGION],
+             "--ingest-ip", "127.0.0.1", "--ingest-bind", self.ingest_bind, "--region", REGION,
+             "--input-ports", INPUT_PORTS],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
             start_new_session=True, cwd=self.cwd,
         )

@@ -14,6 +14,9 @@ from browser import Page, needs_chromium
 from conftest import Demo, needs_ffmpeg, wait_for
 import mediatools as m
 
+# The recipe and the demo both ingest on UDP 5000/5001: one xdist worker runs them in turn.
+pytestmark = pytest.mark.xdist_group("ingest-5000")
+
 BITRATE = "demo-primary-bitrate"
 
 

@@ -46,7 +46,8 @@ def cli(server, *args, timeout=60):
 def cli_text(server, *args):
     p = cli(server, *args)
     assert p.returncode == 0, f"aws {' '.join(map(str, args))} exited {p.returncode}:\n{p.stderr}"
-    return p.stdout.strip()
+    # Only the newline the CLI ends with: a password may begin or end with a space.
+    return p.stdout.removesuffix("\n")
 
 
 def account_of(server):

@@ -19,6 +19,9 @@ import pytest
 
 from conftest import AWS, BIN, REPO, wait_for
 
+# The recipe and the demo both ingest on UDP 5000/5001: one xdist worker runs them in turn.
+pytestmark = pytest.mark.xdist_group("ingest-5000")
+
 RECIPE = REPO / "examples" / "recipe" / "recipe.sh"
 PAUSE = "⏸"
 

@@ -67,6 +67,8 @@ pub struct Settings {
     /// The TCP port of the one RTMP listener every RTMP_PUSH input shares
     /// (inputs are told apart by `app/key`).
     pub rtmp_port: u16,
+    /// UDP ports push inputs are given (two even ports per input).
+    pub push_ports: std::ops::RangeInclusive<u16>,
     /// Public base URL of the HTTP port (`http://host:port`, no trailing
     /// `/`): MediaPackage ingest and origin URLs are built on it.
     pub base_url: String,
@@ -79,6 +81,7 @@ impl Default for Settings {
             ingest_ip: "127.0.0.1".into(),
             ingest_bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             rtmp_port: DEFAULT_RTMP_PORT,
+            push_ports: medialive::PUSH_PORTS,
             base_url: "http://127.0.0.1:8080".into(),
         }
     }

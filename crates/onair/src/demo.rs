@@ -436,6 +436,7 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
         ingest_ip: Some("127.0.0.1".parse()?),
         ingest_bind: "127.0.0.1".parse()?,
         rtmp_port: control::DEFAULT_RTMP_PORT,
+        input_ports: control::medialive::PUSH_PORTS,
         access_key_id: None,
         secret_access_key: None,
         public_url: None,

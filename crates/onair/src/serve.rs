@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// the ingest bind address; opened while a channel with such an input runs).
     #[arg(long, default_value_t = control::DEFAULT_RTMP_PORT, env = "ONAIR_RTMP_PORT")]
     pub rtmp_port: u16,
+    /// UDP ports given to push inputs (RTP_PUSH, UDP_PUSH, SRT_LISTENER), two
+    /// even ports per input: FIRST-LAST, for a firewall's range.
+    #[arg(long, default_value = "5100-5999", value_parser = parse_port_range, env = "ONAIR_INPUT_PORTS")]
+    pub input_ports: std::ops::RangeInclusive<u16>,
     /// API access key id (default: generated at first start, kept in the data dir).
     #[arg(long, env = "ONAIR_ACCESS_KEY_ID")]
     pub access_key_id: Option<String>,
@@ -142,6 +146,29 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("'{s}' is not a positive duration"))
 }
 
+/// `FIRST-LAST` UDP ports, holding at least two pairs of an even port and
+/// its odd neighbour (one input's two pipelines).
+fn parse_port_range(s: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
+    let (first, last) = s
+        .split_once('-')
+        .ok_or_else(|| format!("'{s}' is not a port range (FIRST-LAST, as in 5100-5999)"))?;
+    let port = |p: &str| {
+        p.trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| format!("'{p}' is not a UDP port (1-65535)"))
+    };
+    let (first, last) = (port(first)?, port(last)?);
+    let even_first = u32::from(first).saturating_add(u32::from(first & 1));
+    if u32::from(last) < even_first.saturating_add(3) {
+        return Err(format!(
+            "{first}-{last} is too small: an input takes two even ports and their odd neighbours"
+        ));
+    }
+    Ok(first..=last)
+}
+
 /// This host's primary address: the source address of a route to a public
 /// address (a connected UDP socket sends nothing).
 fn primary_ip() -> Option<IpAddr> {
@@ -215,6 +242,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
         ingest_ip: ingest_ip.to_string(),
         ingest_bind: args.ingest_bind,
         rtmp_port: args.rtmp_port,
+        push_ports: args.input_ports.clone(),
         base_url,
     };
     let cp = control::ControlPlane::open(&args.data_dir, settings)
@@ -422,6 +450,24 @@ mod tests {
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         for bad in ["", "s", "0", "0s", "-1s", "10h", "1e3", "ten"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn port_ranges() {
+        assert_eq!(parse_port_range("5100-5999").unwrap(), 5100..=5999);
+        assert_eq!(parse_port_range("7001-7005").unwrap(), 7001..=7005);
+        for bad in [
+            "",
+            "5100",
+            "5100-",
+            "0-10",
+            "5100-5102",
+            "7001-7004",
+            "a-b",
+            "1-70000",
+        ] {
+            assert!(parse_port_range(bad).is_err(), "{bad}");
         }
     }
 

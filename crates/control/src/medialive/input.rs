@@ -2,7 +2,8 @@
 //! DeleteInput.
 //!
 //! Supported types: `MEDIACONNECT` (one or two existing flows), `RTP_PUSH`
-//! and `UDP_PUSH` (onair allocates two UDP ports from [`PUSH_PORTS`], one per
+//! and `UDP_PUSH` (onair allocates two UDP ports from
+//! [`crate::Settings::push_ports`], default [`super::PUSH_PORTS`], one per
 //! pipeline, and reports them as `destinations[].url`), and `RTMP_PUSH`
 //! (`destinations[].streamName` gives one or two `app/key` names, unique
 //! among inputs; every RTMP_PUSH input shares the server's one RTMP port,
@@ -12,8 +13,8 @@
 //! [`super::security_group`]. `SRT_CALLER` (`srtSettings.srtCallerSources`,
 //! one or two listeners onair calls; a passphrase secret must exist when the
 //! input is created, and is read again when the channel starts) and
-//! `SRT_LISTENER` (`srtSettings.srtListenerSettings`; two UDP ports from
-//! [`PUSH_PORTS`] as for RTP/UDP push, `destinations[].url` `srt://ip:port`,
+//! `SRT_LISTENER` (`srtSettings.srtListenerSettings`; two UDP ports
+//! as for RTP/UDP push, `destinations[].url` `srt://ip:port`,
 //! guarded by security groups). Other types are a 400 naming the type.
 //!
 //! UpdateInput changes `name`, `roleArn`, `inputSecurityGroups` and
@@ -24,6 +25,7 @@
 //! pass. An attached input keeps its class (one flow or two), as in MediaLive.
 
 use std::collections::{BTreeMap, HashSet};
+use std::ops::RangeInclusive;
 
 use serde_json::{json, Value};
 
@@ -31,16 +33,18 @@ use super::model::{
     ChannelRecord, ChannelState, InputDestination, InputRecord, InputType, MediaConnectFlow,
     SrtCallerSource, SrtDecryption, SrtListenerSettings,
 };
-use super::{arn, numeric_id, CHANNEL_KIND, INPUT_KIND, PUSH_PORTS};
+use super::{arn, numeric_id, CHANNEL_KIND, INPUT_KIND};
 use crate::error::{ControlError, Result};
 use crate::fields::Fields;
 use crate::flow;
 use crate::ControlPlane;
 
-/// The first `n` free even ports of [`PUSH_PORTS`].
-fn allocate(n: usize, taken: &HashSet<u16>) -> Option<Vec<u16>> {
-    let free: Vec<u16> = PUSH_PORTS
+/// The first `n` free even ports of `range` whose odd neighbour is free too.
+fn allocate(range: RangeInclusive<u16>, n: usize, taken: &HashSet<u16>) -> Option<Vec<u16>> {
+    let first = range.start().saturating_add(range.start() % 2);
+    let free: Vec<u16> = (first..=*range.end())
         .step_by(2)
+        .filter(|p| p < range.end())
         .filter(|p| !taken.contains(p) && !taken.contains(&p.saturating_add(1)))
         .take(n)
         .collect();
@@ -224,11 +228,12 @@ impl ControlPlane {
                     taken.extend(flow::rules::source_ports(s));
                 }
             }
-            let ports = allocate(2, &taken).ok_or_else(|| {
+            let range = self.settings.push_ports.clone();
+            let ports = allocate(range.clone(), 2, &taken).ok_or_else(|| {
                 ControlError::bad(format!(
                     "type: no free ports left for a push input in {}-{}",
-                    PUSH_PORTS.start(),
-                    PUSH_PORTS.end()
+                    range.start(),
+                    range.end()
                 ))
             })?;
             let scheme = match input_type {
@@ -683,6 +688,7 @@ pub(crate) fn page<'a, T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::medialive::PUSH_PORTS;
     use crate::{Settings, Store};
 
     fn cp() -> std::sync::Arc<ControlPlane> {
@@ -1084,7 +1090,13 @@ mod tests {
     #[test]
     fn allocates_even_free_ports() {
         let taken: HashSet<u16> = [5100, 5103].into_iter().collect();
-        assert_eq!(allocate(2, &taken), Some(vec![5104, 5106]));
+        assert_eq!(allocate(PUSH_PORTS, 2, &taken), Some(vec![5104, 5106]));
+        // An odd start rounds up; the last even port needs its odd neighbour.
+        assert_eq!(allocate(7001..=7004, 2, &HashSet::new()), None);
+        assert_eq!(
+            allocate(7001..=7005, 2, &HashSet::new()),
+            Some(vec![7002, 7004])
+        );
     }
 
     #[test]

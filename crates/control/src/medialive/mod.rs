@@ -56,9 +56,10 @@ pub const DELETE_MS: i64 = 1_000;
 /// How long a deleted channel or input stays describable as `DELETED`.
 pub const KEEP_DELETED_MS: i64 = 5 * 60 * 1_000;
 
-/// UDP ports allocated to RTP_PUSH / UDP_PUSH inputs: two per input (one per
-/// pipeline), even numbers only so RTP's RTCP (port + 1) never collides.
-/// A candidate for [`crate::Settings`] once that is configurable.
+/// The default range of UDP ports allocated to push inputs (RTP_PUSH,
+/// UDP_PUSH, SRT_LISTENER): two per input (one per pipeline), even numbers
+/// only so RTP's RTCP (port + 1) never collides. `onair serve --input-ports`
+/// sets [`crate::Settings::push_ports`].
 pub const PUSH_PORTS: RangeInclusive<u16> = 5100..=5999;
 
 /// One entry of a 422's `validationErrors`.
