@@ -113,7 +113,10 @@ struct Source {
 impl Source {
     fn new(cfg: SourceConfig) -> Self {
         let reorder = match cfg.protocol {
-            SourceProtocol::Udp | SourceProtocol::SrtListener | SourceProtocol::SrtCaller => None,
+            SourceProtocol::Udp
+            | SourceProtocol::SrtListener
+            | SourceProtocol::SrtCaller
+            | SourceProtocol::Rist(_) => None,
             SourceProtocol::Rtp => {
                 let mut m = Merger::new(1, REORDER_WINDOW);
                 m.set_max_reorder(Some(REORDER_PACKETS));
@@ -327,9 +330,13 @@ impl FlowCore {
         src.meter.bytes += data.len() as u64;
         src.last_packet = Some(now);
         match src.cfg.protocol {
-            // SRT delivers whole messages in order (its own ARQ repaired
-            // them): like UDP, TS packets without RTP numbering.
-            SourceProtocol::Udp | SourceProtocol::SrtListener | SourceProtocol::SrtCaller => {
+            // SRT and RIST (librist) deliver whole messages in order, their
+            // own ARQ having repaired them: like UDP, TS packets without RTP
+            // numbering.
+            SourceProtocol::Udp
+            | SourceProtocol::SrtListener
+            | SourceProtocol::SrtCaller
+            | SourceProtocol::Rist(_) => {
                 if !is_ts(data) {
                     src.stats.malformed += 1;
                     return;
@@ -464,9 +471,11 @@ impl FlowCore {
             .filter(|(_, o)| o.cfg.enabled && o.ready)
         {
             let data = match out.cfg.protocol {
-                OutputProtocol::Udp | OutputProtocol::SrtListener | OutputProtocol::SrtCaller => {
-                    payload.clone()
-                }
+                // librist adds its own RTP (or GRE) framing.
+                OutputProtocol::Udp
+                | OutputProtocol::SrtListener
+                | OutputProtocol::SrtCaller
+                | OutputProtocol::Rist(_) => payload.clone(),
                 OutputProtocol::Rtp | OutputProtocol::RtpFec { .. } => rtp_datagram
                     .get_or_insert_with(|| rtp::mp2t_packet(seq, timestamp, self.ssrc, &payload))
                     .clone(),
