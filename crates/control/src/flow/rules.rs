@@ -18,6 +18,9 @@ pub fn source_ports(s: &Source) -> Vec<u16> {
     let offsets: &[u16] = match s.transport.protocol {
         Protocol::RtpFec => &[0, 2, 4],
         Protocol::Rtp | Protocol::Udp | Protocol::SrtListener => &[0],
+        // RTP, then RTCP on the next port (the request readers keep the
+        // port even and below 65535).
+        Protocol::Rist => &[0, 1],
         // A caller binds no port of its own.
         Protocol::SrtCaller => &[],
     };
