@@ -153,8 +153,9 @@ fn check_failover(flow: &Flow, sources: &[&Source]) -> Result<()> {
         }
     }
     if cfg.failover_mode == FailoverMode::Merge {
-        // RTP sources merge by sequence number, SRT sources by content
-        // (transport::align); udp, or a mix, cannot be lined up.
+        // RTP sources merge by sequence number, SRT and RIST sources (whose
+        // RTP numbering librist keeps to itself) by content
+        // (transport::align); udp, or RTP mixed with those, cannot be lined up.
         let rtp = |p: Protocol| matches!(p, Protocol::Rtp | Protocol::RtpFec);
         let first = sources.first().map(|s| s.transport.protocol);
         let odd = sources.iter().find(|s| {
@@ -163,7 +164,7 @@ fn check_failover(flow: &Flow, sources: &[&Source]) -> Result<()> {
         });
         if let Some(s) = odd {
             return Err(ControlError::bad(format!(
-                "sourceFailoverConfig.failoverMode: MERGE needs sources that can be lined up: all rtp/rtp-fec (by sequence number) or all srt (by content); source '{}' uses {} (or use FAILOVER)",
+                "sourceFailoverConfig.failoverMode: MERGE needs sources that can be lined up: all rtp/rtp-fec (by sequence number) or all srt/rist (by content); source '{}' uses {} (or use FAILOVER)",
                 s.name,
                 s.transport.protocol.as_str()
             )));
