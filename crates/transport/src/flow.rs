@@ -731,11 +731,21 @@ mod tests {
 
     #[test]
     fn merge_of_srt_sources_by_content_is_hitless() {
+        merge_by_content(SourceProtocol::SrtListener, SourceProtocol::SrtCaller);
+    }
+
+    #[test]
+    fn merge_of_rist_sources_by_content_is_hitless() {
+        let rist = SourceProtocol::Rist(crate::RistSettings {
+            profile: crate::RistProfile::Simple,
+            buffer_ms: 500,
+        });
+        merge_by_content(rist, rist);
+    }
+
+    fn merge_by_content(a: SourceProtocol, b: SourceProtocol) {
         let cfg = FlowConfig {
-            sources: vec![
-                source("a", SourceProtocol::SrtListener, 5000),
-                source("b", SourceProtocol::SrtCaller, 5010),
-            ],
+            sources: vec![source("a", a, 5000), source("b", b, 5010)],
             outputs: vec![output("o", OutputProtocol::Udp, 6000)],
             failover: Some(FailoverConfig {
                 mode: FailoverMode::Merge {
@@ -747,7 +757,7 @@ mod tests {
         let from = addr([127, 0, 0, 1], 9);
         let mut out = Vec::new();
         // Path a delivers 0..300 then dies; path b lags 3 messages and lost
-        // 50..60 (SRT gave them up); both carry the same messages.
+        // 50..60 (its ARQ gave them up); both carry the same messages.
         for t in 0..400u64 {
             let now = ms(t * 2);
             core.on_timeout(now);
