@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ipnet::IpNet;
@@ -44,6 +44,9 @@ const BATCH: usize = 64;
 pub const QUEUE: usize = 1024;
 /// How often librist reports statistics.
 pub const STATS_EVERY: Duration = Duration::from_millis(500);
+/// At most one log line per endpoint and this period about refused senders
+/// (librist asks again each time a refused sender's packets keep coming).
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(5);
 
 /// From the RIST threads (ours and librist's) to the flow.
 #[derive(Debug)]
@@ -203,6 +206,7 @@ pub struct Side {
     outputs: Vec<OutputConfig>,
     senders: HashMap<String, (OutputConfig, rist_sys::Sender)>,
     stats: HashMap<Endpoint, RistLinkStats>,
+    last_refusal_log: HashMap<Endpoint, Instant>,
 }
 
 impl Side {
@@ -219,6 +223,7 @@ impl Side {
             outputs: Vec::new(),
             senders: HashMap::new(),
             stats: HashMap::new(),
+            last_refusal_log: HashMap::new(),
         };
         for (i, s) in sources.iter().enumerate() {
             let SourceProtocol::Rist(settings) = s.protocol else {
@@ -339,6 +344,12 @@ impl Side {
                     }
                     PeerEvent::Refused(a) => {
                         link.refused += 1;
+                        let now = Instant::now();
+                        let last = self.last_refusal_log.entry(endpoint.clone()).or_insert(now);
+                        if link.refused > 1 && now.duration_since(*last) < REFUSAL_LOG_EVERY {
+                            return;
+                        }
+                        *last = now;
                         tracing::warn!(
                             "rist {endpoint:?}: refused sender {a}: address not in the allow list ({} refused so far)",
                             link.refused
