@@ -13,11 +13,13 @@ what=${1:-test}
 # -sys crate runs bindgen (libclang) over Debian's FFmpeg 5.1 headers and links avcodec,
 # avformat, avutil, swscale and swresample (avfilter/avdevice are not used).
 # libsrt-openssl-dev is for crates/srt-sys, which links Debian's libsrt 1.5 (found with
-# pkg-config, declarations written by hand).
-runtime_pkgs=(ffmpeg pkg-config build-essential libsrt-openssl-dev
+# pkg-config, declarations written by hand); librist-dev likewise for crates/rist-sys
+# (Debian's librist 0.2.7).
+runtime_pkgs=(ffmpeg pkg-config build-essential libsrt-openssl-dev librist-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libclang-dev)
-# promtool (Debian's prometheus package) checks onair's /metrics exposition.
-test_pkgs=(ffmpeg srt-tools iproute2 python3 python3-venv chromium prometheus)
+# promtool (Debian's prometheus package) checks onair's /metrics exposition;
+# rist-tools has ristsender / ristreceiver, the RIST main-profile peers of test_rist.py.
+test_pkgs=(ffmpeg srt-tools rist-tools iproute2 python3 python3-venv chromium prometheus)
 # bench/origin.py loads onair's origin and nginx serving the same files with wrk;
 # perf profiles onair (--perf).
 bench_pkgs=(wrk nginx-light linux-perf)

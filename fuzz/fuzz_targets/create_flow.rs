@@ -16,6 +16,7 @@ fuzz_target!(|data: &[u8]| {
         ingest_ip: "127.0.0.1".into(),
         ingest_bind: std::net::IpAddr::from([127, 0, 0, 1]),
         base_url: "http://127.0.0.1:8080".into(),
+        ..control::Settings::default()
     };
     let cp = control::ControlPlane::with_store(store, settings);
     let _ = cp.create_flow("us-east-1", &body);

@@ -27,7 +27,7 @@ use serde_json::{json, Value};
 
 const REGION: &str = "us-east-1";
 const PORTS: [u16; 4] = [5000, 65531, 65534, 65535];
-const PROTOCOLS: [&str; 3] = ["rtp", "udp", "rtp-fec"];
+const PROTOCOLS: [&str; 4] = ["rtp", "udp", "rtp-fec", "rist"];
 
 /// Member names the Update* operations read (and some they refuse).
 const KEYS: &[&str] = &[
@@ -49,6 +49,7 @@ const KEYS: &[&str] = &[
     "state",
     "flowSize",
     "minLatency",
+    "maxLatency",
     "streamId",
     "decryption",
     "inputAttachments",
@@ -380,7 +381,8 @@ fn world(start: u8, flows: bool, live: bool, packaging: bool) -> World {
     let flow = flows.then(|| {
         let port = PORTS[usize::from(start) % PORTS.len()];
         let protocol = PROTOCOLS[usize::from(start / 4) % PROTOCOLS.len()];
-        // rtp-fec above 65531 is refused at creation: that flow starts as rtp.
+        // rtp-fec above 65531 and rist on an odd port or 65535 are refused
+        // at creation: that flow starts as rtp.
         let flow = cp
             .create_flow(REGION, &flow_body(protocol, port))
             .or_else(|_| cp.create_flow(REGION, &flow_body("rtp", port)))
@@ -431,6 +433,8 @@ fn ports(protocol: Protocol, port: u16) -> Vec<u32> {
     match protocol {
         Protocol::RtpFec => vec![port, port + 2, port + 4],
         Protocol::Rtp | Protocol::Udp | Protocol::SrtListener => vec![port],
+        // RTP on an even port, RTCP on the next.
+        Protocol::Rist => vec![port, port + 1],
         // A caller listens on no port (its ingestPort is 0, not serialized).
         Protocol::SrtCaller => Vec::new(),
     }
@@ -446,6 +450,12 @@ fn check(w: &World) {
                 "source {} listens on {used:?} ({})",
                 s.name,
                 s.transport.protocol.as_str()
+            );
+            assert!(
+                s.transport.protocol != Protocol::Rist || s.ingest_port & 1 == 0,
+                "rist source {} on odd port {}",
+                s.name,
+                s.ingest_port
             );
             // The port rules run on what is stored: no overflow there either.
             let _ = control::flow::rules::source_ports(s);

@@ -259,6 +259,7 @@ fn outputs(cp: &ControlPlane, flow: &Flow) -> Vec<OutputConfig> {
                     Protocol::Udp => transport::OutputProtocol::Udp,
                     Protocol::SrtListener => transport::OutputProtocol::SrtListener,
                     Protocol::SrtCaller => transport::OutputProtocol::SrtCaller,
+                    Protocol::Rist => transport::OutputProtocol::Rist(rist_settings(&o.transport)),
                 },
                 destination,
                 enabled: o.output_status == EnabledState::Enabled,
@@ -267,6 +268,22 @@ fn outputs(cp: &ControlPlane, flow: &Flow) -> Vec<OutputConfig> {
             })
         })
         .collect()
+}
+
+/// A RIST part's engine settings: `streamId` `main` picks the main profile
+/// (anything else, the simple one MediaConnect speaks), `maxLatency` the
+/// recovery buffer (validated 10-10000 ms when stored).
+fn rist_settings(t: &control::flow::model::Transport) -> transport::RistSettings {
+    let buffer = t
+        .max_latency
+        .unwrap_or(control::flow::request::DEFAULT_RIST_LATENCY_MS);
+    transport::RistSettings {
+        profile: match t.stream_id.as_deref() {
+            Some("main") => transport::RistProfile::Main,
+            _ => transport::RistProfile::Simple,
+        },
+        buffer_ms: u32::try_from(buffer.clamp(1, 30_000)).unwrap_or(2_000),
+    }
 }
 
 /// The engine configuration of a stored flow.
@@ -315,6 +332,7 @@ fn config(cp: &ControlPlane, flow: &Flow) -> Result<FlowConfig, String> {
                 Protocol::Udp => transport::SourceProtocol::Udp,
                 Protocol::SrtListener => transport::SourceProtocol::SrtListener,
                 Protocol::SrtCaller => transport::SourceProtocol::SrtCaller,
+                Protocol::Rist => transport::SourceProtocol::Rist(rist_settings(&s.transport)),
             },
             bind,
             allow,

@@ -25,6 +25,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::flow::{FlowCore, Port, Transmit};
+use crate::rist;
 use crate::srt::{self, Endpoint};
 use crate::{FlowConfig, FlowStats, OutputConfig, SourceProtocol, SrtLinkStats};
 
@@ -56,6 +57,8 @@ pub enum TransportError {
     NoSource,
     #[error(transparent)]
     Srt(#[from] srt::StartError),
+    #[error(transparent)]
+    Rist(#[from] rist::StartError),
 }
 
 /// A non-blocking UDP socket with large kernel buffers.
@@ -192,8 +195,8 @@ pub async fn start_flow(cfg: FlowConfig) -> Result<FlowHandle, TransportError> {
     }
     let mut ingests = Vec::new();
     for (i, s) in cfg.sources.iter().enumerate() {
-        if s.protocol.is_srt() {
-            continue; // the SRT thread's
+        if s.protocol.is_srt() || s.protocol.is_rist() {
+            continue; // the SRT thread's, or librist's
         }
         let mut ports = vec![(Port::Media, 0)];
         if s.protocol == SourceProtocol::RtpFec {
@@ -229,6 +232,9 @@ pub async fn start_flow(cfg: FlowConfig) -> Result<FlowHandle, TransportError> {
         senders: HashMap::new(),
         stats: HashMap::new(),
     });
+    // RIST (transport::rist): reading threads and senders, fed and read here.
+    let (rist_tx, rist_events) = rist::channel();
+    let rist = rist::Side::start(&cfg.sources, &cfg.outputs, rist_tx)?;
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (tap, _) = broadcast::channel(1024);
     let core = FlowCore::new(cfg, rand_ssrc());
@@ -241,6 +247,7 @@ pub async fn start_flow(cfg: FlowConfig) -> Result<FlowHandle, TransportError> {
         tap: tap.clone(),
         srt,
         srt_events: events,
+        rist,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -253,7 +260,7 @@ pub async fn start_flow(cfg: FlowConfig) -> Result<FlowHandle, TransportError> {
                 data: data_rx,
                 control: control_rx,
             };
-            runtime.block_on(run(core, ingests, cmd_rx, srt_events, io))
+            runtime.block_on(run(core, ingests, cmd_rx, srt_events, rist_events, io))
         })
         .map_err(TransportError::Thread)?;
     Ok(FlowHandle {
@@ -295,6 +302,8 @@ struct Io {
     srt: Option<SrtOut>,
     /// For an SRT thread started when the first SRT output is added.
     srt_events: srt::Events,
+    /// The flow's RIST sources' threads and outputs' senders.
+    rist: rist::Side,
 }
 
 /// What the flow's SRT thread sends ([`srt::Events`]).
@@ -373,6 +382,7 @@ impl Io {
         if let Some(srt) = &self.srt {
             srt.overlay(&mut stats);
         }
+        self.rist.overlay(&mut stats);
         self.stats.send_replace(stats);
     }
 
@@ -382,6 +392,7 @@ impl Io {
         if let Some(srt) = &self.srt {
             transmits.retain(|t| !srt.send(core, t));
         }
+        transmits.retain(|t| !self.rist.send(core, t));
         if !self.lanes.is_empty() && core.enabled_outputs() >= FAN_OUT_FROM {
             // Output i goes to lane i % (lanes + 1); "lane" 0 is this thread.
             let ways = self.lanes.len() + 1;
@@ -425,6 +436,7 @@ async fn run(
     ingests: Vec<Ingest<StdUdpSocket>>,
     mut commands: mpsc::UnboundedReceiver<Command>,
     mut srt_events: SrtEvents,
+    mut rist_events: rist::EventsRx,
     mut io: Io,
 ) {
     let mut sockets = Vec::with_capacity(ingests.len());
@@ -494,6 +506,7 @@ async fn run(
                         srt.bridge.set_outputs(o.clone());
                         srt.outputs.clone_from(&o);
                     }
+                    io.rist.set_outputs(&o);
                     core.set_outputs(o);
                     io.publish(&core, now());
                     let _ = done.send(());
@@ -512,6 +525,11 @@ async fn run(
                     srt.on_event(&mut core, now(), event);
                 }
             }
+            Some(event) = rist_events.control.recv() => io.rist.on_event(&mut core, now(), event),
+            Some(event) = rist_events.data.recv() => {
+                core.set_tap(io.tap.receiver_count() > 0);
+                io.rist.on_event(&mut core, now(), event);
+            }
             _ = tick.tick() => {
                 let t = now();
                 core.tick(t);
@@ -527,6 +545,8 @@ async fn run(
         // Blocks this flow's own thread for at most one epoll wait.
         srt.bridge.stop();
     }
+    // Joins the RIST reading threads: their receivers' ports are closed too.
+    drop(io);
     if let Some(done) = stopped {
         let _ = done.send(());
     }

@@ -113,7 +113,10 @@ struct Source {
 impl Source {
     fn new(cfg: SourceConfig) -> Self {
         let reorder = match cfg.protocol {
-            SourceProtocol::Udp | SourceProtocol::SrtListener | SourceProtocol::SrtCaller => None,
+            SourceProtocol::Udp
+            | SourceProtocol::SrtListener
+            | SourceProtocol::SrtCaller
+            | SourceProtocol::Rist(_) => None,
             SourceProtocol::Rtp => {
                 let mut m = Merger::new(1, REORDER_WINDOW);
                 m.set_max_reorder(Some(REORDER_PACKETS));
@@ -327,9 +330,13 @@ impl FlowCore {
         src.meter.bytes += data.len() as u64;
         src.last_packet = Some(now);
         match src.cfg.protocol {
-            // SRT delivers whole messages in order (its own ARQ repaired
-            // them): like UDP, TS packets without RTP numbering.
-            SourceProtocol::Udp | SourceProtocol::SrtListener | SourceProtocol::SrtCaller => {
+            // SRT and RIST (librist) deliver whole messages in order, their
+            // own ARQ having repaired them: like UDP, TS packets without RTP
+            // numbering.
+            SourceProtocol::Udp
+            | SourceProtocol::SrtListener
+            | SourceProtocol::SrtCaller
+            | SourceProtocol::Rist(_) => {
                 if !is_ts(data) {
                     src.stats.malformed += 1;
                     return;
@@ -464,9 +471,11 @@ impl FlowCore {
             .filter(|(_, o)| o.cfg.enabled && o.ready)
         {
             let data = match out.cfg.protocol {
-                OutputProtocol::Udp | OutputProtocol::SrtListener | OutputProtocol::SrtCaller => {
-                    payload.clone()
-                }
+                // librist adds its own RTP (or GRE) framing.
+                OutputProtocol::Udp
+                | OutputProtocol::SrtListener
+                | OutputProtocol::SrtCaller
+                | OutputProtocol::Rist(_) => payload.clone(),
                 OutputProtocol::Rtp | OutputProtocol::RtpFec { .. } => rtp_datagram
                     .get_or_insert_with(|| rtp::mp2t_packet(seq, timestamp, self.ssrc, &payload))
                     .clone(),
@@ -722,11 +731,21 @@ mod tests {
 
     #[test]
     fn merge_of_srt_sources_by_content_is_hitless() {
+        merge_by_content(SourceProtocol::SrtListener, SourceProtocol::SrtCaller);
+    }
+
+    #[test]
+    fn merge_of_rist_sources_by_content_is_hitless() {
+        let rist = SourceProtocol::Rist(crate::RistSettings {
+            profile: crate::RistProfile::Simple,
+            buffer_ms: 500,
+        });
+        merge_by_content(rist, rist);
+    }
+
+    fn merge_by_content(a: SourceProtocol, b: SourceProtocol) {
         let cfg = FlowConfig {
-            sources: vec![
-                source("a", SourceProtocol::SrtListener, 5000),
-                source("b", SourceProtocol::SrtCaller, 5010),
-            ],
+            sources: vec![source("a", a, 5000), source("b", b, 5010)],
             outputs: vec![output("o", OutputProtocol::Udp, 6000)],
             failover: Some(FailoverConfig {
                 mode: FailoverMode::Merge {
@@ -738,7 +757,7 @@ mod tests {
         let from = addr([127, 0, 0, 1], 9);
         let mut out = Vec::new();
         // Path a delivers 0..300 then dies; path b lags 3 messages and lost
-        // 50..60 (SRT gave them up); both carry the same messages.
+        // 50..60 (its ARQ gave them up); both carry the same messages.
         for t in 0..400u64 {
             let now = ms(t * 2);
             core.on_timeout(now);

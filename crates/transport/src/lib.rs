@@ -12,6 +12,12 @@
 //! Without sequence numbers, SRT sources are merged by content ([`align`]
 //! numbers their messages on one timeline for the 2022-7 merger).
 //!
+//! RIST sources and outputs (`rist`, simple or main profile) carry the same
+//! payloads through Debian's librist ([`rist`]): one reading thread per RIST
+//! source, a librist sender per RIST output written to by the flow's thread.
+//! Like SRT sources they have no RTP numbering the flow sees, so MERGE
+//! numbers them by content ([`align`]).
+//!
 //! Everything that decides is sans-IO and driven by explicit time
 //! ([`flow::FlowCore`]); [`driver`] is the thin tokio layer owning sockets.
 
@@ -29,6 +35,7 @@ pub mod fec;
 pub mod flow;
 pub mod merge;
 pub mod ratelimit;
+pub mod rist;
 pub mod rtp;
 pub mod sender;
 pub mod seq;
@@ -60,6 +67,9 @@ pub enum SourceProtocol {
     /// SRT: onair calls the listener at `bind`, again with backoff whenever
     /// the connection is lost.
     SrtCaller,
+    /// RIST: onair listens on `bind` (the simple profile also on port+1
+    /// for RTCP) for senders.
+    Rist(RistSettings),
 }
 
 impl SourceProtocol {
@@ -69,6 +79,31 @@ impl SourceProtocol {
             SourceProtocol::SrtListener | SourceProtocol::SrtCaller
         )
     }
+
+    pub fn is_rist(self) -> bool {
+        matches!(self, SourceProtocol::Rist(_))
+    }
+}
+
+/// Which RIST profile an endpoint speaks; both ends must agree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum RistProfile {
+    /// VSF TR-06-1 (what MediaConnect calls `rist`): RTP on an even port,
+    /// RTCP on the next one.
+    #[default]
+    Simple,
+    /// VSF TR-06-2: GRE over one UDP port.
+    Main,
+}
+
+/// The RIST settings of a source or output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RistSettings {
+    pub profile: RistProfile,
+    /// Recovery buffer (MediaConnect's `maxLatency`): how long a lost packet
+    /// may still be asked for again, in milliseconds.
+    pub buffer_ms: u32,
 }
 
 /// The SRT settings of a source or output (MediaConnect's `minLatency`,
@@ -125,6 +160,8 @@ pub enum OutputProtocol {
     SrtListener,
     /// SRT: onair calls the receiver listening at `destination`.
     SrtCaller,
+    /// RIST: onair sends to the receiver listening at `destination`.
+    Rist(RistSettings),
 }
 
 impl OutputProtocol {
@@ -201,6 +238,33 @@ pub struct SourceStats {
     pub ts: media::tr101290::Tr101290Stats,
     /// The SRT connection (SRT sources only).
     pub srt: Option<SrtLinkStats>,
+    /// librist's view of the link (RIST sources only).
+    pub rist: Option<RistLinkStats>,
+}
+
+/// One RIST endpoint's link, summed over librist's reports since the flow
+/// started.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RistLinkStats {
+    /// The peer answers now (librist's keep-alives).
+    pub connected: bool,
+    /// The last sender admitted (sources).
+    pub peer: Option<SocketAddr>,
+    /// Senders refused: address outside the allow list.
+    pub refused: u64,
+    /// Packets received (sources) or sent (outputs).
+    pub packets: u64,
+    /// Packets found missing, for which retransmission was asked (sources),
+    /// or retransmitted on request (outputs).
+    pub arq_requests: u64,
+    /// Missing packets that retransmission recovered in time (sources).
+    pub arq_recovered: u64,
+    /// Packets lost for good (sources).
+    pub lost: u64,
+    /// Average round-trip time over the live peers, in milliseconds.
+    pub rtt_ms: f64,
+    /// Messages the flow could not take in time (its queue was full).
+    pub overflow: u64,
 }
 
 /// One SRT endpoint's connection, as MediaConnect reports it.
@@ -246,6 +310,8 @@ pub struct OutputStats {
     pub send_errors: u64,
     /// The SRT connection (SRT outputs only).
     pub srt: Option<SrtLinkStats>,
+    /// librist's view of the link (RIST outputs only).
+    pub rist: Option<RistLinkStats>,
 }
 
 /// Live state of a flow.

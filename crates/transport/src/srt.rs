@@ -303,7 +303,7 @@ fn key_refusal(have_passphrase: bool, socket: &Socket) -> Option<String> {
     })
 }
 
-fn allowed(allow: &[IpNet], ip: IpAddr) -> bool {
+pub(crate) fn allowed(allow: &[IpNet], ip: IpAddr) -> bool {
     let ip = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,

@@ -399,7 +399,7 @@ fn flow_view(rec: &FlowRecord, stats: Option<&FlowStats>) -> FlowView {
             SourceView {
                 name: s.name.clone(),
                 arn: s.source_arn.clone(),
-                protocol: s.transport.protocol.as_str(),
+                protocol: protocol_label(&s.transport),
                 // An srt-caller source calls out instead of listening.
                 ingest: match (
                     &s.transport.source_listener_address,
@@ -420,7 +420,7 @@ fn flow_view(rec: &FlowRecord, stats: Option<&FlowStats>) -> FlowView {
             let live = stats.and_then(|st| st.outputs.iter().find(|x| x.id == o.output_arn));
             OutputView {
                 name: o.name.clone(),
-                protocol: o.transport.protocol.as_str(),
+                protocol: protocol_label(&o.transport),
                 // An srt-listener output waits on its port for a receiver.
                 destination: if o.destination.is_empty() {
                     format!("listens on {}", o.port)
@@ -655,4 +655,13 @@ pub fn flow_sources(cp: &ControlPlane) -> BTreeMap<String, Vec<(String, String)>
             (r.flow.flow_arn, sources)
         })
         .collect()
+}
+
+/// The protocol as the flow view prints it: a RIST part in the main profile
+/// (`streamId` `main`) says so, since both ends must agree on it.
+fn protocol_label(t: &control::flow::model::Transport) -> &'static str {
+    match (t.protocol, t.stream_id.as_deref()) {
+        (control::flow::model::Protocol::Rist, Some("main")) => "rist (main profile)",
+        (p, _) => p.as_str(),
+    }
 }

@@ -81,6 +81,18 @@ pub fn messages(rec: &FlowRecord, stats: Option<&FlowStats>) -> Vec<String> {
                 s.name, s.dropped_over_bitrate
             ));
         }
+        if let Some(l) = s.rist.as_ref().filter(|l| l.refused > 0) {
+            out.push(format!(
+                "Source '{}': {} RIST senders refused since start (address outside whitelistCidr)",
+                s.name, l.refused
+            ));
+        }
+        if let Some(l) = s.rist.as_ref().filter(|l| l.lost > 0) {
+            out.push(format!(
+                "Source '{}': {} RIST packets lost after retransmission (raise maxLatency if the link allows)",
+                s.name, l.lost
+            ));
+        }
         if let Some(l) = s.srt.as_ref().filter(|l| l.refused > 0) {
             out.push(format!(
                 "Source '{}': {} SRT connections refused since start (wrong or missing passphrase, address not allowed, or a second caller; the log says which)",

@@ -63,6 +63,10 @@ pub enum Protocol {
     SrtListener,
     #[serde(rename = "srt-caller")]
     SrtCaller,
+    /// RIST, simple profile unless `streamId` is `main` (see
+    /// `request::RIST_PROFILES`).
+    #[serde(rename = "rist")]
+    Rist,
 }
 
 impl Protocol {
@@ -73,6 +77,7 @@ impl Protocol {
             Protocol::Udp => "udp",
             Protocol::SrtListener => "srt-listener",
             Protocol::SrtCaller => "srt-caller",
+            Protocol::Rist => "rist",
         }
     }
 
@@ -113,6 +118,9 @@ pub struct Transport {
     pub source_listener_address: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_listener_port: Option<u16>,
+    /// RIST recovery buffer, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_latency: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

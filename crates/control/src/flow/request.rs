@@ -19,7 +19,6 @@ use crate::fields::Fields;
 const NOT_YET: &[&str] = &[
     "zixi-push",
     "zixi-pull",
-    "rist",
     "st2110-jpegxs",
     "cdi",
     "fujitsu-qos",
@@ -43,12 +42,13 @@ fn protocol(f: &mut Fields, key: &'static str) -> Result<Option<Protocol>> {
         "udp" => Ok(Some(Protocol::Udp)),
         "srt-listener" => Ok(Some(Protocol::SrtListener)),
         "srt-caller" => Ok(Some(Protocol::SrtCaller)),
+        "rist" => Ok(Some(Protocol::Rist)),
         other if NOT_YET.contains(&other) => Err(ControlError::bad(format!(
-            "{}: onair does not implement protocol '{other}' yet (supported: rtp, rtp-fec, udp, srt-listener, srt-caller)",
+            "{}: onair does not implement protocol '{other}' yet (supported: rtp, rtp-fec, udp, srt-listener, srt-caller, rist)",
             f.at(key)
         ))),
         other => Err(ControlError::bad(format!(
-            "{}: '{other}' is not a valid protocol (one of rtp, rtp-fec, udp, srt-listener, srt-caller, {})",
+            "{}: '{other}' is not a valid protocol (one of rtp, rtp-fec, udp, srt-listener, srt-caller, rist, {})",
             f.at(key),
             NOT_YET.join(", ")
         ))),
@@ -80,6 +80,51 @@ fn fec_ports_fit(f: &Fields, key: &'static str, proto: Protocol, port: u16) -> R
         )));
     }
     Ok(())
+}
+
+/// RIST (VSF TR-06-1 §5.2) carries RTP on an even port and RTCP on the next
+/// one: the port must be even, and port+1 must exist. Checked, like the FEC
+/// ports, on the port and protocol a part ends up with.
+fn rist_ports_fit(f: &Fields, key: &'static str, proto: Protocol, port: u16) -> Result<()> {
+    if proto == Protocol::Rist && (port & 1 == 1 || port == u16::MAX) {
+        return Err(ControlError::bad(format!(
+            "{}: with protocol rist the port must be even (RTP on {key}, RTCP on {key}+1), got {port}",
+            f.at(key)
+        )));
+    }
+    Ok(())
+}
+
+/// MediaConnect's bounds on a RIST `maxLatency` (the recovery buffer), in
+/// milliseconds, and the value onair uses when none is given.
+pub const RIST_LATENCY_MS: std::ops::RangeInclusive<i64> = 10..=10_000;
+pub const DEFAULT_RIST_LATENCY_MS: i64 = 2_000;
+/// The `streamId` values of a RIST source or output: MediaConnect's RIST is
+/// the simple profile; `main` asks onair for the main profile (TR-06-2).
+pub const RIST_PROFILES: &[&str] = &["simple", "main"];
+
+/// The `maxLatency` member: RIST only, kept from before on an update.
+fn max_latency(f: &mut Fields, proto: Protocol, existing: Option<i64>) -> Result<Option<i64>> {
+    let given = f.int("maxLatency")?;
+    if proto != Protocol::Rist {
+        if given.is_some() {
+            return Err(ControlError::bad(format!(
+                "{}: onair supports this member only with protocol rist",
+                f.at("maxLatency")
+            )));
+        }
+        return Ok(None);
+    }
+    match given {
+        Some(l) if !RIST_LATENCY_MS.contains(&l) => Err(ControlError::bad(format!(
+            "{}: {l} ms is out of range ({}-{} ms)",
+            f.at("maxLatency"),
+            RIST_LATENCY_MS.start(),
+            RIST_LATENCY_MS.end()
+        ))),
+        Some(l) => Ok(Some(l)),
+        None => Ok(Some(existing.unwrap_or(DEFAULT_RIST_LATENCY_MS))),
+    }
 }
 
 fn cidr(path: &str, raw: &str) -> Result<()> {
@@ -170,6 +215,34 @@ fn srt_members(
         Some(e) => Some((f.at(enc_key), encryption(e)?)),
         None => None,
     };
+    if proto == Protocol::Rist {
+        // minLatency and encryption are SRT's; streamId picks the profile.
+        let given = [
+            min_latency.as_ref().map(|(p, _)| p),
+            encryption.as_ref().map(|(p, _)| p),
+        ];
+        if let Some(path) = given.into_iter().flatten().next() {
+            return Err(ControlError::bad(format!(
+                "{path}: onair supports this member only with protocols srt-listener and srt-caller"
+            )));
+        }
+        let stream_id = match stream_id {
+            Some((path, id)) if !RIST_PROFILES.contains(&id.as_str()) => {
+                return Err(ControlError::bad(format!(
+                    "{path}: with protocol rist, streamId names the RIST profile: 'simple' (the default) or 'main', not '{id}'"
+                )))
+            }
+            Some((_, id)) => Some(id),
+            None => existing
+                .stream_id
+                .filter(|id| RIST_PROFILES.contains(&id.as_str())),
+        };
+        return Ok(SrtMembers {
+            min_latency: None,
+            stream_id,
+            encryption: None,
+        });
+    }
     if !proto.is_srt() {
         let given = [
             min_latency.as_ref().map(|(p, _)| p),
@@ -285,6 +358,12 @@ pub fn source(
         }
     };
     fec_ports_fit(&f, "ingestPort", proto, ingest_port)?;
+    rist_ports_fit(&f, "ingestPort", proto, ingest_port)?;
+    let max_latency = max_latency(
+        &mut f,
+        proto,
+        existing.and_then(|s| s.transport.max_latency),
+    )?;
     let listener_address = f.string("sourceListenerAddress")?;
     if let Some(a) = &listener_address {
         ip_address(&f, "sourceListenerAddress", a)?;
@@ -378,6 +457,7 @@ pub fn source(
             stream_id: srt.stream_id,
             source_listener_address,
             source_listener_port,
+            max_latency,
         },
         tags,
     })
@@ -426,6 +506,12 @@ pub fn output(
         }
     };
     fec_ports_fit(&f, "port", proto, port)?;
+    rist_ports_fit(&f, "port", proto, port)?;
+    let max_latency = max_latency(
+        &mut f,
+        proto,
+        existing.and_then(|o| o.transport.max_latency),
+    )?;
     let cidr_allow_list = match f.string_list("cidrAllowList")? {
         Some(list) if proto == Protocol::SrtListener => {
             for (i, c) in list.iter().enumerate() {
@@ -483,6 +569,7 @@ pub fn output(
             stream_id: srt.stream_id,
             source_listener_address: None,
             source_listener_port: None,
+            max_latency,
         },
         output_status,
         tags,
@@ -707,6 +794,103 @@ mod tests {
         assert!(err
             .to_string()
             .starts_with("outputs[0].cidrAllowList[0]: 'nope'"));
+    }
+
+    #[test]
+    fn rist_sources_and_outputs() {
+        let s = src(json!({"name": "enc", "protocol": "rist", "ingestPort": 6000})).unwrap();
+        assert_eq!(s.transport.protocol, Protocol::Rist);
+        assert_eq!(s.transport.max_latency, Some(DEFAULT_RIST_LATENCY_MS));
+        assert_eq!(s.transport.stream_id, None);
+        let m = src(
+            json!({"name": "enc", "protocol": "rist", "ingestPort": 6000,
+            "maxLatency": 500, "streamId": "main", "whitelistCidr": "10.0.0.0/8"}),
+        )
+        .unwrap();
+        assert_eq!(
+            (m.transport.max_latency, m.transport.stream_id.as_deref()),
+            (Some(500), Some("main"))
+        );
+        let errors = [
+            (
+                json!({"name": "a", "protocol": "rist", "ingestPort": 6001}),
+                "source.ingestPort: with protocol rist the port must be even",
+            ),
+            (
+                json!({"name": "a", "protocol": "rist", "ingestPort": 6000, "maxLatency": 5}),
+                "source.maxLatency: 5 ms is out of range (10-10000 ms)",
+            ),
+            (
+                json!({"name": "a", "protocol": "rist", "ingestPort": 6000, "streamId": "advanced"}),
+                "source.streamId: with protocol rist, streamId names the RIST profile",
+            ),
+            (
+                json!({"name": "a", "protocol": "rist", "ingestPort": 6000, "minLatency": 100}),
+                "source.minLatency: onair supports this member only with protocols srt-listener",
+            ),
+            (
+                json!({"name": "a", "protocol": "udp", "ingestPort": 6000, "maxLatency": 100}),
+                "source.maxLatency: onair supports this member only with protocol rist",
+            ),
+        ];
+        for (body, want) in errors {
+            let err = src(body.clone()).unwrap_err().to_string();
+            assert!(err.starts_with(want), "{body}: got {err:?}, want {want:?}");
+        }
+
+        // An update keeps the profile and buffer, and checks the new port.
+        let u = |v: serde_json::Value| source(&v, "", &ctx(), Some(&m), |_| unreachable!());
+        let kept = u(json!({"ingestPort": 7000})).unwrap();
+        assert_eq!(
+            (
+                kept.transport.max_latency,
+                kept.transport.stream_id.as_deref()
+            ),
+            (Some(500), Some("main"))
+        );
+        let err = u(json!({"ingestPort": 7001})).unwrap_err().to_string();
+        assert!(err.starts_with("ingestPort: with protocol rist"), "{err}");
+        // Turning an SRT source into RIST drops its SRT stream id.
+        let srt = src(
+            json!({"name": "a", "protocol": "srt-listener", "ingestPort": 9000,
+            "streamId": "cam1"}),
+        )
+        .unwrap();
+        let r = source(
+            &json!({"protocol": "rist"}),
+            "",
+            &ctx(),
+            Some(&srt),
+            |_| unreachable!(),
+        )
+        .unwrap();
+        assert_eq!(r.transport.stream_id, None);
+
+        let o = |v| output(&v, "outputs[0]", None, |n: &str| n.to_string());
+        let ok = o(
+            json!({"name": "o", "protocol": "rist", "destination": "192.0.2.1",
+            "port": 7000, "maxLatency": 300}),
+        )
+        .unwrap();
+        assert_eq!(ok.transport.max_latency, Some(300));
+        let err =
+            o(json!({"name": "o", "protocol": "rist", "destination": "192.0.2.1", "port": 65535}))
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.starts_with("outputs[0].port: with protocol rist the port must be even"),
+            "{err}"
+        );
+        let err = o(
+            json!({"name": "o", "protocol": "rist", "destination": "192.0.2.1",
+            "port": 7000, "cidrAllowList": ["10.0.0.0/8"]}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("outputs[0].cidrAllowList: applies only to listener"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub fn source_ports(s: &Source) -> Vec<u16> {
     let offsets: &[u16] = match s.transport.protocol {
         Protocol::RtpFec => &[0, 2, 4],
         Protocol::Rtp | Protocol::Udp | Protocol::SrtListener => &[0],
+        // RTP, then RTCP on the next port (the request readers keep the
+        // port even and below 65535).
+        Protocol::Rist => &[0, 1],
         // A caller binds no port of its own.
         Protocol::SrtCaller => &[],
     };
@@ -150,8 +153,9 @@ fn check_failover(flow: &Flow, sources: &[&Source]) -> Result<()> {
         }
     }
     if cfg.failover_mode == FailoverMode::Merge {
-        // RTP sources merge by sequence number, SRT sources by content
-        // (transport::align); udp, or a mix, cannot be lined up.
+        // RTP sources merge by sequence number, SRT and RIST sources (whose
+        // RTP numbering librist keeps to itself) by content
+        // (transport::align); udp, or RTP mixed with those, cannot be lined up.
         let rtp = |p: Protocol| matches!(p, Protocol::Rtp | Protocol::RtpFec);
         let first = sources.first().map(|s| s.transport.protocol);
         let odd = sources.iter().find(|s| {
@@ -160,7 +164,7 @@ fn check_failover(flow: &Flow, sources: &[&Source]) -> Result<()> {
         });
         if let Some(s) = odd {
             return Err(ControlError::bad(format!(
-                "sourceFailoverConfig.failoverMode: MERGE needs sources that can be lined up: all rtp/rtp-fec (by sequence number) or all srt (by content); source '{}' uses {} (or use FAILOVER)",
+                "sourceFailoverConfig.failoverMode: MERGE needs sources that can be lined up: all rtp/rtp-fec (by sequence number) or all srt/rist (by content); source '{}' uses {} (or use FAILOVER)",
                 s.name,
                 s.transport.protocol.as_str()
             )));

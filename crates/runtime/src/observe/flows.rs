@@ -49,11 +49,11 @@ struct SourceSecond {
     sync_loss: f64,
     transport_errors: f64,
     crc: f64,
-    /// SRT sources only.
+    /// SRT and RIST sources only.
     srt: Option<SrtSecond>,
 }
 
-/// Per-second values of an SRT source's connection.
+/// Per-second values of an SRT (or RIST) source's retransmission.
 struct SrtSecond {
     arq_requests: f64,
     arq_recovered: f64,
@@ -65,7 +65,13 @@ fn second(now: &SourceStats, seen: &mut SourceSeen, elapsed: f64) -> SourceSecon
     let d = |f: fn(&SourceStats) -> u64| delta(f(now), before.map(f)) as f64;
     let packets = d(|s| s.packets);
     let recovered = d(|s| s.fec_recovered);
-    let not_recovered = d(|s| s.not_recovered);
+    // A RIST source's losses are librist's: packets its ARQ gave up on.
+    let rist_before = before.and_then(|b| b.rist.as_ref());
+    let rist_lost = now
+        .rist
+        .as_ref()
+        .map_or(0.0, |l| delta(l.lost, rist_before.map(|b| b.lost)) as f64);
+    let not_recovered = d(|s| s.not_recovered) + rist_lost;
     let was_connected = before.is_some_and(|b| b.connected);
     // An SRT source is connected while its SRT connection is up (even when
     // the encoder sends nothing), and counts its own disconnections.
@@ -77,12 +83,26 @@ fn second(now: &SourceStats, seen: &mut SourceSeen, elapsed: f64) -> SourceSecon
             delta(l.refused, srt_before.map(|b| b.refused)) as f64,
         ),
         None if was_connected && !now.connected => (false, 1.0, 0.0),
-        None => (now.connected, 0.0, 0.0),
+        None => (
+            now.connected,
+            0.0,
+            now.rist.as_ref().map_or(0.0, |l| {
+                delta(l.refused, rist_before.map(|b| b.refused)) as f64
+            }),
+        ),
     };
     let srt = now.srt.as_ref().map(|l| SrtSecond {
         arq_requests: delta(l.arq_requests, srt_before.map(|b| b.arq_requests)) as f64,
         arq_recovered: delta(l.arq_recovered, srt_before.map(|b| b.arq_recovered)) as f64,
         round_trip_ms: if l.connected { l.rtt_ms } else { 0.0 },
+    });
+    // RIST's ARQ is published under the same names as SRT's.
+    let srt = srt.or_else(|| {
+        now.rist.as_ref().map(|l| SrtSecond {
+            arq_requests: delta(l.arq_requests, rist_before.map(|b| b.arq_requests)) as f64,
+            arq_recovered: delta(l.arq_recovered, rist_before.map(|b| b.arq_recovered)) as f64,
+            round_trip_ms: if l.connected { l.rtt_ms } else { 0.0 },
+        })
     });
     seen.uptime = if connected {
         seen.uptime + elapsed

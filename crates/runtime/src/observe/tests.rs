@@ -134,6 +134,71 @@ fn srt_sources_and_outputs_publish_their_connection() {
 }
 
 #[test]
+fn rist_sources_publish_arq_and_losses() {
+    let cp = ControlPlane::with_store(Store::in_memory().unwrap(), Settings::default());
+    cp.create_flow(
+        "us-west-2",
+        &serde_json::json!({
+            "name": "rist",
+            "source": {"name": "enc", "protocol": "rist", "ingestPort": 5000},
+        }),
+    )
+    .unwrap();
+    let rec = cp.flow_records().unwrap().remove(0);
+    let arn = rec.flow.flow_arn.clone();
+    let src_arn = rec.flow.source.source_arn.clone();
+    let mut observer = Observer::default();
+    let traffic = TrafficView::default();
+    let stats = |packets: u64, link: transport::RistLinkStats| FlowStats {
+        sources: vec![SourceStats {
+            rist: Some(link),
+            ..source("enc", packets * 1316, packets, true, true)
+        }],
+        ..FlowStats::default()
+    };
+    let look = |observer: &mut Observer, secs, st: &FlowStats| {
+        observer.observe(
+            t(secs),
+            &[FlowView {
+                record: &rec,
+                stats: st,
+            }],
+            &[],
+            &traffic,
+        )
+    };
+    let up = transport::RistLinkStats {
+        connected: true,
+        arq_requests: 4,
+        arq_recovered: 3,
+        lost: 1,
+        rtt_ms: 7.0,
+        ..transport::RistLinkStats::default()
+    };
+    look(&mut observer, 0, &stats(0, up.clone()));
+    let one = look(
+        &mut observer,
+        1,
+        &stats(
+            100,
+            transport::RistLinkStats {
+                arq_requests: 10,
+                arq_recovered: 8,
+                lost: 2,
+                refused: 1,
+                ..up
+            },
+        ),
+    );
+    let dims = [("FlowARN", arn.as_str()), ("SourceARN", src_arn.as_str())];
+    assert_eq!(value(&one, "SourceARQRequests", &dims), Some(6.0));
+    assert_eq!(value(&one, "SourceARQRecovered", &dims), Some(5.0));
+    assert_eq!(value(&one, "SourceRoundTripTime", &dims), Some(7.0));
+    assert_eq!(value(&one, "SourceNotRecoveredPackets", &dims), Some(1.0));
+    assert_eq!(value(&one, "SourceConnectionErrors", &dims), Some(1.0));
+}
+
+#[test]
 fn flows_publish_per_second_counts_and_events() {
     let rec = flow_record();
     let arn = rec.flow.flow_arn.clone();
