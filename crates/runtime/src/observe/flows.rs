@@ -65,13 +65,18 @@ fn second(now: &SourceStats, seen: &mut SourceSeen, elapsed: f64) -> SourceSecon
     let d = |f: fn(&SourceStats) -> u64| delta(f(now), before.map(f)) as f64;
     let packets = d(|s| s.packets);
     let recovered = d(|s| s.fec_recovered);
-    // A RIST source's losses are librist's: packets its ARQ gave up on.
+    // A RIST source's losses are librist's: packets its ARQ gave up on; an
+    // SRT source's are the packets libsrt dropped as too late.
     let rist_before = before.and_then(|b| b.rist.as_ref());
     let rist_lost = now
         .rist
         .as_ref()
         .map_or(0.0, |l| delta(l.lost, rist_before.map(|b| b.lost)) as f64);
-    let not_recovered = d(|s| s.not_recovered) + rist_lost;
+    let srt_dropped = now.srt.as_ref().map_or(0.0, |l| {
+        let before = before.and_then(|b| b.srt.as_ref()).map(|b| b.dropped);
+        delta(l.dropped, before) as f64
+    });
+    let not_recovered = d(|s| s.not_recovered) + rist_lost + srt_dropped;
     let was_connected = before.is_some_and(|b| b.connected);
     // An SRT source is connected while its SRT connection is up (even when
     // the encoder sends nothing), and counts its own disconnections.

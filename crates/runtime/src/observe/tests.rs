@@ -105,11 +105,14 @@ fn srt_sources_and_outputs_publish_their_connection() {
                 arq_requests: 10,
                 arq_recovered: 8,
                 refused: 2,
+                dropped: 1,
                 ..up.clone()
             },
         ),
     );
     let dims = [("FlowARN", arn.as_str()), ("SourceARN", src_arn.as_str())];
+    // What libsrt dropped as too late is lost for good.
+    assert_eq!(value(&one, "SourceNotRecoveredPackets", &dims), Some(1.0));
     assert_eq!(value(&one, "SourceARQRequests", &dims), Some(6.0));
     assert_eq!(value(&one, "SourceARQRecovered", &dims), Some(5.0));
     assert_eq!(value(&one, "SourceRoundTripTime", &dims), Some(1.5));
@@ -124,11 +127,13 @@ fn srt_sources_and_outputs_publish_their_connection() {
         connected: false,
         disconnections: 1,
         refused: 2,
+        dropped: 1,
         ..up
     };
     let two = look(&mut observer, 2, &stats(100, down));
     assert_eq!(value(&two, "SourceConnected", &dims), Some(0.0));
     assert_eq!(value(&two, "SourceDisconnections", &dims), Some(1.0));
+    assert_eq!(value(&two, "SourceNotRecoveredPackets", &dims), Some(0.0));
     assert_eq!(value(&two, "SourceRoundTripTime", &dims), Some(0.0));
     assert_eq!(value(&two, "OutputConnected", &out), Some(0.0));
 }
