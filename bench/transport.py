@@ -320,10 +320,13 @@ class Converters:
     """For the SRT paths, what lets the UDP load tool talk to an SRT relay:
     srt-live-transmit udp://:LOAD -> srt://127.0.0.1:IN (a caller) in front,
     and for srt-srt srt://127.0.0.1:OUT -> udp://127.0.0.1:RECV behind. Their
-    CPU is not the relay's."""
+    CPU is not the relay's; the drop table's "relay ingest" for these paths
+    is the front converter's UDP socket."""
 
     def __init__(self, path: str, load_in: int, relay_in: int, relay_out: int, recv: int):
-        self.procs = [slt(f"udp://:{load_in}", srt_url(relay_in, "127.0.0.1"))]
+        # A large UDP receive buffer, so that the converter's own ingest does
+        # not overflow at 100 Mb/s (the kernel caps it at net.core.rmem_max).
+        self.procs = [slt(f"udp://:{load_in}?rcvbuf={8 << 20}", srt_url(relay_in, "127.0.0.1"))]
         if path == "srt-srt":
             self.procs.append(slt(srt_url(relay_out, "127.0.0.1"), f"udp://127.0.0.1:{recv}"))
         try:

@@ -27,8 +27,9 @@ use crate::flow::Transmit;
 
 /// Datagrams read by one `recvmmsg`.
 pub const RECV_BATCH: usize = 32;
-/// Room for the largest UDP datagram, so nothing is ever truncated. Only
-/// the pages a datagram touches become resident.
+/// Room for the largest UDP datagram, so nothing is ever truncated. The
+/// slots are one allocation, large enough to be mapped on demand: only the
+/// pages datagrams touch become resident (about 32 × 4 KiB for TS).
 const SLOT: usize = 65_536;
 /// Messages given to one `sendmmsg` (the kernel takes at most 1024).
 const SEND_BATCH: usize = 256;
@@ -40,7 +41,8 @@ const GSO_BYTES: usize = 65_000;
 /// Reads datagrams in batches into buffers it owns.
 pub struct Receiver {
     headers: MultiHeaders<SockaddrStorage>,
-    slots: Vec<Vec<u8>>,
+    /// [`RECV_BATCH`] slots of [`SLOT`] bytes.
+    slots: Vec<u8>,
     /// Length and sender of each datagram of the last batch.
     got: Vec<(usize, Option<SocketAddr>)>,
 }
@@ -49,7 +51,7 @@ impl Default for Receiver {
     fn default() -> Self {
         Self {
             headers: MultiHeaders::preallocate(RECV_BATCH, None),
-            slots: (0..RECV_BATCH).map(|_| vec![0; SLOT]).collect(),
+            slots: vec![0; RECV_BATCH * SLOT],
             got: Vec::with_capacity(RECV_BATCH),
         }
     }
@@ -69,7 +71,7 @@ impl Receiver {
         {
             let mut iovs: Vec<[IoSliceMut<'_>; 1]> = self
                 .slots
-                .iter_mut()
+                .chunks_mut(SLOT)
                 .map(|s| [IoSliceMut::new(s)])
                 .collect();
             let msgs = recvmmsg(
@@ -82,7 +84,7 @@ impl Receiver {
             self.got
                 .extend(msgs.map(|m| (m.bytes, m.address.as_ref().and_then(to_std))));
         }
-        for ((len, from), slot) in self.got.iter().zip(&self.slots) {
+        for ((len, from), slot) in self.got.iter().zip(self.slots.chunks(SLOT)) {
             // A datagram without a sender address cannot pass an allow
             // list; it does not happen on UDP sockets.
             if let (Some(from), Some(data)) = (from, slot.get(..*len)) {
