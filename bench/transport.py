@@ -1,14 +1,24 @@
 #!/usr/bin/env python3
-"""Transport benchmark: onair flows against srt-live-transmit, UDP in, UDP out.
+"""Transport benchmark: onair flows against srt-live-transmit doing the same relay.
 
     make bench                     # or: .venv/bin/python bench/transport.py
     bench/transport.py --duration 5 --cases 20x1   # a quick look
+    bench/transport.py --cases srt-udp:20x1,srt-srt:20x1
 
-For every case ({20, 100} Mb/s x {1, 10} outputs) the same MPEG-TS traffic,
-paced by bench/load (onair-load), goes through
-  - an onair flow (udp source, N udp outputs), configured with the aws CLI, and
-  - srt-live-transmit udp -> udp (one instance per output, each fed its own
-    copy by the load tool, since srt-live-transmit has a single output).
+For every case the same MPEG-TS traffic, paced by bench/load (onair-load),
+goes through
+  - an onair flow configured with the aws CLI, and
+  - srt-live-transmit doing the same relay.
+Cases are PATH:RATExOUTPUTS; PATH is
+  - udp (the default, "20x1" = "udp:20x1"): UDP in, N UDP outputs, at
+    {20, 100} Mb/s x {1, 10} outputs. srt-live-transmit has a single
+    output, so it runs one instance per output, each fed its own copy;
+  - srt-udp: SRT in (a listener), one UDP output;
+  - srt-srt: SRT in (a listener), one SRT output (a listener).
+The load tool speaks UDP, so the SRT cases put srt-live-transmit converters
+around the relay under test (UDP -> SRT caller in front, SRT caller -> UDP
+behind for srt-srt); the converters' CPU is reported but not charged to the
+relay.
 It measures the relay processes' CPU (utime+stime from /proc/PID/stat), the
 added latency and the loss seen by the load tool, prints a table, writes
 bench/results.json and regenerates the results section of docs/BENCHMARKS.md.
@@ -35,7 +45,7 @@ from pathlib import Path
 
 from common import (ROOT, TICK, busy_jiffies, dpkg_version, first_line, fmt, machine_base, proc_cpu_s, ratio, replace_section, run, stop_proc)
 
-TARGET = ROOT / "target" / "release"
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
 AWS = ROOT / ".venv" / "bin" / "aws"
 CACHE = ROOT / "bench" / "results"  # gitignored: generated TS files, logs
 RESULTS = ROOT / "bench" / "results.json"
@@ -44,6 +54,13 @@ BEGIN, END = "<!-- BEGIN RESULTS (bench/transport.py) -->", "<!-- END RESULTS --
 
 RATES = (20, 100)  # Mb/s of TS (mux rate)
 OUTPUTS = (1, 10)
+# Input > output protocols of the relay, and the cases each is run in.
+PATHS = {"udp": "udp>udp", "srt-udp": "srt>udp", "srt-srt": "srt>srt"}
+DEFAULT_CASES = ([("udp", m, n) for m in RATES for n in OUTPUTS]
+                 + [(p, m, 1) for p in ("srt-udp", "srt-srt") for m in RATES])
+# SRT receiver latency (ms) on every SRT link of the SRT cases, both relays:
+# srt-live-transmit's default, so it runs as a user would run it.
+SRT_LATENCY_MS = 120
 ONAIR_BIN = Path(os.environ.get("ONAIR_BIN", TARGET / "onair"))  # override: another build
 ACCESS_KEY, SECRET_KEY = "AKIAONAIRBENCH000001", "onair-bench-secret-not-for-production"
 
@@ -220,15 +237,21 @@ class Onair:
     def describe_status(self, arn: str) -> str:
         return self.aws("describe-flow", "--flow-arn", arn)["Flow"]["Status"]
 
-    def start_flow(self, name: str, ingest: int, outs: list[int]) -> str:
-        req = {
-            "Name": name,
-            "AvailabilityZone": "eu-west-3a",
-            "Source": {"Name": "load", "Protocol": "udp", "IngestPort": ingest,
-                       "WhitelistCidr": "127.0.0.0/8", "Description": "onair-load"},
-            "Outputs": [{"Name": f"out{i}", "Protocol": "udp", "Destination": "127.0.0.1", "Port": p}
-                        for i, p in enumerate(outs)],
-        }
+    def start_flow(self, name: str, path: str, ingest: int, outs: list[int]) -> str:
+        """A flow from `ingest` to `outs`: udp > udp, srt (listener) > udp,
+        or srt > srt (listener outputs, which receivers call)."""
+        source = {"Name": "load", "Protocol": "udp", "IngestPort": ingest,
+                  "WhitelistCidr": "127.0.0.0/8", "Description": "onair-load"}
+        if path != "udp":
+            source |= {"Protocol": "srt-listener", "MinLatency": SRT_LATENCY_MS}
+        if path == "srt-srt":
+            outputs = [{"Name": f"out{i}", "Protocol": "srt-listener", "Port": p,
+                        "MinLatency": SRT_LATENCY_MS, "CidrAllowList": ["127.0.0.0/8"]}
+                       for i, p in enumerate(outs)]
+        else:
+            outputs = [{"Name": f"out{i}", "Protocol": "udp", "Destination": "127.0.0.1", "Port": p}
+                       for i, p in enumerate(outs)]
+        req = {"Name": name, "AvailabilityZone": "eu-west-3a", "Source": source, "Outputs": outputs}
         arn = self.aws("create-flow", "--cli-input-json", json.dumps(req))["Flow"]["FlowArn"]
         self.aws("start-flow", "--flow-arn", arn)
         self.aws("wait", "flow-active", "--flow-arn", arn, timeout=90)
@@ -248,22 +271,69 @@ class Onair:
         self.logf.close()
 
 
-class SrtRelays:
-    """One srt-live-transmit per output: udp://:IN -> udp://127.0.0.1:OUT."""
+def srt_url(port: int, host: str = "") -> str:
+    return f"srt://{host}:{port}?latency={SRT_LATENCY_MS}"
 
-    def __init__(self, ins: list[int], outs: list[int]):
+
+def slt(src: str, dst: str) -> subprocess.Popen:
+    return subprocess.Popen(["srt-live-transmit", "-q", src, dst],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_bound(ports: list[int], procs: list[subprocess.Popen], what: str) -> None:
+    """Waits (bounded) until every UDP port in `ports` is bound (SRT too: it
+    runs over UDP)."""
+    deadline = time.monotonic() + 10
+    while not set(ports) <= set(udp_drops()):
+        if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+            raise RuntimeError(f"{what} did not bind ports {ports}")
+        time.sleep(0.05)
+
+
+class SrtRelays:
+    """srt-live-transmit as the relay under test: for the udp path one
+    instance per output, udp://:IN -> udp://127.0.0.1:OUT; for the SRT paths
+    one instance, srt://:IN -> udp://127.0.0.1:OUT or srt://:OUT."""
+
+    def __init__(self, path: str, ins: list[int], outs: list[int]):
         self.procs = []
-        for i, o in zip(ins, outs):
-            self.procs.append(subprocess.Popen(
-                ["srt-live-transmit", "-q", f"udp://:{i}", f"udp://127.0.0.1:{o}"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        # Ready when every input port is bound (bounded).
-        deadline = time.monotonic() + 10
-        while not set(ins) <= set(udp_drops()):
-            if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
-                self.close()
-                raise RuntimeError("srt-live-transmit did not bind its input ports")
-            time.sleep(0.05)
+        try:
+            for i, o in zip(ins, outs):
+                src = f"udp://:{i}" if path == "udp" else srt_url(i)
+                dst = srt_url(o) if path == "srt-srt" else f"udp://127.0.0.1:{o}"
+                self.procs.append(slt(src, dst))
+            wait_bound(ins, self.procs, "srt-live-transmit")
+        except RuntimeError:
+            self.close()
+            raise
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    def close(self) -> None:
+        for p in self.procs:
+            stop_proc(p)
+
+
+class Converters:
+    """For the SRT paths, what lets the UDP load tool talk to an SRT relay:
+    srt-live-transmit udp://:LOAD -> srt://127.0.0.1:IN (a caller) in front,
+    and for srt-srt srt://127.0.0.1:OUT -> udp://127.0.0.1:RECV behind. Their
+    CPU is not the relay's; the drop table's "relay ingest" for these paths
+    is the front converter's UDP socket."""
+
+    def __init__(self, path: str, load_in: int, relay_in: int, relay_out: int, recv: int):
+        # A large UDP receive buffer, so that the converter's own ingest does
+        # not overflow at 100 Mb/s (the kernel caps it at net.core.rmem_max).
+        self.procs = [slt(f"udp://:{load_in}?rcvbuf={8 << 20}", srt_url(relay_in, "127.0.0.1"))]
+        if path == "srt-srt":
+            self.procs.append(slt(srt_url(relay_out, "127.0.0.1"), f"udp://127.0.0.1:{recv}"))
+        try:
+            wait_bound([load_in], self.procs, "the srt-live-transmit converter")
+        except RuntimeError:
+            self.close()
+            raise
 
     @property
     def pids(self) -> list[int]:
@@ -304,7 +374,8 @@ def idle_rate(pids: list[int], seconds: float) -> float:
 
 
 def load(file: Path, mbps: int, dests: list[int], recvs: list[int], paired: bool,
-         duration: float, drain_ms: int, max_drain_ms: int, pids: list[int]) -> dict:
+         duration: float, drain_ms: int, max_drain_ms: int, pids: list[int],
+         converter_pids: list[int] = ()) -> dict:
     cmd = [str(TARGET / "onair-load"), "--file", str(file), "--bitrate", str(mbps * 1_000_000),
            "--duration", str(duration), "--drain-ms", str(drain_ms),
            "--max-drain-ms", str(max_drain_ms)]
@@ -318,6 +389,7 @@ def load(file: Path, mbps: int, dests: list[int], recvs: list[int], paired: bool
     self0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     x0 = ctx_switches(pids)
     c0, t0 = cpu_of(pids), time.monotonic()
+    k0 = cpu_of(converter_pids)
     # Sample the relay's ingest queue while the load runs: a backlog there
     # means the relay does not read fast enough.
     rxq_max = [0]
@@ -336,6 +408,7 @@ def load(file: Path, mbps: int, dests: list[int], recvs: list[int], paired: bool
         done.set()
         sampler.join(timeout=2)
     c1, t1 = cpu_of(pids), time.monotonic()
+    k1 = cpu_of(converter_pids)
     x1 = ctx_switches(pids)
     self1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     drops1, snmp1, busy1 = udp_drops(), snmp_udp(), busy_jiffies()
@@ -347,10 +420,12 @@ def load(file: Path, mbps: int, dests: list[int], recvs: list[int], paired: bool
     rep["relay_ctx_switches"] = (x1[0] - x0[0]) + (x1[1] - x0[1])
     rep["relay_ctx_switches_involuntary"] = x1[1] - x0[1]
     rep["load_tool_cpu_s"] = (self1.ru_utime + self1.ru_stime) - (self0.ru_utime + self0.ru_stime)
+    rep["converters_cpu_s"] = k1 - k0
     rep["machine_busy_pct"] = 100.0 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1])
     # CPU used by everything else on the machine (other builds, the kernel's
     # own threads): contamination to watch, not part of any result.
-    rep["other_cpu_s"] = (busy1[0] - busy0[0]) / TICK - rep["relay_cpu_s"] - rep["load_tool_cpu_s"]
+    rep["other_cpu_s"] = ((busy1[0] - busy0[0]) / TICK - rep["relay_cpu_s"] - rep["load_tool_cpu_s"]
+                          - rep["converters_cpu_s"])
     rep["relay_ingest_rxq_max_bytes"] = rxq_max[0]
     rep["relay_input_drops"] = sum(drops1.get(d, 0) - drops0.get(d, 0) for d in dests)
     rep["probe_socket_drops"] = sum(drops1.get(r, 0) - drops0.get(r, 0) for r in recvs)
@@ -359,7 +434,7 @@ def load(file: Path, mbps: int, dests: list[int], recvs: list[int], paired: bool
     return rep
 
 
-def summarize(relay: str, mbps: int, n: int, rep: dict, idle: float, subtract_idle: bool) -> dict:
+def summarize(relay: str, path: str, mbps: int, n: int, rep: dict, idle: float, subtract_idle: bool) -> dict:
     outs = rep["outputs"]
     sent = sum(rep["sender"]["datagrams_per_dest"][o["dest_index"]] for o in outs)
     received = sum(o["received"] for o in outs)
@@ -370,6 +445,7 @@ def summarize(relay: str, mbps: int, n: int, rep: dict, idle: float, subtract_id
     forwarded_mb = mbps * n * rep["sender"]["elapsed_s"]  # Mb/s x outputs x seconds
     return {
         "relay": relay,
+        "path": PATHS[path],
         "mbps": mbps,
         "outputs": n,
         "window_s": round(rep["window_s"], 3),
@@ -404,6 +480,7 @@ def summarize(relay: str, mbps: int, n: int, rep: dict, idle: float, subtract_id
         "send_errors": sum(rep["sender"]["send_errors_per_dest"]),
         "late_sends_over_1ms": rep["sender"]["late_over_1ms"],
         "load_tool_cpu_s": round(rep["load_tool_cpu_s"], 3),
+        "converters_cpu_s": round(rep["converters_cpu_s"], 3),
         "machine_busy_pct": round(rep["machine_busy_pct"], 1),
         "other_cpu_s": round(rep["other_cpu_s"], 2),
         "rcvbuf_bytes": min((o["rcvbuf_bytes"] for o in outs), default=0),
@@ -413,34 +490,68 @@ def summarize(relay: str, mbps: int, n: int, rep: dict, idle: float, subtract_id
     }
 
 
-def case_onair(srv: Onair, file: Path, mbps: int, n: int, args, taken: set[int]) -> dict:
+def warm_up(file: Path, mbps: int, dests: list[int], recvs: list[int], paired: bool, pids: list[int]) -> None:
+    """Until traffic gets through end to end (the SRT connections are up):
+    short load runs, at most five, whose results are not kept."""
+    for _ in range(5):
+        rep = load(file, mbps, dests, recvs, paired, 0.5, 200, 1000, pids)
+        if all(o["received"] for o in rep["outputs"]):
+            return
+        time.sleep(0.5)
+    raise RuntimeError("no traffic got through the relay (SRT connections not up?)")
+
+
+def measure(file: Path, path: str, mbps: int, n: int, args, taken: set[int],
+            relay_pids: list[int], relay_ins: list[int], relay_outs: list[int]) -> tuple[dict, float, float]:
+    """Runs the traffic of a case through a started relay. Returns the load
+    report, the relay's idle CPU rate and the machine's busy % before."""
+    converters = None
+    try:
+        if path == "udp":
+            dests, recvs = relay_ins, relay_outs
+        else:
+            dests, recvs = free_ports(1, taken), free_ports(1, taken)
+            if path == "srt-udp":
+                recvs = relay_outs
+            converters = Converters(path, dests[0], relay_ins[0], relay_outs[0], recvs[0])
+        paired = len(dests) > 1
+        if path != "udp":
+            warm_up(file, mbps, dests, recvs, paired, relay_pids)
+        time.sleep(0.3)
+        busy = wait_quiet(args.quiet_wait)
+        idle = idle_rate(relay_pids, args.idle)
+        rep = load(file, mbps, dests, recvs, paired, args.duration, args.drain_ms, args.max_drain_ms,
+                   relay_pids, converters.pids if converters else [])
+    finally:
+        if converters:
+            converters.close()
+    return rep, idle, busy
+
+
+def case_onair(srv: Onair, file: Path, path: str, mbps: int, n: int, args, taken: set[int]) -> dict:
     ingest, *outs = free_ports(n + 1, taken)
-    arn = srv.start_flow(f"bench-{mbps}M-{n}out-{ingest}", ingest, outs)
+    arn = srv.start_flow(f"bench-{path}-{mbps}M-{n}out-{ingest}", path, ingest, outs)
     try:
         time.sleep(0.5)
-        busy = wait_quiet(args.quiet_wait)
-        idle = idle_rate(srv.pids, args.idle)
-        rep = load(file, mbps, [ingest], outs, False, args.duration, args.drain_ms, args.max_drain_ms, srv.pids)
+        rep, idle, busy = measure(file, path, mbps, n, args, taken, srv.pids, [ingest], outs)
     finally:
         try:
             srv.remove_flow(arn)
         except (RuntimeError, subprocess.SubprocessError) as e:
             log(f"warning: could not remove flow: {e}")
-    return summarize("onair", mbps, n, rep, idle, True) | {"busy_before_pct": round(busy, 1)}
+    return summarize("onair", path, mbps, n, rep, idle, True) | {"busy_before_pct": round(busy, 1)}
 
 
-def case_srt(file: Path, mbps: int, n: int, args, taken: set[int]) -> dict:
+def case_srt(file: Path, path: str, mbps: int, n: int, args, taken: set[int]) -> dict:
     ins = free_ports(n, taken)
     outs = free_ports(n, taken)
-    relays = SrtRelays(ins, outs)
+    relays = SrtRelays(path, ins, outs)
     try:
         time.sleep(0.3)
-        busy = wait_quiet(args.quiet_wait)
-        idle = idle_rate(relays.pids, args.idle)
-        rep = load(file, mbps, ins, outs, True, args.duration, args.drain_ms, args.max_drain_ms, relays.pids)
+        rep, idle, busy = measure(file, path, mbps, n, args, taken, relays.pids, ins, outs)
     finally:
         relays.close()
-    return summarize("srt-live-transmit", mbps, n, rep, idle, False) | {"busy_before_pct": round(busy, 1)}
+    return summarize("srt-live-transmit", path, mbps, n, rep, idle, False) | {"busy_before_pct": round(busy, 1)}
 
 
 # ---------------------------------------------------------------- reporting
@@ -458,34 +569,38 @@ def cpu_us_per_mb_both_idle(r: dict):
     return net / r["forwarded_mb"] * 1e6
 
 
+def path_of(r: dict) -> str:
+    return r.get("path", "udp>udp")  # results written before the SRT cases
+
+
 def tables(results: list[dict]) -> str:
     lines = [
-        "| rate | outputs | relay | CPU µs per Mb forwarded | relay CPU s (net) | loss | p50 µs | p99 µs | max µs | machine busy |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| path | rate | outputs | relay | CPU µs per Mb forwarded | relay CPU s (net) | loss | p50 µs | p99 µs | max µs | machine busy |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
-            f"| {r['mbps']} Mb/s | {r['outputs']} | {r['relay']} | {fmt(cpu_us_per_mb(r), '.1f')} "
+            f"| {path_of(r)} | {r['mbps']} Mb/s | {r['outputs']} | {r['relay']} | {fmt(cpu_us_per_mb(r), '.1f')} "
             f"| {fmt(r['relay_cpu_net_s'], '.2f')} | {fmt(r['loss_pct'], '.3f')} % ({r['lost']}/{r['sent']}) "
             f"| {fmt(r['p50_us'])} | {fmt(r['p99_us'])} | {fmt(r['max_us'])} | {fmt(r['machine_busy_pct'], '.0f')} % |")
     lines += [
         "",
         "Ratios onair / srt-live-transmit (< 1: onair uses less, or is faster):",
         "",
-        "| rate | outputs | CPU per Mb | CPU per Mb, idle subtracted from both | p50 latency | p99 latency | loss onair | loss srt-live-transmit |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| path | rate | outputs | CPU per Mb | CPU per Mb, idle subtracted from both | p50 latency | p99 latency | loss onair | loss srt-live-transmit |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    by = {(r["relay"], r["mbps"], r["outputs"]): r for r in results}
-    for mbps in RATES:
-        for n in OUTPUTS:
-            a, b = by.get(("onair", mbps, n)), by.get(("srt-live-transmit", mbps, n))
-            if not a or not b:
-                continue
-            lines.append(
-                f"| {mbps} Mb/s | {n} | {fmt(ratio(cpu_us_per_mb(a), cpu_us_per_mb(b)), '.2f')} "
-                f"| {fmt(ratio(cpu_us_per_mb_both_idle(a), cpu_us_per_mb_both_idle(b)), '.2f')} "
-                f"| {fmt(ratio(a['p50_us'], b['p50_us']), '.3f')} | {fmt(ratio(a['p99_us'], b['p99_us']), '.3f')} "
-                f"| {fmt(a['loss_pct'], '.3f')} % | {fmt(b['loss_pct'], '.3f')} % |")
+    by = {(r["relay"], path_of(r), r["mbps"], r["outputs"]): r for r in results}
+    cases = list(dict.fromkeys((path_of(r), r["mbps"], r["outputs"]) for r in results))
+    for path, mbps, n in cases:
+        a, b = by.get(("onair", path, mbps, n)), by.get(("srt-live-transmit", path, mbps, n))
+        if not a or not b:
+            continue
+        lines.append(
+            f"| {path} | {mbps} Mb/s | {n} | {fmt(ratio(cpu_us_per_mb(a), cpu_us_per_mb(b)), '.2f')} "
+            f"| {fmt(ratio(cpu_us_per_mb_both_idle(a), cpu_us_per_mb_both_idle(b)), '.2f')} "
+            f"| {fmt(ratio(a['p50_us'], b['p50_us']), '.3f')} | {fmt(ratio(a['p99_us'], b['p99_us']), '.3f')} "
+            f"| {fmt(a['loss_pct'], '.3f')} % | {fmt(b['loss_pct'], '.3f')} % |")
     return "\n".join(lines)
 
 
@@ -502,14 +617,15 @@ def write_doc(doc: dict) -> None:
         tables(doc["results"]),
         "",
         "Drops by the kernel on the relays' ingest sockets during the traffic window "
-        "(from `/proc/net/udp`), and on the load tool's receive sockets:",
+        "(from `/proc/net/udp`; for the SRT paths the ingest port is the converter's), "
+        "and on the load tool's receive sockets:",
         "",
-        "| rate | outputs | relay | relay ingest drops | relay ingest queue max (KiB) | relay context switches (involuntary) | load-tool socket drops | relay idle CPU (ms/s) | load tool CPU s | other processes CPU s (approx.) |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
-        *[f"| {r['mbps']} Mb/s | {r['outputs']} | {r['relay']} | {r['relay_input_drops']} "
+        "| path | rate | outputs | relay | relay ingest drops | relay ingest queue max (KiB) | relay context switches (involuntary) | load-tool socket drops | relay idle CPU (ms/s) | load tool CPU s | converters CPU s | other processes CPU s (approx.) |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *[f"| {path_of(r)} | {r['mbps']} Mb/s | {r['outputs']} | {r['relay']} | {r['relay_input_drops']} "
           f"| {r['relay_ingest_rxq_max_bytes'] // 1024} | {r['relay_ctx_switches']} ({r['relay_ctx_switches_involuntary']}) "
           f"| {r['probe_socket_drops']} | {r['idle_cpu_per_s'] * 1000:.1f} | {r['load_tool_cpu_s']:.2f} "
-          f"| {max(0.0, r['other_cpu_s']):.1f} |"
+          f"| {r.get('converters_cpu_s', 0.0):.2f} | {max(0.0, r['other_cpu_s']):.1f} |"
           for r in doc["results"]],
         "",
         END,
@@ -530,7 +646,9 @@ def main() -> int:
     ap.add_argument("--quiet-wait", type=float, default=10.0,
                     help="before each case, wait up to this many seconds for other load to settle")
     ap.add_argument("--relays", default="onair,srt", help="comma list of onair, srt (default both)")
-    ap.add_argument("--cases", default="", help="comma list like 20x1,100x10 (default all four)")
+    ap.add_argument("--cases", default="",
+                    help="comma list like 20x1,100x10,srt-udp:20x1,srt-srt:100x1 (default all: "
+                         "udp at {20,100}x{1,10}, srt-udp and srt-srt at {20,100}x1)")
     ap.add_argument("--skip-build", action="store_true")
     ap.add_argument("--no-doc", action="store_true", help="do not rewrite docs/BENCHMARKS.md")
     ap.add_argument("--out", type=Path, default=RESULTS)
@@ -547,28 +665,28 @@ def main() -> int:
     relays = {r.strip() for r in args.relays.split(",") if r.strip()}
     if not relays <= {"onair", "srt"}:
         ap.error("--relays takes onair and/or srt")
-    cases = [(m, n) for m in RATES for n in OUTPUTS]
+    cases = DEFAULT_CASES
     if args.cases:
-        cases = [tuple(int(x) for x in c.split("x")) for c in args.cases.split(",")]
+        cases = [parse_case(c.strip(), ap) for c in args.cases.split(",") if c.strip()]
     check_tools("srt" in relays, "onair" in relays)
     if not args.skip_build:
         build("onair" in relays)
     started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     t_start = time.monotonic()
-    files = {m: ts_file(m) for m in sorted({m for m, _ in cases})}
+    files = {m: ts_file(m) for m in sorted({m for _, m, _ in cases})}
     results: list[dict] = []
     taken: set[int] = set()
     with tempfile.TemporaryDirectory(prefix="onair-bench-") as tmp:
         srv = Onair(Path(tmp)) if "onair" in relays else None
         try:
-            for mbps, n in cases:
+            for path, mbps, n in cases:
                 if srv:
-                    log(f"onair: {mbps} Mb/s, {n} output(s)")
-                    results.append(case_onair(srv, files[mbps], mbps, n, args, taken))
+                    log(f"onair: {PATHS[path]}, {mbps} Mb/s, {n} output(s)")
+                    results.append(case_onair(srv, files[mbps], path, mbps, n, args, taken))
                     log(f"  -> {brief(results[-1])}")
                 if "srt" in relays:
-                    log(f"srt-live-transmit: {mbps} Mb/s, {n} output(s)")
-                    results.append(case_srt(files[mbps], mbps, n, args, taken))
+                    log(f"srt-live-transmit: {PATHS[path]}, {mbps} Mb/s, {n} output(s)")
+                    results.append(case_srt(files[mbps], path, mbps, n, args, taken))
                     log(f"  -> {brief(results[-1])}")
         finally:
             if srv:
@@ -583,7 +701,9 @@ def main() -> int:
             "datagram": "7 x 188-byte TS packets, raw UDP; the 7th replaced by a probe null packet",
             "cpu": "utime+stime of the relay processes over the traffic window; onair minus its idle rate x window",
             "cpu_s_per_mbps_s": "relay CPU-seconds / (input Mb/s x outputs x seconds sent)",
-            "srt_live_transmit": "one instance per output, each fed its own copy by the load tool",
+            "srt_live_transmit": "udp path: one instance per output, each fed its own copy by the load tool",
+            "srt_paths": "srt-live-transmit converters (udp -> srt caller in front, srt caller -> udp "
+                         f"behind for srt>srt) around the relay, not counted; SRT latency {SRT_LATENCY_MS} ms",
         },
         "results": results,
     }
@@ -595,6 +715,21 @@ def main() -> int:
         write_doc(doc)
         print(f"updated {DOC.relative_to(ROOT)}")
     return 0
+
+
+def parse_case(text: str, ap: argparse.ArgumentParser) -> tuple[str, int, int]:
+    """'20x1' or 'srt-udp:20x1' -> (path, Mb/s, outputs)."""
+    path, _, rate = text.rpartition(":")
+    path = path or "udp"
+    try:
+        mbps, n = (int(x) for x in rate.split("x"))
+    except ValueError:
+        ap.error(f"bad case {text!r}: want [PATH:]RATExOUTPUTS, e.g. 20x1 or srt-srt:20x1")
+    if path not in PATHS:
+        ap.error(f"bad case {text!r}: path is one of {', '.join(PATHS)}")
+    if path != "udp" and n != 1:
+        ap.error(f"bad case {text!r}: the SRT paths have one output")
+    return path, mbps, n
 
 
 def brief(r: dict) -> str:

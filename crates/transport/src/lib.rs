@@ -40,6 +40,7 @@ pub mod rtp;
 pub mod sender;
 pub mod seq;
 pub mod srt;
+pub mod udp;
 
 use std::net::SocketAddr;
 use std::time::Duration;
