@@ -180,7 +180,7 @@ fn run_listener(
             if stopping(stop, tx) {
                 return;
             }
-            let (socket, peer) = match listener.accept() {
+            let (socket, peer) = match listener.accept_timeout(RECV_TIMEOUT) {
                 Ok(p) => p,
                 Err(e) if e.kind() == io::ErrorKind::TimedOut => continue,
                 Err(e) => {

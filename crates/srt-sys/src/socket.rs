@@ -5,9 +5,11 @@ use std::io;
 use std::mem::{size_of, MaybeUninit};
 use std::net::SocketAddr;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use socket2::SockAddr;
 
+use crate::epoll::{Epoll, Interest};
 use crate::error::{last_error, rejected};
 use crate::ffi;
 use crate::options::{millis, Options};
@@ -353,6 +355,27 @@ impl Listener {
             .as_socket()
             .ok_or_else(|| io::Error::other("srt_accept: not an IP address"))?;
         Ok((socket, peer))
+    }
+
+    /// [`Listener::accept`], waiting at most `timeout` for a caller
+    /// (`TimedOut` when none came). libsrt 1.5.1's blocking `srt_accept`
+    /// ignores `SRTO_RCVTIMEO` and waits until a caller comes or the listener
+    /// closes, so a thread that must notice a stop (or a process that exits:
+    /// libsrt's exit-time cleanup waits for such a waiter forever) waits on
+    /// an epoll instead, with a timeout.
+    pub fn accept_timeout(&self, timeout: Duration) -> io::Result<(Socket, SocketAddr)> {
+        let epoll = Epoll::new()?;
+        epoll.add(&self.socket, Interest::READ)?;
+        let mut ready = Vec::with_capacity(1);
+        epoll.wait(&mut ready, timeout)?;
+        epoll.remove(&self.socket);
+        if ready.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "srt_accept: no caller within the timeout",
+            ));
+        }
+        self.accept()
     }
 
     /// The bound address (with the port chosen when binding port 0).

@@ -193,3 +193,24 @@ fn listener_follows_the_callers_key_length() {
         (srt_sys::KeyState::Secured, srt_sys::KeyState::Secured)
     );
 }
+
+#[test]
+fn accept_timeout_returns_without_a_caller_and_accepts_one_that_comes() {
+    let listener = listen("127.0.0.1:0".parse().unwrap(), &options(None)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let err = listener
+        .accept_timeout(Duration::from_millis(100))
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+    let caller = thread::spawn(move || connect(addr, &options(None)).unwrap());
+    let accepted = loop {
+        match listener.accept_timeout(Duration::from_millis(100)) {
+            Ok((socket, _peer)) => break socket,
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => continue,
+            Err(e) => panic!("accept failed: {e}"),
+        }
+    };
+    let caller = caller.join().unwrap();
+    assert_eq!(accepted.state(), SocketState::Connected);
+    assert_eq!(caller.state(), SocketState::Connected);
+}
