@@ -290,7 +290,21 @@ def wait_bound(ports: list[int], procs: list[subprocess.Popen], what: str) -> No
         time.sleep(0.05)
 
 
-class SrtRelays:
+class Procs:
+    """srt-live-transmit processes started together: their pids, and one stop."""
+
+    procs: list[subprocess.Popen]
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    def close(self) -> None:
+        for p in self.procs:
+            stop_proc(p)
+
+
+class SrtRelays(Procs):
     """srt-live-transmit as the relay under test: for the udp path one
     instance per output, udp://:IN -> udp://127.0.0.1:OUT; for the SRT paths
     one instance, srt://:IN -> udp://127.0.0.1:OUT or srt://:OUT."""
@@ -307,16 +321,8 @@ class SrtRelays:
             self.close()
             raise
 
-    @property
-    def pids(self) -> list[int]:
-        return [p.pid for p in self.procs]
 
-    def close(self) -> None:
-        for p in self.procs:
-            stop_proc(p)
-
-
-class Converters:
+class Converters(Procs):
     """For the SRT paths, what lets the UDP load tool talk to an SRT relay:
     srt-live-transmit udp://:LOAD -> srt://127.0.0.1:IN (a caller) in front,
     and for srt-srt srt://127.0.0.1:OUT -> udp://127.0.0.1:RECV behind. Their
@@ -334,14 +340,6 @@ class Converters:
         except RuntimeError:
             self.close()
             raise
-
-    @property
-    def pids(self) -> list[int]:
-        return [p.pid for p in self.procs]
-
-    def close(self) -> None:
-        for p in self.procs:
-            stop_proc(p)
 
 
 # ---------------------------------------------------------------- measuring

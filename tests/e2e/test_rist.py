@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import needs_ffmpeg, wait_for
-from test_srt import receive, start_flow, ts_encoder, ts_problems
+from test_srt import link_stats, receive, start_flow, ts_encoder, ts_problems
 
 needs_rist = pytest.mark.skipif(
     shutil.which("ristreceiver") is None or shutil.which("ristsender") is None,
@@ -56,13 +56,7 @@ def rist_tool(server, tool, src, dst, profile, log_name):
 
 
 def rist_stats(server, arn, name=None, output=None):
-    """The `rist` block of a source (by name) or output (by ARN) in the flow's stats."""
-    st = server.stats(arn) or {}
-    if name is not None:
-        items = [s for s in st.get("sources", []) if s.get("name") == name]
-    else:
-        items = [o for o in st.get("outputs", []) if o.get("id") == output]
-    return (items[0].get("rist") if items else None) or {}
+    return link_stats(server, arn, "rist", name=name, output=output)
 
 
 def check_stream(port, seconds, least):

@@ -131,14 +131,19 @@ def metric(server, name, dims, statistic="Maximum"):
     )["Datapoints"]
 
 
-def srt_stats(server, arn, name=None, output=None):
-    """The `srt` block of a source (by name) or output (by ARN) in the flow's stats."""
+def link_stats(server, arn, protocol, name=None, output=None):
+    """The `protocol` ("srt" or "rist") block of a source (by name) or output
+    (by ARN) in the flow's stats."""
     st = server.stats(arn) or {}
     if name is not None:
         items = [s for s in st.get("sources", []) if s.get("name") == name]
     else:
         items = [o for o in st.get("outputs", []) if o.get("id") == output]
-    return (items[0].get("srt") if items else None) or {}
+    return (items[0].get(protocol) if items else None) or {}
+
+
+def srt_stats(server, arn, name=None, output=None):
+    return link_stats(server, arn, "srt", name=name, output=output)
 
 
 # ---------------------------------------------------------------- tests
