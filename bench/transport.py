@@ -4,10 +4,12 @@
     make bench                     # or: .venv/bin/python bench/transport.py
     bench/transport.py --duration 5 --cases 20x1   # a quick look
     bench/transport.py --cases srt-udp:20x1,srt-srt:20x1
+    bench/transport.py --onair-batching auto,5ms   # onair twice: default and 5 ms rounds
 
 For every case the same MPEG-TS traffic, paced by bench/load (onair-load),
 goes through
-  - an onair flow configured with the aws CLI, and
+  - an onair flow configured with the aws CLI (one `onair serve` per
+    `--flow-batching` setting given with --onair-batching; default `auto`), and
   - srt-live-transmit doing the same relay.
 Cases are PATH:RATExOUTPUTS; PATH is
   - udp (the default, "20x1" = "udp:20x1"): UDP in, N UDP outputs, at
@@ -201,15 +203,23 @@ def ts_file(mbps: int) -> Path:
 
 # ---------------------------------------------------------------- relays
 
+def onair_relay(batching: str) -> str:
+    """The relay's name in the results: `onair`, or `onair 5ms` for flows run
+    with `--flow-batching 5ms`."""
+    return "onair" if batching == "auto" else f"onair {batching}"
+
+
 class Onair:
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, batching: str = "auto"):
         self.port = free_port(socket.SOCK_STREAM)
-        self.data = workdir / "onair-data"
-        self.logf = open(CACHE / "onair.log", "w")
+        self.relay = onair_relay(batching)
+        self.data = workdir / f"onair-data-{batching}"
+        self.logf = open(CACHE / f"onair-{batching}.log", "w")
         env = dict(os.environ, ONAIR_ACCESS_KEY_ID=ACCESS_KEY, ONAIR_SECRET_ACCESS_KEY=SECRET_KEY)
         self.proc = subprocess.Popen(
             [str(ONAIR_BIN), "serve", "--listen", f"127.0.0.1:{self.port}",
-             "--data-dir", str(self.data), "--ingest-ip", "127.0.0.1", "--ingest-bind", "127.0.0.1"],
+             "--data-dir", str(self.data), "--ingest-ip", "127.0.0.1", "--ingest-bind", "127.0.0.1",
+             "--flow-batching", batching],
             stdout=self.logf, stderr=self.logf, env=env, cwd=workdir)
         self.env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY,
                         AWS_DEFAULT_REGION="eu-west-3", AWS_ENDPOINT_URL=f"http://127.0.0.1:{self.port}",
@@ -537,7 +547,7 @@ def case_onair(srv: Onair, file: Path, path: str, mbps: int, n: int, args, taken
             srv.remove_flow(arn)
         except (RuntimeError, subprocess.SubprocessError) as e:
             log(f"warning: could not remove flow: {e}")
-    return summarize("onair", path, mbps, n, rep, idle, True) | {"busy_before_pct": round(busy, 1)}
+    return summarize(srv.relay, path, mbps, n, rep, idle, True) | {"busy_before_pct": round(busy, 1)}
 
 
 def case_srt(file: Path, path: str, mbps: int, n: int, args, taken: set[int]) -> dict:
@@ -585,17 +595,18 @@ def tables(results: list[dict]) -> str:
         "",
         "Ratios onair / srt-live-transmit (< 1: onair uses less, or is faster):",
         "",
-        "| path | rate | outputs | CPU per Mb | CPU per Mb, idle subtracted from both | p50 latency | p99 latency | loss onair | loss srt-live-transmit |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| path | rate | outputs | onair | CPU per Mb | CPU per Mb, idle subtracted from both | p50 latency | p99 latency | loss onair | loss srt-live-transmit |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     by = {(r["relay"], path_of(r), r["mbps"], r["outputs"]): r for r in results}
     cases = list(dict.fromkeys((path_of(r), r["mbps"], r["outputs"]) for r in results))
-    for path, mbps, n in cases:
-        a, b = by.get(("onair", path, mbps, n)), by.get(("srt-live-transmit", path, mbps, n))
+    onairs = list(dict.fromkeys(r["relay"] for r in results if r["relay"].startswith("onair")))
+    for (path, mbps, n), onair in [(c, o) for c in cases for o in onairs]:
+        a, b = by.get((onair, path, mbps, n)), by.get(("srt-live-transmit", path, mbps, n))
         if not a or not b:
             continue
         lines.append(
-            f"| {path} | {mbps} Mb/s | {n} | {fmt(ratio(cpu_us_per_mb(a), cpu_us_per_mb(b)), '.2f')} "
+            f"| {path} | {mbps} Mb/s | {n} | {onair} | {fmt(ratio(cpu_us_per_mb(a), cpu_us_per_mb(b)), '.2f')} "
             f"| {fmt(ratio(cpu_us_per_mb_both_idle(a), cpu_us_per_mb_both_idle(b)), '.2f')} "
             f"| {fmt(ratio(a['p50_us'], b['p50_us']), '.3f')} | {fmt(ratio(a['p99_us'], b['p99_us']), '.3f')} "
             f"| {fmt(a['loss_pct'], '.3f')} % | {fmt(b['loss_pct'], '.3f')} % |")
@@ -644,6 +655,9 @@ def main() -> int:
     ap.add_argument("--quiet-wait", type=float, default=10.0,
                     help="before each case, wait up to this many seconds for other load to settle")
     ap.add_argument("--relays", default="onair,srt", help="comma list of onair, srt (default both)")
+    ap.add_argument("--onair-batching", default="auto",
+                    help="comma list of `onair serve --flow-batching` values, one onair per value "
+                         "(default auto), e.g. auto,5ms")
     ap.add_argument("--cases", default="",
                     help="comma list like 20x1,100x10,srt-udp:20x1,srt-srt:100x1 (default all: "
                          "udp at {20,100}x{1,10}, srt-udp and srt-srt at {20,100}x1)")
@@ -663,6 +677,7 @@ def main() -> int:
     relays = {r.strip() for r in args.relays.split(",") if r.strip()}
     if not relays <= {"onair", "srt"}:
         ap.error("--relays takes onair and/or srt")
+    batchings = list(dict.fromkeys(b.strip() for b in args.onair_batching.split(",") if b.strip()))
     cases = DEFAULT_CASES
     if args.cases:
         cases = [parse_case(c.strip(), ap) for c in args.cases.split(",") if c.strip()]
@@ -675,11 +690,11 @@ def main() -> int:
     results: list[dict] = []
     taken: set[int] = set()
     with tempfile.TemporaryDirectory(prefix="onair-bench-") as tmp:
-        srv = Onair(Path(tmp)) if "onair" in relays else None
+        srvs = [Onair(Path(tmp), b) for b in batchings] if "onair" in relays else []
         try:
             for path, mbps, n in cases:
-                if srv:
-                    log(f"onair: {PATHS[path]}, {mbps} Mb/s, {n} output(s)")
+                for srv in srvs:
+                    log(f"{srv.relay}: {PATHS[path]}, {mbps} Mb/s, {n} output(s)")
                     results.append(case_onair(srv, files[mbps], path, mbps, n, args, taken))
                     log(f"  -> {brief(results[-1])}")
                 if "srt" in relays:
@@ -687,7 +702,7 @@ def main() -> int:
                     results.append(case_srt(files[mbps], path, mbps, n, args, taken))
                     log(f"  -> {brief(results[-1])}")
         finally:
-            if srv:
+            for srv in srvs:
                 srv.close()
     doc = {
         "started": started,
@@ -698,6 +713,7 @@ def main() -> int:
         "method": {
             "datagram": "7 x 188-byte TS packets, raw UDP; the 7th replaced by a probe null packet",
             "cpu": "utime+stime of the relay processes over the traffic window; onair minus its idle rate x window",
+            "onair_batching": "relay `onair`: onair serve --flow-batching auto; `onair X`: --flow-batching X",
             "cpu_s_per_mbps_s": "relay CPU-seconds / (input Mb/s x outputs x seconds sent)",
             "srt_live_transmit": "udp path: one instance per output, each fed its own copy by the load tool",
             "srt_paths": "srt-live-transmit converters (udp -> srt caller in front, srt caller -> udp "

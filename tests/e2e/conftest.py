@@ -177,6 +177,8 @@ class Server:
         # Where flow sources and outputs listen (`--ingest-bind`); a test whose
         # peers are not on loopback sets it before start().
         self.ingest_bind = "127.0.0.1"
+        # More `onair serve` options, set before start().
+        self.extra_args = []
         self.log_path = tmp / "onair.log"
         self._log = None
         self._children = []
@@ -197,7 +199,7 @@ class Server:
         self.proc = subprocess.Popen(
             [str(BIN), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir),
              "--ingest-ip", "127.0.0.1", "--ingest-bind", self.ingest_bind, "--region", REGION,
-             "--input-ports", INPUT_PORTS],
+             "--input-ports", INPUT_PORTS, *self.extra_args],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
             start_new_session=True, cwd=self.cwd,
         )

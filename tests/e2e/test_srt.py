@@ -19,7 +19,7 @@ import urllib.request
 import pytest
 
 import mediatools as m
-from conftest import needs_ffmpeg, wait_for
+from conftest import BIN, Server, needs_ffmpeg, wait_for
 
 PASSPHRASE = "correct-horse-battery-staple"
 ROLE = "arn:aws:iam::111122223333:role/MediaConnectSecrets"
@@ -541,3 +541,56 @@ def test_srt_output_added_to_a_running_udp_flow(server, ports):
                              for o in (server.stats(arn) or {}).get("outputs", [])), 20,
              what="the disabled output to close")
     assert receive(udp_out, 1.0) == []
+
+
+@needs_srt
+@needs_ffmpeg
+@pytest.mark.deadline(120)
+def test_flow_batching_forwards_srt_and_udp_whole(tmp_path, ports):
+    """`onair serve --flow-batching 5ms`: flows forward in 5 ms rounds, and an
+    SRT source and a UDP source each come out whole and in order; a value
+    out of range stops the server with a message naming the range."""
+    bad = subprocess.run([str(BIN), "serve", "--flow-batching", "1s", "--data-dir", str(tmp_path / "bad")],
+                         capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
+    assert bad.returncode == 2 and "500us to 50ms" in bad.stderr, bad.stderr
+
+    server = Server(tmp_path)
+    server.extra_args = ["--flow-batching", "5ms"]
+    try:
+        server.start()
+        feed, srt_in, srt_udp_out, udp_in, udp_out = ports(), ports(), ports(), ports(), ports()
+        srt_flow = server.aws(
+            "mediaconnect", "create-flow", "--name", "batched-srt",
+            "--source", f"Name=enc,Protocol=srt-listener,IngestPort={srt_in},MinLatency=200",
+            "--outputs", f"Name=out,Protocol=udp,Destination=127.0.0.1,Port={srt_udp_out}",
+        )["Flow"]["FlowArn"]
+        udp_flow = server.aws(
+            "mediaconnect", "create-flow", "--name", "batched-udp",
+            "--source", f"Name=enc,Protocol=udp,IngestPort={udp_in},WhitelistCidr=127.0.0.0/8",
+            "--outputs", f"Name=out,Protocol=udp,Destination=127.0.0.1,Port={udp_out}",
+        )["Flow"]["FlowArn"]
+        start_flow(server, srt_flow)
+        start_flow(server, udp_flow)
+        ts_encoder(server, feed, "ffmpeg-srt")
+        slt(server, f"udp://127.0.0.1:{feed}", srt_url(srt_in, passphrase=None), "slt-batched")
+        ts_encoder(server, udp_in, "ffmpeg-udp")
+        wait_for(lambda: srt_stats(server, srt_flow, name="enc").get("connected"), 20, what="the SRT call")
+        results = {}
+
+        def read(name, port):
+            results[name] = receive(port, 4.0)
+
+        readers = [threading.Thread(target=read, args=a) for a in (("srt", srt_udp_out), ("udp", udp_out))]
+        for r in readers:
+            r.start()
+        for r in readers:
+            r.join(timeout=15)
+        for name, got in results.items():
+            assert len(got) > 200, (name, len(got))
+            assert ts_problems(got) == [], (name, ts_problems(got)[:10])
+        for arn in (srt_flow, udp_flow):
+            st = server.stats(arn)
+            assert st["flow_ts"]["continuity_errors"] == 0, st["flow_ts"]
+            assert st["outputs"][0]["send_errors"] == 0, st["outputs"][0]
+    finally:
+        server.close()

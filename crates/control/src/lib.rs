@@ -72,6 +72,9 @@ pub struct Settings {
     /// Public base URL of the HTTP port (`http://host:port`, no trailing
     /// `/`): MediaPackage ingest and origin URLs are built on it.
     pub base_url: String,
+    /// How every flow trades added latency for CPU (`onair serve
+    /// --flow-batching`).
+    pub batching: transport::Batching,
 }
 
 impl Default for Settings {
@@ -83,6 +86,7 @@ impl Default for Settings {
             rtmp_port: DEFAULT_RTMP_PORT,
             push_ports: medialive::PUSH_PORTS,
             base_url: "http://127.0.0.1:8080".into(),
+            batching: transport::Batching::Auto,
         }
     }
 }

@@ -437,6 +437,7 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<()> {
         ingest_bind: "127.0.0.1".parse()?,
         rtmp_port: control::DEFAULT_RTMP_PORT,
         input_ports: control::medialive::PUSH_PORTS,
+        flow_batching: transport::Batching::Auto,
         access_key_id: None,
         secret_access_key: None,
         public_url: None,

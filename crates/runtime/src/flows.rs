@@ -365,5 +365,6 @@ fn config(cp: &ControlPlane, flow: &Flow) -> Result<FlowConfig, String> {
         sources,
         outputs: outputs(cp, flow),
         failover,
+        batching: cp.settings.batching,
     })
 }

@@ -16,8 +16,8 @@ fn settings() -> Settings {
         ingest_ip: "127.0.0.1".into(),
         ingest_bind: "127.0.0.1".parse().unwrap(),
         rtmp_port: control::DEFAULT_RTMP_PORT,
-        push_ports: control::medialive::PUSH_PORTS,
         base_url: "http://127.0.0.1:8080".into(),
+        ..Settings::default()
     }
 }
 

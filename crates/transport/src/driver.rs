@@ -13,7 +13,8 @@
 //! What costs CPU at contribution rates is waking up, not forwarding: above
 //! [`PACE_ABOVE_PER_SEC`] the thread sleeps after each round so that rounds
 //! start [`PACE`] apart and each finds several datagrams; that bounds the
-//! latency it adds.
+//! latency it adds. [`Batching::Every`] sets a longer interval, at any rate,
+//! for flows that can afford the latency.
 
 use std::collections::HashMap;
 use std::io;
@@ -33,7 +34,7 @@ use crate::flow::{FlowCore, Port, Transmit};
 use crate::rist;
 use crate::srt::{self, Endpoint};
 use crate::udp;
-use crate::{FlowConfig, FlowStats, OutputConfig, SourceProtocol, SrtLinkStats};
+use crate::{Batching, FlowConfig, FlowStats, OutputConfig, SourceProtocol, SrtLinkStats};
 
 /// Kernel buffer asked for on every socket: bursts of a 100 Mb/s stream fit.
 const SOCKET_BUFFER: usize = 8 << 20;
@@ -186,12 +187,14 @@ pub async fn start_flow(cfg: FlowConfig) -> Result<FlowHandle, TransportError> {
         data: data_tx,
         control: control_tx,
     };
-    let srt = srt::start(&cfg.sources, &cfg.outputs, events.clone())?.map(|bridge| SrtOut {
-        bridge,
-        outputs: cfg.outputs.clone(),
-        senders: HashMap::new(),
-        stats: HashMap::new(),
-    });
+    let batching = cfg.batching;
+    let srt =
+        srt::start(&cfg.sources, &cfg.outputs, events.clone(), batching)?.map(|bridge| SrtOut {
+            bridge,
+            outputs: cfg.outputs.clone(),
+            senders: HashMap::new(),
+            stats: HashMap::new(),
+        });
     // RIST (transport::rist): reading threads and senders, fed and read here.
     let (rist_tx, rist_events) = rist::channel();
     let rist = rist::Side::start(&cfg.sources, &cfg.outputs, rist_tx)?;
@@ -221,7 +224,16 @@ pub async fn start_flow(cfg: FlowConfig) -> Result<FlowHandle, TransportError> {
                 srt_events: events,
                 rist,
             };
-            runtime.block_on(run(core, ingests, cmd_rx, srt_events, rist_events, io))
+            let pace = Pace::new(batching);
+            runtime.block_on(run(
+                core,
+                ingests,
+                cmd_rx,
+                srt_events,
+                rist_events,
+                io,
+                pace,
+            ))
         })
         .map_err(TransportError::Thread)?;
     Ok(FlowHandle {
@@ -373,6 +385,7 @@ async fn run(
     mut srt_events: SrtEvents,
     mut rist_events: rist::EventsRx,
     mut io: Io,
+    mut pace: Pace,
 ) {
     let mut sockets = Vec::with_capacity(ingests.len());
     for i in ingests {
@@ -390,8 +403,6 @@ async fn run(
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut receiver = udp::Receiver::default();
-    // Datagrams received in the current and the previous 100 ms window.
-    let mut pace = Pace::new(now());
     let stopped = loop {
         let deadline = core.deadline().map(|d| origin + d);
         tokio::select! {
@@ -426,7 +437,7 @@ async fn run(
                 Some(Command::SetOutputs(o, done)) => {
                     if io.srt.is_none() {
                         // The first SRT output of a flow that had none.
-                        match srt::start(&[], &o, io.srt_events.clone()) {
+                        match srt::start(&[], &o, io.srt_events.clone(), pace.batching) {
                             Ok(bridge) => {
                                 io.srt = bridge.map(|bridge| SrtOut {
                                     bridge,
@@ -502,9 +513,11 @@ async fn run(
     }
 }
 
-/// When the flow pauses after a round ([`PACE_ABOVE_PER_SEC`]), from the
-/// datagrams it received in the last complete 100 ms window.
+/// When the flow pauses after a round: with [`Batching::Auto`], above
+/// [`PACE_ABOVE_PER_SEC`] in the last complete 100 ms window; with
+/// [`Batching::Every`], after every round that read something.
 struct Pace {
+    batching: Batching,
     window_start: Duration,
     in_window: u64,
     last_window: u64,
@@ -513,9 +526,10 @@ struct Pace {
 impl Pace {
     const WINDOW: Duration = Duration::from_millis(100);
 
-    fn new(now: Duration) -> Self {
+    fn new(batching: Batching) -> Self {
         Self {
-            window_start: now,
+            batching,
+            window_start: Duration::ZERO,
             in_window: 0,
             last_window: 0,
         }
@@ -528,17 +542,29 @@ impl Pace {
         if now.saturating_sub(self.window_start) >= Self::WINDOW {
             (self.window_start, self.last_window, self.in_window) = (now, self.in_window, 0);
         }
-        datagrams > 0 && self.last_window * 10 > PACE_ABOVE_PER_SEC
+        datagrams > 0
+            && match self.batching {
+                Batching::Auto => self.last_window * 10 > PACE_ABOVE_PER_SEC,
+                Batching::Every(interval) => !interval.is_zero(),
+            }
     }
 
-    /// Sleeps what is left of [`PACE`] after a round that took `round`
-    /// (reading and sending): a datagram that arrives just after a round is
-    /// sent about one [`PACE`] later whatever the round cost. Sending to
-    /// many outputs takes a good part of it.
+    /// How far apart paced rounds start.
+    fn interval(&self) -> Duration {
+        match self.batching {
+            Batching::Auto => PACE,
+            Batching::Every(interval) => interval,
+        }
+    }
+
+    /// Sleeps what is left of [`Pace::interval`] after a round that took
+    /// `round` (reading and sending): a datagram that arrives just after a
+    /// round is sent about one interval later whatever the round cost.
+    /// Sending to many outputs takes a good part of it.
     fn pause(&self, round: Duration) {
         // This thread serves only this flow, so blocking it is the cheapest
         // way to let datagrams gather.
-        std::thread::sleep(PACE.saturating_sub(round));
+        std::thread::sleep(self.interval().saturating_sub(round));
     }
 }
 
@@ -546,5 +572,45 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    #[test]
+    fn auto_paces_only_above_the_rate_threshold() {
+        let mut pace = Pace::new(Batching::Auto);
+        // 300 datagrams in the first 100 ms: 3000/s, under the threshold.
+        for t in 0..100 {
+            assert!(!pace.count(ms(t), 3));
+        }
+        // The next window judges by that one: still not paced.
+        assert!(!pace.count(ms(100), 3));
+        // 5000/s through the second window...
+        for t in 101..200 {
+            pace.count(ms(t), 5);
+        }
+        // ...paces rounds in the third, at PACE, but never an empty one.
+        assert!(pace.count(ms(200), 5));
+        assert!(!pace.count(ms(201), 0));
+        assert_eq!(pace.interval(), PACE);
+    }
+
+    #[test]
+    fn every_paces_each_round_that_read_at_any_rate() {
+        let mut pace = Pace::new(Batching::Every(ms(3)));
+        assert!(pace.count(ms(0), 1));
+        assert!(!pace.count(ms(1), 0));
+        assert!(pace.count(ms(500), 1));
+        assert_eq!(pace.interval(), ms(3));
+        // A zero interval is no pacing at all.
+        let mut pace = Pace::new(Batching::Every(Duration::ZERO));
+        assert!(!pace.count(ms(0), 10_000));
     }
 }

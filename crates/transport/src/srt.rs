@@ -32,7 +32,7 @@ use ipnet::IpNet;
 use srt_sys::{Epoll, Interest, KeyState, Listener, Options, Socket, SocketState};
 use tokio::sync::mpsc;
 
-use crate::{OutputConfig, SourceConfig, SourceProtocol, SrtLinkStats, SrtSettings};
+use crate::{Batching, OutputConfig, SourceConfig, SourceProtocol, SrtLinkStats, SrtSettings};
 
 /// Longest wait in epoll: how late a command or a reconnection may start.
 const POLL: Duration = Duration::from_millis(50);
@@ -147,6 +147,7 @@ pub fn start(
     sources: &[SourceConfig],
     outputs: &[OutputConfig],
     events: Events,
+    batching: Batching,
 ) -> Result<Option<Bridge>, StartError> {
     if !sources.iter().any(|s| s.protocol.is_srt()) && !outputs.iter().any(|o| o.protocol.is_srt())
     {
@@ -190,6 +191,8 @@ pub fn start(
         commands: rx,
         ready: Vec::new(),
         buf: vec![0u8; MAX_MESSAGE],
+        batching,
+        passed_on: 0,
     };
     thread.set_outputs(outputs.to_vec());
     let thread = std::thread::Builder::new()
@@ -318,6 +321,11 @@ struct Thread {
     commands: std_mpsc::Receiver<Command>,
     ready: Vec<srt_sys::Ready>,
     buf: Vec<u8>,
+    /// With [`Batching::Every`], the thread sleeps after a wait that passed
+    /// messages on, so that libsrt's buffer gathers the next ones.
+    batching: Batching,
+    /// Messages passed on to the flow since the last wait.
+    passed_on: usize,
 }
 
 impl Thread {
@@ -342,10 +350,14 @@ impl Thread {
                 tracing::error!("srt epoll: {e}");
                 std::thread::sleep(POLL);
             }
+            self.passed_on = 0;
             for r in &ready {
                 self.on_ready(*r);
             }
             self.ready = ready;
+            if let (Batching::Every(interval), true) = (self.batching, self.passed_on > 0) {
+                std::thread::sleep(interval.saturating_sub(now.elapsed()));
+            }
             if now >= next_stats {
                 next_stats = now + STATS_EVERY;
                 self.send_stats();
@@ -624,6 +636,7 @@ impl Thread {
             }
         }
         if !messages.is_empty() {
+            self.passed_on += messages.len();
             let n = messages.len() as u64;
             let event = Event::Data {
                 source,

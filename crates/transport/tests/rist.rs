@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use rist_sys::{Hooks, PeerEvent, Profile};
 use transport::{
-    FlowConfig, FlowStats, OutputConfig, OutputProtocol, RistProfile, RistSettings, SourceConfig,
-    SourceProtocol,
+    Batching, FlowConfig, FlowStats, OutputConfig, OutputProtocol, RistProfile, RistSettings,
+    SourceConfig, SourceProtocol,
 };
 
 /// An even port whose next port is free too.
@@ -85,6 +85,7 @@ fn flow(profile: RistProfile, src_port: u16, out_port: u16, udp: SocketAddr) -> 
             },
         ],
         failover: None,
+        batching: Batching::Auto,
     }
 }
 

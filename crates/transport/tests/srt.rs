@@ -8,8 +8,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use transport::{
-    FlowConfig, FlowStats, KeyLength, OutputConfig, OutputProtocol, SourceConfig, SourceProtocol,
-    SrtSettings,
+    Batching, FlowConfig, FlowStats, KeyLength, OutputConfig, OutputProtocol, SourceConfig,
+    SourceProtocol, SrtSettings,
 };
 
 const PASS: &str = "correct-horse-battery";
@@ -97,6 +97,9 @@ fn srt_in_udp_and_srt_out_with_a_passphrase() {
             },
         ],
         failover: None,
+        // Paced: the SRT thread and the flow both gather into 5 ms rounds,
+        // and every message still comes out, in order.
+        batching: Batching::Every(Duration::from_millis(5)),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
