@@ -37,7 +37,7 @@ test:
 bench:
 	scripts/setup.sh bench
 	$(CARGO) build --release -p onair
-	.venv/bin/python bench/transport.py
+	.venv/bin/python bench/transport.py --duration 15 --onair-batching auto,5ms
 	.venv/bin/python bench/transcode.py
 	.venv/bin/python bench/origin.py
 

@@ -87,11 +87,11 @@ def rtp_url(port):
 class Reader:
     """`ffmpeg -i URL -t SECONDS -f null -`, started now, parsed by result()."""
 
-    def __init__(self, url, seconds=3.0):
+    def __init__(self, url, seconds=3.0, input_args=()):
         self.url = url
         self.seconds = seconds
         self.proc = subprocess.Popen(
-            ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "debug", "-stats", "-i", url,
+            ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "debug", "-stats", *input_args, "-i", url,
              "-t", str(seconds), "-f", "null", "-"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
         )

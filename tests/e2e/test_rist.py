@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+import mediatools as m
 from conftest import needs_ffmpeg, wait_for
 from test_srt import link_stats, receive, start_flow, ts_encoder, ts_problems
 
@@ -184,6 +185,39 @@ def test_failover_from_a_rist_source_to_a_udp_backup(server, ports):
              what="failover to the UDP backup")
     got = receive(udp_out, 2.0)
     assert len(got) > 60, len(got)
+
+
+@needs_ffmpeg_rist
+@needs_ffmpeg
+@pytest.mark.deadline(90)
+@pytest.mark.parametrize("profile", ["simple", "main"])
+def test_ffmpeg_reads_a_rist_output(server, ports, profile):
+    """ffmpeg as the RIST receiver (listening, `rist://@`) of a flow's RIST
+    output in either profile: H.264 and AAC decode without a stream error."""
+    udp_in, rist_out = ports(), ports()
+    output = f"Name=contribution,Protocol=rist,Destination=127.0.0.1,Port={rist_out},MaxLatency=500"
+    if profile == "main":
+        output += ",StreamId=main"
+    flow = server.aws(
+        "mediaconnect", "create-flow", "--name", f"rist-to-ffmpeg-{profile}",
+        "--source", f"Name=encoder,Protocol=udp,IngestPort={udp_in},WhitelistCidr=127.0.0.0/8",
+        "--outputs", output,
+    )["Flow"]
+    arn = flow["FlowArn"]
+    start_flow(server, arn)
+    log = open(server.tmp / "ffmpeg-udp.log", "ab")
+    server.popen(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning", "-re",
+         "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-f", "lavfi", "-i", "sine=frequency=1000",
+         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25",
+         "-c:a", "aac", "-f", "mpegts", f"udp://127.0.0.1:{udp_in}?pkt_size=1316"],
+        stdout=log, stderr=subprocess.STDOUT)
+    wait_for(lambda: server.stats(arn)["sources"][0]["packets"] > 100, 20, what="the encoder's stream")
+    reader = m.Reader(f"rist://@127.0.0.1:{rist_out}", 3,
+                      input_args=["-rist_profile", profile, "-buffer_size", "500"])
+    reader.result().assert_clean_av()
+    out = rist_stats(server, arn, output=flow["Outputs"][0]["OutputArn"])
+    assert out.get("packets", 0) > 100, out
 
 
 def test_bad_rist_requests_name_the_member(server, ports):
