@@ -188,13 +188,8 @@ pub async fn start_flow(cfg: FlowConfig) -> Result<FlowHandle, TransportError> {
         control: control_tx,
     };
     let batching = cfg.batching;
-    let srt =
-        srt::start(&cfg.sources, &cfg.outputs, events.clone(), batching)?.map(|bridge| SrtOut {
-            bridge,
-            outputs: cfg.outputs.clone(),
-            senders: HashMap::new(),
-            stats: HashMap::new(),
-        });
+    let srt = srt::start(&cfg.sources, &cfg.outputs, events.clone(), batching)?
+        .map(|bridge| SrtOut::new(bridge, cfg.outputs.clone()));
     // RIST (transport::rist): reading threads and senders, fed and read here.
     let (rist_tx, rist_events) = rist::channel();
     let rist = rist::Side::start(&cfg.sources, &cfg.outputs, rist_tx)?;
@@ -292,11 +287,27 @@ struct SrtOut {
     outputs: Vec<OutputConfig>,
     /// Connected receivers of SRT outputs, by output id.
     senders: HashMap<String, Arc<srt_sys::Socket>>,
+    /// Connected senders of SRT sources this thread reads itself, once a
+    /// round ([`Batching::Every`]): source index, peer, socket.
+    sources: Vec<(usize, SocketAddr, Arc<srt_sys::Socket>)>,
+    /// Where [`SrtOut::read_sources`] receives a message.
+    buf: Vec<u8>,
     /// The SRT thread's latest report.
     stats: HashMap<Endpoint, SrtLinkStats>,
 }
 
 impl SrtOut {
+    fn new(bridge: srt::Bridge, outputs: Vec<OutputConfig>) -> Self {
+        Self {
+            bridge,
+            outputs,
+            senders: HashMap::new(),
+            sources: Vec::new(),
+            buf: vec![0; srt::MAX_MESSAGE],
+            stats: HashMap::new(),
+        }
+    }
+
     fn on_event(&mut self, core: &mut FlowCore, now: Duration, event: srt::Event) {
         match event {
             srt::Event::Data {
@@ -308,6 +319,15 @@ impl SrtOut {
                     core.on_datagram(now, source, Port::Media, from, m);
                 }
             }
+            srt::Event::SourceUp {
+                source,
+                from,
+                socket,
+            } => {
+                self.sources.retain(|(s, _, _)| *s != source);
+                self.sources.push((source, from, socket));
+            }
+            srt::Event::SourceDown { source } => self.sources.retain(|(s, _, _)| *s != source),
             srt::Event::OutputUp { id, socket } => {
                 core.set_output_ready(&id, true);
                 self.senders.insert(id, socket);
@@ -318,6 +338,26 @@ impl SrtOut {
             }
             srt::Event::Stats(all) => self.stats = all.into_iter().collect(),
         }
+    }
+
+    /// Reads what the connected sources have delivered, up to
+    /// [`srt::BATCH`] messages each; returns how many. A broken connection
+    /// is left to the SRT thread, which reports it.
+    fn read_sources(&mut self, core: &mut FlowCore, now: Duration) -> usize {
+        let mut read = 0;
+        for (source, from, socket) in &self.sources {
+            for _ in 0..srt::BATCH {
+                match socket.recv(&mut self.buf) {
+                    Ok(n) => {
+                        read += 1;
+                        let message = self.buf.get(..n).unwrap_or_default();
+                        core.on_datagram(now, *source, Port::Media, *from, message);
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        read
     }
 
     /// Sends `t` if its output is an SRT one (true), on the connected
@@ -402,6 +442,10 @@ async fn run(
     let now = || origin.elapsed();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // With Batching::Every, the rounds in which this thread reads its SRT
+    // sources (while any is connected).
+    let mut srt_rounds = tokio::time::interval(pace.interval());
+    srt_rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut receiver = udp::Receiver::default();
     let stopped = loop {
         let deadline = core.deadline().map(|d| origin + d);
@@ -439,12 +483,7 @@ async fn run(
                         // The first SRT output of a flow that had none.
                         match srt::start(&[], &o, io.srt_events.clone(), pace.batching) {
                             Ok(bridge) => {
-                                io.srt = bridge.map(|bridge| SrtOut {
-                                    bridge,
-                                    outputs: Vec::new(),
-                                    senders: HashMap::new(),
-                                    stats: HashMap::new(),
-                                });
+                                io.srt = bridge.map(|bridge| SrtOut::new(bridge, Vec::new()));
                             }
                             Err(e) => tracing::error!("flow outputs: {e}"),
                         }
@@ -484,6 +523,13 @@ async fn run(
                 if pace.count(t, read) {
                     io.flush(&mut core);
                     pace.pause(now().saturating_sub(t));
+                }
+            }
+            _ = srt_rounds.tick(), if io.srt.as_ref().is_some_and(|s| !s.sources.is_empty()) => {
+                core.set_tap(io.tap.receiver_count() > 0);
+                let t = now();
+                if let Some(srt) = io.srt.as_mut() {
+                    srt.read_sources(&mut core, t);
                 }
             }
             Some(event) = rist_events.control.recv() => io.rist.on_event(&mut core, now(), event),

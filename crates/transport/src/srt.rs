@@ -44,13 +44,13 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(8);
 /// How long a caller waits for the handshake.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Messages read from one socket before the others get a turn.
-const BATCH: usize = 64;
+pub(crate) const BATCH: usize = 64;
 /// Batches queued towards the flow before new ones are dropped (counted).
 pub const QUEUE: usize = 1024;
 /// At most one log line per endpoint and this period about refused peers.
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(5);
 /// Largest SRT live message (SRT_LIVE_MAX_PLSIZE).
-const MAX_MESSAGE: usize = 1456;
+pub(crate) const MAX_MESSAGE: usize = 1456;
 
 /// Which of the flow's endpoints something is about.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -79,6 +79,15 @@ pub enum Event {
         from: SocketAddr,
         messages: Vec<Bytes>,
     },
+    /// A source's sender is connected and the flow reads it itself
+    /// ([`Batching::Every`]); `from` is the peer.
+    SourceUp {
+        source: usize,
+        from: SocketAddr,
+        socket: Arc<Socket>,
+    },
+    /// That source's sender is gone.
+    SourceDown { source: usize },
     /// An output's receiver is connected: send on this socket.
     OutputUp { id: String, socket: Arc<Socket> },
     /// An output's receiver is gone.
@@ -191,8 +200,7 @@ pub fn start(
         commands: rx,
         ready: Vec::new(),
         buf: vec![0u8; MAX_MESSAGE],
-        batching,
-        passed_on: 0,
+        flow_reads: matches!(batching, Batching::Every(_)),
     };
     thread.set_outputs(outputs.to_vec());
     let thread = std::thread::Builder::new()
@@ -321,11 +329,10 @@ struct Thread {
     commands: std_mpsc::Receiver<Command>,
     ready: Vec<srt_sys::Ready>,
     buf: Vec<u8>,
-    /// With [`Batching::Every`], the thread sleeps after a wait that passed
-    /// messages on, so that libsrt's buffer gathers the next ones.
-    batching: Batching,
-    /// Messages passed on to the flow since the last wait.
-    passed_on: usize,
+    /// With [`Batching::Every`] the flow reads its connected sources itself,
+    /// once a round ([`Event::SourceUp`]), and this thread only connects
+    /// them and notices when they break: no hand-over per message.
+    flow_reads: bool,
 }
 
 impl Thread {
@@ -350,14 +357,10 @@ impl Thread {
                 tracing::error!("srt epoll: {e}");
                 std::thread::sleep(POLL);
             }
-            self.passed_on = 0;
             for r in &ready {
                 self.on_ready(*r);
             }
             self.ready = ready;
-            if let (Batching::Every(interval), true) = (self.batching, self.passed_on > 0) {
-                std::thread::sleep(interval.saturating_sub(now.elapsed()));
-            }
             if now >= next_stats {
                 next_stats = now + STATS_EVERY;
                 self.send_stats();
@@ -562,7 +565,7 @@ impl Thread {
         let Some(link) = self.links.get_mut(i) else {
             return;
         };
-        let interest = if link.is_source() {
+        let interest = if link.is_source() && !self.flow_reads {
             Interest::READ
         } else {
             Interest::ERROR
@@ -576,13 +579,23 @@ impl Thread {
         link.stats.peer = Some(peer);
         link.stats.connections += 1;
         link.peer = Some((socket.clone(), peer));
-        if let Endpoint::Output(id) = &link.endpoint {
-            let _ = self.events.control.send(Event::OutputUp {
-                id: id.clone(),
-                socket,
-            });
+        match &link.endpoint {
+            Endpoint::Output(id) => {
+                let _ = self.events.control.send(Event::OutputUp {
+                    id: id.clone(),
+                    socket,
+                });
+            }
+            Endpoint::Source(source) if self.flow_reads => {
+                let _ = self.events.control.send(Event::SourceUp {
+                    source: *source,
+                    from: peer,
+                    socket,
+                });
+            }
+            // A source's messages may already wait: epoll reports them anyway.
+            Endpoint::Source(_) => {}
         }
-        // A source's messages may already wait: epoll reports them anyway.
     }
 
     /// Link `i`'s peer is gone: forget it and, for a caller, call again.
@@ -604,12 +617,12 @@ impl Thread {
         {
             *next_try = Instant::now() + *backoff;
         }
-        if let Endpoint::Output(id) = &link.endpoint {
-            let _ = self
-                .events
-                .control
-                .send(Event::OutputDown { id: id.clone() });
-        }
+        let down = match &link.endpoint {
+            Endpoint::Output(id) => Event::OutputDown { id: id.clone() },
+            Endpoint::Source(source) if self.flow_reads => Event::SourceDown { source: *source },
+            Endpoint::Source(_) => return,
+        };
+        let _ = self.events.control.send(down);
     }
 
     /// Reads what source link `i`'s peer has delivered and passes it on.
@@ -636,7 +649,6 @@ impl Thread {
             }
         }
         if !messages.is_empty() {
-            self.passed_on += messages.len();
             let n = messages.len() as u64;
             let event = Event::Data {
                 source,

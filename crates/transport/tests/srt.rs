@@ -64,6 +64,17 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
 
 #[test]
 fn srt_in_udp_and_srt_out_with_a_passphrase() {
+    srt_in_udp_and_srt_out(Batching::Auto);
+}
+
+/// Paced: the flow reads its SRT source itself in 5 ms rounds, and every
+/// message still comes out, in order, across a reconnection.
+#[test]
+fn srt_in_udp_and_srt_out_in_rounds() {
+    srt_in_udp_and_srt_out(Batching::Every(Duration::from_millis(5)));
+}
+
+fn srt_in_udp_and_srt_out(batching: Batching) {
     let (src_port, out_port) = (free_port(), free_port());
     let udp_out = UdpSocket::bind("127.0.0.1:0").unwrap();
     udp_out
@@ -97,9 +108,7 @@ fn srt_in_udp_and_srt_out_with_a_passphrase() {
             },
         ],
         failover: None,
-        // Paced: the SRT thread and the flow both gather into 5 ms rounds,
-        // and every message still comes out, in order.
-        batching: Batching::Every(Duration::from_millis(5)),
+        batching,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -154,5 +163,25 @@ fn srt_in_udp_and_srt_out_with_a_passphrase() {
             .as_ref()
             .is_some_and(|s| !s.connected && s.disconnections == 1)
     });
+
+    // A new encoder is read from where the old one was.
+    let encoder = caller(src_port, PASS).unwrap();
+    wait_for("the second connection", || {
+        now().sources[0]
+            .srt
+            .as_ref()
+            .is_some_and(|s| s.connected && s.connections == 2)
+    });
+    for n in 300..310 {
+        encoder.send(&message(n)).unwrap();
+    }
+    for n in 300..310 {
+        let len = udp_out.recv(&mut buf).unwrap();
+        assert_eq!(
+            &buf[..len],
+            &message(n)[..],
+            "UDP datagram {n} after the reconnection"
+        );
+    }
     rt.block_on(flow.stop());
 }
