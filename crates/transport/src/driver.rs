@@ -52,6 +52,12 @@ const BATCHES: usize = 2;
 /// own, an arrival's is paid by the sender) and about the same with ten.
 const PACE_ABOVE_PER_SEC: u64 = 4000;
 const PACE: Duration = Duration::from_micros(650);
+/// How often a flow reads its SRT sources with [`Batching::Auto`]. libsrt
+/// hands each message over at its own delivery time; reading them in
+/// rounds adds at most this much to SRT's own latency (120 ms or more),
+/// and costs far less than waking for every message (at 20 Mb/s, less than
+/// half the CPU per forwarded Mb).
+const SRT_ROUND: Duration = Duration::from_millis(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -181,14 +187,9 @@ pub async fn start_flow(cfg: FlowConfig) -> Result<FlowHandle, TransportError> {
     }
     let (v4, v6) = open_senders()?;
 
-    let (data_tx, data_rx) = mpsc::channel(srt::QUEUE);
-    let (control_tx, control_rx) = mpsc::unbounded_channel();
-    let events = srt::Events {
-        data: data_tx,
-        control: control_tx,
-    };
+    let (events, srt_events) = mpsc::unbounded_channel();
     let batching = cfg.batching;
-    let srt = srt::start(&cfg.sources, &cfg.outputs, events.clone(), batching)?
+    let srt = srt::start(&cfg.sources, &cfg.outputs, events.clone())?
         .map(|bridge| SrtOut::new(bridge, cfg.outputs.clone()));
     // RIST (transport::rist): reading threads and senders, fed and read here.
     let (rist_tx, rist_events) = rist::channel();
@@ -205,10 +206,6 @@ pub async fn start_flow(cfg: FlowConfig) -> Result<FlowHandle, TransportError> {
     std::thread::Builder::new()
         .name("onair-flow".into())
         .spawn(move || {
-            let srt_events = SrtEvents {
-                data: data_rx,
-                control: control_rx,
-            };
             // Built here: the sender's syscall buffers stay on this thread.
             let io = Io {
                 sender: udp::Sender::new(v4, v6),
@@ -274,12 +271,6 @@ struct Io {
     rist: rist::Side,
 }
 
-/// What the flow's SRT thread sends ([`srt::Events`]).
-struct SrtEvents {
-    data: mpsc::Receiver<srt::Event>,
-    control: mpsc::UnboundedReceiver<srt::Event>,
-}
-
 /// The flow's side of its SRT thread.
 struct SrtOut {
     bridge: srt::Bridge,
@@ -287,8 +278,9 @@ struct SrtOut {
     outputs: Vec<OutputConfig>,
     /// Connected receivers of SRT outputs, by output id.
     senders: HashMap<String, Arc<srt_sys::Socket>>,
-    /// Connected senders of SRT sources this thread reads itself, once a
-    /// round ([`Batching::Every`]): source index, peer, socket.
+    /// Connected senders of SRT sources, read once a round
+    /// ([`SRT_ROUND`], or [`Batching::Every`]'s interval): source index,
+    /// peer, socket.
     sources: Vec<(usize, SocketAddr, Arc<srt_sys::Socket>)>,
     /// Where [`SrtOut::read_sources`] receives a message.
     buf: Vec<u8>,
@@ -308,17 +300,8 @@ impl SrtOut {
         }
     }
 
-    fn on_event(&mut self, core: &mut FlowCore, now: Duration, event: srt::Event) {
+    fn on_event(&mut self, core: &mut FlowCore, event: srt::Event) {
         match event {
-            srt::Event::Data {
-                source,
-                from,
-                messages,
-            } => {
-                for m in &messages {
-                    core.on_datagram(now, source, Port::Media, from, m);
-                }
-            }
             srt::Event::SourceUp {
                 source,
                 from,
@@ -422,7 +405,7 @@ async fn run(
     mut core: FlowCore,
     ingests: Vec<Ingest<StdUdpSocket>>,
     mut commands: mpsc::UnboundedReceiver<Command>,
-    mut srt_events: SrtEvents,
+    mut srt_events: mpsc::UnboundedReceiver<srt::Event>,
     mut rist_events: rist::EventsRx,
     mut io: Io,
     mut pace: Pace,
@@ -442,9 +425,12 @@ async fn run(
     let now = || origin.elapsed();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // With Batching::Every, the rounds in which this thread reads its SRT
-    // sources (while any is connected).
-    let mut srt_rounds = tokio::time::interval(pace.interval());
+    // The rounds in which this thread reads its SRT sources (while any is
+    // connected).
+    let mut srt_rounds = tokio::time::interval(match pace.batching {
+        Batching::Auto => SRT_ROUND,
+        Batching::Every(interval) => interval,
+    });
     srt_rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut receiver = udp::Receiver::default();
     let stopped = loop {
@@ -481,7 +467,7 @@ async fn run(
                 Some(Command::SetOutputs(o, done)) => {
                     if io.srt.is_none() {
                         // The first SRT output of a flow that had none.
-                        match srt::start(&[], &o, io.srt_events.clone(), pace.batching) {
+                        match srt::start(&[], &o, io.srt_events.clone()) {
                             Ok(bridge) => {
                                 io.srt = bridge.map(|bridge| SrtOut::new(bridge, Vec::new()));
                             }
@@ -500,29 +486,9 @@ async fn run(
                 Some(Command::Stop(done)) => break Some(done),
                 None => break None,
             },
-            Some(event) = srt_events.control.recv(), if io.srt.is_some() => {
+            Some(event) = srt_events.recv(), if io.srt.is_some() => {
                 if let Some(srt) = io.srt.as_mut() {
-                    srt.on_event(&mut core, now(), event);
-                }
-            }
-            Some(event) = srt_events.data.recv(), if io.srt.is_some() => {
-                core.set_tap(io.tap.receiver_count() > 0);
-                let t = now();
-                let mut read = 0;
-                if let Some(srt) = io.srt.as_mut() {
-                    // Everything queued, so that it goes out in one send.
-                    let mut next = Some(event);
-                    while let Some(event) = next {
-                        if let srt::Event::Data { messages, .. } = &event {
-                            read += messages.len();
-                        }
-                        srt.on_event(&mut core, t, event);
-                        next = srt_events.data.try_recv().ok();
-                    }
-                }
-                if pace.count(t, read) {
-                    io.flush(&mut core);
-                    pace.pause(now().saturating_sub(t));
+                    srt.on_event(&mut core, event);
                 }
             }
             _ = srt_rounds.tick(), if io.srt.as_ref().is_some_and(|s| !s.sources.is_empty()) => {

@@ -3,13 +3,16 @@
 //! of that flow, and talks to the flow's own thread through channels.
 //!
 //! - Sources: the thread accepts (listener) or keeps calling (caller) one
-//!   peer, reads its messages and hands them over in batches
-//!   ([`Event::Data`]); the flow feeds them to its core like UDP datagrams.
+//!   peer and hands the connected socket to the flow ([`Event::SourceUp`]),
+//!   which reads it in rounds (every millisecond, or the flow's
+//!   [`crate::Batching::Every`] interval) and feeds the messages to its core like
+//!   UDP datagrams. The thread waits only for the connection to break: had
+//!   it waited for messages, libsrt would wake it for each one, and each
+//!   would cross to the flow's thread.
 //! - Outputs: the thread accepts or calls one receiver and hands the
 //!   connected socket to the flow ([`Event::OutputUp`]), which sends on it
 //!   directly: a non-blocking `srt_sendmsg2` only copies into libsrt's send
-//!   buffer (libsrt's own threads do the network I/O), so no message crosses
-//!   threads twice.
+//!   buffer (libsrt's own threads do the network I/O).
 //! - A listener admits a caller only if its address is in the allow list,
 //!   its passphrase matches ([`srt_sys::KeyState`]), and no other peer is
 //!   connected; every refusal is counted and logged, and the listener goes
@@ -27,12 +30,11 @@ use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use ipnet::IpNet;
 use srt_sys::{Epoll, Interest, KeyState, Listener, Options, Socket, SocketState};
 use tokio::sync::mpsc;
 
-use crate::{Batching, OutputConfig, SourceConfig, SourceProtocol, SrtLinkStats, SrtSettings};
+use crate::{OutputConfig, SourceConfig, SourceProtocol, SrtLinkStats, SrtSettings};
 
 /// Longest wait in epoll: how late a command or a reconnection may start.
 const POLL: Duration = Duration::from_millis(50);
@@ -43,10 +45,8 @@ pub const BACKOFF_MIN: Duration = Duration::from_millis(500);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(8);
 /// How long a caller waits for the handshake.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Messages read from one socket before the others get a turn.
+/// Messages the flow reads from one source in a round.
 pub(crate) const BATCH: usize = 64;
-/// Batches queued towards the flow before new ones are dropped (counted).
-pub const QUEUE: usize = 1024;
 /// At most one log line per endpoint and this period about refused peers.
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(5);
 /// Largest SRT live message (SRT_LIVE_MAX_PLSIZE).
@@ -61,26 +61,14 @@ pub enum Endpoint {
     Output(String),
 }
 
-/// The SRT thread's two ways to the flow: messages on a bounded channel
-/// (when the flow falls behind, new batches are dropped and counted), and
-/// everything else on an unbounded one, so that a connection change or a
-/// statistics report is never lost to a burst of media.
-#[derive(Clone)]
-pub struct Events {
-    pub data: mpsc::Sender<Event>,
-    pub control: mpsc::UnboundedSender<Event>,
-}
+/// The SRT thread's way to the flow: connection changes and statistics,
+/// a few a second at most, so the channel needs no bound.
+pub type Events = mpsc::UnboundedSender<Event>;
 
 /// From the SRT thread to the flow.
 pub enum Event {
-    /// Messages a source received, in order.
-    Data {
-        source: usize,
-        from: SocketAddr,
-        messages: Vec<Bytes>,
-    },
-    /// A source's sender is connected and the flow reads it itself
-    /// ([`Batching::Every`]); `from` is the peer.
+    /// A source's sender is connected: read from this socket; `from` is
+    /// the peer.
     SourceUp {
         source: usize,
         from: SocketAddr,
@@ -156,7 +144,6 @@ pub fn start(
     sources: &[SourceConfig],
     outputs: &[OutputConfig],
     events: Events,
-    batching: Batching,
 ) -> Result<Option<Bridge>, StartError> {
     if !sources.iter().any(|s| s.protocol.is_srt()) && !outputs.iter().any(|o| o.protocol.is_srt())
     {
@@ -199,8 +186,6 @@ pub fn start(
         events,
         commands: rx,
         ready: Vec::new(),
-        buf: vec![0u8; MAX_MESSAGE],
-        flow_reads: matches!(batching, Batching::Every(_)),
     };
     thread.set_outputs(outputs.to_vec());
     let thread = std::thread::Builder::new()
@@ -328,11 +313,6 @@ struct Thread {
     events: Events,
     commands: std_mpsc::Receiver<Command>,
     ready: Vec<srt_sys::Ready>,
-    buf: Vec<u8>,
-    /// With [`Batching::Every`] the flow reads its connected sources itself,
-    /// once a round ([`Event::SourceUp`]), and this thread only connects
-    /// them and notices when they break: no hand-over per message.
-    flow_reads: bool,
 }
 
 impl Thread {
@@ -347,7 +327,7 @@ impl Thread {
                     Err(std_mpsc::TryRecvError::Disconnected) => return,
                 }
             }
-            if self.events.control.is_closed() {
+            if self.events.is_closed() {
                 return;
             }
             let now = Instant::now();
@@ -385,7 +365,7 @@ impl Thread {
             _ => true,
         });
         for id in gone {
-            let _ = self.events.control.send(Event::OutputDown { id });
+            let _ = self.events.send(Event::OutputDown { id });
         }
         for o in wanted {
             if self.links.iter().any(|l| l.config.as_ref() == Some(&o)) {
@@ -472,9 +452,6 @@ impl Thread {
             Which::Listener => self.accept(i),
             Which::Attempt => self.attempt_done(i, r),
             Which::Peer => {
-                if r.readable {
-                    self.read(i);
-                }
                 if r.error {
                     self.lost(i, "connection broken");
                 }
@@ -565,12 +542,8 @@ impl Thread {
         let Some(link) = self.links.get_mut(i) else {
             return;
         };
-        let interest = if link.is_source() && !self.flow_reads {
-            Interest::READ
-        } else {
-            Interest::ERROR
-        };
-        if let Err(e) = self.epoll.add(&socket, interest) {
+        // Only a broken connection wakes this thread (see the module doc).
+        if let Err(e) = self.epoll.add(&socket, Interest::ERROR) {
             tracing::error!("srt {}: {e}", link.name());
             return;
         }
@@ -581,20 +554,18 @@ impl Thread {
         link.peer = Some((socket.clone(), peer));
         match &link.endpoint {
             Endpoint::Output(id) => {
-                let _ = self.events.control.send(Event::OutputUp {
+                let _ = self.events.send(Event::OutputUp {
                     id: id.clone(),
                     socket,
                 });
             }
-            Endpoint::Source(source) if self.flow_reads => {
-                let _ = self.events.control.send(Event::SourceUp {
+            Endpoint::Source(source) => {
+                let _ = self.events.send(Event::SourceUp {
                     source: *source,
                     from: peer,
                     socket,
                 });
             }
-            // A source's messages may already wait: epoll reports them anyway.
-            Endpoint::Source(_) => {}
         }
     }
 
@@ -619,49 +590,9 @@ impl Thread {
         }
         let down = match &link.endpoint {
             Endpoint::Output(id) => Event::OutputDown { id: id.clone() },
-            Endpoint::Source(source) if self.flow_reads => Event::SourceDown { source: *source },
-            Endpoint::Source(_) => return,
+            Endpoint::Source(source) => Event::SourceDown { source: *source },
         };
-        let _ = self.events.control.send(down);
-    }
-
-    /// Reads what source link `i`'s peer has delivered and passes it on.
-    fn read(&mut self, i: usize) {
-        let Some(link) = self.links.get_mut(i) else {
-            return;
-        };
-        let (Endpoint::Source(source), Some((socket, from))) = (&link.endpoint, &link.peer) else {
-            return;
-        };
-        let (source, from) = (*source, *from);
-        let mut messages = Vec::new();
-        let mut broken = None;
-        for _ in 0..BATCH {
-            match socket.recv(&mut self.buf) {
-                Ok(n) => messages.push(Bytes::copy_from_slice(
-                    self.buf.get(..n).unwrap_or_default(),
-                )),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    broken = Some(e.to_string());
-                    break;
-                }
-            }
-        }
-        if !messages.is_empty() {
-            let n = messages.len() as u64;
-            let event = Event::Data {
-                source,
-                from,
-                messages,
-            };
-            if self.events.data.try_send(event).is_err() {
-                link.stats.overflow += n;
-            }
-        }
-        if let Some(why) = broken {
-            self.lost(i, &why);
-        }
+        let _ = self.events.send(down);
     }
 
     fn send_stats(&mut self) {
@@ -685,7 +616,7 @@ impl Thread {
             }
             all.push((link.endpoint.clone(), link.stats.clone()));
         }
-        let _ = self.events.control.send(Event::Stats(all));
+        let _ = self.events.send(Event::Stats(all));
     }
 }
 
