@@ -538,6 +538,11 @@ def measure(file: Path, path: str, mbps: int, n: int, args, taken: set[int],
 
 def case_onair(srv: Onair, file: Path, path: str, mbps: int, n: int, args, taken: set[int]) -> dict:
     ingest, *outs = free_ports(n + 1, taken)
+    # The server's own idle rate (API, metrics), before the flow exists: what
+    # is subtracted. What the flow costs while idle (its SRT connections'
+    # timers, any polling) is its own and stays charged to it.
+    wait_quiet(args.quiet_wait)
+    server_idle = idle_rate(srv.pids, args.idle)
     arn = srv.start_flow(f"bench-{path}-{mbps}M-{n}out-{ingest}", path, ingest, outs)
     try:
         time.sleep(0.5)
@@ -547,7 +552,8 @@ def case_onair(srv: Onair, file: Path, path: str, mbps: int, n: int, args, taken
             srv.remove_flow(arn)
         except (RuntimeError, subprocess.SubprocessError) as e:
             log(f"warning: could not remove flow: {e}")
-    return summarize(srv.relay, path, mbps, n, rep, idle, True) | {"busy_before_pct": round(busy, 1)}
+    return summarize(srv.relay, path, mbps, n, rep, server_idle, True) | {
+        "busy_before_pct": round(busy, 1), "idle_with_flow_cpu_per_s": round(idle, 5)}
 
 
 def case_srt(file: Path, path: str, mbps: int, n: int, args, taken: set[int]) -> dict:
@@ -573,7 +579,8 @@ def cpu_us_per_mb_both_idle(r: dict):
     """As cpu_us_per_mb, with the relay's idle rate subtracted whatever the relay."""
     if not r.get("forwarded_mb"):
         return None
-    net = r["relay_cpu_s"] - r["idle_cpu_per_s"] * r["window_s"]
+    idle = r.get("idle_with_flow_cpu_per_s", r["idle_cpu_per_s"])  # onair: with its flow up
+    net = r["relay_cpu_s"] - idle * r["window_s"]
     return net / r["forwarded_mb"] * 1e6
 
 
@@ -712,7 +719,8 @@ def main() -> int:
         "machine": machine(),
         "method": {
             "datagram": "7 x 188-byte TS packets, raw UDP; the 7th replaced by a probe null packet",
-            "cpu": "utime+stime of the relay processes over the traffic window; onair minus its idle rate x window",
+            "cpu": "utime+stime of the relay processes over the traffic window; onair minus the server's idle "
+                   "rate (measured before the flow is created) x window",
             "onair_batching": "relay `onair`: onair serve --flow-batching auto; `onair X`: --flow-batching X",
             "cpu_s_per_mbps_s": "relay CPU-seconds / (input Mb/s x outputs x seconds sent)",
             "srt_live_transmit": "udp path: one instance per output, each fed its own copy by the load tool",

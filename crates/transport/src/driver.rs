@@ -52,12 +52,6 @@ const BATCHES: usize = 2;
 /// own, an arrival's is paid by the sender) and about the same with ten.
 const PACE_ABOVE_PER_SEC: u64 = 4000;
 const PACE: Duration = Duration::from_micros(650);
-/// How often a flow reads its SRT sources with [`Batching::Auto`]. libsrt
-/// hands each message over at its own delivery time; reading them in
-/// rounds adds at most this much to SRT's own latency (120 ms or more),
-/// and costs far less than waking for every message (at 20 Mb/s, less than
-/// half the CPU per forwarded Mb).
-const SRT_ROUND: Duration = Duration::from_millis(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -187,10 +181,20 @@ pub async fn start_flow(cfg: FlowConfig) -> Result<FlowHandle, TransportError> {
     }
     let (v4, v6) = open_senders()?;
 
-    let (events, srt_events) = mpsc::unbounded_channel();
+    let (data_tx, data_rx) = mpsc::channel(srt::QUEUE);
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let events = srt::Events {
+        data: data_tx,
+        control: control_tx,
+    };
     let batching = cfg.batching;
-    let srt = srt::start(&cfg.sources, &cfg.outputs, events.clone())?
-        .map(|bridge| SrtOut::new(bridge, cfg.outputs.clone()));
+    let srt =
+        srt::start(&cfg.sources, &cfg.outputs, events.clone(), batching)?.map(|bridge| SrtOut {
+            bridge,
+            outputs: cfg.outputs.clone(),
+            senders: HashMap::new(),
+            stats: HashMap::new(),
+        });
     // RIST (transport::rist): reading threads and senders, fed and read here.
     let (rist_tx, rist_events) = rist::channel();
     let rist = rist::Side::start(&cfg.sources, &cfg.outputs, rist_tx)?;
@@ -206,6 +210,10 @@ pub async fn start_flow(cfg: FlowConfig) -> Result<FlowHandle, TransportError> {
     std::thread::Builder::new()
         .name("onair-flow".into())
         .spawn(move || {
+            let srt_events = SrtEvents {
+                data: data_rx,
+                control: control_rx,
+            };
             // Built here: the sender's syscall buffers stay on this thread.
             let io = Io {
                 sender: udp::Sender::new(v4, v6),
@@ -271,6 +279,12 @@ struct Io {
     rist: rist::Side,
 }
 
+/// What the flow's SRT thread sends ([`srt::Events`]).
+struct SrtEvents {
+    data: mpsc::Receiver<srt::Event>,
+    control: mpsc::UnboundedReceiver<srt::Event>,
+}
+
 /// The flow's side of its SRT thread.
 struct SrtOut {
     bridge: srt::Bridge,
@@ -278,39 +292,22 @@ struct SrtOut {
     outputs: Vec<OutputConfig>,
     /// Connected receivers of SRT outputs, by output id.
     senders: HashMap<String, Arc<srt_sys::Socket>>,
-    /// Connected senders of SRT sources, read once a round
-    /// ([`SRT_ROUND`], or [`Batching::Every`]'s interval): source index,
-    /// peer, socket.
-    sources: Vec<(usize, SocketAddr, Arc<srt_sys::Socket>)>,
-    /// Where [`SrtOut::read_sources`] receives a message.
-    buf: Vec<u8>,
     /// The SRT thread's latest report.
     stats: HashMap<Endpoint, SrtLinkStats>,
 }
 
 impl SrtOut {
-    fn new(bridge: srt::Bridge, outputs: Vec<OutputConfig>) -> Self {
-        Self {
-            bridge,
-            outputs,
-            senders: HashMap::new(),
-            sources: Vec::new(),
-            buf: vec![0; srt::MAX_MESSAGE],
-            stats: HashMap::new(),
-        }
-    }
-
-    fn on_event(&mut self, core: &mut FlowCore, event: srt::Event) {
+    fn on_event(&mut self, core: &mut FlowCore, now: Duration, event: srt::Event) {
         match event {
-            srt::Event::SourceUp {
+            srt::Event::Data {
                 source,
                 from,
-                socket,
+                messages,
             } => {
-                self.sources.retain(|(s, _, _)| *s != source);
-                self.sources.push((source, from, socket));
+                for m in &messages {
+                    core.on_datagram(now, source, Port::Media, from, m);
+                }
             }
-            srt::Event::SourceDown { source } => self.sources.retain(|(s, _, _)| *s != source),
             srt::Event::OutputUp { id, socket } => {
                 core.set_output_ready(&id, true);
                 self.senders.insert(id, socket);
@@ -321,26 +318,6 @@ impl SrtOut {
             }
             srt::Event::Stats(all) => self.stats = all.into_iter().collect(),
         }
-    }
-
-    /// Reads what the connected sources have delivered, up to
-    /// [`srt::BATCH`] messages each; returns how many. A broken connection
-    /// is left to the SRT thread, which reports it.
-    fn read_sources(&mut self, core: &mut FlowCore, now: Duration) -> usize {
-        let mut read = 0;
-        for (source, from, socket) in &self.sources {
-            for _ in 0..srt::BATCH {
-                match socket.recv(&mut self.buf) {
-                    Ok(n) => {
-                        read += 1;
-                        let message = self.buf.get(..n).unwrap_or_default();
-                        core.on_datagram(now, *source, Port::Media, *from, message);
-                    }
-                    Err(_) => break,
-                }
-            }
-        }
-        read
     }
 
     /// Sends `t` if its output is an SRT one (true), on the connected
@@ -405,7 +382,7 @@ async fn run(
     mut core: FlowCore,
     ingests: Vec<Ingest<StdUdpSocket>>,
     mut commands: mpsc::UnboundedReceiver<Command>,
-    mut srt_events: mpsc::UnboundedReceiver<srt::Event>,
+    mut srt_events: SrtEvents,
     mut rist_events: rist::EventsRx,
     mut io: Io,
     mut pace: Pace,
@@ -425,13 +402,6 @@ async fn run(
     let now = || origin.elapsed();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The rounds in which this thread reads its SRT sources (while any is
-    // connected).
-    let mut srt_rounds = tokio::time::interval(match pace.batching {
-        Batching::Auto => SRT_ROUND,
-        Batching::Every(interval) => interval,
-    });
-    srt_rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut receiver = udp::Receiver::default();
     let stopped = loop {
         let deadline = core.deadline().map(|d| origin + d);
@@ -467,9 +437,14 @@ async fn run(
                 Some(Command::SetOutputs(o, done)) => {
                     if io.srt.is_none() {
                         // The first SRT output of a flow that had none.
-                        match srt::start(&[], &o, io.srt_events.clone()) {
+                        match srt::start(&[], &o, io.srt_events.clone(), pace.batching) {
                             Ok(bridge) => {
-                                io.srt = bridge.map(|bridge| SrtOut::new(bridge, Vec::new()));
+                                io.srt = bridge.map(|bridge| SrtOut {
+                                    bridge,
+                                    outputs: Vec::new(),
+                                    senders: HashMap::new(),
+                                    stats: HashMap::new(),
+                                });
                             }
                             Err(e) => tracing::error!("flow outputs: {e}"),
                         }
@@ -486,16 +461,29 @@ async fn run(
                 Some(Command::Stop(done)) => break Some(done),
                 None => break None,
             },
-            Some(event) = srt_events.recv(), if io.srt.is_some() => {
+            Some(event) = srt_events.control.recv(), if io.srt.is_some() => {
                 if let Some(srt) = io.srt.as_mut() {
-                    srt.on_event(&mut core, event);
+                    srt.on_event(&mut core, now(), event);
                 }
             }
-            _ = srt_rounds.tick(), if io.srt.as_ref().is_some_and(|s| !s.sources.is_empty()) => {
+            Some(event) = srt_events.data.recv(), if io.srt.is_some() => {
                 core.set_tap(io.tap.receiver_count() > 0);
                 let t = now();
+                let mut read = 0;
                 if let Some(srt) = io.srt.as_mut() {
-                    srt.read_sources(&mut core, t);
+                    // Everything queued, so that it goes out in one send.
+                    let mut next = Some(event);
+                    while let Some(event) = next {
+                        if let srt::Event::Data { messages, .. } = &event {
+                            read += messages.len();
+                        }
+                        srt.on_event(&mut core, t, event);
+                        next = srt_events.data.try_recv().ok();
+                    }
+                }
+                if pace.count(t, read) {
+                    io.flush(&mut core);
+                    pace.pause(now().saturating_sub(t));
                 }
             }
             Some(event) = rist_events.control.recv() => io.rist.on_event(&mut core, now(), event),

@@ -311,6 +311,8 @@ pub struct SrtLinkStats {
     pub retransmitted: u64,
     /// Smoothed round-trip time, in milliseconds.
     pub rtt_ms: f64,
+    /// Messages the flow could not take in time (its queue was full).
+    pub overflow: u64,
 }
 
 /// Live counters of one output.

@@ -3,16 +3,13 @@
 //! of that flow, and talks to the flow's own thread through channels.
 //!
 //! - Sources: the thread accepts (listener) or keeps calling (caller) one
-//!   peer and hands the connected socket to the flow ([`Event::SourceUp`]),
-//!   which reads it in rounds (every millisecond, or the flow's
-//!   [`crate::Batching::Every`] interval) and feeds the messages to its core like
-//!   UDP datagrams. The thread waits only for the connection to break: had
-//!   it waited for messages, libsrt would wake it for each one, and each
-//!   would cross to the flow's thread.
+//!   peer, reads its messages and hands them over in batches
+//!   ([`Event::Data`]); the flow feeds them to its core like UDP datagrams.
 //! - Outputs: the thread accepts or calls one receiver and hands the
 //!   connected socket to the flow ([`Event::OutputUp`]), which sends on it
 //!   directly: a non-blocking `srt_sendmsg2` only copies into libsrt's send
-//!   buffer (libsrt's own threads do the network I/O).
+//!   buffer (libsrt's own threads do the network I/O), so no message crosses
+//!   threads twice.
 //! - A listener admits a caller only if its address is in the allow list,
 //!   its passphrase matches ([`srt_sys::KeyState`]), and no other peer is
 //!   connected; every refusal is counted and logged, and the listener goes
@@ -30,11 +27,12 @@ use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use ipnet::IpNet;
 use srt_sys::{Epoll, Interest, KeyState, Listener, Options, Socket, SocketState};
 use tokio::sync::mpsc;
 
-use crate::{OutputConfig, SourceConfig, SourceProtocol, SrtLinkStats, SrtSettings};
+use crate::{Batching, OutputConfig, SourceConfig, SourceProtocol, SrtLinkStats, SrtSettings};
 
 /// Longest wait in epoll: how late a command or a reconnection may start.
 const POLL: Duration = Duration::from_millis(50);
@@ -45,12 +43,14 @@ pub const BACKOFF_MIN: Duration = Duration::from_millis(500);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(8);
 /// How long a caller waits for the handshake.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Messages the flow reads from one source in a round.
-pub(crate) const BATCH: usize = 64;
+/// Messages read from one socket before the others get a turn.
+const BATCH: usize = 64;
+/// Batches queued towards the flow before new ones are dropped (counted).
+pub const QUEUE: usize = 1024;
 /// At most one log line per endpoint and this period about refused peers.
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(5);
 /// Largest SRT live message (SRT_LIVE_MAX_PLSIZE).
-pub(crate) const MAX_MESSAGE: usize = 1456;
+const MAX_MESSAGE: usize = 1456;
 
 /// Which of the flow's endpoints something is about.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -61,21 +61,24 @@ pub enum Endpoint {
     Output(String),
 }
 
-/// The SRT thread's way to the flow: connection changes and statistics,
-/// a few a second at most, so the channel needs no bound.
-pub type Events = mpsc::UnboundedSender<Event>;
+/// The SRT thread's two ways to the flow: messages on a bounded channel
+/// (when the flow falls behind, new batches are dropped and counted), and
+/// everything else on an unbounded one, so that a connection change or a
+/// statistics report is never lost to a burst of media.
+#[derive(Clone)]
+pub struct Events {
+    pub data: mpsc::Sender<Event>,
+    pub control: mpsc::UnboundedSender<Event>,
+}
 
 /// From the SRT thread to the flow.
 pub enum Event {
-    /// A source's sender is connected: read from this socket; `from` is
-    /// the peer.
-    SourceUp {
+    /// Messages a source received, in order.
+    Data {
         source: usize,
         from: SocketAddr,
-        socket: Arc<Socket>,
+        messages: Vec<Bytes>,
     },
-    /// That source's sender is gone.
-    SourceDown { source: usize },
     /// An output's receiver is connected: send on this socket.
     OutputUp { id: String, socket: Arc<Socket> },
     /// An output's receiver is gone.
@@ -144,6 +147,7 @@ pub fn start(
     sources: &[SourceConfig],
     outputs: &[OutputConfig],
     events: Events,
+    batching: Batching,
 ) -> Result<Option<Bridge>, StartError> {
     if !sources.iter().any(|s| s.protocol.is_srt()) && !outputs.iter().any(|o| o.protocol.is_srt())
     {
@@ -186,6 +190,9 @@ pub fn start(
         events,
         commands: rx,
         ready: Vec::new(),
+        buf: vec![0u8; MAX_MESSAGE],
+        batching,
+        passed_on: 0,
     };
     thread.set_outputs(outputs.to_vec());
     let thread = std::thread::Builder::new()
@@ -313,6 +320,12 @@ struct Thread {
     events: Events,
     commands: std_mpsc::Receiver<Command>,
     ready: Vec<srt_sys::Ready>,
+    buf: Vec<u8>,
+    /// With [`Batching::Every`], the thread sleeps after a wait that passed
+    /// messages on, so that libsrt's buffer gathers the next ones.
+    batching: Batching,
+    /// Messages passed on to the flow since the last wait.
+    passed_on: usize,
 }
 
 impl Thread {
@@ -327,7 +340,7 @@ impl Thread {
                     Err(std_mpsc::TryRecvError::Disconnected) => return,
                 }
             }
-            if self.events.is_closed() {
+            if self.events.control.is_closed() {
                 return;
             }
             let now = Instant::now();
@@ -337,10 +350,14 @@ impl Thread {
                 tracing::error!("srt epoll: {e}");
                 std::thread::sleep(POLL);
             }
+            self.passed_on = 0;
             for r in &ready {
                 self.on_ready(*r);
             }
             self.ready = ready;
+            if let (Batching::Every(interval), true) = (self.batching, self.passed_on > 0) {
+                std::thread::sleep(interval.saturating_sub(now.elapsed()));
+            }
             if now >= next_stats {
                 next_stats = now + STATS_EVERY;
                 self.send_stats();
@@ -365,7 +382,7 @@ impl Thread {
             _ => true,
         });
         for id in gone {
-            let _ = self.events.send(Event::OutputDown { id });
+            let _ = self.events.control.send(Event::OutputDown { id });
         }
         for o in wanted {
             if self.links.iter().any(|l| l.config.as_ref() == Some(&o)) {
@@ -452,6 +469,9 @@ impl Thread {
             Which::Listener => self.accept(i),
             Which::Attempt => self.attempt_done(i, r),
             Which::Peer => {
+                if r.readable {
+                    self.read(i);
+                }
                 if r.error {
                     self.lost(i, "connection broken");
                 }
@@ -542,8 +562,12 @@ impl Thread {
         let Some(link) = self.links.get_mut(i) else {
             return;
         };
-        // Only a broken connection wakes this thread (see the module doc).
-        if let Err(e) = self.epoll.add(&socket, Interest::ERROR) {
+        let interest = if link.is_source() {
+            Interest::READ
+        } else {
+            Interest::ERROR
+        };
+        if let Err(e) = self.epoll.add(&socket, interest) {
             tracing::error!("srt {}: {e}", link.name());
             return;
         }
@@ -552,21 +576,13 @@ impl Thread {
         link.stats.peer = Some(peer);
         link.stats.connections += 1;
         link.peer = Some((socket.clone(), peer));
-        match &link.endpoint {
-            Endpoint::Output(id) => {
-                let _ = self.events.send(Event::OutputUp {
-                    id: id.clone(),
-                    socket,
-                });
-            }
-            Endpoint::Source(source) => {
-                let _ = self.events.send(Event::SourceUp {
-                    source: *source,
-                    from: peer,
-                    socket,
-                });
-            }
+        if let Endpoint::Output(id) = &link.endpoint {
+            let _ = self.events.control.send(Event::OutputUp {
+                id: id.clone(),
+                socket,
+            });
         }
+        // A source's messages may already wait: epoll reports them anyway.
     }
 
     /// Link `i`'s peer is gone: forget it and, for a caller, call again.
@@ -588,11 +604,52 @@ impl Thread {
         {
             *next_try = Instant::now() + *backoff;
         }
-        let down = match &link.endpoint {
-            Endpoint::Output(id) => Event::OutputDown { id: id.clone() },
-            Endpoint::Source(source) => Event::SourceDown { source: *source },
+        if let Endpoint::Output(id) = &link.endpoint {
+            let _ = self
+                .events
+                .control
+                .send(Event::OutputDown { id: id.clone() });
+        }
+    }
+
+    /// Reads what source link `i`'s peer has delivered and passes it on.
+    fn read(&mut self, i: usize) {
+        let Some(link) = self.links.get_mut(i) else {
+            return;
         };
-        let _ = self.events.send(down);
+        let (Endpoint::Source(source), Some((socket, from))) = (&link.endpoint, &link.peer) else {
+            return;
+        };
+        let (source, from) = (*source, *from);
+        let mut messages = Vec::new();
+        let mut broken = None;
+        for _ in 0..BATCH {
+            match socket.recv(&mut self.buf) {
+                Ok(n) => messages.push(Bytes::copy_from_slice(
+                    self.buf.get(..n).unwrap_or_default(),
+                )),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    broken = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        if !messages.is_empty() {
+            self.passed_on += messages.len();
+            let n = messages.len() as u64;
+            let event = Event::Data {
+                source,
+                from,
+                messages,
+            };
+            if self.events.data.try_send(event).is_err() {
+                link.stats.overflow += n;
+            }
+        }
+        if let Some(why) = broken {
+            self.lost(i, &why);
+        }
     }
 
     fn send_stats(&mut self) {
@@ -616,7 +673,7 @@ impl Thread {
             }
             all.push((link.endpoint.clone(), link.stats.clone()));
         }
-        let _ = self.events.send(Event::Stats(all));
+        let _ = self.events.control.send(Event::Stats(all));
     }
 }
 
