@@ -583,16 +583,18 @@ async fn the_router_answers_an_unsigned_subscribe_url_on_any_path() {
 async fn a_refused_signature_is_answered_in_xml() {
     use tower::ServiceExt;
     let app = crate::router(state());
+    // The credential's scope names the request's day, as a client's does
+    // (a scope of another day is an IncompleteSignature instead).
+    let amz_date = crate::sigv4::format_amz_date(time::OffsetDateTime::now_utc().unix_timestamp());
     let post = |auth: Option<&str>| {
         let mut r = axum::http::Request::post("/").header(
             "content-type",
             "application/x-www-form-urlencoded; charset=utf-8",
         );
         if let Some(a) = auth {
-            r = r.header("authorization", a).header(
-                "x-amz-date",
-                crate::sigv4::format_amz_date(time::OffsetDateTime::now_utc().unix_timestamp()),
-            );
+            r = r
+                .header("authorization", a)
+                .header("x-amz-date", amz_date.as_str());
         }
         r.body(axum::body::Body::from(
             "Action=ListTopics&Version=2010-03-31",
@@ -600,7 +602,8 @@ async fn a_refused_signature_is_answered_in_xml() {
         .unwrap()
     };
     let bad = format!(
-        "AWS4-HMAC-SHA256 Credential=AKIDTEST/20261129/us-west-2/sns/aws4_request, SignedHeaders=host;x-amz-date, Signature={}",
+        "AWS4-HMAC-SHA256 Credential=AKIDTEST/{}/us-west-2/sns/aws4_request, SignedHeaders=host;x-amz-date, Signature={}",
+        &amz_date[..8],
         "0".repeat(64)
     );
     for (auth, code) in [
