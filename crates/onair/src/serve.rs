@@ -40,7 +40,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "5100-5999", value_parser = parse_port_range, env = "ONAIR_INPUT_PORTS")]
     pub input_ports: std::ops::RangeInclusive<u16>,
     /// How flows trade latency for CPU: `auto` forwards each datagram as it
-    /// arrives up to 40 Mb/s and adds well under 1 ms above; an interval
+    /// arrives up to 40 Mb/s and adds about 1 ms at most above; an interval
     /// (500us to 50ms, e.g. `2ms`) gathers datagrams into rounds that far
     /// apart at any rate: up to that much more latency, far fewer wake-ups.
     #[arg(long, default_value = "auto", value_parser = parse_batching, env = "ONAIR_FLOW_BATCHING")]
