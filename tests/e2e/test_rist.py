@@ -10,6 +10,7 @@ counters. Ports come from the conftest helper: even, with port+1 free (RTCP).
 
 import shutil
 import subprocess
+import threading
 import time
 
 import pytest
@@ -218,6 +219,51 @@ def test_ffmpeg_reads_a_rist_output(server, ports, profile):
     reader.result().assert_clean_av()
     out = rist_stats(server, arn, output=flow["Outputs"][0]["OutputArn"])
     assert out.get("packets", 0) > 100, out
+
+
+@needs_rist
+@needs_ffmpeg
+@pytest.mark.deadline(120)
+def test_merge_of_two_rist_paths_survives_one_dying(server, ports):
+    """One TS feed sent over two RIST paths (ristsender, simple profile) into
+    a MERGE flow: the output is the stream once, and killing the path that
+    leads leaves no mark on it."""
+    feed, path_a, path_b, rist_a, rist_b, udp_out = ports(), ports(), ports(), ports(), ports(), ports()
+    flow = server.aws(
+        "mediaconnect", "create-flow", "--name", "rist-merge",
+        "--sources",
+        f"Name=path-a,Protocol=rist,IngestPort={rist_a},MaxLatency=300",
+        f"Name=path-b,Protocol=rist,IngestPort={rist_b},MaxLatency=300",
+        "--source-failover-config", "State=ENABLED,FailoverMode=MERGE,RecoveryWindow=500",
+        "--outputs", f"Name=out,Protocol=udp,Destination=127.0.0.1,Port={udp_out}",
+    )["Flow"]
+    arn = flow["FlowArn"]
+    start_flow(server, arn)
+    relay = m.Relay(feed, [path_a, path_b])
+    try:
+        ts_encoder(server, feed)
+        paths = [rist_tool(server, "ristsender", f"udp://127.0.0.1:{p}", f"rist://127.0.0.1:{r}", 0, f"rist-{n}")
+                 for n, p, r in (("a", path_a, rist_a), ("b", path_b, rist_b))]
+        for name in ("path-a", "path-b"):
+            wait_for(lambda: rist_stats(server, arn, name=name).get("packets", 0) > 50, 20,
+                     what=f"{name}'s packets")
+        time.sleep(1)
+        got = []
+        reader = threading.Thread(target=lambda: got.extend(receive(udp_out, 5.0)))
+        reader.start()
+        time.sleep(2)
+        # Kill the path the merge takes most from: the other must take over.
+        before = server.stats(arn)["merge"]["from_path"]
+        leader = before.index(max(before))
+        server.kill_child(paths[leader])
+        reader.join(timeout=15)
+        assert len(got) > 300, len(got)
+        assert ts_problems(got) == [], ts_problems(got)[:10]
+        merge = server.stats(arn)["merge"]
+        assert merge["lost"] == 0 and merge["duplicates"] > 100, merge
+        assert merge["from_path"][1 - leader] > before[1 - leader], (before, merge)
+    finally:
+        relay.close()
 
 
 def test_bad_rist_requests_name_the_member(server, ports):
