@@ -10,14 +10,13 @@ counters. Ports come from the conftest helper: even, with port+1 free (RTCP).
 
 import shutil
 import subprocess
-import threading
 import time
 
 import pytest
 
 import mediatools as m
 from conftest import needs_ffmpeg, wait_for
-from test_srt import link_stats, receive, start_flow, ts_encoder, ts_problems
+from test_srt import kill_the_leading_path, link_stats, receive, start_flow, ts_encoder, ts_problems
 
 needs_rist = pytest.mark.skipif(
     shutil.which("ristreceiver") is None or shutil.which("ristsender") is None,
@@ -206,13 +205,7 @@ def test_ffmpeg_reads_a_rist_output(server, ports, profile):
     )["Flow"]
     arn = flow["FlowArn"]
     start_flow(server, arn)
-    log = open(server.tmp / "ffmpeg-udp.log", "ab")
-    server.popen(
-        ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning", "-re",
-         "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-f", "lavfi", "-i", "sine=frequency=1000",
-         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25",
-         "-c:a", "aac", "-f", "mpegts", f"udp://127.0.0.1:{udp_in}?pkt_size=1316"],
-        stdout=log, stderr=subprocess.STDOUT)
+    ts_encoder(server, udp_in, size="640x360")
     wait_for(lambda: server.stats(arn)["sources"][0]["packets"] > 100, 20, what="the encoder's stream")
     reader = m.Reader(f"rist://@127.0.0.1:{rist_out}", 3,
                       input_args=["-rist_profile", profile, "-buffer_size", "500"])
@@ -247,21 +240,7 @@ def test_merge_of_two_rist_paths_survives_one_dying(server, ports):
         for name in ("path-a", "path-b"):
             wait_for(lambda: rist_stats(server, arn, name=name).get("packets", 0) > 50, 20,
                      what=f"{name}'s packets")
-        time.sleep(1)
-        got = []
-        reader = threading.Thread(target=lambda: got.extend(receive(udp_out, 5.0)))
-        reader.start()
-        time.sleep(2)
-        # Kill the path the merge takes most from: the other must take over.
-        before = server.stats(arn)["merge"]["from_path"]
-        leader = before.index(max(before))
-        server.kill_child(paths[leader])
-        reader.join(timeout=15)
-        assert len(got) > 300, len(got)
-        assert ts_problems(got) == [], ts_problems(got)[:10]
-        merge = server.stats(arn)["merge"]
-        assert merge["lost"] == 0 and merge["duplicates"] > 100, merge
-        assert merge["from_path"][1 - leader] > before[1 - leader], (before, merge)
+        kill_the_leading_path(server, arn, paths, udp_out)
     finally:
         relay.close()
 

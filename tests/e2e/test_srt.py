@@ -46,13 +46,13 @@ def start_flow(server, arn):
     server.aws("mediaconnect", "wait", "flow-active", "--flow-arn", arn, timeout=60)
 
 
-def ts_encoder(server, udp_port, log_name="ffmpeg"):
-    """ffmpeg sending a real-time test signal as MPEG-TS in 1316-byte UDP
-    datagrams to 127.0.0.1:udp_port."""
+def ts_encoder(server, udp_port, log_name="ffmpeg", size="320x180"):
+    """ffmpeg sending a real-time test signal (H.264 of `size` and AAC) as
+    MPEG-TS in 1316-byte UDP datagrams to 127.0.0.1:udp_port."""
     log = open(server.tmp / f"{log_name}.log", "ab")
     return server.popen(
         ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning", "-re",
-         "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25",
+         "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25",
          "-f", "lavfi", "-i", "sine=frequency=1000",
          "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-b:v", "800k",
          "-c:a", "aac", "-f", "mpegts", f"udp://127.0.0.1:{udp_port}?pkt_size=1316"],
@@ -466,6 +466,30 @@ def test_ffmpeg_as_srt_caller_and_listener(server, ports):
     assert all(o["srt"]["connections"] >= 1 for o in st["outputs"]), st["outputs"]
 
 
+def kill_the_leading_path(server, arn, paths, udp_out):
+    """In a running MERGE flow of two paths (`paths`: the processes feeding
+    them), kills the path the merge takes most from while reading the
+    output: the output must keep its continuity and lose nothing, and the
+    other path take over. Which path delivers first depends on each
+    connection's time base, so one path may carry the whole stream until it
+    goes. Returns the index of the killed path."""
+    time.sleep(1)
+    got = []
+    reader = threading.Thread(target=lambda: got.extend(receive(udp_out, 5.0)))
+    reader.start()
+    time.sleep(2)
+    before = server.stats(arn)["merge"]["from_path"]
+    leader = before.index(max(before))
+    server.kill_child(paths[leader])
+    reader.join(timeout=15)
+    assert len(got) > 300, len(got)
+    assert ts_problems(got) == [], ts_problems(got)[:10]
+    merge = server.stats(arn)["merge"]
+    assert merge["lost"] == 0 and merge["duplicates"] > 100, merge
+    assert merge["from_path"][1 - leader] > before[1 - leader], (before, merge)
+    return leader
+
+
 @needs_srt
 @needs_ffmpeg
 @pytest.mark.deadline(120)
@@ -491,23 +515,7 @@ def test_merge_of_two_srt_paths_survives_one_dying(server, ports):
                  slt(server, f"udp://127.0.0.1:{path_b}", srt_url(srt_b, passphrase=None), "slt-b")]
         for name in ("path-a", "path-b"):
             wait_for(lambda: srt_stats(server, arn, name=name).get("connected"), 20, what=f"{name} connected")
-        time.sleep(1)
-        got = []
-        reader = threading.Thread(target=lambda: got.extend(receive(udp_out, 5.0)))
-        reader.start()
-        time.sleep(2)
-        # Which path delivers first depends on each SRT connection's time
-        # base, so one path may carry the whole stream until it goes: kill
-        # the one that leads, and the other must take over without a mark.
-        before = server.stats(arn)["merge"]["from_path"]
-        leader = before.index(max(before))
-        server.kill_child(paths[leader])
-        reader.join(timeout=15)
-        assert len(got) > 300, len(got)
-        assert ts_problems(got) == [], ts_problems(got)[:10]
-        merge = server.stats(arn)["merge"]
-        assert merge["lost"] == 0 and merge["duplicates"] > 100, merge
-        assert merge["from_path"][1 - leader] > before[1 - leader], (before, merge)
+        leader = kill_the_leading_path(server, arn, paths, udp_out)
         killed = ("path-a", "path-b")[leader]
         wait_for(lambda: srt_stats(server, arn, name=killed).get("disconnections", 0) >= 1, 20,
                  what=f"{killed}'s disconnection")
