@@ -1,10 +1,20 @@
-//! The SRT side of a flow: one thread per flow (started only when the flow
-//! has an SRT source or output) waits on libsrt's epoll for every SRT socket
-//! of that flow, and talks to the flow's own thread through channels.
+//! The SRT side of a flow: one thread per flow waits on libsrt's epoll for
+//! every SRT socket of that flow ([`Thread`]), and gives what happens to a
+//! [`Sink`]:
+//!
+//! - a flow whose sources are all SRT runs its core on that thread itself
+//!   (`driver`): each message goes straight from `srt_recvmsg2` to the core
+//!   and out, with no other thread on the way;
+//! - any other flow with an SRT source or output gets a [`Bridge`]: the
+//!   thread passes messages and events to the flow's own thread through
+//!   channels ([`Events`]). UDP ingest cannot join libsrt's epoll: it polls
+//!   system sockets only every 10 ms.
+//!
+//! What the thread does for each endpoint:
 //!
 //! - Sources: the thread accepts (listener) or keeps calling (caller) one
-//!   peer, reads its messages and hands them over in batches
-//!   ([`Event::Data`]); the flow feeds them to its core like UDP datagrams.
+//!   peer and reads its messages, in batches, into the sink; the flow feeds
+//!   them to its core like UDP datagrams.
 //! - Outputs: the thread accepts or calls one receiver and hands the
 //!   connected socket to the flow ([`Event::OutputUp`]), which sends on it
 //!   directly: a non-blocking `srt_sendmsg2` only copies into libsrt's send
@@ -35,7 +45,7 @@ use tokio::sync::mpsc;
 use crate::{Batching, OutputConfig, SourceConfig, SourceProtocol, SrtLinkStats, SrtSettings};
 
 /// Longest wait in epoll: how late a command or a reconnection may start.
-const POLL: Duration = Duration::from_millis(50);
+pub const POLL: Duration = Duration::from_millis(50);
 /// How often connection statistics are read and sent to the flow.
 pub const STATS_EVERY: Duration = Duration::from_millis(500);
 /// First and longest wait before calling a peer again.
@@ -69,6 +79,63 @@ pub enum Endpoint {
 pub struct Events {
     pub data: mpsc::Sender<Event>,
     pub control: mpsc::UnboundedSender<Event>,
+}
+
+/// Where the SRT thread puts what its endpoints receive and what happens
+/// to them.
+pub trait Sink {
+    /// The thread is back from waiting and about to hand over what is
+    /// ready: the moment to read the clock.
+    fn woke(&mut self) {}
+    /// One message from source `source`'s peer `from`.
+    fn message(&mut self, source: usize, from: SocketAddr, data: &[u8]);
+    /// The end of one source's burst of messages; returns how many of them
+    /// could not be taken (counted as the source's overflow).
+    fn end_burst(&mut self) -> u64;
+    /// A connection change or a statistics report (never [`Event::Data`]).
+    fn event(&mut self, event: Event);
+    /// True once nobody listens any more: the thread ends.
+    fn is_closed(&self) -> bool;
+}
+
+/// The sink of a bridged thread: batches of messages and events go to the
+/// flow's thread through [`Events`].
+pub struct Channel {
+    events: Events,
+    burst: Option<(usize, SocketAddr)>,
+    messages: Vec<Bytes>,
+}
+
+impl Sink for Channel {
+    fn message(&mut self, source: usize, from: SocketAddr, data: &[u8]) {
+        self.burst = Some((source, from));
+        self.messages.push(Bytes::copy_from_slice(data));
+    }
+
+    fn end_burst(&mut self) -> u64 {
+        let messages = std::mem::take(&mut self.messages);
+        let Some((source, from)) = self.burst.take() else {
+            return 0;
+        };
+        let n = messages.len() as u64;
+        let event = Event::Data {
+            source,
+            from,
+            messages,
+        };
+        match self.events.data.try_send(event) {
+            Ok(()) => 0,
+            Err(_) => n,
+        }
+    }
+
+    fn event(&mut self, event: Event) {
+        let _ = self.events.control.send(event);
+    }
+
+    fn is_closed(&self) -> bool {
+        self.events.control.is_closed()
+    }
 }
 
 /// From the SRT thread to the flow.
@@ -140,64 +207,34 @@ fn options(s: Option<&SrtSettings>) -> Options {
     }
 }
 
+/// True if anything in the flow is SRT: it needs a [`Thread`].
+pub fn wanted(sources: &[SourceConfig], outputs: &[OutputConfig]) -> bool {
+    sources.iter().any(|s| s.protocol.is_srt()) || outputs.iter().any(|o| o.protocol.is_srt())
+}
+
 /// Binds the listeners of the SRT sources (so that a port in use fails the
-/// flow's start, naming it) and starts the thread, which takes care of the
-/// callers and of every SRT output. `None` when nothing in the flow is SRT.
+/// flow's start, naming it) and starts a bridged thread, which takes care
+/// of the callers and of every SRT output. `None` when nothing in the flow
+/// is SRT.
 pub fn start(
     sources: &[SourceConfig],
     outputs: &[OutputConfig],
     events: Events,
     batching: Batching,
 ) -> Result<Option<Bridge>, StartError> {
-    if !sources.iter().any(|s| s.protocol.is_srt()) && !outputs.iter().any(|o| o.protocol.is_srt())
-    {
+    if !wanted(sources, outputs) {
         return Ok(None);
     }
-    let epoll = Epoll::new().map_err(StartError::Thread)?;
-    let mut links = Vec::new();
-    for (i, s) in sources.iter().enumerate() {
-        let opts = options(s.srt.as_ref());
-        let role = match s.protocol {
-            SourceProtocol::SrtListener => {
-                let l = srt_sys::listen(s.bind, &opts).map_err(|source| StartError::Listen {
-                    addr: s.bind,
-                    source,
-                })?;
-                epoll
-                    .add(l.socket(), Interest::READ)
-                    .map_err(StartError::Thread)?;
-                Role::Listener {
-                    listener: l,
-                    allow: s.allow.clone(),
-                }
-            }
-            SourceProtocol::SrtCaller => Role::Caller {
-                remote: s.bind,
-                attempt: None,
-                next_try: Instant::now(),
-                backoff: BACKOFF_MIN,
-            },
-            _ => continue,
-        };
-        let mut link = Link::new(Endpoint::Source(i), role, opts);
-        link.label.clone_from(&s.name);
-        links.push(link);
-    }
-    let (commands, rx) = std_mpsc::channel();
-    let mut thread = Thread {
-        epoll,
-        links,
+    let sink = Channel {
         events,
-        commands: rx,
-        ready: Vec::new(),
-        buf: vec![0u8; MAX_MESSAGE],
-        batching,
-        passed_on: 0,
+        burst: None,
+        messages: Vec::new(),
     };
-    thread.set_outputs(outputs.to_vec());
+    let thread = Thread::new(sources, outputs, sink)?;
+    let (commands, rx) = std_mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("onair-flow-srt".into())
-        .spawn(move || thread.run())
+        .spawn(move || thread.run(&rx, batching))
         .map_err(StartError::Thread)?;
     Ok(Some(Bridge {
         commands,
@@ -314,60 +351,122 @@ pub(crate) fn allowed(allow: &[IpNet], ip: IpAddr) -> bool {
     allow.is_empty() || allow.iter().any(|n| n.contains(&ip))
 }
 
-struct Thread {
+/// Every SRT socket of one flow, waited on together. Runs on one thread
+/// (libsrt's epoll is not shared): a bridged one ([`start`]) or the flow's
+/// own, which then drives it with [`Thread::turn`].
+pub struct Thread<S> {
     epoll: Epoll,
     links: Vec<Link>,
-    events: Events,
-    commands: std_mpsc::Receiver<Command>,
+    /// Where messages and events go.
+    pub sink: S,
     ready: Vec<srt_sys::Ready>,
     buf: Vec<u8>,
-    /// With [`Batching::Every`], the thread sleeps after a wait that passed
-    /// messages on, so that libsrt's buffer gathers the next ones.
-    batching: Batching,
-    /// Messages passed on to the flow since the last wait.
-    passed_on: usize,
+    next_stats: Instant,
 }
 
-impl Thread {
-    fn run(mut self) {
-        let mut next_stats = Instant::now();
+impl<S: Sink> Thread<S> {
+    /// Binds the listeners of the SRT sources, so that a port in use fails
+    /// the flow's start, naming it, and sets up the callers and `outputs`.
+    pub fn new(
+        sources: &[SourceConfig],
+        outputs: &[OutputConfig],
+        sink: S,
+    ) -> Result<Self, StartError> {
+        let epoll = Epoll::new().map_err(StartError::Thread)?;
+        let mut links = Vec::new();
+        for (i, s) in sources.iter().enumerate() {
+            let opts = options(s.srt.as_ref());
+            let role = match s.protocol {
+                SourceProtocol::SrtListener => {
+                    let l =
+                        srt_sys::listen(s.bind, &opts).map_err(|source| StartError::Listen {
+                            addr: s.bind,
+                            source,
+                        })?;
+                    epoll
+                        .add(l.socket(), Interest::READ)
+                        .map_err(StartError::Thread)?;
+                    Role::Listener {
+                        listener: l,
+                        allow: s.allow.clone(),
+                    }
+                }
+                SourceProtocol::SrtCaller => Role::Caller {
+                    remote: s.bind,
+                    attempt: None,
+                    next_try: Instant::now(),
+                    backoff: BACKOFF_MIN,
+                },
+                _ => continue,
+            };
+            let mut link = Link::new(Endpoint::Source(i), role, opts);
+            link.label.clone_from(&s.name);
+            links.push(link);
+        }
+        let mut thread = Thread {
+            epoll,
+            links,
+            sink,
+            ready: Vec::new(),
+            buf: vec![0u8; MAX_MESSAGE],
+            next_stats: Instant::now(),
+        };
+        thread.set_outputs(outputs.to_vec());
+        Ok(thread)
+    }
+
+    /// A bridged thread's loop: until the flow drops its [`Bridge`] or
+    /// stops listening. With [`Batching::Every`], it sleeps after a wait
+    /// that passed messages on, so that libsrt's buffer gathers the next
+    /// ones.
+    fn run(mut self, commands: &std_mpsc::Receiver<Command>, batching: Batching) {
         loop {
             loop {
-                match self.commands.try_recv() {
+                match commands.try_recv() {
                     Ok(Command::SetOutputs(o)) => self.set_outputs(o),
                     Err(std_mpsc::TryRecvError::Empty) => break,
                     // The flow is gone: drop every socket and end.
                     Err(std_mpsc::TryRecvError::Disconnected) => return,
                 }
             }
-            if self.events.control.is_closed() {
+            if self.sink.is_closed() {
                 return;
             }
-            let now = Instant::now();
-            self.call(now);
-            let mut ready = std::mem::take(&mut self.ready);
-            if let Err(e) = self.epoll.wait(&mut ready, POLL) {
-                tracing::error!("srt epoll: {e}");
-                std::thread::sleep(POLL);
-            }
-            self.passed_on = 0;
-            for r in &ready {
-                self.on_ready(*r);
-            }
-            self.ready = ready;
-            if let (Batching::Every(interval), true) = (self.batching, self.passed_on > 0) {
-                std::thread::sleep(interval.saturating_sub(now.elapsed()));
-            }
-            if now >= next_stats {
-                next_stats = now + STATS_EVERY;
-                self.send_stats();
+            let start = Instant::now();
+            let passed_on = self.turn(POLL);
+            if let (Batching::Every(interval), true) = (batching, passed_on > 0) {
+                std::thread::sleep(interval.saturating_sub(start.elapsed()));
             }
         }
     }
 
+    /// One turn: starts the calls that are due, waits at most `timeout`
+    /// for any socket, hands what is ready to the sink, and sends the
+    /// statistics when due. Returns how many messages it passed on.
+    pub fn turn(&mut self, timeout: Duration) -> usize {
+        self.call(Instant::now());
+        let mut ready = std::mem::take(&mut self.ready);
+        if let Err(e) = self.epoll.wait(&mut ready, timeout) {
+            tracing::error!("srt epoll: {e}");
+            std::thread::sleep(timeout);
+        }
+        self.sink.woke();
+        let mut passed_on = 0;
+        for r in &ready {
+            passed_on += self.on_ready(*r);
+        }
+        self.ready = ready;
+        let now = Instant::now();
+        if now >= self.next_stats {
+            self.next_stats = now + STATS_EVERY;
+            self.send_stats();
+        }
+        passed_on
+    }
+
     /// Replaces the SRT outputs; an output whose settings are unchanged
     /// keeps its listener and receiver.
-    fn set_outputs(&mut self, outputs: Vec<OutputConfig>) {
+    pub fn set_outputs(&mut self, outputs: Vec<OutputConfig>) {
         // A disabled output neither listens nor calls.
         let wanted: Vec<OutputConfig> = outputs
             .into_iter()
@@ -382,7 +481,7 @@ impl Thread {
             _ => true,
         });
         for id in gone {
-            let _ = self.events.control.send(Event::OutputDown { id });
+            self.sink.event(Event::OutputDown { id });
         }
         for o in wanted {
             if self.links.iter().any(|l| l.config.as_ref() == Some(&o)) {
@@ -457,26 +556,29 @@ impl Thread {
         }
     }
 
-    fn on_ready(&mut self, r: srt_sys::Ready) {
+    /// Handles one ready socket; returns how many messages it passed on.
+    fn on_ready(&mut self, r: srt_sys::Ready) -> usize {
         let Some(i) = self.links.iter().position(|l| l.owns(r.socket)) else {
-            return;
+            return 0;
         };
         let kind = match self.links.get(i) {
             Some(l) => l.which(r.socket),
-            None => return,
+            None => return 0,
         };
+        let mut passed_on = 0;
         match kind {
             Which::Listener => self.accept(i),
             Which::Attempt => self.attempt_done(i, r),
             Which::Peer => {
                 if r.readable {
-                    self.read(i);
+                    passed_on = self.read(i);
                 }
                 if r.error {
                     self.lost(i, "connection broken");
                 }
             }
         }
+        passed_on
     }
 
     /// Accepts a waiting caller of listener `i` (epoll reports the listener
@@ -577,7 +679,7 @@ impl Thread {
         link.stats.connections += 1;
         link.peer = Some((socket.clone(), peer));
         if let Endpoint::Output(id) = &link.endpoint {
-            let _ = self.events.control.send(Event::OutputUp {
+            self.sink.event(Event::OutputUp {
                 id: id.clone(),
                 socket,
             });
@@ -605,29 +707,29 @@ impl Thread {
             *next_try = Instant::now() + *backoff;
         }
         if let Endpoint::Output(id) = &link.endpoint {
-            let _ = self
-                .events
-                .control
-                .send(Event::OutputDown { id: id.clone() });
+            self.sink.event(Event::OutputDown { id: id.clone() });
         }
     }
 
-    /// Reads what source link `i`'s peer has delivered and passes it on.
-    fn read(&mut self, i: usize) {
+    /// Reads what source link `i`'s peer has delivered and passes it on;
+    /// returns how many messages that was.
+    fn read(&mut self, i: usize) -> usize {
         let Some(link) = self.links.get_mut(i) else {
-            return;
+            return 0;
         };
         let (Endpoint::Source(source), Some((socket, from))) = (&link.endpoint, &link.peer) else {
-            return;
+            return 0;
         };
         let (source, from) = (*source, *from);
-        let mut messages = Vec::new();
+        let mut read = 0;
         let mut broken = None;
         for _ in 0..BATCH {
             match socket.recv(&mut self.buf) {
-                Ok(n) => messages.push(Bytes::copy_from_slice(
-                    self.buf.get(..n).unwrap_or_default(),
-                )),
+                Ok(n) => {
+                    read += 1;
+                    let data = self.buf.get(..n).unwrap_or_default();
+                    self.sink.message(source, from, data);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => {
                     broken = Some(e.to_string());
@@ -635,21 +737,13 @@ impl Thread {
                 }
             }
         }
-        if !messages.is_empty() {
-            self.passed_on += messages.len();
-            let n = messages.len() as u64;
-            let event = Event::Data {
-                source,
-                from,
-                messages,
-            };
-            if self.events.data.try_send(event).is_err() {
-                link.stats.overflow += n;
-            }
+        if read > 0 {
+            link.stats.overflow += self.sink.end_burst();
         }
         if let Some(why) = broken {
             self.lost(i, &why);
         }
+        read
     }
 
     fn send_stats(&mut self) {
@@ -673,7 +767,7 @@ impl Thread {
             }
             all.push((link.endpoint.clone(), link.stats.clone()));
         }
-        let _ = self.events.control.send(Event::Stats(all));
+        self.sink.event(Event::Stats(all));
     }
 }
 

@@ -1,7 +1,13 @@
-//! A running flow with an SRT listener source and an SRT listener output,
-//! driven by `srt_sys` callers on 127.0.0.1: messages arrive intact on a
-//! UDP output and at an SRT receiver, and a wrong passphrase is refused,
-//! counted, and does not disturb the connected encoder.
+//! Running flows with SRT endpoints, driven by `srt_sys` callers on
+//! 127.0.0.1:
+//!
+//! - an SRT listener source and an SRT listener output (the flow runs on its
+//!   SRT thread): messages arrive intact on a UDP output and at an SRT
+//!   receiver, a wrong passphrase is refused, counted, and does not disturb
+//!   the connected encoder, outputs change while it runs, and stopping frees
+//!   the ports;
+//! - a UDP source that gets an SRT output while running (the SRT thread is
+//!   bridged to the flow's thread).
 
 use std::net::{SocketAddr, UdpSocket};
 use std::thread;
@@ -67,8 +73,9 @@ fn srt_in_udp_and_srt_out_with_a_passphrase() {
     srt_in_udp_and_srt_out(Batching::Auto);
 }
 
-/// Paced: the flow reads its SRT source itself in 5 ms rounds, and every
-/// message still comes out, in order, across a reconnection.
+/// Paced: the flow's thread sleeps 5 ms after each round that read
+/// something, and every message still comes out, in order, across a
+/// reconnection.
 #[test]
 fn srt_in_udp_and_srt_out_in_rounds() {
     srt_in_udp_and_srt_out(Batching::Every(Duration::from_millis(5)));
@@ -80,6 +87,14 @@ fn srt_in_udp_and_srt_out(batching: Batching) {
     udp_out
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
+    let udp_output = OutputConfig {
+        id: "udp".into(),
+        protocol: OutputProtocol::Udp,
+        destination: udp_out.local_addr().unwrap(),
+        enabled: true,
+        srt: None,
+        allow: Vec::new(),
+    };
     let cfg = FlowConfig {
         sources: vec![SourceConfig {
             name: "enc".into(),
@@ -90,14 +105,7 @@ fn srt_in_udp_and_srt_out(batching: Batching) {
             srt: Some(settings(PASS)),
         }],
         outputs: vec![
-            OutputConfig {
-                id: "udp".into(),
-                protocol: OutputProtocol::Udp,
-                destination: udp_out.local_addr().unwrap(),
-                enabled: true,
-                srt: None,
-                allow: Vec::new(),
-            },
+            udp_output.clone(),
             OutputConfig {
                 id: "srt".into(),
                 protocol: OutputProtocol::SrtListener,
@@ -183,5 +191,99 @@ fn srt_in_udp_and_srt_out(batching: Batching) {
             "UDP datagram {n} after the reconnection"
         );
     }
+
+    // The SRT output goes: its receiver is dropped, the UDP one goes on.
+    rt.block_on(flow.set_outputs(vec![udp_output]));
+    assert_eq!(now().outputs.len(), 1);
+    let mut gone = false;
+    for _ in 0..50 {
+        match receiver.recv(&mut buf) {
+            Err(e) if e.kind() != std::io::ErrorKind::WouldBlock => {
+                gone = true;
+                break;
+            }
+            _ => thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    assert!(gone, "the SRT receiver was not disconnected");
+    encoder.send(&message(400)).unwrap();
+    let len = udp_out.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..len], &message(400)[..]);
+
+    // Stopping closes the source's listener: a restart can take the port.
     rt.block_on(flow.stop());
+    let again = srt_sys::listen(
+        SocketAddr::from(([127, 0, 0, 1], src_port)),
+        &srt_sys::Options::default(),
+    );
+    assert!(again.is_ok(), "the source port is still taken");
+}
+
+/// A UDP source whose flow gets its first SRT output while running: the
+/// SRT thread starts then, bridged to the flow's thread, and the receiver
+/// gets every datagram in order.
+#[test]
+fn udp_in_srt_output_added_while_running() {
+    let out_port = free_port();
+    let ingest = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let src_addr = ingest.local_addr().unwrap();
+    drop(ingest);
+    let cfg = FlowConfig {
+        sources: vec![SourceConfig {
+            name: "udp".into(),
+            protocol: SourceProtocol::Udp,
+            bind: src_addr,
+            allow: Vec::new(),
+            max_bitrate: None,
+            srt: None,
+        }],
+        outputs: Vec::new(),
+        failover: None,
+        batching: Batching::Auto,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let flow = rt.block_on(transport::start_flow(cfg)).unwrap();
+    let stats = flow.watch_stats();
+    let srt_output = OutputConfig {
+        id: "srt".into(),
+        protocol: OutputProtocol::SrtListener,
+        destination: SocketAddr::from(([127, 0, 0, 1], out_port)),
+        enabled: true,
+        srt: None,
+        allow: Vec::new(),
+    };
+    rt.block_on(flow.set_outputs(vec![srt_output]));
+    let opts = srt_sys::Options {
+        recv_timeout: Some(Duration::from_secs(5)),
+        connect_timeout: Duration::from_secs(2),
+        ..srt_sys::Options::default()
+    };
+    let receiver = srt_sys::connect(SocketAddr::from(([127, 0, 0, 1], out_port)), &opts).unwrap();
+    wait_for("the SRT receiver", || {
+        stats.borrow().outputs[0]
+            .srt
+            .as_ref()
+            .is_some_and(|s| s.connected)
+    });
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for n in 0..100 {
+        sender.send_to(&message(n), src_addr).unwrap();
+        if n % 20 == 19 {
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+    let mut buf = [0u8; 2048];
+    for n in 0..100 {
+        let len = receiver.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..len], &message(n)[..], "SRT message {n}");
+    }
+    rt.block_on(flow.stop());
+    let again = srt_sys::listen(
+        SocketAddr::from(([127, 0, 0, 1], out_port)),
+        &srt_sys::Options::default(),
+    );
+    assert!(again.is_ok(), "the output's port is still taken");
 }
