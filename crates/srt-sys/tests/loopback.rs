@@ -214,3 +214,55 @@ fn accept_timeout_returns_without_a_caller_and_accepts_one_that_comes() {
     assert_eq!(accepted.state(), SocketState::Connected);
     assert_eq!(caller.state(), SocketState::Connected);
 }
+
+/// `has_message` says whether a message is due, in step with what a
+/// non-blocking `recv` finds: nothing before the latency has passed, then
+/// exactly the messages sent.
+#[test]
+fn has_message_tells_a_due_message() {
+    let latency = Duration::from_millis(120);
+    let listener = listen(
+        "127.0.0.1:0".parse().unwrap(),
+        &Options {
+            latency,
+            nonblocking: true,
+            ..options(None)
+        },
+    )
+    .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let caller = connect(addr, &options(None)).unwrap();
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    let socket = loop {
+        match listener.accept() {
+            Ok((s, _)) => break s,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                assert!(std::time::Instant::now() < until, "no caller accepted");
+                thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    };
+    assert!(!socket.has_message());
+    for i in 0..3 {
+        caller.send(&message(i)).unwrap();
+    }
+    // Held back for the latency (TSBPD): not due yet.
+    thread::sleep(Duration::from_millis(20));
+    assert!(!socket.has_message());
+    let mut buf = [0u8; 1456];
+    let e = socket.recv(&mut buf).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while !socket.has_message() {
+        assert!(std::time::Instant::now() < until, "no message became due");
+        thread::sleep(Duration::from_millis(5));
+    }
+    thread::sleep(latency); // all three are due now
+    for i in 0..3 {
+        assert!(socket.has_message(), "message {i}");
+        let n = socket.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &message(i)[..]);
+    }
+    assert!(!socket.has_message());
+}

@@ -729,6 +729,10 @@ impl<S: Sink> Thread<S> {
                     read += 1;
                     let data = self.buf.get(..n).unwrap_or_default();
                     self.sink.message(source, from, data);
+                    // Asking is cheaper than a recv that finds nothing.
+                    if !socket.has_message() {
+                        break;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => {
