@@ -130,6 +130,8 @@ fn srt_in_udp_and_srt_out(batching: Batching) {
     wait_for("the SRT receiver", || {
         now().outputs[1].srt.as_ref().is_some_and(|s| s.connected)
     });
+    // In-process consumers (a channel's MediaConnect input) see it all too.
+    let mut tap = flow.subscribe();
     let encoder = caller(src_port, PASS).unwrap();
     for n in 0..200 {
         encoder.send(&message(n)).unwrap();
@@ -142,6 +144,13 @@ fn srt_in_udp_and_srt_out(batching: Batching) {
         let len = udp_out.recv(&mut buf).unwrap();
         assert_eq!(&buf[..len], &message(n)[..], "UDP datagram {n}");
     }
+    let mut tapped = Vec::new();
+    while let Ok(payload) = tap.try_recv() {
+        tapped.extend_from_slice(&payload);
+    }
+    let sent: Vec<u8> = (0..200).flat_map(message).collect();
+    assert_eq!(tapped.len(), sent.len(), "bytes on the tap");
+    assert!(tapped == sent, "the tap's bytes differ from what was sent");
     for n in 0..200 {
         let len = receiver.recv(&mut buf).unwrap();
         assert_eq!(&buf[..len], &message(n)[..], "SRT message {n}");
