@@ -116,6 +116,7 @@ def test_srt_caller_input_plays_out_of_hls_and_survives_listener_loss(server, po
 @pytest.mark.deadline(240)
 def test_srt_listener_input_takes_a_caller_its_security_group_admits(server, ports, tmp_path):
     """An SRT_LISTENER input listens on the port onair allocated (its `Destinations`); a
+    caller with the wrong passphrase is refused and counted, with the reason shown; a
     caller (`srt-live-transmit` relaying ffmpeg's TS) with the passphrase plays out of HLS.
     A security group that no longer admits loopback drops the caller (input loss) and
     refusals are counted; admitted again, the caller comes back and segments resume."""
@@ -134,6 +135,19 @@ def test_srt_listener_input_takes_a_caller_its_security_group_admits(server, por
 
     ts_encoder(server, udp_in, log_name="srt-listen-ffmpeg")
     cid, media_url = run_channel(server, tmp_path, channel_config(made["Id"]))
+    wrong = slt(server, f"udp://127.0.0.1:{udp_in}",
+                srt_url(int(dest["Port"]), passphrase="not-the-passphrase", mode="caller"),
+                "slt-wrong-passphrase")
+    try:
+        wait_for(lambda: input_state(server, cid)["refused"] >= 1, 30, interval=0.5,
+                 what="the caller with the wrong passphrase refused and counted")
+        shown = input_state(server, cid)
+        assert shown["state"] != "CONNECTED", shown
+        assert "wrong passphrase" in (shown.get("reason") or ""), shown
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{server.log_tail(60)}") from None
+    server.kill_child(wrong)
+    refused_before = input_state(server, cid)["refused"]
     caller = slt(server, f"udp://127.0.0.1:{udp_in}", caller_url, "slt-caller")
     try:
         wait_for(lambda: input_state(server, cid)["state"] == "CONNECTED", 30, interval=0.5,
@@ -149,7 +163,7 @@ def test_srt_listener_input_takes_a_caller_its_security_group_admits(server, por
                "--whitelist-rules", "Cidr=10.0.0.0/8")
     try:
         wait_for(lambda: "input loss started" in server.log_tail(400), 20, interval=0.5, what="input loss")
-        wait_for(lambda: input_state(server, cid)["refused"] >= 1, 20, interval=0.5,
+        wait_for(lambda: input_state(server, cid)["refused"] > refused_before, 20, interval=0.5,
                  what="the refused caller counted")
     except AssertionError as e:
         raise AssertionError(f"{e}\n{server.log_tail(60)}") from None

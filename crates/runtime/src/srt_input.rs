@@ -16,9 +16,11 @@
 //! - A connected listener that goes away (closed, or silent past libsrt's
 //!   peer idle timeout) ends the connection; the feed is told
 //!   ([`Delivery::Down`]), which is input loss, and the thread calls again.
-//! - Passphrase mismatches are refused inside the handshake
-//!   (`SRTO_ENFORCEDENCRYPTION`), so they read as a refused call with
-//!   libsrt's reason.
+//! - A caller's passphrase mismatch is refused inside the handshake
+//!   (`SRTO_ENFORCEDENCRYPTION`), so it reads as a refused call with
+//!   libsrt's reason. A listener lets the handshake finish and then closes
+//!   a caller whose key exchange failed ([`Delivery::Rejected`]), so the
+//!   refusal is counted and its reason shown.
 //! - Dropping the [`SrtCaller`] stops the thread within [`RECV_TIMEOUT`] (or
 //!   the call in progress), closing its socket.
 
@@ -102,6 +104,9 @@ pub enum Delivery {
     Down(String),
     /// A caller was refused by the input's security groups.
     Refused(SocketAddr),
+    /// A caller was refused for its passphrase, and why (the listener
+    /// listens on).
+    Rejected(String),
 }
 
 /// A running caller; dropping it stops the thread.
@@ -159,6 +164,8 @@ fn run_listener(
 ) {
     let options = Options {
         stream_id: None,
+        // Checked below, so that a wrong passphrase is seen and counted.
+        enforce_encryption: false,
         ..config.options()
     };
     let mut buf = vec![0u8; MAX_MESSAGE];
@@ -194,6 +201,12 @@ fn run_listener(
             };
             if !admitted(rules, peer.ip()) {
                 let _ = tx.try_send(Delivery::Refused(peer));
+                continue;
+            }
+            if let Some(why) = socket.key_mismatch(config.passphrase.is_some()) {
+                let _ = tx.try_send(Delivery::Rejected(format!(
+                    "refused SRT caller {peer}: {why}; {waiting}"
+                )));
                 continue;
             }
             if let Some(want) = &config.stream_id {
@@ -431,6 +444,56 @@ mod tests {
         assert_eq!(next(&mut input).await, Delivery::Connected);
         assert_eq!(next(&mut input).await, Delivery::Ts(vec![0x47; 188]));
         second.join().unwrap();
+    }
+
+    /// A listener refuses a caller with the wrong passphrase, or with none,
+    /// saying why, and takes one with the right passphrase afterwards.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_listener_refuses_a_wrong_passphrase_and_says_so() {
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .unwrap()
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let mut input = SrtCaller::listen(config(addr, Some("correct horse")), None).unwrap();
+        assert!(matches!(next(&mut input).await, Delivery::Down(w) if w.starts_with("waiting")));
+        let call = move |passphrase: Option<&str>| {
+            let passphrase = passphrase.map(str::to_owned);
+            std::thread::spawn(move || {
+                let options = Options {
+                    passphrase,
+                    enforce_encryption: false,
+                    ..Options::default()
+                };
+                let Ok(socket) = srt_sys::connect(addr, &options) else {
+                    return;
+                };
+                for _ in 0..25 {
+                    if socket.send(&[0x47; 188]).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+        };
+        for (passphrase, reason) in [
+            (Some("wrong horse!"), "wrong passphrase"),
+            (None, "the peer sent no passphrase"),
+        ] {
+            let caller = call(passphrase);
+            match next(&mut input).await {
+                Delivery::Rejected(why) => {
+                    assert!(why.contains(reason), "{why}");
+                    assert!(why.contains("refused SRT caller 127.0.0.1:"), "{why}");
+                }
+                other => panic!("{passphrase:?}: {other:?}"),
+            }
+            caller.join().unwrap();
+        }
+        let caller = call(Some("correct horse"));
+        assert_eq!(next(&mut input).await, Delivery::Connected);
+        assert_eq!(next(&mut input).await, Delivery::Ts(vec![0x47; 188]));
+        caller.join().unwrap();
     }
 
     #[test]

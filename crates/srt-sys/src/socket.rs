@@ -252,6 +252,35 @@ impl Socket {
         Ok((KeyState::from_raw(rcv), KeyState::from_raw(snd)))
     }
 
+    /// Why this connected socket's key exchange does not fit this side, if
+    /// it does not: with `have_passphrase`, both directions must be secured;
+    /// without, neither may be. For sockets made with
+    /// [`Options::enforce_encryption`] off, which libsrt connects whatever
+    /// the passphrases, so that the application can refuse, count and log.
+    pub fn key_mismatch(&self, have_passphrase: bool) -> Option<String> {
+        let states = match self.key_state() {
+            Ok(s) => s,
+            Err(e) => return Some(format!("key state unknown: {e}")),
+        };
+        let ok = if have_passphrase {
+            states == (KeyState::Secured, KeyState::Secured)
+        } else {
+            states == (KeyState::Unsecured, KeyState::Unsecured)
+        };
+        if ok {
+            return None;
+        }
+        Some(match states {
+            (KeyState::BadSecret, _) | (_, KeyState::BadSecret) => "wrong passphrase".into(),
+            // "No secret" is whichever side lacks one.
+            _ if have_passphrase => "the peer sent no passphrase".into(),
+            (KeyState::NoSecret, _) | (_, KeyState::NoSecret) => {
+                "the peer encrypts and this side has no passphrase".into()
+            }
+            (rcv, snd) => format!("unexpected key state {rcv:?}/{snd:?}"),
+        })
+    }
+
     fn get_int(&self, opt: ffi::SRT_SOCKOPT, what: &str) -> io::Result<c_int> {
         let mut value: c_int = 0;
         let mut len = size_of::<c_int>() as c_int;

@@ -266,3 +266,53 @@ fn has_message_tells_a_due_message() {
     }
     assert!(!socket.has_message());
 }
+
+/// `key_mismatch` names what went wrong on a listener that lets every
+/// handshake finish, from its own side.
+#[test]
+fn key_mismatch_names_the_problem() {
+    let lax = |passphrase: Option<&str>| Options {
+        enforce_encryption: false,
+        ..options(passphrase)
+    };
+    let cases = [
+        (
+            Some("correct horse battery"),
+            Some("correct horse battery"),
+            None,
+        ),
+        (
+            Some("correct horse battery"),
+            Some("wrong horse battery!"),
+            Some("wrong passphrase"),
+        ),
+        (
+            Some("correct horse battery"),
+            None,
+            Some("the peer sent no passphrase"),
+        ),
+        (
+            None,
+            Some("correct horse battery"),
+            Some("the peer encrypts and this side has no passphrase"),
+        ),
+        (None, None, None),
+    ];
+    for (ours, theirs, want) in cases {
+        let listener = listen("127.0.0.1:0".parse().unwrap(), &lax(ours)).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let opts = lax(theirs);
+        let caller = thread::spawn(move || {
+            let s = connect(addr, &opts);
+            thread::sleep(Duration::from_millis(300));
+            s.is_ok()
+        });
+        let (accepted, _) = listener.accept_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            accepted.key_mismatch(ours.is_some()).as_deref(),
+            want,
+            "listener {ours:?}, caller {theirs:?}"
+        );
+        assert!(caller.join().unwrap(), "the caller connects either way");
+    }
+}

@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ipnet::IpNet;
-use srt_sys::{Epoll, Interest, KeyState, Listener, Options, Socket, SocketState};
+use srt_sys::{Epoll, Interest, Listener, Options, Socket, SocketState};
 use tokio::sync::mpsc;
 
 use crate::{Batching, OutputConfig, SourceConfig, SourceProtocol, SrtLinkStats, SrtSettings};
@@ -311,36 +311,12 @@ fn refusal(link: &Link, socket: &Socket, peer: SocketAddr) -> Option<String> {
             return Some("address not in the allow list".into());
         }
     }
-    if let Some(why) = key_refusal(link.options.passphrase.is_some(), socket) {
+    if let Some(why) = socket.key_mismatch(link.options.passphrase.is_some()) {
         return Some(why);
     }
     link.peer
         .is_some()
         .then(|| "another peer is connected".into())
-}
-
-/// A passphrase mismatch, from the key exchange's outcome.
-fn key_refusal(have_passphrase: bool, socket: &Socket) -> Option<String> {
-    let states = match socket.key_state() {
-        Ok(s) => s,
-        Err(e) => return Some(format!("key state unknown: {e}")),
-    };
-    let ok = if have_passphrase {
-        states == (KeyState::Secured, KeyState::Secured)
-    } else {
-        states == (KeyState::Unsecured, KeyState::Unsecured)
-    };
-    if ok {
-        return None;
-    }
-    Some(match states {
-        (KeyState::BadSecret, _) | (_, KeyState::BadSecret) => "wrong passphrase".into(),
-        (KeyState::NoSecret, _) | (_, KeyState::NoSecret) => {
-            "the peer encrypts and this side has no passphrase".into()
-        }
-        _ if have_passphrase => "the peer sent no passphrase".into(),
-        (rcv, snd) => format!("unexpected key state {rcv:?}/{snd:?}"),
-    })
 }
 
 pub(crate) fn allowed(allow: &[IpNet], ip: IpAddr) -> bool {
@@ -643,7 +619,7 @@ impl<S: Sink> Thread<S> {
         let refused = if r.error || socket.state() != SocketState::Connected {
             Some(socket.reject_reason())
         } else {
-            key_refusal(link.options.passphrase.is_some(), &socket)
+            socket.key_mismatch(link.options.passphrase.is_some())
         };
         if let Some(why) = refused {
             link.stats.refused += 1;

@@ -350,6 +350,10 @@ impl SrtFollower {
                     }
                 }
                 Some(srt_input::Delivery::Refused(from)) => status.refused(from, since),
+                Some(srt_input::Delivery::Rejected(why)) => {
+                    status.refused.fetch_add(1, Ordering::Relaxed);
+                    status.waiting(why);
+                }
                 Some(srt_input::Delivery::Down(why)) => status.waiting(why),
                 None => self.caller = None,
             }
