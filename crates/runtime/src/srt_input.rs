@@ -113,6 +113,7 @@ pub enum Delivery {
 pub struct SrtCaller {
     pub rx: mpsc::Receiver<Delivery>,
     stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for SrtCaller {
@@ -122,15 +123,32 @@ impl Drop for SrtCaller {
 }
 
 impl SrtCaller {
+    /// Stops the thread and waits until it has closed its socket and left
+    /// libsrt (at most [`RECV_TIMEOUT`], or the call in progress). A process
+    /// that exits while such a thread is inside libsrt can crash in
+    /// libsrt's static destructors.
+    pub async fn close(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+impl SrtCaller {
     /// Starts calling `config.addr` on a new thread.
     pub fn start(config: CallerConfig) -> io::Result<SrtCaller> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("srt-caller".into())
             .spawn(move || run(&config, &tx, &flag))?;
-        Ok(SrtCaller { rx, stop })
+        Ok(SrtCaller {
+            rx,
+            stop,
+            thread: Some(thread),
+        })
     }
 }
 
@@ -144,10 +162,14 @@ impl SrtCaller {
         let (tx, rx) = mpsc::channel(QUEUE);
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("srt-listener".into())
             .spawn(move || run_listener(&config, rules.as_ref(), &tx, &flag))?;
-        Ok(SrtCaller { rx, stop })
+        Ok(SrtCaller {
+            rx,
+            stop,
+            thread: Some(thread),
+        })
     }
 }
 
@@ -380,6 +402,7 @@ mod tests {
         };
         let _listener = sender.join().unwrap();
         assert!(why.contains("went away"), "{why}");
+        caller.close().await;
     }
 
     /// A wrong passphrase is a refused call, reported and tried again.
@@ -399,6 +422,7 @@ mod tests {
             panic!("expected Down");
         };
         assert!(why.starts_with("cannot call srt://127.0.0.1:"), "{why}");
+        caller.close().await;
         drop(listener);
     }
 
@@ -444,6 +468,7 @@ mod tests {
         assert_eq!(next(&mut input).await, Delivery::Connected);
         assert_eq!(next(&mut input).await, Delivery::Ts(vec![0x47; 188]));
         second.join().unwrap();
+        input.close().await;
     }
 
     /// A listener refuses a caller with the wrong passphrase, or with none,
@@ -494,6 +519,7 @@ mod tests {
         assert_eq!(next(&mut input).await, Delivery::Connected);
         assert_eq!(next(&mut input).await, Delivery::Ts(vec![0x47; 188]));
         caller.join().unwrap();
+        input.close().await;
     }
 
     #[test]
