@@ -602,3 +602,33 @@ def test_flow_batching_forwards_srt_and_udp_whole(tmp_path, ports):
             assert st["outputs"][0]["send_errors"] == 0, st["outputs"][0]
     finally:
         server.close()
+
+
+@needs_srt
+@needs_ffmpeg
+@pytest.mark.deadline(120)
+def test_sigterm_with_srt_flowing_exits_cleanly_and_the_flow_comes_back(server, ports):
+    """SIGTERM while an SRT source is connected and forwarding ends `onair serve` with
+    exit code 0 (libsrt's static teardown used to crash it, SIGSEGV, every time), and
+    the flow is active again after the restart."""
+    udp_in, srt_in, udp_out = ports(), ports(), ports()
+    arn = server.aws(
+        "mediaconnect", "create-flow", "--name", "srt-term",
+        "--source", f"Name=enc,Protocol=srt-listener,IngestPort={srt_in},MinLatency=120,"
+                    "WhitelistCidr=127.0.0.0/8",
+        "--outputs", f"Name=out,Protocol=udp,Destination=127.0.0.1,Port={udp_out}",
+    )["Flow"]["FlowArn"]
+    start_flow(server, arn)
+    ts_encoder(server, udp_in, "ffmpeg-term")
+    codes = []
+    for i in range(3):
+        caller = slt(server, f"udp://127.0.0.1:{udp_in}", srt_url(srt_in, passphrase=None), f"slt-term-{i}")
+        wait_for(lambda: srt_stats(server, arn, name="enc").get("connected"), 20, what="the SRT call")
+        assert len(receive(udp_out, 1.0)) > 50, "the flow forwards before the SIGTERM"
+        server.proc.terminate()
+        codes.append(server.proc.wait(timeout=20))
+        server.kill_child(caller)
+        server.stop()
+        server.start()
+        server.aws("mediaconnect", "wait", "flow-active", "--flow-arn", arn, timeout=60)
+    assert codes == [0, 0, 0], f"exit codes {codes}:\n{server.log_tail(40)}"

@@ -105,7 +105,8 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(async move {
+    let engines = matches!(cli.command, Command::Serve(_) | Command::Demo(_));
+    let result = rt.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve::main(*args).await,
             Command::Demo(args) => demo::main(args).await,
@@ -115,5 +116,20 @@ fn main() -> anyhow::Result<()> {
                 command: FlowsCommand::Status(args),
             } => status::main(args).await,
         }
-    })
+    });
+    if !engines {
+        return result;
+    }
+    // A server's flows and inputs may still have threads inside libsrt, whose
+    // static destructors would crash the usual exit (SIGSEGV instead of 0).
+    // Everything it keeps is written by now: end here, skipping them.
+    let code = match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("Error: {e:?}");
+            1
+        }
+    };
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    srt_sys::exit_now(code)
 }

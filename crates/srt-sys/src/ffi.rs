@@ -242,6 +242,11 @@ const _: () = {
     assert!(std::mem::size_of::<SRT_EPOLL_EVENT>() == 8);
 };
 
+extern "C" {
+    /// libc's: ends the process without running exit handlers.
+    pub fn _exit(status: c_int) -> !;
+}
+
 #[link(name = "srt")]
 extern "C" {
     pub fn srt_startup() -> c_int;

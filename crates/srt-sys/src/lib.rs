@@ -49,3 +49,18 @@ pub use epoll::{Epoll, Interest, Ready};
 pub use options::{KeyLength, Options};
 pub use socket::{connect, listen, KeyState, Listener, Socket, SocketState};
 pub use stats::Stats;
+
+/// Ends the process with `code` at once, without running `atexit` handlers
+/// or C++ static destructors.
+///
+/// libsrt's global state is a static C++ object: when a process exits the
+/// usual way while any thread (a flow's SRT thread, an input's caller, one
+/// of libsrt's own) is inside libsrt, its destructor tears that state down
+/// under the thread and the process dies with SIGSEGV or a corrupted heap
+/// instead of its exit code. A server that has written everything it keeps
+/// ends through this instead; the kernel closes its sockets.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit takes any status and never returns; it touches no
+    // memory of this process.
+    unsafe { ffi::_exit(code) }
+}
