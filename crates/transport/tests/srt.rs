@@ -144,11 +144,17 @@ fn srt_in_udp_and_srt_out(batching: Batching) {
         let len = udp_out.recv(&mut buf).unwrap();
         assert_eq!(&buf[..len], &message(n)[..], "UDP datagram {n}");
     }
-    let mut tapped = Vec::new();
-    while let Ok(payload) = tap.try_recv() {
-        tapped.extend_from_slice(&payload);
-    }
+    // The flow hands a round to the tap after sending it: the last round
+    // may still be on its way.
     let sent: Vec<u8> = (0..200).flat_map(message).collect();
+    let mut tapped = Vec::new();
+    let until = Instant::now() + Duration::from_secs(5);
+    while tapped.len() < sent.len() && Instant::now() < until {
+        match tap.try_recv() {
+            Ok(payload) => tapped.extend_from_slice(&payload),
+            Err(_) => thread::sleep(Duration::from_millis(5)),
+        }
+    }
     assert_eq!(tapped.len(), sent.len(), "bytes on the tap");
     assert!(tapped == sent, "the tap's bytes differ from what was sent");
     for n in 0..200 {
