@@ -16,7 +16,8 @@ import pytest
 
 import mediatools as m
 from conftest import needs_ffmpeg, wait_for
-from test_srt import kill_the_leading_path, link_stats, receive, start_flow, ts_encoder, ts_problems
+from test_srt import (kill_the_leading_path, link_stats, receive, start_flow, start_merge_flow, ts_encoder,
+                      ts_problems)
 
 needs_rist = pytest.mark.skipif(
     shutil.which("ristreceiver") is None or shutil.which("ristsender") is None,
@@ -222,16 +223,9 @@ def test_merge_of_two_rist_paths_survives_one_dying(server, ports):
     a MERGE flow: the output is the stream once, and killing the path that
     leads leaves no mark on it."""
     feed, path_a, path_b, rist_a, rist_b, udp_out = ports(), ports(), ports(), ports(), ports(), ports()
-    flow = server.aws(
-        "mediaconnect", "create-flow", "--name", "rist-merge",
-        "--sources",
-        f"Name=path-a,Protocol=rist,IngestPort={rist_a},MaxLatency=300",
-        f"Name=path-b,Protocol=rist,IngestPort={rist_b},MaxLatency=300",
-        "--source-failover-config", "State=ENABLED,FailoverMode=MERGE,RecoveryWindow=500",
-        "--outputs", f"Name=out,Protocol=udp,Destination=127.0.0.1,Port={udp_out}",
-    )["Flow"]
-    arn = flow["FlowArn"]
-    start_flow(server, arn)
+    arn = start_merge_flow(server, "rist-merge", udp_out,
+                           f"Name=path-a,Protocol=rist,IngestPort={rist_a},MaxLatency=300",
+                           f"Name=path-b,Protocol=rist,IngestPort={rist_b},MaxLatency=300")
     relay = m.Relay(feed, [path_a, path_b])
     try:
         ts_encoder(server, feed)

@@ -46,6 +46,18 @@ def start_flow(server, arn):
     server.aws("mediaconnect", "wait", "flow-active", "--flow-arn", arn, timeout=60)
 
 
+def start_merge_flow(server, name, udp_out, *sources):
+    """Creates and starts a MERGE flow of `sources` (CLI shorthand) with one
+    UDP output to `udp_out`; returns its ARN."""
+    arn = server.aws(
+        "mediaconnect", "create-flow", "--name", name, "--sources", *sources,
+        "--source-failover-config", "State=ENABLED,FailoverMode=MERGE,RecoveryWindow=500",
+        "--outputs", f"Name=out,Protocol=udp,Destination=127.0.0.1,Port={udp_out}",
+    )["Flow"]["FlowArn"]
+    start_flow(server, arn)
+    return arn
+
+
 def ts_encoder(server, udp_port, log_name="ffmpeg", size="320x180"):
     """ffmpeg sending a real-time test signal (H.264 of `size` and AAC) as
     MPEG-TS in 1316-byte UDP datagrams to 127.0.0.1:udp_port."""
@@ -498,16 +510,9 @@ def test_merge_of_two_srt_paths_survives_one_dying(server, ports):
     is the stream exactly once, and killing one path leaves no mark on it
     (continuity intact across the kill)."""
     feed, path_a, path_b, srt_a, srt_b, udp_out = ports(), ports(), ports(), ports(), ports(), ports()
-    flow = server.aws(
-        "mediaconnect", "create-flow", "--name", "srt-merge",
-        "--sources",
-        f"Name=path-a,Protocol=srt-listener,IngestPort={srt_a},MinLatency=200",
-        f"Name=path-b,Protocol=srt-listener,IngestPort={srt_b},MinLatency=200",
-        "--source-failover-config", "State=ENABLED,FailoverMode=MERGE,RecoveryWindow=500",
-        "--outputs", f"Name=out,Protocol=udp,Destination=127.0.0.1,Port={udp_out}",
-    )["Flow"]
-    arn = flow["FlowArn"]
-    start_flow(server, arn)
+    arn = start_merge_flow(server, "srt-merge", udp_out,
+                           f"Name=path-a,Protocol=srt-listener,IngestPort={srt_a},MinLatency=200",
+                           f"Name=path-b,Protocol=srt-listener,IngestPort={srt_b},MinLatency=200")
     relay = m.Relay(feed, [path_a, path_b])
     try:
         ts_encoder(server, feed)

@@ -60,6 +60,26 @@ fn message(n: u32) -> Vec<u8> {
     m
 }
 
+/// Sends messages `0..count` through `send`, pausing 5 ms every 20.
+fn send_paced(count: u32, mut send: impl FnMut(&[u8])) {
+    for n in 0..count {
+        send(&message(n));
+        if n % 20 == 19 {
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// Receives messages `0..count` through `recv` (which fills the buffer and
+/// returns the length) and checks each, in order.
+fn expect_in_order(count: u32, what: &str, mut recv: impl FnMut(&mut [u8]) -> usize) {
+    let mut buf = [0u8; 2048];
+    for n in 0..count {
+        let len = recv(&mut buf);
+        assert_eq!(&buf[..len], &message(n)[..], "{what} {n}");
+    }
+}
+
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     let until = Instant::now() + Duration::from_secs(10);
     while !f() {
@@ -133,17 +153,10 @@ fn srt_in_udp_and_srt_out(batching: Batching) {
     // In-process consumers (a channel's MediaConnect input) see it all too.
     let mut tap = flow.subscribe();
     let encoder = caller(src_port, PASS).unwrap();
-    for n in 0..200 {
-        encoder.send(&message(n)).unwrap();
-        if n % 20 == 19 {
-            thread::sleep(Duration::from_millis(5));
-        }
-    }
-    let mut buf = [0u8; 2048];
-    for n in 0..200 {
-        let len = udp_out.recv(&mut buf).unwrap();
-        assert_eq!(&buf[..len], &message(n)[..], "UDP datagram {n}");
-    }
+    send_paced(200, |m| {
+        encoder.send(m).unwrap();
+    });
+    expect_in_order(200, "UDP datagram", |b| udp_out.recv(b).unwrap());
     // The flow hands a round to the tap after sending it: the last round
     // may still be on its way.
     let sent: Vec<u8> = (0..200).flat_map(message).collect();
@@ -157,10 +170,8 @@ fn srt_in_udp_and_srt_out(batching: Batching) {
     }
     assert_eq!(tapped.len(), sent.len(), "bytes on the tap");
     assert!(tapped == sent, "the tap's bytes differ from what was sent");
-    for n in 0..200 {
-        let len = receiver.recv(&mut buf).unwrap();
-        assert_eq!(&buf[..len], &message(n)[..], "SRT message {n}");
-    }
+    expect_in_order(200, "SRT message", |b| receiver.recv(b).unwrap());
+    let mut buf = [0u8; 2048];
 
     // A wrong passphrase: refused, counted; the encoder stays on.
     assert!(caller(src_port, "not-the-passphrase").is_err());
@@ -284,17 +295,10 @@ fn udp_in_srt_output_added_while_running() {
             .is_some_and(|s| s.connected)
     });
     let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
-    for n in 0..100 {
-        sender.send_to(&message(n), src_addr).unwrap();
-        if n % 20 == 19 {
-            thread::sleep(Duration::from_millis(5));
-        }
-    }
-    let mut buf = [0u8; 2048];
-    for n in 0..100 {
-        let len = receiver.recv(&mut buf).unwrap();
-        assert_eq!(&buf[..len], &message(n)[..], "SRT message {n}");
-    }
+    send_paced(100, |m| {
+        sender.send_to(m, src_addr).unwrap();
+    });
+    expect_in_order(100, "SRT message", |b| receiver.recv(b).unwrap());
     rt.block_on(flow.stop());
     let again = srt_sys::listen(
         SocketAddr::from(([127, 0, 0, 1], out_port)),
